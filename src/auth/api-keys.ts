@@ -1,0 +1,381 @@
+/**
+ * API keys: a JSON file of named, hashed keys, and the store the server looks keys up in.
+ *
+ *   {"keys":[{"name":"main-server","profile":"standard","hash":"<sha256 hex>","created":"<ISO 8601>"}]}
+ *
+ * Only SHA-256 of each key is kept. A fast hash is enough because generated keys carry 256
+ * random bits (imported ones at least 16 characters): there is no dictionary to run a slow
+ * hash against, and a per-request password hash would only hand attackers a CPU lever.
+ */
+
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
+import { type Comparator, constantTimeEqual, digest, findConstantTime } from "../crypto/hash.ts";
+
+/** "standard" is the keyed pool; "django-compat" answers like the Django original (issue 4). */
+export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
+export type ApiKeyProfile = (typeof API_KEY_PROFILES)[number];
+export const DEFAULT_PROFILE: ApiKeyProfile = "standard";
+
+export const API_KEY_PREFIX = "caas_";
+const API_KEY_RANDOM_BYTES = 32;
+/** Bounds for keys brought from elsewhere with `keys import`. */
+export const IMPORTED_KEY_MIN_LENGTH = 16;
+export const PRESENTED_KEY_MAX_LENGTH = 512;
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+/** What a lookup answers and `keys list` shows: never the key, never its hash. */
+export interface ApiKeyRecord {
+  readonly name: string;
+  readonly profile: ApiKeyProfile;
+  readonly created: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
+
+export abstract class KeysFileError extends Error {
+  abstract readonly code: string;
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class KeysFileMissing extends KeysFileError {
+  readonly code = "keys_file_missing";
+  constructor(path: string) {
+    super(path, `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`);
+  }
+}
+
+export class KeysFileInvalid extends KeysFileError {
+  readonly code = "keys_file_invalid";
+  constructor(path: string, reason: string) {
+    super(path, `keys file ${path} is not a valid caas keys file: ${reason}`);
+  }
+}
+
+export class KeysFileInsecure extends KeysFileError {
+  readonly code = "keys_file_insecure";
+  constructor(path: string, mode: number) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    super(path, `${path} is writable by group or others (mode ${octal}), who could add keys of their own; refusing to use it. Fix: chmod 600 ${path}`);
+  }
+}
+
+export class KeysFileUnreadable extends KeysFileError {
+  readonly code = "keys_file_unreadable";
+  constructor(path: string, cause: string) {
+    super(path, `cannot read ${path}: ${cause}`);
+  }
+}
+
+export class KeysFileUnwritable extends KeysFileError {
+  readonly code = "keys_file_unwritable";
+  constructor(path: string, cause: string) {
+    super(path, `cannot write ${path}: ${cause}`);
+  }
+}
+
+export class KeyNameTaken extends KeysFileError {
+  readonly code = "key_name_taken";
+  constructor(path: string, name: string) {
+    super(path, `${path} already has a key named "${name}"; remove it first or choose another name`);
+  }
+}
+
+export class KeyAlreadyStored extends KeysFileError {
+  readonly code = "key_already_stored";
+  constructor(path: string, existingName: string) {
+    super(path, `this key is already in ${path} as "${existingName}"`);
+  }
+}
+
+export class KeyNotFound extends KeysFileError {
+  readonly code = "key_not_found";
+  constructor(path: string, name: string) {
+    super(path, `${path} has no key named "${name}"`);
+  }
+}
+
+/** Not a file problem but a bad argument; a class of its own so the CLI can answer with usage. */
+export class InvalidKeyArgument extends Error {
+  readonly code = "invalid_key_argument";
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidKeyArgument";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The format
+
+/** Names are shown in logs and listings, so they are kept to plain, unambiguous characters. */
+const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+const namePattern = new RegExp(NAME_PATTERN);
+
+const KeysFileSchema = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ pattern: NAME_PATTERN }),
+          profile: Type.Union(API_KEY_PROFILES.map((profile) => Type.Literal(profile))),
+          hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
+          created: Type.String({ minLength: 1, maxLength: 64 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 100_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+type KeysFile = Static<typeof KeysFileSchema>;
+type StoredKey = KeysFile["keys"][number];
+
+export function isApiKeyProfile(value: string): value is ApiKeyProfile {
+  return (API_KEY_PROFILES as readonly string[]).includes(value);
+}
+
+export function isValidKeyName(name: string): boolean {
+  return namePattern.test(name);
+}
+
+/** A new key: "caas_" and 32 random bytes in unpadded base64url (48 characters in all). */
+export function generateApiKey(): string {
+  const random = new Uint8Array(randomBytes(API_KEY_RANDOM_BYTES));
+  return API_KEY_PREFIX + random.toBase64({ alphabet: "base64url", omitPadding: true });
+}
+
+/** SHA-256 of the key's UTF-8 bytes; what the keys file stores and the store compares. */
+export function hashApiKey(key: string): Uint8Array {
+  return digest("sha256", encodeUtf8(key));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store
+
+/** The comparison lookup uses, exported so a test can hold it to being the constant-time one. */
+export const compareKeyHash: Comparator = constantTimeEqual;
+
+interface StoreEntry {
+  readonly record: ApiKeyRecord;
+  readonly hash: Uint8Array;
+}
+
+/** An immutable set of keys; the server swaps in a new store to reload (SIGHUP). */
+export class ApiKeyStore {
+  readonly #entries: readonly StoreEntry[];
+  readonly #hashes: readonly Uint8Array[];
+
+  private constructor(entries: readonly StoreEntry[]) {
+    this.#entries = entries;
+    this.#hashes = entries.map((entry) => entry.hash);
+  }
+
+  /** The store when no keys file is configured: every lookup fails. */
+  static empty(): ApiKeyStore {
+    return new ApiKeyStore([]);
+  }
+
+  /** Reads and validates a keys file. */
+  static async load(path: string): Promise<ApiKeyStore> {
+    const file = await readKeysFile(path);
+    return new ApiKeyStore(
+      file.keys.map((stored) => ({
+        record: Object.freeze({ name: stored.name, profile: stored.profile, created: stored.created }),
+        hash: fromHex(stored.hash),
+      })),
+    );
+  }
+
+  /** For tests and tools: a store of the given clear keys. */
+  static fromKeys(keys: readonly { name: string; key: string; profile?: ApiKeyProfile; created?: string }[]): ApiKeyStore {
+    return new ApiKeyStore(
+      keys.map(({ name, key, profile = DEFAULT_PROFILE, created = new Date().toISOString() }) => ({
+        record: Object.freeze({ name, profile, created }),
+        hash: hashApiKey(key),
+      })),
+    );
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /**
+   * The record of the presented key, or undefined for anything else: missing, empty, not a
+   * string, too long, not encodable or simply wrong all look the same to the caller. The key
+   * is hashed once and compared with every stored hash, with no early exit, so timing does not
+   * tell how many keys there are or which one matched.
+   */
+  lookup(presented: unknown): ApiKeyRecord | undefined {
+    if (typeof presented !== "string" || presented.length === 0 || presented.length > PRESENTED_KEY_MAX_LENGTH) {
+      return undefined;
+    }
+    let hash: Uint8Array;
+    try {
+      hash = hashApiKey(presented);
+    } catch (error) {
+      if (error instanceof EncodingError) return undefined;
+      throw error;
+    }
+    const index = findConstantTime(this.#hashes, hash, compareKeyHash);
+    return index >= 0 ? this.#entries[index]?.record : undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file
+
+/** The system's reason in words a user can act on, never the raw error (which may quote paths we did not choose). */
+function errnoOf(error: unknown): string {
+  const code = errnoCode(error) ?? "";
+  const reasons: Readonly<Record<string, string>> = {
+    ENOENT: "no such file or directory (ENOENT)",
+    EACCES: "permission denied (EACCES)",
+    EPERM: "operation not permitted (EPERM)",
+    EISDIR: "is a directory (EISDIR)",
+    ENOTDIR: "a path component is not a directory (ENOTDIR)",
+    ENOSPC: "no space left on device (ENOSPC)",
+    EROFS: "read-only file system (EROFS)",
+    EDQUOT: "disk quota exceeded (EDQUOT)",
+  };
+  return reasons[code] ?? (code === "" ? "unexpected error" : code);
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
+}
+
+async function readKeysFile(path: string): Promise<KeysFile> {
+  let text: string;
+  try {
+    const handle = await open(path, "r");
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new KeysFileInvalid(path, "not a regular file");
+      // Hashes are no secret, so reading is harmless; writing is not: it grants access.
+      if ((info.mode & 0o022) !== 0) throw new KeysFileInsecure(path, info.mode);
+      if (info.size > MAX_FILE_BYTES) throw new KeysFileInvalid(path, "larger than 4 MiB");
+      text = await handle.readFile("utf8");
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof KeysFileError) throw error;
+    if (errnoCode(error) === "ENOENT") throw new KeysFileMissing(path);
+    throw new KeysFileUnreadable(path, errnoOf(error));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new KeysFileInvalid(path, "not JSON");
+  }
+  if (!Value.Check(KeysFileSchema, json)) {
+    const where = Value.Errors(KeysFileSchema, json).First()?.path || "/";
+    throw new KeysFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+  }
+  const names = new Set<string>();
+  const hashes = new Set<string>();
+  for (const key of json.keys) {
+    if (names.has(key.name)) throw new KeysFileInvalid(path, `the name "${key.name}" appears twice`);
+    if (hashes.has(key.hash)) throw new KeysFileInvalid(path, `the key named "${key.name}" appears twice`);
+    if (Number.isNaN(Date.parse(key.created))) throw new KeysFileInvalid(path, `"${key.name}" has no valid "created" date`);
+    names.add(key.name);
+    hashes.add(key.hash);
+  }
+  return json;
+}
+
+/** A keys file that does not exist yet reads as empty, so `keys add` can start one. */
+async function readKeysFileOrEmpty(path: string): Promise<KeysFile> {
+  try {
+    return await readKeysFile(path);
+  } catch (error) {
+    if (error instanceof KeysFileMissing) return { keys: [] };
+    throw error;
+  }
+}
+
+/** Replaces the file atomically: a 0600 temporary beside it (O_EXCL, fsynced), then rename. */
+async function writeKeysFile(path: string, file: KeysFile): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temporary, "wx", 0o600);
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw new KeysFileUnwritable(path, errnoOf(error));
+  }
+}
+
+function checkName(name: string): void {
+  if (!isValidKeyName(name)) {
+    throw new InvalidKeyArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+}
+
+async function storeKey(path: string, name: string, key: string, profile: ApiKeyProfile): Promise<void> {
+  checkName(name);
+  const file = await readKeysFileOrEmpty(path);
+  if (file.keys.some((stored) => stored.name === name)) throw new KeyNameTaken(path, name);
+  const hash = toHex(hashApiKey(key));
+  const same = file.keys.find((stored) => stored.hash === hash);
+  if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
+  const entry: StoredKey = { name, profile, hash, created: new Date().toISOString() };
+  await writeKeysFile(path, { keys: [...file.keys, entry] });
+}
+
+/** Adds a new random key under `name` and returns it: the only time it is ever seen in clear. */
+export async function addKey(path: string, name: string, profile: ApiKeyProfile = DEFAULT_PROFILE): Promise<string> {
+  const key = generateApiKey();
+  await storeKey(path, name, key, profile);
+  return key;
+}
+
+/** Adds an existing key (for example the Django original's) under `name`. */
+export async function importKey(
+  path: string,
+  name: string,
+  key: string,
+  profile: ApiKeyProfile = DEFAULT_PROFILE,
+): Promise<void> {
+  if (key.length < IMPORTED_KEY_MIN_LENGTH || key.length > PRESENTED_KEY_MAX_LENGTH) {
+    throw new InvalidKeyArgument(`an imported key must be ${IMPORTED_KEY_MIN_LENGTH} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
+  }
+  // Keys travel in headers; whitespace or control characters there would not survive the trip.
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    throw new InvalidKeyArgument("an imported key must be printable ASCII without spaces");
+  }
+  await storeKey(path, name, key, profile);
+}
+
+export async function removeKey(path: string, name: string): Promise<void> {
+  const file = await readKeysFile(path);
+  const kept = file.keys.filter((stored) => stored.name !== name);
+  if (kept.length === file.keys.length) throw new KeyNotFound(path, name);
+  await writeKeysFile(path, { keys: kept });
+}
+
+export async function listKeys(path: string): Promise<readonly ApiKeyRecord[]> {
+  const file = await readKeysFile(path);
+  return file.keys.map(({ name, profile, created }) => ({ name, profile, created }));
+}

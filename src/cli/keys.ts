@@ -1,0 +1,152 @@
+/**
+ * `caas keys`: manage the API keys file. Only `keys add` ever prints a key, once, on the last
+ * line of stdout, so `caas keys add NAME --file F | tail -n 1` captures it and nothing else.
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import {
+  addKey,
+  API_KEY_PROFILES,
+  type ApiKeyProfile,
+  DEFAULT_PROFILE,
+  importKey,
+  InvalidKeyArgument,
+  isApiKeyProfile,
+  KeysFileError,
+  listKeys,
+  removeKey,
+} from "../auth/api-keys.ts";
+import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+
+const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
+
+const HELP: Readonly<Record<string, string>> = {
+  keys: `usage: caas keys <add|import|list|remove> ... [--file FILE]
+
+Manage the API keys file. The file keeps only a SHA-256 hash of each key, with its name,
+profile and creation time. --file defaults to $${KEYS_FILE_ENV}.
+
+  caas keys add NAME [--profile standard|django-compat] --file FILE
+  caas keys import NAME --key VALUE [--profile standard|django-compat] --file FILE
+  caas keys list --file FILE
+  caas keys remove NAME --file FILE
+
+Run 'caas keys <command> --help' for one command. Exit codes: 0 ok, 2 usage, 78 file error.`,
+  add: `usage: caas keys add NAME [--profile standard|django-compat] [--file FILE]
+
+Creates a random key (caas_ and 32 random bytes in base64url), stores its hash under NAME and
+prints the key on the last line of stdout. It is shown this once only: store it now.
+--profile defaults to ${DEFAULT_PROFILE}; --file defaults to $${KEYS_FILE_ENV}.
+The file is created if absent, written with mode 0600, and a name already in it is refused.`,
+  import: `usage: caas keys import NAME --key VALUE [--profile standard|django-compat] [--file FILE]
+
+Stores the hash of an existing key (16 to 512 printable ASCII characters) under NAME, for a
+client that already holds a key, such as the Django original's main server. Command-line
+arguments can be seen by other local users (ps), so run this where that does not matter.`,
+  list: `usage: caas keys list [--file FILE]
+
+Prints one line per key: name, profile and creation time, tab-separated. Never a key or hash.`,
+  remove: `usage: caas keys remove NAME [--file FILE]
+
+Removes the key named NAME. A running server drops it on its next reload (SIGHUP).`,
+};
+
+const OPTIONS = {
+  file: { type: "string" },
+  profile: { type: "string" },
+  key: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+type OptionName = keyof typeof OPTIONS;
+
+/** Which options and how many NAMEs each command takes; anything else is a usage error. */
+const COMMANDS = {
+  add: { options: ["file", "profile", "help"], names: 1 },
+  import: { options: ["file", "profile", "key", "help"], names: 1 },
+  list: { options: ["file", "help"], names: 0 },
+  remove: { options: ["file", "help"], names: 1 },
+} as const satisfies Record<string, { options: readonly OptionName[]; names: number }>;
+
+function isSubcommand(name: string | undefined): name is keyof typeof COMMANDS {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
+
+/** Thrown inside this module for any usage error; becomes one line on stderr and exit 2. */
+class Usage extends Error {}
+
+function keysFile(file: string | undefined, io: CliIo): string {
+  const path = file ?? io.env[KEYS_FILE_ENV];
+  if (path === undefined || path === "") throw new Usage(`no keys file: pass --file FILE or set ${KEYS_FILE_ENV}`);
+  return path;
+}
+
+function profileOf(value: string | undefined): ApiKeyProfile {
+  if (value === undefined) return DEFAULT_PROFILE;
+  if (!isApiKeyProfile(value)) throw new Usage(`--profile must be one of: ${API_KEY_PROFILES.join(", ")}`);
+  return value;
+}
+
+export async function runKeysCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "--help" || command === "-h" || command === "help") {
+    io.out(HELP.keys ?? "");
+    return EXIT_OK;
+  }
+  if (!isSubcommand(command)) {
+    io.err(command === undefined ? "caas keys: missing command (add, import, list or remove); see caas keys --help" : "caas keys: unknown command; expected add, import, list or remove");
+    return EXIT_USAGE;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
+    const allowed: readonly OptionName[] = COMMANDS[command].options;
+    for (const option of Object.keys(values)) {
+      if (!(allowed as readonly string[]).includes(option)) throw new Usage(`option '--${option}' does not apply here`);
+    }
+    if (values.help === true) {
+      io.out(HELP[command] ?? "");
+      return EXIT_OK;
+    }
+    if (positionals.length !== COMMANDS[command].names) {
+      throw new Usage(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
+    }
+    const name = positionals[0] ?? "";
+    const path = keysFile(values.file, io);
+    switch (command) {
+      case "add": {
+        const profile = profileOf(values.profile);
+        const key = await addKey(path, name, profile);
+        io.out(`added key "${name}" (profile ${profile}) to ${path}; only its hash is stored.`);
+        io.out("This is the only time the key is shown; store it now:");
+        io.out(key);
+        return EXIT_OK;
+      }
+      case "import": {
+        const key = values.key;
+        if (key === undefined) throw new Usage("--key VALUE is required");
+        const profile = profileOf(values.profile);
+        await importKey(path, name, key, profile);
+        io.out(`imported key "${name}" (profile ${profile}) into ${path}; only its hash is stored.`);
+        return EXIT_OK;
+      }
+      case "list": {
+        for (const record of await listKeys(path)) io.out(`${record.name}\t${record.profile}\t${record.created}`);
+        return EXIT_OK;
+      }
+      case "remove": {
+        await removeKey(path, name);
+        io.out(`removed key "${name}" from ${path}; a running server drops it on its next reload (SIGHUP).`);
+        return EXIT_OK;
+      }
+    }
+  } catch (error) {
+    if (error instanceof KeysFileError) {
+      io.err(`caas keys ${command}: ${error.message}`);
+      return EXIT_CONFIG;
+    }
+    if (error instanceof Usage || error instanceof InvalidKeyArgument || isParseArgsError(error)) {
+      io.err(`caas keys ${command}: ${firstSentence(error.message)} (see caas keys ${command} --help)`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `caas secret`: create and rotate the pseudonym server secret file. Never prints a secret.
+ */
+
+import { parseArgs } from "node:util";
+import { initSecretFile, rotateSecretFile, SecretFileError } from "../modules/pseudonym/secrets.ts";
+import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+
+const SECRET_FILE_ENV = "CAAS_SECRET_FILE";
+
+const HELP: Readonly<Record<string, string>> = {
+  secret: `usage: caas secret <init|rotate> [FILE]
+
+Manage the server secret that keys every pseudonym. FILE defaults to $${SECRET_FILE_ENV}.
+
+  caas secret init FILE     write a new random 256-bit secret (version 1), mode 0600
+  caas secret rotate FILE   add a new version; the newest makes pseudonyms, all versions verify
+
+Exit codes: 0 ok, 2 usage, 78 file error.`,
+  init: `usage: caas secret init [FILE]
+
+Writes a new random 256-bit secret to FILE with mode 0600. Refuses to overwrite an existing
+file: losing a secret makes every pseudonym made under it unverifiable. Point the server at it
+with ${SECRET_FILE_ENV}=FILE.`,
+  rotate: `usage: caas secret rotate [FILE]
+
+Adds a new secret version to FILE, atomically (a 0600 temporary file renamed over it). New
+pseudonyms use the new version once the server restarts or reloads; those made under older versions keep
+verifying. Refuses a file that group or others can read. Run one rotation at a time.`,
+};
+
+/** Thrown inside this module for any usage error; becomes one line on stderr and exit 2. */
+class Usage extends Error {}
+
+export async function runSecretCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "--help" || command === "-h" || command === "help") {
+    io.out(HELP.secret ?? "");
+    return EXIT_OK;
+  }
+  if (command !== "init" && command !== "rotate") {
+    io.err(command === undefined ? "caas secret: missing command (init or rotate); see caas secret --help" : "caas secret: unknown command; expected init or rotate");
+    return EXIT_USAGE;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      options: { help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help === true) {
+      io.out(HELP[command] ?? "");
+      return EXIT_OK;
+    }
+    if (positionals.length > 1) throw new Usage("expects one FILE");
+    const path = positionals[0] ?? io.env[SECRET_FILE_ENV];
+    if (path === undefined || path === "") throw new Usage(`no secret file: pass FILE or set ${SECRET_FILE_ENV}`);
+    if (command === "init") {
+      await initSecretFile(path);
+      io.out(`wrote a new secret (version 1) to ${path} with mode 0600; start the server with ${SECRET_FILE_ENV}=${path}`);
+    } else {
+      const ring = await rotateSecretFile(path);
+      io.out(
+        `added secret version ${ring.newest.version} to ${path}; the server makes pseudonyms with it once it restarts or reloads. ` +
+          `Versions ${ring.versions.map((v) => v.version).join(", ")} all verify.`,
+      );
+    }
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof SecretFileError) {
+      io.err(`caas secret ${command}: ${error.message}`);
+      return EXIT_CONFIG;
+    }
+    if (error instanceof Usage || isParseArgsError(error)) {
+      io.err(`caas secret ${command}: ${firstSentence(error.message)} (see caas secret ${command} --help)`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}

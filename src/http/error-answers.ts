@@ -1,0 +1,52 @@
+/**
+ * The one mapping from anything thrown to an answer. Known failures become their JSON 4xx;
+ * Elysia's own validation, parse and routing errors are rewritten so none of its default
+ * answers (a 422 that echoes the input, a bare 404) reach a client; anything else is a bug:
+ * logged by name only and answered with a 500 that says nothing.
+ */
+import { ValidationError } from "elysia";
+import { ValueErrorType } from "@sinclair/typebox/errors";
+import type { Logger } from "../log.ts";
+import { CaasError, errorBody, InvalidBody, InvalidJson, MethodNotAllowed, NotFound } from "./errors.ts";
+import { JSON_HEADERS } from "./headers.ts";
+
+export function answerFor(error: CaasError): Response {
+  return new Response(JSON.stringify(errorBody(error.code, error.message)), {
+    status: error.status,
+    headers: { ...JSON_HEADERS, ...error.headers },
+  });
+}
+
+/** A JSON pointer into the body, reduced to the names of declared fields and array indices. */
+function fieldOf(path: string): string {
+  return path.replace(/^\//, "").replace(/[^A-Za-z0-9_/]/g, "").slice(0, 80);
+}
+
+export function describeValidation(error: ValidationError): InvalidBody {
+  const first = error.valueError;
+  if (first === undefined) return new InvalidBody("The request body does not match this endpoint's schema.");
+  if (first.type === ValueErrorType.ObjectAdditionalProperties) {
+    // The offending name is input: it is not repeated back.
+    return new InvalidBody("The body has a field this endpoint does not accept; see /swagger for the schema.");
+  }
+  const field = fieldOf(first.path);
+  if (field === "") return new InvalidBody("The request body must be a JSON object.");
+  if (first.type === ValueErrorType.ObjectRequiredProperty) return new InvalidBody(`Field '${field}' is required.`);
+  return new InvalidBody(`Field '${field}' is invalid: ${first.message.toLowerCase()}.`);
+}
+
+export type AllowedMethods = (path: string) => readonly string[] | undefined;
+
+export function errorToResponse(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods, logger: Logger): Response {
+  if (error instanceof CaasError) return answerFor(error);
+  // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
+  if (error instanceof Error && error.cause instanceof CaasError) return answerFor(error.cause);
+  if (error instanceof ValidationError) return answerFor(describeValidation(error));
+  if (code === "NOT_FOUND") {
+    const allowed = allowedMethods(new URL(request.url).pathname);
+    return answerFor(allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed));
+  }
+  if (code === "PARSE") return answerFor(new InvalidJson());
+  logger.error("internal_error", { error: error instanceof Error ? error.name : typeof error });
+  return new Response(JSON.stringify(errorBody("internal", "Internal error.")), { status: 500, headers: JSON_HEADERS });
+}

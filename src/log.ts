@@ -1,0 +1,36 @@
+/**
+ * Structured logs: one JSON line per event on stdout, for journald. Fields are typed so that
+ * only small scalars go in; no call site passes a body, a header value or a secret, and the
+ * canary tests scan the output to keep it that way.
+ */
+import type { LogLevel } from "./config.ts";
+
+export type LogField = string | number | boolean | undefined;
+export type LogFields = Readonly<Record<string, LogField>>;
+
+const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  enabled(level: LogLevel): boolean;
+}
+
+export function createLogger(minimum: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+  const threshold = LEVEL_RANK[minimum];
+  const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
+    if (LEVEL_RANK[level] < threshold) return;
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, event, pid: process.pid, ...fields })}\n`);
+  };
+  return {
+    debug: (event, fields) => emit("debug", event, fields),
+    info: (event, fields) => emit("info", event, fields),
+    warn: (event, fields) => emit("warn", event, fields),
+    error: (event, fields) => emit("error", event, fields),
+    enabled: (level) => LEVEL_RANK[level] >= threshold,
+  };
+}
+
+export const silentLogger: Logger = createLogger("error", () => undefined);

@@ -1,0 +1,339 @@
+/**
+ * The pseudonym server secret on disk: a JSON file of numbered versions, newest last.
+ *
+ *   {"versions":[{"version":1,"created":"2025-01-01T00:00:00.000Z","secret":"<base64 of 32 bytes>"}]}
+ *
+ * The newest version makes pseudonyms, every version verifies them, so a rotation never breaks a
+ * stored pseudonym. The file is the one thing whose leak undoes the service, so it is written
+ * 0600 and atomically, and a file that group or others can read is refused rather than used.
+ */
+
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
+
+export const SECRET_BYTES = 32;
+/** The file name ensureStateSecret keeps under the state directory. */
+export const STATE_SECRET_FILE = "secret.json";
+/** A real secret file is well under 1 KiB per version; anything this large is not one. */
+const MAX_FILE_BYTES = 1024 * 1024;
+const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
+
+export interface SecretVersion {
+  readonly version: number;
+  readonly created: string;
+  readonly secret: Uint8Array;
+}
+
+/** Versions in ascending order, never empty; `newest` is the last one. */
+export interface SecretRing {
+  readonly versions: readonly SecretVersion[];
+  readonly newest: SecretVersion;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
+// Messages name the file and the fix, never the file's contents.
+
+export abstract class SecretFileError extends Error {
+  abstract readonly code: string;
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class SecretFileMissing extends SecretFileError {
+  readonly code = "secret_file_missing";
+  constructor(path: string) {
+    super(path, `secret file ${path} does not exist; create one with: caas secret init ${path}`);
+  }
+}
+
+export class SecretFileExists extends SecretFileError {
+  readonly code = "secret_file_exists";
+  constructor(path: string) {
+    super(path, `secret file ${path} already exists; refusing to overwrite it (use: caas secret rotate ${path})`);
+  }
+}
+
+export class SecretFileInsecure extends SecretFileError {
+  readonly code = "secret_file_insecure";
+  constructor(path: string, mode: number, fix: string) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    super(path, `${path} is accessible to group or others (mode ${octal}); refusing to use it. Fix: ${fix}`);
+  }
+}
+
+export class SecretFileInvalid extends SecretFileError {
+  readonly code = "secret_file_invalid";
+  constructor(path: string, reason: string) {
+    super(path, `secret file ${path} is not a valid caas secret file: ${reason}`);
+  }
+}
+
+export class SecretFileUnreadable extends SecretFileError {
+  readonly code = "secret_file_unreadable";
+  constructor(path: string, cause: string) {
+    super(path, `cannot read ${path}: ${cause}`);
+  }
+}
+
+export class SecretFileUnwritable extends SecretFileError {
+  readonly code = "secret_file_unwritable";
+  constructor(path: string, cause: string) {
+    super(path, `cannot write ${path}: ${cause}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The format
+
+const SecretFileSchema = Type.Object(
+  {
+    versions: Type.Array(
+      Type.Object(
+        {
+          version: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }),
+          created: Type.String({ minLength: 1, maxLength: 64 }),
+          // 32 bytes in padded base64 are exactly 43 characters and one "=".
+          secret: Type.String({ pattern: "^[A-Za-z0-9+/]{43}=$" }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+type SecretFile = Static<typeof SecretFileSchema>;
+
+/** Builds a ring from versions in any order; refuses an empty list or a repeated version. */
+export function makeSecretRing(versions: readonly SecretVersion[]): SecretRing {
+  const sorted = Object.freeze([...versions].sort((a, b) => a.version - b.version).map((v) => Object.freeze({ ...v })));
+  const newest = sorted.at(-1);
+  if (newest === undefined) throw new RangeError("a secret ring needs at least one version");
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]?.version === sorted[i - 1]?.version) throw new RangeError("secret versions must be unique");
+  }
+  for (const entry of sorted) {
+    if (entry.secret.length !== SECRET_BYTES) throw new RangeError("a secret is 32 bytes");
+  }
+  return Object.freeze({ versions: sorted, newest });
+}
+
+/** A fresh random 256-bit secret. */
+export function newSecretVersion(version: number, now: Date = new Date()): SecretVersion {
+  return { version, created: now.toISOString(), secret: new Uint8Array(randomBytes(SECRET_BYTES)) };
+}
+
+function parseSecretFile(path: string, text: string): SecretRing {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SecretFileInvalid(path, "not JSON");
+  }
+  if (!Value.Check(SecretFileSchema, json)) {
+    // Only the location of the fault, never its value: the value may be a secret.
+    const where = Value.Errors(SecretFileSchema, json).First()?.path || "/";
+    throw new SecretFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+  }
+  const versions: SecretVersion[] = [];
+  const seen = new Set<number>();
+  for (const entry of json.versions) {
+    if (seen.has(entry.version)) throw new SecretFileInvalid(path, `version ${entry.version} appears twice`);
+    seen.add(entry.version);
+    if (Number.isNaN(Date.parse(entry.created))) {
+      throw new SecretFileInvalid(path, `version ${entry.version} has no valid "created" date`);
+    }
+    let secret: Uint8Array;
+    try {
+      secret = fromBase64(entry.secret);
+    } catch (error) {
+      if (!(error instanceof EncodingError)) throw error;
+      throw new SecretFileInvalid(path, `version ${entry.version} has a malformed secret`);
+    }
+    if (secret.length !== SECRET_BYTES) {
+      throw new SecretFileInvalid(path, `version ${entry.version} is not a 32-byte secret`);
+    }
+    versions.push({ version: entry.version, created: entry.created, secret });
+  }
+  return makeSecretRing(versions);
+}
+
+function serializeRing(ring: SecretRing): string {
+  const file: SecretFile = {
+    versions: ring.versions.map((v) => ({ version: v.version, created: v.created, secret: toBase64(v.secret) })),
+  };
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/** The system's reason in words a user can act on, never the raw error (which may quote paths we did not choose). */
+function errnoOf(error: unknown): string {
+  const code = errnoCode(error) ?? "";
+  const reasons: Readonly<Record<string, string>> = {
+    ENOENT: "no such file or directory (ENOENT)",
+    EACCES: "permission denied (EACCES)",
+    EPERM: "operation not permitted (EPERM)",
+    EISDIR: "is a directory (EISDIR)",
+    ENOTDIR: "a path component is not a directory (ENOTDIR)",
+    ENOSPC: "no space left on device (ENOSPC)",
+    EROFS: "read-only file system (EROFS)",
+    EDQUOT: "disk quota exceeded (EDQUOT)",
+  };
+  return reasons[code] ?? (code === "" ? "unexpected error" : code);
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
+}
+
+/**
+ * Reads the ring, checking the mode on the very descriptor it reads from, so the file cannot
+ * be swapped between the check and the read.
+ */
+export async function loadSecretRing(path: string): Promise<SecretRing> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") throw new SecretFileMissing(path);
+    throw new SecretFileUnreadable(path, errnoOf(error));
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new SecretFileInvalid(path, "not a regular file");
+    if ((info.mode & 0o077) !== 0) throw new SecretFileInsecure(path, info.mode, `chmod 600 ${path}`);
+    if (info.size > MAX_FILE_BYTES) throw new SecretFileInvalid(path, "larger than 1 MiB");
+    let text: string;
+    try {
+      text = await handle.readFile("utf8");
+    } catch (error) {
+      throw new SecretFileUnreadable(path, errnoOf(error));
+    }
+    return parseSecretFile(path, text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `text` to a new 0600 file beside `path` (O_EXCL, fsynced), then puts it in place:
+ * `link` for a file that must not exist yet (fails with EEXIST instead of overwriting, and a
+ * reader never sees a half-written file, which O_EXCL on `path` itself would allow), `rename`
+ * to replace one atomically.
+ */
+async function writePrivateFile(path: string, text: string, how: "create" | "replace"): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temporary, "wx", PRIVATE_FILE_MODE);
+    try {
+      // The umask can only clear bits, but say 0600 outright rather than rely on it.
+      await handle.chmod(PRIVATE_FILE_MODE);
+      await handle.writeFile(text, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw new SecretFileUnwritable(path, errnoOf(error));
+  }
+  try {
+    if (how === "create") await link(temporary, path);
+    else await rename(temporary, path);
+  } catch (error) {
+    if (errnoCode(error) === "EEXIST") throw new SecretFileExists(path);
+    throw new SecretFileUnwritable(path, errnoOf(error));
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** Makes the new directory entry durable; a failure here loses durability, not correctness. */
+async function syncDirectory(directory: string): Promise<void> {
+  try {
+    const handle = await open(directory, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the file itself was already synced.
+  }
+}
+
+/** Creates `path` with one fresh secret (version 1), mode 0600; refuses if `path` exists. */
+export async function initSecretFile(path: string): Promise<SecretRing> {
+  const ring = makeSecretRing([newSecretVersion(1)]);
+  await writePrivateFile(path, serializeRing(ring), "create");
+  return ring;
+}
+
+/**
+ * Adds version n+1 with a fresh secret and replaces the file atomically; older versions stay
+ * so their pseudonyms still verify. Two rotations of one file at the same moment may lose one
+ * of the two new versions (never an old one): run rotations one at a time.
+ */
+export async function rotateSecretFile(path: string): Promise<SecretRing> {
+  const current = await loadSecretRing(path);
+  const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
+  await writePrivateFile(path, serializeRing(ring), "replace");
+  return ring;
+}
+
+export interface StateSecret {
+  readonly ring: SecretRing;
+  readonly path: string;
+  /** True when this call made a new secret, so the server can say so in its log. */
+  readonly created: boolean;
+}
+
+/**
+ * The quick start's secret: loads `<stateDir>/secret.json`, creating the directory (0700) and
+ * the file (0600) when absent, so digests stay stable across restarts with no configuration.
+ * Several processes starting at once end up with one secret: creation is create-if-absent.
+ */
+export async function ensureStateSecret(stateDir: string): Promise<StateSecret> {
+  try {
+    await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  } catch (error) {
+    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoOf(error)})`);
+  }
+  let dirInfo;
+  try {
+    dirInfo = await stat(stateDir);
+  } catch (error) {
+    throw new SecretFileUnreadable(stateDir, errnoOf(error));
+  }
+  if (!dirInfo.isDirectory()) throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
+  // Whoever can write the directory can replace the secret file with one of their own.
+  if ((dirInfo.mode & 0o022) !== 0) throw new SecretFileInsecure(stateDir, dirInfo.mode, `chmod 700 ${stateDir}`);
+
+  const path = join(stateDir, STATE_SECRET_FILE);
+  try {
+    return { ring: await loadSecretRing(path), path, created: false };
+  } catch (error) {
+    if (!(error instanceof SecretFileMissing)) throw error;
+  }
+  try {
+    return { ring: await initSecretFile(path), path, created: true };
+  } catch (error) {
+    // Another process created it between our read and our write: use theirs.
+    if (!(error instanceof SecretFileExists)) throw error;
+    return { ring: await loadSecretRing(path), path, created: false };
+  }
+}

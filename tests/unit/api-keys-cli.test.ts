@@ -1,0 +1,156 @@
+import { afterAll, describe, expect, it } from "bun:test";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { runKeysCommand } from "../../src/cli/keys.ts";
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function keys(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (line) => out.push(line), err: (line) => err.push(line), env };
+  const code = await runKeysCommand(args, io);
+  return { code, out, err };
+}
+
+const directories: string[] = [];
+async function keysPath(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), "caas-keys-cli-"));
+  directories.push(directory);
+  return join(directory, "keys.json");
+}
+afterAll(async () => {
+  for (const directory of directories) await rm(directory, { recursive: true, force: true });
+});
+
+describe("caas keys add", () => {
+  it("prints the new key on the last line of stdout, and only there", async () => {
+    const file = await keysPath();
+    const run = await keys(["add", "main-server", "--file", file]);
+    expect(run.code).toBe(0);
+    expect(run.err).toEqual([]);
+    const key = run.out.at(-1) ?? "";
+    expect(key).toMatch(/^caas_[A-Za-z0-9_-]{43}$/);
+    for (const line of run.out.slice(0, -1)) expect(line).not.toContain(key.slice(5));
+    expect((await ApiKeyStore.load(file)).lookup(key)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String) });
+    expect(await readFile(file, "utf8")).not.toContain(key);
+  });
+
+  it("stores the profile it is given", async () => {
+    const file = await keysPath();
+    const run = await keys(["add", "django", "--profile", "django-compat", "--file", file]);
+    expect(run.code).toBe(0);
+    expect((await ApiKeyStore.load(file)).lookup(run.out.at(-1))?.profile).toBe("django-compat");
+  });
+
+  it("falls back to CAAS_API_KEYS_FILE for the file", async () => {
+    const file = await keysPath();
+    const run = await keys(["add", "from-env"], { CAAS_API_KEYS_FILE: file });
+    expect(run.code).toBe(0);
+    expect((await ApiKeyStore.load(file)).lookup(run.out.at(-1))?.name).toBe("from-env");
+  });
+
+  it("exits 78 with one line when the name is taken", async () => {
+    const file = await keysPath();
+    await keys(["add", "dup", "--file", file]);
+    const run = await keys(["add", "dup", "--file", file]);
+    expect(run.code).toBe(78);
+    expect(run.out).toEqual([]);
+    expect(run.err.length).toBe(1);
+    expect(run.err[0]).toContain('"dup"');
+  });
+
+  it("exits 78 when the file cannot be written", async () => {
+    const file = join(await keysPath(), "..", "no-such-dir", "keys.json");
+    const run = await keys(["add", "x", "--file", file]);
+    expect(run.code).toBe(78);
+    expect(run.err.length).toBe(1);
+  });
+});
+
+describe("caas keys import, list and remove", () => {
+  it("imports a key, lists it without secrets, and removes it", async () => {
+    const file = await keysPath();
+    const key = "legacy-django-key-0123456789";
+    const imported = await keys(["import", "legacy", "--key", key, "--profile", "django-compat", "--file", file]);
+    expect(imported.code).toBe(0);
+    expect(imported.out.join("\n")).not.toContain(key);
+    await keys(["add", "second", "--file", file]);
+
+    const listed = await keys(["list", "--file", file]);
+    expect(listed.code).toBe(0);
+    expect(listed.out.map((line) => line.split("\t").slice(0, 2))).toEqual([
+      ["legacy", "django-compat"],
+      ["second", "standard"],
+    ]);
+    expect(listed.out.join("\n")).not.toMatch(/[0-9a-f]{64}/);
+
+    const removed = await keys(["remove", "legacy", "--file", file]);
+    expect(removed.code).toBe(0);
+    expect((await ApiKeyStore.load(file)).lookup(key)).toBeUndefined();
+    expect((await keys(["list", "--file", file])).out.length).toBe(1);
+  });
+
+  it("exits 78 for a missing, unknown or broken file and for removing an unknown name", async () => {
+    const file = await keysPath();
+    expect((await keys(["list", "--file", file])).code).toBe(78);
+    expect((await keys(["remove", "x", "--file", file])).code).toBe(78);
+    await keys(["add", "a", "--file", file]);
+    expect((await keys(["remove", "nobody", "--file", file])).code).toBe(78);
+    await writeFile(file, "{ broken");
+    const broken = await keys(["list", "--file", file]);
+    expect(broken.code).toBe(78);
+    expect(broken.err.length).toBe(1);
+  });
+
+  it("exits 2 for an import with no --key or a key too weak to import", async () => {
+    const file = await keysPath();
+    expect((await keys(["import", "x", "--file", file])).code).toBe(2);
+    expect((await keys(["import", "x", "--key", "short", "--file", file])).code).toBe(2);
+  });
+});
+
+describe("caas keys usage", () => {
+  it("exits 2 with one line on stderr for any usage error", async () => {
+    const file = await keysPath();
+    const usageErrors = [
+      [],
+      ["frobnicate"],
+      ["add"],
+      ["add", "a", "b", "--file", file],
+      ["add", "x", "--bogus", "--file", file],
+      ["add", "x", "--file"],
+      ["add", "x", "--profile", "admin", "--file", file],
+      ["add", "bad name", "--file", file],
+      ["add", "x"],
+      ["list", "extra", "--file", file],
+      ["list", "--key", "v", "--file", file],
+      ["remove", "--file", file],
+    ];
+    for (const args of usageErrors) {
+      const run = await keys(args);
+      expect({ args, code: run.code, lines: run.err.length, out: run.out }).toEqual({ args, code: 2, lines: 1, out: [] });
+    }
+  });
+
+  it("does not echo the value of a mistyped option, which may be a key", async () => {
+    const run = await keys(["import", "x", "--kye=secret-value-0123456789", "--file", await keysPath()]);
+    expect(run.code).toBe(2);
+    expect(run.err.join("\n")).not.toContain("secret-value");
+  });
+
+  it("prints help and exits 0 for the group and for each command", async () => {
+    for (const args of [["--help"], ["-h"], ["add", "--help"], ["import", "--help"], ["list", "-h"], ["remove", "--help"]]) {
+      const run = await keys(args);
+      expect(run.code).toBe(0);
+      expect(run.out.join("\n")).toContain("usage: caas keys");
+    }
+  });
+});
