@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
+import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { SECURITY_HEADERS } from "./http/headers.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
@@ -13,6 +14,7 @@ import { oracleRoutes } from "./modules/oracle/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
+  readonly credentials: CredentialsHolder;
 }
 
 function withoutTrailingSlash(path: string): string {

@@ -1,0 +1,50 @@
+/**
+ * What the server holds that can change while it runs: the API keys and the secret ring.
+ * Routes read `holder.current` once per request; a reload builds a whole new Credentials and
+ * swaps it in, so a request never sees keys from one load and secrets from another.
+ */
+import { ApiKeyStore } from "./auth/api-keys.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { ensureStateSecret, loadSecretRing, type SecretRing } from "./modules/pseudonym/secrets.ts";
+
+export interface Credentials {
+  readonly apiKeys: ApiKeyStore;
+  readonly secrets: SecretRing;
+}
+
+export class CredentialsHolder {
+  #current: Credentials;
+
+  constructor(initial: Credentials) {
+    this.#current = initial;
+  }
+
+  get current(): Credentials {
+    return this.#current;
+  }
+
+  replace(next: Credentials): void {
+    this.#current = next;
+  }
+}
+
+export async function loadCredentials(config: Config, logger: Logger): Promise<Credentials> {
+  let secrets: SecretRing;
+  if (config.secretFile !== undefined) {
+    secrets = await loadSecretRing(config.secretFile);
+  } else {
+    const state = await ensureStateSecret(config.stateDir);
+    secrets = state.ring;
+    logger.warn(state.created ? "secret_created" : "secret_from_state_dir", {
+      path: state.path,
+      hint: "set CAAS_SECRET_FILE (caas secret init FILE) for production",
+    });
+  }
+  const apiKeys = config.apiKeysFile === undefined ? ApiKeyStore.empty() : await ApiKeyStore.load(config.apiKeysFile);
+  if (config.apiKeysFile === undefined) {
+    logger.warn("no_api_keys", { hint: "set CAAS_API_KEYS_FILE (caas keys add NAME --file FILE); /encrypt refuses every key until then" });
+  }
+  logger.info("credentials_loaded", { apiKeys: apiKeys.size, secretVersions: secrets.versions.length, newestSecretVersion: secrets.newest.version });
+  return { apiKeys, secrets };
+}
