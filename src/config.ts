@@ -49,7 +49,7 @@ interface Setting {
 /** The table every source, the help text and the README's configuration section are read from. */
 export const SETTINGS: readonly Setting[] = [
   { key: "host", env: "CAAS_HOST", flag: "host", file: "host", kind: "string", help: "address to listen on (default 127.0.0.1)" },
-  { key: "port", env: "CAAS_PORT", flag: "port", file: "port", kind: "port", help: "TCP port (default 8443)" },
+  { key: "port", env: "CAAS_PORT", flag: "port", file: "port", kind: "port", help: "TCP port (default 8443; 0 picks a free one and logs it)" },
   { key: "tlsCert", env: "CAAS_TLS_CERT", flag: "tls-cert", file: "tls_cert", kind: "path", help: "PEM certificate chain; none: ad-hoc self-signed (development only)" },
   { key: "tlsKey", env: "CAAS_TLS_KEY", flag: "tls-key", file: "tls_key", kind: "path", help: "PEM private key for --tls-cert" },
   { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", kind: "path", help: "PEM CA bundle; when set, clients must present a certificate it signed" },
@@ -95,7 +95,7 @@ function convert(setting: Setting, value: RawValue, where: string): string | num
       return path;
     }
     case "port":
-      return wholeNumber(value, where, 1, 65535);
+      return wholeNumber(value, where, 0, 65535);
     case "count":
       if (setting.key === "workers" && String(value) === "auto") return availableParallelism();
       return wholeNumber(value, where, 1, 1_000_000);

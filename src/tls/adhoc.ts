@@ -3,9 +3,16 @@
  * a fresh P-256 key and a self-signed certificate for localhost, made in memory at start
  * and never written to disk.
  */
-// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs this polyfill loaded first.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+
+/**
+ * @peculiar/x509 resolves its providers through tsyringe, which needs the reflect-metadata
+ * polyfill evaluated first. Static imports do not guarantee that order once bundled into the
+ * binary, so both are loaded here, in sequence, and only when an ad-hoc certificate is needed.
+ */
+async function loadX509(): Promise<typeof import("@peculiar/x509")> {
+  await import("reflect-metadata");
+  return import("@peculiar/x509");
+}
 
 export interface PemPair {
   readonly cert: string;
@@ -27,6 +34,7 @@ export function sha256Fingerprint(derCertificate: ArrayBuffer): string {
 }
 
 export async function createAdhocCertificate(validDays = 30): Promise<AdhocCertificate> {
+  const x509 = await loadX509();
   const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
   const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const notBefore = new Date(Date.now() - 60_000);

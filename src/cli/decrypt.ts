@@ -1,0 +1,59 @@
+/** `caas decrypt`: open an oracle answer offline (the Flask original's decode_cli.py). */
+import { parseArgs } from "node:util";
+import { CaasError } from "../http/errors.ts";
+import { openText } from "../modules/oracle/service.ts";
+import { EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
+
+export const DECRYPT_HELP = [
+  "usage: caas decrypt --key K --nonce N --mac M --data D [--aad A]",
+  "",
+  "Decrypts what POST /oracleinvocation/ returned (all four values base64, as returned) and",
+  "prints the text. Exit codes: 0 ok, 1 authentication failed or bad value, 2 usage.",
+  "Arguments are visible to other local users (ps): use this for tests and recovery only.",
+].join("\n");
+
+export const EXIT_DECRYPT_FAILED = 1;
+
+export async function runDecryptCommand(args: readonly string[], io: CliIo): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        key: { type: "string" },
+        nonce: { type: "string" },
+        mac: { type: "string" },
+        data: { type: "string" },
+        aad: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    if (isParseArgsError(error)) {
+      io.err(`caas decrypt: ${firstSentence(error.message)}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (values.help === true) {
+    io.out(DECRYPT_HELP);
+    return EXIT_OK;
+  }
+  const { key, nonce, mac, data, aad } = values;
+  if (typeof key !== "string" || typeof nonce !== "string" || typeof mac !== "string" || typeof data !== "string") {
+    io.err("caas decrypt: --key, --nonce, --mac and --data are all required");
+    return EXIT_USAGE;
+  }
+  try {
+    io.out(await openText({ key, nonce, mac, data, ...(typeof aad === "string" ? { aad } : {}) }));
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CaasError) {
+      io.err(`caas decrypt: ${error.code}: ${error.message}`);
+      return EXIT_DECRYPT_FAILED;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+/** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError, loadConfig, SETTINGS, type RawSettings } from "../config.ts";
+import { loadCredentials } from "../credentials.ts";
+import { createLogger, silentLogger } from "../log.ts";
+import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
+import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
+
+const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;
+
+const OPTIONS = {
+  ...settingOptions,
+  config: { type: "string" },
+  check: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+export const SERVE_HELP = [
+  "usage: caas serve [--config FILE] [--check] [options]",
+  "",
+  "Serves the oracle and pseudonym APIs over HTTPS. Settings come from flags, then CAAS_*",
+  "environment variables, then the TOML file given with --config; the first one set wins.",
+  "",
+  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(16)} ${setting.env.padEnd(21)} ${setting.help}`),
+  "",
+  "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
+  "  --check            validate the configuration, certificate, secret and keys, then exit",
+  "",
+  "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads keys, secrets and the certificate.",
+  "Exit codes: 0 ok, 2 usage, 78 configuration error.",
+].join("\n");
+
+export async function runServeCommand(args: readonly string[], io: CliIo): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    if (isParseArgsError(error)) {
+      io.err(`caas serve: ${firstSentence(error.message)}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (values.help === true) {
+    io.out(SERVE_HELP);
+    return EXIT_OK;
+  }
+  const flags: RawSettings = {};
+  for (const setting of SETTINGS) {
+    const value = values[setting.flag];
+    if (typeof value === "string") flags[setting.key] = value;
+  }
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  const config = loadConfig({ flags, env: io.env, configFile });
+
+  if (values.check === true) {
+    await loadTlsMaterial(config, silentLogger);
+    await loadCredentials(config, silentLogger);
+    io.out("configuration ok");
+    return EXIT_OK;
+  }
+  const logger = createLogger(config.logLevel);
+  const running = await startServer(config, logger);
+  handleSignals(running, logger);
+  // The process stays alive on the listener; signals decide when it ends.
+  return new Promise<number>(() => undefined);
+}
+
+export { ConfigError, EXIT_CONFIG };

@@ -1,0 +1,148 @@
+/**
+ * The listening side: TLS material, one Bun.serve listener, and the process's signals.
+ * SIGTERM/SIGINT drain in-flight requests and exit 0. SIGHUP re-reads credentials and the TLS
+ * certificate; because server.reload({ tls }) keeps the old certificate (oven-sh/bun#43815),
+ * a new listener is bound beside the old one on the same port (SO_REUSEPORT) and the old one
+ * is drained, so no connection attempt is refused during the swap.
+ */
+import { readFile } from "node:fs/promises";
+import type { Server } from "bun";
+import { createApp, type CaasApp } from "./app.ts";
+import type { Config } from "./config.ts";
+import { ConfigError } from "./config.ts";
+import { CredentialsHolder, loadCredentials } from "./credentials.ts";
+import type { Logger } from "./log.ts";
+import type { PemPair } from "./tls/adhoc.ts";
+
+export interface TlsMaterial extends PemPair {
+  readonly clientCa?: string | undefined;
+}
+
+async function readPem(path: string, setting: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    const reason = error instanceof Error && "code" in error ? String(error.code) : "unreadable";
+    throw new ConfigError(`${setting}: cannot read '${path}' (${reason})`);
+  }
+}
+
+export async function loadTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
+  const clientCa = config.tlsClientCa === undefined ? undefined : await readPem(config.tlsClientCa, "CAAS_TLS_CLIENT_CA");
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    const cert = await readPem(config.tlsCert, "CAAS_TLS_CERT");
+    const key = await readPem(config.tlsKey, "CAAS_TLS_KEY");
+    if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`CAAS_TLS_CERT: '${config.tlsCert}' holds no PEM certificate`);
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
+    return { cert, key, clientCa };
+  }
+  // Loaded only when needed: the X.509 library is the largest part of start-up otherwise.
+  const { createAdhocCertificate } = await import("./tls/adhoc.ts");
+  const adhoc = await createAdhocCertificate();
+  logger.warn("adhoc_certificate", {
+    sha256: adhoc.sha256Fingerprint,
+    hint: "self-signed, in memory, for development only; set CAAS_TLS_CERT and CAAS_TLS_KEY",
+  });
+  return { cert: adhoc.cert, key: adhoc.key, clientCa };
+}
+
+/**
+ * Fails loudly when something already listens on the port. Our own listeners use SO_REUSEPORT
+ * (for certificate swaps and workers), which would otherwise let a second caas bind silently;
+ * a probe bound without it is refused by any existing listener, ours included.
+ */
+export function assertPortFree(host: string, port: number): void {
+  let probe: { stop(closeActiveConnections?: boolean): void } | undefined;
+  try {
+    probe = Bun.listen({ hostname: host, port, exclusive: true, socket: { data() {} } });
+  } catch (error) {
+    const reason = error instanceof Error && "code" in error ? String(error.code) : "unavailable";
+    throw new ConfigError(`CAAS_PORT: cannot listen on ${host}:${port} (${reason === "EADDRINUSE" ? "address already in use" : reason})`);
+  } finally {
+    probe?.stop(true);
+  }
+}
+
+function listen(app: CaasApp, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
+  return Bun.serve({
+    hostname: config.host,
+    port,
+    reusePort: true,
+    // The body limit is enforced by our reader, which answers in JSON and never buffers past the
+    // limit; Bun's own limit would answer an empty 413 first, so it is lifted out of the way.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    tls: {
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+    },
+    fetch: app.fetch,
+  });
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests up to the drain timeout, then closes the rest. */
+  shutdown(reason: string): Promise<void>;
+  reload(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const tls = await loadTlsMaterial(config, logger);
+  const credentials = new CredentialsHolder(await loadCredentials(config, logger));
+  const app = createApp(config, { logger, credentials });
+  assertPortFree(config.host, config.port);
+  let server = listen(app, config, tls, config.port);
+  const port = server.port ?? config.port;
+  logger.info("listening", { url: `https://${config.host}:${port}`, pid: process.pid });
+
+  const drain = async (old: Server<undefined>): Promise<void> => {
+    const deadline = setTimeout(() => void old.stop(true), config.drainTimeoutSeconds * 1000);
+    await old.stop(false);
+    clearTimeout(deadline);
+  };
+
+  let shuttingDown = false;
+  let reloading: Promise<void> = Promise.resolve();
+  const handle: RunningServer = {
+    port,
+    async shutdown(reason) {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info("draining", { reason, drainTimeoutSeconds: config.drainTimeoutSeconds, inFlight: server.pendingRequests });
+      await drain(server);
+      logger.info("stopped", { reason });
+    },
+    reload() {
+      reloading = reloading.then(async () => {
+        if (shuttingDown) return;
+        try {
+          credentials.replace(await loadCredentials(config, logger));
+          const nextTls = await loadTlsMaterial(config, logger);
+          const next = listen(app, config, nextTls, port);
+          const old = server;
+          server = next;
+          await drain(old);
+          logger.info("reloaded", { port });
+        } catch (error) {
+          // A bad reload keeps the running configuration: better stale keys than no service.
+          logger.error("reload_failed", { reason: error instanceof Error ? error.message : "unknown" });
+        }
+      });
+      return reloading;
+    },
+  };
+  return handle;
+}
+
+export function handleSignals(running: RunningServer, logger: Logger): void {
+  const stop = (signal: string) => {
+    void running.shutdown(signal).then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => {
+    logger.info("reload_requested", { signal: "SIGHUP" });
+    void running.reload();
+  });
+}
