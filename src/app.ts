@@ -9,12 +9,17 @@ import { errorToResponse } from "./http/error-answers.ts";
 import { SECURITY_HEADERS } from "./http/headers.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import type { Logger } from "./log.ts";
-import { healthRoutes } from "./modules/ops/index.ts";
+import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
+import { Metrics } from "./modules/ops/metrics.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly credentials: CredentialsHolder;
+  /** Shared with the server's instrumentation; a fresh one when absent (tests). */
+  readonly metrics?: Metrics;
+  /** Readiness as the server sees it (draining, credentials); always ready when absent. */
+  readonly isReady?: () => boolean;
 }
 
 function withoutTrailingSlash(path: string): string {
@@ -25,11 +30,13 @@ export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
   const allowedMethods = (path: string) => methodsByPath.get(withoutTrailingSlash(path));
   const parseJson = jsonBodyParser(config.maxBody);
+  const metrics = deps.metrics ?? new Metrics();
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
     .onError(({ code, error, request }) => errorToResponse(code, error, request, allowedMethods, deps.logger))
     .use(healthRoutes())
+    .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
     .use(oracleRoutes(parseJson));
 
   for (const route of app.routes) {
@@ -38,6 +45,7 @@ export function createApp(config: Config, deps: AppDeps) {
     if (!methods.includes(route.method)) methods.push(route.method);
     methodsByPath.set(path, methods);
   }
+  metrics.registerRoutes(methodsByPath.keys());
   return app;
 }
 

@@ -11,7 +11,9 @@ import { createApp, type CaasApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CredentialsHolder, loadCredentials } from "./credentials.ts";
+import { instrument, type FetchHandler } from "./http/instrument.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./modules/ops/metrics.ts";
 import type { PemPair } from "./tls/adhoc.ts";
 
 export interface TlsMaterial extends PemPair {
@@ -63,7 +65,7 @@ export function assertPortFree(host: string, port: number): void {
   }
 }
 
-function listen(app: CaasApp, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
+function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
   return Bun.serve({
     hostname: config.host,
     port,
@@ -76,7 +78,7 @@ function listen(app: CaasApp, config: Config, tls: TlsMaterial, port: number): S
       key: tls.key,
       ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     },
-    fetch: app.fetch,
+    fetch: handle,
   });
 }
 
@@ -87,12 +89,23 @@ export interface RunningServer {
   reload(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const tls = await loadTlsMaterial(config, logger);
+export interface StartOptions {
+  /** Set in worker processes: the supervisor already checked the port, and siblings share it. */
+  readonly portHeldBySupervisor?: boolean;
+  /** TLS material handed down by the supervisor (so every worker shows one ad-hoc certificate). */
+  readonly tls?: TlsMaterial;
+}
+
+export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  // First, so a second instance fails at once, before it makes certificates or secrets.
+  if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
+  const tls = options.tls ?? (await loadTlsMaterial(config, logger));
   const credentials = new CredentialsHolder(await loadCredentials(config, logger));
-  const app = createApp(config, { logger, credentials });
-  assertPortFree(config.host, config.port);
-  let server = listen(app, config, tls, config.port);
+  const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
+  let shuttingDown = false;
+  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown });
+  const handle = instrument(app.fetch, metrics, logger);
+  let server = listen(handle, config, tls, config.port);
   const port = server.port ?? config.port;
   logger.info("listening", { url: `https://${config.host}:${port}`, pid: process.pid });
 
@@ -102,9 +115,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     clearTimeout(deadline);
   };
 
-  let shuttingDown = false;
   let reloading: Promise<void> = Promise.resolve();
-  const handle: RunningServer = {
+  const running: RunningServer = {
     port,
     async shutdown(reason) {
       if (shuttingDown) return;
@@ -118,13 +130,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         if (shuttingDown) return;
         try {
           credentials.replace(await loadCredentials(config, logger));
-          const nextTls = await loadTlsMaterial(config, logger);
-          const next = listen(app, config, nextTls, port);
+          // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
+          const nextTls = config.tlsCert === undefined ? tls : await loadTlsMaterial(config, logger);
+          const next = listen(handle, config, nextTls, port);
           const old = server;
           server = next;
           await drain(old);
+          metrics.reloads += 1;
           logger.info("reloaded", { port });
         } catch (error) {
+          metrics.reloadFailures += 1;
           // A bad reload keeps the running configuration: better stale keys than no service.
           logger.error("reload_failed", { reason: error instanceof Error ? error.message : "unknown" });
         }
@@ -132,7 +147,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return reloading;
     },
   };
-  return handle;
+  return running;
 }
 
 export function handleSignals(running: RunningServer, logger: Logger): void {

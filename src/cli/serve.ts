@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, SETTINGS, type RawSettings } from "../config.t
 import { loadCredentials } from "../credentials.ts";
 import { createLogger, silentLogger } from "../log.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
+import { readTlsFromSupervisor, superviseWorkers, WORKER_INDEX_ENV, WORKER_TLS_ENV } from "../supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;
@@ -60,7 +61,13 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
     return EXIT_OK;
   }
   const logger = createLogger(config.logLevel);
-  const running = await startServer(config, logger);
+  const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
+  if (!isWorker && config.workers > 1) {
+    await superviseWorkers(config, args, logger);
+    return new Promise<number>(() => undefined);
+  }
+  const tls = isWorker && io.env[WORKER_TLS_ENV] === "1" ? await readTlsFromSupervisor() : undefined;
+  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(tls === undefined ? {} : { tls }) });
   handleSignals(running, logger);
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
