@@ -9,9 +9,11 @@ import { errorToResponse } from "./http/error-answers.ts";
 import { SECURITY_HEADERS } from "./http/headers.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import type { Logger } from "./log.ts";
+import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
+import { pseudonymRoutes } from "./modules/pseudonym/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -37,7 +39,9 @@ export function createApp(config: Config, deps: AppDeps) {
     .onError(({ code, error, request }) => errorToResponse(code, error, request, allowedMethods, deps.logger))
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
-    .use(oracleRoutes(parseJson));
+    .use(docsRoutes())
+    .use(oracleRoutes(parseJson))
+    .use(pseudonymRoutes(parseJson, deps));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

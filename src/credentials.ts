@@ -45,6 +45,15 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
   if (config.apiKeysFile === undefined) {
     logger.warn("no_api_keys", { hint: "set CAAS_API_KEYS_FILE (caas keys add NAME --file FILE); /encrypt refuses every key until then" });
   }
+  // Named, never shown: a compat key's digests use the original's public salts and legacy
+  // hashes (md5, SHA-1 among them), and the key itself may be a short imported one.
+  for (const record of apiKeys.records) {
+    if (record.profile !== "django-compat") continue;
+    logger.warn("django_compat_key", {
+      name: record.name,
+      hint: "its digests use public salts and legacy hashes and exist for migration only; re-hash with a standard key (README: migrating off django-compat), then caas keys remove it",
+    });
+  }
   logger.info("credentials_loaded", { apiKeys: apiKeys.size, secretVersions: secrets.versions.length, newestSecretVersion: secrets.newest.version });
   return { apiKeys, secrets };
 }

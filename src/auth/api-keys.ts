@@ -4,7 +4,8 @@
  *   {"keys":[{"name":"main-server","profile":"standard","hash":"<sha256 hex>","created":"<ISO 8601>"}]}
  *
  * Only SHA-256 of each key is kept. A fast hash is enough because generated keys carry 256
- * random bits (imported ones at least 16 characters): there is no dictionary to run a slow
+ * random bits (imported standard ones at least 16 characters; compat ones guard nothing secret,
+ * see IMPORTED_COMPAT_KEY_MIN_LENGTH): there is no dictionary to run a slow
  * hash against, and a per-request password hash would only hand attackers a CPU lever.
  */
 
@@ -25,6 +26,13 @@ export const API_KEY_PREFIX = "caas_";
 const API_KEY_RANDOM_BYTES = 32;
 /** Bounds for keys brought from elsewhere with `keys import`. */
 export const IMPORTED_KEY_MIN_LENGTH = 16;
+/**
+ * A django-compat key only gates digests anyone can compute from the original's public salts,
+ * so its strength protects nothing but server time; what matters is that the original's
+ * clients keep the key they send (its README's is "example_api_key", 15 characters). Such keys
+ * are logged as a warning at every start (credentials.ts) until migrated off.
+ */
+export const IMPORTED_COMPAT_KEY_MIN_LENGTH = 1;
 export const PRESENTED_KEY_MAX_LENGTH = 512;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -212,6 +220,11 @@ export class ApiKeyStore {
     return this.#entries.length;
   }
 
+  /** Every key's record (name, profile, created), for start-up checks; never a key or hash. */
+  get records(): readonly ApiKeyRecord[] {
+    return this.#entries.map((entry) => entry.record);
+  }
+
   /**
    * The record of the presented key, or undefined for anything else: missing, empty, not a
    * string, too long, not encodable or simply wrong all look the same to the caller. The key
@@ -358,8 +371,9 @@ export async function importKey(
   key: string,
   profile: ApiKeyProfile = DEFAULT_PROFILE,
 ): Promise<void> {
-  if (key.length < IMPORTED_KEY_MIN_LENGTH || key.length > PRESENTED_KEY_MAX_LENGTH) {
-    throw new InvalidKeyArgument(`an imported key must be ${IMPORTED_KEY_MIN_LENGTH} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
+  const minLength = profile === "django-compat" ? IMPORTED_COMPAT_KEY_MIN_LENGTH : IMPORTED_KEY_MIN_LENGTH;
+  if (key.length < minLength || key.length > PRESENTED_KEY_MAX_LENGTH) {
+    throw new InvalidKeyArgument(`an imported ${profile} key must be ${minLength} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
   }
   // Keys travel in headers; whitespace or control characters there would not survive the trip.
   if (!/^[\x21-\x7e]+$/.test(key)) {

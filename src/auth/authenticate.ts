@@ -1,0 +1,70 @@
+/**
+ * Who is calling: the API key a request presents, from whichever of its three places it is in,
+ * looked up in the store. Every failure is the same 401 `unauthorized`, whatever went wrong, so
+ * a caller without a key learns nothing about why, or about the rest of its request.
+ *
+ * A key may be sent in the JSON body as `apiKey` (the Django original's way), as
+ * `Authorization: Bearer <key>`, or as `X-API-Key: <key>`. There is no precedence among them:
+ * each place that is used must hold the same key, and a request whose places disagree is
+ * refused. Picking a winner would let a proxy's header silently override what the client meant
+ * (or the reverse), and the key that "lost" would go unchecked.
+ */
+
+import { Unauthorized } from "../http/errors.ts";
+import type { ApiKeyRecord, ApiKeyStore } from "./api-keys.ts";
+
+/** What a request presents: a key, no key at all, or something that can never be a valid key. */
+type Presented = { readonly kind: "key"; readonly key: string } | { readonly kind: "none" } | { readonly kind: "malformed" };
+
+const NONE: Presented = { kind: "none" };
+const MALFORMED: Presented = { kind: "malformed" };
+
+/**
+ * RFC 9110 §11.1 makes the scheme case-insensitive; RFC 6750 §2.1 allows one token after it.
+ * Any other scheme (Basic, a bare key) is not a key for us, and saying so as 401 is safer than
+ * ignoring the header and falling back to another place.
+ */
+const bearer = /^bearer +(\S+) *$/i;
+
+function fromAuthorization(headers: Headers): Presented {
+  const value = headers.get("authorization");
+  if (value === null) return NONE;
+  const match = bearer.exec(value);
+  return match?.[1] === undefined ? MALFORMED : { kind: "key", key: match[1] };
+}
+
+function fromApiKeyHeader(headers: Headers): Presented {
+  const value = headers.get("x-api-key");
+  // Present but empty still counts as presented: an empty key is a wrong key, not an absent one.
+  return value === null ? NONE : { kind: "key", key: value };
+}
+
+/** The body's `apiKey` as sent, before any schema: a number, null or object is malformed, not absent. */
+function fromBody(body: unknown): Presented {
+  if (typeof body !== "object" || body === null || Array.isArray(body) || !Object.hasOwn(body, "apiKey")) return NONE;
+  const value: unknown = (body as { readonly apiKey?: unknown }).apiKey;
+  return typeof value === "string" ? { kind: "key", key: value } : MALFORMED;
+}
+
+/** The one key all used places agree on, or undefined when there is none, one is malformed, or they differ. */
+export function presentedApiKey(headers: Headers, body: unknown): string | undefined {
+  let agreed: string | undefined;
+  for (const presented of [fromBody(body), fromAuthorization(headers), fromApiKeyHeader(headers)]) {
+    if (presented.kind === "none") continue;
+    if (presented.kind === "malformed") return undefined;
+    // Comparing presented values with each other leaks nothing: both came from this caller.
+    if (agreed !== undefined && agreed !== presented.key) return undefined;
+    agreed = presented.key;
+  }
+  return agreed;
+}
+
+/**
+ * The record of the caller's key, or Unauthorized. Runs on the raw parsed body, before the
+ * route's schema is checked, so that a request with a bad key and a bad field is a 401 too.
+ */
+export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown): ApiKeyRecord {
+  const record = store.lookup(presentedApiKey(headers, body));
+  if (record === undefined) throw new Unauthorized();
+  return record;
+}

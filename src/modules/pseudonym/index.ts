@@ -1,0 +1,88 @@
+import { Elysia } from "elysia";
+import type { ApiKeyProfile, ApiKeyRecord } from "../../auth/api-keys.ts";
+import { authenticate } from "../../auth/authenticate.ts";
+import type { CredentialsHolder } from "../../credentials.ts";
+import type { JsonBodyParser } from "../../http/json-body.ts";
+import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import { compatPseudonymFor, verifyCompatPseudonym } from "../compat/profile.ts";
+import { PseudonymAnswer, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
+import type { SecretRing } from "./secrets.ts";
+import { pseudonymFor, verifyPseudonym } from "./service.ts";
+
+export interface PseudonymDeps {
+  readonly credentials: CredentialsHolder;
+}
+
+/** What each key profile computes. A Record over every profile, so a new profile cannot go unrouted. */
+interface ProfileService {
+  pseudonym(secrets: SecretRing, userId: string, data: string): { readonly digest: string; readonly version: number };
+  verify(secrets: SecretRing, userId: string, data: string, digestHex: string): boolean;
+}
+
+const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
+  standard: { pseudonym: pseudonymFor, verify: verifyPseudonym },
+  // The original's digests depend on no secret, so the ring is not passed on.
+  "django-compat": {
+    pseudonym: (_secrets, userId, data) => compatPseudonymFor(userId, data),
+    verify: (_secrets, userId, data, digestHex) => verifyCompatPseudonym(userId, data, digestHex),
+  },
+};
+
+function encrypt(caller: ApiKeyRecord, secrets: SecretRing, body: PseudonymRequest): PseudonymAnswer {
+  const { digest, version } = PROFILES[caller.profile].pseudonym(secrets, body.userUUID, body.sensitiveData);
+  return { encrypted_data: digest, version };
+}
+
+const encryptOptions = {
+  body: PseudonymRequest,
+  response: { 200: PseudonymAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+} as const;
+
+export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) {
+  return (
+    new Elysia({ name: "caas.pseudonym" })
+      /**
+       * Authentication runs here, in the transform phase: after the body is parsed (the key may be
+       * in it) but before the route's schema is checked, so a request with a bad key is a 401
+       * whatever else is wrong with it, and an unauthenticated caller learns nothing about
+       * validation. Only body framing (media type, size, UTF-8, JSON) is answered before it: the
+       * key cannot be read from a body that cannot be read. Credentials are read once, so a
+       * SIGHUP reload mid-request cannot pair one load's key with another's secrets.
+       */
+      .derive(({ request, body }) => {
+        const { apiKeys, secrets } = deps.credentials.current;
+        return { caller: authenticate(apiKeys, request.headers, body), secrets };
+      })
+      .post("/encrypt", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
+        ...encryptOptions,
+        parse: parseJson,
+        detail: {
+          tags: ["pseudonym"],
+          summary: "The pseudonym of sensitiveData for a user",
+          description:
+            "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
+        },
+      })
+      .post("/encode", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
+        ...encryptOptions,
+        parse: parseJson,
+        detail: { tags: ["pseudonym"], summary: "Same as /encrypt (the Django original's code path)" },
+      })
+      .post(
+        "/verify",
+        ({ caller, secrets, body }) => ({
+          match: PROFILES[caller.profile].verify(secrets, body.userUUID, body.sensitiveData, body.encrypted_data),
+        }),
+        {
+          parse: parseJson,
+          body: VerifyRequest,
+          response: { 200: VerifyAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+          detail: {
+            tags: ["pseudonym"],
+            summary: "Whether encrypted_data is this user's pseudonym of sensitiveData",
+            description: "Compared in constant time against every secret version, so pseudonyms made before a rotation still match.",
+          },
+        },
+      )
+  );
+}
