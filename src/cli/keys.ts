@@ -40,7 +40,8 @@ prints the key on the last line of stdout. It is shown this once only: store it 
 The file is created if absent, written with mode 0600, and a name already in it is refused.`,
   import: `usage: caas keys import NAME --key VALUE [--profile standard|django-compat] [--file FILE]
 
-Stores the hash of an existing key (16 to 512 printable ASCII characters) under NAME, for a
+Stores the hash of an existing key (printable ASCII, at most 512 characters; at least 16 for
+the standard profile, any length for django-compat, whose original clients keep their key) under NAME, for a
 client that already holds a key, such as the Django original's main server. Command-line
 arguments can be seen by other local users (ps), so run this where that does not matter.`,
   list: `usage: caas keys list [--file FILE]

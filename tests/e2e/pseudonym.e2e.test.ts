@@ -1,0 +1,152 @@
+/**
+ * Pseudonyms against dist/caas over TLS: keys and secrets made with the binary's own CLI, the
+ * Django original's 201 vectors over /encode, stability across a restart, rotation and key
+ * reload on SIGHUP.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
+import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+
+const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+
+function cli(...args: string[]): string {
+  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.toString()}`);
+  return result.stdout.toString();
+}
+
+/** `caas keys add` prints the key on its last line of stdout. */
+function addKey(name: string, keysFile: string, profile = "standard"): string {
+  return cli("keys", "add", name, "--profile", profile, "--file", keysFile).trimEnd().split("\n").at(-1)!;
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+let files: string;
+let pki: TestPki;
+let secretFile: string;
+let keysFile: string;
+let standardKey: string;
+let caas: RunningCaas;
+
+const env = () => ({ CAAS_SECRET_FILE: secretFile, CAAS_API_KEYS_FILE: keysFile });
+
+beforeAll(async () => {
+  files = tempDir("caas-pseudonym-");
+  pki = makeTestPki();
+  secretFile = join(files, "secret.json");
+  keysFile = join(files, "keys.json");
+  cli("secret", "init", secretFile);
+  standardKey = addKey("main-server", keysFile);
+  cli("keys", "import", "django-clients", "--key", "example_api_key", "--profile", "django-compat", "--file", keysFile);
+  caas = await startCaas({ pki, env: env() });
+});
+afterAll(async () => {
+  await caas.stop();
+});
+
+describe("the django-compat profile, end to end", () => {
+  it("reproduces all 201 digests of the Django original over /encode", async () => {
+    const answers = await Promise.all(
+      vectors.map(async (vector) => {
+        const answer = await caas.post("/encode", { apiKey: "example_api_key", userUUID: vector.userUUID, sensitiveData: vector.sensitiveData });
+        return ((await answer.json()) as { encrypted_data: string }).encrypted_data;
+      }),
+    );
+    expect(answers).toEqual(vectors.map((vector) => vector.encrypted_data));
+  });
+
+  it("warns at start that the compat key uses public salts, naming the key but not showing it", () => {
+    expect(caas.output()).toContain('"event":"django_compat_key"');
+    expect(caas.output()).toContain("django-clients");
+    expect(caas.output()).not.toContain("example_api_key");
+  });
+});
+
+describe("standard pseudonyms, end to end", () => {
+  let firstDigest: string;
+
+  it("answers a keyed digest with its secret version", async () => {
+    const answer = await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("cache-control")).toBe("no-store");
+    const body = (await answer.json()) as { encrypted_data: string; version: number };
+    expect(body.version).toBe(1);
+    expect(body.encrypted_data).toMatch(/^[0-9a-f]{64,128}$/);
+    firstDigest = body.encrypted_data;
+  });
+
+  it("refuses a wrong key with 401", async () => {
+    const answer = await caas.post("/encrypt", { apiKey: `${standardKey}x`, userUUID: USER, sensitiveData: "x" });
+    expect(answer.status).toBe(401);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+  });
+
+  it("gives the same digest after a restart of the binary with the same secret", async () => {
+    await caas.stop();
+    caas = await startCaas({ pki, env: env() });
+    const answer = await caas.post("/encrypt", { userUUID: USER.toUpperCase(), sensitiveData: "example sensitive data" }, { "x-api-key": standardKey });
+    expect(((await answer.json()) as { encrypted_data: string }).encrypted_data).toBe(firstDigest);
+  });
+
+  it("gives another digest under another secret", async () => {
+    const otherFiles = tempDir("caas-other-secret-");
+    const otherSecret = join(otherFiles, "secret.json");
+    cli("secret", "init", otherSecret);
+    const other = await startCaas({ pki, env: { CAAS_SECRET_FILE: otherSecret, CAAS_API_KEYS_FILE: keysFile } });
+    try {
+      const answer = await other.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" });
+      const digest = ((await answer.json()) as { encrypted_data: string }).encrypted_data;
+      expect(digest).toMatch(/^[0-9a-f]+$/);
+      expect(digest).not.toBe(firstDigest);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("after rotation and SIGHUP, hashes under the new version and still verifies the old digest", async () => {
+    cli("secret", "rotate", secretFile);
+    const reloads = caas.output().split('"event":"reloaded"').length;
+    caas.process.kill("SIGHUP");
+    await waitFor(() => caas.output().split('"event":"reloaded"').length > reloads, "the reload");
+    const fresh = (await (await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" })).json()) as {
+      encrypted_data: string;
+      version: number;
+    };
+    expect(fresh.version).toBe(2);
+    expect(fresh.encrypted_data).not.toBe(firstDigest);
+    for (const digest of [firstDigest, fresh.encrypted_data]) {
+      const verdict = await caas.post("/verify", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data", encrypted_data: digest });
+      expect(await verdict.json()).toEqual({ match: true });
+    }
+    const wrong = await caas.post("/verify", { apiKey: standardKey, userUUID: USER, sensitiveData: "other data", encrypted_data: firstDigest });
+    expect(await wrong.json()).toEqual({ match: false });
+  });
+
+  it("accepts a key added while running once it receives SIGHUP, without a restart", async () => {
+    const lateKey = addKey("late-client", keysFile);
+    const before = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
+    expect(before.status).toBe(401);
+    const reloads = caas.output().split('"event":"reloaded"').length;
+    const pid = caas.process.pid;
+    caas.process.kill("SIGHUP");
+    await waitFor(() => caas.output().split('"event":"reloaded"').length > reloads, "the reload");
+    const after = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
+    expect(after.status).toBe(200);
+    expect(caas.process.pid).toBe(pid);
+  });
+
+  it("keeps no API key in clear in its keys file", () => {
+    const stored = readFileSync(keysFile, "utf8");
+    expect(stored).not.toContain(standardKey);
+    expect(stored).not.toContain("example_api_key");
+  });
+});
