@@ -10,12 +10,12 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open } from "node:fs/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { type Comparator, constantTimeEqual, digest, findConstantTime } from "../crypto/hash.ts";
+import { errnoCode, errnoReason, PrivateFileWriteFailed, writePrivateFile } from "../files/private-file.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original (issue 4). */
 export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
@@ -250,26 +250,6 @@ export class ApiKeyStore {
 // ---------------------------------------------------------------------------------------------
 // The file
 
-/** The system's reason in words a user can act on, never the raw error (which may quote paths we did not choose). */
-function errnoOf(error: unknown): string {
-  const code = errnoCode(error) ?? "";
-  const reasons: Readonly<Record<string, string>> = {
-    ENOENT: "no such file or directory (ENOENT)",
-    EACCES: "permission denied (EACCES)",
-    EPERM: "operation not permitted (EPERM)",
-    EISDIR: "is a directory (EISDIR)",
-    ENOTDIR: "a path component is not a directory (ENOTDIR)",
-    ENOSPC: "no space left on device (ENOSPC)",
-    EROFS: "read-only file system (EROFS)",
-    EDQUOT: "disk quota exceeded (EDQUOT)",
-  };
-  return reasons[code] ?? (code === "" ? "unexpected error" : code);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
-}
-
 async function readKeysFile(path: string): Promise<KeysFile> {
   let text: string;
   try {
@@ -287,7 +267,7 @@ async function readKeysFile(path: string): Promise<KeysFile> {
   } catch (error) {
     if (error instanceof KeysFileError) throw error;
     if (errnoCode(error) === "ENOENT") throw new KeysFileMissing(path);
-    throw new KeysFileUnreadable(path, errnoOf(error));
+    throw new KeysFileUnreadable(path, errnoReason(error));
   }
   let json: unknown;
   try {
@@ -321,22 +301,13 @@ async function readKeysFileOrEmpty(path: string): Promise<KeysFile> {
   }
 }
 
-/** Replaces the file atomically: a 0600 temporary beside it (O_EXCL, fsynced), then rename. */
+/** Replaces the file atomically (see writePrivateFile). */
 async function writeKeysFile(path: string, file: KeysFile): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
   try {
-    const handle = await open(temporary, "wx", 0o600);
-    try {
-      await handle.chmod(0o600);
-      await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
+    await writePrivateFile(path, `${JSON.stringify(file, null, 2)}\n`, "replace");
   } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw new KeysFileUnwritable(path, errnoOf(error));
+    if (!(error instanceof PrivateFileWriteFailed)) throw error;
+    throw new KeysFileUnwritable(path, error.reason);
   }
 }
 

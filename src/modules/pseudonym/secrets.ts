@@ -9,18 +9,18 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, open, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
+import { errnoCode, errnoReason, PrivateFileWriteFailed, writePrivateFile } from "../../files/private-file.ts";
 
 export const SECRET_BYTES = 32;
 /** The file name ensureStateSecret keeps under the state directory. */
 export const STATE_SECRET_FILE = "secret.json";
 /** A real secret file is well under 1 KiB per version; anything this large is not one. */
 const MAX_FILE_BYTES = 1024 * 1024;
-const PRIVATE_FILE_MODE = 0o600;
 const PRIVATE_DIR_MODE = 0o700;
 
 export interface SecretVersion {
@@ -179,26 +179,6 @@ function serializeRing(ring: SecretRing): string {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** The system's reason in words a user can act on, never the raw error (which may quote paths we did not choose). */
-function errnoOf(error: unknown): string {
-  const code = errnoCode(error) ?? "";
-  const reasons: Readonly<Record<string, string>> = {
-    ENOENT: "no such file or directory (ENOENT)",
-    EACCES: "permission denied (EACCES)",
-    EPERM: "operation not permitted (EPERM)",
-    EISDIR: "is a directory (EISDIR)",
-    ENOTDIR: "a path component is not a directory (ENOTDIR)",
-    ENOSPC: "no space left on device (ENOSPC)",
-    EROFS: "read-only file system (EROFS)",
-    EDQUOT: "disk quota exceeded (EDQUOT)",
-  };
-  return reasons[code] ?? (code === "" ? "unexpected error" : code);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
-}
-
 /**
  * Reads the ring, checking the mode on the very descriptor it reads from, so the file cannot
  * be swapped between the check and the read.
@@ -209,7 +189,7 @@ export async function loadSecretRing(path: string): Promise<SecretRing> {
     handle = await open(path, "r");
   } catch (error) {
     if (errnoCode(error) === "ENOENT") throw new SecretFileMissing(path);
-    throw new SecretFileUnreadable(path, errnoOf(error));
+    throw new SecretFileUnreadable(path, errnoReason(error));
   }
   try {
     const info = await handle.stat();
@@ -220,7 +200,7 @@ export async function loadSecretRing(path: string): Promise<SecretRing> {
     try {
       text = await handle.readFile("utf8");
     } catch (error) {
-      throw new SecretFileUnreadable(path, errnoOf(error));
+      throw new SecretFileUnreadable(path, errnoReason(error));
     }
     return parseSecretFile(path, text);
   } finally {
@@ -228,58 +208,19 @@ export async function loadSecretRing(path: string): Promise<SecretRing> {
   }
 }
 
-/**
- * Writes `text` to a new 0600 file beside `path` (O_EXCL, fsynced), then puts it in place:
- * `link` for a file that must not exist yet (fails with EEXIST instead of overwriting, and a
- * reader never sees a half-written file, which O_EXCL on `path` itself would allow), `rename`
- * to replace one atomically.
- */
-async function writePrivateFile(path: string, text: string, how: "create" | "replace"): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
+async function writeSecretFile(path: string, text: string, how: "create" | "replace"): Promise<void> {
   try {
-    const handle = await open(temporary, "wx", PRIVATE_FILE_MODE);
-    try {
-      // The umask can only clear bits, but say 0600 outright rather than rely on it.
-      await handle.chmod(PRIVATE_FILE_MODE);
-      await handle.writeFile(text, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writePrivateFile(path, text, how);
   } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw new SecretFileUnwritable(path, errnoOf(error));
-  }
-  try {
-    if (how === "create") await link(temporary, path);
-    else await rename(temporary, path);
-  } catch (error) {
-    if (errnoCode(error) === "EEXIST") throw new SecretFileExists(path);
-    throw new SecretFileUnwritable(path, errnoOf(error));
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
-  await syncDirectory(dirname(path));
-}
-
-/** Makes the new directory entry durable; a failure here loses durability, not correctness. */
-async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the file itself was already synced.
+    if (!(error instanceof PrivateFileWriteFailed)) throw error;
+    throw error.exists ? new SecretFileExists(path) : new SecretFileUnwritable(path, error.reason);
   }
 }
 
 /** Creates `path` with one fresh secret (version 1), mode 0600; refuses if `path` exists. */
 export async function initSecretFile(path: string): Promise<SecretRing> {
   const ring = makeSecretRing([newSecretVersion(1)]);
-  await writePrivateFile(path, serializeRing(ring), "create");
+  await writeSecretFile(path, serializeRing(ring), "create");
   return ring;
 }
 
@@ -291,7 +232,7 @@ export async function initSecretFile(path: string): Promise<SecretRing> {
 export async function rotateSecretFile(path: string): Promise<SecretRing> {
   const current = await loadSecretRing(path);
   const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
-  await writePrivateFile(path, serializeRing(ring), "replace");
+  await writeSecretFile(path, serializeRing(ring), "replace");
   return ring;
 }
 
@@ -311,13 +252,13 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
   try {
     await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (error) {
-    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoOf(error)})`);
+    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
   }
   let dirInfo;
   try {
     dirInfo = await stat(stateDir);
   } catch (error) {
-    throw new SecretFileUnreadable(stateDir, errnoOf(error));
+    throw new SecretFileUnreadable(stateDir, errnoReason(error));
   }
   if (!dirInfo.isDirectory()) throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
   // Whoever can write the directory can replace the secret file with one of their own.
