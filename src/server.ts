@@ -8,13 +8,16 @@
 import { readFile } from "node:fs/promises";
 import type { Server } from "bun";
 import { createApp, type CaasApp } from "./app.ts";
+import { presentedApiKey } from "./auth/authenticate.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CredentialsHolder, loadCredentials } from "./credentials.ts";
 import { instrument, type FetchHandler } from "./http/instrument.ts";
+import { RateLimiter, rateLimitGate } from "./http/rate-limit.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
 import type { PemPair } from "./tls/adhoc.ts";
+import { tlsPolicy } from "./tls/policy.ts";
 
 export interface TlsMaterial extends PemPair {
   readonly clientCa?: string | undefined;
@@ -65,21 +68,55 @@ export function assertPortFree(host: string, port: number): void {
   }
 }
 
+/**
+ * Seconds a connection may sit idle, and, as Bun 1.4.5 applies it, the most a request's body may
+ * take to arrive (body bytes do not restart the timer): a slow body is cut off, not waited on.
+ * Headers have their own fixed limit in Bun of about 10 s and 16 KiB (431 beyond; the request
+ * line counts, so this bounds the URL too). tests/e2e/limits.e2e.test.ts holds all three.
+ */
+export const IDLE_TIMEOUT_SECONDS = 10;
+
 function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
   return Bun.serve({
     hostname: config.host,
     port,
     reusePort: true,
+    idleTimeout: IDLE_TIMEOUT_SECONDS,
     // The body limit is enforced by our reader, which answers in JSON and never buffers past the
     // limit; Bun's own limit would answer an empty 413 first, so it is lifted out of the way.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     tls: {
       cert: tls.cert,
       key: tls.key,
+      // TLS 1.2+ (1.3 only when configured) with forward-secret AEAD suites: src/tls/policy.ts.
+      ...tlsPolicy(config.tlsMinVersion),
+      // Mutual TLS: the handshake itself refuses a client without a certificate this CA signed.
       ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     },
     fetch: handle,
   });
+}
+
+/**
+ * Whether Linux hands the connections waiting in a closing listener's accept queue to another
+ * listener on the same port (net.ipv4.tcp_migrate_req, 5.14+) instead of resetting them.
+ * Undefined where the setting cannot be read.
+ */
+async function acceptQueueMigration(): Promise<boolean | undefined> {
+  try {
+    return (await readFile("/proc/sys/net/ipv4/tcp_migrate_req", "utf8")).trim() !== "0";
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long a listener replaced on SIGHUP keeps answering (with "Connection: close") before it stops. */
+export const RETIRE_GRACE_MS = 1_000;
+
+async function closeAfter(answer: Response | Promise<Response>): Promise<Response> {
+  const response = await answer;
+  response.headers.set("connection", "close");
+  return response;
 }
 
 export interface RunningServer {
@@ -103,8 +140,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const credentials = new CredentialsHolder(await loadCredentials(config, logger));
   const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
   let shuttingDown = false;
+  const limiter = new RateLimiter({ rate: config.rateLimit });
   const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown });
-  const handle = instrument(app.fetch, metrics, logger);
+  // Per-client rate limit before routing; a key counts only if valid (see src/http/rate-limit.ts).
+  const gate = rateLimitGate(limiter, {
+    keyNameFromHeaders: (headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name,
+  });
+  const handle = instrument(app.fetch, metrics, logger, gate);
   let server = listen(handle, config, tls, config.port);
   const port = server.port ?? config.port;
   logger.info("listening", { url: `https://${config.host}:${port}`, pid: process.pid });
@@ -115,6 +157,17 @@ export async function startServer(config: Config, logger: Logger, options: Start
     clearTimeout(deadline);
   };
 
+  /**
+   * Bun's stop() closes idle keep-alive connections at once, racing a client's next request on
+   * them. So a replaced listener first answers a while longer with "Connection: close", which
+   * sends busy keep-alive clients to the new listener, and only then stops.
+   */
+  const retire = async (old: Server<undefined>): Promise<void> => {
+    old.reload({ fetch: (request, server) => closeAfter(handle(request, server)) });
+    await Bun.sleep(Math.min(RETIRE_GRACE_MS, config.drainTimeoutSeconds * 1000));
+    await drain(old);
+  };
+
   let reloading: Promise<void> = Promise.resolve();
   const running: RunningServer = {
     port,
@@ -122,7 +175,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       if (shuttingDown) return;
       shuttingDown = true;
       logger.info("draining", { reason, drainTimeoutSeconds: config.drainTimeoutSeconds, inFlight: server.pendingRequests });
-      await drain(server);
+      // A reload under way finishes retiring its old listener within the same bounds.
+      await Promise.all([drain(server), reloading]);
       logger.info("stopped", { reason });
     },
     reload() {
@@ -135,9 +189,14 @@ export async function startServer(config: Config, logger: Logger, options: Start
           const next = listen(handle, config, nextTls, port);
           const old = server;
           server = next;
-          await drain(old);
+          await retire(old);
           metrics.reloads += 1;
           logger.info("reloaded", { port });
+          if ((await acceptQueueMigration()) === false) {
+            logger.warn("reload_may_reset_connections", {
+              hint: "connections the old listener had not accepted yet were reset; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",
+            });
+          }
         } catch (error) {
           metrics.reloadFailures += 1;
           // A bad reload keeps the running configuration: better stale keys than no service.

@@ -5,21 +5,23 @@
  */
 import { decodeUtf8, EncodingError } from "../crypto/encoding.ts";
 import { BodyTooLarge, EmptyBody, InvalidJson, InvalidUtf8, UnsupportedMediaType } from "./errors.ts";
+import { jsonDepthExceeds } from "./json-depth.ts";
 
 const jsonMediaType = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
 export function isJsonMediaType(contentType: string | null): boolean {
-  return contentType !== null && jsonMediaType.test(contentType.trim());
+  // The exact common spelling skips the pattern.
+  return contentType === "application/json" || (contentType !== null && jsonMediaType.test(contentType.trim()));
 }
 
-async function readBounded(request: Request, limitBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    const length = Number(declared);
-    if (length > limitBytes) throw new BodyTooLarge(limitBytes);
-    // A declared length is enforced by the HTTP layer, so the whole body can be taken at once.
-    return new Uint8Array(await request.arrayBuffer());
-  }
+/** The body of a request that declared its length, which the HTTP layer holds it to: taken at once. */
+function readDeclared(request: Request, declared: string, limitBytes: number): Promise<Uint8Array> {
+  if (Number(declared) > limitBytes) throw new BodyTooLarge(limitBytes);
+  return request.bytes();
+}
+
+/** A body without a declared length (chunked), counted as it arrives so it cannot grow past the limit in memory. */
+async function readStreamed(request: Request, limitBytes: number): Promise<Uint8Array> {
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let received = 0;
@@ -43,9 +45,8 @@ async function readBounded(request: Request, limitBytes: number): Promise<Uint8A
   return body;
 }
 
-export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
-  if (!isJsonMediaType(request.headers.get("content-type"))) throw new UnsupportedMediaType();
-  const bytes = await readBounded(request, limitBytes);
+/** One well-formed UTF-8 JSON value from the body's bytes, or the error that says what is wrong with them. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new EmptyBody();
   let text: string;
   try {
@@ -54,12 +55,22 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
     if (error instanceof EncodingError) throw new InvalidUtf8();
     throw error;
   }
+  // Nesting is bounded before parsing: deep values cost the schema validator dearly (json-depth.ts).
+  if (jsonDepthExceeds(text)) throw new InvalidJson();
   try {
     return JSON.parse(text);
   } catch {
     // Deep nesting surfaces here as a RangeError from the parser; it is still just bad JSON to the client.
     throw new InvalidJson();
   }
+}
+
+export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
+  const headers = request.headers;
+  if (!isJsonMediaType(headers.get("content-type"))) throw new UnsupportedMediaType();
+  const declared = headers.get("content-length");
+  // One await on the common path (a declared length): each async layer is a promise per request.
+  return parseJsonBytes(declared === null ? await readStreamed(request, limitBytes) : await readDeclared(request, declared, limitBytes));
 }
 
 /** An Elysia parse hook bound to a body limit. */

@@ -227,3 +227,11 @@ describe("at start", () => {
     for (const key of [README_KEY, COMPAT_KEY, STANDARD_KEY]) expect(log).not.toContain(key);
   });
 });
+
+describe("the compat profile's /verify comparison", () => {
+  it("is the constant-time comparison", async () => {
+    const profile = await import("../../src/modules/compat/profile.ts");
+    const hash = await import("../../src/crypto/hash.ts");
+    expect(profile.compareCompatDigest).toBe(hash.constantTimeEqual);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * Per-client rate limiting: a token bucket per client, `rate` requests per second with a burst
+ * of `rate` (at least 1), kept in memory in a map of fixed capacity. A client is its API key's
+ * name where it has a valid key, else its address (an IPv6 client by its /64, which is what one
+ * host gets).
+ *
+ * The map is bounded: when a new client arrives at capacity, the least recently seen bucket is
+ * dropped. It has had the longest to refill, and a full bucket is the same as no bucket, so
+ * eviction costs nothing until the whole map is younger than one refill (a flood of fresh
+ * identities); even then the evicted client merely gets a fresh burst. An attacker rotating keys
+ * or addresses can change who is tracked, never how much memory it takes.
+ *
+ * Buckets are per process: with N workers a client may get up to N times the rate.
+ */
+import type { Server } from "bun";
+import { answerFor } from "./error-answers.ts";
+import { RateLimited } from "./errors.ts";
+
+/** Most clients tracked at once; about 100 bytes each. */
+export const DEFAULT_RATE_LIMIT_CAPACITY = 10_000;
+
+interface Bucket {
+  tokens: number;
+  /** When `tokens` was last brought up to date, in milliseconds of `now()`. */
+  updated: number;
+}
+
+export interface RateLimiterOptions {
+  /** Requests per second, and the burst; 0 disables the limiter. */
+  readonly rate: number;
+  readonly capacity?: number;
+  /** A monotonic clock in milliseconds; tests pass their own. */
+  readonly now?: () => number;
+}
+
+export class RateLimiter {
+  readonly rate: number;
+  readonly capacity: number;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: RateLimiterOptions) {
+    if (!Number.isFinite(options.rate) || options.rate < 0) throw new RangeError("rate must be a finite number >= 0");
+    const capacity = options.capacity ?? DEFAULT_RATE_LIMIT_CAPACITY;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a whole number >= 1");
+    this.rate = options.rate;
+    this.capacity = capacity;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  get enabled(): boolean {
+    return this.rate > 0;
+  }
+
+  /** Clients tracked now; never more than `capacity`. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /**
+   * Spends one token of `clientKey`'s bucket: 0 when the request may go ahead, else the whole
+   * number of seconds (at least 1) until a token is back, for Retry-After.
+   */
+  take(clientKey: string): number {
+    if (this.rate <= 0) return 0;
+    const now = this.#now();
+    // A burst below one whole token would never let anything through.
+    const burst = Math.max(1, this.rate);
+    let bucket = this.#buckets.get(clientKey);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= this.capacity) {
+        // Map iteration order is insertion order, and every take re-inserts: the first key is the least recently seen.
+        const oldest = this.#buckets.keys().next().value;
+        if (oldest !== undefined) this.#buckets.delete(oldest);
+      }
+      bucket = { tokens: burst, updated: now };
+    } else {
+      this.#buckets.delete(clientKey);
+      const elapsedSeconds = Math.max(0, now - bucket.updated) / 1000;
+      bucket.tokens = Math.min(burst, bucket.tokens + elapsedSeconds * this.rate);
+      bucket.updated = now;
+    }
+    this.#buckets.set(clientKey, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
+  }
+
+  /** take(), throwing RateLimited (429 with Retry-After) when the client is over its rate. */
+  charge(clientKey: string): void {
+    const retryAfter = this.take(clientKey);
+    if (retryAfter > 0) throw new RateLimited(retryAfter);
+  }
+
+  /** Gives back a token taken for `clientKey` (never past the burst); nothing if it is no longer tracked. */
+  refund(clientKey: string): void {
+    const bucket = this.#buckets.get(clientKey);
+    if (bucket !== undefined) bucket.tokens = Math.min(Math.max(1, this.rate), bucket.tokens + 1);
+  }
+}
+
+/** The bucket of a caller who presented a valid API key, by the key's name (no key material is kept). */
+export function apiKeyClient(keyName: string): string {
+  return `key:${keyName}`;
+}
+
+/**
+ * The bucket of a caller known only by address. IPv4 (and IPv4-mapped IPv6) by the whole
+ * address; IPv6 by its /64, since one host is routinely given a whole /64 to rotate through.
+ */
+export function addressClient(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return `ip:${mapped[1]}`;
+  if (!address.includes(":")) return `ip:${address}`;
+  return `ip6:${ipv6Prefix64(address)}`;
+}
+
+/** The first four groups of an IPv6 address, expanded ("2001:db8::1" -> "2001:db8:0:0"). */
+function ipv6Prefix64(address: string): string {
+  const withoutZone = address.split("%", 1)[0] ?? address;
+  const [head = "", tail] = withoutZone.toLowerCase().split("::", 2);
+  const headGroups = head === "" ? [] : head.split(":");
+  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
+  const missing = Math.max(0, 8 - headGroups.length - tailGroups.length);
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups];
+  return groups
+    .slice(0, 4)
+    .map((group) => (/^[0-9a-f]{1,4}$/.test(group) ? group.replace(/^0+(?=.)/, "") : "x"))
+    .join(":");
+}
+
+/** Which bucket the gate charged for a request, so a route that learns the caller's key later can move the charge. */
+const charges = new WeakMap<Request, { readonly limiter: RateLimiter; readonly client: string }>();
+
+/**
+ * For routes that find the caller's key in the JSON body, after authenticating it: moves this
+ * request's charge from its address to the key, throwing RateLimited (429) if the key is over
+ * its rate. Nothing happens when the limiter is off, or when the request was already charged to
+ * this key (the key came in a header too). Call it once per request, and only with a valid key.
+ */
+export function chargeToKey(request: Request, keyName: string): void {
+  const charged = charges.get(request);
+  const client = apiKeyClient(keyName);
+  if (charged === undefined || charged.client === client) return;
+  charges.set(request, { limiter: charged.limiter, client });
+  charged.limiter.refund(charged.client);
+  charged.limiter.charge(client);
+}
+
+/** Something the server checks before routing: an answer to send instead, or undefined to go on. */
+export type Gate = (request: Request, server?: Pick<Server<undefined>, "requestIP">) => Response | undefined;
+
+export interface RateLimitGateOptions {
+  /** The name of the valid API key the request's headers carry, or undefined (none, or not a valid one). */
+  readonly keyNameFromHeaders: (headers: Headers) => string | undefined;
+}
+
+/**
+ * The server-level check: every request spends a token of its client's bucket before it is
+ * routed, so even a body that cannot be parsed is paid for. A key that is presented but not
+ * valid counts as no key, so guessing keys is limited by address, and inventing keys buys no
+ * fresh buckets. A key sent only in the JSON body is seen later, by its route, which moves the
+ * charge to it with chargeToKey(). undefined when the limiter is off.
+ */
+export function rateLimitGate(limiter: RateLimiter, options: RateLimitGateOptions): Gate | undefined {
+  if (!limiter.enabled) return undefined;
+  return (request, server) => {
+    const keyName = options.keyNameFromHeaders(request.headers);
+    const client = keyName === undefined ? addressClient(server?.requestIP(request)?.address ?? "unknown") : apiKeyClient(keyName);
+    const retryAfter = limiter.take(client);
+    if (retryAfter > 0) return answerFor(new RateLimited(retryAfter));
+    charges.set(request, { limiter, client });
+    return undefined;
+  };
+}
