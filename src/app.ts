@@ -40,8 +40,8 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
     .use(docsRoutes())
-    .use(oracleRoutes(parseJson))
-    .use(pseudonymRoutes(parseJson, deps));
+    .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
+    .use(pseudonymRoutes(parseJson, { ...deps, batchMax: config.batchMax }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

@@ -44,20 +44,22 @@ interface Setting {
   readonly file: string;
   readonly kind: Kind;
   readonly help: string;
+  /** The file name looked for in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=) when the setting is not given. */
+  readonly credential?: string;
 }
 
 /** The table every source, the help text and the README's configuration section are read from. */
 export const SETTINGS: readonly Setting[] = [
   { key: "host", env: "CAAS_HOST", flag: "host", file: "host", kind: "string", help: "address to listen on (default 127.0.0.1)" },
   { key: "port", env: "CAAS_PORT", flag: "port", file: "port", kind: "port", help: "TCP port (default 8443; 0 picks a free one and logs it)" },
-  { key: "tlsCert", env: "CAAS_TLS_CERT", flag: "tls-cert", file: "tls_cert", kind: "path", help: "PEM certificate chain; none: ad-hoc self-signed (development only)" },
-  { key: "tlsKey", env: "CAAS_TLS_KEY", flag: "tls-key", file: "tls_key", kind: "path", help: "PEM private key for --tls-cert" },
-  { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", kind: "path", help: "PEM CA bundle; when set, clients must present a certificate it signed" },
+  { key: "tlsCert", env: "CAAS_TLS_CERT", flag: "tls-cert", file: "tls_cert", kind: "path", help: "PEM certificate chain; none: ad-hoc self-signed (development only)", credential: "tls.crt" },
+  { key: "tlsKey", env: "CAAS_TLS_KEY", flag: "tls-key", file: "tls_key", kind: "path", help: "PEM private key for --tls-cert", credential: "tls.key" },
+  { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", kind: "path", help: "PEM CA bundle; when set, clients must present a certificate it signed", credential: "tls-client-ca.crt" },
   { key: "tlsMinVersion", env: "CAAS_TLS_MIN_VERSION", flag: "tls-min-version", file: "tls_min_version", kind: "tls-version", help: "1.2 (default) or 1.3" },
   { key: "maxBody", env: "CAAS_MAX_BODY", flag: "max-body", file: "max_body", kind: "bytes", help: "largest request body in bytes (default 1048576)" },
   { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", kind: "level", help: "debug, info (default), warn or error" },
-  { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", kind: "path", help: "server secret file (caas secret init); none: one kept in the state directory" },
-  { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", kind: "path", help: "API keys file (caas keys add); none: /encrypt refuses every key" },
+  { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", kind: "path", help: "server secret file (caas secret init); none: one kept in the state directory", credential: "secret" },
+  { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", kind: "path", help: "API keys file (caas keys add); none: /encrypt refuses every key", credential: "api-keys" },
   { key: "stateDir", env: "CAAS_STATE_DIR", flag: "state-dir", file: "state_dir", kind: "string", help: "where the default secret is kept (default $STATE_DIRECTORY or ~/.local/state/caas)" },
   { key: "drainTimeoutSeconds", env: "CAAS_DRAIN_TIMEOUT", flag: "drain-timeout", file: "drain_timeout", kind: "seconds", help: "seconds to finish in-flight requests on SIGTERM (default 10)" },
   { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", kind: "count", help: "worker processes sharing the port (default 1; 'auto' = one per core)" },
@@ -152,6 +154,7 @@ export function loadConfig(sources: ConfigSources): Config {
     if (!known.has(name)) throw new ConfigError(`${sources.configFile}: unknown setting '${name}'`);
   }
 
+  const credentialsDirectory = sources.env.CREDENTIALS_DIRECTORY;
   const resolved: Record<string, string | number | undefined> = {};
   for (const setting of SETTINGS) {
     const flagValue = sources.flags[setting.key];
@@ -166,6 +169,10 @@ export function loadConfig(sources: ConfigSources): Config {
         throw new ConfigError(`${sources.configFile}: '${setting.file}' must be a string or number`);
       }
       resolved[setting.key] = convert(setting, fileValue, `${sources.configFile}: ${setting.file}`);
+    } else if (setting.credential !== undefined && credentialsDirectory) {
+      // Under systemd, LoadCredential=tls.crt:/etc/caas/tls.crt and friends need no setting at all.
+      const path = join(credentialsDirectory, setting.credential);
+      if (existsSync(path)) resolved[setting.key] = path;
     }
   }
 

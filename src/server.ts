@@ -194,7 +194,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           logger.info("reloaded", { port });
           if ((await acceptQueueMigration()) === false) {
             logger.warn("reload_may_reset_connections", {
-              hint: "connections the old listener had not accepted yet were reset; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",
+              hint: "connections still waiting in the old listener's accept queue were reset, if there were any; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",
             });
           }
         } catch (error) {

@@ -1,8 +1,10 @@
 /** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ConfigError, loadConfig, SETTINGS, type RawSettings } from "../config.ts";
+import { KeysFileError } from "../auth/api-keys.ts";
+import { ConfigError, loadConfig, SETTINGS, type Config, type RawSettings } from "../config.ts";
 import { loadCredentials } from "../credentials.ts";
 import { createLogger, silentLogger } from "../log.ts";
+import { SecretFileError } from "../modules/pseudonym/secrets.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
 import { readTlsFromSupervisor, superviseWorkers, WORKER_INDEX_ENV, WORKER_TLS_ENV } from "../supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
@@ -26,6 +28,9 @@ export const SERVE_HELP = [
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
   "  --check            validate the configuration, certificate, secret and keys, then exit",
+  "",
+  "Under systemd (LoadCredential=), files named tls.crt, tls.key, tls-client-ca.crt, secret and",
+  "api-keys in $CREDENTIALS_DIRECTORY are used for the matching settings left unset.",
   "",
   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads keys, secrets and the certificate.",
   "Exit codes: 0 ok, 2 usage, 78 configuration error.",
@@ -53,8 +58,22 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   }
   const configFile = typeof values.config === "string" ? values.config : undefined;
   const config = loadConfig({ flags, env: io.env, configFile });
+  try {
+    return await serve(config, args, io, values.check === true);
+  } catch (error) {
+    throw namingTheSetting(error, config);
+  }
+}
 
-  if (values.check === true) {
+/** A secret or keys file that fails to load is reported, like every other setting, under its name. */
+function namingTheSetting(error: unknown, config: Config): unknown {
+  if (error instanceof SecretFileError) return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
+  if (error instanceof KeysFileError) return new ConfigError(`CAAS_API_KEYS_FILE: ${error.message}`);
+  return error;
+}
+
+async function serve(config: Config, args: readonly string[], io: CliIo, checkOnly: boolean): Promise<number> {
+  if (checkOnly) {
     await loadTlsMaterial(config, silentLogger);
     await loadCredentials(config, silentLogger);
     io.out("configuration ok");

@@ -126,3 +126,11 @@ export class PlaintextNotText extends CaasError {
   readonly status = 400;
   override readonly message = "The ciphertext authenticated, but its plaintext is not UTF-8 text.";
 }
+
+export class BatchTooLarge extends CaasError {
+  readonly code = "batch_too_large";
+  readonly status = 413;
+  constructor(maxItems: number) {
+    super(`A batch holds at most ${maxItems} items; split it into several requests.`);
+  }
+}

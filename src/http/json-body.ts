@@ -14,12 +14,6 @@ export function isJsonMediaType(contentType: string | null): boolean {
   return contentType === "application/json" || (contentType !== null && jsonMediaType.test(contentType.trim()));
 }
 
-/** The body of a request that declared its length, which the HTTP layer holds it to: taken at once. */
-function readDeclared(request: Request, declared: string, limitBytes: number): Promise<Uint8Array> {
-  if (Number(declared) > limitBytes) throw new BodyTooLarge(limitBytes);
-  return request.bytes();
-}
-
 /** A body without a declared length (chunked), counted as it arrives so it cannot grow past the limit in memory. */
 async function readStreamed(request: Request, limitBytes: number): Promise<Uint8Array> {
   if (request.body === null) return new Uint8Array(0);
@@ -69,8 +63,11 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
   const headers = request.headers;
   if (!isJsonMediaType(headers.get("content-type"))) throw new UnsupportedMediaType();
   const declared = headers.get("content-length");
-  // One await on the common path (a declared length): each async layer is a promise per request.
-  return parseJsonBytes(declared === null ? await readStreamed(request, limitBytes) : await readDeclared(request, declared, limitBytes));
+  if (declared === null) return parseJsonBytes(await readStreamed(request, limitBytes));
+  if (Number(declared) > limitBytes) throw new BodyTooLarge(limitBytes);
+  // A declared length is enforced by the HTTP layer, so the whole body can be taken at once.
+  // One await, on request.bytes(): cheaper than an async helper around arrayBuffer() and a copy (bench/micro.ts).
+  return parseJsonBytes(await request.bytes());
 }
 
 /** An Elysia parse hook bound to a body limit. */

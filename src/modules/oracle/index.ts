@@ -1,11 +1,18 @@
 import { Elysia } from "elysia";
-import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
-import { OpenedText, OpenRequest, SealedText, SealRequest } from "./model.ts";
-import { openText, sealText } from "./service.ts";
+import { assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
+import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import { OpenedText, OpenRequest, SealedBatch, SealedText, SealRequest, sealBatchRequest } from "./model.ts";
+import { openText, sealBatch, sealText } from "./service.ts";
 
-export function oracleRoutes(parseJson: JsonBodyParser) {
-  return new Elysia({ name: "caas.oracle" })
+export interface OracleOptions {
+  /** Most items in one batch request (config.batchMax). */
+  readonly batchMax?: number;
+}
+
+export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions = {}) {
+  const batchMax = options.batchMax ?? DEFAULT_BATCH_MAX;
+  return new Elysia({ name: "caas.oracle", seed: batchMax })
     .post("/oracleinvocation", ({ body }) => sealText(body.data, body.aad), {
       parse: parseJson,
       body: SealRequest,
@@ -15,6 +22,17 @@ export function oracleRoutes(parseJson: JsonBodyParser) {
         summary: "Encrypt text under a fresh AES-256-GCM key",
         description:
           "Also served at /oracleinvocation/ (the Flask original's README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged.",
+      },
+    })
+    .post("/oracleinvocation/batch", async ({ body }) => ({ results: await sealBatch(body.items) }), {
+      parse: parseJson,
+      transform: ({ body }) => assertBatchSize(body, batchMax),
+      body: sealBatchRequest(batchMax),
+      response: { 200: SealedBatch, ...commonErrorAnswers },
+      detail: {
+        tags: ["oracle"],
+        summary: "Encrypt many texts, each under its own fresh key",
+        description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large). Each item is sealed as POST /oracleinvocation would, under its own key and nonce; results come in the order of items, and an item that fails (say, a lone surrogate in its data) gets {"error":{"code","message"}} in its place while the others are sealed. A wrongly typed item fails the whole request (400 invalid_body).`,
       },
     })
     .post("/oracleinvocation/decrypt", async ({ body }) => ({ data: await openText(body) }), {

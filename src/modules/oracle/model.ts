@@ -1,4 +1,6 @@
 import { t } from "elysia";
+import type { ErrorBody } from "../../http/errors.ts";
+import { ErrorAnswer } from "../../http/model.ts";
 
 const base64 = (description: string, example: string) =>
   t.String({ description: `${description} (standard padded base64)`, examples: [example] });
@@ -37,3 +39,29 @@ export const OpenedText = t.Object({ data: t.String({ description: "The decrypte
 export type SealRequest = typeof SealRequest.static;
 export type SealedText = typeof SealedText.static;
 export type OpenRequest = typeof OpenRequest.static;
+
+/**
+ * A batch of seal requests. Each item has the single call's shape, checked for the whole batch
+ * at once: a wrongly typed item is a client bug, answered 400 `invalid_body` for the request (as
+ * a wrongly typed single call is). What depends on the data itself, such as a lone surrogate in
+ * one `data`, fails only that item, in its place in `results`.
+ */
+export function sealBatchRequest(batchMax: number) {
+  return t.Object(
+    { items: t.Array(SealRequest, { maxItems: batchMax, description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list` }) },
+    { additionalProperties: false, examples: [{ items: [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }] }] },
+  );
+}
+
+export const SealedBatch = t.Object(
+  {
+    results: t.Array(t.Union([SealedText, ErrorAnswer]), {
+      description: "One result per item, in the order of `items`: the sealed text, or that item's error (the others are unaffected)",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type SealItem = SealRequest;
+export type SealItemResult = SealedText | ErrorBody;
+export type SealedBatch = typeof SealedBatch.static;

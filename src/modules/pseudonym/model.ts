@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { ErrorAnswer } from "../../http/model.ts";
 
 const EXAMPLE_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
@@ -55,7 +56,35 @@ export const VerifyAnswer = t.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Many pseudonyms for one caller: one API key (in the body or a header) for the whole batch.
+ * Items are checked like single calls (a wrongly typed item is 400 for the request); what
+ * depends on the data, such as a userUUID that is not a UUID for a standard key, fails only
+ * that item, in its place in `results`.
+ */
+export function pseudonymBatchRequest(batchMax: number) {
+  return t.Object(
+    {
+      apiKey,
+      items: t.Array(t.Object({ userUUID, sensitiveData }, { additionalProperties: false }), {
+        maxItems: batchMax,
+        description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
+      }),
+    },
+    { additionalProperties: false, examples: [{ items: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] }] },
+  );
+}
+
 export type PseudonymRequest = typeof PseudonymRequest.static;
 export type VerifyRequest = typeof VerifyRequest.static;
 export type PseudonymAnswer = typeof PseudonymAnswer.static;
+
+export const PseudonymBatchAnswer = t.Object(
+  {
+    results: t.Array(t.Union([PseudonymAnswer, ErrorAnswer]), {
+      description: "One result per item, in the order of `items`: the pseudonym, or that item's error (the others are unaffected)",
+    }),
+  },
+  { additionalProperties: false },
+);
 export type VerifyAnswer = typeof VerifyAnswer.static;

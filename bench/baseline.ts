@@ -1,0 +1,62 @@
+/**
+ * The ceiling caas is measured against: a raw Bun.serve over the same TLS certificate, with none
+ * of caas's work. Two modes:
+ *   fixed  parses the JSON body and answers a fixed JSON object (the req/s ceiling);
+ *   echo   parses the JSON body and answers it re-serialised (the 1 MiB MB/s baseline).
+ * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo]`; prints
+ * `listening <port>` on stdout once bound, and stops on SIGTERM.
+ */
+import { createCipheriv } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    cert: { type: "string" },
+    key: { type: "string" },
+    port: { type: "string", default: "0" },
+    mode: { type: "string", default: "fixed" },
+  },
+  strict: true,
+});
+if (values.cert === undefined || values.key === undefined) throw new Error("baseline: --cert and --key are required");
+const mode = values.mode;
+if (mode !== "fixed" && mode !== "echo" && mode !== "seal") throw new Error("baseline: --mode is fixed, echo or seal");
+
+// The same shape and size as an oracle answer for 64 bytes of text.
+const FIXED = {
+  data: "nLi3q2CesYAvJ5jmT1wnLi3q2CesYAvJ5jmT1wnLi3q2CesYAvJ5jmT1wnLi3q2CesYAvJ5jmT1wnLi3q2Ce=",
+  key: "+Epdw8Ixzky6CMGqzpKGXso94oJ5j4uJHuryppVUJng=",
+  mac: "LN26SlLcsg7IPLZK27IhkA==",
+  nonce: "QFkldcX0l8uRKYAH",
+};
+const encoder = new TextEncoder();
+
+function seal(text: string) {
+  const material = crypto.getRandomValues(new Uint8Array(44));
+  const key = material.subarray(0, 32);
+  const nonce = material.subarray(32);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const data = cipher.update(encoder.encode(text));
+  cipher.final();
+  return { data: data.toBase64(), key: key.toBase64(), mac: cipher.getAuthTag().toBase64(), nonce: nonce.toBase64() };
+}
+
+const answer: (body: unknown) => unknown =
+  mode === "fixed" ? () => FIXED : mode === "echo" ? (body) => body : (body) => seal((body as { data: string }).data);
+
+const server = Bun.serve({
+  hostname: "127.0.0.1",
+  port: Number(values.port),
+  maxRequestBodySize: 64 * 1024 * 1024,
+  tls: { cert: readFileSync(values.cert, "utf8"), key: readFileSync(values.key, "utf8") },
+  async fetch(request) {
+    const body: unknown = await request.json();
+    return Response.json(answer(body));
+  },
+});
+console.log(`listening ${server.port}`);
+process.on("SIGTERM", () => {
+  void server.stop(true).then(() => process.exit(0));
+});

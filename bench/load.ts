@@ -1,0 +1,520 @@
+/**
+ * The load benchmark: `bun run bench [-- options]`. Builds dist/caas (and, for the AEAD backend
+ * comparison, a Web Crypto build of the same sources), starts it and the raw Bun.serve baselines
+ * (bench/baseline.ts) on loopback with one throwaway openssl PKI, and drives every one of them
+ * with wrk (`-t1 -c<connections> -d<seconds>`, a Lua script for the POST body), in interleaved
+ * rounds so the machine's noise falls on all of them alike. wrk is pinned to CPU 0 and the
+ * servers to CPU 1 with taskset when there are two CPUs or more (said in the output).
+ * Prints a markdown table and writes it to bench/results/latest.md.
+ *
+ *   --quick             a smoke run of well under a minute (CI): 1 round of 2 s, 30,000 requests for RSS
+ *   --runs N            rounds (default 5; env BENCH_RUNS)
+ *   --duration S        seconds per wrk run (default 10; env BENCH_DURATION)
+ *   --connections C     wrk connections (default 50)
+ *   --batch-size K      items per batch request (default 100)
+ *   --rss-requests N    requests for the memory check (default 1,000,000; env BENCH_RSS_REQUESTS)
+ *   --only a,b          scenarios to run (names in the table's first column)
+ *   --no-build          use dist/caas and dist/bench/caas-webcrypto as they are
+ *   --before FILE       also run the oracle on another caas executable (say, one built from an
+ *                       earlier commit), reported as "oracle-before" against this build
+ *   --no-pin            do not pin with taskset
+ *   --out FILE          where to write the table (default bench/results/latest.md; "-" for nowhere)
+ *
+ * Why wrk and not an npm load generator: a C client on its own core costs the server nothing,
+ * where a JavaScript one (autocannon) tops out near the rates measured here and would measure itself.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { Subprocess } from "bun";
+import { makeTestPki, tempDir, type TestPki } from "../tests/e2e/harness.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    duration: { type: "string" },
+    connections: { type: "string", default: "50" },
+    "batch-size": { type: "string", default: "100" },
+    "rss-requests": { type: "string" },
+    only: { type: "string" },
+    "no-build": { type: "boolean", default: false },
+    "no-pin": { type: "boolean", default: false },
+    out: { type: "string", default: join(ROOT, "bench/results/latest.md") },
+    before: { type: "string" },
+  },
+  strict: true,
+});
+
+function whole(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined || text === "") return fallback;
+  const number = Number(text.replaceAll(/[_,]/g, ""));
+  if (!Number.isInteger(number) || number < 1) throw new Error(`bench: ${name} must be a whole number ≥ 1, not '${text}'`);
+  return number;
+}
+
+const quick = values.quick;
+const RUNS = whole(values.runs ?? process.env.BENCH_RUNS, quick ? 1 : 5, "--runs");
+const DURATION = whole(values.duration ?? process.env.BENCH_DURATION, quick ? 2 : 10, "--duration");
+const CONNECTIONS = whole(values.connections, 50, "--connections");
+const BATCH_SIZE = whole(values["batch-size"], 100, "--batch-size");
+const RSS_REQUESTS = whole(values["rss-requests"] ?? process.env.BENCH_RSS_REQUESTS, quick ? 30_000 : 1_000_000, "--rss-requests");
+const RSS_FIRST = 10_000;
+const CPUS = availableParallelism();
+const PIN = !values["no-pin"] && CPUS >= 2 && Bun.which("taskset") !== null;
+const SERVER_CPU = "1";
+const CLIENT_CPU = "0";
+const ONE_MIB = 1024 * 1024;
+const LARGE_CONNECTIONS = Math.min(CONNECTIONS, 8);
+
+if (Bun.which("wrk") === null) {
+  console.error("bench: wrk is not installed (Debian: apt-get install wrk)");
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+const running = new Set<Subprocess>();
+
+function stopAll(): void {
+  for (const child of running) if (child.exitCode === null) child.kill("SIGTERM");
+}
+process.on("SIGINT", () => {
+  stopAll();
+  process.exit(130);
+});
+
+interface Server {
+  readonly name: string;
+  readonly port: number;
+  readonly process: Subprocess<"ignore", "pipe", "pipe">;
+  stop(): Promise<void>;
+}
+
+function pinned(command: string[], cpu: string | undefined): string[] {
+  return PIN && cpu !== undefined ? ["taskset", "-c", cpu, ...command] : command;
+}
+
+async function startServer(name: string, command: string[], env: Record<string, string>, listening: RegExp, cpu: string | undefined): Promise<Server> {
+  const child = Bun.spawn(pinned(command, cpu), { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(child);
+  const chunks: string[] = [];
+  const decoder = new TextDecoder();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) chunks.push(decoder.decode(chunk, { stream: true }));
+  };
+  void collect(child.stdout);
+  void collect(child.stderr);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const match = listening.exec(chunks.join(""));
+    if (match?.[1] !== undefined) {
+      const port = Number(match[1]);
+      return {
+        name,
+        port,
+        process: child,
+        async stop() {
+          if (child.exitCode === null) child.kill("SIGTERM");
+          await child.exited;
+          running.delete(child);
+        },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`bench: ${name} did not start (exit ${child.exitCode}):\n${chunks.join("")}`);
+    await Bun.sleep(20);
+  }
+}
+
+const CAAS_LISTENING = /"event":"listening"[^\n]*"url":"https:\/\/[^"]*:(\d+)"/;
+const BASELINE_LISTENING = /^listening (\d+)$/m;
+
+function startBaseline(mode: "fixed" | "echo" | "seal", pki: TestPki): Promise<Server> {
+  return startServer(`baseline-${mode}`, [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode], {}, BASELINE_LISTENING, SERVER_CPU);
+}
+
+function startCaas(name: string, binary: string, pki: TestPki, stateDir: string, keysFile: string, args: string[] = [], cpu: string | undefined = SERVER_CPU): Promise<Server> {
+  return startServer(
+    name,
+    [binary, "serve", ...args],
+    {
+      HOME: stateDir,
+      CAAS_PORT: "0",
+      CAAS_STATE_DIR: join(stateDir, "state"),
+      CAAS_TLS_CERT: pki.serverCert,
+      CAAS_TLS_KEY: pki.serverKey,
+      CAAS_API_KEYS_FILE: keysFile,
+    },
+    CAAS_LISTENING,
+    cpu,
+  );
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; undefined where there is no /proc. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ");
+    if (fields === undefined) return undefined;
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function rssKiB(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+function run(command: string[]): void {
+  const result = Bun.spawnSync(command, { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  if (result.exitCode !== 0) throw new Error(`bench: '${command.join(" ")}' failed`);
+}
+
+const CAAS = join(ROOT, "dist/caas");
+const CAAS_WEBCRYPTO = join(ROOT, "dist/bench/caas-webcrypto");
+
+async function build(): Promise<void> {
+  run([process.execPath, "run", "build.ts"]);
+  // The same options as build.ts, with the oracle's AEAD backend switched to Web Crypto
+  // (src/modules/oracle/service.ts): the service-level half of the backend decision.
+  const result = await Bun.build({
+    entrypoints: [join(ROOT, "src/main.ts")],
+    compile: { target: "bun-linux-x64", outfile: CAAS_WEBCRYPTO, autoloadDotenv: false, autoloadBunfig: false },
+    minify: { whitespace: true, syntax: true, identifiers: false },
+    bytecode: true,
+    sourcemap: "none",
+    define: { CAAS_AEAD_BACKEND: JSON.stringify("webcrypto"), CAAS_BUILD_VERSION: JSON.stringify("bench"), CAAS_BUILD_COMMIT: JSON.stringify("webcrypto") },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error("bench: the Web Crypto build failed");
+  }
+}
+
+function addApiKey(keysFile: string): string {
+  const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const key = result.stdout.toString().trim().split("\n").at(-1);
+  if (result.exitCode !== 0 || key === undefined || key === "") throw new Error(`bench: caas keys add failed: ${result.stderr.toString()}`);
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+interface WrkResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly non2xx: number;
+  readonly socketErrors: number;
+  readonly cpuMicrosPerRequest: number | undefined;
+}
+
+/** A wrk Lua script that POSTs one body and prints wrk's summary as one JSON line. */
+function luaScript(dir: string, name: string, body: string, headers: Record<string, string>): string {
+  const bodyFile = join(dir, `${name}.json`);
+  writeFileSync(bodyFile, body);
+  const headerLines = Object.entries({ "Content-Type": "application/json", ...headers })
+    .map(([key, value]) => `wrk.headers[${JSON.stringify(key)}] = ${JSON.stringify(value)}`)
+    .join("\n");
+  const script = `wrk.method = "POST"
+${headerLines}
+local file = assert(io.open(${JSON.stringify(bodyFile)}, "rb"))
+wrk.body = file:read("*a")
+file:close()
+function done(summary, latency, requests)
+  io.write(string.format('\\nBENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status,
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
+end
+`;
+  const path = join(dir, `${name}.lua`);
+  writeFileSync(path, script);
+  return path;
+}
+
+async function wrk(url: string, script: string, seconds: number, connections: number, cpuPid?: number): Promise<WrkResult> {
+  const before = cpuPid === undefined ? undefined : cpuSeconds(cpuPid);
+  const child = Bun.spawn(
+    pinned(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "--timeout", "10s", "-s", script, url], CLIENT_CPU),
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const after = cpuPid === undefined ? undefined : cpuSeconds(cpuPid);
+  const line = /^BENCH (\{.*\})$/m.exec(out)?.[1];
+  if (line === undefined) throw new Error(`bench: wrk gave no summary for ${url}:\n${out}\n${err}`);
+  const summary = JSON.parse(line) as Record<string, number>;
+  const requests = summary.requests ?? 0;
+  const secondsTaken = (summary.duration_us ?? 1) / 1e6;
+  const cpu = before !== undefined && after !== undefined && requests > 0 ? ((after - before) * 1e6) / requests : undefined;
+  return {
+    requests,
+    seconds: secondsTaken,
+    rps: requests / secondsTaken,
+    p50Ms: (summary.p50_us ?? 0) / 1000,
+    p99Ms: (summary.p99_us ?? 0) / 1000,
+    non2xx: summary.status ?? 0,
+    socketErrors: (summary.connect ?? 0) + (summary.read ?? 0) + (summary.write ?? 0) + (summary.timeout ?? 0),
+    cpuMicrosPerRequest: cpu,
+  };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly what: string;
+  readonly server: () => Server;
+  readonly path: string;
+  readonly script: string;
+  readonly connections: number;
+  /** Items per request (batch), or plaintext bytes per request (1 MiB), to turn req/s into the unit reported. */
+  readonly perRequest?: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+const format = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const work = tempDir("caas-bench-");
+const loadAverageBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const started = Date.now();
+
+try {
+  if (!values["no-build"]) await build();
+  mkdirSync(join(work, "lua"), { recursive: true });
+  mkdirSync(join(work, "pki"));
+  const pki = makeTestPki(join(work, "pki"));
+  const keysFile = join(work, "api-keys.json");
+  const apiKey = addApiKey(keysFile);
+
+  const text64 = "a".repeat(64);
+  const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+  const lua = join(work, "lua");
+  const singleBody = JSON.stringify({ data: text64 });
+  const singleScript = luaScript(lua, "single", singleBody, {});
+  const encryptScript = luaScript(lua, "encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), { Authorization: `Bearer ${apiKey}` });
+  const batchScript = luaScript(lua, "batch", JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }), {});
+  // Exactly 1 MiB on the wire, the default body limit: {"data":"…"} is 11 bytes of JSON around the text.
+  const largeText = ONE_MIB - 11;
+  const largeScript = luaScript(lua, "large", JSON.stringify({ data: "a".repeat(largeText) }), {});
+
+  console.log(`bench: ${CPUS} CPUs (${cpus()[0]?.model ?? "unknown"}), ${PIN ? `wrk pinned to CPU ${CLIENT_CPU}, servers to CPU ${SERVER_CPU} (taskset)` : "not pinned"}`);
+  console.log(`bench: ${RUNS} round(s) of ${DURATION} s per scenario, wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), load average ${loadAverageBefore}`);
+
+  const ceiling = await startBaseline("fixed", pki);
+  const echo = await startBaseline("echo", pki);
+  const handWritten = await startBaseline("seal", pki);
+  const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
+  const caasWebCrypto = await startCaas("caas-webcrypto", CAAS_WEBCRYPTO, pki, join(work, "caas-webcrypto"), keysFile);
+  const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
+
+  const scenarios: Scenario[] = [
+    { name: "ceiling", what: "raw Bun.serve: parse JSON, fixed JSON answer", server: () => ceiling, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "hand-written", what: "raw Bun.serve + node:crypto seal (no validation, no headers)", server: () => handWritten, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "oracle", what: "caas POST /oracleinvocation/, 64 B", server: () => caas, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    ...(caasBefore === undefined
+      ? []
+      : [{ name: "oracle-before", what: `the same, ${values.before}`, server: () => caasBefore, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS }]),
+    { name: "oracle-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "encrypt", what: "caas POST /encrypt, 64 B, API key header", server: () => caas, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
+    { name: "batch", what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
+    { name: "batch-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
+    { name: "echo-1mib", what: "raw Bun.serve: parse + re-serialise 1 MiB JSON", server: () => echo, path: "/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
+    { name: "oracle-1mib", what: "caas POST /oracleinvocation/, 1 MiB body", server: () => caas, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
+    { name: "oracle-1mib-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
+  ];
+  const only = values.only === undefined ? undefined : new Set(values.only.split(","));
+  const chosen = scenarios.filter((scenario) => only === undefined || only.has(scenario.name) || ["ceiling"].includes(scenario.name));
+
+  const urlOf = (scenario: Scenario) => `https://127.0.0.1:${scenario.server().port}${scenario.path}`;
+  const results = new Map<string, WrkResult[]>(chosen.map((scenario) => [scenario.name, []]));
+
+  // Warm-up (JIT, TLS sessions, caches): one short run each, not counted; also the smoke check
+  // that every server answers what it will be sent with a 2xx.
+  for (const scenario of chosen) {
+    const warm = await wrk(urlOf(scenario), scenario.script, Math.min(2, DURATION), scenario.connections);
+    if (warm.non2xx > 0 || warm.requests === 0) throw new Error(`bench: ${scenario.name} answered ${warm.non2xx} non-2xx of ${warm.requests} during warm-up`);
+  }
+  for (let round = 1; round <= RUNS; round++) {
+    for (const scenario of chosen) {
+      const result = await wrk(urlOf(scenario), scenario.script, DURATION, scenario.connections, scenario.server().process.pid);
+      results.get(scenario.name)!.push(result);
+    }
+    console.log(`bench: round ${round}/${RUNS} done (${Math.round((Date.now() - started) / 1000)} s)`);
+  }
+
+  // Multi-core: --workers 2, the server left unpinned (both CPUs), wrk still pinned to CPU 0.
+  let workers: { rps: number[]; singleInRound: number[] } | undefined;
+  if (only === undefined || only.has("workers-2")) {
+    const supervised = await startCaas("caas-workers-2", CAAS, pki, join(work, "caas-workers"), keysFile, ["--workers", "2"], undefined);
+    const url = `https://127.0.0.1:${supervised.port}/oracleinvocation/`;
+    await Bun.sleep(500); // both workers listening
+    await wrk(url, singleScript, Math.min(2, DURATION), CONNECTIONS);
+    workers = { rps: [], singleInRound: [] };
+    for (let round = 1; round <= RUNS; round++) {
+      workers.rps.push((await wrk(url, singleScript, DURATION, CONNECTIONS)).rps);
+      workers.singleInRound.push((await wrk(`https://127.0.0.1:${caas.port}/oracleinvocation/`, singleScript, DURATION, CONNECTIONS)).rps);
+    }
+    await supervised.stop();
+  }
+
+  for (const server of [ceiling, echo, handWritten, caas, caasWebCrypto, caasBefore]) await server?.stop();
+
+  // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
+  // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics).
+  let memory: { firstCount: number; firstKiB: number; lastCount: number; lastKiB: number } | undefined;
+  if (only === undefined || only.has("rss")) {
+    const fresh = await startCaas("caas-rss", CAAS, pki, join(work, "caas-rss"), keysFile);
+    const metricsUrl = `https://127.0.0.1:${fresh.port}/metrics`;
+    const answered = async (): Promise<number> => {
+      const text = await (await fetch(metricsUrl, { tls: { ca: pki.caCertPem } } as RequestInit)).text();
+      let total = 0;
+      for (const match of text.matchAll(/^caas_requests_total\{[^}]*route="\/oracleinvocation",status="200"\} (\d+)$/gm)) total += Number(match[1]);
+      return total;
+    };
+    // wrk runs until caas's own count passes the mark (polled every 50 ms), then RSS is read at
+    // once, still under load, and wrk is stopped; the next stretch starts a new wrk.
+    const loadUntil = async (until: number): Promise<{ count: number; kiB: number }> => {
+      const child = Bun.spawn(pinned(["wrk", "-t1", `-c${CONNECTIONS}`, "-d3600s", "-s", singleScript, `https://127.0.0.1:${fresh.port}/oracleinvocation/`], CLIENT_CPU), {
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      running.add(child);
+      try {
+        for (;;) {
+          const count = await answered();
+          if (count >= until) return { count, kiB: rssKiB(fresh.process.pid) ?? 0 };
+          if (child.exitCode !== null) throw new Error("bench: wrk stopped during the memory run");
+          await Bun.sleep(50);
+        }
+      } finally {
+        child.kill("SIGTERM");
+        await child.exited;
+        running.delete(child);
+      }
+    };
+    const first = await loadUntil(RSS_FIRST);
+    const last = await loadUntil(RSS_REQUESTS);
+    memory = { firstCount: first.count, firstKiB: first.kiB, lastCount: last.count, lastKiB: last.kiB };
+    await fresh.stop();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Report
+
+  const loadAverageAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const med = (name: string, pick: (result: WrkResult) => number) => {
+    const list = results.get(name);
+    return list === undefined || list.length === 0 ? undefined : median(list.map(pick));
+  };
+  /** The median over rounds of a ratio taken within each round, so a slow round slows both sides. */
+  const ratio = (top: string, bottom: string, scale = 1) => {
+    const a = results.get(top);
+    const b = results.get(bottom);
+    if (a === undefined || b === undefined || a.length === 0 || b.length === 0) return undefined;
+    return median(a.map((result, index) => (result.rps * scale) / b[index]!.rps));
+  };
+  const spread = (name: string) => {
+    const list = results.get(name)?.map((result) => result.rps) ?? [];
+    if (list.length < 2) return "";
+    const m = median(list);
+    return ` (±${Math.round(((Math.max(...list) - Math.min(...list)) / 2 / m) * 100)}%)`;
+  };
+  const mark = (ok: boolean | undefined) => (ok === undefined ? "" : ok ? "✅" : "❌");
+  const errorsOf = (name: string) => {
+    const list = results.get(name) ?? [];
+    const non2xx = list.reduce((sum, result) => sum + result.non2xx, 0);
+    const socket = list.reduce((sum, result) => sum + result.socketErrors, 0);
+    return `${non2xx} / ${socket}`;
+  };
+  const cpuOf = (name: string) => {
+    const value = med(name, (result) => result.cpuMicrosPerRequest ?? Number.NaN);
+    return value === undefined || Number.isNaN(value) ? "" : format(value, 1);
+  };
+
+  const rows: string[][] = [];
+  const row = (name: string, what: string, throughput: string, versus: string, target: string) => {
+    if (!results.has(name)) return;
+    rows.push([name, what, throughput + spread(name), versus, `${format(med(name, (result) => result.p99Ms) ?? 0, 2)} ms`, errorsOf(name), cpuOf(name), target]);
+  };
+  const rps = (name: string) => `${format(med(name, (result) => result.rps) ?? 0)} req/s`;
+  const p99Ok = (name: string) => (med(name, (result) => result.p99Ms) ?? Infinity) <= 3;
+
+  const oracleRatio = ratio("oracle", "ceiling");
+  const encryptRatio = ratio("encrypt", "ceiling");
+  const batchRatio = ratio("batch", "oracle", BATCH_SIZE);
+  const largeRatio = ratio("oracle-1mib", "echo-1mib");
+  row("ceiling", "raw Bun.serve, parse JSON, fixed answer", rps("ceiling"), "1.00×", "");
+  row("hand-written", "raw Bun.serve + node:crypto seal", rps("hand-written"), `${format(ratio("hand-written", "ceiling") ?? 0, 2)}× ceiling`, "");
+  const versusHandWritten = ratio("oracle", "hand-written");
+  row("oracle", "caas POST /oracleinvocation/, 64 B", rps("oracle"), `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`, `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`);
+  row("oracle-before", `the same, ${values.before ?? ""}`, rps("oracle-before"), `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`, "");
+  row("oracle-webcrypto", "the same, Web Crypto build", rps("oracle-webcrypto"), `${format(ratio("oracle-webcrypto", "oracle") ?? 0, 2)}× the node:crypto build`, "within 10% of node:crypto to keep Web Crypto");
+  row("encrypt", "caas POST /encrypt, 64 B, Bearer key", rps("encrypt"), `${format(encryptRatio ?? 0, 2)}× ceiling`, `≥ 0.85× ${mark(encryptRatio === undefined ? undefined : encryptRatio >= 0.85)}; p99 ≤ 3 ms ${mark(p99Ok("encrypt"))}`);
+  row("batch", `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(batchRatio ?? 0, 1)}× single calls`, `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`);
+  row("batch-webcrypto", "the same, Web Crypto build", `${format((med("batch-webcrypto", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(ratio("batch-webcrypto", "batch") ?? 0, 2)}× the node:crypto build`, "");
+  row("echo-1mib", "raw Bun.serve, parse + re-serialise 1 MiB", `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, "1.00×", "");
+  row("oracle-1mib", "caas POST /oracleinvocation/, 1 MiB body", `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(largeRatio ?? 0, 2)}× echo`, `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`);
+  row("oracle-1mib-webcrypto", "the same, Web Crypto build", `${format(((med("oracle-1mib-webcrypto", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(ratio("oracle-1mib-webcrypto", "oracle-1mib") ?? 0, 2)}× the node:crypto build`, "");
+  if (workers !== undefined) {
+    const scale = median(workers.rps.map((value, index) => value / workers!.singleInRound[index]!));
+    rows.push(["workers-2", "caas --workers 2, server unpinned, wrk on CPU 0", `${format(median(workers.rps))} req/s`, `${format(scale, 2)}× one pinned worker`, "", "", "", "reported, no target"]);
+  }
+  if (memory !== undefined) {
+    const growth = (memory.lastKiB - memory.firstKiB) / memory.firstKiB;
+    rows.push([
+      "rss",
+      `VmRSS after ${format(memory.firstCount)} and after ${format(memory.lastCount)} oracle requests`,
+      `${format(memory.firstKiB / 1024, 1)} → ${format(memory.lastKiB / 1024, 1)} MiB`,
+      `${growth >= 0 ? "+" : ""}${format(growth * 100, 1)}%`,
+      "",
+      "",
+      "",
+      `within 10% ${mark(Math.abs(growth) <= 0.1)}${memory.lastCount < 1_000_000 ? ` (spec: 1,000,000; ran ${format(memory.lastCount)})` : ""}`,
+    ]);
+  }
+
+  const header = ["scenario", "what", `throughput (median of ${RUNS})`, "ratio (median of per-round ratios)", "p99", "non-2xx / socket errors", "server CPU µs/req", "target"];
+  const table = [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((cells) => `| ${cells.join(" | ")} |`),
+  ].join("\n");
+  const bunVersion = Bun.version;
+  const context = [
+    `Machine: ${CPUS} CPUs (${cpus()[0]?.model ?? "unknown"}), Linux, Bun ${bunVersion}; ${PIN ? `wrk pinned to CPU ${CLIENT_CPU}, each server to CPU ${SERVER_CPU} (taskset)` : "nothing pinned"}.`,
+    `Load: wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), ${RUNS} round(s) of ${DURATION} s per scenario, interleaved; TLS 1.3 over loopback, keep-alive, one openssl test certificate (P-256) for all.`,
+    `Load average before ${loadAverageBefore}, after ${loadAverageAfter}; (±x%) is half the spread between the fastest and slowest round.`,
+    `Command: \`bun run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${Math.round((Date.now() - started) / 1000)} s.`,
+  ].join("\n");
+  const report = `${table}\n\n${context}\n`;
+  console.log(`\n${report}`);
+  if (values.out !== "-") {
+    mkdirSync(resolve(values.out, ".."), { recursive: true });
+    writeFileSync(values.out, `# caas load benchmark\n\n${report}`);
+    console.log(`bench: written to ${values.out}`);
+  }
+} finally {
+  stopAll();
+  rmSync(work, { recursive: true, force: true });
+}

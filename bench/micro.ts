@@ -1,0 +1,189 @@
+/**
+ * Micro-benchmarks (mitata) for the pieces of the oracle's hot path, one process, no HTTP:
+ * AES-GCM seal with Web Crypto against node:crypto at 64 B, 1 KiB and 1 MiB; base64 with
+ * Uint8Array.prototype.toBase64 against Buffer; the JSON body paths; key and nonce generation.
+ * `bun run bench:micro` (add `-- --filter REGEX` to run only the benchmarks whose name matches).
+ * Not part of `bun test`; the load benchmark (bench/load.ts) is what decides, these explain.
+ */
+import { createCipheriv, randomBytes, randomFillSync } from "node:crypto";
+import { parseArgs } from "node:util";
+import { bench, do_not_optimize, group, run, summary } from "mitata";
+import * as webAead from "../src/crypto/aead.ts";
+import * as nodeAead from "../src/crypto/aead-node.ts";
+import { decodeUtf8 } from "../src/crypto/encoding.ts";
+import { createApp } from "../src/app.ts";
+import { ApiKeyStore } from "../src/auth/api-keys.ts";
+import { defaultConfig } from "../src/config.ts";
+import { CredentialsHolder } from "../src/credentials.ts";
+import { SECURITY_HEADERS } from "../src/http/headers.ts";
+import { instrument } from "../src/http/instrument.ts";
+import { isJsonMediaType, jsonBodyParser, parseJsonBytes } from "../src/http/json-body.ts";
+import { silentLogger } from "../src/log.ts";
+import { Metrics } from "../src/modules/ops/metrics.ts";
+import { sealText } from "../src/modules/oracle/service.ts";
+import { makeSecretRing, newSecretVersion } from "../src/modules/pseudonym/secrets.ts";
+
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { filter: { type: "string" } }, strict: true });
+
+const SIZES = [
+  ["64 B", 64],
+  ["1 KiB", 1024],
+  ["1 MiB", 1024 * 1024],
+] as const;
+
+for (const [label, size] of SIZES) {
+  const plaintext = new Uint8Array(size).fill(0x61);
+  group(`AES-256-GCM seal, fresh key, ${label}`, () => {
+    summary(() => {
+      bench("Web Crypto (aead.ts)", async () => do_not_optimize(await webAead.sealWithFreshKey(plaintext)));
+      bench("node:crypto (aead-node.ts), sync", () => do_not_optimize(nodeAead.sealWithFreshKeySync(plaintext)));
+      bench("node:crypto (aead-node.ts), async API", async () => do_not_optimize(await nodeAead.sealWithFreshKey(plaintext)));
+    });
+  });
+}
+
+group("AES-256-GCM open, 64 B", () => {
+  const box = nodeAead.sealWithFreshKeySync(new Uint8Array(64).fill(0x61));
+  summary(() => {
+    bench("Web Crypto (aead.ts)", async () => do_not_optimize(await webAead.open(box)));
+    bench("node:crypto (aead-node.ts), sync", () => do_not_optimize(nodeAead.openSync(box)));
+  });
+});
+
+for (const [label, size] of [
+  ["16 B", 16],
+  ["64 B", 64],
+  ["1 MiB", 1024 * 1024],
+] as const) {
+  const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
+  const input = size > 65536 ? new Uint8Array(size).fill(7) : bytes;
+  const buffer = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  group(`base64 encode, ${label}`, () => {
+    summary(() => {
+      bench("Uint8Array.prototype.toBase64", () => do_not_optimize(input.toBase64()));
+      bench("Buffer#toString('base64')", () => do_not_optimize(buffer.toString("base64")));
+      bench("Buffer.from(u8).toString('base64')", () => do_not_optimize(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("base64")));
+    });
+  });
+}
+
+for (const [label, size] of [
+  ["64 B", 64],
+  ["1 MiB", 1024 * 1024 - 11],
+] as const) {
+  const text = JSON.stringify({ data: "a".repeat(size) });
+  const bytes = new TextEncoder().encode(text);
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  group(`JSON body to value, ${label}`, () => {
+    summary(() => {
+      bench("strict: fatal TextDecoder + JSON.parse (json-body.ts)", () => do_not_optimize(JSON.parse(decodeUtf8(bytes))));
+      bench("fatal TextDecoder (own instance) + JSON.parse", () => do_not_optimize(JSON.parse(fatal.decode(bytes))));
+      bench("Buffer#toString + JSON.parse (not strict)", () =>
+        do_not_optimize(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))),
+      );
+      bench("Response#json (what Bun.serve's request.json() does; not strict)", async () => do_not_optimize(await new Response(bytes).json()));
+    });
+  });
+}
+
+group("strict body reader, 64 B body, in process", () => {
+  const body = JSON.stringify({ data: "a".repeat(64) });
+  const request = () =>
+    new Request("https://127.0.0.1:8443/oracleinvocation/", { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+  /** The shape json-body.ts had before (commit 770f7f8): an async helper awaiting arrayBuffer(), then a copy into a Uint8Array. */
+  const readBoundedBefore = async (r: Request, limit: number): Promise<Uint8Array> => {
+    const declared = r.headers.get("content-length");
+    if (declared !== null && Number(declared) > limit) throw new Error("too large");
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  const readBefore = async (r: Request): Promise<unknown> => {
+    if (!isJsonMediaType(r.headers.get("content-type"))) throw new Error("media type");
+    return parseJsonBytes(await readBoundedBefore(r, 1 << 20));
+  };
+  const readNow = jsonBodyParser(1 << 20);
+  for (let i = 0; i < 5_000; i++) void readBefore(request()).then(() => readNow({ request: request() }));
+  summary(() => {
+    bench("request.json() (not strict)", async () => do_not_optimize(await request().json()));
+    bench("json-body.ts before: async helper, arrayBuffer(), copy", async () => do_not_optimize(await readBefore(request())));
+    bench("json-body.ts now: one await on request.bytes()", async () => do_not_optimize(await readNow({ request: request() })));
+  });
+});
+
+group("key and nonce, 44 bytes", () => {
+  summary(() => {
+    bench("one crypto.getRandomValues(44)", () => do_not_optimize(crypto.getRandomValues(new Uint8Array(44))));
+    bench("two crypto.getRandomValues (32 + 12)", () => {
+      do_not_optimize(crypto.getRandomValues(new Uint8Array(32)));
+      do_not_optimize(crypto.getRandomValues(new Uint8Array(12)));
+    });
+    bench("node:crypto randomBytes(44)", () => do_not_optimize(randomBytes(44)));
+    bench("node:crypto randomFillSync(44)", () => do_not_optimize(randomFillSync(new Uint8Array(44))));
+  });
+});
+
+group("fresh key + seal + base64, 64 B: where the small allocations go", () => {
+  const plaintext = new Uint8Array(64).fill(0x61);
+  const sealed = (key: Uint8Array, nonce: Uint8Array) => {
+    const cipher = createCipheriv("aes-256-gcm", key, nonce);
+    const data = cipher.update(plaintext);
+    cipher.final();
+    return [data, cipher.getAuthTag()] as const;
+  };
+  summary(() => {
+    bench("one 44-byte draw split with subarray, views over the Buffers", () => {
+      const material = crypto.getRandomValues(new Uint8Array(44));
+      const [data, tag] = sealed(material.subarray(0, 32), material.subarray(32));
+      const view = (buffer: Buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      do_not_optimize([view(data).toBase64(), view(tag).toBase64(), material.subarray(0, 32).toBase64(), material.subarray(32).toBase64()]);
+    });
+    bench("two draws (32 + 12), Buffers used as they are (aead-node.ts)", () => {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const nonce = crypto.getRandomValues(new Uint8Array(12));
+      const [data, tag] = sealed(key, nonce);
+      do_not_optimize([data.toBase64(), tag.toBase64(), key.toBase64(), nonce.toBase64()]);
+    });
+  });
+});
+
+group("oracle service: sealText, 64 B of text (what a request does below HTTP)", () => {
+  const text = "a".repeat(64);
+  bench("sealText", async () => do_not_optimize(await sealText(text)));
+});
+
+/**
+ * What each layer of the caas stack adds per request, in process (app.fetch on a Request, no
+ * TLS, no sockets): a floor for the load benchmark's numbers, where each of these also pays for
+ * the memory it makes the collector chase, and the machine's noise.
+ */
+group("per-request cost by layer, in process, 64 B seal", () => {
+  const config = defaultConfig();
+  const metrics = new Metrics();
+  const app = createApp(config, {
+    logger: silentLogger,
+    metrics,
+    credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
+  });
+  const body = JSON.stringify({ data: "a".repeat(64) });
+  const request = () =>
+    new Request("https://127.0.0.1:8443/oracleinvocation/", { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+  const parse = jsonBodyParser(config.maxBody);
+  const fixed = { data: "x".repeat(88), key: "k".repeat(44), mac: "m".repeat(24), nonce: "n".repeat(16) };
+  const handlers: Record<string, (request: Request) => Response | Promise<Response>> = {
+    "ceiling: request.json(), fixed answer": async (r) => (await r.json(), Response.json(fixed)),
+    "hand-written: request.json(), sealText, Response.json": async (r) => Response.json(await sealText(((await r.json()) as { data: string }).data)),
+    "+ strict body reader (json-body.ts)": async (r) => Response.json(await sealText(((await parse({ request: r })) as { data: string }).data)),
+    "+ security headers and a request id": async (r) =>
+      Response.json(await sealText(((await parse({ request: r })) as { data: string }).data), { headers: { ...SECURITY_HEADERS, "x-request-id": crypto.randomUUID() } }),
+    "caas app (Elysia: routing, schema, response check, headers)": app.fetch,
+    "caas app + instrument.ts (metrics, request id)": instrument(app.fetch, metrics, silentLogger),
+  };
+  // Warm every path first, so the first benchmark does not pay for the JIT of code they share.
+  for (const handle of Object.values(handlers)) for (let i = 0; i < 2_000; i++) void handle(request());
+  summary(() => {
+    for (const [name, handle] of Object.entries(handlers)) {
+      bench(name, async () => do_not_optimize(await (await handle(request())).arrayBuffer()));
+    }
+  });
+});
+
+await run({ colors: process.stdout.isTTY === true, ...(values.filter === undefined ? {} : { filter: new RegExp(values.filter, "i") }) });
