@@ -7,6 +7,7 @@
  */
 import { createCipheriv, randomBytes, randomFillSync } from "node:crypto";
 import { parseArgs } from "node:util";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import * as webAead from "../src/crypto/aead.ts";
 import * as nodeAead from "../src/crypto/aead-node.ts";
@@ -20,7 +21,8 @@ import { instrument } from "../src/http/instrument.ts";
 import { isJsonMediaType, jsonBodyParser, parseJsonBytes } from "../src/http/json-body.ts";
 import { silentLogger } from "../src/log.ts";
 import { Metrics } from "../src/modules/ops/metrics.ts";
-import { sealText } from "../src/modules/oracle/service.ts";
+import { SealedBatch, SealedText } from "../src/modules/oracle/model.ts";
+import { sealBatch, sealText } from "../src/modules/oracle/service.ts";
 import { makeSecretRing, newSecretVersion } from "../src/modules/pseudonym/secrets.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { filter: { type: "string" } }, strict: true });
@@ -142,6 +144,31 @@ group("fresh key + seal + base64, 64 B: where the small allocations go", () => {
       const [data, tag] = sealed(key, nonce);
       do_not_optimize([data.toBase64(), tag.toBase64(), key.toBase64(), nonce.toBase64()]);
     });
+  });
+});
+
+group("an oracle answer as a Response, with and without the contract's headers", () => {
+  const answer = { data: "x".repeat(88), key: "k".repeat(44), mac: "m".repeat(24), nonce: "n".repeat(16) };
+  const headers = { ...SECURITY_HEADERS };
+  const prebuilt = new Headers({ ...SECURITY_HEADERS, "content-type": "application/json" });
+  summary(() => {
+    bench("Response.json(answer)", () => do_not_optimize(Response.json(answer)));
+    bench("Response.json(answer, { headers: 3 security headers })  (what Elysia's set.headers does)", () => do_not_optimize(Response.json(answer, { headers })));
+    bench("Response.json(answer, { headers: a prebuilt Headers })", () => do_not_optimize(Response.json(answer, { headers: prebuilt })));
+  });
+});
+
+group("response validation of our own output (TypeBox, compiled once as Elysia does)", () => {
+  const single = TypeCompiler.Compile(SealedText);
+  const batch = TypeCompiler.Compile(SealedBatch);
+  const items = Array.from({ length: 100 }, () => ({ data: "a".repeat(64) }));
+  const sealed = sealBatch(items);
+  if (sealed instanceof Promise) throw new Error("the node:crypto backend seals synchronously");
+  const one = sealed[0]!;
+  summary(() => {
+    bench("check one SealedText", () => do_not_optimize(single.Check(one)));
+    bench("check a 100-item SealedBatch", () => do_not_optimize(batch.Check({ results: sealed })));
+    bench("seal a 100-item batch (sealBatch)", () => do_not_optimize(sealBatch(items)));
   });
 });
 
