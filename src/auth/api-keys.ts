@@ -15,7 +15,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { type Comparator, constantTimeEqual, digest, findConstantTime } from "../crypto/hash.ts";
-import { errnoCode, errnoReason, PrivateFileWriteFailed, writePrivateFile } from "../files/private-file.ts";
+import { errnoCode, errnoReason, PrivateFileWriteFailed, StoreFileError, writePrivateFile } from "../files/private-file.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original (issue 4). */
 export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
@@ -46,16 +46,7 @@ export interface ApiKeyRecord {
 // ---------------------------------------------------------------------------------------------
 // Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
 
-export abstract class KeysFileError extends Error {
-  abstract readonly code: string;
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export abstract class KeysFileError extends StoreFileError {}
 
 export class KeysFileMissing extends KeysFileError {
   readonly code = "keys_file_missing";

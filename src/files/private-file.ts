@@ -9,6 +9,22 @@ import { basename, dirname, join } from "node:path";
 
 export const PRIVATE_FILE_MODE = 0o600;
 
+/**
+ * A file caas keeps (secret, API keys) is missing, unreadable, insecure or malformed: a stable
+ * code, the path, and a message that names the file and the fix, never the file's contents.
+ * The CLI exits 78 on any of them.
+ */
+export abstract class StoreFileError extends Error {
+  abstract readonly code: string;
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 export function errnoCode(error: unknown): string | undefined {
   return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
 }

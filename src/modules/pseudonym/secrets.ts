@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
-import { errnoCode, errnoReason, PrivateFileWriteFailed, writePrivateFile } from "../../files/private-file.ts";
+import { errnoCode, errnoReason, PrivateFileWriteFailed, StoreFileError, writePrivateFile } from "../../files/private-file.ts";
 
 export const SECRET_BYTES = 32;
 /** The file name ensureStateSecret keeps under the state directory. */
@@ -39,16 +39,7 @@ export interface SecretRing {
 // Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
 // Messages name the file and the fix, never the file's contents.
 
-export abstract class SecretFileError extends Error {
-  abstract readonly code: string;
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export abstract class SecretFileError extends StoreFileError {}
 
 export class SecretFileMissing extends SecretFileError {
   readonly code = "secret_file_missing";
