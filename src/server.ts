@@ -38,7 +38,7 @@ export async function loadTlsMaterial(config: Config, logger: Logger): Promise<T
     const cert = await readPem(config.tlsCert, "CAAS_TLS_CERT");
     const key = await readPem(config.tlsKey, "CAAS_TLS_KEY");
     if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`CAAS_TLS_CERT: '${config.tlsCert}' holds no PEM certificate`);
-    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-{5}/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
     return { cert, key, clientCa };
   }
   // Loaded only when needed: the X.509 library is the largest part of start-up otherwise.

@@ -12,32 +12,11 @@
 import { describe, expect, it } from "bun:test";
 import { openSync, sealWithKeySync, type Bytes } from "../../src/crypto/aead-node.ts";
 import { fromHex, toHex } from "../../src/crypto/encoding.ts";
-import vectorFile from "../vectors/wycheproof/aes_gcm_test.json" with { type: "json" };
-
-interface Vector {
-  readonly tcId: number;
-  readonly flags: readonly string[];
-  readonly key: string;
-  readonly iv: string;
-  readonly aad: string;
-  readonly msg: string;
-  readonly ct: string;
-  readonly tag: string;
-  readonly result: string;
-}
-
-interface Group {
-  readonly keySize: number;
-  readonly ivSize: number;
-  readonly tagSize: number;
-  readonly tests: readonly Vector[];
-}
+import { allVectors, type Group, type Vector } from "../cases/wycheproof-aes-gcm.ts";
 
 /** The longest IV Bun's node:crypto accepts for GCM, in bytes (measured on Bun 1.4.5). */
 const LONGEST_IV_BYTES = 128;
 
-const groups: readonly Group[] = vectorFile.testGroups;
-const allVectors = groups.flatMap((group) => group.tests.map((vector) => ({ group, vector })));
 const refusedByDesign = (group: Group) => group.ivSize / 8 > LONGEST_IV_BYTES;
 const groupName = (group: Group) => `${group.keySize}/${group.ivSize}/${group.tagSize}`;
 const hex = (text: string): Bytes => fromHex(text);

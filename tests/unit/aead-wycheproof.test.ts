@@ -17,30 +17,7 @@
 import { describe, expect, it } from "bun:test";
 import { open, sealWithKey, type Bytes } from "../../src/crypto/aead.ts";
 import { fromHex, toHex } from "../../src/crypto/encoding.ts";
-import vectorFile from "../vectors/wycheproof/aes_gcm_test.json" with { type: "json" };
-
-interface Vector {
-  readonly tcId: number;
-  readonly comment: string;
-  readonly flags: readonly string[];
-  readonly key: string;
-  readonly iv: string;
-  readonly aad: string;
-  readonly msg: string;
-  readonly ct: string;
-  readonly tag: string;
-  readonly result: string;
-}
-
-interface Group {
-  readonly keySize: number;
-  readonly ivSize: number;
-  readonly tagSize: number;
-  readonly tests: readonly Vector[];
-}
-
-const groups: readonly Group[] = vectorFile.testGroups;
-const allVectors = groups.flatMap((group) => group.tests.map((vector) => ({ group, vector })));
+import { allVectors, groups, numberOfTests, type Group, type Vector } from "../cases/wycheproof-aes-gcm.ts";
 
 /**
  * Groups this project decides not to run, with the reason, as `keySize/ivSize/tagSize` in bits.
@@ -77,7 +54,7 @@ describe("Wycheproof AES-GCM vectors", () => {
   const refused = allVectors.filter(({ group }) => REFUSED_BY_DESIGN.has(groupName(group)));
 
   it("covers all 316 vectors: every one is run or refused by design, and none is merely 'acceptable'", () => {
-    expect(vectorFile.numberOfTests).toBe(316);
+    expect(numberOfTests).toBe(316);
     expect(allVectors.length).toBe(316);
     expect(run.length + refused.length).toBe(316);
     expect(run.length).toBe(316);
