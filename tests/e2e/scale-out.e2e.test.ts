@@ -1,0 +1,198 @@
+/**
+ * Scale-out: caas keeps no state but its secret file and keys file, so two instances that share
+ * them are interchangeable behind a load balancer. Two dist/caas processes behind nginx's
+ * `stream` module (TLS passthrough: the client verifies caas's own certificate), the same digest
+ * from either, and one instance stopped with SIGTERM in the middle of a load loop while the other
+ * keeps answering. The nginx configuration is deploy/nginx-caas-stream.conf with test ports.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+
+const NGINX = "/usr/sbin/nginx";
+/** Debian builds the stream module as a dynamic module (package libnginx-mod-stream). */
+const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+const staticStream = existsSync(NGINX) && /--with-stream(?!=dynamic)(\s|$)/.test(Bun.spawnSync([NGINX, "-V"], { stderr: "pipe" }).stderr.toString());
+const haveNginx = existsSync(NGINX) && (staticStream || existsSync(STREAM_MODULE));
+if (!haveNginx) {
+  console.warn(`scale-out: skipped: needs ${NGINX} with the stream module (apt-get install nginx libnginx-mod-stream; .ci/run installs them)`);
+}
+
+const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+const CLIENTS = 8;
+const LOAD_MS = 3_000;
+const STOP_AFTER_MS = 1_200;
+
+function cli(...args: string[]): string {
+  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.toString()}`);
+  return result.stdout.toString();
+}
+
+function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+/** The deploy example's `stream` block, with the test's ports and every path inside `dir`. */
+function nginxConfig(dir: string, listen: number, upstreams: number[]): string {
+  const example = readFileSync(join(import.meta.dir, "../../deploy/nginx-caas-stream.conf"), "utf8");
+  const stream = example.slice(example.indexOf("stream {"));
+  expect(stream.startsWith("stream {")).toBe(true);
+  const servers = upstreams.map((port) => `server 127.0.0.1:${port};`).join(" ");
+  return [
+    staticStream ? "" : `load_module ${STREAM_MODULE};`,
+    "daemon off;",
+    "master_process on;",
+    "worker_processes 1;",
+    `pid ${join(dir, "nginx.pid")};`,
+    `error_log ${join(dir, "error.log")} info;`,
+    "events { worker_connections 1024; }",
+    stream
+      .replace("stream {", `stream {\n    log_format upstream '$upstream_addr';\n    access_log ${join(dir, "access.log")} upstream;`)
+      .replace(/upstream caas \{[^}]*\}/, `upstream caas { ${servers} }`)
+      .replace(/listen [^;]+;/, `listen 127.0.0.1:${listen};`),
+  ].join("\n");
+}
+
+let files: string;
+let pki: TestPki;
+let standardKey: string;
+let first: RunningCaas;
+let second: RunningCaas;
+let nginx: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+let nginxDir: string;
+let balancedUrl: string;
+
+const encryptAt = (base: string, sensitiveData: string, keepalive = true) =>
+  fetch(`${base}/encrypt`, {
+    method: "POST",
+    keepalive,
+    headers: { "content-type": "application/json", "x-api-key": standardKey },
+    body: JSON.stringify({ userUUID: USER, sensitiveData }),
+    tls: { ca: pki.caCertPem },
+  } as RequestInit);
+
+async function digestAt(base: string, sensitiveData: string, keepalive = true): Promise<string> {
+  const answer = await encryptAt(base, sensitiveData, keepalive);
+  expect(answer.status).toBe(200);
+  return ((await answer.json()) as { encrypted_data: string }).encrypted_data;
+}
+
+beforeAll(async () => {
+  if (!haveNginx) return;
+  files = tempDir("caas-scale-");
+  pki = makeTestPki();
+  const secretFile = join(files, "secret.json");
+  const keysFile = join(files, "keys.json");
+  cli("secret", "init", secretFile);
+  standardKey = cli("keys", "add", "main-server", "--file", keysFile).trimEnd().split("\n").at(-1)!;
+  const env = { CAAS_SECRET_FILE: secretFile, CAAS_API_KEYS_FILE: keysFile };
+  [first, second] = await Promise.all([startCaas({ pki, env }), startCaas({ pki, env })]);
+
+  nginxDir = tempDir("caas-nginx-");
+  const listen = freePort();
+  const conf = join(nginxDir, "nginx.conf");
+  writeFileSync(conf, nginxConfig(nginxDir, listen, [first.port, second.port]));
+  const test = Bun.spawnSync([NGINX, "-t", "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], { stdout: "pipe", stderr: "pipe" });
+  if (test.exitCode !== 0) throw new Error(`nginx -t failed: ${test.stderr.toString()}`);
+  nginx = Bun.spawn([NGINX, "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  balancedUrl = `https://127.0.0.1:${listen}`;
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const up = await fetch(`${balancedUrl}/healthz`, { tls: { ca: pki.caCertPem } } as RequestInit).then((r) => r.ok, () => false);
+    if (up) break;
+    if (nginx.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`nginx did not start (exit ${nginx.exitCode}): ${readFileSync(join(nginxDir, "error.log"), "utf8")}`);
+    }
+    await Bun.sleep(20);
+  }
+});
+
+afterAll(async () => {
+  if (!haveNginx) return;
+  if (nginx && nginx.exitCode === null) {
+    nginx.kill("SIGTERM");
+    await nginx.exited;
+  }
+  await Promise.all([first?.stop(), second?.stop()]);
+  rmSync(files, { recursive: true, force: true });
+  rmSync(nginxDir, { recursive: true, force: true });
+  rmSync(pki.dir, { recursive: true, force: true });
+});
+
+describe("two instances behind nginx (stream, TLS passthrough)", () => {
+  it.skipIf(!haveNginx)("give the identical digest for the same user and data, directly and through nginx", async () => {
+    const data = "example sensitive data";
+    const direct = await Promise.all([digestAt(first.url, data), digestAt(second.url, data)]);
+    expect(direct[0]).toMatch(/^[0-9a-f]{64,128}$/);
+    expect(direct[1]).toBe(direct[0]);
+    // A fresh connection each time through nginx, which takes turns between the upstreams.
+    const balanced: string[] = [];
+    for (let i = 0; i < 8; i++) balanced.push(await digestAt(balancedUrl, data, false));
+    expect(new Set(balanced)).toEqual(new Set([direct[0]]));
+    // nginx logs a connection when it closes; both instances answered some of them.
+    const log = join(nginxDir, "access.log");
+    const deadline = Date.now() + 5_000;
+    const served = () => new Set(existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
+    while (served().size < 2 && Date.now() < deadline) await Bun.sleep(20);
+    expect(served()).toEqual(new Set([`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`]));
+  });
+
+  it.skipIf(!haveNginx)("keeps answering correctly while one instance is stopped with SIGTERM mid-load", async () => {
+    const inputs = Array.from({ length: 16 }, (_, i) => `load item ${i}`);
+    const expected = await Promise.all(inputs.map((input) => digestAt(first.url, input)));
+    const counts = { ok: 0, wrong: 0, failed: 0, afterStop: 0 };
+    const failures: string[] = [];
+    let stopped = false;
+    const started = Date.now();
+
+    const client = async (id: number) => {
+      let n = id;
+      while (Date.now() - started < LOAD_MS) {
+        const index = n++ % inputs.length;
+        try {
+          const answer = await encryptAt(balancedUrl, inputs[index]!);
+          if (answer.status !== 200) {
+            counts.failed++;
+            failures.push(`HTTP ${answer.status}: ${await answer.text()}`);
+            continue;
+          }
+          const { encrypted_data } = (await answer.json()) as { encrypted_data: string };
+          if (encrypted_data === expected[index]) counts.ok++;
+          else counts.wrong++;
+          if (stopped) counts.afterStop++;
+        } catch (error) {
+          counts.failed++;
+          failures.push(String(error));
+        }
+      }
+    };
+
+    const stopping = (async () => {
+      await Bun.sleep(STOP_AFTER_MS);
+      stopped = true;
+      return second.stop("SIGTERM");
+    })();
+    await Promise.all(Array.from({ length: CLIENTS }, (_, id) => client(id)));
+    const exitCode = await stopping;
+
+    console.log(`scale-out: ${counts.ok} correct, ${counts.wrong} wrong, ${counts.failed} failed (${counts.afterStop} answered after the stop)${failures.length ? `: ${[...new Set(failures)].join("; ")}` : ""}`);
+    expect(exitCode).toBe(0);
+    expect(second.output()).toContain('"event":"draining"');
+    expect(counts.wrong).toBe(0);
+    // At most the request each client had in flight on the stopped instance when it closed.
+    expect(counts.failed).toBeLessThanOrEqual(CLIENTS);
+    expect(counts.ok).toBeGreaterThan(100);
+    expect(counts.afterStop).toBeGreaterThan(10);
+
+    // The survivor answers directly and, through nginx, on every new connection.
+    expect(await digestAt(first.url, inputs[0]!)).toBe(expected[0]!);
+    const after = await Promise.all(Array.from({ length: 8 }, (_, i) => digestAt(balancedUrl, inputs[i]!)));
+    expect(after).toEqual(expected.slice(0, 8));
+  });
+});
