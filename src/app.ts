@@ -8,6 +8,7 @@ import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { SECURITY_HEADERS } from "./http/headers.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
+import { withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
@@ -22,10 +23,6 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** Readiness as the server sees it (draining, credentials); always ready when absent. */
   readonly isReady?: () => boolean;
-}
-
-function withoutTrailingSlash(path: string): string {
-  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
 }
 
 export function createApp(config: Config, deps: AppDeps) {

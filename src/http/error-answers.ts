@@ -9,6 +9,7 @@ import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { Logger } from "../log.ts";
 import { CaasError, errorBody, InvalidBody, InvalidJson, MethodNotAllowed, NotFound } from "./errors.ts";
 import { JSON_HEADERS } from "./headers.ts";
+import { requestIdOf } from "./instrument.ts";
 
 export function answerFor(error: CaasError): Response {
   return new Response(JSON.stringify(errorBody(error.code, error.message)), {
@@ -47,6 +48,7 @@ export function errorToResponse(code: string | number, error: unknown, request: 
     return answerFor(allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed));
   }
   if (code === "PARSE") return answerFor(new InvalidJson());
-  logger.error("internal_error", { error: error instanceof Error ? error.name : typeof error });
+  // By name and request id only: a message could quote input.
+  logger.error("internal_error", { requestId: requestIdOf(request), error: error instanceof Error ? error.name : typeof error });
   return new Response(JSON.stringify(errorBody("internal", "Internal error.")), { status: 500, headers: JSON_HEADERS });
 }

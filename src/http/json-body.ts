@@ -54,7 +54,6 @@ export function parseJsonBytes(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    // Deep nesting surfaces here as a RangeError from the parser; it is still just bad JSON to the client.
     throw new InvalidJson();
   }
 }

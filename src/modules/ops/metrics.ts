@@ -3,6 +3,7 @@
  * array writes. Routes are the app's own (never the raw path), so labels stay bounded whatever
  * paths clients send. Each worker process keeps its own counters; the `worker` label says whose.
  */
+import { withoutTrailingSlash } from "../../http/paths.ts";
 
 const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 const UNMATCHED_ROUTE = "unmatched";
@@ -39,8 +40,8 @@ export class Metrics {
 
   /** The label for a request path: a known route, or "unmatched". */
   routeOf(path: string): string {
-    const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-    return this.#series.has(trimmed) ? trimmed : UNMATCHED_ROUTE;
+    const route = withoutTrailingSlash(path);
+    return this.#series.has(route) ? route : UNMATCHED_ROUTE;
   }
 
   observe(route: string, status: number, seconds: number): void {
