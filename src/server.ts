@@ -80,6 +80,9 @@ function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: nu
   return Bun.serve({
     hostname: config.host,
     port,
+    // Never Bun's development mode: it answers an uncaught error with an HTML page and its stack
+    // trace, and does extra work per request. Set here because Bun's default follows NODE_ENV.
+    development: false,
     reusePort: true,
     idleTimeout: IDLE_TIMEOUT_SECONDS,
     // The body limit is enforced by our reader, which answers in JSON and never buffers past the
