@@ -58,16 +58,27 @@ function plainBytes(buffer: Uint8Array): Uint8Array {
   return new Uint8Array(buffer);
 }
 
+/** HMAC under one key, as a function of the data alone (see keyedHmac). */
+export type KeyedHmac = (data: Uint8Array) => Uint8Array;
+
 /**
- * HMAC (RFC 2104) of `data` under `key`. Bun's CryptoHasher does the work for every algorithm
- * except blake2s256, whose keyed mode Bun 1.4.5 refuses ("HMAC is not supported for this
- * algorithm yet"); that one is built from plain BLAKE2s calls below.
+ * HMAC (RFC 2104) under `key`, with the key absorbed once: each call copies the keyed state and
+ * hashes only the data, about 2.4 times cheaper than keying afresh (bench/micro.ts). Bun's
+ * CryptoHasher does the work for every algorithm except blake2s256, whose keyed mode Bun 1.4.5
+ * refuses ("HMAC is not supported for this algorithm yet"); that one is built from plain
+ * BLAKE2s states below.
  */
-export function hmac(algorithm: PoolAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+export function keyedHmac(algorithm: PoolAlgorithm, key: Uint8Array): KeyedHmac {
   // A compile-time type is no guard against a value that came through JSON or a cast.
   if (!poolAlgorithms.has(algorithm)) throw new RangeError("not a pool algorithm");
-  if (algorithm === "blake2s256") return hmacBlake2s256(key, data);
-  return plainBytes(new Bun.CryptoHasher(algorithm, key).update(data).digest());
+  if (algorithm === "blake2s256") return keyedHmacBlake2s256(key);
+  const keyed = new Bun.CryptoHasher(algorithm, key);
+  return (data) => plainBytes(keyed.copy().update(data).digest());
+}
+
+/** HMAC of `data` under `key`, for one-off uses; a key used again should go through keyedHmac. */
+export function hmac(algorithm: PoolAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+  return keyedHmac(algorithm, key)(data);
 }
 
 /** BLAKE2s compresses 64-byte blocks, so HMAC-BLAKE2s pads its key to B = 64 (RFC 2104, §2). */
@@ -79,8 +90,9 @@ const OPAD = 0x5c;
  * RFC 2104 by the letter: H((K' ^ opad) || H((K' ^ ipad) || data)), where K' is the key, or its
  * hash when longer than a block, zero-padded to a block. This is the construction OpenSSL's
  * HMAC-BLAKE2s256 computes; the tests check the two agree, keys longer than a block included.
+ * The two padded keys are absorbed into their states once, then copied per call.
  */
-function hmacBlake2s256(key: Uint8Array, data: Uint8Array): Uint8Array {
+function keyedHmacBlake2s256(key: Uint8Array): KeyedHmac {
   const shortKey = key.length > BLAKE2S_BLOCK_BYTES ? digest("blake2s256", key) : key;
   const innerPad = new Uint8Array(BLAKE2S_BLOCK_BYTES).fill(IPAD);
   const outerPad = new Uint8Array(BLAKE2S_BLOCK_BYTES).fill(OPAD);
@@ -89,12 +101,12 @@ function hmacBlake2s256(key: Uint8Array, data: Uint8Array): Uint8Array {
     innerPad[i] = k ^ IPAD;
     outerPad[i] = k ^ OPAD;
   }
-  const innerHash = new Bun.CryptoHasher("blake2s256").update(innerPad).update(data).digest();
-  const out = plainBytes(new Bun.CryptoHasher("blake2s256").update(outerPad).update(innerHash).digest());
+  const inner = new Bun.CryptoHasher("blake2s256").update(innerPad);
+  const outer = new Bun.CryptoHasher("blake2s256").update(outerPad);
   // Best effort only: the GC may have copied these, but there is no reason to leave them around.
   innerPad.fill(0);
   outerPad.fill(0);
-  return out;
+  return (data) => plainBytes(outer.copy().update(inner.copy().update(data).digest()).digest());
 }
 
 export type Comparator = (a: Uint8Array, b: Uint8Array) => boolean;

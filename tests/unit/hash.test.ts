@@ -9,6 +9,7 @@ import {
   findConstantTime,
   hmac,
   isPoolAlgorithm,
+  keyedHmac,
   POOL_ALGORITHMS,
   type PoolAlgorithm,
 } from "../../src/crypto/hash.ts";
@@ -183,3 +184,21 @@ describe("findConstantTime", () => {
     expect(findConstantTime(candidates, (candidates[2] ?? new Uint8Array(0)).slice())).toBe(2);
   });
 });
+
+describe("keyedHmac (the keyed state copied per call)", () => {
+  const key = Uint8Array.from({ length: 80 }, (_, i) => (i * 7 + 3) & 0xff); // longer than every block
+  const messages = ["", "a", "the same key, again", "x".repeat(300)].map((text) => new TextEncoder().encode(text));
+
+  // hmac() keys a fresh state per call, so nothing can carry over between its calls.
+  it.each([...POOL_ALGORITHMS])("%s: every call equals a one-off HMAC, whatever came before it", (algorithm) => {
+    const mac = keyedHmac(algorithm, key);
+    for (const round of [1, 2]) {
+      for (const message of messages) expect({ round, tag: toHex(mac(message)) }).toEqual({ round, tag: toHex(hmac(algorithm, key, message)) });
+    }
+  });
+
+  it("refuses a name outside the pool, as hmac does", () => {
+    expect(() => keyedHmac("md5" as PoolAlgorithm, key)).toThrow(RangeError);
+  });
+});
+

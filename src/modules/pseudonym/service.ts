@@ -16,6 +16,8 @@ import {
   DIGEST_BYTES,
   findConstantTime,
   hmac,
+  keyedHmac,
+  type KeyedHmac,
   POOL_ALGORITHMS,
   type PoolAlgorithm,
 } from "../../crypto/hash.ts";
@@ -47,7 +49,8 @@ export interface Selection {
 }
 
 interface UserMaterial extends Selection {
-  readonly key: Uint8Array;
+  /** HMAC-<algorithm> under the user's derived key, the key already absorbed. */
+  readonly mac: KeyedHmac;
 }
 
 interface VersionMaterial {
@@ -127,7 +130,7 @@ function userMaterial(version: SecretVersion, canonicalId: string): UserMaterial
   }
   const { algorithm, salt } = selectWith(material, canonicalId);
   const key = deriveUserKey(version.secret, salt, algorithm, canonicalId, DIGEST_BYTES[algorithm]);
-  const fresh: UserMaterial = Object.freeze({ algorithm, salt, key });
+  const fresh: UserMaterial = Object.freeze({ algorithm, salt, mac: keyedHmac(algorithm, key) });
   material.users.set(canonicalId, fresh);
   if (material.users.size > USERS_PER_VERSION) {
     const oldest = material.users.keys().next();
@@ -146,8 +149,7 @@ function dataBytes(data: string): Uint8Array {
 }
 
 function digestUnder(version: SecretVersion, canonicalId: string, data: Uint8Array): Uint8Array {
-  const { algorithm, key } = userMaterial(version, canonicalId);
-  return hmac(algorithm, key, data);
+  return userMaterial(version, canonicalId).mac(data);
 }
 
 export interface Pseudonym {
