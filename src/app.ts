@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { SECURITY_HEADERS } from "./http/headers.ts";
+import { requestIdOf } from "./http/instrument.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
@@ -33,6 +34,11 @@ export function createApp(config: Config, deps: AppDeps) {
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
+    // Into the headers Elysia builds each answer with, errors included: cheaper than adding it after.
+    .onRequest(({ request, set }) => {
+      const id = requestIdOf(request);
+      if (id !== undefined) set.headers["x-request-id"] = id;
+    })
     .onError(({ code, error, request }) => errorToResponse(code, error, request, allowedMethods, deps.logger))
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))

@@ -335,7 +335,11 @@ describe("the operating surface", () => {
       caas.post("/oracleinvocation/", "{not json"),
       caas.post("/oracleinvocation/", { data: "x" }),
       caas.request("/metrics"),
+      caas.request("/encrypt"),
+      caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }),
+      caas.request("/oracleinvocation/", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }),
     ]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 404, 400, 200, 200, 405, 401, 415]);
     const ids = answers.map((answer) => answer.headers.get("x-request-id"));
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);

@@ -44,6 +44,7 @@ describe("rate limit per client", () => {
       expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect(answer.headers.get("content-type")).toBe("application/json");
       expect(answer.headers.get("strict-transport-security")).not.toBeNull();
+      expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
       expect(await answer.json()).toEqual({ error: { code: "rate_limited", message: expect.any(String) } });
     }
   });
