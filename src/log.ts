@@ -18,7 +18,21 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-export function createLogger(minimum: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+let stdoutErrorsIgnored = false;
+
+/**
+ * Writes a line to stdout. A stdout that went away (a closed pipe: EPIPE) would otherwise raise an
+ * unhandled 'error' event and end the process; losing log lines is better than losing the service.
+ */
+function writeToStdout(line: string): void {
+  if (!stdoutErrorsIgnored) {
+    stdoutErrorsIgnored = true;
+    process.stdout.on("error", () => undefined);
+  }
+  process.stdout.write(line);
+}
+
+export function createLogger(minimum: LogLevel, write: (line: string) => void = writeToStdout): Logger {
   const threshold = LEVEL_RANK[minimum];
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < threshold) return;
