@@ -9,7 +9,6 @@ import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { Logger } from "../log.ts";
 import { CaasError, errorBody, InvalidBody, InvalidJson, MethodNotAllowed, NotFound } from "./errors.ts";
 import { JSON_HEADERS } from "./headers.ts";
-import { requestIdOf } from "./instrument.ts";
 
 export function answerFor(error: CaasError): Response {
   return new Response(JSON.stringify(errorBody(error.code, error.message)), {
@@ -38,7 +37,14 @@ export function describeValidation(error: ValidationError): InvalidBody {
 
 export type AllowedMethods = (path: string) => readonly string[] | undefined;
 
-export function errorToResponse(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods, logger: Logger): Response {
+export function errorToResponse(
+  code: string | number,
+  error: unknown,
+  request: Request,
+  allowedMethods: AllowedMethods,
+  logger: Logger,
+  requestId?: string,
+): Response {
   if (error instanceof CaasError) return answerFor(error);
   // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
   if (error instanceof Error && error.cause instanceof CaasError) return answerFor(error.cause);
@@ -49,6 +55,6 @@ export function errorToResponse(code: string | number, error: unknown, request: 
   }
   if (code === "PARSE") return answerFor(new InvalidJson());
   // By name and request id only: a message could quote input.
-  logger.error("internal_error", { requestId: requestIdOf(request), error: error instanceof Error ? error.name : typeof error });
+  logger.error("internal_error", { requestId, error: error instanceof Error ? error.name : typeof error });
   return new Response(JSON.stringify(errorBody("internal", "Internal error.")), { status: 500, headers: JSON_HEADERS });
 }

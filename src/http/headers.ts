@@ -9,3 +9,6 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   ...SECURITY_HEADERS,
   "content-type": "application/json",
 });
+
+/** Names the request in the answer and in any log line about it (a random UUID per request). */
+export const REQUEST_ID_HEADER = "x-request-id";

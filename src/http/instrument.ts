@@ -1,19 +1,14 @@
 /**
- * Wraps the app's fetch with what every request gets before and after routing: a request id
- * (answered in X-Request-Id, see requestIdOf, and used in any log line about the request), the in-flight gauge,
- * and the route/status/latency metrics. Kept outside Elysia so it costs no lifecycle hooks.
+ * Wraps the app's fetch with what every request gets before and after routing: the in-flight
+ * gauge and the route/status/latency metrics, and the debug access log. Kept outside Elysia so it
+ * costs no lifecycle hooks. The request id is the app's (app.ts); only the rate limit's 429s,
+ * answered here before the app, get theirs here.
  */
 import type { Server } from "bun";
 import type { Logger } from "../log.ts";
+import { REQUEST_ID_HEADER } from "./headers.ts";
 import type { Metrics } from "../modules/ops/metrics.ts";
 import type { Gate } from "./rate-limit.ts";
-
-const requestIds = new WeakMap<Request, string>();
-
-/** The id of a request being handled, for log lines written deeper down. */
-export function requestIdOf(request: Request): string | undefined {
-  return requestIds.get(request);
-}
 
 /** The path of an absolute URL, without its query: read once, sliced once, no array per request. */
 function pathOf(url: string): string {
@@ -30,16 +25,13 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
   const accessLog = logger.enabled("debug");
   return async (request, server) => {
     const started = performance.now();
-    const id = crypto.randomUUID();
-    requestIds.set(request, id);
     metrics.inFlight += 1;
     let status = 500;
+    let response: Response | undefined;
     try {
       const refused = gate?.(request, server);
-      // The app puts the id in its answers' headers as it builds them (app.ts): setting a header
-      // on a finished Response costs about 6 µs per request under load (bench/load.ts).
-      if (refused !== undefined) refused.headers.set("x-request-id", id);
-      const response = refused ?? (await handle(request));
+      if (refused !== undefined) refused.headers.set(REQUEST_ID_HEADER, crypto.randomUUID());
+      response = refused ?? (await handle(request));
       status = response.status;
       return response;
     } finally {
@@ -48,7 +40,7 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
       const route = metrics.routeOf(pathOf(request.url));
       metrics.observe(route, status, seconds);
       if (status === 429) metrics.rateLimited += 1;
-      if (accessLog) logger.debug("request", { id, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+      if (accessLog) logger.debug("request", { id: response?.headers.get(REQUEST_ID_HEADER) ?? undefined, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
     }
   };
 }
