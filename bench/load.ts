@@ -1,7 +1,8 @@
 /**
  * The load benchmark: `bun run bench [-- options]`. Builds dist/caas (and, for the AEAD backend
  * comparison, a Web Crypto build of the same sources), starts it and the raw Bun.serve baselines
- * (bench/baseline.ts) on loopback with one throwaway openssl PKI, and drives every one of them
+ * (bench/baseline.ts) and caas with layers taken off (bench/layers.ts: where the time goes, by
+ * subtraction) on loopback with one throwaway openssl PKI, and drives every one of them
  * with wrk (`-t1 -c<connections> -d<seconds>`, a Lua script for the POST body), in interleaved
  * rounds so the machine's noise falls on all of them alike. wrk is pinned to CPU 0 and the
  * servers to CPU 1 with taskset when there are two CPUs or more (said in the output).
@@ -135,6 +136,10 @@ const BASELINE_LISTENING = /^listening (\d+)$/m;
 
 function startBaseline(mode: "fixed" | "echo" | "seal", pki: TestPki): Promise<Server> {
   return startServer(`baseline-${mode}`, [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode], {}, BASELINE_LISTENING, SERVER_CPU);
+}
+
+function startLayer(layer: "lean" | "app", pki: TestPki, stateDir: string): Promise<Server> {
+  return startServer(`layer-${layer}`, [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir], {}, BASELINE_LISTENING, SERVER_CPU);
 }
 
 function startCaas(name: string, binary: string, pki: TestPki, stateDir: string, keysFile: string, args: string[] = [], cpu: string | undefined = SERVER_CPU): Promise<Server> {
@@ -324,6 +329,8 @@ try {
   const ceiling = await startBaseline("fixed", pki);
   const echo = await startBaseline("echo", pki);
   const handWritten = await startBaseline("seal", pki);
+  const lean = await startLayer("lean", pki, join(work, "layer-lean"));
+  const appOnly = await startLayer("app", pki, join(work, "layer-app"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
   const caasWebCrypto = await startCaas("caas-webcrypto", CAAS_WEBCRYPTO, pki, join(work, "caas-webcrypto"), keysFile);
   const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
@@ -331,6 +338,8 @@ try {
   const scenarios: Scenario[] = [
     { name: "ceiling", what: "raw Bun.serve: parse JSON, fixed JSON answer", server: () => ceiling, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
     { name: "hand-written", what: "raw Bun.serve + node:crypto seal (no validation, no headers)", server: () => handWritten, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "caas-lean", what: "caas's body reader, seal and headers in a bare Bun.serve", server: () => lean, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "caas-app", what: "caas's Elysia app as Bun.serve's fetch, no metrics wrapper", server: () => appOnly, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
     { name: "oracle", what: "caas POST /oracleinvocation/, 64 B", server: () => caas, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
     ...(caasBefore === undefined
       ? []
@@ -378,7 +387,7 @@ try {
     await supervised.stop();
   }
 
-  for (const server of [ceiling, echo, handWritten, caas, caasWebCrypto, caasBefore]) await server?.stop();
+  for (const server of [ceiling, echo, handWritten, lean, appOnly, caas, caasWebCrypto, caasBefore]) await server?.stop();
 
   // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
   // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics).
@@ -466,6 +475,8 @@ try {
   const largeRatio = ratio("oracle-1mib", "echo-1mib");
   row("ceiling", "raw Bun.serve, parse JSON, fixed answer", rps("ceiling"), "1.00×", "");
   row("hand-written", "raw Bun.serve + node:crypto seal", rps("hand-written"), `${format(ratio("hand-written", "ceiling") ?? 0, 2)}× ceiling`, "");
+  row("caas-lean", "caas's body reader + seal + headers, bare Bun.serve (no Elysia, no metrics)", rps("caas-lean"), `${format(ratio("caas-lean", "ceiling") ?? 0, 2)}× ceiling`, "");
+  row("caas-app", "caas's Elysia app as Bun.serve's fetch (no metrics wrapper)", rps("caas-app"), `${format(ratio("caas-app", "ceiling") ?? 0, 2)}× ceiling`, "");
   const versusHandWritten = ratio("oracle", "hand-written");
   row("oracle", "caas POST /oracleinvocation/, 64 B", rps("oracle"), `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`, `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`);
   row("oracle-before", `the same, ${values.before ?? ""}`, rps("oracle-before"), `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`, "");
@@ -494,6 +505,26 @@ try {
     ]);
   }
 
+  /** The oracle's server CPU per request, layer by layer: each step is the median difference of two rows above. */
+  function whereTheTimeGoes(): string | undefined {
+    const cpu = (name: string) => med(name, (result) => result.cpuMicrosPerRequest ?? Number.NaN);
+    const steps: [string, string, string][] = [
+      ["TLS, HTTP and JSON (the ceiling)", "", "ceiling"],
+      ["AES-256-GCM seal with node:crypto", "ceiling", "hand-written"],
+      ["strict body reading (media type, length, UTF-8, depth) and the security headers", "hand-written", "caas-lean"],
+      ["Elysia: routing, parse hook, schema checks, answer mapping, request id", "caas-lean", "caas-app"],
+      ["metrics wrapper (in-flight, route, status, latency histogram)", "caas-app", "oracle"],
+    ];
+    const parts: string[] = [];
+    for (const [label, from, to] of steps) {
+      const top = cpu(to);
+      const bottom = from === "" ? 0 : cpu(from);
+      if (top === undefined || bottom === undefined || Number.isNaN(top) || Number.isNaN(bottom)) return undefined;
+      parts.push(`${label} ${format(top - bottom, 1)} µs`);
+    }
+    return `Where the oracle's server CPU goes (µs per request, differences of the medians above): ${parts.join("; ")}.`;
+  }
+
   const header = ["scenario", "what", `throughput (median of ${RUNS})`, "ratio (median of per-round ratios)", "p99", "non-2xx / socket errors", "server CPU µs/req", "target"];
   const table = [
     `| ${header.join(" | ")} |`,
@@ -507,7 +538,8 @@ try {
     `Load average before ${loadAverageBefore}, after ${loadAverageAfter}; (±x%) is half the spread between the fastest and slowest round.`,
     `Command: \`bun run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${Math.round((Date.now() - started) / 1000)} s.`,
   ].join("\n");
-  const report = `${table}\n\n${context}\n`;
+  const layerCosts = whereTheTimeGoes();
+  const report = `${table}\n\n${layerCosts === undefined ? "" : `${layerCosts}\n\n`}${context}\n`;
   console.log(`\n${report}`);
   if (values.out !== "-") {
     mkdirSync(resolve(values.out, ".."), { recursive: true });
