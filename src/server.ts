@@ -1,6 +1,6 @@
 /**
  * The listening side: TLS material, one Bun.serve listener, and the process's signals.
- * SIGTERM/SIGINT drain in-flight requests and exit 0. SIGHUP re-reads credentials and the TLS
+ * SIGTERM/SIGINT answer for a short grace with "Connection: close", drain in-flight requests and exit 0. SIGHUP re-reads credentials and the TLS
  * certificate; because server.reload({ tls }) keeps the old certificate (oven-sh/bun#43815),
  * a new listener is bound beside the old one on the same port (SO_REUSEPORT) and the old one
  * is drained, so no connection attempt is refused during the swap.
@@ -113,7 +113,7 @@ async function acceptQueueMigration(): Promise<boolean | undefined> {
   }
 }
 
-/** How long a listener replaced on SIGHUP keeps answering (with "Connection: close") before it stops. */
+/** How long a listener replaced on SIGHUP, or stopped on SIGTERM, keeps answering (with "Connection: close") before it stops. */
 export const RETIRE_GRACE_MS = 1_000;
 
 async function closeAfter(answer: Response | Promise<Response>): Promise<Response> {
@@ -178,8 +178,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
       if (shuttingDown) return;
       shuttingDown = true;
       logger.info("draining", { reason, drainTimeoutSeconds: config.drainTimeoutSeconds, inFlight: server.pendingRequests });
-      // A reload under way finishes retiring its old listener within the same bounds.
-      await Promise.all([drain(server), reloading]);
+      // Retired like a listener replaced on SIGHUP: keep-alive clients are told to close first, so
+      // the stop does not reset their idle connections under a next request (behind a load
+      // balancer they reconnect to another instance; /readyz already says 503). A reload under
+      // way finishes retiring its old listener within the same bounds.
+      await Promise.all([retire(server), reloading]);
       logger.info("stopped", { reason });
     },
     reload() {

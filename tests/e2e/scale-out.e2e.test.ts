@@ -185,8 +185,10 @@ describe("two instances behind nginx (stream, TLS passthrough)", () => {
     expect(exitCode).toBe(0);
     expect(second.output()).toContain('"event":"draining"');
     expect(counts.wrong).toBe(0);
-    // At most the request each client had in flight on the stopped instance when it closed.
-    expect(counts.failed).toBeLessThanOrEqual(CLIENTS);
+    // None: in-flight requests are drained, and keep-alive clients are told to close (a 1 s
+    // "Connection: close" grace) before the listener stops, so no idle connection is reset under
+    // a next request. Without the grace this saw 0 to 4 ECONNRESET per run.
+    expect(counts.failed).toBe(0);
     expect(counts.ok).toBeGreaterThan(100);
     expect(counts.afterStop).toBeGreaterThan(10);
 
