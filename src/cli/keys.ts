@@ -3,7 +3,9 @@
  * line of stdout, so `caas keys add NAME --file F | tail -n 1` captures it and nothing else.
  */
 
+import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { errnoReason } from "../files/private-file.ts";
 import {
   addKey,
   API_KEY_PROFILES,
@@ -27,7 +29,7 @@ Manage the API keys file. The file keeps only a SHA-256 hash of each key, with i
 profile and creation time. --file defaults to $${KEYS_FILE_ENV}.
 
   caas keys add NAME [--profile standard|django-compat] --file FILE
-  caas keys import NAME --key VALUE [--profile standard|django-compat] --file FILE
+  caas keys import NAME --key-file PATH|--key VALUE [--profile standard|django-compat] --file FILE
   caas keys list --file FILE
   caas keys remove NAME --file FILE
 
@@ -38,12 +40,14 @@ Creates a random key (caas_ and 32 random bytes in base64url), stores its hash u
 prints the key on the last line of stdout. It is shown this once only: store it now.
 --profile defaults to ${DEFAULT_PROFILE}; --file defaults to $${KEYS_FILE_ENV}.
 The file is created if absent, written with mode 0600, and a name already in it is refused.`,
-  import: `usage: caas keys import NAME --key VALUE [--profile standard|django-compat] [--file FILE]
+  import: `usage: caas keys import NAME (--key-file PATH | --key VALUE) [--profile standard|django-compat] [--file FILE]
 
 Stores the hash of an existing key (printable ASCII, at most 512 characters; at least 16 for
 the standard profile, any length for django-compat, whose original clients keep their key) under NAME, for a
-client that already holds a key, such as the Django original's main server. Command-line
-arguments can be seen by other local users (ps), so run this where that does not matter.`,
+client that already holds a key, such as the Django original's main server.
+--key-file reads the key from a file, one trailing newline dropped; /dev/stdin reads a pipe
+(printf %s "$KEY" | caas keys import NAME --key-file /dev/stdin). Prefer it: --key VALUE puts
+the key on the command line, where other local users can see it (ps).`,
   list: `usage: caas keys list [--file FILE]
 
 Prints one line per key: name, profile and creation time, tab-separated. Never a key or hash.`,
@@ -56,6 +60,7 @@ const OPTIONS = {
   file: { type: "string" },
   profile: { type: "string" },
   key: { type: "string" },
+  "key-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 type OptionName = keyof typeof OPTIONS;
@@ -63,7 +68,7 @@ type OptionName = keyof typeof OPTIONS;
 /** Which options and how many NAMEs each command takes; anything else is a usage error. */
 const COMMANDS = {
   add: { options: ["file", "profile", "help"], names: 1 },
-  import: { options: ["file", "profile", "key", "help"], names: 1 },
+  import: { options: ["file", "profile", "key", "key-file", "help"], names: 1 },
   list: { options: ["file", "help"], names: 0 },
   remove: { options: ["file", "help"], names: 1 },
 } as const satisfies Record<string, { options: readonly OptionName[]; names: number }>;
@@ -85,6 +90,28 @@ function profileOf(value: string | undefined): ApiKeyProfile {
   if (value === undefined) return DEFAULT_PROFILE;
   if (!isApiKeyProfile(value)) throw new Usage(`--profile must be one of: ${API_KEY_PROFILES.join(", ")}`);
   return value;
+}
+
+/** Why a --key-file could not be read; exit 78 like the keys file's own errors. */
+class KeyFileUnreadable extends KeysFileError {
+  readonly code = "key_file_unreadable";
+  constructor(path: string, error: unknown) {
+    super(path, `--key-file: cannot read '${path}' (${errnoReason(error)})`);
+  }
+}
+
+/** The key to import, from exactly one of --key and --key-file (which keeps it out of ps). */
+async function keyToImport(inline: string | undefined, file: string | undefined): Promise<string> {
+  if ((inline === undefined) === (file === undefined)) throw new Usage("give the key with exactly one of --key-file PATH or --key VALUE");
+  if (file === undefined) return inline ?? "";
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new KeyFileUnreadable(file, error);
+  }
+  // What `echo KEY > file` and a pipe add; any other whitespace stays and is refused as not printable.
+  return text.replace(/\r?\n$/, "");
 }
 
 export async function runKeysCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -122,8 +149,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
         return EXIT_OK;
       }
       case "import": {
-        const key = values.key;
-        if (key === undefined) throw new Usage("--key VALUE is required");
+        const key = await keyToImport(values.key, values["key-file"]);
         const profile = profileOf(values.profile);
         await importKey(path, name, key, profile);
         io.out(`imported key "${name}" (profile ${profile}) into ${path}; only its hash is stored.`);

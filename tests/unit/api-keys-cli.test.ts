@@ -115,6 +115,29 @@ describe("caas keys import, list and remove", () => {
     expect((await keys(["import", "x", "--file", file])).code).toBe(2);
     expect((await keys(["import", "x", "--key", "short", "--file", file])).code).toBe(2);
   });
+
+  it("reads the key from --key-file, one trailing newline dropped, so it never is an argument", async () => {
+    const file = await keysPath();
+    const keyFile = `${file}.key`;
+    const key = "legacy-django-key-from-a-file-0123";
+    await writeFile(keyFile, `${key}\n`);
+    const imported = await keys(["import", "from-file", "--key-file", keyFile, "--file", file]);
+    expect(imported.code).toBe(0);
+    expect((await ApiKeyStore.load(file)).lookup(key)?.name).toBe("from-file");
+    // Only one newline is the file's ending; more whitespace is part of the value, and refused.
+    await writeFile(keyFile, `${key}\n\n`);
+    expect((await keys(["import", "two-newlines", "--key-file", keyFile, "--file", file])).code).toBe(2);
+  });
+
+  it("takes exactly one of --key and --key-file, and exits 78 for an unreadable --key-file", async () => {
+    const file = await keysPath();
+    const both = await keys(["import", "x", "--key", "legacy-django-key-0123456789", "--key-file", "/dev/null", "--file", file]);
+    expect(both.code).toBe(2);
+    expect(both.err.join("\n")).not.toContain("legacy-django-key-0123456789");
+    const missing = await keys(["import", "x", "--key-file", `${file}.absent`, "--file", file]);
+    expect(missing.code).toBe(78);
+    expect(missing.err).toHaveLength(1);
+  });
 });
 
 describe("caas keys usage", () => {
