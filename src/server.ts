@@ -1,7 +1,7 @@
 /**
  * The listening side: TLS material, one Bun.serve listener, and the process's signals.
- * SIGTERM/SIGINT answer for a short grace with "Connection: close", drain in-flight requests and exit 0. SIGHUP re-reads credentials and the TLS
- * certificate; because server.reload({ tls }) keeps the old certificate (oven-sh/bun#43815),
+ * SIGTERM/SIGINT answer for a short grace with "Connection: close", drain in-flight requests
+ * and exit 0. SIGHUP re-reads credentials and the TLS certificate; because server.reload({ tls }) keeps the old certificate (oven-sh/bun#43815),
  * a new listener is bound beside the old one on the same port (SO_REUSEPORT) and the old one
  * is drained, so no connection attempt is refused during the swap.
  */
@@ -124,7 +124,7 @@ async function closeAfter(answer: Response | Promise<Response>): Promise<Respons
 
 export interface RunningServer {
   readonly port: number;
-  /** Stops accepting, waits for in-flight requests up to the drain timeout, then closes the rest. */
+  /** Retires the listener (see retire: a "Connection: close" grace, then the drain) and resolves once it has stopped. */
   shutdown(reason: string): Promise<void>;
   reload(): Promise<void>;
 }
@@ -162,8 +162,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   /**
    * Bun's stop() closes idle keep-alive connections at once, racing a client's next request on
-   * them. So a replaced listener first answers a while longer with "Connection: close", which
-   * sends busy keep-alive clients to the new listener, and only then stops.
+   * them. So a listener being replaced (SIGHUP) or stopped (SIGTERM) first answers a while longer
+   * with "Connection: close", which sends busy keep-alive clients to a new listener or another
+   * instance, and only then stops accepting and drains.
    */
   const retire = async (old: Server<undefined>): Promise<void> => {
     old.reload({ fetch: (request, server) => closeAfter(handle(request, server)) });
