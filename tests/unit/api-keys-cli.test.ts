@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from "bun:test";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiKeyStore } from "../../src/auth/api-keys.ts";
 import type { CliIo } from "../../src/cli/io.ts";
@@ -20,15 +20,10 @@ async function keys(args: string[], env: Record<string, string | undefined> = {}
   return { code, out, err };
 }
 
-const directories: string[] = [];
+const scratch = scratchDirectories("caas-keys-cli-");
 async function keysPath(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), "caas-keys-cli-"));
-  directories.push(directory);
-  return join(directory, "keys.json");
+  return join(await scratch(), "keys.json");
 }
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
 
 describe("caas keys add", () => {
   it("prints the new key on the last line of stdout, and only there", async () => {

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from "bun:test";
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
+import { chmod, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   addKey,
@@ -23,15 +23,10 @@ import {
 import { toHex } from "../../src/crypto/encoding.ts";
 import { constantTimeEqual } from "../../src/crypto/hash.ts";
 
-const directories: string[] = [];
+const scratch = scratchDirectories("caas-keys-");
 async function keysPath(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), "caas-keys-"));
-  directories.push(directory);
-  return join(directory, "keys.json");
+  return join(await scratch(), "keys.json");
 }
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
 
 async function caught(promise: Promise<unknown>): Promise<unknown> {
   try {

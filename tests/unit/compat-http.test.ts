@@ -3,9 +3,8 @@
  * original's digests (all 201 of its vectors, over app.handle), a standard key never does, and
  * the server warns at start about every compat key, by name only.
  */
-import { afterAll, describe, expect, it } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
 import { createApp } from "../../src/app.ts";
 import { ApiKeyStore, importKey, InvalidKeyArgument } from "../../src/auth/api-keys.ts";
@@ -67,15 +66,7 @@ async function verify(body: unknown): Promise<boolean> {
   return ((await answer.json()) as { match: boolean }).match;
 }
 
-const temporaryDirectories: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), "caas-compat-http-"));
-  temporaryDirectories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  for (const directory of temporaryDirectories) await rm(directory, { recursive: true, force: true });
-});
+const temporaryDirectory = scratchDirectories("caas-compat-http-");
 
 describe("a django-compat key gets the Django original's digests", () => {
   it("gives all 201 of the original's vectors over /encode, with version 0", async () => {

@@ -3,9 +3,8 @@
  * @noble/hashes alone (no code of ours but the pool's order), and a pinned answer: changing any
  * of it changes every pseudonym a deployment has stored, so that must never happen by accident.
  */
-import { afterAll, describe, expect, it } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
 import { blake2b, blake2s } from "@noble/hashes/blake2.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
@@ -75,10 +74,7 @@ function referencePseudonym(secret: Uint8Array, userId: string, data: string): {
   return { digest: toHex(hmac(hash, key, utf8(data))), algorithm, salt };
 }
 
-const directories: string[] = [];
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories("caas-pseudonym-");
 
 describe("the pseudonym construction", () => {
   it("is exactly the three steps described, checked against an independent rebuild for 500 users", () => {
@@ -107,8 +103,7 @@ describe("the pseudonym construction", () => {
   });
 
   it("gives the same digest in a new process reading the same secret file, as after a restart", async () => {
-    const directory = await mkdtemp(join(tmpdir(), "caas-pseudonym-"));
-    directories.push(directory);
+    const directory = await scratch();
     const path = join(directory, "secret.json");
     await initSecretFile(path);
     const id = crypto.randomUUID();

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from "bun:test";
-import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
+import { chmod, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { CliIo } from "../../src/cli/io.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
@@ -20,15 +20,10 @@ async function secret(args: string[], env: Record<string, string | undefined> = 
   return { code, out, err };
 }
 
-const directories: string[] = [];
+const scratch = scratchDirectories("caas-secret-cli-");
 async function secretPath(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), "caas-secret-cli-"));
-  directories.push(directory);
-  return join(directory, "secret.json");
+  return join(await scratch(), "secret.json");
 }
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
 
 describe("caas secret init", () => {
   it("writes a 0600 secret file, exits 0 and prints no secret", async () => {

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from "bun:test";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "bun:test";
+import { scratchDirectories } from "./scratch.ts";
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   ensureStateSecret,
@@ -16,15 +16,7 @@ import {
 } from "../../src/modules/pseudonym/secrets.ts";
 import { toBase64 } from "../../src/crypto/encoding.ts";
 
-const directories: string[] = [];
-async function scratch(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), "caas-secrets-"));
-  directories.push(directory);
-  return directory;
-}
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
+const scratch = scratchDirectories("caas-secrets-");
 
 async function modeOf(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
