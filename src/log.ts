@@ -22,14 +22,20 @@ let stdoutErrorsIgnored = false;
 
 /**
  * Writes a line to stdout. A stdout that went away (a closed pipe: EPIPE) would otherwise raise an
- * unhandled 'error' event and end the process; losing log lines is better than losing the service.
+ * unhandled 'error' event, or throw, and end the process; losing log lines is better than losing
+ * the service.
  */
 function writeToStdout(line: string): void {
   if (!stdoutErrorsIgnored) {
     stdoutErrorsIgnored = true;
     process.stdout.on("error", () => undefined);
   }
-  process.stdout.write(line);
+  try {
+    process.stdout.write(line);
+  } catch {
+    // The same closed pipe may also be reported at once, as a throw from write(): a log call must
+    // never end the code that made it (a reload, a drain, an error answer).
+  }
 }
 
 export function createLogger(minimum: LogLevel, write: (line: string) => void = writeToStdout): Logger {

@@ -124,6 +124,8 @@ async function closeAfter(answer: Response | Promise<Response>): Promise<Respons
 
 export interface RunningServer {
   readonly port: number;
+  /** The URL it listens on, for the "listening" line its caller logs once signals are handled. */
+  readonly url: string;
   /** Retires the listener (see retire: a "Connection: close" grace, then the drain) and resolves once it has stopped. */
   shutdown(reason: string): Promise<void>;
   reload(): Promise<void>;
@@ -152,7 +154,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const handle = instrument(app.fetch, metrics, logger, gate);
   let server = listen(handle, config, tls, config.port);
   const port = server.port ?? config.port;
-  logger.info("listening", { url: `https://${config.host}:${port}`, pid: process.pid });
 
   const drain = async (old: Server<undefined>): Promise<void> => {
     const deadline = setTimeout(() => void old.stop(true), config.drainTimeoutSeconds * 1000);
@@ -175,6 +176,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let reloading: Promise<void> = Promise.resolve();
   const running: RunningServer = {
     port,
+    url: `https://${config.host}:${port}`,
     async shutdown(reason) {
       if (shuttingDown) return;
       shuttingDown = true;

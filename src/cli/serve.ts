@@ -88,6 +88,9 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
   const tls = isWorker && io.env[WORKER_TLS_ENV] === "1" ? await readTlsFromSupervisor() : undefined;
   const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(tls === undefined ? {} : { tls }) });
   handleSignals(running, logger);
+  // Only now: whoever waits for this line (systemd, a supervisor, a test) may signal us at once,
+  // and a SIGHUP before the handler is installed would end the process instead of reloading it.
+  logger.info("listening", { url: running.url, pid: process.pid });
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
 }
