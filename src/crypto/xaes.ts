@@ -8,7 +8,7 @@
  * CMAC subkey K1) is computed once in XaesKey, so a message costs one 32-byte ECB call and one
  * AES-256-GCM seal.
  */
-import { type Cipher, createCipheriv, createDecipheriv } from "node:crypto";
+import { type Cipheriv, createCipheriv, createDecipheriv } from "node:crypto";
 import { AuthenticationFailed } from "./aead.ts";
 
 export const XAES_KEY_BYTES = 32;
@@ -38,7 +38,7 @@ export interface DerivedGcm {
 /** One XAES-256-GCM key, with its per-key precomputation done once. */
 export class XaesKey {
   /** AES-256 in ECB mode without padding: every update() encrypts whole blocks on their own, so one cipher serves every message. */
-  readonly #blocks: Cipher;
+  readonly #blocks: Cipheriv;
   readonly #k1: Uint8Array;
 
   constructor(key: Uint8Array) {

@@ -93,7 +93,7 @@ async function webCryptoXaesSeal(key: Uint8Array<ArrayBuffer>, nonce: Uint8Array
   };
   const derivedKey = new Uint8Array([...(await aesBlock(m(1))), ...(await aesBlock(m(2)))]);
   const gcmKey = await crypto.subtle.importKey("raw", derivedKey, "AES-GCM", false, ["encrypt"]);
-  const params: AesGcmParams = { name: "AES-GCM", iv: nonce.slice(12), tagLength: 128, ...(aad === undefined ? {} : { additionalData: aad }) };
+  const params = { name: "AES-GCM", iv: nonce.slice(12), tagLength: 128, ...(aad === undefined ? {} : { additionalData: aad }) };
   return new Uint8Array(await crypto.subtle.encrypt(params, gcmKey, plaintext));
 }
 
