@@ -8,7 +8,8 @@ import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
-import { withoutTrailingSlash } from "./http/paths.ts";
+import { InvalidTarget } from "./http/errors.ts";
+import { targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
@@ -35,8 +36,11 @@ export function createApp(config: Config, deps: AppDeps) {
     .headers({ ...SECURITY_HEADERS })
     // A request id per request, put into the headers Elysia builds each answer with, errors
     // included: adding a header to a finished Response costs about 6 µs under load (bench/load.ts).
-    .onRequest(({ set }) => {
+    .onRequest(({ request, set }) => {
       set.headers[REQUEST_ID_HEADER] = crypto.randomUUID();
+      // Before routing, so no handler, and no 404 or 405, is chosen for a target caas refuses.
+      const problem = targetProblem(request.url);
+      if (problem !== undefined) throw new InvalidTarget(problem);
     })
     .onError(({ code, error, request, set }) => errorToResponse(code, error, request, allowedMethods, deps.logger, set.headers[REQUEST_ID_HEADER]))
     .use(healthRoutes())

@@ -13,6 +13,7 @@ import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { CredentialsHolder, loadCredentials } from "./credentials.ts";
 import { instrument, type FetchHandler } from "./http/instrument.ts";
+import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./http/target-routes.ts";
 import { RateLimiter, rateLimitGate } from "./http/rate-limit.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
@@ -76,7 +77,7 @@ export function assertPortFree(host: string, port: number): void {
  */
 export const IDLE_TIMEOUT_SECONDS = 10;
 
-function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
+function listen(served: TargetRoutes, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
   return Bun.serve({
     hostname: config.host,
     port,
@@ -96,7 +97,9 @@ function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: nu
       // Mutual TLS: the handshake itself refuses a client without a certificate this CA signed.
       ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     },
-    fetch: handle,
+    // Routes by the target as sent, then fetch for the rest: src/http/target-routes.ts.
+    routes: served.routes,
+    fetch: served.fetch,
   });
 }
 
@@ -152,7 +155,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
     keyNameFromHeaders: (headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name,
   });
   const handle = instrument(app.fetch, metrics, logger, gate);
-  let server = listen(handle, config, tls, config.port);
+  const refuse = instrument(rewrittenTargetAnswer, metrics, logger);
+  const paths = app.routes.map((route) => route.path);
+  const served = targetRoutes(paths, handle, refuse);
+  let server = listen(served, config, tls, config.port);
   const port = server.port ?? config.port;
 
   const drain = async (old: Server<undefined>): Promise<void> => {
@@ -168,7 +174,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
    * instance, and only then stops accepting and drains.
    */
   const retire = async (old: Server<undefined>): Promise<void> => {
-    old.reload({ fetch: (request, server) => closeAfter(handle(request, server)) });
+    const closing = (answer: FetchHandler): FetchHandler => (request, server) => closeAfter(answer(request, server));
+    old.reload(targetRoutes(paths, closing(handle), closing(refuse)));
     await Bun.sleep(Math.min(RETIRE_GRACE_MS, config.drainTimeoutSeconds * 1000));
     await drain(old);
   };
@@ -195,7 +202,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           credentials.replace(await loadCredentials(config, logger));
           // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
           const nextTls = config.tlsCert === undefined ? tls : await loadTlsMaterial(config, logger);
-          const next = listen(handle, config, nextTls, port);
+          const next = listen(served, config, nextTls, port);
           const old = server;
           server = next;
           await retire(old);

@@ -9,6 +9,7 @@ import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { Logger } from "../log.ts";
 import { CaasError, errorBody, InvalidBody, InvalidJson, MethodNotAllowed, NotFound } from "./errors.ts";
 import { JSON_HEADERS } from "./headers.ts";
+import { pathOf } from "./paths.ts";
 
 export function answerFor(error: CaasError): Response {
   return new Response(JSON.stringify(errorBody(error.code, error.message)), {
@@ -37,6 +38,38 @@ export function describeValidation(error: ValidationError): InvalidBody {
 
 export type AllowedMethods = (path: string) => readonly string[] | undefined;
 
+/**
+ * The answer to a bug: a JSON 500 that says nothing, and one log line by error name and request
+ * id only (a message could quote input). Neither the logging nor the answer may throw, since this
+ * is the last thing between a bug and Bun's own plain-text 500 with a stack trace in the log.
+ */
+export function internalError(logger: Logger, requestId: string | undefined, error: unknown): Response {
+  try {
+    logger.error("internal_error", { requestId, error: error instanceof Error ? error.name : typeof error });
+  } catch {
+    // A log line lost is better than a request lost.
+  }
+  // No x-request-id here: Elysia adds the app's to what onError returns; instrument.ts adds its own.
+  return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: JSON_HEADERS });
+}
+
+const INTERNAL_ERROR_BODY = JSON.stringify(errorBody("internal", "Internal error."));
+
+function knownAnswer(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods): Response | undefined {
+  if (error instanceof CaasError) return answerFor(error);
+  // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
+  if (error instanceof Error && error.cause instanceof CaasError) return answerFor(error.cause);
+  if (error instanceof ValidationError) return answerFor(describeValidation(error));
+  if (code === "NOT_FOUND") {
+    // Read from the URL as Bun gives it, which is not always absolute (no usable Host): see pathOf.
+    const allowed = allowedMethods(pathOf(request.url));
+    return answerFor(allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed));
+  }
+  if (code === "PARSE") return answerFor(new InvalidJson());
+  return undefined;
+}
+
+/** Never throws: a failure while answering a failure is itself answered as a bug. */
 export function errorToResponse(
   code: string | number,
   error: unknown,
@@ -45,16 +78,9 @@ export function errorToResponse(
   logger: Logger,
   requestId?: string,
 ): Response {
-  if (error instanceof CaasError) return answerFor(error);
-  // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
-  if (error instanceof Error && error.cause instanceof CaasError) return answerFor(error.cause);
-  if (error instanceof ValidationError) return answerFor(describeValidation(error));
-  if (code === "NOT_FOUND") {
-    const allowed = allowedMethods(new URL(request.url).pathname);
-    return answerFor(allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed));
+  try {
+    return knownAnswer(code, error, request, allowedMethods) ?? internalError(logger, requestId, error);
+  } catch (failure) {
+    return internalError(logger, requestId, failure);
   }
-  if (code === "PARSE") return answerFor(new InvalidJson());
-  // By name and request id only: a message could quote input.
-  logger.error("internal_error", { requestId, error: error instanceof Error ? error.name : typeof error });
-  return new Response(JSON.stringify(errorBody("internal", "Internal error.")), { status: 500, headers: JSON_HEADERS });
 }

@@ -2,6 +2,7 @@
  * One error model for every answer caas gives on failure: a stable machine code, an HTTP status
  * and a human message written here, never built from the request (so no input is ever echoed).
  */
+import type { TargetProblem } from "./paths.ts";
 
 export abstract class CaasError extends Error {
   abstract readonly code: string;
@@ -76,6 +77,21 @@ export class NotFound extends CaasError {
   readonly code = "not_found";
   readonly status = 404;
   override readonly message = "No such endpoint.";
+}
+
+const INVALID_TARGET_MESSAGES: Readonly<Record<TargetProblem, string>> = {
+  fragment: "The request target has a fragment ('#'); send the path without it.",
+  dot_segment: "The request target has a '.' or '..' path segment; send the endpoint's path as documented.",
+  no_path: "The request target has no path; send the endpoint's path as documented.",
+};
+
+/** A request-target caas does not route: see targetProblem in src/http/paths.ts. */
+export class InvalidTarget extends CaasError {
+  readonly code = "invalid_target";
+  readonly status = 400;
+  constructor(problem: TargetProblem) {
+    super(INVALID_TARGET_MESSAGES[problem]);
+  }
 }
 
 export class AuthenticationFailedError extends CaasError {

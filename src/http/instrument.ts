@@ -6,17 +6,11 @@
  */
 import type { Server } from "bun";
 import type { Logger } from "../log.ts";
+import { internalError } from "./error-answers.ts";
 import { REQUEST_ID_HEADER } from "./headers.ts";
+import { pathOf } from "./paths.ts";
 import type { Metrics } from "../modules/ops/metrics.ts";
 import type { Gate } from "./rate-limit.ts";
-
-/** The path of an absolute URL, without its query: read once, sliced once, no array per request. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const query = url.indexOf("?", start);
-  return query < 0 ? url.slice(start) : url.slice(start, query);
-}
 
 export type FetchHandler = (request: Request, server?: Server<undefined>) => Response | Promise<Response>;
 
@@ -26,21 +20,26 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
   return async (request, server) => {
     const started = performance.now();
     metrics.inFlight += 1;
-    let status = 500;
-    let response: Response | undefined;
+    let response: Response;
     try {
       const refused = gate?.(request, server);
       if (refused !== undefined) refused.headers.set(REQUEST_ID_HEADER, crypto.randomUUID());
       response = refused ?? (await handle(request));
-      status = response.status;
-      return response;
-    } finally {
-      metrics.inFlight -= 1;
-      const seconds = (performance.now() - started) / 1000;
-      const route = metrics.routeOf(pathOf(request.url));
-      metrics.observe(route, status, seconds);
-      if (status === 429) metrics.rateLimited += 1;
-      if (accessLog) logger.debug("request", { id: response?.headers.get(REQUEST_ID_HEADER) ?? undefined, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+    } catch (error) {
+      // The last resort: the app answers its own errors (error-answers.ts), so this is a bug in
+      // the app, Elysia or the gate. Answered here, not by Bun, whose 500 is plain text without
+      // caas's headers and logs the stack trace, per request.
+      const requestId = crypto.randomUUID();
+      response = internalError(logger, requestId, error);
+      response.headers.set(REQUEST_ID_HEADER, requestId);
     }
+    metrics.inFlight -= 1;
+    const status = response.status;
+    const seconds = (performance.now() - started) / 1000;
+    const route = metrics.routeOf(pathOf(request.url));
+    metrics.observe(route, status, seconds);
+    if (status === 429) metrics.rateLimited += 1;
+    if (accessLog) logger.debug("request", { id: response.headers.get(REQUEST_ID_HEADER) ?? undefined, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+    return response;
   };
 }

@@ -2,3 +2,47 @@
 export function withoutTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
 }
+
+/**
+ * Where the path starts in request.url. Bun gives an absolute URL ("https://host/p?q") when the
+ * request names a usable Host, and the bare target ("/p?q", or "host:port" for CONNECT) when it
+ * does not; so the path starts at 0 or after the scheme's "//", never at a fixed offset (a Host of
+ * one or two characters would put another "/" there). -1: the target has no path.
+ * patches/elysia@1.4.30.patch makes Elysia's router find it the same way.
+ */
+export function pathStart(url: string): number {
+  return url.charCodeAt(0) === 47 ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+}
+
+/** The path of request.url without its query; "" for a target with no path (CONNECT's host:port). */
+export function pathOf(url: string): string {
+  const start = pathStart(url);
+  if (start < 0) return "";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/** "." and "..", also percent-encoded ("%2e", ".%2E", ...): a segment a URL parser would resolve away. */
+function isDotSegment(segment: string): boolean {
+  const dots = segment.replace(/%2e/gi, ".");
+  return dots === "." || dots === "..";
+}
+
+/**
+ * Why caas refuses a request-target, or undefined for one it routes. RFC 9112 gives a target no
+ * fragment; dot segments are refused, not resolved, so a path rule in a proxy in front of caas and
+ * caas's own routing cannot read one target as two different paths; a target without a path is
+ * CONNECT's authority form, which caas does not serve.
+ */
+export type TargetProblem = "fragment" | "dot_segment" | "no_path";
+
+export function targetProblem(url: string): TargetProblem | undefined {
+  if (url.includes("#")) return "fragment";
+  const path = pathOf(url);
+  if (path.charCodeAt(0) !== 47) return "no_path";
+  // The common target has no "." at all; only then is it split.
+  if (path.includes(".") || path.includes("%")) {
+    for (const segment of path.split("/")) if (isDotSegment(segment)) return "dot_segment";
+  }
+  return undefined;
+}

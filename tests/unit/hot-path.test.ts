@@ -40,3 +40,16 @@ describe("compiled request handlers", () => {
     expect(String(route.compile())).not.toContain(".Encode(");
   });
 });
+
+describe("the compiled router", () => {
+  // patches/elysia@1.4.30.patch: Elysia 1.4.30 looks for the path from character 11 of
+  // request.url on, as if every Host were at least four characters long. With "Host: ab",
+  // "https://ab/zz/healthz" was routed as /healthz, and without a Host (HTTP/1.0, where Bun gives
+  // the bare target) "/aaaaaaaaaa/healthz" was: a path rule in a proxy could be walked around.
+  // The patch finds the path after the scheme's "//", or at 0 for a bare target, as src/http/paths.ts does.
+  it("finds the path after the scheme, not at a fixed offset (the Elysia patch is applied)", () => {
+    const source = String(app.fetch);
+    expect(source).toContain("u.charCodeAt(0)===47?0:u.indexOf('/',u.indexOf('//')+2)");
+    expect(source).not.toMatch(/indexOf\('\/',\s*(7|11)\)/);
+  });
+});

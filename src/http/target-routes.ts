@@ -1,0 +1,45 @@
+/**
+ * Bun resolves dot segments before a handler sees request.url ("/oracleinvocation/../metrics"
+ * arrives as ".../metrics"), while its router matches the target as the client sent it. So each
+ * of caas's paths is a Bun route of its own, reached only by that exact target; every other
+ * target that starts with "/" reaches the "/*" route, and one of those whose URL still names a
+ * caas path was rewritten by Bun on the way: it is refused, not served. The rest (dot segments
+ * without a usable Host, where Bun leaves the target as sent, fragments, unknown paths) is the
+ * app's to answer (targetProblem in paths.ts, then its 404).
+ */
+import type { FetchHandler } from "./instrument.ts";
+import { answerFor } from "./error-answers.ts";
+import { InvalidTarget } from "./errors.ts";
+import { REQUEST_ID_HEADER } from "./headers.ts";
+import { pathOf, withoutTrailingSlash } from "./paths.ts";
+
+export interface TargetRoutes {
+  readonly routes: Record<string, FetchHandler>;
+  readonly fetch: FetchHandler;
+}
+
+/** The answer to a target Bun rewrote into one of caas's paths. */
+export function rewrittenTargetAnswer(): Response {
+  const response = answerFor(new InvalidTarget("dot_segment"));
+  response.headers.set(REQUEST_ID_HEADER, crypto.randomUUID());
+  return response;
+}
+
+/**
+ * Bun.serve's routes and fetch for caas's paths (each also with a trailing slash): `handle`
+ * answers every request except those `refuse` answers (built from rewrittenTargetAnswer, so it is
+ * counted and logged like any other).
+ */
+export function targetRoutes(paths: Iterable<string>, handle: FetchHandler, refuse: FetchHandler): TargetRoutes {
+  const exact = new Set<string>();
+  for (const path of paths) {
+    const bare = withoutTrailingSlash(path);
+    exact.add(bare);
+    exact.add(`${bare}/`);
+  }
+  const routes: Record<string, FetchHandler> = {};
+  for (const path of exact) routes[path] = handle;
+  routes["/*"] = (request, server) => (exact.has(pathOf(request.url)) ? refuse(request, server) : handle(request, server));
+  // Targets that do not start with "/" (CONNECT's host:port): the app refuses them.
+  return { routes, fetch: handle };
+}
