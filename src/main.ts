@@ -1,9 +1,10 @@
 /** The binary's entry: parse argv, dispatch a command, map errors to exit codes. */
+import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
 import { ConfigError } from "./config.ts";
 import { KeysFileError } from "./auth/api-keys.ts";
 import { runDecryptCommand } from "./cli/decrypt.ts";
-import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, type CliIo } from "./cli/io.ts";
+import { EXIT_CONFIG, EXIT_IOERR, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, OutputFailed, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
 import { runKeysCommand } from "./cli/keys.ts";
 import { runSecretCommand } from "./cli/secret.ts";
 import { runServeCommand } from "./cli/serve.ts";
@@ -19,7 +20,8 @@ const HELP = [
   "  version   print the version and commit",
   "",
   "Run 'caas <command> --help' for a command's options.",
-  "Exit codes: 0 ok, 2 usage, 78 configuration error.",
+  "Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),",
+  "78 configuration error; 'caas <command> --help' lists a command's own.",
 ].join("\n");
 
 const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => Promise<number>>> = {
@@ -56,19 +58,74 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.err(`caas ${command}: ${error.message}`);
       return EXIT_CONFIG;
     }
-    throw error;
+    if (error instanceof OutputFailed) {
+      io.err(`caas ${command}: standard output closed before the answer was written (${error.code})`);
+      return EXIT_IOERR;
+    }
+    io.err(unexpectedErrorLine(`caas ${command}`, error));
+    return EXIT_SOFTWARE;
   }
 }
 
+/**
+ * Writes all of `text` to a descriptor synchronously, so the caller knows it arrived (or why
+ * not) before going on; process.stdout.write reports a closed pipe later, as a crash.
+ */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  let written = 0;
+  let waits = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(fd, bytes, written);
+    } catch (error) {
+      // A non-blocking descriptor inherited from the parent may be full for a moment.
+      if (errnoCodeOf(error) === "EAGAIN" && waits++ < 1000) {
+        Bun.sleepSync(1);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+function errnoCodeOf(error: unknown): string {
+  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "EIO";
+}
+
+/** Last resort for what escapes main (a timer, a stream): one line, exit 70, never a stack trace. */
+function exitOnUnexpected(error: unknown): never {
+  try {
+    writeAll(2, `${unexpectedErrorLine("caas", error)}\n`);
+  } catch {
+    // stderr is gone too; the exit status still tells.
+  }
+  process.exit(EXIT_SOFTWARE);
+}
+
 if (import.meta.main) {
+  process.on("uncaughtException", exitOnUnexpected);
+  process.on("unhandledRejection", exitOnUnexpected);
   const io: CliIo = {
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    out: (line) => {
+      try {
+        writeAll(1, `${line}\n`);
+      } catch (error) {
+        throw new OutputFailed(errnoCodeOf(error));
+      }
+    },
+    err: (line) => {
+      try {
+        writeAll(2, `${line}\n`);
+      } catch {
+        // Nowhere left to say it; the exit status still tells.
+      }
+    },
     env: process.env,
   };
   // No top-level await: the bytecode-compiled binary is CommonJS.
   void main(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
     if (code !== EXIT_OK) process.exit(code);
-  });
+  }, exitOnUnexpected);
 }

@@ -10,12 +10,21 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { open } from "node:fs/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { type Comparator, constantTimeEqual, digest, findConstantTime } from "../crypto/hash.ts";
-import { errnoCode, errnoReason, PrivateFileWriteFailed, StoreFileError, writePrivateFile } from "../files/private-file.ts";
+import {
+  errnoReason,
+  PrivateFileFailed,
+  type PrivateFileProblem,
+  type PrivateFileRules,
+  readPrivateFile,
+  removePrivateFile,
+  StoreFileError,
+  withPrivateFileLock,
+  writePrivateFile,
+} from "../files/private-file.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original (issue 4). */
 export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
@@ -34,7 +43,8 @@ export const IMPORTED_KEY_MIN_LENGTH = 16;
  */
 export const IMPORTED_COMPAT_KEY_MIN_LENGTH = 1;
 export const PRESENTED_KEY_MAX_LENGTH = 512;
-const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** Hashes are no secret, so others may read the file; writing it grants access, so nobody else may. */
+const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: 4 * 1024 * 1024 };
 
 /** What a lookup answers and `keys list` shows: never the key, never its hash. */
 export interface ApiKeyRecord {
@@ -57,16 +67,19 @@ export class KeysFileMissing extends KeysFileError {
 
 export class KeysFileInvalid extends KeysFileError {
   readonly code = "keys_file_invalid";
-  constructor(path: string, reason: string) {
+  constructor(
+    path: string,
+    readonly reason: string,
+  ) {
     super(path, `keys file ${path} is not a valid caas keys file: ${reason}`);
   }
 }
 
+/** Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own. */
 export class KeysFileInsecure extends KeysFileError {
   readonly code = "keys_file_insecure";
-  constructor(path: string, mode: number) {
-    const octal = (mode & 0o777).toString(8).padStart(4, "0");
-    super(path, `${path} is writable by group or others (mode ${octal}), who could add keys of their own; refusing to use it. Fix: chmod 600 ${path}`);
+  constructor(path: string, subject: string, sentence: string, fix: string) {
+    super(path, `${subject} ${sentence}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`);
   }
 }
 
@@ -95,6 +108,38 @@ export class KeyAlreadyStored extends KeysFileError {
   readonly code = "key_already_stored";
   constructor(path: string, existingName: string) {
     super(path, `this key is already in ${path} as "${existingName}"`);
+  }
+}
+
+/** Another command holds the file's lock for longer than a command waits; exit 75, try again. */
+export class KeysFileBusy extends KeysFileError {
+  readonly code = "keys_file_busy";
+  constructor(path: string) {
+    super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
+  }
+}
+
+/** The change would leave a file the server refuses to load; the file is left as it was. */
+export class KeysFileRefused extends KeysFileError {
+  readonly code = "keys_file_refused";
+  constructor(path: string, reason: string) {
+    super(path, `refusing to write ${path}: the result would not load (${reason}); the file is left as it was`);
+  }
+}
+
+/**
+ * The new key could not be shown (stdout closed): it was taken out of the file again, since a
+ * key nobody saw opens nothing for anyone and only widens what a leak of the file's hashes gives.
+ */
+export class KeyNotShown extends KeysFileError {
+  readonly code = "key_not_shown";
+  constructor(path: string, name: string, reason: string, undone: boolean) {
+    super(
+      path,
+      undone
+        ? `the new key could not be written to standard output: ${reason}; so "${name}" was not kept in ${path}; run the command again with stdout open`
+        : `the new key could not be written to standard output: ${reason}; and "${name}" could not be taken out of ${path} again; remove it with: caas keys remove ${name} --file ${path}`,
+    );
   }
 }
 
@@ -241,25 +286,45 @@ export class ApiKeyStore {
 // ---------------------------------------------------------------------------------------------
 // The file
 
-async function readKeysFile(path: string): Promise<KeysFile> {
-  let text: string;
-  try {
-    const handle = await open(path, "r");
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new KeysFileInvalid(path, "not a regular file");
-      // Hashes are no secret, so reading is harmless; writing is not: it grants access.
-      if ((info.mode & 0o022) !== 0) throw new KeysFileInsecure(path, info.mode);
-      if (info.size > MAX_FILE_BYTES) throw new KeysFileInvalid(path, "larger than 4 MiB");
-      text = await handle.readFile("utf8");
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (error instanceof KeysFileError) throw error;
-    if (errnoCode(error) === "ENOENT") throw new KeysFileMissing(path);
-    throw new KeysFileUnreadable(path, errnoReason(error));
+function keysFileError(path: string, problem: PrivateFileProblem): KeysFileError {
+  switch (problem.kind) {
+    case "missing":
+      return new KeysFileMissing(path);
+    case "not_regular":
+      return new KeysFileInvalid(path, "not a regular file");
+    case "too_large":
+      return new KeysFileInvalid(path, "larger than 4 MiB");
+    case "insecure":
+      return new KeysFileInsecure(path, problem.subject, problem.sentence, problem.fix);
+    case "unreadable":
+      return new KeysFileUnreadable(path, problem.reason);
+    case "busy":
+      return new KeysFileBusy(path);
+    case "exists":
+      return new KeysFileUnwritable(path, "it appeared while being written");
+    case "unwritable":
+      return new KeysFileUnwritable(path, problem.reason);
   }
+}
+
+/** Runs `action`, turning the shared file layer's failures into this store's errors. */
+async function asKeysFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof PrivateFileFailed) throw keysFileError(path, error.problem);
+    throw error;
+  }
+}
+
+async function readKeysFile(path: string): Promise<KeysFile> {
+  const text = await asKeysFileErrors(path, () => readPrivateFile(path, KEYS_FILE_RULES));
+  return parseKeysFile(path, text);
+}
+
+/** Every check the server applies to the file's text; also run on what a command is about to write. */
+function parseKeysFile(path: string, text: string): KeysFile {
+  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw new KeysFileInvalid(path, "larger than 4 MiB");
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -282,24 +347,19 @@ async function readKeysFile(path: string): Promise<KeysFile> {
   return json;
 }
 
-/** A keys file that does not exist yet reads as empty, so `keys add` can start one. */
-async function readKeysFileOrEmpty(path: string): Promise<KeysFile> {
+/**
+ * Replaces the file atomically (see writePrivateFile), after reading what it is about to write
+ * with the server's own checks, so no command leaves a file the server refuses.
+ */
+async function writeKeysFile(path: string, target: string, file: KeysFile): Promise<void> {
+  const text = `${JSON.stringify(file, null, 2)}\n`;
   try {
-    return await readKeysFile(path);
+    parseKeysFile(path, text);
   } catch (error) {
-    if (error instanceof KeysFileMissing) return { keys: [] };
+    if (error instanceof KeysFileInvalid) throw new KeysFileRefused(path, error.reason);
     throw error;
   }
-}
-
-/** Replaces the file atomically (see writePrivateFile). */
-async function writeKeysFile(path: string, file: KeysFile): Promise<void> {
-  try {
-    await writePrivateFile(path, `${JSON.stringify(file, null, 2)}\n`, "replace");
-  } catch (error) {
-    if (!(error instanceof PrivateFileWriteFailed)) throw error;
-    throw new KeysFileUnwritable(path, error.reason);
-  }
+  await asKeysFileErrors(path, () => writePrivateFile(target, text, "replace"));
 }
 
 function checkName(name: string): void {
@@ -308,21 +368,60 @@ function checkName(name: string): void {
   }
 }
 
-async function storeKey(path: string, name: string, key: string, profile: ApiKeyProfile): Promise<void> {
+/** Adds one entry under the file's lock, for the whole read-modify-write; returns whether the file existed before. */
+async function storeKey(path: string, target: string, name: string, key: string, profile: ApiKeyProfile): Promise<boolean> {
   checkName(name);
-  const file = await readKeysFileOrEmpty(path);
+  let file: KeysFile;
+  let existed = true;
+  try {
+    file = await readKeysFile(path);
+  } catch (error) {
+    // A keys file that does not exist yet reads as empty, so `keys add` can start one.
+    if (!(error instanceof KeysFileMissing)) throw error;
+    file = { keys: [] };
+    existed = false;
+  }
   if (file.keys.some((stored) => stored.name === name)) throw new KeyNameTaken(path, name);
   const hash = toHex(hashApiKey(key));
   const same = file.keys.find((stored) => stored.hash === hash);
   if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
   const entry: StoredKey = { name, profile, hash, created: new Date().toISOString() };
-  await writeKeysFile(path, { keys: [...file.keys, entry] });
+  await writeKeysFile(path, target, { keys: [...file.keys, entry] });
+  return existed;
 }
 
-/** Adds a new random key under `name` and returns it: the only time it is ever seen in clear. */
-export async function addKey(path: string, name: string, profile: ApiKeyProfile = DEFAULT_PROFILE): Promise<string> {
+function withKeysFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
+  return asKeysFileErrors(path, () => withPrivateFileLock(path, change));
+}
+
+/**
+ * Adds a new random key under `name` and hands it to `show`: the only time it is ever seen in
+ * clear. `show` runs before the lock is released; if it throws (stdout closed), the entry is
+ * taken out again under the same lock, so no key stays in the file that nobody was shown, and
+ * KeyNotShown is thrown. The key is returned as well, for callers that show it themselves.
+ */
+export async function addKey(
+  path: string,
+  name: string,
+  profile: ApiKeyProfile = DEFAULT_PROFILE,
+  show: (key: string) => void = () => undefined,
+): Promise<string> {
   const key = generateApiKey();
-  await storeKey(path, name, key, profile);
+  await withKeysFileLock(path, async (target) => {
+    const existed = await storeKey(path, target, name, key, profile);
+    try {
+      show(key);
+    } catch (error) {
+      let undone = true;
+      try {
+        if (existed) await removeEntry(path, target, name);
+        else await asKeysFileErrors(path, () => removePrivateFile(target));
+      } catch {
+        undone = false;
+      }
+      throw new KeyNotShown(path, name, errnoReason(error), undone);
+    }
+  });
   return key;
 }
 
@@ -341,14 +440,21 @@ export async function importKey(
   if (!/^[\x21-\x7e]+$/.test(key)) {
     throw new InvalidKeyArgument("an imported key must be printable ASCII without spaces");
   }
-  await storeKey(path, name, key, profile);
+  await withKeysFileLock(path, async (target) => {
+    await storeKey(path, target, name, key, profile);
+  });
 }
 
-export async function removeKey(path: string, name: string): Promise<void> {
+async function removeEntry(path: string, target: string, name: string): Promise<void> {
   const file = await readKeysFile(path);
   const kept = file.keys.filter((stored) => stored.name !== name);
   if (kept.length === file.keys.length) throw new KeyNotFound(path, name);
-  await writeKeysFile(path, { keys: kept });
+  await writeKeysFile(path, target, { keys: kept });
+}
+
+/** Removes the key named `name`, under the file's lock, so a concurrent add cannot bring it back. */
+export async function removeKey(path: string, name: string): Promise<void> {
+  await withKeysFileLock(path, (target) => removeEntry(path, target, name));
 }
 
 export async function listKeys(path: string): Promise<readonly ApiKeyRecord[]> {

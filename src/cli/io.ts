@@ -3,7 +3,11 @@
  * tests run a command in-process and read exactly what it printed and returned.
  */
 export interface CliIo {
-  /** One line of standard output, without its newline. */
+  /**
+   * One line of standard output, without its newline. Throws when the line cannot be written
+   * (stdout closed: EPIPE), so a command that must know its output arrived, such as `keys add`
+   * showing a new key, finds out before it goes on.
+   */
   out(line: string): void;
   /** One line of standard error, without its newline. */
   err(line: string): void;
@@ -13,6 +17,14 @@ export interface CliIo {
 /** Exit codes, from sysexits.h where one fits. */
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
+/** `keys remove` of a name the file does not hold: the file is fine, the name is not in it. */
+export const EXIT_NOT_FOUND = 1;
+/** EX_SOFTWARE: an error caas did not expect; one line on stderr, never a stack trace. */
+export const EXIT_SOFTWARE = 70;
+/** EX_IOERR: standard output closed before the command's answer was written. */
+export const EXIT_IOERR = 74;
+/** EX_TEMPFAIL: another command held the file's lock for the whole wait; trying again may work. */
+export const EXIT_TEMPFAIL = 75;
 /** EX_CONFIG: a configuration or file the command needs is missing, unreadable or wrong. */
 export const EXIT_CONFIG = 78;
 
@@ -25,4 +37,22 @@ export function isParseArgsError(error: unknown): error is TypeError {
 export function firstSentence(message: string): string {
   const end = message.indexOf(". ");
   return end === -1 ? message : message.slice(0, end);
+}
+
+/** A line could not be written to standard output; `code` is the system's (EPIPE for a closed pipe). */
+export class OutputFailed extends Error {
+  constructor(readonly code: string) {
+    super(`standard output: ${code}`);
+    this.name = "OutputFailed";
+  }
+}
+
+/**
+ * The one line printed for an error caas did not expect: its class and system code only, since
+ * an unexpected error's message may quote anything it was handed, keys included.
+ */
+export function unexpectedErrorLine(prefix: string, error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  const code = error instanceof Error && "code" in error && typeof error.code === "string" ? ` ${error.code}` : "";
+  return `${prefix}: unexpected error (${name}${code}); this is a bug in caas, please report it`;
 }

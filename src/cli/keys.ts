@@ -14,11 +14,24 @@ import {
   importKey,
   InvalidKeyArgument,
   isApiKeyProfile,
+  KeyNotFound,
+  KeyNotShown,
+  KeysFileBusy,
   KeysFileError,
   listKeys,
   removeKey,
 } from "../auth/api-keys.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import {
+  type CliIo,
+  EXIT_CONFIG,
+  EXIT_IOERR,
+  EXIT_NOT_FOUND,
+  EXIT_OK,
+  EXIT_TEMPFAIL,
+  EXIT_USAGE,
+  firstSentence,
+  isParseArgsError,
+} from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
 
@@ -33,13 +46,20 @@ profile and creation time. --file defaults to $${KEYS_FILE_ENV}.
   caas keys list --file FILE
   caas keys remove NAME --file FILE
 
-Run 'caas keys <command> --help' for one command. Exit codes: 0 ok, 2 usage, 78 file error.`,
+Commands that change the file take its lock (.FILE.lock beside it) for the whole change, so
+commands run at once never lose one another's changes; a symbolic link is followed and the
+file it points to updated. Run 'caas keys <command> --help' for one command.
+
+Exit codes: 0 ok, 1 no key of that name (remove), 2 usage, 74 stdout closed (add: the key
+was not kept), 75 the file stayed locked by another command for 10 s, 78 file error.`,
   add: `usage: caas keys add NAME [--profile standard|django-compat] [--file FILE]
 
 Creates a random key (caas_ and 32 random bytes in base64url), stores its hash under NAME and
 prints the key on the last line of stdout. It is shown this once only: store it now.
 --profile defaults to ${DEFAULT_PROFILE}; --file defaults to $${KEYS_FILE_ENV}.
-The file is created if absent, written with mode 0600, and a name already in it is refused.`,
+The file is created if absent, written with mode 0600, and a name already in it is refused.
+If the key cannot be written to stdout (a closed pipe), it is taken out of the file again and
+the command exits 74: no key is kept that nobody was shown.`,
   import: `usage: caas keys import NAME (--key-file PATH | --key VALUE) [--profile standard|django-compat] [--file FILE]
 
 Stores the hash of an existing key (printable ASCII, at most 512 characters; at least 16 for
@@ -53,7 +73,8 @@ the key on the command line, where other local users can see it (ps).`,
 Prints one line per key: name, profile and creation time, tab-separated. Never a key or hash.`,
   remove: `usage: caas keys remove NAME [--file FILE]
 
-Removes the key named NAME. A running server drops it on its next reload (SIGHUP).`,
+Removes the key named NAME. A running server drops it on its next reload (SIGHUP).
+Exits 1 when the file holds no key named NAME.`,
 };
 
 const OPTIONS = {
@@ -142,10 +163,12 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     switch (command) {
       case "add": {
         const profile = profileOf(values.profile);
-        const key = await addKey(path, name, profile);
-        io.out(`added key "${name}" (profile ${profile}) to ${path}; only its hash is stored.`);
-        io.out("This is the only time the key is shown; store it now:");
-        io.out(key);
+        // Shown while the file is still locked, so a key that cannot be shown is taken out again.
+        await addKey(path, name, profile, (key) => {
+          io.out(`added key "${name}" (profile ${profile}) to ${path}; only its hash is stored.`);
+          io.out("This is the only time the key is shown; store it now:");
+          io.out(key);
+        });
         return EXIT_OK;
       }
       case "import": {
@@ -168,7 +191,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
   } catch (error) {
     if (error instanceof KeysFileError) {
       io.err(`caas keys ${command}: ${error.message}`);
-      return EXIT_CONFIG;
+      return keysFileExit(error);
     }
     if (error instanceof Usage || error instanceof InvalidKeyArgument || isParseArgsError(error)) {
       io.err(`caas keys ${command}: ${firstSentence(error.message)} (see caas keys ${command} --help)`);
@@ -176,4 +199,11 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     }
     throw error;
   }
+}
+
+function keysFileExit(error: KeysFileError): number {
+  if (error instanceof KeyNotFound) return EXIT_NOT_FOUND;
+  if (error instanceof KeysFileBusy) return EXIT_TEMPFAIL;
+  if (error instanceof KeyNotShown) return EXIT_IOERR;
+  return EXIT_CONFIG;
 }

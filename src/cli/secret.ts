@@ -3,8 +3,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { initSecretFile, rotateSecretFile, SecretFileError } from "../modules/pseudonym/secrets.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import { initSecretFile, rotateSecretFile, SecretFileBusy, SecretFileError } from "../modules/pseudonym/secrets.ts";
+import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
 
 const SECRET_FILE_ENV = "CAAS_SECRET_FILE";
 
@@ -16,7 +16,12 @@ Manage the server secret that keys every pseudonym. FILE defaults to $${SECRET_F
   caas secret init FILE     write a new random 256-bit secret (version 1), mode 0600
   caas secret rotate FILE   add a new version; the newest makes pseudonyms, all versions verify
 
-Exit codes: 0 ok, 2 usage, 78 file error.`,
+Both take the file's lock (.FILE.lock beside it), so rotations run at once each add their own
+version. A symbolic link is followed: the file it points to is the one written. The file and
+its directory must belong to you or root and be writable by nobody else.
+
+Exit codes: 0 ok, 2 usage, 75 the file stayed locked by another command for 10 s, 78 file error
+(also: a rotation past version 2147483647, or any change the server could not load, is refused).`,
   init: `usage: caas secret init [FILE]
 
 Writes a new random 256-bit secret to FILE with mode 0600. Refuses to overwrite an existing
@@ -26,7 +31,8 @@ with ${SECRET_FILE_ENV}=FILE.`,
 
 Adds a new secret version to FILE, atomically (a 0600 temporary file renamed over it). New
 pseudonyms use the new version once the server restarts or reloads; those made under older versions keep
-verifying. Refuses a file that group or others can read. Run one rotation at a time.`,
+verifying. Refuses a file that group or others can read. Rotations run at once wait for each
+other (up to 10 s) and each adds its own version.`,
 };
 
 /** Thrown inside this module for any usage error; becomes one line on stderr and exit 2. */
@@ -70,7 +76,7 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
   } catch (error) {
     if (error instanceof SecretFileError) {
       io.err(`caas secret ${command}: ${error.message}`);
-      return EXIT_CONFIG;
+      return error instanceof SecretFileBusy ? EXIT_TEMPFAIL : EXIT_CONFIG;
     }
     if (error instanceof Usage || isParseArgsError(error)) {
       io.err(`caas secret ${command}: ${firstSentence(error.message)} (see caas secret ${command} --help)`);

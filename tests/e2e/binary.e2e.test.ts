@@ -58,7 +58,7 @@ describe("the commands, from an empty directory", () => {
     const result = run(["--help"]);
     expect(result.code).toBe(0);
     for (const command of ["serve", "keys", "secret", "decrypt", "version"]) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
-    expect(result.stdout).toContain("Exit codes: 0 ok, 2 usage, 78 configuration error.");
+    expect(result.stdout).toContain("Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),\n78 configuration error");
   });
 
   for (const command of ["serve", "keys", "secret", "decrypt", "version"]) {

@@ -93,12 +93,12 @@ describe("caas keys import, list and remove", () => {
     expect((await keys(["list", "--file", file])).out.length).toBe(1);
   });
 
-  it("exits 78 for a missing, unknown or broken file and for removing an unknown name", async () => {
+  it("exits 78 for a missing, unknown or broken file, and 1 for removing a name the file does not hold", async () => {
     const file = await keysPath();
     expect((await keys(["list", "--file", file])).code).toBe(78);
     expect((await keys(["remove", "x", "--file", file])).code).toBe(78);
     await keys(["add", "a", "--file", file]);
-    expect((await keys(["remove", "nobody", "--file", file])).code).toBe(78);
+    expect((await keys(["remove", "nobody", "--file", file])).code).toBe(1);
     await writeFile(file, "{ broken");
     const broken = await keys(["list", "--file", file]);
     expect(broken.code).toBe(78);

@@ -88,7 +88,8 @@ describe("secret rotate", () => {
     expect(new Set(third.versions.map((v) => toBase64(v.secret))).size).toBe(3);
     expect(await loadSecretRing(path)).toEqual(third);
     expect(await modeOf(path)).toBe(0o600);
-    expect(await readdir(directory)).toEqual(["secret.json"]);
+    // The lock file stays (removing it would race a waiter); no temporary does.
+    expect((await readdir(directory)).sort()).toEqual([".secret.json.lock", "secret.json"]);
   });
 
   it("refuses a missing file rather than starting a new ring", async () => {

@@ -9,18 +9,31 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
-import { errnoCode, errnoReason, PrivateFileWriteFailed, StoreFileError, writePrivateFile } from "../../files/private-file.ts";
+import {
+  checkPrivateDirectory,
+  errnoReason,
+  PrivateFileFailed,
+  privateFileTarget,
+  type PrivateFileProblem,
+  type PrivateFileRules,
+  readPrivateFile,
+  StoreFileError,
+  withPrivateFileLock,
+  writePrivateFile,
+} from "../../files/private-file.ts";
 
 export const SECRET_BYTES = 32;
 /** The file name ensureStateSecret keeps under the state directory. */
 export const STATE_SECRET_FILE = "secret.json";
-/** A real secret file is well under 1 KiB per version; anything this large is not one. */
-const MAX_FILE_BYTES = 1024 * 1024;
+/** Nobody else may even read it; a real file is well under 1 KiB per version, so 1 MiB is not one. */
+const SECRET_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 1024 * 1024 };
+/** The highest version the file format holds. */
+export const MAX_SECRET_VERSION = 2 ** 31 - 1;
 const PRIVATE_DIR_MODE = 0o700;
 
 export interface SecretVersion {
@@ -55,17 +68,36 @@ export class SecretFileExists extends SecretFileError {
   }
 }
 
+/** Someone other than us or root could read or rewrite the file (its mode, owner or directory). */
 export class SecretFileInsecure extends SecretFileError {
   readonly code = "secret_file_insecure";
-  constructor(path: string, mode: number, fix: string) {
-    const octal = (mode & 0o777).toString(8).padStart(4, "0");
-    super(path, `${path} is accessible to group or others (mode ${octal}); refusing to use it. Fix: ${fix}`);
+  constructor(path: string, subject: string, sentence: string, fix: string) {
+    super(path, `${subject} ${sentence}; refusing to use it. Fix: ${fix}`);
+  }
+}
+
+/** Another command holds the file's lock for longer than a command waits; exit 75, try again. */
+export class SecretFileBusy extends SecretFileError {
+  readonly code = "secret_file_busy";
+  constructor(path: string) {
+    super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
+  }
+}
+
+/** The change would leave a file the server refuses to load; the file is left as it was. */
+export class SecretFileRefused extends SecretFileError {
+  readonly code = "secret_file_refused";
+  constructor(path: string, reason: string) {
+    super(path, `refusing to write ${path}: ${reason}; the file is left as it was`);
   }
 }
 
 export class SecretFileInvalid extends SecretFileError {
   readonly code = "secret_file_invalid";
-  constructor(path: string, reason: string) {
+  constructor(
+    path: string,
+    readonly reason: string,
+  ) {
     super(path, `secret file ${path} is not a valid caas secret file: ${reason}`);
   }
 }
@@ -92,7 +124,7 @@ const SecretFileSchema = Type.Object(
     versions: Type.Array(
       Type.Object(
         {
-          version: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }),
+          version: Type.Integer({ minimum: 1, maximum: MAX_SECRET_VERSION }),
           created: Type.String({ minLength: 1, maxLength: 64 }),
           // 32 bytes in padded base64 are exactly 43 characters and one "=".
           secret: Type.String({ pattern: "^[A-Za-z0-9+/]{43}=$" }),
@@ -125,7 +157,9 @@ export function newSecretVersion(version: number, now: Date = new Date()): Secre
   return { version, created: now.toISOString(), secret: new Uint8Array(randomBytes(SECRET_BYTES)) };
 }
 
+/** Every check the server applies to the file's text; also run on what a command is about to write. */
 function parseSecretFile(path: string, text: string): SecretRing {
+  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw new SecretFileInvalid(path, "larger than 1 MiB");
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -170,61 +204,83 @@ function serializeRing(ring: SecretRing): string {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/**
- * Reads the ring, checking the mode on the very descriptor it reads from, so the file cannot
- * be swapped between the check and the read.
- */
-export async function loadSecretRing(path: string): Promise<SecretRing> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") throw new SecretFileMissing(path);
-    throw new SecretFileUnreadable(path, errnoReason(error));
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new SecretFileInvalid(path, "not a regular file");
-    if ((info.mode & 0o077) !== 0) throw new SecretFileInsecure(path, info.mode, `chmod 600 ${path}`);
-    if (info.size > MAX_FILE_BYTES) throw new SecretFileInvalid(path, "larger than 1 MiB");
-    let text: string;
-    try {
-      text = await handle.readFile("utf8");
-    } catch (error) {
-      throw new SecretFileUnreadable(path, errnoReason(error));
-    }
-    return parseSecretFile(path, text);
-  } finally {
-    await handle.close();
+function secretFileError(path: string, problem: PrivateFileProblem): SecretFileError {
+  switch (problem.kind) {
+    case "missing":
+      return new SecretFileMissing(path);
+    case "exists":
+      return new SecretFileExists(path);
+    case "not_regular":
+      return new SecretFileInvalid(path, "not a regular file");
+    case "too_large":
+      return new SecretFileInvalid(path, "larger than 1 MiB");
+    case "insecure":
+      return new SecretFileInsecure(path, problem.subject, problem.sentence, problem.fix);
+    case "unreadable":
+      return new SecretFileUnreadable(path, problem.reason);
+    case "unwritable":
+      return new SecretFileUnwritable(path, problem.reason);
+    case "busy":
+      return new SecretFileBusy(path);
   }
 }
 
-async function writeSecretFile(path: string, text: string, how: "create" | "replace"): Promise<void> {
+/** Runs `action`, turning the shared file layer's failures into this store's errors. */
+async function asSecretFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
   try {
-    await writePrivateFile(path, text, how);
+    return await action();
   } catch (error) {
-    if (!(error instanceof PrivateFileWriteFailed)) throw error;
-    throw error.exists ? new SecretFileExists(path) : new SecretFileUnwritable(path, error.reason);
+    if (error instanceof PrivateFileFailed) throw secretFileError(path, error.problem);
+    throw error;
   }
+}
+
+/** Reads the ring through any symbolic link, with owner, mode and directory checked (see readPrivateFile). */
+export async function loadSecretRing(path: string): Promise<SecretRing> {
+  const text = await asSecretFileErrors(path, () => readPrivateFile(path, SECRET_FILE_RULES));
+  return parseSecretFile(path, text);
+}
+
+/** Writes the ring after reading the text back with the server's own checks, so no command leaves a file the server refuses. */
+async function writeSecretFile(path: string, target: string, ring: SecretRing, how: "create" | "replace"): Promise<void> {
+  const text = serializeRing(ring);
+  try {
+    parseSecretFile(path, text);
+  } catch (error) {
+    if (error instanceof SecretFileInvalid) throw new SecretFileRefused(path, `the result would not load (${error.reason})`);
+    throw error;
+  }
+  await asSecretFileErrors(path, () => writePrivateFile(target, text, how));
+}
+
+function withSecretFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
+  return asSecretFileErrors(path, () => withPrivateFileLock(path, change));
 }
 
 /** Creates `path` with one fresh secret (version 1), mode 0600; refuses if `path` exists. */
 export async function initSecretFile(path: string): Promise<SecretRing> {
   const ring = makeSecretRing([newSecretVersion(1)]);
-  await writeSecretFile(path, serializeRing(ring), "create");
+  // No lock: link() creates the file only if absent, so two inits cannot both succeed.
+  const target = await asSecretFileErrors(path, () => privateFileTarget(path));
+  await writeSecretFile(path, target, ring, "create");
   return ring;
 }
 
 /**
  * Adds version n+1 with a fresh secret and replaces the file atomically; older versions stay
- * so their pseudonyms still verify. Two rotations of one file at the same moment may lose one
- * of the two new versions (never an old one): run rotations one at a time.
+ * so their pseudonyms still verify. The file's lock is held from the read to the rename, so
+ * rotations run at once each get their own version and none is lost.
  */
 export async function rotateSecretFile(path: string): Promise<SecretRing> {
-  const current = await loadSecretRing(path);
-  const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
-  await writeSecretFile(path, serializeRing(ring), "replace");
-  return ring;
+  return withSecretFileLock(path, async (target) => {
+    const current = await loadSecretRing(path);
+    if (current.newest.version >= MAX_SECRET_VERSION) {
+      throw new SecretFileRefused(path, `it already holds version ${MAX_SECRET_VERSION}, the highest a secret file can hold, so no version can be added`);
+    }
+    const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
+    await writeSecretFile(path, target, ring, "replace");
+    return ring;
+  });
 }
 
 export interface StateSecret {
@@ -245,15 +301,17 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
   } catch (error) {
     throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
   }
-  let dirInfo;
-  try {
-    dirInfo = await stat(stateDir);
-  } catch (error) {
-    throw new SecretFileUnreadable(stateDir, errnoReason(error));
-  }
-  if (!dirInfo.isDirectory()) throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
   // Whoever can write the directory can replace the secret file with one of their own.
-  if ((dirInfo.mode & 0o022) !== 0) throw new SecretFileInsecure(stateDir, dirInfo.mode, `chmod 700 ${stateDir}`);
+  await asSecretFileErrors(stateDir, async () => {
+    try {
+      await checkPrivateDirectory(stateDir, "chmod 700");
+    } catch (error) {
+      if (error instanceof PrivateFileFailed && error.problem.kind === "not_regular") {
+        throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
+      }
+      throw error;
+    }
+  });
 
   const path = join(stateDir, STATE_SECRET_FILE);
   try {

@@ -1,0 +1,223 @@
+/**
+ * The promises both credential files keep, whichever store: changes run at once are all kept,
+ * no command writes a file the server would refuse, a file or directory another user could
+ * rewrite is refused, and the CLI never ends in a stack trace.
+ */
+import { describe, expect, it } from "bun:test";
+import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ApiKeyStore, hashApiKey, KeysFileInsecure } from "../../src/auth/api-keys.ts";
+import { toBase64, toHex } from "../../src/crypto/encoding.ts";
+import { OutputFailed, type CliIo } from "../../src/cli/io.ts";
+import { runKeysCommand } from "../../src/cli/keys.ts";
+import { runSecretCommand } from "../../src/cli/secret.ts";
+import { PrivateFileFailed, withPrivateFileLock } from "../../src/files/private-file.ts";
+import { main } from "../../src/main.ts";
+import { loadSecretRing, MAX_SECRET_VERSION, SecretFileInsecure } from "../../src/modules/pseudonym/secrets.ts";
+import { scratchDirectories } from "./scratch.ts";
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+function capture(): { io: CliIo; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (line) => out.push(line), err: (line) => err.push(line), env: {} }, out, err };
+}
+
+async function keys(args: string[]): Promise<Run> {
+  const { io, out, err } = capture();
+  return { code: await runKeysCommand(args, io), out, err };
+}
+
+async function secret(args: string[]): Promise<Run> {
+  const { io, out, err } = capture();
+  return { code: await runSecretCommand(args, io), out, err };
+}
+
+async function storedNames(file: string): Promise<string[]> {
+  return (JSON.parse(await readFile(file, "utf8")) as { keys: { name: string }[] }).keys.map((key) => key.name).sort();
+}
+
+const scratch = scratchDirectories("caas-credential-files-");
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe("changes run at once", () => {
+  it("keeps all 20 of 20 `keys add` started together", async () => {
+    const file = join(await scratch(), "keys.json");
+    const runs = await Promise.all(range(20).map((i) => keys(["add", `k${i}`, "--file", file])));
+    expect(runs.map((run) => run.code)).toEqual(range(20).map(() => 0));
+    expect(await storedNames(file)).toEqual(range(20).map((i) => `k${i}`).sort());
+    const store = await ApiKeyStore.load(file);
+    for (const [i, run] of runs.entries()) expect(store.lookup(run.out.at(-1))?.name).toBe(`k${i}`);
+  });
+
+  it("keeps a removal and an add run beside it, every time (10 rounds)", async () => {
+    const file = join(await scratch(), "keys.json");
+    for (const round of range(10)) {
+      await keys(["add", `compromised-${round}`, "--file", file]);
+      const [removed, added] = await Promise.all([keys(["remove", `compromised-${round}`, "--file", file]), keys(["add", `fresh-${round}`, "--file", file])]);
+      expect([removed.code, added.code]).toEqual([0, 0]);
+      expect(await storedNames(file)).toEqual(range(round + 1).map((i) => `fresh-${i}`).sort());
+    }
+  });
+
+  it("gives each of 10 rotations started together its own version", async () => {
+    const file = join(await scratch(), "secret.json");
+    expect((await secret(["init", file])).code).toBe(0);
+    const runs = await Promise.all(range(10).map(() => secret(["rotate", file])));
+    expect(runs.map((run) => run.code)).toEqual(range(10).map(() => 0));
+    expect((await loadSecretRing(file)).versions.map((v) => v.version)).toEqual(range(11).map((i) => i + 1));
+  });
+
+  it("makes a second holder wait, then fail as busy; the lock is free again once the first is done", async () => {
+    const file = join(await scratch(), "keys.json");
+    let release = () => {};
+    const held = withPrivateFileLock(file, () => new Promise<void>((resolve) => (release = resolve)));
+    await Bun.sleep(20);
+    const second = await withPrivateFileLock(file, async () => "got it", 150).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(PrivateFileFailed);
+    expect((second as PrivateFileFailed).problem.kind).toBe("busy");
+    release();
+    await held;
+    expect(await withPrivateFileLock(file, async () => "got it", 150)).toBe("got it");
+  });
+});
+
+describe("nothing is written that the server refuses", () => {
+  /** A keys file whose next entry would take it past the 4 MiB the reader accepts. */
+  function keysFileAtTheLimit(): string {
+    const entry = (i: number) => ({ name: `k${String(i).padStart(7, "0")}`, profile: "standard", hash: toHex(hashApiKey(`key ${i}`)), created: "2025-01-01T00:00:00.000Z" });
+    const text = (n: number) => `${JSON.stringify({ keys: range(n).map(entry) }, null, 2)}\n`;
+    const perEntry = text(2).length - text(1).length;
+    const count = 1 + Math.floor((4 * 1024 * 1024 - text(1).length) / perEntry);
+    expect(text(count).length).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(text(count + 1).length).toBeGreaterThan(4 * 1024 * 1024);
+    return text(count);
+  }
+
+  /** A secret file whose next version would take it past the 1 MiB the reader accepts. */
+  function secretFileAtTheLimit(): string {
+    const version = (i: number) => ({ version: 1_000_000 + i, created: "2025-01-01T00:00:00.000Z", secret: toBase64(new Uint8Array(32).fill(i % 256)) });
+    const text = (n: number) => `${JSON.stringify({ versions: range(n).map(version) }, null, 2)}\n`;
+    const perVersion = text(2).length - text(1).length;
+    const count = 1 + Math.floor((1024 * 1024 - text(1).length) / perVersion);
+    expect(text(count).length).toBeLessThanOrEqual(1024 * 1024);
+    expect(text(count + 1).length).toBeGreaterThan(1024 * 1024);
+    return text(count);
+  }
+
+  const cases: { name: string; file: string; text: () => string; command: (path: string) => Promise<Run> }[] = [
+    { name: "keys add to a keys file at its size limit", file: "keys.json", text: keysFileAtTheLimit, command: (path) => keys(["add", "x000000", "--file", path]) },
+    {
+      name: "keys import to a keys file at its size limit",
+      file: "keys.json",
+      text: keysFileAtTheLimit,
+      command: (path) => keys(["import", "x000000", "--key", "an-imported-key-of-some-length", "--file", path]),
+    },
+    { name: "secret rotate of a file at its size limit", file: "secret.json", text: secretFileAtTheLimit, command: (path) => secret(["rotate", path]) },
+    {
+      name: `secret rotate of a file at version ${MAX_SECRET_VERSION}`,
+      file: "secret.json",
+      text: () => JSON.stringify({ versions: [{ version: MAX_SECRET_VERSION, created: "2025-01-01T00:00:00.000Z", secret: toBase64(new Uint8Array(32)) }] }),
+      command: (path) => secret(["rotate", path]),
+    },
+  ];
+  for (const { name, file, text, command } of cases) {
+    it(`refuses ${name} with exit 78 and one line, leaving a file that still loads`, async () => {
+      const path = join(await scratch(), file);
+      const before = text();
+      await writeFile(path, before, { mode: 0o600 });
+      const load = file === "keys.json" ? () => ApiKeyStore.load(path) : () => loadSecretRing(path);
+      await load();
+      const run = await command(path);
+      expect(run.code).toBe(78);
+      expect(run.err).toHaveLength(1);
+      expect(run.err[0]).toContain("refusing to write");
+      expect(await readFile(path, "utf8")).toBe(before);
+      await load();
+    });
+  }
+});
+
+describe("files someone else could rewrite", () => {
+  const asRoot = process.getuid?.() === 0;
+  const itAsRoot = asRoot ? it : it.skip;
+  if (!asRoot) console.warn("credential-files: not root, so files owned by another user cannot be made; those tests are skipped");
+
+  itAsRoot("refuses a keys file or secret file owned by another user (uid 65534), naming the owner and a fix", async () => {
+    const directory = await scratch();
+    const keysFile = join(directory, "keys.json");
+    const secretFile = join(directory, "secret.json");
+    await keys(["add", "a", "--file", keysFile]);
+    await secret(["init", secretFile]);
+    await chown(keysFile, 65534, 65534);
+    await chown(secretFile, 65534, 65534);
+    const keysError = await ApiKeyStore.load(keysFile).catch((error: unknown) => error);
+    expect(keysError).toBeInstanceOf(KeysFileInsecure);
+    expect((keysError as Error).message).toContain("owned by uid 65534");
+    expect((keysError as Error).message).toContain(`chown 0 ${keysFile}`);
+    expect(await loadSecretRing(secretFile).catch((error: unknown) => error)).toBeInstanceOf(SecretFileInsecure);
+  });
+
+  itAsRoot("refuses a file reached through a link whose directory another user owns", async () => {
+    const directory = await scratch();
+    const theirs = join(directory, "theirs");
+    await mkdir(theirs, { mode: 0o755 });
+    const keysFile = join(directory, "keys.json");
+    await keys(["add", "a", "--file", keysFile]);
+    await symlink(keysFile, join(theirs, "keys.json"));
+    await chown(theirs, 65534, 65534);
+    // The file is ours, but whoever owns the directory holding the link decides what it names.
+    expect(await ApiKeyStore.load(join(theirs, "keys.json")).catch((error: unknown) => error)).toBeInstanceOf(KeysFileInsecure);
+    expect((await keys(["add", "b", "--file", join(theirs, "keys.json")])).code).toBe(78);
+  });
+
+  it("refuses a keys file in a directory group or others can write, in the CLI and on load", async () => {
+    const directory = join(await scratch(), "open");
+    await mkdir(directory);
+    const keysFile = join(directory, "keys.json");
+    await keys(["add", "a", "--file", keysFile]);
+    await chmod(directory, 0o777);
+    const added = await keys(["add", "b", "--file", keysFile]);
+    expect(added.code).toBe(78);
+    expect(added.err[0]).toContain(`chmod go-w ${directory}`);
+    expect(await ApiKeyStore.load(keysFile).catch((error: unknown) => error)).toBeInstanceOf(KeysFileInsecure);
+  });
+});
+
+describe("the CLI's last resort", () => {
+  it("turns an unexpected error into one line without its message and exit 70", async () => {
+    const { io, err } = capture();
+    const file = join(await scratch(), "keys.json");
+    await keys(["add", "a", "--file", file]);
+    const broken: CliIo = { ...io, out: () => { throw new TypeError("a message that might quote caas_secretvalue"); } };
+    expect(await main(["keys", "list", "--file", file], broken)).toBe(70);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toContain("unexpected error (TypeError)");
+    expect(err[0]).not.toContain("caas_secretvalue");
+  });
+
+  it("turns a closed stdout into one line and exit 74", async () => {
+    const { io, err } = capture();
+    const file = join(await scratch(), "keys.json");
+    await keys(["add", "a", "--file", file]);
+    const closed: CliIo = { ...io, out: () => { throw new OutputFailed("EPIPE"); } };
+    expect(await main(["keys", "list", "--file", file], closed)).toBe(74);
+    expect(err).toHaveLength(1);
+  });
+
+  it("takes a key that could not be shown out of the file again, exit 74", async () => {
+    const { io, err } = capture();
+    const file = join(await scratch(), "keys.json");
+    await keys(["add", "seen", "--file", file]);
+    const before = await readFile(file, "utf8");
+    const closed: CliIo = { ...io, out: () => { throw new OutputFailed("EPIPE"); } };
+    expect(await main(["keys", "add", "unseen", "--file", file], closed)).toBe(74);
+    expect(err).toHaveLength(1);
+    expect(await readFile(file, "utf8")).toBe(before);
+  });
+});
