@@ -6,7 +6,7 @@ import { loadCredentials } from "../credentials.ts";
 import { createLogger, silentLogger } from "../log.ts";
 import { SecretFileError } from "../modules/pseudonym/secrets.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
-import { readTlsFromSupervisor, superviseWorkers, WORKER_INDEX_ENV, WORKER_TLS_ENV } from "../supervisor.ts";
+import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;
@@ -72,6 +72,9 @@ function namingTheSetting(error: unknown, config: Config): unknown {
   return error;
 }
 
+/** The drain a worker is given once its supervisor is gone, so it never serves unsupervised for long. */
+const SUPERVISOR_GONE_DRAIN_SECONDS = 2;
+
 async function serve(config: Config, args: readonly string[], io: CliIo, checkOnly: boolean): Promise<number> {
   if (checkOnly) {
     await loadTlsMaterial(config, silentLogger);
@@ -85,9 +88,22 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
   }
-  const tls = isWorker && io.env[WORKER_TLS_ENV] === "1" ? await readTlsFromSupervisor() : undefined;
-  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(tls === undefined ? {} : { tls }) });
+  const supervisor = isWorker ? await connectToSupervisor() : undefined;
+  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(supervisor === undefined ? {} : { tls: supervisor.tls }) });
   handleSignals(running, logger);
+  if (supervisor !== undefined) {
+    let signalled = false;
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => (signalled = true));
+    void supervisor.gone.then(async () => {
+      // A drain the supervisor asked for is already under way and ends the process itself.
+      if (signalled) return;
+      logger.warn("supervisor_gone", { hint: "the supervisor exited or was killed; this worker drains and exits" });
+      const forced = setTimeout(() => process.exit(0), (Math.min(config.drainTimeoutSeconds, SUPERVISOR_GONE_DRAIN_SECONDS) + 1) * 1000);
+      await running.shutdown("supervisor_gone");
+      clearTimeout(forced);
+      process.exit(0);
+    });
+  }
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
 }
