@@ -1,9 +1,9 @@
 /** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KeysFileError } from "../auth/api-keys.ts";
-import { ConfigError, loadConfig, SETTINGS, type Config, type RawSettings } from "../config.ts";
-import { loadCredentials } from "../credentials.ts";
-import { createLogger, silentLogger } from "../log.ts";
+import { ConfigError, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
+import { checkCredentials } from "../credentials.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../modules/pseudonym/secrets.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../supervisor.ts";
@@ -27,7 +27,8 @@ export const SERVE_HELP = [
   ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(16)} ${setting.env.padEnd(21)} ${setting.help}`),
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
-  "  --check            validate the configuration, certificate, secret and keys, then exit",
+  "  --check            validate the configuration, certificate, secret and keys, say what",
+  "                     serve would create, then exit; creates and listens on nothing",
   "",
   "Under systemd (LoadCredential=), files named tls.crt, tls.key, tls-client-ca.crt, secret and",
   "api-keys in $CREDENTIALS_DIRECTORY are used for the matching settings left unset.",
@@ -76,14 +77,12 @@ function namingTheSetting(error: unknown, config: Config): unknown {
 const SUPERVISOR_GONE_DRAIN_SECONDS = 2;
 
 async function serve(config: Config, args: readonly string[], io: CliIo, checkOnly: boolean): Promise<number> {
-  if (checkOnly) {
-    await loadTlsMaterial(config, silentLogger);
-    await loadCredentials(config, silentLogger);
-    io.out("configuration ok");
-    return EXIT_OK;
-  }
-  const logger = createLogger(config.logLevel);
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
+  // Said once, by the process the operator started; its workers inherit the same environment.
+  const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
+  if (checkOnly) return check(config, io, unknownVariables.map((variable) => variable.message));
+  const logger = createLogger(config.logLevel);
+  for (const variable of unknownVariables) logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
   if (!isWorker && config.workers > 1) {
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
@@ -106,6 +105,24 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
   }
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
+}
+
+/** Everything serve would load, loaded and checked; nothing created, nothing bound. */
+async function check(config: Config, io: CliIo, warnings: readonly string[]): Promise<number> {
+  const tlsWarnings: string[] = [];
+  const collecting: Logger = {
+    ...createLogger("error", () => undefined),
+    warn: (_event, fields) => {
+      if (typeof fields?.message === "string") tlsWarnings.push(fields.message);
+    },
+  };
+  await loadTlsMaterial(config, collecting);
+  const { wouldCreate } = await checkCredentials(config);
+  for (const warning of [...warnings, ...tlsWarnings]) io.err(`caas serve: warning: ${warning}`);
+  if (config.tlsCert === undefined) io.out("would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)");
+  for (const item of wouldCreate) io.out(`would create ${item}`);
+  io.out("configuration ok");
+  return EXIT_OK;
 }
 
 export { ConfigError, EXIT_CONFIG };

@@ -9,8 +9,9 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { constants } from "node:fs";
+import { access, mkdir, open, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
@@ -251,9 +252,7 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
   } catch (error) {
     throw new SecretFileUnreadable(stateDir, errnoReason(error));
   }
-  if (!dirInfo.isDirectory()) throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
-  // Whoever can write the directory can replace the secret file with one of their own.
-  if ((dirInfo.mode & 0o022) !== 0) throw new SecretFileInsecure(stateDir, dirInfo.mode, `chmod 700 ${stateDir}`);
+  refuseUnsafeStateDirectory(stateDir, dirInfo);
 
   const path = join(stateDir, STATE_SECRET_FILE);
   try {
@@ -267,5 +266,66 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
     // Another process created it between our read and our write: use theirs.
     if (!(error instanceof SecretFileExists)) throw error;
     return { ring: await loadSecretRing(path), path, created: false };
+  }
+}
+
+function refuseUnsafeStateDirectory(stateDir: string, info: { isDirectory(): boolean; mode: number }): void {
+  if (!info.isDirectory()) throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
+  // Whoever can write the directory can replace the secret file with one of their own.
+  if ((info.mode & 0o022) !== 0) throw new SecretFileInsecure(stateDir, info.mode, `chmod 700 ${stateDir}`);
+}
+
+export interface StateSecretPlan {
+  readonly path: string;
+  /** What ensureStateSecret would create, in order; empty when the secret is already there. */
+  readonly wouldCreate: readonly string[];
+}
+
+/**
+ * What ensureStateSecret would do, without doing it (for `caas serve --check`): the same checks
+ * of an existing directory and secret, and, for what is absent, whether it could be created.
+ */
+export async function planStateSecret(stateDir: string): Promise<StateSecretPlan> {
+  const path = join(stateDir, STATE_SECRET_FILE);
+  let dirInfo;
+  try {
+    dirInfo = await stat(stateDir);
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw new SecretFileUnreadable(stateDir, errnoReason(error));
+    await assertCanCreateIn(await nearestExistingAncestor(stateDir), stateDir, "cannot create the state directory");
+    return { path, wouldCreate: [`${stateDir} (directory, mode 0700)`, `${path} (a new secret, mode 0600)`] };
+  }
+  refuseUnsafeStateDirectory(stateDir, dirInfo);
+  try {
+    await loadSecretRing(path);
+    return { path, wouldCreate: [] };
+  } catch (error) {
+    if (!(error instanceof SecretFileMissing)) throw error;
+  }
+  await assertCanCreateIn(stateDir, path, "cannot create the secret file");
+  return { path, wouldCreate: [`${path} (a new secret, mode 0600)`] };
+}
+
+async function nearestExistingAncestor(path: string): Promise<string> {
+  let candidate = dirname(path);
+  for (;;) {
+    try {
+      await stat(candidate);
+      return candidate;
+    } catch (error) {
+      const parent = dirname(candidate);
+      if (errnoCode(error) !== "ENOENT" || parent === candidate) return candidate;
+      candidate = parent;
+    }
+  }
+}
+
+async function assertCanCreateIn(directory: string, target: string, what: string): Promise<void> {
+  try {
+    if (!(await stat(directory)).isDirectory()) throw new SecretFileUnwritable(target, `${what} (${directory} is not a directory)`);
+    await access(directory, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof SecretFileError) throw error;
+    throw new SecretFileUnwritable(target, `${what} (${errnoReason(error)})`);
   }
 }
