@@ -99,7 +99,7 @@ function listenOrConfigError(open: () => Server<undefined>, config: Config, port
     if (error instanceof ConfigError) throw error;
     const code = error instanceof Error && "code" in error ? String(error.code) : "";
     if (code.startsWith("E") && !code.startsWith("ERR_")) throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
-    throw new ConfigError(`CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen with this TLS material (${tlsReason(error)})`);
+    throw new ConfigError(`CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${config.host}:${port} with this TLS material (${tlsReason(error)})`);
   }
 }
 

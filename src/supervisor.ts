@@ -64,9 +64,14 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         }, pauseMs);
       },
     });
-    // Never ended: the pipe closing is how the worker learns that this process is gone.
-    child.stdin.write(handoff);
-    void child.stdin.flush();
+    // Never ended: the pipe closing is how the worker learns that this process is gone. A worker
+    // that died at once has closed its end; its exit is handled above, so the failed write is not.
+    try {
+      child.stdin.write(handoff);
+      void Promise.resolve(child.stdin.flush()).catch(() => undefined);
+    } catch {
+      // Reported by onExit.
+    }
     workers.set(index, child);
   };
 

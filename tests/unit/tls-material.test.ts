@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
-import { ConfigError } from "../../src/config.ts";
+import { ConfigError, defaultConfig } from "../../src/config.ts";
+import { silentLogger } from "../../src/log.ts";
+import { startServer } from "../../src/server.ts";
 import { checkTlsMaterial, parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "../../src/tls/material.ts";
 import { datedCertificate } from "../e2e/certificates.ts";
 import { makeTestPki } from "../e2e/harness.ts";
@@ -86,4 +88,22 @@ describe("checking the material at start-up", () => {
     expect(message).toMatch(/^CAAS_TLS_CERT: '.*' is not a valid PEM certificate \([^:]+\)$/);
     expect(message.length).toBeLessThan(300);
   });
+});
+
+describe("a listener Bun.serve refuses", () => {
+  // loadTlsMaterial refuses all of these first; this holds the listener itself to one ConfigError
+  // line for whatever it misses, instead of OpenSSL's error and a page of source.
+  const cases: [string, () => TlsMaterial, RegExp][] = [
+    ["a key that is not the certificate's", () => ({ cert: read(pki.serverCert), key: read(other.serverKey) }), /\(KEY_VALUES_MISMATCH\)$/],
+    ["a client CA bundle that starts with a malformed certificate", () => ({ cert: read(pki.serverCert), key: read(pki.serverKey), clientCa: "-----BEGIN CERTIFICATE-----\nMIIBfoo\n-----END CERTIFICATE-----\n" }), /\(Failed to create HTTP server\)$/],
+  ];
+  for (const [name, material, reason] of cases) {
+    it(`is a ConfigError naming the TLS settings: ${name}`, async () => {
+      const config = defaultConfig({ port: 0, stateDir: await scratch() });
+      const started = startServer(config, silentLogger, { tls: material() });
+      await expect(started).rejects.toBeInstanceOf(ConfigError);
+      await expect(started).rejects.toThrow(/^CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on 127\.0\.0\.1:0 with this TLS material/);
+      await expect(started).rejects.toThrow(reason);
+    });
+  }
 });
