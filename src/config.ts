@@ -67,6 +67,44 @@ export const SETTINGS: readonly Setting[] = [
   { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", kind: "count", help: "most items in one batch request (default 1000)" },
 ];
 
+/**
+ * CAAS_* variables that are not settings but that caas itself or its tests set or read: a
+ * supervisor's worker index, and the test suites' switches. The rest of CAAS_* is a typo.
+ */
+export const NON_SETTING_VARIABLES: readonly string[] = ["CAAS_WORKER_INDEX", "CAAS_E2E_BINARY", "CAAS_FUZZ_SEED", "CAAS_FUZZ_RUNS", "CAAS_CHROMIUM"];
+
+export interface UnknownVariable {
+  readonly name: string;
+  /** The setting's variable nearest in edit distance: most likely what was meant. */
+  readonly closest: string;
+  readonly message: string;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** CAAS_* variables that no setting reads: a misspelt one would otherwise be ignored silently. */
+export function unknownSettingVariables(env: Readonly<Record<string, string | undefined>>): UnknownVariable[] {
+  const known = new Set([...SETTINGS.map((setting) => setting.env), ...NON_SETTING_VARIABLES]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith("CAAS_") && !known.has(name))
+    .sort()
+    .map((name) => {
+      let closest = SETTINGS[0]!.env;
+      for (const setting of SETTINGS) if (editDistance(name, setting.env) < editDistance(name, closest)) closest = setting.env;
+      return { name, closest, message: `${name} is not a setting and is ignored (did you mean ${closest}?)` };
+    });
+}
+
 type RawValue = string | number | boolean;
 export type RawSettings = Partial<Record<keyof Config, RawValue>>;
 

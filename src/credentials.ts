@@ -6,7 +6,7 @@
 import { ApiKeyStore } from "./auth/api-keys.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { ensureStateSecret, loadSecretRing, type SecretRing } from "./modules/pseudonym/secrets.ts";
+import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./modules/pseudonym/secrets.ts";
 
 export interface Credentials {
   readonly apiKeys: ApiKeyStore;
@@ -56,4 +56,16 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
   }
   logger.info("credentials_loaded", { apiKeys: apiKeys.size, secretVersions: secrets.versions.length, newestSecretVersion: secrets.newest.version });
   return { apiKeys, secrets };
+}
+
+/**
+ * For `caas serve --check`: loads and checks what loadCredentials would load, and names what it
+ * would create, without creating it (a check that writes the state secret is not a dry run).
+ */
+export async function checkCredentials(config: Config): Promise<{ readonly wouldCreate: readonly string[] }> {
+  let wouldCreate: readonly string[] = [];
+  if (config.secretFile !== undefined) await loadSecretRing(config.secretFile);
+  else wouldCreate = (await planStateSecret(config.stateDir)).wouldCreate;
+  if (config.apiKeysFile !== undefined) await ApiKeyStore.load(config.apiKeysFile);
+  return { wouldCreate };
 }

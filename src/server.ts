@@ -17,12 +17,10 @@ import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./http/t
 import { RateLimiter, rateLimitGate } from "./http/rate-limit.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
-import type { PemPair } from "./tls/adhoc.ts";
+import { checkTlsMaterial, tlsReason, type TlsMaterial, type TlsSources } from "./tls/material.ts";
 import { tlsPolicy } from "./tls/policy.ts";
 
-export interface TlsMaterial extends PemPair {
-  readonly clientCa?: string | undefined;
-}
+export type { TlsMaterial } from "./tls/material.ts";
 
 async function readPem(path: string, setting: string): Promise<string> {
   try {
@@ -33,23 +31,36 @@ async function readPem(path: string, setting: string): Promise<string> {
   }
 }
 
+/**
+ * Reads the configured certificate, key and client CA (or makes an ad-hoc certificate) and checks
+ * them as the listener will use them (src/tls/material.ts): a mismatched pair, an expired
+ * certificate or a client CA without certificates is a ConfigError, not a TLS error at listen.
+ */
 export async function loadTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
   const clientCa = config.tlsClientCa === undefined ? undefined : await readPem(config.tlsClientCa, "CAAS_TLS_CLIENT_CA");
+  const clientCaSource = config.tlsClientCa === undefined ? {} : { clientCa: { setting: "CAAS_TLS_CLIENT_CA", path: config.tlsClientCa } };
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
     const cert = await readPem(config.tlsCert, "CAAS_TLS_CERT");
     const key = await readPem(config.tlsKey, "CAAS_TLS_KEY");
     if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`CAAS_TLS_CERT: '${config.tlsCert}' holds no PEM certificate`);
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-{5}/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
-    return { cert, key, clientCa };
+    const material: TlsMaterial = { cert, key, ...(clientCa === undefined ? {} : { clientCa }) };
+    const sources: TlsSources = { cert: { setting: "CAAS_TLS_CERT", path: config.tlsCert }, key: { setting: "CAAS_TLS_KEY", path: config.tlsKey }, ...clientCaSource };
+    for (const warning of checkTlsMaterial(material, sources)) {
+      logger.warn(warning.event, { message: warning.message, path: config.tlsCert, notAfter: warning.notAfter, daysLeft: warning.daysLeft });
+    }
+    return material;
   }
   // Loaded only when needed: the X.509 library is the largest part of start-up otherwise.
   const { createAdhocCertificate } = await import("./tls/adhoc.ts");
   const adhoc = await createAdhocCertificate();
+  const material: TlsMaterial = { cert: adhoc.cert, key: adhoc.key, ...(clientCa === undefined ? {} : { clientCa }) };
+  checkTlsMaterial(material, clientCaSource);
   logger.warn("adhoc_certificate", {
     sha256: adhoc.sha256Fingerprint,
     hint: "self-signed, in memory, for development only; set CAAS_TLS_CERT and CAAS_TLS_KEY",
   });
-  return { cert: adhoc.cert, key: adhoc.key, clientCa };
+  return material;
 }
 
 /**
@@ -76,6 +87,22 @@ export function assertPortFree(host: string, port: number): void {
  * line counts, so this bounds the URL too). tests/e2e/limits.e2e.test.ts holds all three.
  */
 export const IDLE_TIMEOUT_SECONDS = 10;
+
+/**
+ * Bun.serve throws OpenSSL's errors (and, for a bad CA, "Failed to create HTTP server") as they
+ * are; uncaught, Bun prints them with a page of source. loadTlsMaterial checks for all it knows,
+ * and whatever still fails here is reported like any other configuration mistake.
+ */
+function listenOrConfigError(open: () => Server<undefined>, config: Config, port: number): Server<undefined> {
+  try {
+    return open();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = error instanceof Error && "code" in error ? String(error.code) : "";
+    if (code.startsWith("E") && !code.startsWith("ERR_")) throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
+    throw new ConfigError(`CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${config.host}:${port} with this TLS material (${tlsReason(error)})`);
+  }
+}
 
 function listen(served: TargetRoutes, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
   return Bun.serve({
@@ -158,7 +185,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const refuse = instrument(rewrittenTargetAnswer, metrics, logger);
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
-  let server = listen(served, config, tls, config.port);
+  let server = listenOrConfigError(() => listen(served, config, tls, config.port), config, config.port);
   const port = server.port ?? config.port;
 
   const drain = async (old: Server<undefined>): Promise<void> => {
@@ -202,7 +229,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           credentials.replace(await loadCredentials(config, logger));
           // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
           const nextTls = config.tlsCert === undefined ? tls : await loadTlsMaterial(config, logger);
-          const next = listen(served, config, nextTls, port);
+          const next = listenOrConfigError(() => listen(served, config, nextTls, port), config, port);
           const old = server;
           server = next;
           await retire(old);

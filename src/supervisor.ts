@@ -3,17 +3,22 @@
  * SO_REUSEPORT, and this process supervises them: a worker that dies is started again (with a
  * growing pause if it keeps dying), SIGHUP and SIGTERM are passed to all, and the supervisor
  * exits once every worker has drained. It holds no listener and answers no request itself.
+ *
+ * Each worker's stdin is a pipe from the supervisor: the first line is the TLS material (one
+ * line of JSON, checked once here, so all workers show one certificate and one client CA), and
+ * the pipe then stays open. It closes only when the supervisor ends, however it ends (SIGKILL
+ * included), and a worker that sees it close drains and exits rather than serve unsupervised.
  */
 import type { Subprocess } from "bun";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config.ts";
 import { loadCredentials } from "./credentials.ts";
 import type { Logger } from "./log.ts";
-import { assertPortFree, loadTlsMaterial, type TlsMaterial } from "./server.ts";
+import { assertPortFree, loadTlsMaterial } from "./server.ts";
+import { parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "./tls/material.ts";
 
 /** Environment variables the supervisor sets for its workers. */
 export const WORKER_INDEX_ENV = "CAAS_WORKER_INDEX";
-export const WORKER_TLS_ENV = "CAAS_WORKER_TLS_ON_STDIN";
 
 /** How to start this program again: the executable itself when compiled, bun and the entry file from sources. */
 function selfCommand(): string[] {
@@ -31,8 +36,10 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   if (config.port !== 0) assertPortFree(config.host, config.port);
   const port = config.port === 0 ? freePort(config.host) : config.port;
   if (config.port === 0 && port === 0) throw new ConfigError("CAAS_PORT: could not find a free port");
-  // Made once here, so the state secret is created by one process and all workers show one certificate.
-  const adhoc: TlsMaterial | undefined = config.tlsCert === undefined ? await loadTlsMaterial(config, logger) : undefined;
+  // Loaded and checked once here, so a mistake stops the supervisor (exit 78) instead of every
+  // worker in turn, the state secret is created by one process, and all workers show one certificate.
+  const tls = await loadTlsMaterial(config, logger);
+  const handoff = `${serializeTlsMaterial(tls)}\n`;
   await loadCredentials(config, logger);
 
   const workers = new Map<number, Subprocess>();
@@ -41,8 +48,8 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
 
   const start = (index: number): void => {
     const child = Bun.spawn([...selfCommand(), "serve", ...serveArgs, "--port", String(port)], {
-      env: { ...process.env, [WORKER_INDEX_ENV]: String(index), ...(adhoc === undefined ? {} : { [WORKER_TLS_ENV]: "1" }) },
-      stdin: adhoc === undefined ? "ignore" : "pipe",
+      env: { ...process.env, [WORKER_INDEX_ENV]: String(index) },
+      stdin: "pipe",
       stdout: "inherit",
       stderr: "inherit",
       onExit: (_process, exitCode, signalCode) => {
@@ -57,9 +64,13 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         }, pauseMs);
       },
     });
-    if (adhoc !== undefined && child.stdin !== undefined && typeof child.stdin !== "number") {
-      child.stdin.write(JSON.stringify({ cert: adhoc.cert, key: adhoc.key }));
-      void child.stdin.end();
+    // Never ended: the pipe closing is how the worker learns that this process is gone. A worker
+    // that died at once has closed its end; its exit is handled above, so the failed write is not.
+    try {
+      child.stdin.write(handoff);
+      void Promise.resolve(child.stdin.flush()).catch(() => undefined);
+    } catch {
+      // Reported by onExit.
     }
     workers.set(index, child);
   };
@@ -90,12 +101,32 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   });
 }
 
-/** In a worker: the ad-hoc TLS material the supervisor wrote to our stdin. */
-export async function readTlsFromSupervisor(): Promise<TlsMaterial> {
-  const text = await Bun.stdin.text();
-  const parsed: unknown = JSON.parse(text);
-  if (typeof parsed !== "object" || parsed === null || !("cert" in parsed) || !("key" in parsed) || typeof parsed.cert !== "string" || typeof parsed.key !== "string") {
-    throw new ConfigError("worker: the supervisor sent no TLS material");
+export interface SupervisorLink {
+  /** The TLS material the supervisor loaded and checked, whole. */
+  readonly tls: TlsMaterial;
+  /** Resolves when the supervisor's end of the pipe closes: it has exited or was killed. */
+  readonly gone: Promise<void>;
+}
+
+/** In a worker: reads the supervisor's first line from stdin, then watches the pipe for its end. */
+export async function connectToSupervisor(stdin: ReadableStream<Uint8Array> = Bun.stdin.stream()): Promise<SupervisorLink> {
+  const reader = stdin.getReader();
+  const decoder = new TextDecoder();
+  let received = "";
+  let newline = -1;
+  while (newline === -1) {
+    const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (chunk.done) throw new ConfigError("worker: the supervisor closed the pipe before sending the TLS material");
+    received += decoder.decode(chunk.value, { stream: true });
+    newline = received.indexOf("\n");
   }
-  return { cert: parsed.cert, key: parsed.key };
+  const tls = parseTlsMaterial(received.slice(0, newline));
+  if (tls === undefined) throw new ConfigError("worker: the supervisor sent no valid TLS material");
+  const gone = (async () => {
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+      if (chunk.done) return;
+    }
+  })();
+  return { tls, gone };
 }

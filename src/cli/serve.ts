@@ -1,12 +1,12 @@
 /** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { KeysFileError } from "../auth/api-keys.ts";
-import { ConfigError, loadConfig, SETTINGS, type Config, type RawSettings } from "../config.ts";
-import { loadCredentials } from "../credentials.ts";
-import { createLogger, silentLogger } from "../log.ts";
+import { ConfigError, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
+import { checkCredentials } from "../credentials.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../modules/pseudonym/secrets.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
-import { readTlsFromSupervisor, superviseWorkers, WORKER_INDEX_ENV, WORKER_TLS_ENV } from "../supervisor.ts";
+import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;
@@ -27,7 +27,8 @@ export const SERVE_HELP = [
   ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(16)} ${setting.env.padEnd(21)} ${setting.help}`),
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
-  "  --check            validate the configuration, certificate, secret and keys, then exit",
+  "  --check            validate the configuration, certificate, secret and keys, say what",
+  "                     serve would create, then exit; creates and listens on nothing",
   "",
   "Under systemd (LoadCredential=), files named tls.crt, tls.key, tls-client-ca.crt, secret and",
   "api-keys in $CREDENTIALS_DIRECTORY are used for the matching settings left unset.",
@@ -72,27 +73,59 @@ function namingTheSetting(error: unknown, config: Config): unknown {
   return error;
 }
 
+/** The drain a worker is given once its supervisor is gone, so it never serves unsupervised for long. */
+const SUPERVISOR_GONE_DRAIN_SECONDS = 2;
+
 async function serve(config: Config, args: readonly string[], io: CliIo, checkOnly: boolean): Promise<number> {
-  if (checkOnly) {
-    await loadTlsMaterial(config, silentLogger);
-    await loadCredentials(config, silentLogger);
-    io.out("configuration ok");
-    return EXIT_OK;
-  }
-  const logger = createLogger(config.logLevel);
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
+  // Said once, by the process the operator started; its workers inherit the same environment.
+  const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
+  if (checkOnly) return check(config, io, unknownVariables.map((variable) => variable.message));
+  const logger = createLogger(config.logLevel);
+  for (const variable of unknownVariables) logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
   if (!isWorker && config.workers > 1) {
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
   }
-  const tls = isWorker && io.env[WORKER_TLS_ENV] === "1" ? await readTlsFromSupervisor() : undefined;
-  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(tls === undefined ? {} : { tls }) });
+  const supervisor = isWorker ? await connectToSupervisor() : undefined;
+  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(supervisor === undefined ? {} : { tls: supervisor.tls }) });
   handleSignals(running, logger);
+  if (supervisor !== undefined) {
+    let signalled = false;
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => (signalled = true));
+    void supervisor.gone.then(async () => {
+      // A drain the supervisor asked for is already under way and ends the process itself.
+      if (signalled) return;
+      logger.warn("supervisor_gone", { hint: "the supervisor exited or was killed; this worker drains and exits" });
+      const forced = setTimeout(() => process.exit(0), (Math.min(config.drainTimeoutSeconds, SUPERVISOR_GONE_DRAIN_SECONDS) + 1) * 1000);
+      await running.shutdown("supervisor_gone");
+      clearTimeout(forced);
+      process.exit(0);
+    });
+  }
   // Only now: whoever waits for this line (systemd, a supervisor, a test) may signal us at once,
   // and a SIGHUP before the handler is installed would end the process instead of reloading it.
   logger.info("listening", { url: running.url, pid: process.pid });
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
+}
+
+/** Everything serve would load, loaded and checked; nothing created, nothing bound. */
+async function check(config: Config, io: CliIo, warnings: readonly string[]): Promise<number> {
+  const tlsWarnings: string[] = [];
+  const collecting: Logger = {
+    ...createLogger("error", () => undefined),
+    warn: (_event, fields) => {
+      if (typeof fields?.message === "string") tlsWarnings.push(fields.message);
+    },
+  };
+  await loadTlsMaterial(config, collecting);
+  const { wouldCreate } = await checkCredentials(config);
+  for (const warning of [...warnings, ...tlsWarnings]) io.err(`caas serve: warning: ${warning}`);
+  if (config.tlsCert === undefined) io.out("would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)");
+  for (const item of wouldCreate) io.out(`would create ${item}`);
+  io.out("configuration ok");
+  return EXIT_OK;
 }
 
 export { ConfigError, EXIT_CONFIG };

@@ -83,3 +83,53 @@ describe("without CAAS_TLS_CLIENT_CA", () => {
     }
   });
 });
+
+/** Every "listening" line so far: one per process that serves (a supervisor's workers each log one). */
+function listeners(output: string): number {
+  return output.match(/"event":"listening"/g)?.length ?? 0;
+}
+
+/**
+ * The client CA must hold in every process that answers, however the certificate is had: a
+ * supervisor hands its workers the whole TLS material, not just the certificate and key.
+ * Fresh connections, several per worker, since the kernel spreads them over the workers.
+ */
+describe("mutual TLS in every worker, for each certificate source", () => {
+  for (const workers of [1, 2]) {
+    for (const certificate of ["ad hoc", "configured"] as const) {
+      it(`refuses a client without a certificate and answers one with it (workers ${workers}, ${certificate} certificate)`, async () => {
+        const adhoc = certificate === "ad hoc";
+        const server = await startCaas({
+          pki: trusted,
+          env: { CAAS_TLS_CLIENT_CA: trusted.caCert, CAAS_WORKERS: String(workers), ...(adhoc ? { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } : {}) },
+        });
+        try {
+          while (listeners(server.output()) < workers) await Bun.sleep(10);
+          const serverTrust = adhoc ? { rejectUnauthorized: false } : { ca: trusted.caCertPem };
+          const attempt = (client?: TestPki) =>
+            fetch(`${server.url}/healthz`, {
+              keepalive: false,
+              tls: { ...serverTrust, ...(client === undefined ? {} : { cert: readFileSync(client.serverCert, "utf8"), key: readFileSync(client.serverKey, "utf8") }) },
+            } as RequestInit).then(
+              (answer) => answer.status,
+              () => "refused",
+            );
+          const attempts = 8 * workers;
+          const without: (number | string)[] = [];
+          const stranger: (number | string)[] = [];
+          const good: (number | string)[] = [];
+          for (let i = 0; i < attempts; i++) {
+            without.push(await attempt());
+            stranger.push(await attempt(strangerClient));
+            good.push(await attempt(goodClient));
+          }
+          expect(without).toEqual(Array(attempts).fill("refused"));
+          expect(stranger).toEqual(Array(attempts).fill("refused"));
+          expect(good).toEqual(Array(attempts).fill(200));
+        } finally {
+          expect(await server.stop()).toBe(0);
+        }
+      });
+    }
+  }
+});

@@ -9,13 +9,15 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { constants } from "node:fs";
+import { access, mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
 import {
   checkPrivateDirectory,
+  errnoCode,
   errnoReason,
   PrivateFileFailed,
   privateFileTarget,
@@ -301,17 +303,7 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
   } catch (error) {
     throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
   }
-  // Whoever can write the directory can replace the secret file with one of their own.
-  await asSecretFileErrors(stateDir, async () => {
-    try {
-      await checkPrivateDirectory(stateDir, "chmod 700");
-    } catch (error) {
-      if (error instanceof PrivateFileFailed && error.problem.kind === "not_regular") {
-        throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
-      }
-      throw error;
-    }
-  });
+  await refuseUnsafeStateDirectory(stateDir);
 
   const path = join(stateDir, STATE_SECRET_FILE);
   try {
@@ -325,5 +317,73 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
     // Another process created it between our read and our write: use theirs.
     if (!(error instanceof SecretFileExists)) throw error;
     return { ring: await loadSecretRing(path), path, created: false };
+  }
+}
+
+/** Whoever can write the state directory, or owns it, can replace the secret file with one of their own. */
+async function refuseUnsafeStateDirectory(stateDir: string): Promise<void> {
+  await asSecretFileErrors(stateDir, async () => {
+    try {
+      await checkPrivateDirectory(stateDir, "chmod 700");
+    } catch (error) {
+      if (error instanceof PrivateFileFailed && error.problem.kind === "not_regular") {
+        throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
+      }
+      throw error;
+    }
+  });
+}
+
+export interface StateSecretPlan {
+  readonly path: string;
+  /** What ensureStateSecret would create, in order; empty when the secret is already there. */
+  readonly wouldCreate: readonly string[];
+}
+
+/**
+ * What ensureStateSecret would do, without doing it (for `caas serve --check`): the same checks
+ * of an existing directory and secret, and, for what is absent, whether it could be created.
+ */
+export async function planStateSecret(stateDir: string): Promise<StateSecretPlan> {
+  const path = join(stateDir, STATE_SECRET_FILE);
+  try {
+    await stat(stateDir);
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw new SecretFileUnreadable(stateDir, errnoReason(error));
+    await assertCanCreateIn(await nearestExistingAncestor(stateDir), stateDir, "cannot create the state directory");
+    return { path, wouldCreate: [`${stateDir} (directory, mode 0700)`, `${path} (a new secret, mode 0600)`] };
+  }
+  await refuseUnsafeStateDirectory(stateDir);
+  try {
+    await loadSecretRing(path);
+    return { path, wouldCreate: [] };
+  } catch (error) {
+    if (!(error instanceof SecretFileMissing)) throw error;
+  }
+  await assertCanCreateIn(stateDir, path, "cannot create the secret file");
+  return { path, wouldCreate: [`${path} (a new secret, mode 0600)`] };
+}
+
+async function nearestExistingAncestor(path: string): Promise<string> {
+  let candidate = dirname(path);
+  for (;;) {
+    try {
+      await stat(candidate);
+      return candidate;
+    } catch (error) {
+      const parent = dirname(candidate);
+      if (errnoCode(error) !== "ENOENT" || parent === candidate) return candidate;
+      candidate = parent;
+    }
+  }
+}
+
+async function assertCanCreateIn(directory: string, target: string, what: string): Promise<void> {
+  try {
+    if (!(await stat(directory)).isDirectory()) throw new SecretFileUnwritable(target, `${what} (${directory} is not a directory)`);
+    await access(directory, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof SecretFileError) throw error;
+    throw new SecretFileUnwritable(target, `${what} (${errnoReason(error)})`);
   }
 }

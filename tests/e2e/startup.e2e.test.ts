@@ -1,0 +1,221 @@
+/**
+ * dist/caas at start-up, as an operator and systemd meet it. Every configuration mistake, whether
+ * found by `serve`, by a supervisor (`--workers 2`) or by `serve --check`, is exit 78 (the unit's
+ * RestartPreventExitStatus=) and one short line naming the setting: never a stack trace or a page
+ * of source. `--check` predicts `serve` without acting: it creates nothing and says what serve
+ * would create. A CAAS_* variable that is no setting is a warning, not silence.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { datedCertificate, type DatedCertificate } from "./certificates.ts";
+import { BINARY, makeTestPki, startCaas, tempDir, type TestPki } from "./harness.ts";
+
+let pki: TestPki;
+let other: TestPki;
+let files: string;
+let expired: DatedCertificate;
+let future: DatedCertificate;
+let soon: DatedCertificate;
+
+beforeAll(async () => {
+  files = tempDir("caas-startup-");
+  mkdirSync(join(files, "pki"));
+  mkdirSync(join(files, "other"));
+  pki = makeTestPki(join(files, "pki"), "server");
+  other = makeTestPki(join(files, "other"), "other");
+  expired = await datedCertificate(files, "expired", -30, -1);
+  future = await datedCertificate(files, "future", 2, 30);
+  soon = await datedCertificate(files, "soon", -1, 10);
+  writeFileSync(join(files, "unknown-key.toml"), 'port = 8443\nlisten_adress = "0.0.0.0"\n');
+  writeFileSync(join(files, "bad-ca.pem"), `${pki.caCertPem}-----BEGIN CERTIFICATE-----\nMIIBfoo\n-----END CERTIFICATE-----\n`);
+  writeFileSync(join(files, "open-secret.json"), "{}");
+  chmodSync(join(files, "open-secret.json"), 0o644);
+  writeFileSync(join(files, "bad-secret.json"), "not json", { mode: 0o600 });
+  writeFileSync(join(files, "open-keys.json"), "{}");
+  chmodSync(join(files, "open-keys.json"), 0o666);
+  mkdirSync(join(files, "open-state"));
+  chmodSync(join(files, "open-state"), 0o777);
+  writeFileSync(join(files, "state-is-a-file"), "");
+});
+afterAll(() => {
+  rmSync(files, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** dist/caas with nothing but PATH, HOME and the given variables; killed if it is still running after 10 s. */
+function run(args: string[], env: Record<string, string> = {}, home = files): Run {
+  const result = Bun.spawnSync([BINARY, ...args], { cwd: home, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env }, stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+const lines = (text: string) => text.split("\n").filter((line) => line !== "");
+
+type Mode = "serve" | "serve --workers 2" | "serve --check";
+const MODES: readonly Mode[] = ["serve", "serve --workers 2", "serve --check"];
+const modeArgs = (mode: Mode) => (mode === "serve" ? ["serve"] : mode === "serve --check" ? ["serve", "--check"] : ["serve", "--workers", "2"]);
+
+interface Mistake {
+  readonly name: string;
+  readonly args: () => string[];
+  readonly env?: () => Record<string, string>;
+  /** What the one line must say, after "caas serve: ". */
+  readonly says: RegExp;
+}
+
+const tlsArgs = () => ["--tls-cert", pki.serverCert, "--tls-key", pki.serverKey];
+const withState = () => ({ CAAS_STATE_DIR: join(files, "state") });
+
+const MISTAKES: readonly Mistake[] = [
+  { name: "a port that is not a number", args: () => [...tlsArgs(), "--port", "abc"], says: /^--port: 'abc' is not a whole number$/ },
+  { name: "a port out of range", args: () => [...tlsArgs()], env: () => ({ CAAS_PORT: "70000" }), says: /^CAAS_PORT: 70000 is outside 0\.\.65535$/ },
+  { name: "an unknown log level", args: () => [...tlsArgs(), "--log-level", "loud"], says: /^--log-level: 'loud' is not one of debug, info, warn, error$/ },
+  { name: "an unknown TLS version", args: () => [...tlsArgs(), "--tls-min-version", "1.1"], says: /^--tls-min-version: '1\.1' is not 1\.2 or 1\.3$/ },
+  { name: "a body limit too small", args: () => [...tlsArgs(), "--max-body", "1"], says: /^--max-body: 1 is outside / },
+  { name: "no workers", args: () => [...tlsArgs(), "--workers", "0"], says: /^--workers: 0 is outside / },
+  { name: "a negative drain timeout", args: () => [...tlsArgs()], env: () => ({ CAAS_DRAIN_TIMEOUT: "-1" }), says: /^CAAS_DRAIN_TIMEOUT: '-1' is not a whole number$/ },
+  { name: "a missing certificate file", args: () => ["--tls-cert", join(files, "absent.pem"), "--tls-key", pki.serverKey], says: /^--tls-cert: file '.*absent\.pem' does not exist$/ },
+  { name: "a missing client CA file", args: () => [...tlsArgs(), "--tls-client-ca", join(files, "absent-ca.pem")], says: /^--tls-client-ca: file '.*absent-ca\.pem' does not exist$/ },
+  { name: "a missing secret file", args: () => [...tlsArgs(), "--secret-file", join(files, "absent-secret.json")], says: /^--secret-file: file '.*' does not exist$/ },
+  { name: "a missing keys file", args: () => [...tlsArgs(), "--api-keys-file", join(files, "absent-keys.json")], says: /^--api-keys-file: file '.*' does not exist$/ },
+  { name: "a missing config file", args: () => ["--config", join(files, "absent.toml")], says: /^--config: file '.*absent\.toml' does not exist$/ },
+  { name: "an unknown key in the config file", args: () => [...tlsArgs(), "--config", join(files, "unknown-key.toml")], says: /unknown-key\.toml: unknown setting 'listen_adress'$/ },
+  { name: "a certificate without its key", args: () => ["--tls-cert", pki.serverCert], says: /^CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither$/ },
+  { name: "a key file given as the certificate", args: () => ["--tls-cert", pki.serverKey, "--tls-key", pki.serverKey], says: /^CAAS_TLS_CERT: '.*' holds no PEM certificate$/ },
+  { name: "a certificate and a key that do not match", args: () => ["--tls-cert", pki.serverCert, "--tls-key", other.serverKey], says: /^CAAS_TLS_KEY: '.*other\.key' is not the private key of the certificate in '.*server\.pem'$/ },
+  { name: "an expired certificate", args: () => ["--tls-cert", expired.cert, "--tls-key", expired.key], says: /^CAAS_TLS_CERT: '.*expired\.pem' expired on \d{4}-\d\d-\d\dT/ },
+  { name: "a certificate not yet valid", args: () => ["--tls-cert", future.cert, "--tls-key", future.key], says: /^CAAS_TLS_CERT: '.*future\.pem' is not valid before \d{4}-/ },
+  { name: "a client CA file with no certificate in it", args: () => [...tlsArgs(), "--tls-client-ca", pki.serverKey], says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/ },
+  { name: "a client CA bundle with a malformed certificate", args: () => [...tlsArgs(), "--tls-client-ca", join(files, "bad-ca.pem")], says: /^CAAS_TLS_CLIENT_CA: '.*bad-ca\.pem': certificate 2 of 2 is not valid \(.+\)$/ },
+  { name: "a client CA with an ad-hoc certificate", args: () => ["--tls-client-ca", pki.serverKey], says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/ },
+  { name: "a secret file others can read", args: () => [...tlsArgs(), "--secret-file", join(files, "open-secret.json")], says: /^CAAS_SECRET_FILE: .*open-secret\.json is accessible to group or others \(mode 0644\)/ },
+  { name: "a secret file that is not one", args: () => [...tlsArgs(), "--secret-file", join(files, "bad-secret.json")], says: /^CAAS_SECRET_FILE: secret file .* is not a valid caas secret file: not JSON$/ },
+  { name: "a keys file others can write", args: () => [...tlsArgs(), "--api-keys-file", join(files, "open-keys.json")], says: /^CAAS_API_KEYS_FILE: .*open-keys\.json .*mode 0666/ },
+  { name: "a state directory others can write", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "open-state") }), says: /^CAAS_STATE_DIR: .*open-state is accessible to group or others \(mode 0777\)/ },
+  { name: "a state directory that is a file", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file") }), says: /^CAAS_STATE_DIR: .*state-is-a-file/ },
+  { name: "a state directory that cannot be made", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file", "below") }), says: /^CAAS_STATE_DIR: .*state-is-a-file\/below/ },
+];
+
+describe("every configuration mistake: exit 78 and one short line, never source or a stack trace", () => {
+  for (const mistake of MISTAKES) {
+    for (const mode of MODES) {
+      it(`${mistake.name} (${mode})`, () => {
+        // Port 0, so that a mistake caas misses shows up as a server that starts (and is stopped by run's timeout).
+        const result = run([...modeArgs(mode), ...mistake.args()], { ...withState(), CAAS_PORT: "0", ...mistake.env?.() });
+        expect(result.code).toBe(78);
+        expectOneLine(result, mistake.says);
+      });
+    }
+  }
+});
+
+/** The error is one line on stderr; stdout holds nothing but the JSON log lines written before it. */
+function expectOneLine(result: Run, says: RegExp): void {
+  const errors = lines(result.stderr);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]!.startsWith("caas serve: ")).toBe(true);
+  expect(errors[0]!.slice("caas serve: ".length)).toMatch(says);
+  expect(Buffer.byteLength(result.stderr)).toBeLessThan(300);
+  for (const line of lines(result.stdout)) expect(() => JSON.parse(line)).not.toThrow();
+  expect(`${result.stdout}${result.stderr}`).not.toMatch(/^\s+at /m);
+  expect(result.stdout).not.toContain("configuration ok");
+}
+
+describe("a port another process holds", () => {
+  it("is exit 78 and one line, with and without workers", () => {
+    const holder = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      for (const mode of ["serve", "serve --workers 2"] as const) {
+        const result = run([...modeArgs(mode), ...tlsArgs(), "--port", String(holder.port)], withState());
+        expect(result.code).toBe(78);
+        expectOneLine(result, new RegExp(`^CAAS_PORT: cannot listen on 127\\.0\\.0\\.1:${holder.port} \\(address already in use\\)$`));
+      }
+    } finally {
+      holder.stop(true);
+    }
+  });
+});
+
+describe("serve --check is a dry run", () => {
+  it("creates no state directory, says what serve would create, and serve then creates just that", async () => {
+    const state = join(tempDir("caas-dry-"), "state");
+    const checked = run(["serve", "--check", ...tlsArgs()], { CAAS_STATE_DIR: state });
+    expect(checked.code).toBe(0);
+    expect(checked.stderr).toBe("");
+    expect(lines(checked.stdout)).toEqual([`would create ${state} (directory, mode 0700)`, `would create ${state}/secret.json (a new secret, mode 0600)`, "configuration ok"]);
+    expect(existsSync(state)).toBe(false);
+
+    const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state } });
+    try {
+      expect(readdirSync(state)).toEqual(["secret.json"]);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it("leaves an empty state directory empty", () => {
+    const state = tempDir("caas-dry-empty-");
+    chmodSync(state, 0o700);
+    const checked = run(["serve", "--check", ...tlsArgs()], { CAAS_STATE_DIR: state });
+    expect(checked.code).toBe(0);
+    expect(lines(checked.stdout)).toEqual([`would create ${state}/secret.json (a new secret, mode 0600)`, "configuration ok"]);
+    expect(readdirSync(state)).toEqual([]);
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it("says it would make an ad-hoc certificate when none is configured, and writes nothing for it", () => {
+    const home = tempDir("caas-dry-home-");
+    const checked = run(["serve", "--check"], {}, home);
+    expect(checked.code).toBe(0);
+    expect(lines(checked.stdout)[0]).toStartWith("would create an ad-hoc self-signed certificate in memory");
+    expect(checked.stdout).toContain(`would create ${join(home, ".local/state/caas")} (directory, mode 0700)`);
+    expect(readdirSync(home)).toEqual([]);
+    rmSync(home, { recursive: true, force: true });
+  });
+});
+
+describe("warnings that do not stop start-up", () => {
+  it("a certificate that expires within 30 days: a warning line from --check, a log line from serve", async () => {
+    const checked = run(["serve", "--check", "--tls-cert", soon.cert, "--tls-key", soon.key], withState());
+    expect(checked.code).toBe(0);
+    expect(lines(checked.stderr)).toEqual([expect.stringMatching(/^caas serve: warning: CAAS_TLS_CERT: '.*soon\.pem' expires on \d{4}-.* \(in \d days\)$/)]);
+    const served = await startCaas({ pki, env: { CAAS_TLS_CERT: soon.cert, CAAS_TLS_KEY: soon.key }, trust: "" });
+    try {
+      expect(served.output()).toMatch(/"level":"warn","event":"certificate_expires_soon"[^\n]*"daysLeft":\d/);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it("a CAAS_* variable that is no setting: named with the closest setting, by --check and once by serve", async () => {
+    const checked = run(["serve", "--check", ...tlsArgs()], { ...withState(), CAAS_PROT: "8443" });
+    expect(checked.code).toBe(0);
+    expect(lines(checked.stderr)).toEqual(["caas serve: warning: CAAS_PROT is not a setting and is ignored (did you mean CAAS_PORT?)"]);
+    for (const workers of ["1", "2"]) {
+      const served = await startCaas({ pki, env: { CAAS_PROT: "8443", CAAS_WORKERS: workers } });
+      try {
+        while ((served.output().match(/"event":"listening"/g)?.length ?? 0) < Number(workers)) await Bun.sleep(10);
+        const warnings = served.output().match(/"event":"unknown_variable"[^\n]*/g) ?? [];
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain('"variable":"CAAS_PROT","closest":"CAAS_PORT"');
+      } finally {
+        await served.stop();
+      }
+    }
+  });
+
+  it("none for the variables caas sets itself: a supervisor's workers start without one", async () => {
+    const served = await startCaas({ pki, env: { CAAS_WORKERS: "2" } });
+    try {
+      while ((served.output().match(/"event":"listening"/g)?.length ?? 0) < 2) await Bun.sleep(10);
+      expect(served.output()).not.toContain("unknown_variable");
+    } finally {
+      await served.stop();
+    }
+  });
+});
