@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
+import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
@@ -28,8 +29,11 @@ export interface AppDeps {
 export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
   const allowedMethods = (path: string) => methodsByPath.get(withoutTrailingSlash(path));
-  const parseJson = jsonBodyParser(config.maxBody);
   const metrics = deps.metrics ?? new Metrics();
+  // One budget for every body this process reads, whatever route reads it.
+  const budget = new BodyBudget(config.maxBodyInFlight);
+  metrics.bodyBudget = budget;
+  const parseJson = jsonBodyParser(config.maxBody, { budget });
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
