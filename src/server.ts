@@ -77,6 +77,12 @@ export function assertPortFree(host: string, port: number): void {
 export const IDLE_TIMEOUT_SECONDS = 10;
 
 function listen(handle: FetchHandler, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
+/**
+ * Bun.serve (1.4.5) has no cap on open connections (its options are listed in bun-types'
+ * serve.d.ts: no maxConnections or backlog), so none is set here. What bounds them is the file
+ * limit (LimitNOFILE= in deploy/caas.service), about 10 KiB each without a body (bench/held-bodies.ts),
+ * and the body budget (CAAS_MAX_BODY_IN_FLIGHT) for what they send; a front proxy can cap them.
+ */
   return Bun.serve({
     hostname: config.host,
     port,
