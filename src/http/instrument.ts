@@ -7,16 +7,9 @@
 import type { Server } from "bun";
 import type { Logger } from "../log.ts";
 import { REQUEST_ID_HEADER } from "./headers.ts";
+import { pathOfUrl } from "./paths.ts";
 import type { Metrics } from "../modules/ops/metrics.ts";
 import type { Gate } from "./rate-limit.ts";
-
-/** The path of an absolute URL, without its query: read once, sliced once, no array per request. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const query = url.indexOf("?", start);
-  return query < 0 ? url.slice(start) : url.slice(start, query);
-}
 
 export type FetchHandler = (request: Request, server?: Server<undefined>) => Response | Promise<Response>;
 
@@ -37,7 +30,7 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
     } finally {
       metrics.inFlight -= 1;
       const seconds = (performance.now() - started) / 1000;
-      const route = metrics.routeOf(pathOf(request.url));
+      const route = metrics.routeOf(pathOfUrl(request.url));
       metrics.observe(route, status, seconds);
       if (status === 429) metrics.rateLimited += 1;
       if (accessLog) logger.debug("request", { id: response?.headers.get(REQUEST_ID_HEADER) ?? undefined, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
