@@ -325,3 +325,21 @@ describe("errors never echo the request", () => {
     });
   }
 });
+
+describe("the bound on /verify's encrypted_data", () => {
+  it("is the longest pseudonym either profile makes: every pool digest and every one of the original's fits, and the longest is exactly at it", async () => {
+    const { VerifyRequest } = await import("../../src/modules/pseudonym/model.ts");
+    const { DIGEST_BYTES } = await import("../../src/crypto/hash.ts");
+    const { default: vectors } = await import("../vectors/compat/django-caas-vectors.json");
+    const bound = VerifyRequest.properties.encrypted_data.maxLength;
+    const lengths = [...Object.values(DIGEST_BYTES).map((bytes) => 2 * bytes), ...vectors.map((vector) => vector.encrypted_data.length)];
+    expect(bound).toBe(Math.max(...lengths));
+  });
+
+  it("refuses one character more than the bound with 400 invalid_body, before any digest is made", async () => {
+    const digest = "a".repeat(129);
+    const answer = await post("/verify", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA, encrypted_data: digest });
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
+  });
+});

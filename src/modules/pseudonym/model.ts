@@ -1,6 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
+import { DIGEST_BYTES } from "../../crypto/hash.ts";
 import { ErrorAnswer } from "../../http/model.ts";
+import { LONGEST_DJANGO_DIGEST_HEX } from "../compat/derivation.ts";
 
 const EXAMPLE_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
@@ -30,12 +32,23 @@ export const PseudonymRequest = t.Object(
   { additionalProperties: false, examples: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] },
 );
 
+/**
+ * The longest pseudonym either profile makes, in hex (128: 512-bit digests). /verify refuses a
+ * longer encrypted_data before any work: it cannot match, and lower-casing and testing a
+ * megabyte of it cost many times what the digest does.
+ */
+export const LONGEST_DIGEST_HEX = Math.max(2 * Math.max(...Object.values(DIGEST_BYTES)), LONGEST_DJANGO_DIGEST_HEX);
+
 export const VerifyRequest = t.Object(
   {
     apiKey,
     userUUID,
     sensitiveData,
-    encrypted_data: t.String({ description: "A pseudonym /encrypt returned, in hex (either case)", examples: [EXAMPLE_DIGEST] }),
+    encrypted_data: t.String({
+      description: `A pseudonym /encrypt returned, in hex (either case); at most ${LONGEST_DIGEST_HEX} characters`,
+      maxLength: LONGEST_DIGEST_HEX,
+      examples: [EXAMPLE_DIGEST],
+    }),
   },
   { additionalProperties: false },
 );
