@@ -34,6 +34,8 @@ export function createApp(config: Config, deps: AppDeps) {
   const budget = new BodyBudget(config.maxBodyInFlight);
   metrics.bodyBudget = budget;
   const parseJson = jsonBodyParser(config.maxBody, { budget });
+  // The Django original's routes also read JSON sent as a form or plain text, or undeclared, as it did.
+  const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, acceptUndeclaredJson: true });
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
@@ -47,7 +49,7 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
     .use(docsRoutes())
     .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
-    .use(pseudonymRoutes(parseJson, { ...deps, batchMax: config.batchMax }));
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

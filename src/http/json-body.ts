@@ -16,9 +16,25 @@ export function isJsonMediaType(contentType: string | null): boolean {
   return contentType === "application/json" || (contentType !== null && jsonMediaType.test(contentType.trim()));
 }
 
+/** What `curl -d` and Python's `requests.post(url, data=...)` declare (the latter: nothing). */
+const UNDECLARED_JSON_MEDIA_TYPES: ReadonlySet<string> = new Set(["application/x-www-form-urlencoded", "text/plain"]);
+
+/** No media type, or one that clients of the Django original send JSON under; its parameters are not looked at. */
+export function isUndeclaredJsonMediaType(contentType: string | null): boolean {
+  if (contentType === null) return true;
+  const essence = (contentType.split(";", 1)[0] ?? "").trim().toLowerCase();
+  return essence === "" || UNDECLARED_JSON_MEDIA_TYPES.has(essence);
+}
+
 export interface JsonBodyOptions {
   /** The process's budget for bodies being read; none: only the per-body limit applies (tests, benches). */
   readonly budget?: BodyBudget | undefined;
+  /**
+   * Also read a body declared form-encoded or plain text, or not declared at all, as JSON. The
+   * Django original json.loads()-ed any body, so its clients send JSON under those; it is still
+   * refused (400) if it is not JSON.
+   */
+  readonly acceptUndeclaredJson?: boolean;
 }
 
 /** A body without a declared length (chunked), counted and reserved as it arrives so it cannot grow past either limit in memory. */
@@ -94,7 +110,9 @@ async function readDeclared(request: Request, length: number, budget: BodyBudget
 export async function readJsonBody(request: Request, limitBytes: number, options: JsonBodyOptions = {}): Promise<unknown> {
   const headers = request.headers;
   const contentType = headers.get("content-type");
-  if (!isJsonMediaType(contentType)) throw new UnsupportedMediaType();
+  if (!isJsonMediaType(contentType) && !(options.acceptUndeclaredJson === true && isUndeclaredJsonMediaType(contentType))) {
+    throw new UnsupportedMediaType();
+  }
   const declared = headers.get("content-length");
   const length = declared === null ? Number.NaN : Number(declared);
   // Bun refuses a malformed Content-Length itself; anything else unusable is read as if undeclared.
