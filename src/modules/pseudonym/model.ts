@@ -53,19 +53,29 @@ export const VerifyRequest = t.Object(
   { additionalProperties: false },
 );
 
-export const PseudonymAnswer = t.Object(
+const encryptedData = t.String({ description: "The pseudonym, lowercase hex", pattern: "^[0-9a-f]+$", examples: [EXAMPLE_DIGEST] });
+
+/** A standard key's answer: the pseudonym and the secret version it was made under. */
+export const StandardPseudonymAnswer = t.Object(
   {
-    encrypted_data: t.String({ description: "The pseudonym, lowercase hex", pattern: "^[0-9a-f]+$", examples: [EXAMPLE_DIGEST] }),
+    encrypted_data: encryptedData,
     // TypeBox's own Integer: Elysia's t.Integer is a transform that also takes numeric strings (for
     // query strings), which made Elysia run a slow TypeBox Encode over every answer instead of a Check.
-    version: Type.Integer({
-      minimum: 0,
-      description: "The server secret version it was made under; 0 for django-compat keys, whose digests use no secret",
-      examples: [1],
-    }),
+    version: Type.Integer({ minimum: 1, description: "The server secret version it was made under", examples: [1] }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "StandardPseudonymAnswer" },
 );
+
+/**
+ * A django-compat key's answer: exactly the original's, with no `version` (its digests use no
+ * secret), because a strict client deserializer of the original refuses a field it does not know.
+ */
+export const DjangoPseudonymAnswer = t.Object(
+  { encrypted_data: encryptedData },
+  { additionalProperties: false, title: "DjangoPseudonymAnswer", description: "Under a django-compat key: the Django original's answer, field for field" },
+);
+
+export const PseudonymAnswer = t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer]);
 
 export const VerifyAnswer = t.Object(
   { match: t.Boolean({ description: "Whether encrypted_data is this user's pseudonym of sensitiveData under any secret version" }) },
@@ -93,11 +103,13 @@ export function pseudonymBatchRequest(batchMax: number) {
 
 export type PseudonymRequest = typeof PseudonymRequest.static;
 export type VerifyRequest = typeof VerifyRequest.static;
+export type StandardPseudonymAnswer = typeof StandardPseudonymAnswer.static;
+export type DjangoPseudonymAnswer = typeof DjangoPseudonymAnswer.static;
 export type PseudonymAnswer = typeof PseudonymAnswer.static;
 
 export const PseudonymBatchAnswer = t.Object(
   {
-    results: t.Array(t.Union([PseudonymAnswer, ErrorAnswer]), {
+    results: t.Array(t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer, ErrorAnswer]), {
       description: "One result per item, in the order of `items`: the pseudonym, or that item's error (the others are unaffected)",
     }),
   },
