@@ -14,10 +14,13 @@ const BODIES_IN_BUDGET = 4;
 const BUDGET = BODIES_IN_BUDGET * MAX_BODY;
 
 let caas: RunningCaas;
+/** Every connection a test opened, closed after the last test even if one failed before closing its own. */
+const opened: TLSSocket[] = [];
 beforeAll(async () => {
   caas = await startCaas({ env: { CAAS_MAX_BODY: String(MAX_BODY), CAAS_MAX_BODY_IN_FLIGHT: String(BUDGET) } });
 });
 afterAll(async () => {
+  for (const socket of opened) socket.destroy();
   await caas.stop();
 });
 
@@ -34,6 +37,7 @@ async function holdBody(framing: "declared" | "chunked", sent: number): Promise<
     opened.once("error", reject);
   });
   socket.on("error", () => undefined);
+  opened.push(socket);
   const closedByServer = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const part = `{"data":"${"x".repeat(sent - 9)}`;
   const head =
