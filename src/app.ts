@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import type { CredentialsHolder } from "./credentials.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
+import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { InvalidTarget } from "./http/errors.ts";
 import { targetProblem, withoutTrailingSlash } from "./http/paths.ts";
@@ -29,8 +30,13 @@ export interface AppDeps {
 export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
   const allowedMethods = (path: string) => methodsByPath.get(withoutTrailingSlash(path));
-  const parseJson = jsonBodyParser(config.maxBody);
   const metrics = deps.metrics ?? new Metrics();
+  // One budget for every body this process reads, whatever route reads it.
+  const budget = new BodyBudget(config.maxBodyInFlight);
+  metrics.bodyBudget = budget;
+  const parseJson = jsonBodyParser(config.maxBody, { budget });
+  // The Django original's routes also read JSON sent as a form or plain text, or undeclared, as it did.
+  const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, acceptUndeclaredJson: true });
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
@@ -47,7 +53,7 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
     .use(docsRoutes())
     .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
-    .use(pseudonymRoutes(parseJson, { ...deps, batchMax: config.batchMax }));
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

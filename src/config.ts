@@ -17,6 +17,7 @@ export interface Config {
   readonly tlsClientCa: string | undefined;
   readonly tlsMinVersion: TlsMinVersion;
   readonly maxBody: number;
+  readonly maxBodyInFlight: number;
   readonly logLevel: LogLevel;
   readonly secretFile: string | undefined;
   readonly apiKeysFile: string | undefined;
@@ -57,6 +58,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", kind: "path", help: "PEM CA bundle; when set, clients must present a certificate it signed", credential: "tls-client-ca.crt" },
   { key: "tlsMinVersion", env: "CAAS_TLS_MIN_VERSION", flag: "tls-min-version", file: "tls_min_version", kind: "tls-version", help: "1.2 (default) or 1.3" },
   { key: "maxBody", env: "CAAS_MAX_BODY", flag: "max-body", file: "max_body", kind: "bytes", help: "largest request body in bytes (default 1048576)" },
+  { key: "maxBodyInFlight", env: "CAAS_MAX_BODY_IN_FLIGHT", flag: "max-body-in-flight", file: "max_body_in_flight", kind: "bytes", help: "request body bytes one process holds at once; a body past it is 503 busy (default 67108864)" },
   { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", kind: "level", help: "debug, info (default), warn or error" },
   { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", kind: "path", help: "server secret file (caas secret init); none: one kept in the state directory", credential: "secret" },
   { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", kind: "path", help: "API keys file (caas keys add); none: /encrypt refuses every key", credential: "api-keys" },
@@ -222,6 +224,7 @@ export function loadConfig(sources: ConfigSources): Config {
     tlsClientCa: resolved.tlsClientCa as string | undefined,
     tlsMinVersion: (resolved.tlsMinVersion as TlsMinVersion | undefined) ?? "1.2",
     maxBody: (resolved.maxBody as number | undefined) ?? 1024 * 1024,
+    maxBodyInFlight: (resolved.maxBodyInFlight as number | undefined) ?? 64 * 1024 * 1024,
     logLevel: (resolved.logLevel as LogLevel | undefined) ?? "info",
     secretFile: resolved.secretFile as string | undefined,
     apiKeysFile: resolved.apiKeysFile as string | undefined,
@@ -233,6 +236,10 @@ export function loadConfig(sources: ConfigSources): Config {
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither");
+  }
+  // Otherwise a body within CAAS_MAX_BODY but over the budget would be refused forever.
+  if (config.maxBodyInFlight < config.maxBody) {
+    throw new ConfigError(`CAAS_MAX_BODY_IN_FLIGHT: ${config.maxBodyInFlight} is less than CAAS_MAX_BODY (${config.maxBody})`);
   }
   return Object.freeze(config);
 }

@@ -16,6 +16,7 @@ import { instrument, type FetchHandler } from "./http/instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./http/target-routes.ts";
 import { RateLimiter, rateLimitGate } from "./http/rate-limit.ts";
 import type { Logger } from "./log.ts";
+import { probePaths } from "./modules/ops/index.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
 import { checkTlsMaterial, tlsReason, type TlsMaterial, type TlsSources } from "./tls/material.ts";
 import { tlsPolicy } from "./tls/policy.ts";
@@ -104,6 +105,12 @@ function listenOrConfigError(open: () => Server<undefined>, config: Config, port
   }
 }
 
+/**
+ * Bun.serve (1.4.5) has no cap on open connections (its options are listed in bun-types'
+ * serve.d.ts: no maxConnections or backlog), so none is set here. What bounds them is the file
+ * limit (LimitNOFILE= in deploy/caas.service), about 10 KiB each without a body (bench/held-bodies.ts),
+ * and the body budget (CAAS_MAX_BODY_IN_FLIGHT) for what they send; a front proxy can cap them.
+ */
 function listen(served: TargetRoutes, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
   return Bun.serve({
     hostname: config.host,
@@ -177,9 +184,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let shuttingDown = false;
   const limiter = new RateLimiter({ rate: config.rateLimit });
   const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown });
-  // Per-client rate limit before routing; a key counts only if valid (see src/http/rate-limit.ts).
+  // Per-client rate limit before routing; a key counts only if valid, and probes are never limited (see src/http/rate-limit.ts).
   const gate = rateLimitGate(limiter, {
     keyNameFromHeaders: (headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name,
+    probePaths: probePaths(app.routes),
   });
   const handle = instrument(app.fetch, metrics, logger, gate);
   const refuse = instrument(rewrittenTargetAnswer, metrics, logger);

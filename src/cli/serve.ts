@@ -24,7 +24,7 @@ export const SERVE_HELP = [
   "Serves the oracle and pseudonym APIs over HTTPS. Settings come from flags, then CAAS_*",
   "environment variables, then the TOML file given with --config; the first one set wins.",
   "",
-  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(16)} ${setting.env.padEnd(21)} ${setting.help}`),
+  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(18)} ${setting.env.padEnd(23)} ${setting.help}`),
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
   "  --check            validate the configuration, certificate, secret and keys, say what",

@@ -150,3 +150,11 @@ export class BatchTooLarge extends CaasError {
     super(`A batch holds at most ${maxItems} items; split it into several requests.`);
   }
 }
+
+/** The process holds as many request bodies as CAAS_MAX_BODY_IN_FLIGHT allows; this one was not read. */
+export class BodyBudgetExhausted extends CaasError {
+  readonly code = "busy";
+  readonly status = 503;
+  override readonly message = "The server is holding as many request bodies as it may; retry after the time in Retry-After.";
+  override readonly headers = { "retry-after": "1" };
+}

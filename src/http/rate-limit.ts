@@ -15,6 +15,7 @@
 import type { Server } from "bun";
 import { answerFor } from "./error-answers.ts";
 import { RateLimited } from "./errors.ts";
+import { pathOf, withoutTrailingSlash } from "./paths.ts";
 
 /** Most clients tracked at once; about 100 bytes each. */
 export const DEFAULT_RATE_LIMIT_CAPACITY = 10_000;
@@ -155,6 +156,16 @@ export type Gate = (request: Request, server?: Pick<Server<undefined>, "requestI
 export interface RateLimitGateOptions {
   /** The name of the valid API key the request's headers carry, or undefined (none, or not a valid one). */
   readonly keyNameFromHeaders: (headers: Headers) => string | undefined;
+  /**
+   * Paths (without a trailing slash) whose GET and HEAD requests are never limited nor counted:
+   * the probes. Behind a load balancer every client shares its address, so a burst of traffic
+   * would otherwise fail the health checks and take the instance out of rotation.
+   */
+  readonly probePaths?: ReadonlySet<string>;
+}
+
+function isProbe(request: Request, probePaths: ReadonlySet<string>): boolean {
+  return (request.method === "GET" || request.method === "HEAD") && probePaths.has(withoutTrailingSlash(pathOf(request.url)));
 }
 
 /**
@@ -162,11 +173,13 @@ export interface RateLimitGateOptions {
  * routed, so even a body that cannot be parsed is paid for. A key that is presented but not
  * valid counts as no key, so guessing keys is limited by address, and inventing keys buys no
  * fresh buckets. A key sent only in the JSON body is seen later, by its route, which moves the
- * charge to it with chargeToKey(). undefined when the limiter is off.
+ * charge to it with chargeToKey(). Probes pass untouched. undefined when the limiter is off.
  */
 export function rateLimitGate(limiter: RateLimiter, options: RateLimitGateOptions): Gate | undefined {
   if (!limiter.enabled) return undefined;
+  const probePaths = options.probePaths ?? new Set<string>();
   return (request, server) => {
+    if (probePaths.size > 0 && isProbe(request, probePaths)) return undefined;
     const keyName = options.keyNameFromHeaders(request.headers);
     const client = keyName === undefined ? addressClient(server?.requestIP(request)?.address ?? "unknown") : apiKeyClient(keyName);
     const retryAfter = limiter.take(client);

@@ -1,10 +1,18 @@
 /**
  * CAAS_RATE_LIMIT against dist/caas: a burst of `rate` goes through, the rest are 429
  * `rate_limited` in JSON with Retry-After, /metrics counts them, a valid API key is its own
- * client, and an invalid one is no way around the address's limit.
+ * client, and an invalid one is no way around the address's limit. Probes (every GET route the
+ * app tags operations) are never limited nor counted: behind a load balancer every client
+ * shares one address, and a refused health check takes the instance out of rotation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
+import { createApp } from "../../src/app.ts";
+import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { defaultConfig } from "../../src/config.ts";
+import { CredentialsHolder } from "../../src/credentials.ts";
+import { silentLogger } from "../../src/log.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
 import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const RATE = 5;
@@ -26,8 +34,20 @@ afterAll(async () => {
 /** Waits until every bucket has refilled (burst = rate, refilled in one second). */
 const refill = () => Bun.sleep(1_100);
 
+/** A cheap request that is not a probe: the docs' OpenAPI document. */
+const LIMITED = "/swagger/json";
+
 async function burst(count: number, headers: Record<string, string> = {}): Promise<Response[]> {
-  return Promise.all(Array.from({ length: count }, () => caas.request("/healthz", { headers })));
+  return Promise.all(Array.from({ length: count }, () => caas.request(LIMITED, { headers })));
+}
+
+/** The GET routes the app declares outside its docs page: the probes, read from the app itself so a new one is walked too. */
+function operationsGetRoutes(): string[] {
+  const app = createApp(defaultConfig(), {
+    logger: silentLogger,
+    credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.fromKeys([]), secrets: makeSecretRing([newSecretVersion(1)]) }),
+  });
+  return app.routes.filter((route) => route.method === "GET" && !route.path.startsWith("/swagger")).map((route) => route.path);
 }
 
 describe("rate limit per client", () => {
@@ -52,7 +72,7 @@ describe("rate limit per client", () => {
   it("lets the client in again after Retry-After", async () => {
     await burst(RATE * 2);
     await refill();
-    expect((await caas.request("/healthz")).status).toBe(200);
+    expect((await caas.request(LIMITED)).status).toBe(200);
   });
 
   it("counts the refused requests in /metrics as caas_rate_limited_total", async () => {
@@ -60,22 +80,22 @@ describe("rate limit per client", () => {
     const metrics = await (await caas.request("/metrics")).text();
     const total = /^caas_rate_limited_total\{[^}]*\} (\d+)$/m.exec(metrics);
     expect(Number(total?.[1])).toBeGreaterThan(0);
-    expect(metrics).toMatch(/caas_requests_total\{[^}]*route="\/healthz",status="429"\} [1-9]/);
+    expect(metrics).toMatch(/caas_requests_total\{[^}]*route="\/swagger\/json",status="429"\} [1-9]/);
   });
 
   it("gives a valid API key its own bucket, apart from its address", async () => {
     await refill();
     await burst(RATE * 2);
-    expect((await caas.request("/healthz")).status).toBe(429);
+    expect((await caas.request(LIMITED)).status).toBe(429);
     const withKey = await burst(RATE, { "x-api-key": key });
     expect(withKey.map((answer) => answer.status)).toEqual(Array(RATE).fill(200));
-    const bearer = await caas.request("/healthz", { headers: { authorization: `Bearer ${key}` } });
+    const bearer = await caas.request(LIMITED, { headers: { authorization: `Bearer ${key}` } });
     expect(bearer.status).toBe(429); // the same key, in the other header: the same bucket
   });
 
   it("puts an invalid key on the address's bucket: invented keys buy no fresh buckets", async () => {
     await refill();
-    const answers = await Promise.all(Array.from({ length: RATE * 3 }, (_, i) => caas.request("/healthz", { headers: { "x-api-key": `caas_guess_${i}` } })));
+    const answers = await Promise.all(Array.from({ length: RATE * 3 }, (_, i) => caas.request(LIMITED, { headers: { "x-api-key": `caas_guess_${i}` } })));
     expect(answers.filter((answer) => answer.status === 429).length).toBeGreaterThan(0);
   });
 
@@ -89,6 +109,29 @@ describe("rate limit per client", () => {
     // The address's own bucket was refunded for every body-key request, so it is still full.
     const fromAddress = await burst(RATE);
     expect(fromAddress.map((answer) => answer.status)).toEqual(Array(RATE).fill(200));
+  });
+
+  it("never limits a probe, nor counts it against its client: every GET route of the app's operations", async () => {
+    const probes = operationsGetRoutes();
+    expect(probes).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
+    await refill();
+    for (const path of probes) {
+      for (const spelling of [path, `${path}/`]) {
+        const answers = await Promise.all(Array.from({ length: RATE * 3 }, () => caas.request(spelling)));
+        expect({ spelling, statuses: [...new Set(answers.map((answer) => answer.status))] }).toEqual({ spelling, statuses: [200] });
+        await Promise.all(answers.map((answer) => answer.arrayBuffer()));
+      }
+    }
+    // Not one probe was charged: the address still has its whole burst.
+    const afterProbes = await burst(RATE);
+    expect(afterProbes.map((answer) => answer.status)).toEqual(Array(RATE).fill(200));
+  });
+
+  it("answers probes while the address is over its limit", async () => {
+    await refill();
+    await burst(RATE * 2);
+    expect((await caas.request(LIMITED)).status).toBe(429);
+    for (const path of operationsGetRoutes()) expect({ path, status: (await caas.request(path)).status }).toEqual({ path, status: 200 });
   });
 
   it("limits every route, unknown ones included, before any work is done", async () => {
@@ -109,7 +152,7 @@ describe("CAAS_RATE_LIMIT=0", () => {
   it("limits nothing", async () => {
     const open = await startCaas();
     try {
-      const answers = await Promise.all(Array.from({ length: 200 }, () => open.request("/healthz")));
+      const answers = await Promise.all(Array.from({ length: 200 }, () => open.request(LIMITED)));
       expect(answers.every((answer) => answer.status === 200)).toBe(true);
     } finally {
       await open.stop();

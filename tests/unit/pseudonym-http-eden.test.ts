@@ -29,8 +29,9 @@ describe("the Eden Treaty client", () => {
     const made = await caas.encrypt.post({ userUUID: USER, sensitiveData: "example sensitive data" });
     expect(made.error).toBeNull();
     if (made.data === null) throw new Error("no answer");
-    // Typed: encrypted_data is a string and version a number, with no casts.
+    // Typed: encrypted_data is a string and, for a standard key, version a number, with no casts.
     const digest: string = made.data.encrypted_data;
+    if (!("version" in made.data)) throw new Error("a standard key's answer carries its secret version");
     const version: number = made.data.version;
     expect(digest).toMatch(/^[0-9a-f]+$/);
     expect(version).toBe(1);

@@ -137,8 +137,9 @@ describe("API keys on /encrypt, /encode and /verify", () => {
 
   it("reports an unreadable body before the key, since the key may be inside it", async () => {
     expect((await post("/encrypt", "{not json", { "x-api-key": "wrong-key-0123456789abcdef" })).status).toBe(400);
+    // text/plain is read as JSON here, as the Django original did (tests/unit/django-clients.test.ts), so multipart stands for a type no JSON comes in.
     const wrongType = await app.handle(
-      new Request("http://localhost/encrypt", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }),
+      new Request("http://localhost/encrypt", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, body: "{}" }),
     );
     expect(wrongType.status).toBe(415);
   });
@@ -324,4 +325,22 @@ describe("errors never echo the request", () => {
       for (const [header, value] of answer.headers) expect(`${header}: ${value}`).not.toContain("CANARY");
     });
   }
+});
+
+describe("the bound on /verify's encrypted_data", () => {
+  it("is the longest pseudonym either profile makes: every pool digest and every one of the original's fits, and the longest is exactly at it", async () => {
+    const { VerifyRequest } = await import("../../src/modules/pseudonym/model.ts");
+    const { DIGEST_BYTES } = await import("../../src/crypto/hash.ts");
+    const { default: vectors } = await import("../vectors/compat/django-caas-vectors.json");
+    const bound = VerifyRequest.properties.encrypted_data.maxLength;
+    const lengths = [...Object.values(DIGEST_BYTES).map((bytes) => 2 * bytes), ...vectors.map((vector) => vector.encrypted_data.length)];
+    expect(bound).toBe(Math.max(...lengths));
+  });
+
+  it("refuses one character more than the bound with 400 invalid_body, before any digest is made", async () => {
+    const digest = "a".repeat(129);
+    const answer = await post("/verify", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA, encrypted_data: digest });
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
+  });
 });

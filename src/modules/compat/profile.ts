@@ -1,7 +1,7 @@
 /**
  * The django-compat profile's two entry points, what /encrypt and /verify call for a key on
- * that profile. They answer in the standard profile's shapes and errors, so the routes need
- * not know which derivation ran, and the standard profile's code imports nothing from here.
+ * that profile. They fail with the standard profile's errors, so the routes need not know which
+ * derivation ran, and the standard profile's code imports nothing from here.
  */
 
 import { constantTimeEqual } from "../../crypto/hash.ts";
@@ -9,15 +9,9 @@ import { encodeUtf8 } from "../../crypto/encoding.ts";
 import { InvalidText } from "../../http/errors.ts";
 import { DjangoDataNotEncodable, djangoDigest } from "./derivation.ts";
 
-/**
- * The `version` a compat answer carries. The original's digests depend on no secret, so they
- * have no secret version; 0 says so, and cannot be mistaken for a real one (those start at 1).
- */
-export const COMPAT_VERSION = 0;
-
+/** No secret version: the original's digests depend on no secret, and its answers carry none. */
 export interface CompatPseudonym {
   readonly digest: string;
-  readonly version: typeof COMPAT_VERSION;
 }
 
 /** The original's digest, with its one failure (a lone surrogate in the data) as a 400. */
@@ -32,7 +26,7 @@ function digestOrInvalidText(userId: string, data: string): string {
 
 /** Any string is a user id here, as in the original, and it is not case-folded. */
 export function compatPseudonymFor(userId: string, data: string): CompatPseudonym {
-  return { digest: digestOrInvalidText(userId, data), version: COMPAT_VERSION };
+  return { digest: digestOrInvalidText(userId, data) };
 }
 
 const hexDigest = /^[0-9a-f]*$/;

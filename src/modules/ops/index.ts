@@ -1,14 +1,37 @@
 import { Elysia, t } from "elysia";
 import { NotReady } from "../../http/errors.ts";
 import { ErrorAnswer } from "../../http/model.ts";
+import { withoutTrailingSlash } from "../../http/paths.ts";
 import type { Metrics } from "./metrics.ts";
+
+/** The OpenAPI tag of the routes load balancers and monitoring call: health, readiness, metrics. */
+export const OPERATIONS_TAG = "operations";
+
+/** What probePaths reads of an app's routes (Elysia's InternalRoute). */
+export interface DeclaredRoute {
+  readonly method: string;
+  readonly path: string;
+  readonly hooks: { readonly detail?: { readonly tags?: readonly string[] | undefined } | undefined };
+}
+
+/**
+ * The paths of every GET route tagged operations, read from the app itself so that a probe
+ * added later is exempt from the rate limit without anyone remembering to list it.
+ */
+export function probePaths(routes: readonly DeclaredRoute[]): Set<string> {
+  const paths = new Set<string>();
+  for (const route of routes) {
+    if (route.method === "GET" && route.hooks.detail?.tags?.includes(OPERATIONS_TAG) === true) paths.add(withoutTrailingSlash(route.path));
+  }
+  return paths;
+}
 
 export const HealthAnswer = t.Object({ status: t.Literal("ok") });
 
 export function healthRoutes() {
   return new Elysia({ name: "caas.health" }).get("/healthz", () => ({ status: "ok" as const }), {
     response: { 200: HealthAnswer },
-    detail: { tags: ["operations"], summary: "Liveness: the process answers" },
+    detail: { tags: [OPERATIONS_TAG], summary: "Liveness: the process answers" },
   });
 }
 
@@ -28,7 +51,7 @@ export function operationsRoutes(deps: OperationsDeps) {
       },
       {
         response: { 200: t.Object({ status: t.Literal("ready") }), 503: ErrorAnswer },
-        detail: { tags: ["operations"], summary: "Readiness: secret and keys loaded, not draining" },
+        detail: { tags: [OPERATIONS_TAG], summary: "Readiness: secret and keys loaded, not draining" },
       },
     )
     .get(
@@ -37,6 +60,6 @@ export function operationsRoutes(deps: OperationsDeps) {
         set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
         return deps.metrics.render();
       },
-      { detail: { tags: ["operations"], summary: "Prometheus metrics of this worker" } },
+      { detail: { tags: [OPERATIONS_TAG], summary: "Prometheus metrics of this worker" } },
     );
 }

@@ -16,6 +16,13 @@ interface RouteSeries {
   count: number;
 }
 
+/** What /metrics reports of the body budget (src/http/body-budget.ts). */
+export interface BodyBudgetReading {
+  readonly limitBytes: number;
+  readonly bytesInFlight: number;
+  readonly refusals: number;
+}
+
 export class Metrics {
   readonly #series = new Map<string, RouteSeries>();
   readonly #worker: string;
@@ -23,6 +30,8 @@ export class Metrics {
   rateLimited = 0;
   reloads = 0;
   reloadFailures = 0;
+  /** Set by the app that reads bodies under it; none: nothing is reported. */
+  bodyBudget: BodyBudgetReading | undefined;
 
   constructor(worker = "0") {
     this.#worker = worker;
@@ -57,6 +66,22 @@ export class Metrics {
     }
   }
 
+  #bodyBudgetLines(worker: string): string[] {
+    const budget = this.bodyBudget;
+    if (budget === undefined) return [];
+    return [
+      "# HELP caas_body_budget_refused_total Requests answered 503 busy because CAAS_MAX_BODY_IN_FLIGHT bytes of bodies were already held.",
+      "# TYPE caas_body_budget_refused_total counter",
+      `caas_body_budget_refused_total{${worker}} ${budget.refusals}`,
+      "# HELP caas_body_bytes_in_flight Request body bytes reserved now by bodies being read or parsed.",
+      "# TYPE caas_body_bytes_in_flight gauge",
+      `caas_body_bytes_in_flight{${worker}} ${budget.bytesInFlight}`,
+      "# HELP caas_body_bytes_in_flight_limit CAAS_MAX_BODY_IN_FLIGHT.",
+      "# TYPE caas_body_bytes_in_flight_limit gauge",
+      `caas_body_bytes_in_flight_limit{${worker}} ${budget.limitBytes}`,
+    ];
+  }
+
   render(): string {
     const worker = `worker="${this.#worker}"`;
     const lines: string[] = [
@@ -86,6 +111,7 @@ export class Metrics {
       "# HELP caas_rate_limited_total Requests refused with 429.",
       "# TYPE caas_rate_limited_total counter",
       `caas_rate_limited_total{${worker}} ${this.rateLimited}`,
+      ...this.#bodyBudgetLines(worker),
       "# HELP caas_reloads_total Reloads (SIGHUP) by outcome.",
       "# TYPE caas_reloads_total counter",
       `caas_reloads_total{${worker},outcome="ok"} ${this.reloads}`,

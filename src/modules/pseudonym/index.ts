@@ -19,22 +19,28 @@ export interface PseudonymDeps {
 
 /** What each key profile computes. A Record over every profile, so a new profile cannot go unrouted. */
 interface ProfileService {
-  pseudonym(secrets: SecretRing, userId: string, data: string): { readonly digest: string; readonly version: number };
+  /** The whole answer: each profile's clients expect their own shape (model.ts). */
+  pseudonym(secrets: SecretRing, userId: string, data: string): PseudonymAnswer;
   verify(secrets: SecretRing, userId: string, data: string, digestHex: string): boolean;
 }
 
 const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
-  standard: { pseudonym: pseudonymFor, verify: verifyPseudonym },
+  standard: {
+    pseudonym: (secrets, userId, data) => {
+      const { digest, version } = pseudonymFor(secrets, userId, data);
+      return { encrypted_data: digest, version };
+    },
+    verify: verifyPseudonym,
+  },
   // The original's digests depend on no secret, so the ring is not passed on.
   "django-compat": {
-    pseudonym: (_secrets, userId, data) => compatPseudonymFor(userId, data),
+    pseudonym: (_secrets, userId, data) => ({ encrypted_data: compatPseudonymFor(userId, data).digest }),
     verify: (_secrets, userId, data, digestHex) => verifyCompatPseudonym(userId, data, digestHex),
   },
 };
 
 function encrypt(caller: ApiKeyRecord, secrets: SecretRing, body: PseudonymRequest): PseudonymAnswer {
-  const { digest, version } = PROFILES[caller.profile].pseudonym(secrets, body.userUUID, body.sensitiveData);
-  return { encrypted_data: digest, version };
+  return PROFILES[caller.profile].pseudonym(secrets, body.userUUID, body.sensitiveData);
 }
 
 const encryptOptions = {

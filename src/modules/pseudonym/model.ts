@@ -1,6 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
+import { DIGEST_BYTES } from "../../crypto/hash.ts";
 import { ErrorAnswer } from "../../http/model.ts";
+import { LONGEST_DJANGO_DIGEST_HEX } from "../compat/derivation.ts";
 
 const EXAMPLE_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
@@ -30,29 +32,50 @@ export const PseudonymRequest = t.Object(
   { additionalProperties: false, examples: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] },
 );
 
+/**
+ * The longest pseudonym either profile makes, in hex (128: 512-bit digests). /verify refuses a
+ * longer encrypted_data before any work: it cannot match, and lower-casing and testing a
+ * megabyte of it cost many times what the digest does.
+ */
+export const LONGEST_DIGEST_HEX = Math.max(2 * Math.max(...Object.values(DIGEST_BYTES)), LONGEST_DJANGO_DIGEST_HEX);
+
 export const VerifyRequest = t.Object(
   {
     apiKey,
     userUUID,
     sensitiveData,
-    encrypted_data: t.String({ description: "A pseudonym /encrypt returned, in hex (either case)", examples: [EXAMPLE_DIGEST] }),
-  },
-  { additionalProperties: false },
-);
-
-export const PseudonymAnswer = t.Object(
-  {
-    encrypted_data: t.String({ description: "The pseudonym, lowercase hex", pattern: "^[0-9a-f]+$", examples: [EXAMPLE_DIGEST] }),
-    // TypeBox's own Integer: Elysia's t.Integer is a transform that also takes numeric strings (for
-    // query strings), which made Elysia run a slow TypeBox Encode over every answer instead of a Check.
-    version: Type.Integer({
-      minimum: 0,
-      description: "The server secret version it was made under; 0 for django-compat keys, whose digests use no secret",
-      examples: [1],
+    encrypted_data: t.String({
+      description: `A pseudonym /encrypt returned, in hex (either case); at most ${LONGEST_DIGEST_HEX} characters`,
+      maxLength: LONGEST_DIGEST_HEX,
+      examples: [EXAMPLE_DIGEST],
     }),
   },
   { additionalProperties: false },
 );
+
+const encryptedData = t.String({ description: "The pseudonym, lowercase hex", pattern: "^[0-9a-f]+$", examples: [EXAMPLE_DIGEST] });
+
+/** A standard key's answer: the pseudonym and the secret version it was made under. */
+export const StandardPseudonymAnswer = t.Object(
+  {
+    encrypted_data: encryptedData,
+    // TypeBox's own Integer: Elysia's t.Integer is a transform that also takes numeric strings (for
+    // query strings), which made Elysia run a slow TypeBox Encode over every answer instead of a Check.
+    version: Type.Integer({ minimum: 1, description: "The server secret version it was made under", examples: [1] }),
+  },
+  { additionalProperties: false, title: "StandardPseudonymAnswer" },
+);
+
+/**
+ * A django-compat key's answer: exactly the original's, with no `version` (its digests use no
+ * secret), because a strict client deserializer of the original refuses a field it does not know.
+ */
+export const DjangoPseudonymAnswer = t.Object(
+  { encrypted_data: encryptedData },
+  { additionalProperties: false, title: "DjangoPseudonymAnswer", description: "Under a django-compat key: the Django original's answer, field for field" },
+);
+
+export const PseudonymAnswer = t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer]);
 
 export const VerifyAnswer = t.Object(
   { match: t.Boolean({ description: "Whether encrypted_data is this user's pseudonym of sensitiveData under any secret version" }) },
@@ -80,11 +103,13 @@ export function pseudonymBatchRequest(batchMax: number) {
 
 export type PseudonymRequest = typeof PseudonymRequest.static;
 export type VerifyRequest = typeof VerifyRequest.static;
+export type StandardPseudonymAnswer = typeof StandardPseudonymAnswer.static;
+export type DjangoPseudonymAnswer = typeof DjangoPseudonymAnswer.static;
 export type PseudonymAnswer = typeof PseudonymAnswer.static;
 
 export const PseudonymBatchAnswer = t.Object(
   {
-    results: t.Array(t.Union([PseudonymAnswer, ErrorAnswer]), {
+    results: t.Array(t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer, ErrorAnswer]), {
       description: "One result per item, in the order of `items`: the pseudonym, or that item's error (the others are unaffected)",
     }),
   },
