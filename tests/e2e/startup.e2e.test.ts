@@ -96,7 +96,7 @@ const MISTAKES: readonly Mistake[] = [
   { name: "a secret file others can read", args: () => [...tlsArgs(), "--secret-file", join(files, "open-secret.json")], says: /^CAAS_SECRET_FILE: .*open-secret\.json is accessible to group or others \(mode 0644\)/ },
   { name: "a secret file that is not one", args: () => [...tlsArgs(), "--secret-file", join(files, "bad-secret.json")], says: /^CAAS_SECRET_FILE: secret file .* is not a valid caas secret file: not JSON$/ },
   { name: "a keys file others can write", args: () => [...tlsArgs(), "--api-keys-file", join(files, "open-keys.json")], says: /^CAAS_API_KEYS_FILE: .*open-keys\.json .*mode 0666/ },
-  { name: "a state directory others can write", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "open-state") }), says: /^CAAS_STATE_DIR: .*open-state is accessible to group or others \(mode 0777\)/ },
+  { name: "a state directory others can write", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "open-state") }), says: /^CAAS_STATE_DIR: .*open-state is a directory group or others can write \(mode 0777\)/ },
   { name: "a state directory that is a file", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file") }), says: /^CAAS_STATE_DIR: .*state-is-a-file/ },
   { name: "a state directory that cannot be made", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file", "below") }), says: /^CAAS_STATE_DIR: .*state-is-a-file\/below/ },
 ];
