@@ -22,7 +22,7 @@ const { values } = parseArgs({
 });
 if (values.cert === undefined || values.key === undefined) throw new Error("baseline: --cert and --key are required");
 const mode = values.mode;
-if (mode !== "fixed" && mode !== "echo" && mode !== "seal") throw new Error("baseline: --mode is fixed, echo or seal");
+if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto") throw new Error("baseline: --mode is fixed, echo, seal or seal-webcrypto");
 
 // The same shape and size as an oracle answer for 64 bytes of text.
 const FIXED = {
@@ -43,8 +43,23 @@ function seal(text: string) {
   return { data: data.toBase64(), key: key.toBase64(), mac: cipher.getAuthTag().toBase64(), nonce: nonce.toBase64() };
 }
 
+/** The same seal through Web Crypto: what the oracle would cost on the portable API (docs/benchmarks.md). */
+async function sealWithWebCrypto(text: string) {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const cryptoKey = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, cryptoKey, encoder.encode(text)));
+  return { data: sealed.subarray(0, sealed.length - 16).toBase64(), key: key.toBase64(), mac: sealed.subarray(sealed.length - 16).toBase64(), nonce: nonce.toBase64() };
+}
+
 const answer: (body: unknown) => unknown =
-  mode === "fixed" ? () => FIXED : mode === "echo" ? (body) => body : (body) => seal((body as { data: string }).data);
+  mode === "fixed"
+    ? () => FIXED
+    : mode === "echo"
+      ? (body) => body
+      : mode === "seal"
+        ? (body) => seal((body as { data: string }).data)
+        : (body) => sealWithWebCrypto((body as { data: string }).data);
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -53,7 +68,7 @@ const server = Bun.serve({
   tls: { cert: readFileSync(values.cert, "utf8"), key: readFileSync(values.key, "utf8") },
   async fetch(request) {
     const body: unknown = await request.json();
-    return Response.json(answer(body));
+    return Response.json(await answer(body));
   },
 });
 console.log(`listening ${server.port}`);

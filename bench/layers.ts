@@ -11,12 +11,12 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { CredentialsHolder, loadCredentials } from "../src/credentials.ts";
+import { CredentialsHolder, loadCredentials } from "../src/credentials/holder.ts";
 import { JSON_HEADERS } from "../src/http/headers.ts";
 import { readJsonBody } from "../src/http/json-body.ts";
 import { silentLogger } from "../src/log.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
-import { IDLE_TIMEOUT_SECONDS } from "../src/server.ts";
+import { IDLE_TIMEOUT_SECONDS } from "../src/server/listener.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

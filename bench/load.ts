@@ -15,7 +15,7 @@
  *   --batch-size K      items per batch request (default 100)
  *   --rss-requests N    requests for the memory check (default 1,000,000; env BENCH_RSS_REQUESTS)
  *   --only a,b          scenarios to run (names in the table's first column)
- *   --no-build          use dist/caas and dist/bench/caas-webcrypto as they are
+ *   --no-build          use dist/caas as it is
  *   --before FILE       also run the oracle on another caas executable (say, one built from an
  *                       earlier commit), reported as "oracle-before" against this build
  *   --no-pin            do not pin with taskset
@@ -134,7 +134,7 @@ async function startServer(name: string, command: string[], env: Record<string, 
 const CAAS_LISTENING = /"event":"listening"[^\n]*"url":"https:\/\/[^"]*:(\d+)"/;
 const BASELINE_LISTENING = /^listening (\d+)$/m;
 
-function startBaseline(mode: "fixed" | "echo" | "seal", pki: TestPki): Promise<Server> {
+function startBaseline(mode: "fixed" | "echo" | "seal" | "seal-webcrypto", pki: TestPki): Promise<Server> {
   return startServer(`baseline-${mode}`, [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode], {}, BASELINE_LISTENING, SERVER_CPU);
 }
 
@@ -188,24 +188,9 @@ function run(command: string[]): void {
 }
 
 const CAAS = join(ROOT, "dist/caas");
-const CAAS_WEBCRYPTO = join(ROOT, "dist/bench/caas-webcrypto");
 
 async function build(): Promise<void> {
   run([process.execPath, "run", "build.ts"]);
-  // The same options as build.ts, with the oracle's AEAD backend switched to Web Crypto
-  // (src/modules/oracle/service.ts): the service-level half of the backend decision.
-  const result = await Bun.build({
-    entrypoints: [join(ROOT, "src/main.ts")],
-    compile: { target: "bun-linux-x64", outfile: CAAS_WEBCRYPTO, autoloadDotenv: false, autoloadBunfig: false },
-    minify: { whitespace: true, syntax: true, identifiers: false },
-    bytecode: true,
-    sourcemap: "none",
-    define: { CAAS_AEAD_BACKEND: JSON.stringify("webcrypto"), CAAS_BUILD_VERSION: JSON.stringify("bench"), CAAS_BUILD_COMMIT: JSON.stringify("webcrypto") },
-  });
-  if (!result.success) {
-    for (const log of result.logs) console.error(log);
-    throw new Error("bench: the Web Crypto build failed");
-  }
 }
 
 function addApiKey(keysFile: string): string {
@@ -329,10 +314,10 @@ try {
   const ceiling = await startBaseline("fixed", pki);
   const echo = await startBaseline("echo", pki);
   const handWritten = await startBaseline("seal", pki);
+  const handWrittenWebCrypto = await startBaseline("seal-webcrypto", pki);
   const lean = await startLayer("lean", pki, join(work, "layer-lean"));
   const appOnly = await startLayer("app", pki, join(work, "layer-app"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
-  const caasWebCrypto = await startCaas("caas-webcrypto", CAAS_WEBCRYPTO, pki, join(work, "caas-webcrypto"), keysFile);
   const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
 
   const scenarios: Scenario[] = [
@@ -344,13 +329,11 @@ try {
     ...(caasBefore === undefined
       ? []
       : [{ name: "oracle-before", what: `the same, ${values.before}`, server: () => caasBefore, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS }]),
-    { name: "oracle-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "hand-written-webcrypto", what: "raw Bun.serve + Web Crypto seal", server: () => handWrittenWebCrypto, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
     { name: "encrypt", what: "caas POST /encrypt, 64 B, API key header", server: () => caas, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
     { name: "batch", what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
-    { name: "batch-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
     { name: "echo-1mib", what: "raw Bun.serve: parse + re-serialise 1 MiB JSON", server: () => echo, path: "/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
     { name: "oracle-1mib", what: "caas POST /oracleinvocation/, 1 MiB body", server: () => caas, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
-    { name: "oracle-1mib-webcrypto", what: "the same, Web Crypto build", server: () => caasWebCrypto, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
   ];
   const only = values.only === undefined ? undefined : new Set(values.only.split(","));
   const chosen = scenarios.filter((scenario) => only === undefined || only.has(scenario.name) || ["ceiling"].includes(scenario.name));
@@ -387,7 +370,7 @@ try {
     await supervised.stop();
   }
 
-  for (const server of [ceiling, echo, handWritten, lean, appOnly, caas, caasWebCrypto, caasBefore]) await server?.stop();
+  for (const server of [ceiling, echo, handWritten, lean, appOnly, handWrittenWebCrypto, caas, caasBefore]) await server?.stop();
 
   // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
   // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics).
@@ -480,13 +463,11 @@ try {
   const versusHandWritten = ratio("oracle", "hand-written");
   row("oracle", "caas POST /oracleinvocation/, 64 B", rps("oracle"), `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`, `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`);
   row("oracle-before", `the same, ${values.before ?? ""}`, rps("oracle-before"), `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`, "");
-  row("oracle-webcrypto", "the same, Web Crypto build", rps("oracle-webcrypto"), `${format(ratio("oracle-webcrypto", "oracle") ?? 0, 2)}× the node:crypto build`, "within 10% of node:crypto to keep Web Crypto");
+  row("hand-written-webcrypto", "raw Bun.serve + Web Crypto seal", rps("hand-written-webcrypto"), `${format(ratio("hand-written-webcrypto", "hand-written") ?? 0, 2)}× the node:crypto one`, "within 10% of node:crypto to prefer Web Crypto");
   row("encrypt", "caas POST /encrypt, 64 B, Bearer key", rps("encrypt"), `${format(encryptRatio ?? 0, 2)}× ceiling`, `≥ 0.85× ${mark(encryptRatio === undefined ? undefined : encryptRatio >= 0.85)}; p99 ≤ 3 ms ${mark(p99Ok("encrypt"))}`);
   row("batch", `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(batchRatio ?? 0, 1)}× single calls`, `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`);
-  row("batch-webcrypto", "the same, Web Crypto build", `${format((med("batch-webcrypto", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(ratio("batch-webcrypto", "batch") ?? 0, 2)}× the node:crypto build`, "");
   row("echo-1mib", "raw Bun.serve, parse + re-serialise 1 MiB", `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, "1.00×", "");
   row("oracle-1mib", "caas POST /oracleinvocation/, 1 MiB body", `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(largeRatio ?? 0, 2)}× echo`, `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`);
-  row("oracle-1mib-webcrypto", "the same, Web Crypto build", `${format(((med("oracle-1mib-webcrypto", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(ratio("oracle-1mib-webcrypto", "oracle-1mib") ?? 0, 2)}× the node:crypto build`, "");
   if (workers !== undefined) {
     const scale = median(workers.rps.map((value, index) => value / workers!.singleInRound[index]!));
     rows.push(["workers-2", "caas --workers 2, server unpinned, wrk on CPU 0", `${format(median(workers.rps))} req/s`, `${format(scale, 2)}× one pinned worker`, "", "", "", "reported, no target"]);

@@ -4,12 +4,12 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
-import type { CredentialsHolder } from "./credentials.ts";
+import type { CredentialsHolder } from "./credentials/holder.ts";
 import { errorToResponse } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
-import { InvalidTarget } from "./http/errors.ts";
+import { InvalidTarget } from "./errors.ts";
 import { targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";

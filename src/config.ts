@@ -5,8 +5,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
+import { ConfigError } from "./errors.ts";
+import type { LogLevel } from "./log.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type { LogLevel };
 export type TlsMinVersion = "1.2" | "1.3";
 
 export interface Config {
@@ -28,13 +30,7 @@ export interface Config {
   readonly batchMax: number;
 }
 
-export class ConfigError extends Error {
-  readonly code = "config_error";
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 type Kind = "string" | "path" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version";
 

@@ -3,7 +3,7 @@
  * only small scalars go in; no call site passes a body, a header value or a secret, and the
  * canary tests scan the output to keep it that way.
  */
-import type { LogLevel } from "./config.ts";
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export type LogField = string | number | boolean | undefined;
 export type LogFields = Readonly<Record<string, LogField>>;

@@ -2,13 +2,14 @@
 import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
 import { ConfigError } from "./config.ts";
-import { KeysFileError } from "./auth/api-keys.ts";
+import { KeysFileError } from "./credentials/api-keys.ts";
 import { runDecryptCommand } from "./cli/decrypt.ts";
-import { EXIT_CONFIG, EXIT_IOERR, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, OutputFailed, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
+import { EXIT_CONFIG, EXIT_IOERR, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
+import { OutputFailed } from "./errors.ts";
 import { runKeysCommand } from "./cli/keys.ts";
 import { runSecretCommand } from "./cli/secret.ts";
 import { runServeCommand } from "./cli/serve.ts";
-import { SecretFileError } from "./modules/pseudonym/secrets.ts";
+import { SecretFileError } from "./credentials/secret-ring.ts";
 
 const HELP = [
   "usage: caas <command> [options]",
@@ -59,7 +60,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return EXIT_CONFIG;
     }
     if (error instanceof OutputFailed) {
-      io.err(`caas ${command}: standard output closed before the answer was written (${error.code})`);
+      io.err(`caas ${command}: standard output closed before the answer was written (${error.errno})`);
       return EXIT_IOERR;
     }
     io.err(unexpectedErrorLine(`caas ${command}`, error));

@@ -1,6 +1,6 @@
 /** `caas decrypt`: open an oracle answer offline (the Flask original's decode_cli.py). */
 import { parseArgs } from "node:util";
-import { CaasError } from "../http/errors.ts";
+import { CaasError } from "../errors.ts";
 import { openText } from "../modules/oracle/service.ts";
 import { EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 

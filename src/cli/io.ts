@@ -39,13 +39,6 @@ export function firstSentence(message: string): string {
   return end === -1 ? message : message.slice(0, end);
 }
 
-/** A line could not be written to standard output; `code` is the system's (EPIPE for a closed pipe). */
-export class OutputFailed extends Error {
-  constructor(readonly code: string) {
-    super(`standard output: ${code}`);
-    this.name = "OutputFailed";
-  }
-}
 
 /**
  * The one line printed for an error caas did not expect: its class and system code only, since

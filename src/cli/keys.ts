@@ -20,7 +20,7 @@ import {
   KeysFileError,
   listKeys,
   removeKey,
-} from "../auth/api-keys.ts";
+} from "../credentials/api-keys.ts";
 import {
   type CliIo,
   EXIT_CONFIG,

@@ -3,7 +3,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { initSecretFile, rotateSecretFile, SecretFileBusy, SecretFileError } from "../modules/pseudonym/secrets.ts";
+import { initSecretFile, rotateSecretFile, SecretFileBusy, SecretFileError } from "../credentials/secret-ring.ts";
 import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
 
 const SECRET_FILE_ENV = "CAAS_SECRET_FILE";

@@ -1,12 +1,12 @@
 /** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { KeysFileError } from "../auth/api-keys.ts";
+import { KeysFileError } from "../credentials/api-keys.ts";
 import { ConfigError, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
-import { checkCredentials } from "../credentials.ts";
+import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { SecretFileError } from "../modules/pseudonym/secrets.ts";
-import { handleSignals, loadTlsMaterial, startServer } from "../server.ts";
-import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../supervisor.ts";
+import { SecretFileError } from "../credentials/secret-ring.ts";
+import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
+import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;

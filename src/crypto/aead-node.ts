@@ -1,8 +1,7 @@
 /**
- * AES-GCM over node:crypto (BoringSSL in Bun), with the same API as aead.ts plus synchronous
- * forms for the oracle's hot path. Why it exists: at the service level under load, Web Crypto's
- * promise round trip per call costs more than the cipher itself (README, "Benchmarks"); aead.ts
- * stays as the test suite's independent cross-check.
+ * AES-GCM over node:crypto (BoringSSL in Bun), synchronous, for the oracle's hot path. Why it
+ * exists: at the service level under load, Web Crypto's promise round trip per call costs more
+ * than the cipher itself (docs/benchmarks.md); aead.ts stays as the tests' independent cross-check.
  *
  * Differences from aead.ts, both outside what the oracle uses (AES-256, 96-bit nonce, 128-bit tag):
  * IVs longer than 128 bytes are refused (Bun's node:crypto limit; Web Crypto takes any length),
@@ -69,17 +68,4 @@ export function openSync(input: OpenInput): Bytes {
   } catch {
     throw new AuthenticationFailed();
   }
-}
-
-/** aead.ts's API, for code and tests that take either backend. */
-export async function sealWithKey(input: SealInput, tagBytes = TAG_BYTES): Promise<{ ciphertext: Bytes; tag: Bytes }> {
-  return sealWithKeySync(input, tagBytes);
-}
-
-export async function sealWithFreshKey(plaintext: Bytes, aad?: Bytes): Promise<SealedBox> {
-  return sealWithFreshKeySync(plaintext, aad);
-}
-
-export async function open(input: OpenInput): Promise<Bytes> {
-  return openSync(input);
 }

@@ -11,6 +11,7 @@ import { constants } from "node:fs";
 import { link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { dlopen, FFIType, read } from "bun:ffi";
+import { CaasError } from "../errors.ts";
 
 export const PRIVATE_FILE_MODE = 0o600;
 /** How long a command waits for another one to finish with the same file before giving up. */
@@ -21,14 +22,12 @@ export const LOCK_WAIT_MS = 10_000;
  * code, the path, and a message that names the file and the fix, never the file's contents.
  * The CLI exits 78 on any of them unless the store's CLI says otherwise (busy 75, not found 1).
  */
-export abstract class StoreFileError extends Error {
-  abstract readonly code: string;
+export abstract class StoreFileError extends CaasError {
   constructor(
     readonly path: string,
     message: string,
   ) {
     super(message);
-    this.name = new.target.name;
   }
 }
 

@@ -7,14 +7,56 @@
 import { ValidationError } from "elysia";
 import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { Logger } from "../log.ts";
-import { CaasError, errorBody, InvalidBody, InvalidJson, MethodNotAllowed, NotFound } from "./errors.ts";
+import {
+  BodyBudgetExhausted,
+  errorBody,
+  InvalidBody,
+  InvalidJson,
+  MethodNotAllowed,
+  NotFound,
+  RateLimited,
+  RequestError,
+  type RequestErrorCode,
+} from "../errors.ts";
 import { JSON_HEADERS } from "./headers.ts";
 import { pathOf } from "./paths.ts";
 
-export function answerFor(error: CaasError): Response {
+/** Every code a request can be refused with, and its status: a Record, so a new code cannot go unmapped. */
+export const STATUS_OF: Readonly<Record<RequestErrorCode, number>> = {
+  invalid_json: 400,
+  empty_body: 400,
+  invalid_utf8: 400,
+  invalid_text: 400,
+  invalid_body: 400,
+  invalid_encoding: 400,
+  invalid_uuid: 400,
+  invalid_target: 400,
+  authentication_failed: 400,
+  plaintext_not_utf8: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  batch_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  not_ready: 503,
+  busy: 503,
+};
+
+/** The headers an answer carries beyond the JSON ones, from what the error knows. */
+function headersOf(error: RequestError): Readonly<Record<string, string>> {
+  if (error instanceof MethodNotAllowed) return { allow: error.allowed.join(", ") };
+  if (error instanceof RateLimited || error instanceof BodyBudgetExhausted) return { "retry-after": String(error.retryAfterSeconds) };
+  if (error.code === "unauthorized") return { "www-authenticate": 'Bearer realm="caas"' };
+  return {};
+}
+
+export function answerFor(error: RequestError): Response {
   return new Response(JSON.stringify(errorBody(error.code, error.message)), {
-    status: error.status,
-    headers: { ...JSON_HEADERS, ...error.headers },
+    status: STATUS_OF[error.code],
+    headers: { ...JSON_HEADERS, ...headersOf(error) },
   });
 }
 
@@ -56,9 +98,9 @@ export function internalError(logger: Logger, requestId: string | undefined, err
 const INTERNAL_ERROR_BODY = JSON.stringify(errorBody("internal", "Internal error."));
 
 function knownAnswer(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods): Response | undefined {
-  if (error instanceof CaasError) return answerFor(error);
+  if (error instanceof RequestError) return answerFor(error);
   // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
-  if (error instanceof Error && error.cause instanceof CaasError) return answerFor(error.cause);
+  if (error instanceof Error && error.cause instanceof RequestError) return answerFor(error.cause);
   if (error instanceof ValidationError) return answerFor(describeValidation(error));
   if (code === "NOT_FOUND") {
     // Read from the URL as Bun gives it, which is not always absolute (no usable Host): see pathOf.

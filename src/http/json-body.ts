@@ -6,7 +6,7 @@
  */
 import { decodeUtf8, EncodingError } from "../crypto/encoding.ts";
 import type { BodyBudget } from "./body-budget.ts";
-import { BodyBudgetExhausted, BodyTooLarge, EmptyBody, InvalidJson, InvalidUtf8, UnsupportedMediaType } from "./errors.ts";
+import { BodyBudgetExhausted, BodyTooLarge, EmptyBody, InvalidJson, InvalidUtf8, UnsupportedMediaType } from "../errors.ts";
 import { jsonDepthExceeds } from "./json-depth.ts";
 
 const jsonMediaType = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;

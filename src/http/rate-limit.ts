@@ -14,7 +14,7 @@
  */
 import type { Server } from "bun";
 import { answerFor } from "./error-answers.ts";
-import { RateLimited } from "./errors.ts";
+import { RateLimited } from "../errors.ts";
 import { pathOf, withoutTrailingSlash } from "./paths.ts";
 
 /** Most clients tracked at once; about 100 bytes each. */

@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { TLS12_CIPHERS, TLS13_CIPHERS } from "../../src/tls/policy.ts";
+import { TLS12_CIPHERS, TLS13_CIPHERS } from "../../src/server/tls/policy.ts";
 import { makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 
 const hasSslscan = Bun.which("sslscan") !== null;

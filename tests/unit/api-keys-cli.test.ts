@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { runKeysCommand } from "../../src/cli/keys.ts";
 

@@ -5,15 +5,16 @@
  */
 import { describe, expect, it } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig, loadConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { BodyBudget } from "../../src/http/body-budget.ts";
-import { BodyBudgetExhausted, BodyTooLarge, CaasError, InvalidJson } from "../../src/http/errors.ts";
+import { BodyBudgetExhausted, BodyTooLarge, CaasError, type ErrorBody, InvalidJson } from "../../src/errors.ts";
+import { answerFor } from "../../src/http/error-answers.ts";
 import { readJsonBody } from "../../src/http/json-body.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/modules/ops/metrics.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 
 const LIMIT = 1024;
 
@@ -70,8 +71,8 @@ describe("reading a body under the budget", () => {
     const request = declared(JSON.stringify({ data: "x".repeat(20) }));
     const error = await readJsonBody(request, LIMIT, { budget }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(BodyBudgetExhausted);
-    const busy = error as BodyBudgetExhausted;
-    expect({ status: busy.status, code: busy.code, retryAfter: busy.headers["retry-after"] }).toEqual({ status: 503, code: "busy", retryAfter: "1" });
+    const busy = answerFor(error as BodyBudgetExhausted);
+    expect({ status: busy.status, code: ((await busy.json()) as ErrorBody).error.code, retryAfter: busy.headers.get("retry-after") }).toEqual({ status: 503, code: "busy", retryAfter: "1" });
     expect(request.bodyUsed).toBe(false);
     expect(budget.bytesInFlight).toBe(LIMIT - 10);
   });

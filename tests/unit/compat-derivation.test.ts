@@ -1,12 +1,12 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { DJANGO_POOL, type DjangoHashName } from "../../src/modules/compat/django-pool.ts";
+import { DJANGO_POOL, type DjangoHashName } from "../../src/modules/pseudonym/profiles/django-compat/django-pool.ts";
+import { InvalidText } from "../../src/errors.ts";
 import {
-  DjangoDataNotEncodable,
   djangoDigest,
   djangoSeedFloat,
   djangoSelection,
-} from "../../src/modules/compat/derivation.ts";
+} from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 
 const README_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
@@ -83,8 +83,8 @@ describe("django-compat derivation: CPython's arithmetic on unusual user ids", (
 
 describe("django-compat derivation: text the original could not hash", () => {
   it("refuses data holding a lone surrogate instead of hashing U+FFFD", () => {
-    expect(() => djangoDigest(README_USER, "abc\ud800")).toThrow(DjangoDataNotEncodable);
-    expect(() => djangoDigest(README_USER, "\udc00")).toThrow(DjangoDataNotEncodable);
+    expect(() => djangoDigest(README_USER, "abc\ud800")).toThrow(InvalidText);
+    expect(() => djangoDigest(README_USER, "\udc00")).toThrow(InvalidText);
   });
 
   it("still hashes a well-formed surrogate pair, as one code point", () => {
@@ -148,7 +148,7 @@ describe("django-compat derivation: concurrency", () => {
 
 describe("django-compat pool", () => {
   it("embeds the same pool the vectors were computed with", async () => {
-    const embedded = await Bun.file(new URL("../../src/modules/compat/django-pool.json", import.meta.url)).bytes();
+    const embedded = await Bun.file(new URL("../../src/modules/pseudonym/profiles/django-compat/django-pool.json", import.meta.url)).bytes();
     const vectorsCopy = await Bun.file(new URL("../vectors/compat/django-caas-pool.json", import.meta.url)).bytes();
     expect(embedded).toEqual(vectorsCopy);
   });

@@ -7,12 +7,12 @@ import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore, importKey, InvalidKeyArgument } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore, importKey, InvalidKeyArgument } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder, loadCredentials } from "../../src/credentials.ts";
+import { CredentialsHolder, loadCredentials } from "../../src/credentials/holder.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
-import { djangoDigest } from "../../src/modules/compat/derivation.ts";
-import { initSecretFile, makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
+import { initSecretFile, makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
@@ -217,13 +217,5 @@ describe("at start", () => {
     for (const warning of warnings) expect(warning.level).toBe("warn");
     const log = lines.join("");
     for (const key of [README_KEY, COMPAT_KEY, STANDARD_KEY]) expect(log).not.toContain(key);
-  });
-});
-
-describe("the compat profile's /verify comparison", () => {
-  it("is the constant-time comparison", async () => {
-    const profile = await import("../../src/modules/compat/profile.ts");
-    const hash = await import("../../src/crypto/hash.ts");
-    expect(profile.compareCompatDigest).toBe(hash.constantTimeEqual);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { cpythonSeedKey, Mt19937 } from "../../src/modules/compat/mt19937.ts";
+import { cpythonSeedKey, Mt19937 } from "../../src/modules/pseudonym/profiles/django-compat/mt19937.ts";
 
 function firstOutputs(generator: Mt19937, count: number): number[] {
   return Array.from({ length: count }, () => generator.nextUint32());

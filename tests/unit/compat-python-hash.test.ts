@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { Mt19937 } from "../../src/modules/compat/mt19937.ts";
-import { pythonHashOfFloat, pythonRandomSeedOfFloat } from "../../src/modules/compat/python-hash.ts";
+import { Mt19937 } from "../../src/modules/pseudonym/profiles/django-compat/mt19937.ts";
+import { pythonHashOfFloat, pythonRandomSeedOfFloat } from "../../src/modules/pseudonym/profiles/django-compat/python-hash.ts";
 
 const HASH_MODULUS = (1n << 61n) - 1n;
 

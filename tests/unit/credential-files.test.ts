@@ -6,14 +6,15 @@
 import { describe, expect, it } from "bun:test";
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore, hashApiKey, KeysFileInsecure } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore, hashApiKey, KeysFileInsecure } from "../../src/credentials/api-keys.ts";
 import { toBase64, toHex } from "../../src/crypto/encoding.ts";
-import { OutputFailed, type CliIo } from "../../src/cli/io.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { OutputFailed } from "../../src/errors.ts";
 import { runKeysCommand } from "../../src/cli/keys.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
 import { PrivateFileFailed, withPrivateFileLock } from "../../src/files/private-file.ts";
 import { main } from "../../src/main.ts";
-import { loadSecretRing, MAX_SECRET_VERSION, SecretFileInsecure } from "../../src/modules/pseudonym/secrets.ts";
+import { loadSecretRing, MAX_SECRET_VERSION, SecretFileInsecure } from "../../src/credentials/secret-ring.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 interface Run {

@@ -7,12 +7,12 @@
  */
 import { describe, expect, it } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { silentLogger } from "../../src/log.ts";
 import { DOCS_ASSETS, DOCS_PATH, SPEC_PATH } from "../../src/modules/ops/docs.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
 const app = createApp(defaultConfig(), {

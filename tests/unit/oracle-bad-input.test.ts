@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { answerProblems, BAD_INPUT_CANARY, BAD_INPUT_MAX_BODY, badInputCases, KNOWN_BOX, requestFor } from "../cases/bad-input.ts";
 
 const app = createApp(defaultConfig({ maxBody: BAD_INPUT_MAX_BODY }), {

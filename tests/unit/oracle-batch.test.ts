@@ -6,13 +6,13 @@
  */
 import { describe, expect, it } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { open } from "../../src/crypto/aead.ts";
 import { fromBase64 } from "../../src/crypto/encoding.ts";
 import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 
 function appWith(batchMax?: number) {
   return createApp(defaultConfig(batchMax === undefined ? {} : { batchMax }), {

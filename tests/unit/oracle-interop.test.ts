@@ -15,12 +15,12 @@
 import { beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { encodeUtf8, fromBase64, toBase64 } from "../../src/crypto/encoding.ts";
 import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 
 const app = createApp(defaultConfig(), {
   logger: silentLogger,

@@ -14,8 +14,8 @@ import { sha3_256, sha3_384, sha3_512 } from "@noble/hashes/sha3.js";
 import { type CHash, createHasher } from "@noble/hashes/utils.js";
 import { fromHex, toHex } from "../../src/crypto/encoding.ts";
 import { POOL_ALGORITHMS, type PoolAlgorithm } from "../../src/crypto/hash.ts";
-import { initSecretFile, loadSecretRing, makeSecretRing } from "../../src/modules/pseudonym/secrets.ts";
-import { pseudonymFor, selectFor } from "../../src/modules/pseudonym/service.ts";
+import { initSecretFile, loadSecretRing, makeSecretRing } from "../../src/credentials/secret-ring.ts";
+import { pseudonymFor, selectFor } from "../../src/modules/pseudonym/profiles/standard.ts";
 
 /** Computed once when the construction was settled; see the file's header before changing it. */
 const PINNED = {
@@ -109,8 +109,8 @@ describe("the pseudonym construction", () => {
     const id = crypto.randomUUID();
     const here = pseudonymFor(await loadSecretRing(path), id, "across a restart");
     const script = `
-      import { loadSecretRing } from ${JSON.stringify(new URL("../../src/modules/pseudonym/secrets.ts", import.meta.url).pathname)};
-      import { pseudonymFor } from ${JSON.stringify(new URL("../../src/modules/pseudonym/service.ts", import.meta.url).pathname)};
+      import { loadSecretRing } from ${JSON.stringify(new URL("../../src/credentials/secret-ring.ts", import.meta.url).pathname)};
+      import { pseudonymFor } from ${JSON.stringify(new URL("../../src/modules/pseudonym/profiles/standard.ts", import.meta.url).pathname)};
       const [path, id] = process.argv.slice(-2);
       const ring = await loadSecretRing(path);
       process.stdout.write(JSON.stringify(pseudonymFor(ring, id, "across a restart")));

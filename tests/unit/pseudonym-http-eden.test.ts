@@ -6,11 +6,11 @@
 import { describe, expect, it } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { type CaasApp, createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 
 const KEY = "standard-key-for-eden-0123456789";
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "bun:test";
 import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/auth/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/modules/pseudonym/secrets.ts";
+import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const OTHER_STANDARD_KEY = "another-standard-key-0123456789";

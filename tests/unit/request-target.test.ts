@@ -7,7 +7,7 @@
 import { describe, expect, it } from "bun:test";
 import { errorToResponse } from "../../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
-import { instrument } from "../../src/http/instrument.ts";
+import { instrument } from "../../src/server/instrument.ts";
 import { pathOf, targetProblem } from "../../src/http/paths.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/modules/ops/metrics.ts";

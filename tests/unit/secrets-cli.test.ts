@@ -4,7 +4,7 @@ import { chmod, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { CliIo } from "../../src/cli/io.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
-import { loadSecretRing } from "../../src/modules/pseudonym/secrets.ts";
+import { loadSecretRing } from "../../src/credentials/secret-ring.ts";
 
 interface Run {
   code: number;

@@ -13,7 +13,7 @@ import {
   SecretFileInvalid,
   SecretFileMissing,
   STATE_SECRET_FILE,
-} from "../../src/modules/pseudonym/secrets.ts";
+} from "../../src/credentials/secret-ring.ts";
 import { toBase64 } from "../../src/crypto/encoding.ts";
 
 const scratch = scratchDirectories("caas-secrets-");

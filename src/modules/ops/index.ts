@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { NotReady } from "../../http/errors.ts";
+import { NotReady } from "../../errors.ts";
 import { ErrorAnswer } from "../../http/model.ts";
 import { withoutTrailingSlash } from "../../http/paths.ts";
 import type { Metrics } from "./metrics.ts";

@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
-import { assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
+import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import { OpenedText, OpenRequest, SealedBatch, SealedText, SealRequest, sealBatchRequest } from "./model.ts";
-import { openText, sealBatch, sealText } from "./service.ts";
+import { openText, sealText } from "./service.ts";
 
 export interface OracleOptions {
   /** Most items in one batch request (config.batchMax). */
@@ -24,7 +24,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions =
           "Also served at /oracleinvocation/ (the Flask original's README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged.",
       },
     })
-    .post("/oracleinvocation/batch", async ({ body }) => ({ results: await sealBatch(body.items) }), {
+    .post("/oracleinvocation/batch", ({ body }) => ({ results: answerEach(body.items, (item) => sealText(item.data, item.aad)) }), {
       parse: parseJson,
       transform: ({ body }) => assertBatchSize(body, batchMax),
       body: sealBatchRequest(batchMax),
@@ -35,7 +35,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions =
         description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large). Each item is sealed as POST /oracleinvocation would, under its own key and nonce; results come in the order of items, and an item that fails (say, a lone surrogate in its data) gets {"error":{"code","message"}} in its place while the others are sealed. A wrongly typed item fails the whole request (400 invalid_body).`,
       },
     })
-    .post("/oracleinvocation/decrypt", async ({ body }) => ({ data: await openText(body) }), {
+    .post("/oracleinvocation/decrypt", ({ body }) => ({ data: openText(body) }), {
       parse: parseJson,
       body: OpenRequest,
       response: { 200: OpenedText, ...commonErrorAnswers, 400: ErrorAnswer },

@@ -1,5 +1,4 @@
 import { t } from "elysia";
-import type { ErrorBody } from "../../http/errors.ts";
 import { ErrorAnswer } from "../../http/model.ts";
 
 const base64 = (description: string, example: string) =>
@@ -62,6 +61,4 @@ export const SealedBatch = t.Object(
   { additionalProperties: false },
 );
 
-export type SealItem = SealRequest;
-export type SealItemResult = SealedText | ErrorBody;
 export type SealedBatch = typeof SealedBatch.static;

@@ -1,46 +1,17 @@
 import { Elysia } from "elysia";
-import type { ApiKeyProfile, ApiKeyRecord } from "../../auth/api-keys.ts";
-import { authenticate } from "../../auth/authenticate.ts";
-import type { CredentialsHolder } from "../../credentials.ts";
+import { authenticate } from "../../http/authenticate.ts";
+import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
-import { compatPseudonymFor, verifyCompatPseudonym } from "../compat/profile.ts";
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
-import type { SecretRing } from "./secrets.ts";
-import { pseudonymFor, verifyPseudonym } from "./service.ts";
+import { encrypt, verify } from "./service.ts";
 import { chargeToKey } from "../../http/rate-limit.ts";
 
 export interface PseudonymDeps {
   readonly credentials: CredentialsHolder;
   /** Most items in one batch request (config.batchMax). */
   readonly batchMax?: number;
-}
-
-/** What each key profile computes. A Record over every profile, so a new profile cannot go unrouted. */
-interface ProfileService {
-  /** The whole answer: each profile's clients expect their own shape (model.ts). */
-  pseudonym(secrets: SecretRing, userId: string, data: string): PseudonymAnswer;
-  verify(secrets: SecretRing, userId: string, data: string, digestHex: string): boolean;
-}
-
-const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
-  standard: {
-    pseudonym: (secrets, userId, data) => {
-      const { digest, version } = pseudonymFor(secrets, userId, data);
-      return { encrypted_data: digest, version };
-    },
-    verify: verifyPseudonym,
-  },
-  // The original's digests depend on no secret, so the ring is not passed on.
-  "django-compat": {
-    pseudonym: (_secrets, userId, data) => ({ encrypted_data: compatPseudonymFor(userId, data).digest }),
-    verify: (_secrets, userId, data, digestHex) => verifyCompatPseudonym(userId, data, digestHex),
-  },
-};
-
-function encrypt(caller: ApiKeyRecord, secrets: SecretRing, body: PseudonymRequest): PseudonymAnswer {
-  return PROFILES[caller.profile].pseudonym(secrets, body.userUUID, body.sensitiveData);
 }
 
 const encryptOptions = {
@@ -77,7 +48,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
             "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
         },
       })
-      .post("/encrypt/batch", async ({ caller, secrets, body }) => ({ results: await answerEach(body.items, (item) => encrypt(caller, secrets, item)) }), {
+      .post("/encrypt/batch", ({ caller, secrets, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, secrets, item)) }), {
         parse: parseJson,
         // After the derive above: a bad key is 401 before the batch is counted or checked.
         transform: ({ body }) => assertBatchSize(body, batchMax),
@@ -97,7 +68,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
       .post(
         "/verify",
         ({ caller, secrets, body }) => ({
-          match: PROFILES[caller.profile].verify(secrets, body.userUUID, body.sensitiveData, body.encrypted_data),
+          match: verify(caller, secrets, body),
         }),
         {
           parse: parseJson,

@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 import { DIGEST_BYTES } from "../../crypto/hash.ts";
 import { ErrorAnswer } from "../../http/model.ts";
-import { LONGEST_DJANGO_DIGEST_HEX } from "../compat/derivation.ts";
+import { LONGEST_DJANGO_DIGEST_HEX } from "./profiles/django-compat/derivation.ts";
 
 const EXAMPLE_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
@@ -10,7 +10,7 @@ const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac14
 /**
  * `apiKey` is declared a plain optional string for clients (OpenAPI, Eden), yet a number, null or
  * empty string there is a 401, not a 400: the key is checked on the raw body before this schema
- * runs (see auth/authenticate.ts), so by the time the schema sees `apiKey` it is the valid key.
+ * runs (see http/authenticate.ts), so by the time the schema sees `apiKey` it is the valid key.
  */
 const apiKey = t.Optional(
   t.String({

@@ -3,10 +3,10 @@
  * Routes read `holder.current` once per request; a reload builds a whole new Credentials and
  * swaps it in, so a request never sees keys from one load and secrets from another.
  */
-import { ApiKeyStore } from "./auth/api-keys.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
-import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./modules/pseudonym/secrets.ts";
+import { ApiKeyStore } from "./api-keys.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./secret-ring.ts";
 
 export interface Credentials {
   readonly apiKeys: ApiKeyStore;

@@ -10,7 +10,7 @@
  * SSL_OP_NO_* bits instead. Bun's own floor is already TLS 1.2; the older versions are turned off
  * here too, so the policy does not rest on a default. tests/e2e/tls.e2e.test.ts holds it to sslscan.
  */
-import type { TlsMinVersion } from "../config.ts";
+import type { TlsMinVersion } from "../../config.ts";
 
 /** OpenSSL/BoringSSL option bits (same values in both, and in node:crypto's constants). */
 export const SSL_OP_NO_SSLv3 = 0x0200_0000;

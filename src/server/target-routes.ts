@@ -8,10 +8,10 @@
  * app's to answer (targetProblem in paths.ts, then its 404).
  */
 import type { FetchHandler } from "./instrument.ts";
-import { answerFor } from "./error-answers.ts";
-import { InvalidTarget } from "./errors.ts";
-import { REQUEST_ID_HEADER } from "./headers.ts";
-import { pathOf, withoutTrailingSlash } from "./paths.ts";
+import { answerFor } from "../http/error-answers.ts";
+import { InvalidTarget } from "../errors.ts";
+import { REQUEST_ID_HEADER } from "../http/headers.ts";
+import { pathOf, withoutTrailingSlash } from "../http/paths.ts";
 
 export interface TargetRoutes {
   readonly routes: Record<string, FetchHandler>;

@@ -7,17 +7,17 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Server } from "bun";
-import { createApp, type CaasApp } from "./app.ts";
-import { presentedApiKey } from "./auth/authenticate.ts";
-import type { Config } from "./config.ts";
-import { ConfigError } from "./config.ts";
-import { CredentialsHolder, loadCredentials } from "./credentials.ts";
-import { instrument, type FetchHandler } from "./http/instrument.ts";
-import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./http/target-routes.ts";
-import { RateLimiter, rateLimitGate } from "./http/rate-limit.ts";
-import type { Logger } from "./log.ts";
-import { probePaths } from "./modules/ops/index.ts";
-import { Metrics } from "./modules/ops/metrics.ts";
+import { createApp, type CaasApp } from "../app.ts";
+import { presentedApiKey } from "../http/authenticate.ts";
+import type { Config } from "../config.ts";
+import { ConfigError } from "../config.ts";
+import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
+import { instrument, type FetchHandler } from "./instrument.ts";
+import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
+import { RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
+import type { Logger } from "../log.ts";
+import { probePaths } from "../modules/ops/index.ts";
+import { Metrics } from "../modules/ops/metrics.ts";
 import { checkTlsMaterial, tlsReason, type TlsMaterial, type TlsSources } from "./tls/material.ts";
 import { tlsPolicy } from "./tls/policy.ts";
 
@@ -34,7 +34,7 @@ async function readPem(path: string, setting: string): Promise<string> {
 
 /**
  * Reads the configured certificate, key and client CA (or makes an ad-hoc certificate) and checks
- * them as the listener will use them (src/tls/material.ts): a mismatched pair, an expired
+ * them as the listener will use them (tls/material.ts): a mismatched pair, an expired
  * certificate or a client CA without certificates is a ConfigError, not a TLS error at listen.
  */
 export async function loadTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
@@ -126,12 +126,12 @@ function listen(served: TargetRoutes, config: Config, tls: TlsMaterial, port: nu
     tls: {
       cert: tls.cert,
       key: tls.key,
-      // TLS 1.2+ (1.3 only when configured) with forward-secret AEAD suites: src/tls/policy.ts.
+      // TLS 1.2+ (1.3 only when configured) with forward-secret AEAD suites: tls/policy.ts.
       ...tlsPolicy(config.tlsMinVersion),
       // Mutual TLS: the handshake itself refuses a client without a certificate this CA signed.
       ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     },
-    // Routes by the target as sent, then fetch for the rest: src/http/target-routes.ts.
+    // Routes by the target as sent, then fetch for the rest: target-routes.ts.
     routes: served.routes,
     fetch: served.fetch,
   });

@@ -10,11 +10,11 @@
  * included), and a worker that sees it close drains and exits rather than serve unsupervised.
  */
 import type { Subprocess } from "bun";
-import type { Config } from "./config.ts";
-import { ConfigError } from "./config.ts";
-import { loadCredentials } from "./credentials.ts";
-import type { Logger } from "./log.ts";
-import { assertPortFree, loadTlsMaterial } from "./server.ts";
+import type { Config } from "../config.ts";
+import { ConfigError } from "../config.ts";
+import { loadCredentials } from "../credentials/holder.ts";
+import type { Logger } from "../log.ts";
+import { assertPortFree, loadTlsMaterial } from "./listener.ts";
 import { parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "./tls/material.ts";
 
 /** Environment variables the supervisor sets for its workers. */

@@ -11,7 +11,8 @@
  */
 
 import { blake3 } from "@noble/hashes/blake3.js";
-import { encodeUtf8, toHex } from "../../crypto/encoding.ts";
+import { encodeUtf8, toHex } from "../../../../crypto/encoding.ts";
+import { InvalidText } from "../../../../errors.ts";
 import { DJANGO_POOL, type DjangoHashName, type DjangoInputComposition } from "./django-pool.ts";
 import { Mt19937 } from "./mt19937.ts";
 import { pythonRandomSeedOfFloat } from "./python-hash.ts";
@@ -19,18 +20,6 @@ import { pythonRandomSeedOfFloat } from "./python-hash.ts";
 export interface DjangoSelection {
   readonly hashIndex: number;
   readonly saltIndex: number;
-}
-
-/**
- * The data holds a lone UTF-16 surrogate. It has no UTF-8 form, and the original raised on it
- * too (CPython's str.encode), so there is no digest to reproduce; callers answer 400.
- */
-export class DjangoDataNotEncodable extends Error {
-  readonly code = "invalid_text";
-  constructor() {
-    super("The data holds a lone UTF-16 surrogate, which has no UTF-8 form, so it has no django-compat digest.");
-    this.name = "DjangoDataNotEncodable";
-  }
 }
 
 /**
@@ -72,7 +61,8 @@ export function djangoSelection(userId: string): DjangoSelection {
 
 /** The original's digest of data for this user id, as lowercase hex at the hash's default size. */
 export function djangoDigest(userId: string, data: string): string {
-  if (!data.isWellFormed()) throw new DjangoDataNotEncodable();
+  // No UTF-8 form, and the original raised on it too (CPython's str.encode): no digest to reproduce.
+  if (!data.isWellFormed()) throw new InvalidText("sensitiveData");
   const { hashIndex, saltIndex } = djangoSelection(userId);
   const hashFunction = DJANGO_POOL.hashFunctions[hashIndex];
   const salt = DJANGO_POOL.salts[saltIndex];

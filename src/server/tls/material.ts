@@ -10,7 +10,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../../config.ts";
 
 export const TlsMaterialSchema = Type.Object(
   {

@@ -6,11 +6,11 @@
  */
 import type { Server } from "bun";
 import type { Logger } from "../log.ts";
-import { internalError } from "./error-answers.ts";
-import { REQUEST_ID_HEADER } from "./headers.ts";
-import { pathOf } from "./paths.ts";
+import { internalError } from "../http/error-answers.ts";
+import { REQUEST_ID_HEADER } from "../http/headers.ts";
+import { pathOf } from "../http/paths.ts";
 import type { Metrics } from "../modules/ops/metrics.ts";
-import type { Gate } from "./rate-limit.ts";
+import type { Gate } from "../http/rate-limit.ts";
 
 export type FetchHandler = (request: Request, server?: Server<undefined>) => Response | Promise<Response>;
 

@@ -14,7 +14,7 @@ import { access, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { EncodingError, fromBase64, toBase64 } from "../../crypto/encoding.ts";
+import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import {
   checkPrivateDirectory,
   errnoCode,
@@ -27,7 +27,7 @@ import {
   StoreFileError,
   withPrivateFileLock,
   writePrivateFile,
-} from "../../files/private-file.ts";
+} from "../files/private-file.ts";
 
 export const SECRET_BYTES = 32;
 /** The file name ensureStateSecret keeps under the state directory. */

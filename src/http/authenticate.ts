@@ -10,8 +10,8 @@
  * (or the reverse), and the key that "lost" would go unchecked.
  */
 
-import { Unauthorized } from "../http/errors.ts";
-import type { ApiKeyRecord, ApiKeyStore } from "./api-keys.ts";
+import { Unauthorized } from "../errors.ts";
+import type { ApiKeyRecord, ApiKeyStore } from "../credentials/api-keys.ts";
 
 /** What a request presents: a key, no key at all, or something that can never be a valid key. */
 type Presented = { readonly kind: "key"; readonly key: string } | { readonly kind: "none" } | { readonly kind: "malformed" };
