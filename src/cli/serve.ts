@@ -1,5 +1,7 @@
 /** `caas serve`: validate the configuration once, then listen (or, with --check, only validate). */
+import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
 import { KeysFileError } from "../credentials/api-keys.ts";
 import { ConfigError, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
@@ -122,7 +124,10 @@ async function check(config: Config, io: CliIo, warnings: readonly string[]): Pr
   await loadTlsMaterial(config, collecting);
   const { wouldCreate } = await checkCredentials(config);
   for (const warning of [...warnings, ...tlsWarnings]) io.err(`caas serve: warning: ${warning}`);
-  if (config.tlsCert === undefined) io.out("would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)");
+  if (config.tlsCert === undefined) {
+    io.out("would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)");
+    io.out(`would write its public half to ${join(config.stateDir, DEV_CERTIFICATE_FILE)}`);
+  }
   for (const item of wouldCreate) io.out(`would create ${item}`);
   io.out("configuration ok");
   return EXIT_OK;

@@ -200,6 +200,13 @@ export function generateApiKey(): string {
   return API_KEY_PREFIX + random.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
+const generatedKeyPattern = /^caas_[A-Za-z0-9_-]{43}$/;
+
+/** Whether `text` has the form generateApiKey gives. */
+export function isGeneratedApiKey(text: string): boolean {
+  return generatedKeyPattern.test(text);
+}
+
 /** SHA-256 of the key's UTF-8 bytes; what the keys file stores and the store compares. */
 export function hashApiKey(key: string): Uint8Array {
   return digest("sha256", encodeUtf8(key));

@@ -6,6 +6,7 @@
 import { ApiKeyStore } from "./api-keys.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { DEV_API_KEY_NAME, ensureDevApiKey, isDevelopment, planDevApiKey } from "./development.ts";
 import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./secret-ring.ts";
 
 export interface Credentials {
@@ -41,10 +42,7 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
       hint: "set CAAS_SECRET_FILE (caas secret init FILE) for production",
     });
   }
-  const apiKeys = config.apiKeysFile === undefined ? ApiKeyStore.empty() : await ApiKeyStore.load(config.apiKeysFile);
-  if (config.apiKeysFile === undefined) {
-    logger.warn("no_api_keys", { hint: "set CAAS_API_KEYS_FILE (caas keys add NAME --file FILE); /encrypt refuses every key until then" });
-  }
+  const apiKeys = await loadApiKeys(config, logger);
   // Named, never shown: a compat key's digests use the original's public salts and legacy
   // hashes (md5, SHA-1 among them), and the key itself may be a short imported one.
   for (const record of apiKeys.records) {
@@ -59,6 +57,25 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
 }
 
 /**
+ * The configured keys file; in development without one, the development key alone; otherwise
+ * none, and every key is refused.
+ */
+async function loadApiKeys(config: Config, logger: Logger): Promise<ApiKeyStore> {
+  if (config.apiKeysFile !== undefined) return ApiKeyStore.load(config.apiKeysFile);
+  if (isDevelopment(config)) {
+    const dev = await ensureDevApiKey(config.stateDir);
+    logger.warn(dev.created ? "dev_api_key_created" : "dev_api_key", {
+      name: DEV_API_KEY_NAME,
+      path: dev.path,
+      hint: "development only: the key is in this file; with CAAS_TLS_CERT set, CAAS_API_KEYS_FILE names the keys",
+    });
+    return ApiKeyStore.fromKeys([{ name: DEV_API_KEY_NAME, key: dev.key }]);
+  }
+  logger.warn("no_api_keys", { hint: "set CAAS_API_KEYS_FILE (caas keys add NAME --file FILE); /encrypt refuses every key until then" });
+  return ApiKeyStore.empty();
+}
+
+/**
  * For `caas serve --check`: loads and checks what loadCredentials would load, and names what it
  * would create, without creating it (a check that writes the state secret is not a dry run).
  */
@@ -67,5 +84,6 @@ export async function checkCredentials(config: Config): Promise<{ readonly would
   if (config.secretFile !== undefined) await loadSecretRing(config.secretFile);
   else wouldCreate = (await planStateSecret(config.stateDir)).wouldCreate;
   if (config.apiKeysFile !== undefined) await ApiKeyStore.load(config.apiKeysFile);
+  else if (isDevelopment(config)) wouldCreate = [...wouldCreate, ...(await planDevApiKey(config.stateDir))];
   return { wouldCreate };
 }

@@ -227,8 +227,8 @@ function secretFileError(path: string, problem: PrivateFileProblem): SecretFileE
   }
 }
 
-/** Runs `action`, turning the shared file layer's failures into this store's errors. */
-async function asSecretFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
+/** Runs `action`, turning the shared file layer's failures into this store's errors (also for the other private files of the state directory). */
+export async function asSecretFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
@@ -298,12 +298,7 @@ export interface StateSecret {
  * Several processes starting at once end up with one secret: creation is create-if-absent.
  */
 export async function ensureStateSecret(stateDir: string): Promise<StateSecret> {
-  try {
-    await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  } catch (error) {
-    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
-  }
-  await refuseUnsafeStateDirectory(stateDir);
+  await prepareStateDirectory(stateDir);
 
   const path = join(stateDir, STATE_SECRET_FILE);
   try {
@@ -318,6 +313,16 @@ export async function ensureStateSecret(stateDir: string): Promise<StateSecret> 
     if (!(error instanceof SecretFileExists)) throw error;
     return { ring: await loadSecretRing(path), path, created: false };
   }
+}
+
+/** Creates the state directory (0700) when absent, and refuses one that is not ours alone. */
+export async function prepareStateDirectory(stateDir: string): Promise<void> {
+  try {
+    await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  } catch (error) {
+    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
+  }
+  await refuseUnsafeStateDirectory(stateDir);
 }
 
 /** Whoever can write the state directory, or owns it, can replace the secret file with one of their own. */

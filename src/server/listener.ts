@@ -11,6 +11,7 @@ import { createApp, type CaasApp } from "../app.ts";
 import { presentedApiKey } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
+import { isDevelopment, publishDevCertificate } from "../credentials/development.ts";
 import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
@@ -62,6 +63,17 @@ export async function loadTlsMaterial(config: Config, logger: Logger): Promise<T
     hint: "self-signed, in memory, for development only; set CAAS_TLS_CERT and CAAS_TLS_KEY",
   });
   return material;
+}
+
+/**
+ * In development, the ad-hoc certificate's public half goes to the state directory, so a client
+ * can trust it (curl --cacert) instead of turning verification off. Done once per start, by the
+ * process that made the certificate.
+ */
+export async function publishAdhocCertificate(config: Config, tls: TlsMaterial, logger: Logger): Promise<void> {
+  if (!isDevelopment(config)) return;
+  const path = await publishDevCertificate(config.stateDir, tls.cert);
+  logger.info("dev_certificate", { path, hint: "trust it for development: curl --cacert <path>" });
 }
 
 /**
@@ -179,6 +191,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   // First, so a second instance fails at once, before it makes certificates or secrets.
   if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
   const tls = options.tls ?? (await loadTlsMaterial(config, logger));
+  if (options.tls === undefined) await publishAdhocCertificate(config, tls, logger);
   const credentials = new CredentialsHolder(await loadCredentials(config, logger));
   const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
   let shuttingDown = false;

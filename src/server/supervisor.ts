@@ -14,7 +14,7 @@ import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { loadCredentials } from "../credentials/holder.ts";
 import type { Logger } from "../log.ts";
-import { assertPortFree, loadTlsMaterial } from "./listener.ts";
+import { assertPortFree, loadTlsMaterial, publishAdhocCertificate } from "./listener.ts";
 import { parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "./tls/material.ts";
 
 /** Environment variables the supervisor sets for its workers. */
@@ -39,6 +39,7 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   // Loaded and checked once here, so a mistake stops the supervisor (exit 78) instead of every
   // worker in turn, the state secret is created by one process, and all workers show one certificate.
   const tls = await loadTlsMaterial(config, logger);
+  await publishAdhocCertificate(config, tls, logger);
   const handoff = `${serializeTlsMaterial(tls)}\n`;
   await loadCredentials(config, logger);
 

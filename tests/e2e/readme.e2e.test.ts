@@ -87,7 +87,7 @@ describe("the README's quick start and tour, in a fresh clone with a fresh HOME"
       if (started.exitCode !== null || Date.now() > deadline) throw new Error(`the quick start did not start caas:\n${output}`);
       await Bun.sleep(50);
     }
-    expect(output).toContain("https://localhost:8443");
+    expect(output).toMatch(/"event":"listening"[^\n]*:8443"/);
   }, 130_000);
 
   it("answers every command of the tour as the README shows", () => {
