@@ -6,7 +6,7 @@
  * would create. A CAAS_* variable that is no setting is a warning, not silence.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { datedCertificate, type DatedCertificate } from "./certificates.ts";
 import { BINARY, makeTestPki, startCaas, tempDir, type TestPki } from "./harness.ts";
@@ -214,6 +214,56 @@ describe("warnings that do not stop start-up", () => {
     try {
       while ((served.output().match(/"event":"listening"/g)?.length ?? 0) < 2) await Bun.sleep(10);
       expect(served.output()).not.toContain("unknown_variable");
+    } finally {
+      await served.stop();
+    }
+  });
+});
+
+describe("development mode (no certificate configured)", () => {
+  it("--check names the development files and creates none; serve creates them, and the key and certificate work", async () => {
+    const state = join(tempDir("caas-dev-"), "state");
+    const checked = run(["serve", "--check"], { CAAS_STATE_DIR: state });
+    expect(checked.code).toBe(0);
+    expect(lines(checked.stdout)).toEqual([
+      "would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)",
+      `would write its public half to ${state}/dev-certificate.pem`,
+      `would create ${state} (directory, mode 0700)`,
+      `would create ${state}/secret.json (a new secret, mode 0600)`,
+      `would create ${state}/dev-api-key (a development API key, mode 0600)`,
+      "configuration ok",
+    ]);
+    expect(existsSync(state)).toBe(false);
+
+    for (const start of ["first", "second"]) {
+      const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state, CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } });
+      try {
+        expect(readdirSync(state).sort()).toEqual(["dev-api-key", "dev-certificate.pem", "secret.json"]);
+        const key = readFileSync(join(state, "dev-api-key"), "utf8").trim();
+        expect(served.output()).toContain(`"event":"${start === "first" ? "dev_api_key_created" : "dev_api_key"}"`);
+        expect(served.output()).not.toContain(key);
+        // Trusting the published certificate is enough: no verification turned off.
+        const answer = await fetch(`${served.url}/encrypt`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: JSON.stringify({ userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }),
+          tls: { ca: readFileSync(join(state, "dev-certificate.pem"), "utf8") },
+        } as RequestInit);
+        expect(answer.status).toBe(200);
+      } finally {
+        await served.stop();
+      }
+    }
+  });
+
+  it("is never entered with a certificate configured: no development key, every key refused", async () => {
+    const state = join(tempDir("caas-prod-"), "state");
+    const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state } });
+    try {
+      expect(readdirSync(state)).toEqual(["secret.json"]);
+      expect(served.output()).toContain('"event":"no_api_keys"');
+      const answer = await served.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { authorization: "Bearer caas_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+      expect(answer.status).toBe(401);
     } finally {
       await served.stop();
     }
