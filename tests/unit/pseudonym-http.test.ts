@@ -253,14 +253,27 @@ describe("POST /verify", () => {
     expect(await slash.json()).toEqual({ match: true });
   });
 
-  it("does not match a wrong digest, other data, another user, or text that is not hex", async () => {
-    const { encrypted_data } = await pseudonym(fields);
-    const flipped = (encrypted_data.startsWith("0") ? "1" : "0") + encrypted_data.slice(1);
-    expect(await verify({ ...fields, encrypted_data: flipped })).toBe(false);
-    expect(await verify({ ...fields, encrypted_data: encrypted_data.slice(0, -2) })).toBe(false);
-    expect(await verify({ ...fields, sensitiveData: "other", encrypted_data })).toBe(false);
-    expect(await verify({ ...fields, userUUID: "00000000-0000-0000-0000-000000000000", encrypted_data })).toBe(false);
-    for (const text of ["", "zz", "0", `${encrypted_data} `, "\ud800"]) expect(await verify({ ...fields, encrypted_data: text })).toBe(false);
+  it("does not match a wrong digest, other data, another user, or text that is not hex, at every digest length", async () => {
+    // A user's digest length depends on the algorithm this run's random secret picks for them:
+    // find users of all three lengths, so no assertion holds only for the length one user got.
+    const byLength = new Map<number, string>();
+    while (byLength.size < 3) {
+      const userUUID = crypto.randomUUID();
+      const { encrypted_data } = await pseudonym({ ...fields, userUUID });
+      if (!byLength.has(encrypted_data.length)) byLength.set(encrypted_data.length, userUUID);
+    }
+    expect([...byLength.keys()].sort()).toEqual([128, 64, 96]);
+    for (const userUUID of byLength.values()) {
+      const user = { ...fields, userUUID };
+      const { encrypted_data } = await pseudonym(user);
+      const flipped = (encrypted_data.startsWith("0") ? "1" : "0") + encrypted_data.slice(1);
+      expect(await verify({ ...user, encrypted_data: flipped })).toBe(false);
+      expect(await verify({ ...user, encrypted_data: encrypted_data.slice(0, -2) })).toBe(false);
+      expect(await verify({ ...user, sensitiveData: "other", encrypted_data })).toBe(false);
+      expect(await verify({ ...user, userUUID: "00000000-0000-0000-0000-000000000000", encrypted_data })).toBe(false);
+      // A trailing space within the 128-character bound (a 512-bit digest is 128 characters already).
+      for (const text of ["", "zz", "0", `${encrypted_data.slice(0, -1)} `, "\ud800"]) expect(await verify({ ...user, encrypted_data: text })).toBe(false);
+    }
   });
 
   it("still matches a pseudonym made under the previous secret version after a rotation", async () => {
