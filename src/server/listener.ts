@@ -12,6 +12,8 @@ import { presentedApiKey } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
+import { AppendFailed, AppendFile } from "../files/append-file.ts";
+import { AuditTrail } from "../http/audit.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
 import { RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
@@ -175,6 +177,17 @@ export interface StartOptions {
   readonly tls?: TlsMaterial;
 }
 
+/** The audit trail CAAS_AUDIT_LOG names, opened (and created, mode 0600) now, or one that writes nothing. */
+export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
+  if (config.auditLog === undefined) return new AuditTrail();
+  try {
+    return new AuditTrail(new AppendFile(config.auditLog), logger);
+  } catch (error) {
+    const errno = error instanceof AppendFailed ? error.errno : "unknown";
+    throw new ConfigError(`CAAS_AUDIT_LOG: cannot open '${config.auditLog}' for appending (${errno})`);
+  }
+}
+
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   // First, so a second instance fails at once, before it makes certificates or secrets.
   if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
@@ -183,13 +196,24 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
   let shuttingDown = false;
   const limiter = new RateLimiter({ rate: config.rateLimit });
-  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown });
+  const auditTrail = openAuditTrail(config, logger);
+  // Which listener took each request, for its client's address in the audit line; kept only while audited.
+  const listenerOf = new WeakMap<Request, Server<undefined>>();
+  const clientAddress = (request: Request) => listenerOf.get(request)?.requestIP(request)?.address;
+  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown, auditTrail, clientAddress });
+  const appFetch: FetchHandler = auditTrail.enabled
+    ? (request, server) => {
+        if (server !== undefined) listenerOf.set(request, server);
+        return app.fetch(request);
+      }
+    : app.fetch;
   // Per-client rate limit before routing; a key counts only if valid, and probes are never limited (see src/http/rate-limit.ts).
+  const keyNameOf = (headers: Headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name;
   const gate = rateLimitGate(limiter, {
-    keyNameFromHeaders: (headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name,
+    keyNameFromHeaders: keyNameOf,
     probePaths: probePaths(app.routes),
   });
-  const handle = instrument(app.fetch, metrics, logger, gate);
+  const handle = instrument(appFetch, metrics, logger, gate, keyNameOf);
   const refuse = instrument(rewrittenTargetAnswer, metrics, logger);
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
@@ -233,6 +257,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     reload() {
       reloading = reloading.then(async () => {
         if (shuttingDown) return;
+        // First, and whatever else fails: after a rotation (rename, then SIGHUP) new lines go to a new file at the path.
+        auditTrail.reopen();
         try {
           credentials.replace(await loadCredentials(config, logger));
           // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
