@@ -306,6 +306,36 @@ describe("rotation", () => {
   });
 });
 
+describe("deploy/caas.logrotate", () => {
+  // logrotate is a Debian package (apt-get install logrotate); without it there is nothing to run.
+  it.skipIf(Bun.which("logrotate") === null)("rotates a running caas's audit log: the old lines in the rotated file, new ones at the path", async () => {
+    const dir = scratch();
+    const path = join(dir, "audit.log");
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
+    try {
+      const before = await caas.post("/oracleinvocation", { data: "x" });
+      // The shipped snippet as it is, but for this test's path and process instead of the unit's.
+      const snippet = readFileSync(join(import.meta.dir, "../../deploy/caas.logrotate"), "utf8")
+        .replaceAll("/var/log/caas/audit.log", path)
+        .replace("systemctl reload caas >/dev/null", `kill -HUP ${caas.process.pid} >/dev/null`);
+      expect(snippet).toContain(`kill -HUP ${caas.process.pid} >/dev/null`);
+      const config = join(dir, "logrotate.conf");
+      writeFileSync(config, snippet, { mode: 0o644 });
+      const rotated = Bun.spawnSync(["logrotate", "--force", "--state", join(dir, "logrotate.state"), config], { stdout: "pipe", stderr: "pipe" });
+      expect(rotated.stderr.toString()).toBe("");
+      expect(rotated.exitCode).toBe(0);
+      await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
+      const after = await caas.post("/oracleinvocation", { data: "x" });
+      const rotatedFiles = Bun.spawnSync(["sh", "-c", `ls ${dir} | grep '^audit.log-'`], { stdout: "pipe" }).stdout.toString().trim().split("\n");
+      expect(rotatedFiles.length).toBe(1);
+      expect(linesOf(join(dir, rotatedFiles[0]!)).map((line) => line.requestId)).toEqual([before.headers.get("x-request-id")!]);
+      expect(linesOf(path).map((line) => line.requestId)).toEqual([after.headers.get("x-request-id")!]);
+    } finally {
+      await caas.stop();
+    }
+  });
+});
+
 describe("workers sharing one audit file", () => {
   it("never interleave lines (--workers 2, concurrent requests)", async () => {
     const dir = scratch();
