@@ -297,7 +297,7 @@ describe("rotation", () => {
       caas.process.kill("SIGHUP");
       await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
       const third = await caas.post("/oracleinvocation", { data: "x" });
-      const idOf = (answer: Response) => answer.headers.get("x-request-id");
+      const idOf = (answer: Response) => answer.headers.get("x-request-id") ?? undefined;
       expect(linesOf(`${path}.1`).map((line) => line.requestId)).toEqual([idOf(first), idOf(second)]);
       expect(linesOf(path).map((line) => line.requestId)).toEqual([idOf(third)]);
     } finally {
