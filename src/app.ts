@@ -65,13 +65,13 @@ export function createApp(config: Config, deps: AppDeps) {
       const problem = targetProblem(request.url);
       if (problem !== undefined) throw new InvalidTarget(problem);
     })
-    .onError((context) => {
+    .onError(async (context) => {
       const { code, error, request, set, route } = context;
       const requestId = set.headers[REQUEST_ID_HEADER];
       // The audit plugin's derive has not run for a body that could not be parsed.
       const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
       const about = { route, traceId: traceIdOf(request.headers), apiKeyName: facts?.apiKeyName };
-      const answered = audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, errorAnswer(code, error, request, allowedMethods, logger, requestId, about));
+      const answered = await audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, errorAnswer(code, error, request, allowedMethods, logger, requestId, about));
       const status = answered.response.status;
       // A bug's 500 has its own line already (internal_error, with the same fields).
       if (isNoteworthy(status) && answered.code !== "internal") {

@@ -30,7 +30,7 @@ class MemorySink implements AuditSink {
     this.reopened += 1;
   }
   parsed(): Record<string, unknown>[] {
-    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    return this.lines.flatMap((batch) => batch.split("\n").filter(Boolean)).map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 }
 
@@ -86,9 +86,9 @@ describe("a route's one call: audit.note()", () => {
       .onRequest(({ set }) => {
         set.headers[REQUEST_ID_HEADER] = "rid-1";
       })
-      .onError((context) => {
+      .onError(async (context) => {
         const answered = errorAnswer(context.code, context.error, context.request, () => undefined, silentLogger);
-        return audit.settleError(context.request, context.route, undefined, "rid-1", undefined, answered).response;
+        return (await audit.settleError(context.request, context.route, undefined, "rid-1", undefined, answered)).response;
       })
       .use(plugin)
       .use(module);
@@ -115,17 +115,17 @@ describe("a route's one call: audit.note()", () => {
 describe("the trail", () => {
   const entry = { requestId: "r", traceId: undefined, client: undefined, apiKeyName: undefined, operation: "oracle.seal", keyName: undefined, keyVersion: undefined, items: undefined, status: 200, code: undefined };
 
-  it("refuses while failing, then reopens, writes a resumed line with the refusals, and takes lines again", () => {
+  it("refuses while failing, then reopens, writes a resumed line with the refusals, and takes lines again", async () => {
     const sink = new MemorySink();
     const trail = new AuditTrail(sink);
-    trail.record(entry);
+    await trail.record(entry);
     sink.failing = true;
-    expect(() => trail.record(entry)).toThrow(AuditUnavailable);
-    expect(() => trail.record(entry)).toThrow(AuditUnavailable);
+    const refused = [trail.record(entry), trail.record(entry)];
+    for (const answer of refused) await expect(answer).rejects.toBeInstanceOf(AuditUnavailable);
     expect(trail.ready()).toBe(false);
     sink.failing = false;
     expect(trail.ready()).toBe(true);
-    trail.record(entry);
+    await trail.record(entry);
     expect(sink.reopened).toBeGreaterThanOrEqual(1);
     expect(sink.parsed().map((line) => [line.operation, line.refused])).toEqual([
       ["oracle.seal", undefined],
@@ -134,10 +134,19 @@ describe("the trail", () => {
     ]);
   });
 
+  it("writes the lines of requests settled in one turn of the event loop with one write, in order", async () => {
+    const sink = new MemorySink();
+    const trail = new AuditTrail(sink);
+    await Promise.all([1, 2, 3].map((n) => trail.record({ ...entry, requestId: `r${n}` })));
+    await trail.record({ ...entry, requestId: "r4" });
+    expect(sink.lines.length).toBe(2);
+    expect(sink.lines[0]!.split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId)).toEqual(["r1", "r2", "r3"]);
+  });
+
   it("without a sink (CAAS_AUDIT_LOG unset) takes every line and is always ready", () => {
     const trail = new AuditTrail();
     expect(trail.enabled).toBe(false);
-    trail.record(entry);
+    expect(trail.record(entry)).toBeUndefined();
     expect(trail.ready()).toBe(true);
   });
 
