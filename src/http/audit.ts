@@ -82,7 +82,11 @@ export interface AuditEntry {
 }
 
 function errnoOf(error: unknown): string {
-  return error instanceof Error && "errno" in error && typeof error.errno === "string" ? error.errno : error instanceof Error ? error.name : "unknown";
+  return error instanceof Error && "errno" in error && typeof error.errno === "string"
+    ? error.errno
+    : error instanceof Error
+      ? error.name
+      : "unknown";
 }
 
 /** The lines of one turn of the event loop, and the promise every one of their requests waits on. */
@@ -187,7 +191,9 @@ export class AuditTrail {
   #resume(sink: AuditSink): void {
     sink.reopen();
     const failingSince = this.#failingSince;
-    sink.append(`${JSON.stringify({ time: this.#now().toISOString(), operation: "audit.resumed", failingSince, refused: this.#refused })}\n`);
+    sink.append(
+      `${JSON.stringify({ time: this.#now().toISOString(), operation: "audit.resumed", failingSince, refused: this.#refused })}\n`,
+    );
     this.#logger?.info("audit_resumed", { failingSince, refused: this.#refused });
     this.#failingSince = undefined;
     this.#refused = 0;
@@ -196,7 +202,10 @@ export class AuditTrail {
   #failed(error: unknown): void {
     if (this.#failingSince !== undefined) return;
     this.#failingSince = this.#now().toISOString();
-    this.#logger?.error("audit_write_failed", { errno: errnoOf(error), hint: "requests to audited routes are answered 503 audit_unavailable and /readyz 503 until a write succeeds" });
+    this.#logger?.error("audit_write_failed", {
+      errno: errnoOf(error),
+      hint: "requests to audited routes are answered 503 audit_unavailable and /readyz 503 until a write succeeds",
+    });
   }
 }
 
@@ -253,7 +262,15 @@ export class Audit {
    * with AuditUnavailable (its answer) when it cannot be. Undefined, with nothing to wait for, for
    * a route that is not audited, a request already settled or a trail that writes nothing.
    */
-  settle(request: Request, route: string | undefined, facts: RequestAudit | undefined, requestId: string | undefined, body: unknown, status: number, code: AuditOutcomeCode | undefined): Promise<void> | undefined {
+  settle(
+    request: Request,
+    route: string | undefined,
+    facts: RequestAudit | undefined,
+    requestId: string | undefined,
+    body: unknown,
+    status: number,
+    code: AuditOutcomeCode | undefined,
+  ): Promise<void> | undefined {
     if (!this.trail.enabled) return undefined;
     const operation = this.operationOf(route, request.method);
     if (operation === undefined || facts?.settled === true) return undefined;
@@ -280,7 +297,9 @@ export class Audit {
     requestId: string | undefined,
     body: unknown,
     answered: { readonly response: Response; readonly code: AuditOutcomeCode },
-  ): Promise<{ readonly response: Response; readonly code: AuditOutcomeCode }> | { readonly response: Response; readonly code: AuditOutcomeCode } {
+  ):
+    | Promise<{ readonly response: Response; readonly code: AuditOutcomeCode }>
+    | { readonly response: Response; readonly code: AuditOutcomeCode } {
     const written = this.settle(request, route, facts, requestId, body, answered.response.status, answered.code);
     if (written === undefined) return answered;
     return written.then(

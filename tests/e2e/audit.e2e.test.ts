@@ -76,7 +76,12 @@ describe("the audit trail", () => {
 
   it("writes one line per request to a secret-touching route, refusals and validation failures included, before answering", async () => {
     const asked: { answer: Response; operation: string; status: number; code?: string; apiKeyName?: string; items?: number }[] = [];
-    const ask = async (path: string, body: unknown, expected: Omit<(typeof asked)[number], "answer">, headers: Record<string, string> = {}) => {
+    const ask = async (
+      path: string,
+      body: unknown,
+      expected: Omit<(typeof asked)[number], "answer">,
+      headers: Record<string, string> = {},
+    ) => {
       const answer = await caas.post(path, body, headers);
       expect(answer.status).toBe(expected.status);
       asked.push({ answer, ...expected });
@@ -85,16 +90,55 @@ describe("the audit trail", () => {
       expect(linesOf(auditFile).some((line) => line.requestId === id)).toBe(true);
       return answer;
     };
-    const sealed = (await (await ask("/oracleinvocation/", { data: "hello", aad: "ctx" }, { operation: "oracle.seal", status: 200 })).json()) as Record<string, string>;
+    const sealed = (await (
+      await ask("/oracleinvocation/", { data: "hello", aad: "ctx" }, { operation: "oracle.seal", status: 200 })
+    ).json()) as Record<string, string>;
     await ask("/oracleinvocation/decrypt", { ...sealed, aad: "ctx" }, { operation: "oracle.open", status: 200 });
-    await ask("/oracleinvocation/decrypt", { ...sealed, aad: "other" }, { operation: "oracle.open", status: 400, code: "authentication_failed" });
-    await ask("/oracleinvocation/batch", { items: [{ data: "a" }, { data: "b" }, { data: "c" }] }, { operation: "oracle.seal_batch", status: 200, items: 3 });
+    await ask(
+      "/oracleinvocation/decrypt",
+      { ...sealed, aad: "other" },
+      { operation: "oracle.open", status: 400, code: "authentication_failed" },
+    );
+    await ask(
+      "/oracleinvocation/batch",
+      { items: [{ data: "a" }, { data: "b" }, { data: "c" }] },
+      { operation: "oracle.seal_batch", status: 200, items: 3 },
+    );
     await ask("/oracleinvocation", "{not json", { operation: "oracle.seal", status: 400, code: "invalid_json" });
-    await ask("/encrypt", { userUUID: USER, sensitiveData: "x" }, { operation: "pseudonym.encrypt", status: 200, apiKeyName: "audit-client" }, { authorization: `Bearer ${apiKey}` });
-    await ask("/encrypt", { userUUID: USER, sensitiveData: "x" }, { operation: "pseudonym.encrypt", status: 401, code: "unauthorized" }, { "x-api-key": "not-a-key" });
-    await ask("/encode", { userUUID: USER, sensitiveData: "x", apiKey }, { operation: "pseudonym.encode", status: 200, apiKeyName: "audit-client" });
-    await ask("/verify", { userUUID: USER, sensitiveData: "x" }, { operation: "pseudonym.verify", status: 400, code: "invalid_body", apiKeyName: "audit-client" }, { "x-api-key": apiKey });
-    await ask("/encrypt/batch", { items: [{ userUUID: USER, sensitiveData: "x" }, { userUUID: "nope", sensitiveData: "y" }] }, { operation: "pseudonym.encrypt_batch", status: 200, apiKeyName: "audit-client", items: 2 }, { "x-api-key": apiKey });
+    await ask(
+      "/encrypt",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.encrypt", status: 200, apiKeyName: "audit-client" },
+      { authorization: `Bearer ${apiKey}` },
+    );
+    await ask(
+      "/encrypt",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.encrypt", status: 401, code: "unauthorized" },
+      { "x-api-key": "not-a-key" },
+    );
+    await ask(
+      "/encode",
+      { userUUID: USER, sensitiveData: "x", apiKey },
+      { operation: "pseudonym.encode", status: 200, apiKeyName: "audit-client" },
+    );
+    await ask(
+      "/verify",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.verify", status: 400, code: "invalid_body", apiKeyName: "audit-client" },
+      { "x-api-key": apiKey },
+    );
+    await ask(
+      "/encrypt/batch",
+      {
+        items: [
+          { userUUID: USER, sensitiveData: "x" },
+          { userUUID: "nope", sensitiveData: "y" },
+        ],
+      },
+      { operation: "pseudonym.encrypt_batch", status: 200, apiKeyName: "audit-client", items: 2 },
+      { "x-api-key": apiKey },
+    );
     // Not audited: probes, docs, unknown paths.
     for (const path of ["/healthz", "/readyz", "/metrics", "/nope"]) await caas.request(path);
 
@@ -161,7 +205,11 @@ describe("request ids and trace ids", () => {
   });
 
   it("replaces an unsafe X-Request-Id on every answer, errors and refusals too", async () => {
-    for (const [path, body] of [["/oracleinvocation", "{bad"], ["/encrypt", { userUUID: USER, sensitiveData: "x" }], ["/nope", {}]] as const) {
+    for (const [path, body] of [
+      ["/oracleinvocation", "{bad"],
+      ["/encrypt", { userUUID: USER, sensitiveData: "x" }],
+      ["/nope", {}],
+    ] as const) {
       const answer = await caas.post(path, body, { "x-request-id": "has space" });
       expect(answer.headers.get("x-request-id")).toMatch(UUID);
     }
@@ -173,7 +221,14 @@ describe("request ids and trace ids", () => {
     const id = answer.headers.get("x-request-id")!;
     expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: id, traceId: TRACE_ID, status: 401, code: "unauthorized" });
     const logged = await until(() => logLines(caas).find((line) => line.requestId === id), "the refusal's log line");
-    expect(logged).toMatchObject({ level: "info", event: "request_refused", route: "/encrypt", status: 401, code: "unauthorized", traceId: TRACE_ID });
+    expect(logged).toMatchObject({
+      level: "info",
+      event: "request_refused",
+      route: "/encrypt",
+      status: 401,
+      code: "unauthorized",
+      traceId: TRACE_ID,
+    });
   });
 
   it.each([
@@ -204,7 +259,11 @@ describe("request ids and trace ids", () => {
     expect([ok.status, bad.status, missing.status]).toEqual([200, 400, 404]);
     await Bun.sleep(200);
     const ids = [ok, bad, missing].map((answer) => answer.headers.get("x-request-id"));
-    expect(logLines(caas).slice(before).filter((line) => ids.includes(String(line.requestId)))).toEqual([]);
+    expect(
+      logLines(caas)
+        .slice(before)
+        .filter((line) => ids.includes(String(line.requestId))),
+    ).toEqual([]);
   });
 });
 
@@ -223,7 +282,15 @@ describe("rate-limited requests at info level", () => {
       expect(refused?.status).toBe(429);
       const id = refused!.headers.get("x-request-id")!;
       const logged = await until(() => logLines(caas).find((line) => line.requestId === id), "the 429's log line");
-      expect(logged).toMatchObject({ level: "info", event: "request_refused", route: "/encrypt", status: 429, code: "rate_limited", traceId: TRACE_ID, apiKeyName: "busy-client" });
+      expect(logged).toMatchObject({
+        level: "info",
+        event: "request_refused",
+        route: "/encrypt",
+        status: 429,
+        code: "rate_limited",
+        traceId: TRACE_ID,
+        apiKeyName: "busy-client",
+      });
       expect(caas.output()).not.toContain(key);
     } finally {
       await caas.stop();
@@ -278,7 +345,11 @@ describe("an audit trail that cannot be written", () => {
 
   it("refuses to start when the path cannot be opened, naming the setting (exit 78)", async () => {
     const missing = join(scratch(), "no-such-dir", "audit.log");
-    const result = Bun.spawnSync([BINARY, "serve"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch(), CAAS_PORT: "0", CAAS_AUDIT_LOG: missing }, stdout: "pipe", stderr: "pipe" });
+    const result = Bun.spawnSync([BINARY, "serve"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch(), CAAS_PORT: "0", CAAS_AUDIT_LOG: missing },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(result.exitCode).toBe(78);
     expect(result.stderr.toString()).toContain(`CAAS_AUDIT_LOG: cannot open '${missing}' for appending (ENOENT)`);
   });
@@ -308,32 +379,41 @@ describe("rotation", () => {
 
 describe("deploy/caas.logrotate", () => {
   // logrotate is a Debian package (apt-get install logrotate); without it there is nothing to run.
-  it.skipIf(Bun.which("logrotate") === null)("rotates a running caas's audit log: the old lines in the rotated file, new ones at the path", async () => {
-    const dir = scratch();
-    const path = join(dir, "audit.log");
-    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
-    try {
-      const before = await caas.post("/oracleinvocation", { data: "x" });
-      // The shipped snippet as it is, but for this test's path and process instead of the unit's.
-      const snippet = readFileSync(join(import.meta.dir, "../../deploy/caas.logrotate"), "utf8")
-        .replaceAll("/var/log/caas/audit.log", path)
-        .replace("systemctl reload caas >/dev/null", `kill -HUP ${caas.process.pid} >/dev/null`);
-      expect(snippet).toContain(`kill -HUP ${caas.process.pid} >/dev/null`);
-      const config = join(dir, "logrotate.conf");
-      writeFileSync(config, snippet, { mode: 0o644 });
-      const rotated = Bun.spawnSync(["logrotate", "--force", "--state", join(dir, "logrotate.state"), config], { stdout: "pipe", stderr: "pipe" });
-      expect(rotated.stderr.toString()).toBe("");
-      expect(rotated.exitCode).toBe(0);
-      await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
-      const after = await caas.post("/oracleinvocation", { data: "x" });
-      const rotatedFiles = Bun.spawnSync(["sh", "-c", `ls ${dir} | grep '^audit.log-'`], { stdout: "pipe" }).stdout.toString().trim().split("\n");
-      expect(rotatedFiles.length).toBe(1);
-      expect(linesOf(join(dir, rotatedFiles[0]!)).map((line) => line.requestId)).toEqual([before.headers.get("x-request-id")!]);
-      expect(linesOf(path).map((line) => line.requestId)).toEqual([after.headers.get("x-request-id")!]);
-    } finally {
-      await caas.stop();
-    }
-  });
+  it.skipIf(Bun.which("logrotate") === null)(
+    "rotates a running caas's audit log: the old lines in the rotated file, new ones at the path",
+    async () => {
+      const dir = scratch();
+      const path = join(dir, "audit.log");
+      const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
+      try {
+        const before = await caas.post("/oracleinvocation", { data: "x" });
+        // The shipped snippet as it is, but for this test's path and process instead of the unit's.
+        const snippet = readFileSync(join(import.meta.dir, "../../deploy/caas.logrotate"), "utf8")
+          .replaceAll("/var/log/caas/audit.log", path)
+          .replace("systemctl reload caas >/dev/null", `kill -HUP ${caas.process.pid} >/dev/null`);
+        expect(snippet).toContain(`kill -HUP ${caas.process.pid} >/dev/null`);
+        const config = join(dir, "logrotate.conf");
+        writeFileSync(config, snippet, { mode: 0o644 });
+        const rotated = Bun.spawnSync(["logrotate", "--force", "--state", join(dir, "logrotate.state"), config], {
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        expect(rotated.stderr.toString()).toBe("");
+        expect(rotated.exitCode).toBe(0);
+        await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
+        const after = await caas.post("/oracleinvocation", { data: "x" });
+        const rotatedFiles = Bun.spawnSync(["sh", "-c", `ls ${dir} | grep '^audit.log-'`], { stdout: "pipe" })
+          .stdout.toString()
+          .trim()
+          .split("\n");
+        expect(rotatedFiles.length).toBe(1);
+        expect(linesOf(join(dir, rotatedFiles[0]!)).map((line) => line.requestId)).toEqual([before.headers.get("x-request-id")!]);
+        expect(linesOf(path).map((line) => line.requestId)).toEqual([after.headers.get("x-request-id")!]);
+      } finally {
+        await caas.stop();
+      }
+    },
+  );
 });
 
 describe("workers sharing one audit file", () => {
@@ -349,7 +429,11 @@ describe("workers sharing one audit file", () => {
         const answers = await Promise.all(
           Array.from({ length: 40 }, (_, i) =>
             // Distinct, long ids make lines of varied length, so a torn or interleaved write shows.
-            caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": `w${round}-${i}-${"x".repeat((round * 40 + i) % 100)}`, connection: "close" }),
+            caas.post(
+              "/oracleinvocation",
+              { data: "x" },
+              { "x-request-id": `w${round}-${i}-${"x".repeat((round * 40 + i) % 100)}`, connection: "close" },
+            ),
           ),
         );
         for (const answer of answers) {
@@ -363,7 +447,11 @@ describe("workers sharing one audit file", () => {
       expect(lines.length).toBe(total);
       expect(new Set(lines.map((line) => line.requestId))).toEqual(ids);
       // Both workers wrote: the lines came from two processes, into one file.
-      const pids = new Set(logLines(caas).filter((line) => line.event === "listening").map((line) => line.pid));
+      const pids = new Set(
+        logLines(caas)
+          .filter((line) => line.event === "listening")
+          .map((line) => line.pid),
+      );
       expect(pids.size).toBe(2);
     } finally {
       await caas.stop();
@@ -377,7 +465,10 @@ describe("an audit trail on standard output", () => {
     try {
       const answer = await caas.post("/oracleinvocation", { data: "x" });
       const id = answer.headers.get("x-request-id");
-      const line = await until(() => logLines(caas).find((entry) => entry.requestId === id && entry.operation !== undefined), "the audit line on stdout");
+      const line = await until(
+        () => logLines(caas).find((entry) => entry.requestId === id && entry.operation !== undefined),
+        "the audit line on stdout",
+      );
       expect(line).toMatchObject({ operation: "oracle.seal", status: 200 });
     } finally {
       await caas.stop();

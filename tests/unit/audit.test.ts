@@ -54,7 +54,11 @@ describe("which routes are audited", () => {
   });
 
   it("names the existing operations as documented", () => {
-    const named = Object.fromEntries(app.routes.filter((route) => route.hooks.detail?.operationId !== undefined).map((route) => [route.path, route.hooks.detail?.operationId]));
+    const named = Object.fromEntries(
+      app.routes
+        .filter((route) => route.hooks.detail?.operationId !== undefined)
+        .map((route) => [route.path, route.hooks.detail?.operationId]),
+    );
     expect(named).toEqual({
       "/oracleinvocation": "oracle.seal",
       "/oracleinvocation/batch": "oracle.seal_batch",
@@ -72,16 +76,14 @@ describe("a route's one call: audit.note()", () => {
   function keyringLikeApp(sink: MemorySink) {
     const audit = new Audit(new AuditTrail(sink));
     const plugin = auditPlugin(audit);
-    const module = new Elysia({ name: "keyring-like" })
-      .use(plugin)
-      .post(
-        "/keyring/:name/encrypt",
-        ({ audit: facts, params }) => {
-          facts.note({ keyName: params.name, keyVersion: 3 });
-          return { ciphertext: "vault:v3:..." };
-        },
-        { detail: { operationId: "keyring.encrypt" } },
-      );
+    const module = new Elysia({ name: "keyring-like" }).use(plugin).post(
+      "/keyring/:name/encrypt",
+      ({ audit: facts, params }) => {
+        facts.note({ keyName: params.name, keyVersion: 3 });
+        return { ciphertext: "vault:v3:..." };
+      },
+      { detail: { operationId: "keyring.encrypt" } },
+    );
     const app = new Elysia()
       .onRequest(({ set }) => {
         set.headers[REQUEST_ID_HEADER] = "rid-1";
@@ -100,7 +102,9 @@ describe("a route's one call: audit.note()", () => {
     const sink = new MemorySink();
     const answer = await keyringLikeApp(sink).handle(new Request("http://caas/keyring/payments/encrypt", { method: "POST" }));
     expect(answer.status).toBe(200);
-    expect(sink.parsed()).toEqual([{ time: expect.any(String), requestId: "rid-1", operation: "keyring.encrypt", keyName: "payments", keyVersion: 3, status: 200 }]);
+    expect(sink.parsed()).toEqual([
+      { time: expect.any(String), requestId: "rid-1", operation: "keyring.encrypt", keyName: "payments", keyVersion: 3, status: 200 },
+    ]);
   });
 
   it("does not answer with the result when the line cannot be written", async () => {
@@ -113,7 +117,18 @@ describe("a route's one call: audit.note()", () => {
 });
 
 describe("the trail", () => {
-  const entry = { requestId: "r", traceId: undefined, client: undefined, apiKeyName: undefined, operation: "oracle.seal", keyName: undefined, keyVersion: undefined, items: undefined, status: 200, code: undefined };
+  const entry = {
+    requestId: "r",
+    traceId: undefined,
+    client: undefined,
+    apiKeyName: undefined,
+    operation: "oracle.seal",
+    keyName: undefined,
+    keyVersion: undefined,
+    items: undefined,
+    status: 200,
+    code: undefined,
+  };
 
   it("refuses while failing, then reopens, writes a resumed line with the refusals, and takes lines again", async () => {
     const sink = new MemorySink();
@@ -140,7 +155,11 @@ describe("the trail", () => {
     await Promise.all([1, 2, 3].map((n) => trail.record({ ...entry, requestId: `r${n}` })));
     await trail.record({ ...entry, requestId: "r4" });
     expect(sink.lines.length).toBe(2);
-    expect(sink.lines[0]!.split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { requestId: string }).requestId)).toEqual(["r1", "r2", "r3"]);
+    expect(
+      sink.lines[0]!.split("\n")
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { requestId: string }).requestId),
+    ).toEqual(["r1", "r2", "r3"]);
   });
 
   it("without a sink (CAAS_AUDIT_LOG unset) takes every line and is always ready", () => {
@@ -153,7 +172,14 @@ describe("the trail", () => {
   it("writes one line per request through the app, and /readyz says 503 while it fails", async () => {
     const sink = new MemorySink();
     const app = createApp(defaultConfig(), { logger: silentLogger, credentials, auditTrail: new AuditTrail(sink) });
-    const seal = () => app.handle(new Request("http://caas/oracleinvocation", { method: "POST", headers: { "content-type": "application/json" }, body: '{"data":"x"}' }));
+    const seal = () =>
+      app.handle(
+        new Request("http://caas/oracleinvocation", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"data":"x"}',
+        }),
+      );
     expect((await seal()).status).toBe(200);
     sink.failing = true;
     expect((await seal()).status).toBe(503);
