@@ -142,7 +142,7 @@ function startLayer(layer: "lean" | "app", pki: TestPki, stateDir: string): Prom
   return startServer(`layer-${layer}`, [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir], {}, BASELINE_LISTENING, SERVER_CPU);
 }
 
-function startCaas(name: string, binary: string, pki: TestPki, stateDir: string, keysFile: string, args: string[] = [], cpu: string | undefined = SERVER_CPU): Promise<Server> {
+function startCaas(name: string, binary: string, pki: TestPki, stateDir: string, keysFile: string, args: string[] = [], cpu: string | undefined = SERVER_CPU, env: Record<string, string> = {}): Promise<Server> {
   return startServer(
     name,
     [binary, "serve", ...args],
@@ -153,6 +153,7 @@ function startCaas(name: string, binary: string, pki: TestPki, stateDir: string,
       CAAS_TLS_CERT: pki.serverCert,
       CAAS_TLS_KEY: pki.serverKey,
       CAAS_API_KEYS_FILE: keysFile,
+      ...env,
     },
     CAAS_LISTENING,
     cpu,
@@ -318,6 +319,8 @@ try {
   const lean = await startLayer("lean", pki, join(work, "layer-lean"));
   const appOnly = await startLayer("app", pki, join(work, "layer-app"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
+  // The same build writing its audit trail to a file in the bench's directory (one line per request).
+  const audited = await startCaas("caas-audit", CAAS, pki, join(work, "caas-audit"), keysFile, [], SERVER_CPU, { CAAS_AUDIT_LOG: join(work, "audit.log") });
   const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
 
   const scenarios: Scenario[] = [
@@ -330,7 +333,9 @@ try {
       ? []
       : [{ name: "oracle-before", what: `the same, ${values.before}`, server: () => caasBefore, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS }]),
     { name: "hand-written-webcrypto", what: "raw Bun.serve + Web Crypto seal", server: () => handWrittenWebCrypto, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    { name: "oracle-audit", what: "caas POST /oracleinvocation/, 64 B, CAAS_AUDIT_LOG on", server: () => audited, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
     { name: "encrypt", what: "caas POST /encrypt, 64 B, API key header", server: () => caas, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
+    { name: "encrypt-audit", what: "caas POST /encrypt, 64 B, API key header, CAAS_AUDIT_LOG on", server: () => audited, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
     { name: "batch", what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
     { name: "echo-1mib", what: "raw Bun.serve: parse + re-serialise 1 MiB JSON", server: () => echo, path: "/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
     { name: "oracle-1mib", what: "caas POST /oracleinvocation/, 1 MiB body", server: () => caas, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
@@ -370,7 +375,7 @@ try {
     await supervised.stop();
   }
 
-  for (const server of [ceiling, echo, handWritten, lean, appOnly, handWrittenWebCrypto, caas, caasBefore]) await server?.stop();
+  for (const server of [ceiling, echo, handWritten, lean, appOnly, handWrittenWebCrypto, caas, audited, caasBefore]) await server?.stop();
 
   // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
   // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics).
@@ -462,9 +467,13 @@ try {
   row("caas-app", "caas's Elysia app as Bun.serve's fetch (no metrics wrapper)", rps("caas-app"), `${format(ratio("caas-app", "ceiling") ?? 0, 2)}× ceiling`, "");
   const versusHandWritten = ratio("oracle", "hand-written");
   row("oracle", "caas POST /oracleinvocation/, 64 B", rps("oracle"), `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`, `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`);
+  const auditRatio = ratio("oracle-audit", "oracle");
+  row("oracle-audit", "the same, with the audit trail written to a file", rps("oracle-audit"), `${format(auditRatio ?? 0, 2)}× oracle`, `≥ 0.90× ${mark(auditRatio === undefined ? undefined : auditRatio >= 0.9)}`);
   row("oracle-before", `the same, ${values.before ?? ""}`, rps("oracle-before"), `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`, "");
   row("hand-written-webcrypto", "raw Bun.serve + Web Crypto seal", rps("hand-written-webcrypto"), `${format(ratio("hand-written-webcrypto", "hand-written") ?? 0, 2)}× the node:crypto one`, "within 10% of node:crypto to prefer Web Crypto");
   row("encrypt", "caas POST /encrypt, 64 B, Bearer key", rps("encrypt"), `${format(encryptRatio ?? 0, 2)}× ceiling`, `≥ 0.85× ${mark(encryptRatio === undefined ? undefined : encryptRatio >= 0.85)}; p99 ≤ 3 ms ${mark(p99Ok("encrypt"))}`);
+  const encryptAuditRatio = ratio("encrypt-audit", "encrypt");
+  row("encrypt-audit", "the same, with the audit trail written to a file", rps("encrypt-audit"), `${format(encryptAuditRatio ?? 0, 2)}× encrypt`, `≥ 0.90× ${mark(encryptAuditRatio === undefined ? undefined : encryptAuditRatio >= 0.9)}`);
   row("batch", `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(batchRatio ?? 0, 1)}× single calls`, `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`);
   row("echo-1mib", "raw Bun.serve, parse + re-serialise 1 MiB", `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, "1.00×", "");
   row("oracle-1mib", "caas POST /oracleinvocation/, 1 MiB body", `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(largeRatio ?? 0, 2)}× echo`, `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`);

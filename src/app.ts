@@ -5,8 +5,10 @@
 import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
 import type { CredentialsHolder } from "./credentials/holder.ts";
-import { errorToResponse } from "./http/error-answers.ts";
+import { Audit, AuditTrail, auditPlugin, RequestAudit } from "./http/audit.ts";
+import { errorAnswer } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
+import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { InvalidTarget } from "./errors.ts";
@@ -25,6 +27,15 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** Readiness as the server sees it (draining, credentials); always ready when absent. */
   readonly isReady?: () => boolean;
+  /** The audit trail (CAAS_AUDIT_LOG); one that writes nothing when absent. */
+  readonly auditTrail?: AuditTrail;
+  /** The client's address as the listener saw it, for the audit line; absent under app.handle(). */
+  readonly clientAddress?: (request: Request) => string | undefined;
+}
+
+/** Refusals and failures an operator wants to see without the debug access log. */
+function isNoteworthy(status: number): boolean {
+  return status >= 500 || status === 401 || status === 403 || status === 429;
 }
 
 export function createApp(config: Config, deps: AppDeps) {
@@ -37,23 +48,43 @@ export function createApp(config: Config, deps: AppDeps) {
   const parseJson = jsonBodyParser(config.maxBody, { budget });
   // The Django original's routes also read JSON sent as a form or plain text, or undeclared, as it did.
   const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, acceptUndeclaredJson: true });
+  const trail = deps.auditTrail ?? new AuditTrail();
+  const audit = new Audit(trail, deps.clientAddress === undefined ? {} : { clientAddress: deps.clientAddress });
+  const audited = auditPlugin(audit);
+  const { logger } = deps;
+  const isReady = deps.isReady ?? (() => true);
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
-    // A request id per request, put into the headers Elysia builds each answer with, errors
-    // included: adding a header to a finished Response costs about 6 µs under load (bench/load.ts).
+    // A request id per request (the client's when it is a safe token), put into the headers
+    // Elysia builds each answer with, errors included: adding a header to a finished Response
+    // costs about 6 µs under load (bench/load.ts).
     .onRequest(({ request, set }) => {
-      set.headers[REQUEST_ID_HEADER] = crypto.randomUUID();
+      set.headers[REQUEST_ID_HEADER] = requestIdOf(request.headers);
       // Before routing, so no handler, and no 404 or 405, is chosen for a target caas refuses.
       const problem = targetProblem(request.url);
       if (problem !== undefined) throw new InvalidTarget(problem);
     })
-    .onError(({ code, error, request, set }) => errorToResponse(code, error, request, allowedMethods, deps.logger, set.headers[REQUEST_ID_HEADER]))
+    .onError(async (context) => {
+      const { code, error, request, set, route } = context;
+      const requestId = set.headers[REQUEST_ID_HEADER];
+      // The audit plugin's derive has not run for a body that could not be parsed.
+      const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
+      const about = { route, traceId: traceIdOf(request.headers), apiKeyName: facts?.apiKeyName };
+      const answered = await audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, errorAnswer(code, error, request, allowedMethods, logger, requestId, about));
+      const status = answered.response.status;
+      // A bug's 500 has its own line already (internal_error, with the same fields).
+      if (isNoteworthy(status) && answered.code !== "internal") {
+        logger.info(status >= 500 ? "request_failed" : "request_refused", { ...about, status, code: answered.code, requestId });
+      }
+      return answered.response;
+    })
+    .use(audited)
     .use(healthRoutes())
-    .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
+    .use(operationsRoutes({ metrics, isReady: () => isReady() && trail.ready() }))
     .use(docsRoutes())
     .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax }));
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, audit: audited }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);
@@ -62,6 +93,7 @@ export function createApp(config: Config, deps: AppDeps) {
     methodsByPath.set(path, methods);
   }
   metrics.registerRoutes(methodsByPath.keys());
+  audit.registerRoutes(app.routes);
   return app;
 }
 

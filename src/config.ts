@@ -28,11 +28,12 @@ export interface Config {
   readonly workers: number;
   readonly rateLimit: number;
   readonly batchMax: number;
+  readonly auditLog: string | undefined;
 }
 
 export { ConfigError };
 
-type Kind = "string" | "path" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version";
+type Kind = "string" | "path" | "output" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version";
 
 interface Setting {
   readonly key: keyof Config;
@@ -63,6 +64,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", kind: "count", help: "worker processes sharing the port (default 1; 'auto' = one per core)" },
   { key: "rateLimit", env: "CAAS_RATE_LIMIT", flag: "rate-limit", file: "rate_limit", kind: "rate", help: "requests per second per client, with an equal burst; 0 disables (default)" },
   { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", kind: "count", help: "most items in one batch request (default 1000)" },
+  { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", kind: "output", help: "audit trail: one JSON line per secret-touching request, appended to this file ('-': stdout); none: off (default)" },
 ];
 
 /**
@@ -130,6 +132,12 @@ function convert(setting: Setting, value: RawValue, where: string): string | num
     case "path": {
       const path = String(value);
       if (!existsSync(path)) throw new ConfigError(`${where}: file '${path}' does not exist`);
+      return path;
+    }
+    case "output": {
+      // Opened (and created) at start, where a failure names the setting; only "-" is special.
+      const path = String(value);
+      if (path.length === 0) throw new ConfigError(`${where}: must not be empty`);
       return path;
     }
     case "port":
@@ -229,6 +237,7 @@ export function loadConfig(sources: ConfigSources): Config {
     workers: (resolved.workers as number | undefined) ?? 1,
     rateLimit: (resolved.rateLimit as number | undefined) ?? 0,
     batchMax: (resolved.batchMax as number | undefined) ?? 1000,
+    auditLog: resolved.auditLog as string | undefined,
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither");

@@ -36,7 +36,8 @@ export type RequestErrorCode =
   | "forbidden"
   | "rate_limited"
   | "not_ready"
-  | "busy";
+  | "busy"
+  | "audit_unavailable";
 
 /** A failure answered to a client. */
 export abstract class RequestError extends CaasError {
@@ -171,6 +172,15 @@ export class BodyBudgetExhausted extends RequestError {
   readonly code = "busy";
   override readonly message = "The server is holding as many request bodies as it may; retry after the time in Retry-After.";
   readonly retryAfterSeconds = 1;
+}
+
+/**
+ * The audit trail (CAAS_AUDIT_LOG) could not take this request's line: the request is not
+ * answered with its result, since an answer nobody can account for must not leave (fail closed).
+ */
+export class AuditUnavailable extends RequestError {
+  readonly code = "audit_unavailable";
+  override readonly message = "The audit log cannot be written, so this request is not answered with its result; retry later.";
 }
 
 /** The wire shape of every failure, and of a failed batch item. */

@@ -6,7 +6,7 @@
  */
 import { ValidationError } from "elysia";
 import { ValueErrorType } from "@sinclair/typebox/errors";
-import type { Logger } from "../log.ts";
+import type { LogFields, Logger } from "../log.ts";
 import {
   BodyBudgetExhausted,
   errorBody,
@@ -43,6 +43,7 @@ export const STATUS_OF: Readonly<Record<RequestErrorCode, number>> = {
   rate_limited: 429,
   not_ready: 503,
   busy: 503,
+  audit_unavailable: 503,
 };
 
 /** The headers an answer carries beyond the JSON ones, from what the error knows. */
@@ -81,13 +82,14 @@ export function describeValidation(error: ValidationError): InvalidBody {
 export type AllowedMethods = (path: string) => readonly string[] | undefined;
 
 /**
- * The answer to a bug: a JSON 500 that says nothing, and one log line by error name and request
- * id only (a message could quote input). Neither the logging nor the answer may throw, since this
- * is the last thing between a bug and Bun's own plain-text 500 with a stack trace in the log.
+ * The answer to a bug: a JSON 500 that says nothing, and one log line by error name, request id
+ * and the caller's `about` fields (route, trace id, API key name) only (a message could quote
+ * input). Neither the logging nor the answer may throw, since this is the last thing between a
+ * bug and Bun's own plain-text 500 with a stack trace in the log.
  */
-export function internalError(logger: Logger, requestId: string | undefined, error: unknown): Response {
+export function internalError(logger: Logger, requestId: string | undefined, error: unknown, about: LogFields = {}): Response {
   try {
-    logger.error("internal_error", { requestId, error: error instanceof Error ? error.name : typeof error });
+    logger.error("internal_error", { ...about, status: 500, code: "internal", requestId, error: error instanceof Error ? error.name : typeof error });
   } catch {
     // A log line lost is better than a request lost.
   }
@@ -97,21 +99,47 @@ export function internalError(logger: Logger, requestId: string | undefined, err
 
 const INTERNAL_ERROR_BODY = JSON.stringify(errorBody("internal", "Internal error."));
 
-function knownAnswer(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods): Response | undefined {
-  if (error instanceof RequestError) return answerFor(error);
+/** The RequestError anything thrown stands for, or undefined when it is a bug. */
+function knownFailure(code: string | number, error: unknown, request: Request, allowedMethods: AllowedMethods): RequestError | undefined {
+  if (error instanceof RequestError) return error;
   // Elysia wraps whatever a parse hook throws in its ParseError; ours carry the real reason.
-  if (error instanceof Error && error.cause instanceof RequestError) return answerFor(error.cause);
-  if (error instanceof ValidationError) return answerFor(describeValidation(error));
+  if (error instanceof Error && error.cause instanceof RequestError) return error.cause;
+  if (error instanceof ValidationError) return describeValidation(error);
   if (code === "NOT_FOUND") {
     // Read from the URL as Bun gives it, which is not always absolute (no usable Host): see pathOf.
     const allowed = allowedMethods(pathOf(request.url));
-    return answerFor(allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed));
+    return allowed === undefined ? new NotFound() : new MethodNotAllowed(allowed);
   }
-  if (code === "PARSE") return answerFor(new InvalidJson());
+  if (code === "PARSE") return new InvalidJson();
   return undefined;
 }
 
+/** An error answer and the stable code it carries ("internal" for a bug), for the audit and log lines about it. */
+export interface ErrorAnswered {
+  readonly response: Response;
+  readonly code: RequestErrorCode | "internal";
+}
+
 /** Never throws: a failure while answering a failure is itself answered as a bug. */
+export function errorAnswer(
+  code: string | number,
+  error: unknown,
+  request: Request,
+  allowedMethods: AllowedMethods,
+  logger: Logger,
+  requestId?: string,
+  about: LogFields = {},
+): ErrorAnswered {
+  try {
+    const failure = knownFailure(code, error, request, allowedMethods);
+    if (failure !== undefined) return { response: answerFor(failure), code: failure.code };
+  } catch (failure) {
+    return { response: internalError(logger, requestId, failure, about), code: "internal" };
+  }
+  return { response: internalError(logger, requestId, error, about), code: "internal" };
+}
+
+/** errorAnswer's Response alone. */
 export function errorToResponse(
   code: string | number,
   error: unknown,
@@ -120,9 +148,5 @@ export function errorToResponse(
   logger: Logger,
   requestId?: string,
 ): Response {
-  try {
-    return knownAnswer(code, error, request, allowedMethods) ?? internalError(logger, requestId, error);
-  } catch (failure) {
-    return internalError(logger, requestId, failure);
-  }
+  return errorAnswer(code, error, request, allowedMethods, logger, requestId).response;
 }

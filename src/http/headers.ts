@@ -10,5 +10,5 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "content-type": "application/json",
 });
 
-/** Names the request in the answer and in any log line about it (a random UUID per request). */
+/** Names the request in the answer and in any log or audit line about it: the client's, when safe (request-ids.ts). */
 export const REQUEST_ID_HEADER = "x-request-id";

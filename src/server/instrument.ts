@@ -1,36 +1,51 @@
 /**
  * Wraps the app's fetch with what every request gets before and after routing: the in-flight
  * gauge and the route/status/latency metrics, and the debug access log. Kept outside Elysia so it
- * costs no lifecycle hooks. The request id is the app's (app.ts); only the rate limit's 429s,
- * answered here before the app, get theirs here.
+ * costs no lifecycle hooks. The request id is the app's (app.ts), as are the info lines about its
+ * refusals; only the rate limit's 429s and the last-resort 500s, answered here, get theirs here.
  */
 import type { Server } from "bun";
 import type { Logger } from "../log.ts";
 import { internalError } from "../http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../http/headers.ts";
+import { requestIdOf, traceIdOf } from "../http/request-ids.ts";
 import { pathOf } from "../http/paths.ts";
 import type { Metrics } from "../modules/ops/metrics.ts";
 import type { Gate } from "../http/rate-limit.ts";
 
 export type FetchHandler = (request: Request, server?: Server<undefined>) => Response | Promise<Response>;
 
-/** `gate` (the rate limit) may answer a request before it is routed; its answers are counted like any other. */
-export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logger, gate?: Gate): FetchHandler {
+/**
+ * `gate` (the rate limit) may answer a request before it is routed; its answers are counted like
+ * any other. `keyNameOf` names the valid API key a refused request's headers carry, for its log line.
+ */
+export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logger, gate?: Gate, keyNameOf?: (headers: Headers) => string | undefined): FetchHandler {
   const accessLog = logger.enabled("debug");
+  const about = (request: Request) => ({ route: metrics.routeOf(pathOf(request.url)), traceId: traceIdOf(request.headers), apiKeyName: keyNameOf?.(request.headers) });
   return async (request, server) => {
     const started = performance.now();
     metrics.inFlight += 1;
     let response: Response;
     try {
       const refused = gate?.(request, server);
-      if (refused !== undefined) refused.headers.set(REQUEST_ID_HEADER, crypto.randomUUID());
-      response = refused ?? (await handle(request));
+      if (refused !== undefined) {
+        const requestId = requestIdOf(request.headers);
+        refused.headers.set(REQUEST_ID_HEADER, requestId);
+        logger.info("request_refused", { ...about(request), status: refused.status, code: "rate_limited", requestId });
+      }
+      response = refused ?? (await handle(request, server));
     } catch (error) {
       // The last resort: the app answers its own errors (error-answers.ts), so this is a bug in
       // the app, Elysia or the gate. Answered here, not by Bun, whose 500 is plain text without
       // caas's headers and logs the stack trace, per request.
-      const requestId = crypto.randomUUID();
-      response = internalError(logger, requestId, error);
+      const requestId = requestIdOf(request.headers);
+      let fields = {};
+      try {
+        fields = about(request);
+      } catch {
+        // What the line says about the request is lost, not the answer.
+      }
+      response = internalError(logger, requestId, error, fields);
       response.headers.set(REQUEST_ID_HEADER, requestId);
     }
     metrics.inFlight -= 1;
@@ -39,7 +54,10 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
     const route = metrics.routeOf(pathOf(request.url));
     metrics.observe(route, status, seconds);
     if (status === 429) metrics.rateLimited += 1;
-    if (accessLog) logger.debug("request", { id: response.headers.get(REQUEST_ID_HEADER) ?? undefined, method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+    if (accessLog) {
+      const id = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
+      logger.debug("request", { id, traceId: traceIdOf(request.headers), method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+    }
     return response;
   };
 }

@@ -13,6 +13,8 @@ import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { isDevelopment, publishDevCertificate } from "../credentials/development.ts";
 import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
+import { AppendFailed, AppendFile } from "../files/append-file.ts";
+import { AuditTrail } from "../http/audit.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
 import { RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
@@ -187,6 +189,17 @@ export interface StartOptions {
   readonly tls?: TlsMaterial;
 }
 
+/** The audit trail CAAS_AUDIT_LOG names, opened (and created, mode 0600) now, or one that writes nothing. */
+export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
+  if (config.auditLog === undefined) return new AuditTrail();
+  try {
+    return new AuditTrail(new AppendFile(config.auditLog), logger);
+  } catch (error) {
+    const errno = error instanceof AppendFailed ? error.errno : "unknown";
+    throw new ConfigError(`CAAS_AUDIT_LOG: cannot open '${config.auditLog}' for appending (${errno})`);
+  }
+}
+
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   // First, so a second instance fails at once, before it makes certificates or secrets.
   if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
@@ -196,17 +209,30 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
   let shuttingDown = false;
   const limiter = new RateLimiter({ rate: config.rateLimit });
-  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown });
+  const auditTrail = openAuditTrail(config, logger);
+  // The listeners that may hold a request: the current one, and one being retired after a SIGHUP.
+  // Asked in turn for a request's address (a WeakMap from request to listener cost ~3 µs a request).
+  const listeners = new Set<Server<undefined>>();
+  const clientAddress = (request: Request): string | undefined => {
+    for (const listener of listeners) {
+      const address = listener.requestIP(request)?.address;
+      if (address !== undefined) return address;
+    }
+    return undefined;
+  };
+  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown, auditTrail, clientAddress });
   // Per-client rate limit before routing; a key counts only if valid, and probes are never limited (see src/http/rate-limit.ts).
+  const keyNameOf = (headers: Headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name;
   const gate = rateLimitGate(limiter, {
-    keyNameFromHeaders: (headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name,
+    keyNameFromHeaders: keyNameOf,
     probePaths: probePaths(app.routes),
   });
-  const handle = instrument(app.fetch, metrics, logger, gate);
+  const handle = instrument(app.fetch, metrics, logger, gate, keyNameOf);
   const refuse = instrument(rewrittenTargetAnswer, metrics, logger);
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
   let server = listenOrConfigError(() => listen(served, config, tls, config.port), config, config.port);
+  listeners.add(server);
   const port = server.port ?? config.port;
 
   const drain = async (old: Server<undefined>): Promise<void> => {
@@ -226,6 +252,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     old.reload(targetRoutes(paths, closing(handle), closing(refuse)));
     await Bun.sleep(Math.min(RETIRE_GRACE_MS, config.drainTimeoutSeconds * 1000));
     await drain(old);
+    listeners.delete(old);
   };
 
   let reloading: Promise<void> = Promise.resolve();
@@ -246,6 +273,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     reload() {
       reloading = reloading.then(async () => {
         if (shuttingDown) return;
+        // First, and whatever else fails: after a rotation (rename, then SIGHUP) new lines go to a new file at the path.
+        auditTrail.reopen();
         try {
           credentials.replace(await loadCredentials(config, logger));
           // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
@@ -253,6 +282,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           const next = listenOrConfigError(() => listen(served, config, nextTls, port), config, port);
           const old = server;
           server = next;
+          listeners.add(next);
           await retire(old);
           metrics.reloads += 1;
           logger.info("reloaded", { port });

@@ -11,6 +11,7 @@ import type { FetchHandler } from "./instrument.ts";
 import { answerFor } from "../http/error-answers.ts";
 import { InvalidTarget } from "../errors.ts";
 import { REQUEST_ID_HEADER } from "../http/headers.ts";
+import { requestIdOf } from "../http/request-ids.ts";
 import { pathOf, withoutTrailingSlash } from "../http/paths.ts";
 
 export interface TargetRoutes {
@@ -19,9 +20,9 @@ export interface TargetRoutes {
 }
 
 /** The answer to a target Bun rewrote into one of caas's paths. */
-export function rewrittenTargetAnswer(): Response {
+export function rewrittenTargetAnswer(request: Request): Response {
   const response = answerFor(new InvalidTarget("dot_segment"));
-  response.headers.set(REQUEST_ID_HEADER, crypto.randomUUID());
+  response.headers.set(REQUEST_ID_HEADER, requestIdOf(request.headers));
   return response;
 }
 

@@ -8,8 +8,8 @@
  * around it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
@@ -26,6 +26,8 @@ let cwd: string;
 let caas: RunningCaas;
 let limited: RunningCaas;
 let standardKey: string;
+let auditFile: string;
+let limitedAuditFile: string;
 const COMPAT_KEY = "canary_test_compat_key_0001";
 
 function cli(...args: string[]): string {
@@ -39,13 +41,16 @@ beforeAll(async () => {
   const keysFile = join(cwd, "keys.json");
   standardKey = cli("keys", "add", "canary-standard", "--file", keysFile).trimEnd().split("\n").at(-1)!;
   cli("keys", "import", "canary-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
+  auditFile = join(cwd, "audit.log");
+  limitedAuditFile = join(tempDir("caas-canary-audit-"), "audit.log");
   const env = { CAAS_API_KEYS_FILE: keysFile, CAAS_LOG_LEVEL: "debug", CAAS_MAX_BODY: "4096" };
-  caas = await startCaas({ cwd, env });
-  limited = await startCaas({ env: { ...env, CAAS_RATE_LIMIT: "1" } });
+  caas = await startCaas({ cwd, env: { ...env, CAAS_AUDIT_LOG: auditFile } });
+  limited = await startCaas({ env: { ...env, CAAS_RATE_LIMIT: "1", CAAS_AUDIT_LOG: limitedAuditFile } });
 });
 afterAll(async () => {
   await caas?.stop();
   await limited?.stop();
+  rmSync(dirname(limitedAuditFile), { recursive: true, force: true });
 });
 
 interface Probe {
@@ -108,7 +113,13 @@ function probes(): Probe[] {
   list.push({ name: "a canary as an unknown path", path: `/${canary()}` });
   list.push({ name: "a canary in a percent-encoded path", path: `/healthz/${encodeURIComponent(canary())}%ff` });
   list.push({ name: "a canary in the query of a known route", path: `/healthz?${canary()}` });
-  list.push({ name: "a canary in headers", path: "/healthz", headers: { "user-agent": canary(), "x-request-id": canary(), [`x-${canary()}`]: canary(), referer: `https://${canary()}/` } });
+  // A safe X-Request-Id is the client's own name for its request and comes back by design; an
+  // unsafe one (here, with a space) must not, nor a malformed traceparent.
+  list.push({ name: "a canary in headers", path: "/healthz", headers: { "user-agent": canary(), "x-request-id": `${canary()} ${canary()}`, [`x-${canary()}`]: canary(), referer: `https://${canary()}/` } });
+  for (const path of ["/oracleinvocation", "/encrypt"]) {
+    post(`${path}: a canary as an unsafe X-Request-Id`, path, { data: "x", userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey, "x-request-id": `"${canary()}"` });
+    post(`${path}: a canary in a malformed traceparent`, path, { data: "x", userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey, traceparent: `00-${canary()}-00f067aa0ba902b7-01` });
+  }
   list.push({ name: "a canary with an unknown method", method: "PATCH", path: "/oracleinvocation", headers: JSON_TYPE, body: JSON.stringify({ data: canary() }) });
   return list;
 }
@@ -169,6 +180,14 @@ describe("canaries never come back out", () => {
     expect(caas.output()).toContain('"event":"request"'); // the access log was on
     expect(canariesIn(caas.output())).toEqual([]);
     expect(canariesIn(limited.output())).toEqual([]);
+  });
+
+  it("wrote none to the audit trail, which has a line for every request to an audited route", () => {
+    const lines = readFileSync(auditFile, "utf8").trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThan(50);
+    expect(lines.every((line) => typeof (JSON.parse(line) as { operation?: unknown }).operation === "string")).toBe(true);
+    expect(canariesIn(readFileSync(auditFile, "latin1"))).toEqual([]);
+    expect(canariesIn(readFileSync(limitedAuditFile, "latin1"))).toEqual([]);
   });
 
   it("wrote none to any file under its working and state directories", () => {

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import type { AuditPlugin } from "../../http/audit.ts";
 import { authenticate } from "../../http/authenticate.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
@@ -12,6 +13,8 @@ export interface PseudonymDeps {
   readonly credentials: CredentialsHolder;
   /** Most items in one batch request (config.batchMax). */
   readonly batchMax?: number;
+  /** The app's audit plugin: each route's operationId names it in the trail, and the caller's key name is noted. */
+  readonly audit: AuditPlugin;
 }
 
 const encryptOptions = {
@@ -23,6 +26,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
   const batchMax = deps.batchMax ?? DEFAULT_BATCH_MAX;
   return (
     new Elysia({ name: "caas.pseudonym", seed: batchMax })
+      .use(deps.audit)
       /**
        * Authentication runs here, in the transform phase: after the body is parsed (the key may be
        * in it) but before the route's schema is checked, so a request with a bad key is a 401
@@ -31,9 +35,10 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
        * key cannot be read from a body that cannot be read. Credentials are read once, so a
        * SIGHUP reload mid-request cannot pair one load's key with another's secrets.
        */
-      .derive(({ request, body }) => {
+      .derive(({ request, body, audit }) => {
         const { apiKeys, secrets } = deps.credentials.current;
         const caller = authenticate(apiKeys, request.headers, body);
+        audit.note({ apiKeyName: caller.name });
         // The server charged this request to its address; a key found in the body takes the charge over.
         chargeToKey(request, caller.name);
         return { caller, secrets };
@@ -43,6 +48,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         parse: parseJson,
         detail: {
           tags: ["pseudonym"],
+          operationId: "pseudonym.encrypt",
           summary: "The pseudonym of sensitiveData for a user",
           description:
             "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
@@ -56,6 +62,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
         detail: {
           tags: ["pseudonym"],
+          operationId: "pseudonym.encrypt_batch",
           summary: "Many pseudonyms in one call, under one API key",
           description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
         },
@@ -63,7 +70,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
       .post("/encode", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
         ...encryptOptions,
         parse: parseJson,
-        detail: { tags: ["pseudonym"], summary: "Same as /encrypt (the Django original's code path)" },
+        detail: { tags: ["pseudonym"], operationId: "pseudonym.encode", summary: "Same as /encrypt (the Django original's code path)" },
       })
       .post(
         "/verify",
@@ -76,6 +83,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
           response: { 200: VerifyAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
           detail: {
             tags: ["pseudonym"],
+            operationId: "pseudonym.verify",
             summary: "Whether encrypted_data is this user's pseudonym of sensitiveData",
             description: "Compared in constant time against every secret version, so pseudonyms made before a rotation still match.",
           },

@@ -1,0 +1,477 @@
+/**
+ * The audit trail (CAAS_AUDIT_LOG) and requests that can be followed (X-Request-Id, traceparent),
+ * against dist/caas over TLS: what a line holds, that refusals get one, that a trail that cannot
+ * be written fails closed and recovers, that rotation by rename + SIGHUP works, that workers
+ * sharing the file never interleave, and what the info-level log says about refusals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+
+const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+type Line = Record<string, string | number | undefined>;
+
+function addKey(keysFile: string, name: string): string {
+  const result = Bun.spawnSync([BINARY, "keys", "add", name, "--file", keysFile], { stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) throw new Error(result.stderr.toString());
+  return result.stdout.toString().trimEnd().split("\n").at(-1)!;
+}
+
+function linesOf(path: string): Line[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Line);
+}
+
+function logLines(caas: RunningCaas): Line[] {
+  return caas
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Line);
+}
+
+async function until<T>(what: () => T | undefined, label: string, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = what();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await Bun.sleep(20);
+  }
+}
+
+const dirs: string[] = [];
+function scratch(): string {
+  const dir = tempDir("caas-audit-");
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the audit trail", () => {
+  let caas: RunningCaas;
+  let auditFile: string;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    const dir = scratch();
+    const keysFile = join(dir, "keys.json");
+    apiKey = addKey(keysFile, "audit-client");
+    auditFile = join(dir, "audit.log");
+    caas = await startCaas({ env: { CAAS_AUDIT_LOG: auditFile, CAAS_API_KEYS_FILE: keysFile } });
+  });
+  afterAll(async () => {
+    await caas?.stop();
+  });
+
+  it("writes one line per request to a secret-touching route, refusals and validation failures included, before answering", async () => {
+    const asked: { answer: Response; operation: string; status: number; code?: string; apiKeyName?: string; items?: number }[] = [];
+    const ask = async (
+      path: string,
+      body: unknown,
+      expected: Omit<(typeof asked)[number], "answer">,
+      headers: Record<string, string> = {},
+    ) => {
+      const answer = await caas.post(path, body, headers);
+      expect(answer.status).toBe(expected.status);
+      asked.push({ answer, ...expected });
+      // Written before the answer left: the line is in the file as soon as the answer is here.
+      const id = answer.headers.get("x-request-id");
+      expect(linesOf(auditFile).some((line) => line.requestId === id)).toBe(true);
+      return answer;
+    };
+    const sealed = (await (
+      await ask("/oracleinvocation/", { data: "hello", aad: "ctx" }, { operation: "oracle.seal", status: 200 })
+    ).json()) as Record<string, string>;
+    await ask("/oracleinvocation/decrypt", { ...sealed, aad: "ctx" }, { operation: "oracle.open", status: 200 });
+    await ask(
+      "/oracleinvocation/decrypt",
+      { ...sealed, aad: "other" },
+      { operation: "oracle.open", status: 400, code: "authentication_failed" },
+    );
+    await ask(
+      "/oracleinvocation/batch",
+      { items: [{ data: "a" }, { data: "b" }, { data: "c" }] },
+      { operation: "oracle.seal_batch", status: 200, items: 3 },
+    );
+    await ask("/oracleinvocation", "{not json", { operation: "oracle.seal", status: 400, code: "invalid_json" });
+    await ask(
+      "/encrypt",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.encrypt", status: 200, apiKeyName: "audit-client" },
+      { authorization: `Bearer ${apiKey}` },
+    );
+    await ask(
+      "/encrypt",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.encrypt", status: 401, code: "unauthorized" },
+      { "x-api-key": "not-a-key" },
+    );
+    await ask(
+      "/encode",
+      { userUUID: USER, sensitiveData: "x", apiKey },
+      { operation: "pseudonym.encode", status: 200, apiKeyName: "audit-client" },
+    );
+    await ask(
+      "/verify",
+      { userUUID: USER, sensitiveData: "x" },
+      { operation: "pseudonym.verify", status: 400, code: "invalid_body", apiKeyName: "audit-client" },
+      { "x-api-key": apiKey },
+    );
+    await ask(
+      "/encrypt/batch",
+      {
+        items: [
+          { userUUID: USER, sensitiveData: "x" },
+          { userUUID: "nope", sensitiveData: "y" },
+        ],
+      },
+      { operation: "pseudonym.encrypt_batch", status: 200, apiKeyName: "audit-client", items: 2 },
+      { "x-api-key": apiKey },
+    );
+    // Not audited: probes, docs, unknown paths.
+    for (const path of ["/healthz", "/readyz", "/metrics", "/nope"]) await caas.request(path);
+
+    const lines = linesOf(auditFile);
+    expect(lines.length).toBe(asked.length);
+    for (const [index, { answer, ...expected }] of asked.entries()) {
+      const line = lines[index]!;
+      expect(line).toEqual({
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        requestId: answer.headers.get("x-request-id")!,
+        client: "127.0.0.1",
+        ...expected,
+      });
+    }
+  });
+
+  it("takes a client's safe X-Request-Id and a well-formed traceparent into the line", async () => {
+    const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": "client-42:retry.1_a", traceparent: TRACEPARENT });
+    expect(answer.headers.get("x-request-id")).toBe("client-42:retry.1_a");
+    expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: "client-42:retry.1_a", traceId: TRACE_ID, operation: "oracle.seal" });
+  });
+});
+
+describe("request ids and trace ids", () => {
+  let caas: RunningCaas;
+  let auditFile: string;
+
+  beforeAll(async () => {
+    const dir = scratch();
+    auditFile = join(dir, "audit.log");
+    // Info: the level a service runs at, where only refusals and failures are logged per request.
+    caas = await startCaas({ env: { CAAS_AUDIT_LOG: auditFile, CAAS_LOG_LEVEL: "info" } });
+  });
+  afterAll(async () => {
+    await caas?.stop();
+  });
+
+  it.each([
+    ["a UUID", "0f8fad5b-d9cb-469f-a165-70867728950e"],
+    ["one character", "a"],
+    ["128 characters", "A".repeat(128)],
+    ["every allowed punctuation", "a.b_c:d-e"],
+  ])("echoes a safe X-Request-Id (%s)", async (_name, id) => {
+    const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": id });
+    expect(answer.headers.get("x-request-id")).toBe(id);
+    expect(linesOf(auditFile).at(-1)?.requestId).toBe(id);
+  });
+
+  it.each([
+    ["129 characters", "A".repeat(129)],
+    ["a space", "abc def"],
+    ["a quote", 'abc"def'],
+    ["a slash", "abc/def"],
+    ["non-ASCII", "abc\u00e9def"],
+    ["empty", ""],
+  ])("replaces an unsafe X-Request-Id (%s) with a fresh UUID, and never logs it", async (_name, id) => {
+    const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": id });
+    expect(answer.status).toBe(200);
+    const given = answer.headers.get("x-request-id");
+    expect(given).toMatch(UUID);
+    expect(linesOf(auditFile).at(-1)?.requestId).toBe(given!);
+    await Bun.sleep(50);
+    if (id.length > 0) expect(caas.output() + readFileSync(auditFile, "utf8")).not.toContain(id);
+  });
+
+  it("replaces an unsafe X-Request-Id on every answer, errors and refusals too", async () => {
+    for (const [path, body] of [
+      ["/oracleinvocation", "{bad"],
+      ["/encrypt", { userUUID: USER, sensitiveData: "x" }],
+      ["/nope", {}],
+    ] as const) {
+      const answer = await caas.post(path, body, { "x-request-id": "has space" });
+      expect(answer.headers.get("x-request-id")).toMatch(UUID);
+    }
+  });
+
+  it("puts traceparent's trace id in the audit line and in the info log line of a refused request", async () => {
+    const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { traceparent: TRACEPARENT, "x-api-key": "wrong" });
+    expect(answer.status).toBe(401);
+    const id = answer.headers.get("x-request-id")!;
+    expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: id, traceId: TRACE_ID, status: 401, code: "unauthorized" });
+    const logged = await until(() => logLines(caas).find((line) => line.requestId === id), "the refusal's log line");
+    expect(logged).toMatchObject({
+      level: "info",
+      event: "request_refused",
+      route: "/encrypt",
+      status: 401,
+      code: "unauthorized",
+      traceId: TRACE_ID,
+    });
+  });
+
+  it.each([
+    ["version ff", `ff-${TRACE_ID}-00f067aa0ba902b7-01`],
+    ["an all-zero trace id", `00-${"0".repeat(32)}-00f067aa0ba902b7-01`],
+    ["an all-zero parent id", `00-${TRACE_ID}-${"0".repeat(16)}-01`],
+    ["uppercase hex", `00-${TRACE_ID.toUpperCase()}-00f067aa0ba902b7-01`],
+    ["a short trace id", `00-${TRACE_ID.slice(1)}-00f067aa0ba902b7-01`],
+    ["text after it", `${TRACEPARENT}-extra`],
+    ["two headers folded into one", `${TRACEPARENT}, ${TRACEPARENT}`],
+  ])("ignores a malformed traceparent (%s): no trace id, and never the raw value", async (_name, value) => {
+    const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { traceparent: value, "x-api-key": "wrong" });
+    const id = answer.headers.get("x-request-id")!;
+    const line = linesOf(auditFile).at(-1)!;
+    expect(line.requestId).toBe(id);
+    expect(line.traceId).toBeUndefined();
+    const logged = await until(() => logLines(caas).find((entry) => entry.requestId === id), "the refusal's log line");
+    expect(logged.traceId).toBeUndefined();
+    const everything = caas.output() + readFileSync(auditFile, "utf8");
+    expect(everything).not.toContain(value);
+  });
+
+  it("logs successes and other 4xx at debug only: nothing per request at info", async () => {
+    const before = logLines(caas).length;
+    const ok = await caas.post("/oracleinvocation", { data: "x" });
+    const bad = await caas.post("/oracleinvocation", "{bad");
+    const missing = await caas.request("/nope");
+    expect([ok.status, bad.status, missing.status]).toEqual([200, 400, 404]);
+    await Bun.sleep(200);
+    const ids = [ok, bad, missing].map((answer) => answer.headers.get("x-request-id"));
+    expect(
+      logLines(caas)
+        .slice(before)
+        .filter((line) => ids.includes(String(line.requestId))),
+    ).toEqual([]);
+  });
+});
+
+describe("rate-limited requests at info level", () => {
+  it("logs each 429 with its route, code, request id, trace id and the key's name", async () => {
+    const dir = scratch();
+    const keysFile = join(dir, "keys.json");
+    const key = addKey(keysFile, "busy-client");
+    const caas = await startCaas({ env: { CAAS_RATE_LIMIT: "1", CAAS_LOG_LEVEL: "info", CAAS_API_KEYS_FILE: keysFile } });
+    try {
+      let refused: Response | undefined;
+      for (let i = 0; i < 5 && refused === undefined; i++) {
+        const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": key, traceparent: TRACEPARENT });
+        if (answer.status === 429) refused = answer;
+      }
+      expect(refused?.status).toBe(429);
+      const id = refused!.headers.get("x-request-id")!;
+      const logged = await until(() => logLines(caas).find((line) => line.requestId === id), "the 429's log line");
+      expect(logged).toMatchObject({
+        level: "info",
+        event: "request_refused",
+        route: "/encrypt",
+        status: 429,
+        code: "rate_limited",
+        traceId: TRACE_ID,
+        apiKeyName: "busy-client",
+      });
+      expect(caas.output()).not.toContain(key);
+    } finally {
+      await caas.stop();
+    }
+  });
+});
+
+describe("an audit trail that cannot be written", () => {
+  it("fails closed: 503 audit_unavailable for audited routes, /readyz 503, /healthz 200 (/dev/full)", async () => {
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: "/dev/full" } });
+    try {
+      const sealed = await caas.post("/oracleinvocation", { data: "secret text" });
+      expect(sealed.status).toBe(503);
+      const body = (await sealed.json()) as { error: { code: string } };
+      expect(body.error.code).toBe("audit_unavailable");
+      expect(JSON.stringify(body)).not.toContain("secret text");
+      // Refusals are not answered either: what cannot be recorded is not answered at all.
+      expect((await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": "wrong" })).status).toBe(503);
+      expect((await caas.post("/oracleinvocation", "{bad")).status).toBe(503);
+      expect((await caas.request("/readyz")).status).toBe(503);
+      expect((await caas.request("/healthz")).status).toBe(200);
+      const logged = await until(() => logLines(caas).find((line) => line.event === "audit_write_failed"), "audit_write_failed");
+      expect(logged).toMatchObject({ level: "error", errno: "ENOSPC" });
+    } finally {
+      await caas.stop();
+    }
+  });
+
+  it("recovers once writes succeed again, and says how many requests it refused meanwhile", async () => {
+    const dir = scratch();
+    const path = join(dir, "audit.log");
+    symlinkSync("/dev/full", path);
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
+    try {
+      expect((await caas.post("/oracleinvocation", { data: "x" })).status).toBe(503);
+      expect((await caas.post("/oracleinvocation", { data: "x" })).status).toBe(503);
+      expect((await caas.request("/readyz")).status).toBe(503);
+      // The disk is back: the path is now a writable file. Readiness probes alone bring it back.
+      rmSync(path);
+      writeFileSync(path, "", { mode: 0o600 });
+      expect((await caas.request("/readyz")).status).toBe(200);
+      const answer = await caas.post("/oracleinvocation", { data: "x" });
+      expect(answer.status).toBe(200);
+      const lines = linesOf(path);
+      expect(lines[0]).toMatchObject({ operation: "audit.resumed", refused: 2, failingSince: expect.any(String) });
+      expect(lines[1]).toMatchObject({ operation: "oracle.seal", status: 200, requestId: answer.headers.get("x-request-id")! });
+      await until(() => logLines(caas).find((line) => line.event === "audit_resumed"), "audit_resumed");
+    } finally {
+      await caas.stop();
+    }
+  });
+
+  it("refuses to start when the path cannot be opened, naming the setting (exit 78)", async () => {
+    const missing = join(scratch(), "no-such-dir", "audit.log");
+    const result = Bun.spawnSync([BINARY, "serve"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch(), CAAS_PORT: "0", CAAS_AUDIT_LOG: missing },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(result.exitCode).toBe(78);
+    expect(result.stderr.toString()).toContain(`CAAS_AUDIT_LOG: cannot open '${missing}' for appending (ENOENT)`);
+  });
+});
+
+describe("rotation", () => {
+  it("follows a rename with SIGHUP: new lines go to a new file at the path", async () => {
+    const dir = scratch();
+    const path = join(dir, "audit.log");
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
+    try {
+      const first = await caas.post("/oracleinvocation", { data: "x" });
+      renameSync(path, `${path}.1`);
+      // Until the SIGHUP, lines still go to the renamed file (the descriptor follows it).
+      const second = await caas.post("/oracleinvocation", { data: "x" });
+      caas.process.kill("SIGHUP");
+      await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
+      const third = await caas.post("/oracleinvocation", { data: "x" });
+      const idOf = (answer: Response) => answer.headers.get("x-request-id") ?? undefined;
+      expect(linesOf(`${path}.1`).map((line) => line.requestId)).toEqual([idOf(first), idOf(second)]);
+      expect(linesOf(path).map((line) => line.requestId)).toEqual([idOf(third)]);
+    } finally {
+      await caas.stop();
+    }
+  });
+});
+
+describe("deploy/caas.logrotate", () => {
+  // logrotate is a Debian package (apt-get install logrotate); without it there is nothing to run.
+  it.skipIf(Bun.which("logrotate") === null)(
+    "rotates a running caas's audit log: the old lines in the rotated file, new ones at the path",
+    async () => {
+      const dir = scratch();
+      const path = join(dir, "audit.log");
+      const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path } });
+      try {
+        const before = await caas.post("/oracleinvocation", { data: "x" });
+        // The shipped snippet as it is, but for this test's path and process instead of the unit's.
+        const snippet = readFileSync(join(import.meta.dir, "../../deploy/caas.logrotate"), "utf8")
+          .replaceAll("/var/log/caas/audit.log", path)
+          .replace("systemctl reload caas >/dev/null", `kill -HUP ${caas.process.pid} >/dev/null`);
+        expect(snippet).toContain(`kill -HUP ${caas.process.pid} >/dev/null`);
+        const config = join(dir, "logrotate.conf");
+        writeFileSync(config, snippet, { mode: 0o644 });
+        const rotated = Bun.spawnSync(["logrotate", "--force", "--state", join(dir, "logrotate.state"), config], {
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        expect(rotated.stderr.toString()).toBe("");
+        expect(rotated.exitCode).toBe(0);
+        await until(() => logLines(caas).find((line) => line.event === "audit_reopened"), "audit_reopened");
+        const after = await caas.post("/oracleinvocation", { data: "x" });
+        const rotatedFiles = Bun.spawnSync(["sh", "-c", `ls ${dir} | grep '^audit.log-'`], { stdout: "pipe" })
+          .stdout.toString()
+          .trim()
+          .split("\n");
+        expect(rotatedFiles.length).toBe(1);
+        expect(linesOf(join(dir, rotatedFiles[0]!)).map((line) => line.requestId)).toEqual([before.headers.get("x-request-id")!]);
+        expect(linesOf(path).map((line) => line.requestId)).toEqual([after.headers.get("x-request-id")!]);
+      } finally {
+        await caas.stop();
+      }
+    },
+  );
+});
+
+describe("workers sharing one audit file", () => {
+  it("never interleave lines (--workers 2, concurrent requests)", async () => {
+    const dir = scratch();
+    const path = join(dir, "audit.log");
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: path }, args: ["--workers", "2"] });
+    try {
+      await until(() => ((caas.output().match(/"event":"listening"/g) ?? []).length >= 2 ? true : undefined), "both workers listening");
+      const total = 400;
+      const ids = new Set<string>();
+      for (let round = 0; round < total / 40; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            // Distinct, long ids make lines of varied length, so a torn or interleaved write shows.
+            caas.post(
+              "/oracleinvocation",
+              { data: "x" },
+              { "x-request-id": `w${round}-${i}-${"x".repeat((round * 40 + i) % 100)}`, connection: "close" },
+            ),
+          ),
+        );
+        for (const answer of answers) {
+          expect(answer.status).toBe(200);
+          ids.add(answer.headers.get("x-request-id")!);
+        }
+      }
+      const text = readFileSync(path, "utf8");
+      expect(text.endsWith("\n")).toBe(true);
+      const lines = linesOf(path);
+      expect(lines.length).toBe(total);
+      expect(new Set(lines.map((line) => line.requestId))).toEqual(ids);
+      // Both workers wrote: the lines came from two processes, into one file.
+      const pids = new Set(
+        logLines(caas)
+          .filter((line) => line.event === "listening")
+          .map((line) => line.pid),
+      );
+      expect(pids.size).toBe(2);
+    } finally {
+      await caas.stop();
+    }
+  });
+});
+
+describe("an audit trail on standard output", () => {
+  it("writes its lines to stdout with CAAS_AUDIT_LOG=-", async () => {
+    const caas = await startCaas({ env: { CAAS_AUDIT_LOG: "-" } });
+    try {
+      const answer = await caas.post("/oracleinvocation", { data: "x" });
+      const id = answer.headers.get("x-request-id");
+      const line = await until(
+        () => logLines(caas).find((entry) => entry.requestId === id && entry.operation !== undefined),
+        "the audit line on stdout",
+      );
+      expect(line).toMatchObject({ operation: "oracle.seal", status: 200 });
+    } finally {
+      await caas.stop();
+    }
+  });
+});
