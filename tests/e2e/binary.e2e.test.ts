@@ -5,7 +5,7 @@
  * line within a second for each configuration mistake, and `caas decrypt` against a live answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
@@ -293,19 +293,5 @@ describe("under systemd", () => {
     const result = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey], { CREDENTIALS_DIRECTORY: credentials });
     expect(result.code).toBe(0);
     rmSync(credentials, { recursive: true, force: true });
-  });
-});
-
-describe("docs/configuration.md", () => {
-  it("lists every setting of 'serve --help' with its flag, variable and TOML key", () => {
-    const section = readFileSync(join(REPO, "docs/configuration.md"), "utf8");
-    const help = run(["serve", "--help"]).stdout;
-    const settings = [...help.matchAll(/^  --([a-z-]+)\s+(CAAS_[A-Z_]+)/gm)];
-    expect(settings.length).toBeGreaterThan(10);
-    for (const [, flag, variable] of settings) {
-      expect(section).toContain(`--${flag}`);
-      expect(section).toContain(variable!);
-      expect(section).toContain(`\`${flag!.replaceAll("-", "_")}\``);
-    }
   });
 });

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { authenticate } from "../../http/authenticate.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
-import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
+import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
@@ -11,7 +11,7 @@ import { chargeToKey } from "../../http/rate-limit.ts";
 export interface PseudonymDeps {
   readonly credentials: CredentialsHolder;
   /** Most items in one batch request (config.batchMax). */
-  readonly batchMax?: number;
+  readonly batchMax: number;
 }
 
 const encryptOptions = {
@@ -20,7 +20,7 @@ const encryptOptions = {
 } as const;
 
 export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) {
-  const batchMax = deps.batchMax ?? DEFAULT_BATCH_MAX;
+  const { batchMax } = deps;
   return (
     new Elysia({ name: "caas.pseudonym", seed: batchMax })
       /**
