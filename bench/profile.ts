@@ -16,7 +16,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { makeTestPki, tempDir } from "../tests/e2e/harness.ts";
+import { makeTestPki, tempDir } from "./harness.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({

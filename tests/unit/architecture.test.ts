@@ -102,3 +102,26 @@ describe("the layers of src/", () => {
     expect(offenders.map((file) => relative(SRC, file))).toEqual([]);
   });
 });
+
+/** The files under `directory` that import a file under `target` (relative imports only), as "file imports target". */
+function importsInto(directory: string, target: string): string[] {
+  const repo = resolve(SRC, "..");
+  return sourceFiles(directory).flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(IMPORT)]
+      .map((match) => match[1] ?? match[2] ?? match[3] ?? "")
+      .filter((specifier) => specifier.startsWith(".") && resolve(dirname(file), specifier).startsWith(target))
+      .map((specifier) => `${relative(repo, file)} imports ${specifier}`),
+  );
+}
+
+describe("the trees beside src/", () => {
+  const repo = resolve(SRC, "..");
+
+  it("keeps bench/ off the test tree: benchmarks import nothing under tests/", () => {
+    expect(importsInto(join(repo, "bench"), join(repo, "tests"))).toEqual([]);
+  });
+
+  it("keeps unit tests off the end-to-end harness, which builds dist/caas when imported", () => {
+    expect(importsInto(join(repo, "tests/unit"), join(repo, "tests/e2e/harness.ts"))).toEqual([]);
+  });
+});
