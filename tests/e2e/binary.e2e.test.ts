@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
 
 const REPO = join(import.meta.dir, "../..");
@@ -26,21 +26,10 @@ afterAll(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
 /** Runs the copied binary in its own directory with nothing but PATH and HOME set. */
-function run(args: string[], env: Record<string, string> = {}, cwd = home): Run {
-  const started = performance.now();
-  const result = Bun.spawnSync([caas, ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env }, stdout: "pipe", stderr: "pipe", timeout: 4_000 });
-  return { code: result.exitCode ?? -1, stdout: result.stdout.toString(), stderr: result.stderr.toString(), ms: performance.now() - started };
-}
+const run = (args: string[], env: Record<string, string> = {}) => cli(args, { binary: caas, cwd: home, env, timeoutMs: 4_000 });
 
-function stderrLines(result: Run): string[] {
+function stderrLines(result: CliRun): string[] {
   return result.stderr.trimEnd().split("\n").filter((line) => line !== "");
 }
 
