@@ -62,7 +62,10 @@ function summarise(profile: CpuProfile, window: { start: number; end: number; ex
   const inclusive = new Map<string, number>();
   const at: number[] = [];
   let elapsed = 0;
-  for (const delta of profile.timeDeltas) at.push((elapsed += delta));
+  for (const delta of profile.timeDeltas) {
+    elapsed += delta;
+    at.push(elapsed);
+  }
   let total = 0;
   profile.samples.forEach((id, index) => {
     const micros = profile.timeDeltas[index] ?? 0;

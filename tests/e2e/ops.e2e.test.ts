@@ -109,7 +109,14 @@ async function keepLoading(caas: RunningCaas, ca: string, clients: number, until
       },
     );
   const keepAlive = async () => {
-    while (running) await note(caas.post("/oracleinvocation/", { data: "under load" }).then(async (response) => (await response.arrayBuffer(), response.status)));
+    while (running) {
+      await note(
+        caas.post("/oracleinvocation/", { data: "under load" }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+    }
   };
   const fresh = async () => {
     while (running) {
@@ -264,7 +271,11 @@ describe("--workers 2", () => {
     const client = async () => {
       while (running) {
         await caas.request("/healthz", { headers: { connection: "close" } }).then(
-          async (response) => (response.status === 200 ? ok++ : failures.push(`status ${response.status}`), await response.arrayBuffer()),
+          async (response) => {
+            if (response.status === 200) ok++;
+            else failures.push(`status ${response.status}`);
+            await response.arrayBuffer();
+          },
           (error: unknown) => failures.push(String(error)),
         );
         await Bun.sleep(5);
@@ -279,7 +290,7 @@ describe("--workers 2", () => {
     running = false;
     await Promise.all(clients);
 
-    expect(caas.output()).toMatch(new RegExp(`"event":"worker_exited"[^\\n]*"signal":"SIGKILL"`));
+    expect(caas.output()).toMatch(/"event":"worker_exited"[^\n]*"signal":"SIGKILL"/);
     const replacement = listeningPids().at(-1);
     expect(replacement).not.toBe(victim);
     // Two sequential clients: at most one request each was in flight on the killed worker.

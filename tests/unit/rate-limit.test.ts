@@ -5,7 +5,12 @@ import { addressClient, apiKeyClient, chargeToKey, RateLimiter, rateLimitGate } 
 
 function clock(start = 1_000) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe("RateLimiter", () => {
