@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
+import { defaultText, SETTINGS } from "../../src/config.ts";
 
 const REPO = join(import.meta.dir, "../..");
 
@@ -67,6 +68,14 @@ describe("the commands, from an empty directory", () => {
     expect(help).toContain("CAAS_TLS_CERT");
     expect(help).toContain("--check");
     expect(help).toContain("--config FILE");
+  });
+
+  it("states every setting's default in 'serve --help' as the settings table does", () => {
+    const help = run(["serve", "--help"]).stdout.split("\n");
+    for (const setting of SETTINGS) {
+      const line = help.find((candidate) => candidate.startsWith(`  --${setting.flag} `));
+      expect(line ?? `no line for --${setting.flag}`).toMatch(new RegExp(` ${setting.env} .*; default ${RegExp.escape(defaultText(setting).replaceAll("`", ""))}$`));
+    }
   });
 
   it("exits 2 with one line for an unknown command, an unknown option or no command", () => {

@@ -124,4 +124,15 @@ describe("the trees beside src/", () => {
   it("keeps unit tests off the end-to-end harness, which builds dist/caas when imported", () => {
     expect(importsInto(join(repo, "tests/unit"), join(repo, "tests/e2e/harness.ts"))).toEqual([]);
   });
+
+  it("builds the app for tests in one place, tests/unit/helpers.ts (testApp), so a new dependency of createApp is given once", () => {
+    const callers = sourceFiles(join(repo, "tests")).filter((file) => /\bcreateApp\(/.test(readFileSync(file, "utf8")));
+    expect(callers.map((file) => relative(repo, file))).toEqual(["tests/unit/helpers.ts"]);
+  });
+
+  it("runs and waits on the executable through the end-to-end harness only: no suite writes its own cli() or waitFor()", () => {
+    const own = /\b(?:function|const)\s+(?:cli|cliOk|waitFor|waitForLog)\b/;
+    const writers = sourceFiles(join(repo, "tests")).filter((file) => own.test(readFileSync(file, "utf8")));
+    expect(writers.map((file) => relative(repo, file))).toEqual(["tests/e2e/harness.ts"]);
+  });
 });
