@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { connect, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
-import { startCaas } from "../tests/e2e/harness.ts";
+import { startCaas } from "./harness.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

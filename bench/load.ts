@@ -29,7 +29,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
-import { makeTestPki, tempDir, type TestPki } from "../tests/e2e/harness.ts";
+import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({

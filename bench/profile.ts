@@ -16,7 +16,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { makeTestPki, tempDir } from "../tests/e2e/harness.ts";
+import { makeTestPki, tempDir } from "./harness.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -62,7 +62,10 @@ function summarise(profile: CpuProfile, window: { start: number; end: number; ex
   const inclusive = new Map<string, number>();
   const at: number[] = [];
   let elapsed = 0;
-  for (const delta of profile.timeDeltas) at.push((elapsed += delta));
+  for (const delta of profile.timeDeltas) {
+    elapsed += delta;
+    at.push(elapsed);
+  }
   let total = 0;
   profile.samples.forEach((id, index) => {
     const micros = profile.timeDeltas[index] ?? 0;

@@ -15,7 +15,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas } from "../tests/e2e/harness.ts";
+import { cli, makeTestPki, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -47,11 +47,6 @@ const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const files = tempDir("caas-soak-");
 const keysFile = join(files, "keys.json");
 const secretFile = join(files, "secret.json");
-const cli = (...args: string[]) => {
-  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(result.stderr.toString());
-  return result.stdout.toString();
-};
 cli("secret", "init", secretFile);
 const apiKey = cli("keys", "add", "soak", "--file", keysFile).trimEnd().split("\n").at(-1)!;
 const pki = makeTestPki();

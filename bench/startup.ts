@@ -18,7 +18,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { makeTestPki, tempDir } from "../tests/e2e/harness.ts";
+import { makeTestPki, tempDir } from "./harness.ts";
 
 export interface StartupFigures {
   readonly variant: string;

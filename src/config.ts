@@ -33,39 +33,118 @@ export interface Config {
 
 export { ConfigError };
 
-type Kind = "string" | "path" | "output" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version";
+type Env = Readonly<Record<string, string | undefined>>;
+type RawValue = string | number | boolean;
 
-interface Setting {
-  readonly key: keyof Config;
+/** Turns a flag's, a variable's or the TOML file's value into the setting's; `where` names that source in the error. */
+type Parse<V> = (value: RawValue, where: string) => V;
+
+/** A default that depends on the environment: computed at load, described in the docs by its row's defaultText. */
+export class ComputedDefault<V> {
+  constructor(readonly compute: (env: Env) => V) {}
+}
+
+/** One setting: where it is read from, how it is checked, and its default, stated here and nowhere else. */
+export interface Setting<K extends keyof Config = keyof Config> {
+  readonly key: K;
   readonly env: string;
   readonly flag: string;
   readonly file: string;
-  readonly kind: Kind;
+  readonly parse: Parse<Exclude<Config[K], undefined>>;
+  /** The value when no source sets it; undefined for a file that is optional. */
+  readonly default: Config[K] | ComputedDefault<Config[K]>;
+  /** The default as --help and the docs say it, where the value alone does not (computed, or none); markdown. */
+  readonly defaultText?: string;
   readonly help: string;
   /** The file name looked for in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=) when the setting is not given. */
   readonly credential?: string;
 }
 
-/** The table every source, the help text and the README's configuration section are read from. */
-export const SETTINGS: readonly Setting[] = [
-  { key: "host", env: "CAAS_HOST", flag: "host", file: "host", kind: "string", help: "address to listen on (default 127.0.0.1)" },
-  { key: "port", env: "CAAS_PORT", flag: "port", file: "port", kind: "port", help: "TCP port (default 8443; 0 picks a free one and logs it)" },
-  { key: "tlsCert", env: "CAAS_TLS_CERT", flag: "tls-cert", file: "tls_cert", kind: "path", help: "PEM certificate chain; none: ad-hoc self-signed (development only)", credential: "tls.crt" },
-  { key: "tlsKey", env: "CAAS_TLS_KEY", flag: "tls-key", file: "tls_key", kind: "path", help: "PEM private key for --tls-cert", credential: "tls.key" },
-  { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", kind: "path", help: "PEM CA bundle; when set, clients must present a certificate it signed", credential: "tls-client-ca.crt" },
-  { key: "tlsMinVersion", env: "CAAS_TLS_MIN_VERSION", flag: "tls-min-version", file: "tls_min_version", kind: "tls-version", help: "1.2 (default) or 1.3" },
-  { key: "maxBody", env: "CAAS_MAX_BODY", flag: "max-body", file: "max_body", kind: "bytes", help: "largest request body in bytes (default 1048576)" },
-  { key: "maxBodyInFlight", env: "CAAS_MAX_BODY_IN_FLIGHT", flag: "max-body-in-flight", file: "max_body_in_flight", kind: "bytes", help: "request body bytes one process holds at once; a body past it is 503 busy (default 67108864)" },
-  { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", kind: "level", help: "debug, info (default), warn or error" },
-  { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", kind: "path", help: "server secret file (caas secret init); none: one kept in the state directory", credential: "secret" },
-  { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", kind: "path", help: "API keys file (caas keys add); none: /encrypt refuses every key", credential: "api-keys" },
-  { key: "stateDir", env: "CAAS_STATE_DIR", flag: "state-dir", file: "state_dir", kind: "string", help: "where the default secret is kept (default $STATE_DIRECTORY or ~/.local/state/caas)" },
-  { key: "drainTimeoutSeconds", env: "CAAS_DRAIN_TIMEOUT", flag: "drain-timeout", file: "drain_timeout", kind: "seconds", help: "seconds to finish in-flight requests on SIGTERM (default 10)" },
-  { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", kind: "count", help: "worker processes sharing the port (default 1; 'auto' = one per core)" },
-  { key: "rateLimit", env: "CAAS_RATE_LIMIT", flag: "rate-limit", file: "rate_limit", kind: "rate", help: "requests per second per client, with an equal burst; 0 disables (default)" },
-  { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", kind: "count", help: "most items in one batch request (default 1000)" },
-  { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", kind: "output", help: "audit trail: one JSON line per secret-touching request, appended to this file ('-': stdout); none: off (default)" },
-];
+/** A row of the table: a Setting typed by its own Config key, so its parser and default must fit that field. */
+type SettingRow = { readonly [K in keyof Config]: Setting<K> }[keyof Config];
+
+function wholeNumber(min: number, max: number): Parse<number> {
+  return (value, where) => {
+    const text = String(value).trim();
+    if (!/^\d+$/.test(text)) throw new ConfigError(`${where}: '${text}' is not a whole number`);
+    const number = Number(text);
+    if (number < min || number > max) throw new ConfigError(`${where}: ${number} is outside ${min}..${max}`);
+    return number;
+  };
+}
+
+function oneOf<V extends string>(...choices: readonly V[]): Parse<V> {
+  return (value, where) => {
+    const text = String(value);
+    const choice = choices.find((candidate) => candidate === text);
+    if (choice === undefined) throw new ConfigError(`${where}: '${text}' is not one of ${choices.join(", ")}`);
+    return choice;
+  };
+}
+
+const text: Parse<string> = (value, where) => {
+  if (String(value).length === 0) throw new ConfigError(`${where}: must not be empty`);
+  return String(value);
+};
+
+const existingFile: Parse<string> = (value, where) => {
+  const path = String(value);
+  if (!existsSync(path)) throw new ConfigError(`${where}: file '${path}' does not exist`);
+  return path;
+};
+
+const port = wholeNumber(0, 65535);
+const count = wholeNumber(1, 1_000_000);
+const bytes = wholeNumber(64, 1024 * 1024 * 1024);
+const seconds = wholeNumber(0, 3600);
+const rate = wholeNumber(0, 10_000_000);
+const workerCount: Parse<number> = (value, where) => (String(value) === "auto" ? availableParallelism() : count(value, where));
+
+function tlsVersion(value: RawValue, where: string): TlsMinVersion {
+  const version = String(value);
+  if (version !== "1.2" && version !== "1.3") throw new ConfigError(`${where}: '${version}' is not 1.2 or 1.3`);
+  return version;
+}
+
+function defaultStateDir(env: Env): string {
+  // systemd's StateDirectory= hands us the path; otherwise follow the XDG convention.
+  const systemdState = env.STATE_DIRECTORY?.split(":")[0];
+  if (systemdState) return systemdState;
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, "caas");
+  return join(env.HOME ?? homedir(), ".local", "state", "caas");
+}
+
+/**
+ * The table every source, the defaults, `serve --help`, README, docs/configuration.md and
+ * deploy/caas.toml are read from or checked against (tests/unit/settings-docs.test.ts). A new
+ * setting is one row here and its field in Config.
+ */
+// biome-ignore format: one setting per line, so the table reads as a table
+export const SETTINGS = [
+  { key: "host", env: "CAAS_HOST", flag: "host", file: "host", parse: text, default: "127.0.0.1", help: "address to listen on" },
+  { key: "port", env: "CAAS_PORT", flag: "port", file: "port", parse: port, default: 8443, help: "TCP port; 0 picks a free one and logs it" },
+  { key: "tlsCert", env: "CAAS_TLS_CERT", flag: "tls-cert", file: "tls_cert", parse: existingFile, default: undefined, defaultText: "none: an ad-hoc self-signed one (development only)", help: "PEM certificate chain", credential: "tls.crt" },
+  { key: "tlsKey", env: "CAAS_TLS_KEY", flag: "tls-key", file: "tls_key", parse: existingFile, default: undefined, defaultText: "none", help: "PEM private key of the certificate; set both or neither", credential: "tls.key" },
+  { key: "tlsClientCa", env: "CAAS_TLS_CLIENT_CA", flag: "tls-client-ca", file: "tls_client_ca", parse: existingFile, default: undefined, defaultText: "none: no client certificate asked for", help: "PEM CA bundle; when set, clients must present a certificate it signed", credential: "tls-client-ca.crt" },
+  { key: "tlsMinVersion", env: "CAAS_TLS_MIN_VERSION", flag: "tls-min-version", file: "tls_min_version", parse: tlsVersion, default: "1.2", help: "1.2 or 1.3" },
+  { key: "maxBody", env: "CAAS_MAX_BODY", flag: "max-body", file: "max_body", parse: bytes, default: 1024 * 1024, help: "largest request body in bytes" },
+  { key: "maxBodyInFlight", env: "CAAS_MAX_BODY_IN_FLIGHT", flag: "max-body-in-flight", file: "max_body_in_flight", parse: bytes, default: 64 * 1024 * 1024, help: "request body bytes one process holds at once, at least CAAS_MAX_BODY; a body past it is 503 busy" },
+  { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info", help: "debug (adds one access line per request), info, warn or error" },
+  { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", parse: existingFile, default: undefined, defaultText: "one kept in the state directory", help: "server secret file (caas secret init)", credential: "secret" },
+  { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", parse: existingFile, default: undefined, defaultText: "none: /encrypt refuses every key", help: "API keys file (caas keys add)", credential: "api-keys" },
+  { key: "stateDir", env: "CAAS_STATE_DIR", flag: "state-dir", file: "state_dir", parse: text, default: new ComputedDefault(defaultStateDir), defaultText: "`$STATE_DIRECTORY`, else `~/.local/state/caas`", help: "where the default secret is kept" },
+  { key: "drainTimeoutSeconds", env: "CAAS_DRAIN_TIMEOUT", flag: "drain-timeout", file: "drain_timeout", parse: seconds, default: 10, help: "seconds to finish in-flight requests on SIGTERM" },
+  { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", parse: workerCount, default: 1, help: "worker processes sharing the port; auto is one per core" },
+  { key: "rateLimit", env: "CAAS_RATE_LIMIT", flag: "rate-limit", file: "rate_limit", parse: rate, default: 0, help: "requests per second per client, with an equal burst; 0 is off" },
+  { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", parse: count, default: 1000, help: "most items in one batch request" },
+  { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", parse: text, default: undefined, defaultText: "off (the systemd unit: `/var/log/caas/audit.log`)", help: "audit trail: one JSON line per request that touches a secret, appended to this file (- for stdout); reopened on SIGHUP" },
+] satisfies readonly SettingRow[];
+
+/** A setting's default as --help and the docs state it: its defaultText, else its value. Markdown (code in backticks). */
+export function defaultText(setting: Setting): string {
+  if (setting.defaultText !== undefined) return setting.defaultText;
+  return setting.default === undefined || setting.default instanceof ComputedDefault ? "none" : `\`${setting.default}\``;
+}
 
 /**
  * CAAS_* variables that are not settings but that caas itself or its tests set or read: a
@@ -105,66 +184,7 @@ export function unknownSettingVariables(env: Readonly<Record<string, string | un
     });
 }
 
-type RawValue = string | number | boolean;
 export type RawSettings = Partial<Record<keyof Config, RawValue>>;
-
-function defaultStateDir(env: Readonly<Record<string, string | undefined>>): string {
-  // systemd's StateDirectory= hands us the path; otherwise follow the XDG convention.
-  const systemdState = env.STATE_DIRECTORY?.split(":")[0];
-  if (systemdState) return systemdState;
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, "caas");
-  return join(env.HOME ?? homedir(), ".local", "state", "caas");
-}
-
-function wholeNumber(value: RawValue, where: string, min: number, max: number): number {
-  const text = String(value).trim();
-  if (!/^\d+$/.test(text)) throw new ConfigError(`${where}: '${text}' is not a whole number`);
-  const number = Number(text);
-  if (number < min || number > max) throw new ConfigError(`${where}: ${number} is outside ${min}..${max}`);
-  return number;
-}
-
-function convert(setting: Setting, value: RawValue, where: string): string | number {
-  switch (setting.kind) {
-    case "string":
-      if (String(value).length === 0) throw new ConfigError(`${where}: must not be empty`);
-      return String(value);
-    case "path": {
-      const path = String(value);
-      if (!existsSync(path)) throw new ConfigError(`${where}: file '${path}' does not exist`);
-      return path;
-    }
-    case "output": {
-      // Opened (and created) at start, where a failure names the setting; only "-" is special.
-      const path = String(value);
-      if (path.length === 0) throw new ConfigError(`${where}: must not be empty`);
-      return path;
-    }
-    case "port":
-      return wholeNumber(value, where, 0, 65535);
-    case "count":
-      if (setting.key === "workers" && String(value) === "auto") return availableParallelism();
-      return wholeNumber(value, where, 1, 1_000_000);
-    case "bytes":
-      return wholeNumber(value, where, 64, 1024 * 1024 * 1024);
-    case "seconds":
-      return wholeNumber(value, where, 0, 3600);
-    case "rate":
-      return wholeNumber(value, where, 0, 10_000_000);
-    case "level": {
-      const level = String(value);
-      if (level !== "debug" && level !== "info" && level !== "warn" && level !== "error") {
-        throw new ConfigError(`${where}: '${level}' is not one of debug, info, warn, error`);
-      }
-      return level;
-    }
-    case "tls-version": {
-      const version = String(value);
-      if (version !== "1.2" && version !== "1.3") throw new ConfigError(`${where}: '${version}' is not 1.2 or 1.3`);
-      return version;
-    }
-  }
-}
 
 export interface ConfigSources {
   readonly flags: RawSettings;
@@ -191,54 +211,58 @@ function readConfigFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Every Config field has its row: a field added without one fails to compile here. */
+const everyFieldHasARow: Record<Exclude<keyof Config, (typeof SETTINGS)[number]["key"]>, never> = {};
+void everyFieldHasARow;
+
+interface Found {
+  readonly sources: ConfigSources;
+  readonly fileValues: Readonly<Record<string, unknown>>;
+}
+
+/** One setting's value: its flag, else its variable, else the TOML file, else its systemd credential, else its default. */
+function resolve<K extends keyof Config>(setting: Setting<K>, { sources, fileValues }: Found): Config[K] {
+  const flagValue = sources.flags[setting.key];
+  const envValue = sources.env[setting.env];
+  const fileValue = fileValues[setting.file];
+  if (flagValue !== undefined) return setting.parse(flagValue, `--${setting.flag}`);
+  if (envValue !== undefined && envValue !== "") return setting.parse(envValue, setting.env);
+  if (fileValue !== undefined) {
+    if (typeof fileValue !== "string" && typeof fileValue !== "number" && typeof fileValue !== "boolean") {
+      throw new ConfigError(`${sources.configFile}: '${setting.file}' must be a string or number`);
+    }
+    return setting.parse(fileValue, `${sources.configFile}: ${setting.file}`);
+  }
+  const credentialsDirectory = sources.env.CREDENTIALS_DIRECTORY;
+  if (setting.credential !== undefined && credentialsDirectory) {
+    // Under systemd, LoadCredential=tls.crt:/etc/caas/tls.crt and friends need no setting at all.
+    const path = join(credentialsDirectory, setting.credential);
+    if (existsSync(path)) return setting.parse(path, `$CREDENTIALS_DIRECTORY/${setting.credential}`);
+  }
+  const fallback = setting.default;
+  return fallback instanceof ComputedDefault ? fallback.compute(sources.env) : fallback;
+}
+
+type Draft = { -readonly [K in keyof Config]?: Config[K] };
+
+function fill<K extends keyof Config>(draft: Draft, setting: Setting<K>, found: Found): void {
+  draft[setting.key] = resolve(setting, found);
+}
+
+function isComplete(draft: Draft): draft is Config {
+  return SETTINGS.every((setting) => setting.key in draft);
+}
+
 export function loadConfig(sources: ConfigSources): Config {
   const fileValues = sources.configFile === undefined ? {} : readConfigFile(sources.configFile);
   const known = new Set(SETTINGS.map((setting) => setting.file));
   for (const name of Object.keys(fileValues)) {
     if (!known.has(name)) throw new ConfigError(`${sources.configFile}: unknown setting '${name}'`);
   }
-
-  const credentialsDirectory = sources.env.CREDENTIALS_DIRECTORY;
-  const resolved: Record<string, string | number | undefined> = {};
-  for (const setting of SETTINGS) {
-    const flagValue = sources.flags[setting.key];
-    const envValue = sources.env[setting.env];
-    const fileValue = fileValues[setting.file];
-    if (flagValue !== undefined) {
-      resolved[setting.key] = convert(setting, flagValue, `--${setting.flag}`);
-    } else if (envValue !== undefined && envValue !== "") {
-      resolved[setting.key] = convert(setting, envValue, setting.env);
-    } else if (fileValue !== undefined) {
-      if (typeof fileValue !== "string" && typeof fileValue !== "number" && typeof fileValue !== "boolean") {
-        throw new ConfigError(`${sources.configFile}: '${setting.file}' must be a string or number`);
-      }
-      resolved[setting.key] = convert(setting, fileValue, `${sources.configFile}: ${setting.file}`);
-    } else if (setting.credential !== undefined && credentialsDirectory) {
-      // Under systemd, LoadCredential=tls.crt:/etc/caas/tls.crt and friends need no setting at all.
-      const path = join(credentialsDirectory, setting.credential);
-      if (existsSync(path)) resolved[setting.key] = path;
-    }
-  }
-
-  const config: Config = {
-    host: (resolved.host as string | undefined) ?? "127.0.0.1",
-    port: (resolved.port as number | undefined) ?? 8443,
-    tlsCert: resolved.tlsCert as string | undefined,
-    tlsKey: resolved.tlsKey as string | undefined,
-    tlsClientCa: resolved.tlsClientCa as string | undefined,
-    tlsMinVersion: (resolved.tlsMinVersion as TlsMinVersion | undefined) ?? "1.2",
-    maxBody: (resolved.maxBody as number | undefined) ?? 1024 * 1024,
-    maxBodyInFlight: (resolved.maxBodyInFlight as number | undefined) ?? 64 * 1024 * 1024,
-    logLevel: (resolved.logLevel as LogLevel | undefined) ?? "info",
-    secretFile: resolved.secretFile as string | undefined,
-    apiKeysFile: resolved.apiKeysFile as string | undefined,
-    stateDir: (resolved.stateDir as string | undefined) ?? defaultStateDir(sources.env),
-    drainTimeoutSeconds: (resolved.drainTimeoutSeconds as number | undefined) ?? 10,
-    workers: (resolved.workers as number | undefined) ?? 1,
-    rateLimit: (resolved.rateLimit as number | undefined) ?? 0,
-    batchMax: (resolved.batchMax as number | undefined) ?? 1000,
-    auditLog: resolved.auditLog as string | undefined,
-  };
+  const config: Draft = {};
+  for (const setting of SETTINGS) fill(config, setting, { sources, fileValues });
+  // Always true: every row was filled, and everyFieldHasARow holds every field to a row.
+  if (!isComplete(config)) throw new Error("a Config field has no row in SETTINGS");
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither");
   }

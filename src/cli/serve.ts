@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
 import { KeysFileError } from "../credentials/api-keys.ts";
-import { ConfigError, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
+import { ConfigError, defaultText, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
@@ -26,14 +26,14 @@ export const SERVE_HELP = [
   "Serves the oracle and pseudonym APIs over HTTPS. Settings come from flags, then CAAS_*",
   "environment variables, then the TOML file given with --config; the first one set wins.",
   "",
-  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(18)} ${setting.env.padEnd(23)} ${setting.help}`),
+  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(18)} ${setting.env.padEnd(23)} ${setting.help}; default ${defaultText(setting).replaceAll("`", "")}`),
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
   "  --check            validate the configuration, certificate, secret and keys, say what",
   "                     serve would create, then exit; creates and listens on nothing",
   "",
-  "Under systemd (LoadCredential=), files named tls.crt, tls.key, tls-client-ca.crt, secret and",
-  "api-keys in $CREDENTIALS_DIRECTORY are used for the matching settings left unset.",
+  "Under systemd (LoadCredential=), these files in $CREDENTIALS_DIRECTORY are used for the",
+  `matching settings left unset: ${SETTINGS.flatMap((setting) => setting.credential ?? []).join(", ")}.`,
   "",
   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads keys, secrets and the certificate.",
   "Exit codes: 0 ok, 2 usage, 78 configuration error.",

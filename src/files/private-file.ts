@@ -7,8 +7,8 @@
  * Failures are PrivateFileFailed with a problem the store words as its own error.
  */
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { dlopen, FFIType, read } from "bun:ffi";
 import { CaasError } from "../errors.ts";
@@ -103,7 +103,7 @@ function ownerProblem(subject: string, uid: number, what: string, fix: string): 
  * their own, whatever the file's own mode. `modeFix` is the chmod the message advises.
  */
 export async function checkPrivateDirectory(directory: string, modeFix = "chmod go-w"): Promise<void> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(directory);
   } catch (error) {
@@ -171,7 +171,7 @@ export async function readPrivateFile(path: string, rules: PrivateFileRules): Pr
     if (errnoCode(error) === "ENOENT") throw new PrivateFileFailed({ kind: "missing" });
     throw new PrivateFileFailed({ kind: "unreadable", reason: errnoReason(error) });
   }
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(target, "r");
   } catch (error) {
@@ -282,7 +282,7 @@ export function lockFileFor(target: string): string {
  */
 export async function withPrivateFileLock<T>(path: string, change: (target: string) => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
   const target = await privateFileTarget(path);
-  let handle;
+  let handle: FileHandle;
   try {
     // O_NOFOLLOW: the lock file is ours to create, never a link to somewhere else.
     handle = await open(lockFileFor(target), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, PRIVATE_FILE_MODE);

@@ -5,9 +5,6 @@
  */
 import { BatchTooLarge, errorBody, type ErrorBody, RequestError } from "../errors.ts";
 
-/** The default most items in one batch (CAAS_BATCH_MAX); config.batchMax is the one in force. */
-export const DEFAULT_BATCH_MAX = 1000;
-
 /**
  * Refuses a batch over the limit with its own code (413 batch_too_large). Meant for the
  * transform phase: it sees the parsed body before validation, so an oversized batch is refused

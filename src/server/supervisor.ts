@@ -57,7 +57,8 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         workers.delete(index);
         if (stopping) return;
         const now = Date.now();
-        const exits = (recentExits[index] = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now]);
+        const exits = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now];
+        recentExits[index] = exits;
         const pauseMs = Math.min(5_000, 100 * 2 ** (exits.length - 1));
         logger.warn("worker_exited", { worker: index, exitCode: exitCode ?? undefined, signal: signalCode ?? undefined, restartInMs: pauseMs });
         setTimeout(() => {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const run = crypto.randomUUID().slice(0, 8);
@@ -30,17 +30,11 @@ let auditFile: string;
 let limitedAuditFile: string;
 const COMPAT_KEY = "canary_test_compat_key_0001";
 
-function cli(...args: string[]): string {
-  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(result.stderr.toString());
-  return result.stdout.toString();
-}
-
 beforeAll(async () => {
   cwd = tempDir("caas-canary-");
   const keysFile = join(cwd, "keys.json");
-  standardKey = cli("keys", "add", "canary-standard", "--file", keysFile).trimEnd().split("\n").at(-1)!;
-  cli("keys", "import", "canary-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
+  standardKey = addApiKey("canary-standard", keysFile);
+  cliOk("keys", "import", "canary-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
   auditFile = join(cwd, "audit.log");
   limitedAuditFile = join(tempDir("caas-canary-audit-"), "audit.log");
   const env = { CAAS_API_KEYS_FILE: keysFile, CAAS_LOG_LEVEL: "debug", CAAS_MAX_BODY: "4096" };

@@ -8,18 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 
 const COMPAT_KEY = "example_api_key";
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 const LONGEST_DIGEST_HEX = 128;
-
-function cli(...args: string[]): string {
-  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.toString()}`);
-  return result.stdout.toString();
-}
 
 let pki: TestPki;
 let standardKey: string;
@@ -29,8 +23,8 @@ beforeAll(async () => {
   const files = tempDir("caas-django-clients-");
   pki = makeTestPki();
   const keysFile = join(files, "keys.json");
-  standardKey = cli("keys", "add", "main-server", "--file", keysFile).trimEnd().split("\n").at(-1)!;
-  cli("keys", "import", "django-clients", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
+  standardKey = addApiKey("main-server", keysFile);
+  cliOk("keys", "import", "django-clients", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
   caas = await startCaas({ pki, env: { CAAS_API_KEYS_FILE: keysFile } });
 });
 afterAll(async () => {

@@ -54,6 +54,7 @@ describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hos
       expect(answer?.status()).toBe(200);
       // Swagger UI renders one block per operation once it has fetched and parsed the spec.
       await page.waitForSelector(".opblock", { timeout: 15_000 });
+      // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText() is the text as rendered, which is what a reader sees
       const text = await page.locator("#swagger-ui").innerText();
       for (const path of ["/oracleinvocation", "/oracleinvocation/decrypt", "/encrypt", "/encode", "/verify", "/healthz", "/readyz", "/metrics"]) {
         expect(text).toContain(path);

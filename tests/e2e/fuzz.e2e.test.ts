@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import fc from "fast-check";
 import { KNOWN_BOX } from "../cases/bad-input.ts";
-import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 5_000);
 const SEED = process.env.CAAS_FUZZ_SEED === undefined ? undefined : Number(process.env.CAAS_FUZZ_SEED);
@@ -34,13 +34,8 @@ function rssBytes(pid: number): number {
 beforeAll(async () => {
   const files = tempDir("caas-fuzz-");
   const keysFile = join(files, "keys.json");
-  const cli = (...args: string[]) => {
-    const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-    if (result.exitCode !== 0) throw new Error(result.stderr.toString());
-    return result.stdout.toString();
-  };
-  standardKey = cli("keys", "add", "fuzz", "--file", keysFile).trimEnd().split("\n").at(-1)!;
-  cli("keys", "import", "fuzz-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
+  standardKey = addApiKey("fuzz", keysFile);
+  cliOk("keys", "import", "fuzz-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
   caas = await startCaas({ env: { CAAS_API_KEYS_FILE: keysFile, CAAS_MAX_BODY: "8192" } });
 });
 afterAll(async () => {
@@ -104,6 +99,7 @@ const trickyString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 20 }),
   loneSurrogate,
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as plain text on purpose
   fc.constantFrom("", "\u0000", "\ufffd", "\u202e", "🔐", "\\", '"', "__proto__", "constructor", "A".repeat(5000), "%s%n", "${7*7}", "<script>"),
 );
 

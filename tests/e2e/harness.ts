@@ -1,47 +1,96 @@
 /**
  * Runs the real executable for end-to-end tests: a fresh temporary directory, a test CA and
- * server certificate made with openssl at run time (nothing committed), CAAS_PORT=0 so each
- * instance takes a free port, and the port read back from the "listening" log line.
+ * server certificate (test-pki.ts), CAAS_PORT=0 so each instance takes a free port, and the port
+ * read back from the "listening" log line. Importing it builds dist/caas, once per test process.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { makeTestPki, tempDir, type TestPki } from "./test-pki.ts";
 
-export const BINARY = process.env.CAAS_E2E_BINARY ?? resolve(import.meta.dir, "../../dist/caas");
+export { makeTestPki, tempDir, type TestPki };
 
-export function tempDir(prefix = "caas-e2e-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+const REPO = resolve(import.meta.dir, "../..");
+const BUILT = Symbol.for("caas.e2e.built-binary");
 
-function openssl(args: string[], cwd: string): void {
-  const result = Bun.spawnSync(["openssl", ...args], { cwd, stdout: "ignore", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr.toString()}`);
-}
-
-export interface TestPki {
-  readonly dir: string;
-  readonly caCert: string;
-  readonly caCertPem: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-}
-
-/** TEST FIXTURE: a throwaway CA and a localhost certificate it signed, valid for 60 days (caas warns about one that expires within 30). */
-export function makeTestPki(dir = tempDir("caas-pki-"), name = "server"): TestPki {
-  const ca = join(dir, "ca.pem");
-  const caKey = join(dir, "ca.key");
-  if (!(Bun.file(ca).size > 0)) {
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "60", "-subj", "/CN=caas test CA"], dir);
+/**
+ * dist/caas built from this tree with build.ts's flags, so the suites exercise the executable made
+ * from the code under test. Kept on globalThis: however many suites of one `bun test` run import
+ * this, the build runs once, and a run of unit tests alone, which import none, builds nothing.
+ */
+function builtBinary(): string {
+  const state: typeof globalThis & { [BUILT]?: string } = globalThis;
+  if (state[BUILT] === undefined) {
+    const build = Bun.spawnSync(["bun", "run", "build.ts"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`tests/e2e: building dist/caas failed:\n${build.stderr.toString()}`);
+    state[BUILT] = join(REPO, "dist/caas");
   }
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.pem`);
-  const ext = join(dir, `${name}.ext`);
-  Bun.spawnSync(["sh", "-c", `printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > '${ext}'`]);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`], dir);
-  openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "60", "-extfile", ext], dir);
-  return { dir, caCert: ca, caCertPem: readFileSync(ca, "utf8"), serverCert: cert, serverKey: key };
+  return state[BUILT];
+}
+
+/** The executable under test: CAAS_E2E_BINARY (then nothing is built), else a fresh dist/caas. */
+export const BINARY = process.env.CAAS_E2E_BINARY ?? builtBinary();
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+export interface CliOptions {
+  /** The only variables set besides PATH and HOME. */
+  readonly env?: Record<string, string>;
+  /** The working directory, and HOME; the test process's own when absent. */
+  readonly cwd?: string;
+  readonly binary?: string;
+  /** Killed after this long (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/** Runs the executable to its end with nothing but PATH, HOME and `env` set. */
+export function cli(args: readonly string[], options: CliOptions = {}): CliRun {
+  const home = options.cwd ?? process.env.HOME ?? process.cwd();
+  const started = performance.now();
+  const result = Bun.spawnSync([options.binary ?? BINARY, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: options.timeoutMs ?? 10_000,
+  });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString(), ms: performance.now() - started };
+}
+
+/** Runs a command that must succeed (making a secret, adding a key): its stdout, or an error with its stderr. */
+export function cliOk(...args: string[]): string {
+  const result = cli(args);
+  if (result.code !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** `caas keys add NAME --file FILE [more]`: the new key, which it prints on its last line of stdout. */
+export function addApiKey(name: string, keysFile: string, ...more: string[]): string {
+  return cliOk("keys", "add", name, "--file", keysFile, ...more).trimEnd().split("\n").at(-1)!;
+}
+
+/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** How many times `output` holds a log line for `event`. */
+export function logCount(output: string, event: string): number {
+  return output.split(`"event":"${event}"`).length - 1;
+}
+
+/** Waits until the server has logged `event` `times` times in all (once by default). */
+export function waitForLog(caas: RunningCaas, event: string, times = 1, timeoutMs = 5_000): Promise<void> {
+  return waitFor(() => logCount(caas.output(), event) >= times, `${times} '${event}' log line(s)`, timeoutMs);
 }
 
 export interface RunningCaas {

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, tempDir } from "./harness.ts";
+import { BINARY, cliOk, tempDir } from "./harness.ts";
 
 const EXIT_CONFIG = 78;
 const dirs: string[] = [];
@@ -62,8 +62,7 @@ function expectRefusal(outcome: Outcome, ...mentions: string[]): void {
 }
 
 function initSecret(path: string): void {
-  const made = Bun.spawnSync([BINARY, "secret", "init", path], { stdout: "ignore", stderr: "pipe" });
-  if (made.exitCode !== 0) throw new Error(made.stderr.toString());
+  cliOk("secret", "init", path);
 }
 
 const isRoot = process.getuid?.() === 0;

@@ -7,20 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { copyFileSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
-function count(text: string, event: string): number {
-  return text.split(`"event":"${event}"`).length - 1;
-}
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
 async function openTls(port: number): Promise<{ socket: tls.TLSSocket; received: () => string }> {
@@ -50,7 +38,7 @@ describe("SIGTERM", () => {
     await started;
     await Bun.sleep(150);
     caas.process.kill("SIGTERM");
-    await waitFor(() => caas.output().includes('"event":"draining"'), "draining");
+    await waitForLog(caas, "draining");
     readiness.socket.write("\r\n");
 
     const answer = await slow;
@@ -121,7 +109,14 @@ async function keepLoading(caas: RunningCaas, ca: string, clients: number, until
       },
     );
   const keepAlive = async () => {
-    while (running) await note(caas.post("/oracleinvocation/", { data: "under load" }).then(async (response) => (await response.arrayBuffer(), response.status)));
+    while (running) {
+      await note(
+        caas.post("/oracleinvocation/", { data: "under load" }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+    }
   };
   const fresh = async () => {
     while (running) {
@@ -182,7 +177,7 @@ describe("SIGHUP swaps the certificate under load (8 clients, keep-alive and new
       renameSync(`${live.cert}.new`, live.cert);
       signalledAt = Date.now();
       caas.process.kill("SIGHUP");
-      await waitFor(() => count(caas.output(), "reloaded") === 1, "the reload");
+      await waitForLog(caas, "reloaded");
       reloadedAt = Date.now();
       await Bun.sleep(1_000);
     })();
@@ -217,20 +212,15 @@ describe("SIGHUP", () => {
   it("accepts an API key added while running, without a restart", async () => {
     const files = tempDir("caas-keys-");
     const keysFile = join(files, "keys.json");
-    const cli = (...args: string[]) => {
-      const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-      if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")}: ${result.stderr.toString()}`);
-      return result.stdout.toString().trimEnd().split("\n").at(-1)!;
-    };
-    cli("keys", "add", "first", "--file", keysFile);
+    addApiKey("first", keysFile);
     const caas = await startCaas({ env: { CAAS_API_KEYS_FILE: keysFile } });
     try {
-      const lateKey = cli("keys", "add", "late", "--file", keysFile);
+      const lateKey = addApiKey("late", keysFile);
       const ask = () => caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { "x-api-key": lateKey });
       expect((await ask()).status).toBe(401);
       const pid = caas.process.pid;
       caas.process.kill("SIGHUP");
-      await waitFor(() => count(caas.output(), "reloaded") === 1, "the reload");
+      await waitForLog(caas, "reloaded");
       expect((await ask()).status).toBe(200);
       expect(caas.process.pid).toBe(pid);
       expect(caas.output()).not.toContain(lateKey);
@@ -266,9 +256,9 @@ describe("--workers 2", () => {
   });
 
   it("passes SIGHUP to every worker, each of which reloads", async () => {
-    const before = count(caas.output(), "reloaded");
+    const before = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
-    await waitFor(() => count(caas.output(), "reloaded") === before + 2, "two reloads");
+    await waitForLog(caas, "reloaded", before + 2);
     const reloadedBy = [...caas.output().matchAll(/"event":"reloaded"[^\n]*"pid":(\d+)|"pid":(\d+)[^\n]*"event":"reloaded"/g)].map((match) => Number(match[1] ?? match[2]));
     expect(new Set(reloadedBy)).toEqual(new Set(listeningPids()));
     expect((await caas.request("/healthz")).status).toBe(200);
@@ -281,7 +271,11 @@ describe("--workers 2", () => {
     const client = async () => {
       while (running) {
         await caas.request("/healthz", { headers: { connection: "close" } }).then(
-          async (response) => (response.status === 200 ? ok++ : failures.push(`status ${response.status}`), await response.arrayBuffer()),
+          async (response) => {
+            if (response.status === 200) ok++;
+            else failures.push(`status ${response.status}`);
+            await response.arrayBuffer();
+          },
           (error: unknown) => failures.push(String(error)),
         );
         await Bun.sleep(5);
@@ -296,7 +290,7 @@ describe("--workers 2", () => {
     running = false;
     await Promise.all(clients);
 
-    expect(caas.output()).toMatch(new RegExp(`"event":"worker_exited"[^\\n]*"signal":"SIGKILL"`));
+    expect(caas.output()).toMatch(/"event":"worker_exited"[^\n]*"signal":"SIGKILL"/);
     const replacement = listeningPids().at(-1);
     expect(replacement).not.toBe(victim);
     // Two sequential clients: at most one request each was in flight on the killed worker.

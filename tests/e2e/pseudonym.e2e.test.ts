@@ -7,28 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { addApiKey, cliOk, logCount, makeTestPki, startCaas, tempDir, waitForLog, type RunningCaas, type TestPki } from "./harness.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
-
-function cli(...args: string[]): string {
-  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.toString()}`);
-  return result.stdout.toString();
-}
-
-/** `caas keys add` prints the key on its last line of stdout. */
-function addKey(name: string, keysFile: string, profile = "standard"): string {
-  return cli("keys", "add", name, "--profile", profile, "--file", keysFile).trimEnd().split("\n").at(-1)!;
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 let files: string;
 let pki: TestPki;
@@ -44,9 +25,9 @@ beforeAll(async () => {
   pki = makeTestPki();
   secretFile = join(files, "secret.json");
   keysFile = join(files, "keys.json");
-  cli("secret", "init", secretFile);
-  standardKey = addKey("main-server", keysFile);
-  cli("keys", "import", "django-clients", "--key", "example_api_key", "--profile", "django-compat", "--file", keysFile);
+  cliOk("secret", "init", secretFile);
+  standardKey = addApiKey("main-server", keysFile, "--profile", "standard");
+  cliOk("keys", "import", "django-clients", "--key", "example_api_key", "--profile", "django-compat", "--file", keysFile);
   caas = await startCaas({ pki, env: env() });
 });
 afterAll(async () => {
@@ -100,7 +81,7 @@ describe("standard pseudonyms, end to end", () => {
   it("gives another digest under another secret", async () => {
     const otherFiles = tempDir("caas-other-secret-");
     const otherSecret = join(otherFiles, "secret.json");
-    cli("secret", "init", otherSecret);
+    cliOk("secret", "init", otherSecret);
     const other = await startCaas({ pki, env: { CAAS_SECRET_FILE: otherSecret, CAAS_API_KEYS_FILE: keysFile } });
     try {
       const answer = await other.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" });
@@ -113,10 +94,10 @@ describe("standard pseudonyms, end to end", () => {
   });
 
   it("after rotation and SIGHUP, hashes under the new version and still verifies the old digest", async () => {
-    cli("secret", "rotate", secretFile);
-    const reloads = caas.output().split('"event":"reloaded"').length;
+    cliOk("secret", "rotate", secretFile);
+    const reloads = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
-    await waitFor(() => caas.output().split('"event":"reloaded"').length > reloads, "the reload");
+    await waitForLog(caas, "reloaded", reloads + 1);
     const fresh = (await (await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" })).json()) as {
       encrypted_data: string;
       version: number;
@@ -132,13 +113,13 @@ describe("standard pseudonyms, end to end", () => {
   });
 
   it("accepts a key added while running once it receives SIGHUP, without a restart", async () => {
-    const lateKey = addKey("late-client", keysFile);
+    const lateKey = addApiKey("late-client", keysFile, "--profile", "standard");
     const before = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
     expect(before.status).toBe(401);
-    const reloads = caas.output().split('"event":"reloaded"').length;
+    const reloads = logCount(caas.output(), "reloaded");
     const pid = caas.process.pid;
     caas.process.kill("SIGHUP");
-    await waitFor(() => caas.output().split('"event":"reloaded"').length > reloads, "the reload");
+    await waitForLog(caas, "reloaded", reloads + 1);
     const after = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
     expect(after.status).toBe(200);
     expect(caas.process.pid).toBe(pid);

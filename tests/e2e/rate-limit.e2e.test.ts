@@ -7,13 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
-import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { testApp } from "../unit/helpers.ts";
 
 const RATE = 5;
 let caas: RunningCaas;
@@ -22,9 +17,7 @@ let key: string;
 beforeAll(async () => {
   const files = tempDir("caas-rate-");
   const keysFile = join(files, "keys.json");
-  const added = Bun.spawnSync([BINARY, "keys", "add", "rate-test", "--file", keysFile], { stdout: "pipe", stderr: "pipe" });
-  if (added.exitCode !== 0) throw new Error(added.stderr.toString());
-  key = added.stdout.toString().trimEnd().split("\n").at(-1)!;
+  key = addApiKey("rate-test", keysFile);
   caas = await startCaas({ env: { CAAS_RATE_LIMIT: String(RATE), CAAS_API_KEYS_FILE: keysFile } });
 });
 afterAll(async () => {
@@ -43,10 +36,7 @@ async function burst(count: number, headers: Record<string, string> = {}): Promi
 
 /** The GET routes the app declares outside its docs page: the probes, read from the app itself so a new one is walked too. */
 function operationsGetRoutes(): string[] {
-  const app = createApp(defaultConfig(), {
-    logger: silentLogger,
-    credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.fromKeys([]), secrets: makeSecretRing([newSecretVersion(1)]) }),
-  });
+  const app = testApp();
   return app.routes.filter((route) => route.method === "GET" && !route.path.startsWith("/swagger")).map((route) => route.path);
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BINARY, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 
 const NGINX = "/usr/sbin/nginx";
 /** Debian builds the stream module as a dynamic module (package libnginx-mod-stream). */
@@ -24,12 +24,6 @@ const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const CLIENTS = 8;
 const LOAD_MS = 3_000;
 const STOP_AFTER_MS = 1_200;
-
-function cli(...args: string[]): string {
-  const result = Bun.spawnSync([BINARY, ...args], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(`caas ${args.join(" ")} exited ${result.exitCode}: ${result.stderr.toString()}`);
-  return result.stdout.toString();
-}
 
 function freePort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -89,8 +83,8 @@ beforeAll(async () => {
   pki = makeTestPki();
   const secretFile = join(files, "secret.json");
   const keysFile = join(files, "keys.json");
-  cli("secret", "init", secretFile);
-  standardKey = cli("keys", "add", "main-server", "--file", keysFile).trimEnd().split("\n").at(-1)!;
+  cliOk("secret", "init", secretFile);
+  standardKey = addApiKey("main-server", keysFile);
   const env = { CAAS_SECRET_FILE: secretFile, CAAS_API_KEYS_FILE: keysFile };
   [first, second] = await Promise.all([startCaas({ pki, env }), startCaas({ pki, env })]);
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { datedCertificate, type DatedCertificate } from "./certificates.ts";
-import { BINARY, makeTestPki, startCaas, tempDir, type TestPki } from "./harness.ts";
+import { cli, makeTestPki, startCaas, tempDir, type CliRun, type TestPki } from "./harness.ts";
 
 let pki: TestPki;
 let other: TestPki;
@@ -42,17 +42,8 @@ afterAll(() => {
   rmSync(files, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** dist/caas with nothing but PATH, HOME and the given variables; killed if it is still running after 10 s. */
-function run(args: string[], env: Record<string, string> = {}, home = files): Run {
-  const result = Bun.spawnSync([BINARY, ...args], { cwd: home, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env }, stdout: "pipe", stderr: "pipe", timeout: 10_000 });
-  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
-}
+/** dist/caas in `home` with nothing but PATH, HOME and the given variables; killed if it is still running after 10 s. */
+const run = (args: string[], env: Record<string, string> = {}, home = files) => cli(args, { cwd: home, env });
 
 const lines = (text: string) => text.split("\n").filter((line) => line !== "");
 
@@ -115,7 +106,7 @@ describe("every configuration mistake: exit 78 and one short line, never source 
 });
 
 /** The error is one line on stderr; stdout holds nothing but the JSON log lines written before it. */
-function expectOneLine(result: Run, says: RegExp): void {
+function expectOneLine(result: CliRun, says: RegExp): void {
   const errors = lines(result.stderr);
   expect(errors).toHaveLength(1);
   expect(errors[0]!.startsWith("caas serve: ")).toBe(true);

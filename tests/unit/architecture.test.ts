@@ -102,3 +102,37 @@ describe("the layers of src/", () => {
     expect(offenders.map((file) => relative(SRC, file))).toEqual([]);
   });
 });
+
+/** The files under `directory` that import a file under `target` (relative imports only), as "file imports target". */
+function importsInto(directory: string, target: string): string[] {
+  const repo = resolve(SRC, "..");
+  return sourceFiles(directory).flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(IMPORT)]
+      .map((match) => match[1] ?? match[2] ?? match[3] ?? "")
+      .filter((specifier) => specifier.startsWith(".") && resolve(dirname(file), specifier).startsWith(target))
+      .map((specifier) => `${relative(repo, file)} imports ${specifier}`),
+  );
+}
+
+describe("the trees beside src/", () => {
+  const repo = resolve(SRC, "..");
+
+  it("keeps bench/ off the test tree: benchmarks import nothing under tests/", () => {
+    expect(importsInto(join(repo, "bench"), join(repo, "tests"))).toEqual([]);
+  });
+
+  it("keeps unit tests off the end-to-end harness, which builds dist/caas when imported", () => {
+    expect(importsInto(join(repo, "tests/unit"), join(repo, "tests/e2e/harness.ts"))).toEqual([]);
+  });
+
+  it("builds the app for tests in one place, tests/unit/helpers.ts (testApp), so a new dependency of createApp is given once", () => {
+    const callers = sourceFiles(join(repo, "tests")).filter((file) => /\bcreateApp\(/.test(readFileSync(file, "utf8")));
+    expect(callers.map((file) => relative(repo, file))).toEqual(["tests/unit/helpers.ts"]);
+  });
+
+  it("runs and waits on the executable through the end-to-end harness only: no suite writes its own cli() or waitFor()", () => {
+    const own = /\b(?:function|const)\s+(?:cli|cliOk|waitFor|waitForLog)\b/;
+    const writers = sourceFiles(join(repo, "tests")).filter((file) => own.test(readFileSync(file, "utf8")));
+    expect(writers.map((file) => relative(repo, file))).toEqual(["tests/e2e/harness.ts"]);
+  });
+});

@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { Elysia } from "elysia";
-import { createApp } from "../../src/app.ts";
-import { defaultConfig } from "../../src/config.ts";
+import { testApp } from "./helpers.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
@@ -40,7 +39,7 @@ const credentials = new CredentialsHolder({
 });
 
 describe("which routes are audited", () => {
-  const app = createApp(defaultConfig(), { logger: silentLogger, credentials });
+  const app = testApp({ credentials });
 
   // Every POST route reads or makes something secret (data, keys, digests); a route added later
   // without an operationId would be served without an audit line, and this says so.
@@ -171,7 +170,7 @@ describe("the trail", () => {
 
   it("writes one line per request through the app, and /readyz says 503 while it fails", async () => {
     const sink = new MemorySink();
-    const app = createApp(defaultConfig(), { logger: silentLogger, credentials, auditTrail: new AuditTrail(sink) });
+    const app = testApp({ credentials, auditTrail: new AuditTrail(sink) });
     const seal = () =>
       app.handle(
         new Request("http://caas/oracleinvocation", {

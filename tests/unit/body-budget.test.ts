@@ -4,17 +4,13 @@
  * (parsed, refused, cut off, failed mid-stream) its bytes go back, so the budget cannot leak.
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { defaultConfig, loadConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { BodyBudget } from "../../src/http/body-budget.ts";
 import { BodyBudgetExhausted, BodyTooLarge, CaasError, type ErrorBody, InvalidJson } from "../../src/errors.ts";
 import { answerFor } from "../../src/http/error-answers.ts";
 import { readJsonBody } from "../../src/http/json-body.ts";
-import { silentLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/modules/ops/metrics.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { testApp } from "./helpers.ts";
 
 const LIMIT = 1024;
 
@@ -121,8 +117,7 @@ describe("the app", () => {
   const STANDARD_KEY = "standard-key-for-tests-0123456789";
   function app(maxBodyInFlight: number) {
     const metrics = new Metrics();
-    const credentials = new CredentialsHolder({ apiKeys: ApiKeyStore.fromKeys([{ name: "main-server", key: STANDARD_KEY }]), secrets: makeSecretRing([newSecretVersion(1)]) });
-    return { metrics, app: createApp(defaultConfig({ maxBody: 1024, maxBodyInFlight }), { logger: silentLogger, credentials, metrics }) };
+    return { metrics, app: testApp({ apiKeys: [{ name: "main-server", key: STANDARD_KEY }], config: { maxBody: 1024, maxBodyInFlight }, metrics }) };
   }
 
   it("reports the budget in /metrics: the bytes held, the limit, and the refusals", async () => {

@@ -6,14 +6,14 @@
 import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
-import { createApp } from "../../src/app.ts";
 import { ApiKeyStore, importKey, InvalidKeyArgument } from "../../src/credentials/api-keys.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder, loadCredentials } from "../../src/credentials/holder.ts";
-import { createLogger, silentLogger } from "../../src/log.ts";
+import { loadCredentials } from "../../src/credentials/holder.ts";
+import { createLogger } from "../../src/log.ts";
 import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
-import { initSecretFile, makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { initSecretFile } from "../../src/credentials/secret-ring.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
+import { type CaasApp, postJson, testApp } from "./helpers.ts";
 
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
@@ -25,29 +25,12 @@ const README_REQUEST = {
 };
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 
-function appWithKeys(apiKeys: ApiKeyStore) {
-  const credentials = new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]) });
-  return createApp(defaultConfig(), { logger: silentLogger, credentials });
-}
-
-const app = appWithKeys(
-  ApiKeyStore.fromKeys([
+const app = testApp({
+  apiKeys: [
     { name: "legacy", key: COMPAT_KEY, profile: "django-compat" },
     { name: "main-server", key: STANDARD_KEY },
-  ]),
-);
-
-type App = typeof app;
-
-async function post(path: string, body: unknown, on: App = app): Promise<Response> {
-  return on.handle(
-    new Request(`http://localhost${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-  );
-}
+  ],
+});
 
 interface PseudonymAnswer {
   encrypted_data: string;
@@ -55,14 +38,14 @@ interface PseudonymAnswer {
   version?: number;
 }
 
-async function pseudonym(body: unknown, path = "/encode", on: App = app): Promise<PseudonymAnswer> {
-  const answer = await post(path, body, on);
+async function pseudonym(body: unknown, path = "/encode", on: CaasApp = app): Promise<PseudonymAnswer> {
+  const answer = await postJson(on, path, body);
   expect(answer.status).toBe(200);
   return (await answer.json()) as PseudonymAnswer;
 }
 
 async function verify(body: unknown): Promise<boolean> {
-  const answer = await post("/verify", body);
+  const answer = await postJson(app, "/verify", body);
   expect(answer.status).toBe(200);
   return ((await answer.json()) as { match: boolean }).match;
 }
@@ -115,10 +98,10 @@ describe("a django-compat key gets the Django original's digests", () => {
   });
 
   it("refuses data with a lone surrogate with 400 invalid_text, as the original could not encode it", async () => {
-    const answer = await post("/encode", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00" });
+    const answer = await postJson(app, "/encode", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00" });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_text");
-    const verifying = await post("/verify", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00", encrypted_data: "00" });
+    const verifying = await postJson(app, "/verify", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00", encrypted_data: "00" });
     expect(verifying.status).toBe(400);
   });
 
@@ -166,7 +149,7 @@ describe("the profiles never cross", () => {
   });
 
   it("still requires a UUID from a standard key for ids the compat profile accepts", async () => {
-    const answer = await post("/encrypt", { apiKey: STANDARD_KEY, userUUID: "user-42", sensitiveData: "data" });
+    const answer = await postJson(app, "/encrypt", { apiKey: STANDARD_KEY, userUUID: "user-42", sensitiveData: "data" });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_uuid");
   });
@@ -176,8 +159,8 @@ describe("the Django original's README example", () => {
   it("works unchanged once its key is imported with the django-compat profile", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
     await importKey(path, "django-main", README_KEY, "django-compat");
-    const imported = appWithKeys(await ApiKeyStore.load(path));
-    const answer = await post("/encrypt", README_REQUEST, imported);
+    const imported = testApp({ apiKeys: await ApiKeyStore.load(path) });
+    const answer = await postJson(imported, "/encrypt", README_REQUEST);
     expect(answer.status).toBe(200);
     expect(await answer.json()).toEqual({ encrypted_data: README_DIGEST });
   });

@@ -32,7 +32,9 @@ const cpythonFloatHashes: ReadonlyArray<readonly [string, number, bigint]> = [
   ["2^62", 4.611686018427388e18, 2n],
   ["3 * 2^61", 6.917529027641082e18, 3n],
   ["-(2^61), whose hash would be -1", -2.305843009213694e18, -2n],
+  // biome-ignore lint/correctness/noPrecisionLoss: the shortest literal of the double 2^122, as Python prints it
   ["-(2^122), whose hash would be -1", -5.316911983139664e36, -2n],
+  // biome-ignore lint/correctness/noPrecisionLoss: the shortest literal of the double 2^122, as Python prints it
   ["2^122", 5.316911983139664e36, 1n],
   ["the largest double", 1.7976931348623157e308, 2234066890152476671n],
   ["1e308", 1e308, 156575653125701n],
@@ -96,7 +98,9 @@ describe("random.seed(float)", () => {
     [-1.0, [563479156, 3190493702]],
     [0.0, [3626764237, 1654615998]],
     [1234.5678901234567, [3289068766, 1158830309]],
+    // biome-ignore lint/correctness/noPrecisionLoss: the shortest literal of the double 2^122, as Python prints it
     [5.316911983139664e36, [577090037, 2444712010]],
+    // biome-ignore lint/correctness/noPrecisionLoss: the shortest literal of the double 2^122, as Python prints it
     [-5.316911983139664e36, [563479156, 3190493702]],
   ];
 

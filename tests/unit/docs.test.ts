@@ -6,19 +6,11 @@
  * is the headless-Chromium test's job.)
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
 import { DOCS_ASSETS, DOCS_PATH, SPEC_PATH } from "../../src/modules/ops/docs.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import packageJson from "../../package.json" with { type: "json" };
+import { testApp } from "./helpers.ts";
 
-const app = createApp(defaultConfig(), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
-});
+const app = testApp();
 const ORIGIN = "http://localhost";
 
 const get = (path: string) => app.handle(new Request(`${ORIGIN}${path}`));

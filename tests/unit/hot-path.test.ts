@@ -3,18 +3,9 @@
  * (bench/ measures the effect; these only hold the cause in place).
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { testApp } from "./helpers.ts";
 
-const credentials = new CredentialsHolder({
-  apiKeys: ApiKeyStore.fromKeys([{ name: "hot-path-test", key: "hot-path-test-key-0123456789" }]),
-  secrets: makeSecretRing([newSecretVersion(1)]),
-});
-const app = createApp(defaultConfig(), { logger: silentLogger, credentials });
+const app = testApp({ apiKeys: [{ name: "hot-path-test", key: "hot-path-test-key-0123456789" }] });
 const bodyRoutes = app.routes.filter((route) => route.method === "POST");
 
 describe("compiled request handlers", () => {

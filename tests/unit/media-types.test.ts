@@ -4,17 +4,9 @@
  * (form-encoded, plain text, nothing declared), every other route takes application/json only.
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { testApp } from "./helpers.ts";
 
-const app = createApp(defaultConfig(), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.fromKeys([]), secrets: makeSecretRing([newSecretVersion(1)]) }),
-});
+const app = testApp();
 
 /** A raw body under `contentType` (null: no Content-Type header at all; a Blob without a type sets none). */
 function post(path: string, contentType: string | null, body: string): Promise<Response> {

@@ -4,18 +4,10 @@
  * runs the same table against dist/caas over TLS.
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { answerProblems, BAD_INPUT_CANARY, BAD_INPUT_MAX_BODY, badInputCases, KNOWN_BOX, requestFor } from "../cases/bad-input.ts";
+import { testApp } from "./helpers.ts";
 
-const app = createApp(defaultConfig({ maxBody: BAD_INPUT_MAX_BODY }), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
-});
+const app = testApp({ config: { maxBody: BAD_INPUT_MAX_BODY } });
 const BASE = "http://localhost";
 
 describe("bad input to the oracle", () => {

@@ -5,24 +5,16 @@
  * that sealed it.
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { open } from "../../src/crypto/aead.ts";
 import { fromBase64 } from "../../src/crypto/encoding.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { defaultConfig } from "../../src/config.ts";
+import { type CaasApp, postJson, testApp } from "./helpers.ts";
 
 function appWith(batchMax?: number) {
-  return createApp(defaultConfig(batchMax === undefined ? {} : { batchMax }), {
-    logger: silentLogger,
-    credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
-  });
+  return testApp({ config: batchMax === undefined ? {} : { batchMax } });
 }
 
 const app = appWith();
-type App = ReturnType<typeof appWith>;
 
 interface Box {
   readonly data: string;
@@ -32,15 +24,11 @@ interface Box {
 }
 type Result = Box | { readonly error: { readonly code: string; readonly message: string } };
 
-async function batch(body: unknown, on: App = app): Promise<{ status: number; json: { results: Result[] } & { error?: { code: string; message: string } }; headers: Headers }> {
-  const answer = await on.handle(
-    new Request("http://localhost/oracleinvocation/batch", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-    }),
-  );
-  return { status: answer.status, json: (await answer.json()) as never, headers: answer.headers };
+type BatchAnswer = { results: Result[] } & { error?: { code: string; message: string } };
+
+async function batch(body: unknown, on: CaasApp = app): Promise<{ status: number; json: BatchAnswer; headers: Headers }> {
+  const answer = await postJson(on, "/oracleinvocation/batch", body);
+  return { status: answer.status, json: (await answer.json()) as BatchAnswer, headers: answer.headers };
 }
 
 async function opened(box: Box, aad?: string): Promise<string> {

@@ -14,18 +14,10 @@
  */
 import { beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { encodeUtf8, fromBase64, toBase64 } from "../../src/crypto/encoding.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { postJson, testApp } from "./helpers.ts";
 
-const app = createApp(defaultConfig(), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
-});
+const app = testApp();
 
 const CASES = 200;
 
@@ -57,14 +49,8 @@ const messages: readonly Message[] = [
 
 const utf8Base64 = (text: string) => toBase64(encodeUtf8(text));
 
-async function post(path: string, body: unknown): Promise<Response> {
-  return app.handle(
-    new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  );
-}
-
 async function sealOverHttp(message: Message): Promise<Box> {
-  const answer = await post("/oracleinvocation", message.aad === undefined ? { data: message.text } : { data: message.text, aad: message.aad });
+  const answer = await postJson(app, "/oracleinvocation", message.aad === undefined ? { data: message.text } : { data: message.text, aad: message.aad });
   expect(answer.status).toBe(200);
   return (await answer.json()) as Box;
 }
@@ -166,14 +152,14 @@ describe("interop with Node's OpenSSL", () => {
     expect(node.sealed.length).toBe(messages.length);
     for (const [index, box] of node.sealed.entries()) {
       const message = messages[index]!;
-      const answer = await post("/oracleinvocation/decrypt", message.aad === undefined ? box : { ...box, aad: message.aad });
+      const answer = await postJson(app, "/oracleinvocation/decrypt", message.aad === undefined ? box : { ...box, aad: message.aad });
       expect(answer.status).toBe(200);
       expect(await answer.json()).toEqual({ data: message.text });
     }
   });
 
   it("refuses over HTTP a box node:crypto sealed, once its tag is changed", async () => {
-    const answer = await post("/oracleinvocation/decrypt", tamperedMac(node.sealed[1]!));
+    const answer = await postJson(app, "/oracleinvocation/decrypt", tamperedMac(node.sealed[1]!));
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({ error: { code: "authentication_failed" } });
   });

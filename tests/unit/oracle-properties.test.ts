@@ -8,19 +8,11 @@
  */
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { fromBase64, toBase64 } from "../../src/crypto/encoding.ts";
-import { silentLogger } from "../../src/log.ts";
 import { sealText } from "../../src/modules/oracle/service.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { postForJson, testApp } from "./helpers.ts";
 
-const app = createApp(defaultConfig(), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({ apiKeys: ApiKeyStore.empty(), secrets: makeSecretRing([newSecretVersion(1)]) }),
-});
+const app = testApp();
 
 interface Box {
   readonly data: string;
@@ -29,21 +21,14 @@ interface Box {
   readonly nonce: string;
 }
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const answer = await app.handle(
-    new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-  );
-  return { status: answer.status, json: await answer.json() };
-}
-
 async function seal(text: string, aad: string | undefined): Promise<Box> {
-  const { status, json } = await post("/oracleinvocation", aad === undefined ? { data: text } : { data: text, aad });
+  const { status, json } = await postForJson(app, "/oracleinvocation", aad === undefined ? { data: text } : { data: text, aad });
   expect(status).toBe(200);
   return json as Box;
 }
 
 async function openBox(box: Box, aad: string | undefined): Promise<{ status: number; json: unknown }> {
-  return post("/oracleinvocation/decrypt", aad === undefined ? box : { ...box, aad });
+  return postForJson(app, "/oracleinvocation/decrypt", aad === undefined ? box : { ...box, aad });
 }
 
 /** Any well-formed text: whole graphemes (combining marks, emoji sequences) or any code points (non-BMP included). */

@@ -48,7 +48,8 @@ function referencePseudonym(secret: Uint8Array, userId: string, data: string): {
   const stream = hkdf(sha256, secret, none, utf8("caas/pseudonym/v1/salt-pool"), lengths.reduce((s, l) => s + (l * 3) / 4, 0));
   let offset = 0;
   const salts = lengths.map((length) => {
-    const bytes = stream.subarray(offset, (offset += (length * 3) / 4));
+    const bytes = stream.subarray(offset, offset + (length * 3) / 4);
+    offset += (length * 3) / 4;
     return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
   });
   // 1. Pick: 32-bit words of HMAC-SHA256(selection key, u32be(counter) || id), rejection-sampled.

@@ -5,23 +5,12 @@
  */
 import { describe, expect, it } from "bun:test";
 import { treaty } from "@elysiajs/eden";
-import { type CaasApp, createApp } from "../../src/app.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { type CaasApp, testApp } from "./helpers.ts";
 
 const KEY = "standard-key-for-eden-0123456789";
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
-const app: CaasApp = createApp(defaultConfig(), {
-  logger: silentLogger,
-  credentials: new CredentialsHolder({
-    apiKeys: ApiKeyStore.fromKeys([{ name: "main-server", key: KEY }]),
-    secrets: makeSecretRing([newSecretVersion(1)]),
-  }),
-});
+const app: CaasApp = testApp({ apiKeys: [{ name: "main-server", key: KEY }] });
 const caas = treaty(app, { headers: { authorization: `Bearer ${KEY}` } });
 
 describe("the Eden Treaty client", () => {

@@ -3,12 +3,9 @@
  * secret ring): who gets in, in what order failures are reported, and what the answers promise.
  */
 import { describe, expect, it } from "bun:test";
-import { createApp } from "../../src/app.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { defaultConfig } from "../../src/config.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { silentLogger } from "../../src/log.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
+import { type CaasApp, postJson, testApp, testCredentials } from "./helpers.ts";
 
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const OTHER_STANDARD_KEY = "another-standard-key-0123456789";
@@ -25,37 +22,25 @@ function keys(): ApiKeyStore {
 }
 
 function appWith(versions: readonly SecretVersion[] = [newSecretVersion(1)]) {
-  const credentials = new CredentialsHolder({ apiKeys: keys(), secrets: makeSecretRing(versions) });
-  return { app: createApp(defaultConfig(), { logger: silentLogger, credentials }), credentials };
+  const credentials = testCredentials({ apiKeys: keys(), secrets: versions });
+  return { app: testApp({ credentials }), credentials };
 }
 
 const { app } = appWith();
-
-type App = ReturnType<typeof appWith>["app"];
-
-async function post(path: string, body: unknown, headers: Record<string, string> = {}, on: App = app): Promise<Response> {
-  return on.handle(
-    new Request(`http://localhost${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-    }),
-  );
-}
 
 interface PseudonymAnswer {
   encrypted_data: string;
   version: number;
 }
 
-async function pseudonym(body: unknown, headers: Record<string, string> = {}, path = "/encrypt", on: App = app): Promise<PseudonymAnswer> {
-  const answer = await post(path, body, headers, on);
+async function pseudonym(body: unknown, headers: Record<string, string> = {}, path = "/encrypt", on: CaasApp = app): Promise<PseudonymAnswer> {
+  const answer = await postJson(on, path, body, headers);
   expect(answer.status).toBe(200);
   return (await answer.json()) as PseudonymAnswer;
 }
 
-async function verify(body: unknown, on: App = app): Promise<boolean> {
-  const answer = await post("/verify", body, {}, on);
+async function verify(body: unknown, on: CaasApp = app): Promise<boolean> {
+  const answer = await postJson(on, "/verify", body);
   expect(answer.status).toBe(200);
   return ((await answer.json()) as { match: boolean }).match;
 }
@@ -99,7 +84,7 @@ describe("API keys on /encrypt, /encode and /verify", () => {
     for (const [name, body, headers] of failures) {
       const withDigest = path === "/verify" && typeof body === "object" && body !== null ? { ...body, encrypted_data: "00" } : body;
       it(`answers ${path} with 401 for ${name}`, async () => {
-        await expectUnauthorized(await post(path, withDigest, headers));
+        await expectUnauthorized(await postJson(app, path, withDigest, headers));
       });
     }
   }
@@ -131,12 +116,12 @@ describe("API keys on /encrypt, /encode and /verify", () => {
       "null",
     ];
     for (const body of cases) {
-      for (const path of ["/encrypt", "/verify"]) await expectUnauthorized(await post(path, body));
+      for (const path of ["/encrypt", "/verify"]) await expectUnauthorized(await postJson(app, path, body));
     }
   });
 
   it("reports an unreadable body before the key, since the key may be inside it", async () => {
-    expect((await post("/encrypt", "{not json", { "x-api-key": "wrong-key-0123456789abcdef" })).status).toBe(400);
+    expect((await postJson(app, "/encrypt", "{not json", { "x-api-key": "wrong-key-0123456789abcdef" })).status).toBe(400);
     // text/plain is read as JSON here, as the Django original did (tests/unit/django-clients.test.ts), so multipart stands for a type no JSON comes in.
     const wrongType = await app.handle(
       new Request("http://localhost/encrypt", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, body: "{}" }),
@@ -156,7 +141,7 @@ describe("POST /encrypt and /encode", () => {
   });
 
   it("answers with Cache-Control: no-store and JSON", async () => {
-    const answer = await post("/encrypt", body);
+    const answer = await postJson(app, "/encrypt", body);
     expect(answer.headers.get("cache-control")).toBe("no-store");
     expect(answer.headers.get("content-type")).toStartWith("application/json");
   });
@@ -189,7 +174,7 @@ describe("POST /encrypt and /encode", () => {
       "4dbcbcfe-4800-40a8-badf-c26b73af230",
     ]) {
       for (const path of ["/encrypt", "/verify"]) {
-        const answer = await post(path, path === "/verify" ? { ...body, userUUID: id, encrypted_data: "00" } : { ...body, userUUID: id });
+        const answer = await postJson(app, path, path === "/verify" ? { ...body, userUUID: id, encrypted_data: "00" } : { ...body, userUUID: id });
         expect(answer.status).toBe(400);
         expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_uuid");
       }
@@ -198,7 +183,7 @@ describe("POST /encrypt and /encode", () => {
 
   it("refuses data with a lone surrogate with 400 invalid_text", async () => {
     for (const data of ["\ud800", "a\udfffb", "\udc00\ud800"]) {
-      const answer = await post("/encrypt", { ...body, sensitiveData: data });
+      const answer = await postJson(app, "/encrypt", { ...body, sensitiveData: data });
       expect(answer.status).toBe(400);
       expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_text");
     }
@@ -220,7 +205,7 @@ describe("POST /encrypt and /encode", () => {
       [STANDARD_KEY],
     ];
     for (const request of bad) {
-      const answer = await post("/encrypt", request, Array.isArray(request) ? { "x-api-key": STANDARD_KEY } : {});
+      const answer = await postJson(app, "/encrypt", request, Array.isArray(request) ? { "x-api-key": STANDARD_KEY } : {});
       expect(answer.status).toBe(400);
       expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
     }
@@ -249,7 +234,7 @@ describe("POST /verify", () => {
     const { encrypted_data } = await pseudonym(fields);
     expect(await verify({ ...fields, encrypted_data })).toBe(true);
     expect(await verify({ ...fields, userUUID: USER.toUpperCase(), encrypted_data: encrypted_data.toUpperCase() })).toBe(true);
-    const slash = await post("/verify/", { ...fields, encrypted_data });
+    const slash = await postJson(app, "/verify/", { ...fields, encrypted_data });
     expect(await slash.json()).toEqual({ match: true });
   });
 
@@ -298,13 +283,13 @@ describe("POST /verify", () => {
   it("picks up a reloaded key store on the next request", async () => {
     const { app: reloading, credentials } = appWith();
     const added = "added-after-start-0123456789";
-    await expectUnauthorized(await post("/encrypt", { ...fields, apiKey: added }, {}, reloading));
+    await expectUnauthorized(await postJson(reloading, "/encrypt", { ...fields, apiKey: added }));
     credentials.replace({
       apiKeys: ApiKeyStore.fromKeys([{ name: "added", key: added }]),
       secrets: credentials.current.secrets,
     });
     await pseudonym({ ...fields, apiKey: added }, {}, "/encrypt", reloading);
-    await expectUnauthorized(await post("/encrypt", fields, {}, reloading));
+    await expectUnauthorized(await postJson(reloading, "/encrypt", fields));
   });
 });
 
@@ -330,7 +315,7 @@ describe("errors never echo the request", () => {
 
   for (const [path, name, body, headers] of requests) {
     it(`does not echo ${name} on ${path}`, async () => {
-      const answer = await post(path, body, headers);
+      const answer = await postJson(app, path, body, headers);
       expect(answer.status).toBeGreaterThanOrEqual(400);
       expect(answer.status).toBeLessThan(500);
       const text = await answer.text();
@@ -352,7 +337,7 @@ describe("the bound on /verify's encrypted_data", () => {
 
   it("refuses one character more than the bound with 400 invalid_body, before any digest is made", async () => {
     const digest = "a".repeat(129);
-    const answer = await post("/verify", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA, encrypted_data: digest });
+    const answer = await postJson(app, "/verify", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA, encrypted_data: digest });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
   });

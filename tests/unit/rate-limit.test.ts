@@ -7,7 +7,12 @@ import type { RateLimited } from "../../src/errors.ts";
 
 function clock(start = 1_000) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe("RateLimiter", () => {

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
+import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import { OpenedText, OpenRequest, SealedBatch, SealedText, SealRequest, sealBatchRequest } from "./model.ts";
@@ -7,11 +7,10 @@ import { openText, sealText } from "./service.ts";
 
 export interface OracleOptions {
   /** Most items in one batch request (config.batchMax). */
-  readonly batchMax?: number;
+  readonly batchMax: number;
 }
 
-export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions = {}) {
-  const batchMax = options.batchMax ?? DEFAULT_BATCH_MAX;
+export function oracleRoutes(parseJson: JsonBodyParser, { batchMax }: OracleOptions) {
   return new Elysia({ name: "caas.oracle", seed: batchMax })
     .post("/oracleinvocation", ({ body }) => sealText(body.data, body.aad), {
       parse: parseJson,

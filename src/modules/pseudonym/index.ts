@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { authenticate } from "../../http/authenticate.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
-import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
+import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
@@ -12,7 +12,7 @@ import { chargeToKey } from "../../http/rate-limit.ts";
 export interface PseudonymDeps {
   readonly credentials: CredentialsHolder;
   /** Most items in one batch request (config.batchMax). */
-  readonly batchMax?: number;
+  readonly batchMax: number;
   /** The app's audit plugin: each route's operationId names it in the trail, and the caller's key name is noted. */
   readonly audit: AuditPlugin;
 }
@@ -23,7 +23,7 @@ const encryptOptions = {
 } as const;
 
 export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) {
-  const batchMax = deps.batchMax ?? DEFAULT_BATCH_MAX;
+  const { batchMax } = deps;
   return (
     new Elysia({ name: "caas.pseudonym", seed: batchMax })
       .use(deps.audit)

@@ -59,7 +59,7 @@ export async function createAdhocCertificate(validDays = 30): Promise<AdhocCerti
   });
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
   return {
-    cert: certificate.toString("pem") + "\n",
+    cert: `${certificate.toString("pem")}\n`,
     key: toPem("PRIVATE KEY", pkcs8),
     sha256Fingerprint: sha256Fingerprint(certificate.rawData),
   };

@@ -1,0 +1,110 @@
+/**
+ * Every place a setting's default is written down says what SETTINGS (src/config.ts) says, the one
+ * place it is stated: `serve --help`, the README's settings table, docs/configuration.md and
+ * deploy/caas.toml. A new row, or a changed default, fails here until each of them follows.
+ */
+import { describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SERVE_HELP } from "../../src/cli/serve.ts";
+import { ComputedDefault, defaultConfig, defaultText, SETTINGS, type Setting } from "../../src/config.ts";
+
+const REPO = join(import.meta.dir, "../..");
+const read = (path: string) => readFileSync(join(REPO, path), "utf8");
+const code = (text: string) => `\`${text}\``;
+
+/** The cells of each markdown table row in `text` that starts with `firstCell`. */
+function tableRows(text: string, firstCell: RegExp): string[][] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("|"))
+    .map((line) => line.slice(1, -1).split("|").map((cell) => cell.trim()))
+    .filter((cells) => firstCell.test(cells[0] ?? ""));
+}
+
+/** The value a default stands for in a TOML file, or undefined where it has none to write. */
+function tomlDefault(setting: Setting): string | number | undefined {
+  const value = setting.default;
+  return value instanceof ComputedDefault ? undefined : value;
+}
+
+describe("the settings table", () => {
+  it("has one row per flag, variable and TOML key", () => {
+    for (const name of ["key", "flag", "env", "file"] as const) {
+      const names = SETTINGS.map((setting) => setting[name]);
+      expect(new Set(names).size).toBe(names.length);
+    }
+  });
+
+  it("gives every default that is a value a value its own parser accepts unchanged", () => {
+    for (const setting of SETTINGS) {
+      const value = tomlDefault(setting);
+      if (value !== undefined) expect(setting.parse(String(value), setting.env)).toBe(value);
+    }
+  });
+
+  it("is where defaultConfig() takes its values from", () => {
+    const config = defaultConfig();
+    for (const setting of SETTINGS) {
+      if (!(setting.default instanceof ComputedDefault)) expect(config[setting.key]).toBe(setting.default);
+    }
+  });
+
+  it("describes in words every default that is not a value", () => {
+    for (const setting of SETTINGS) {
+      if (setting.default === undefined || setting.default instanceof ComputedDefault) expect(setting.defaultText).toBeString();
+    }
+  });
+});
+
+describe("serve --help", () => {
+  it("lists every setting on one line with its flag, variable and default", () => {
+    for (const setting of SETTINGS) {
+      const line = SERVE_HELP.split("\n").find((candidate) => candidate.startsWith(`  --${setting.flag} `));
+      expect(line).toBeDefined();
+      expect(line).toContain(` ${setting.env} `);
+      expect(line).toEndWith(`; default ${defaultText(setting).replaceAll("`", "")}`);
+    }
+  });
+});
+
+describe("README.md's settings table", () => {
+  const readme = read("README.md");
+  const section = readme.slice(readme.indexOf("<!-- settings -->"), readme.indexOf("<!-- /settings -->"));
+  const rows = tableRows(section, /^`CAAS_/);
+
+  it("lists every setting's variable and default as the table does, and nothing else", () => {
+    expect(section.length).toBeGreaterThan(0);
+    expect(rows.map((cells) => cells[0])).toEqual(SETTINGS.map((setting) => code(setting.env)));
+    for (const setting of SETTINGS) expect(rows.find((cells) => cells[0] === code(setting.env))?.[1]).toBe(defaultText(setting));
+  });
+});
+
+describe("docs/configuration.md", () => {
+  const rows = tableRows(read("docs/configuration.md"), /^`--/);
+
+  it("lists every setting's flag, variable, TOML key, credential and default as the table does, and nothing else", () => {
+    expect(rows.map((cells) => cells[0])).toEqual(SETTINGS.map((setting) => code(`--${setting.flag}`)));
+    for (const setting of SETTINGS) {
+      const cells = rows.find((row) => row[0] === code(`--${setting.flag}`));
+      expect(cells?.slice(1, 5)).toEqual([code(setting.env), code(setting.file), setting.credential === undefined ? "" : code(setting.credential), defaultText(setting)]);
+    }
+  });
+});
+
+describe("deploy/caas.toml", () => {
+  const text = read("deploy/caas.toml");
+  const values = Bun.TOML.parse(text) as Record<string, unknown>;
+
+  it("sets nothing the table does not know, and each setting it sets to its default", () => {
+    for (const [key, value] of Object.entries(values)) {
+      expect(SETTINGS.map((setting) => setting.file)).toContain(key);
+      const setting = SETTINGS.find((candidate) => candidate.file === key);
+      if (setting !== undefined) expect({ [key]: value }).toEqual({ [key]: tomlDefault(setting) });
+    }
+  });
+
+  it("names every setting, on a line of its own or a commented one", () => {
+    for (const setting of SETTINGS) expect(text).toMatch(new RegExp(`^(# )?${setting.file} = `, "m"));
+  });
+});
