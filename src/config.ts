@@ -23,6 +23,9 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly secretFile: string | undefined;
   readonly apiKeysFile: string | undefined;
+  readonly rootKeyFile: string | undefined;
+  readonly keyringFile: string | undefined;
+  readonly oracleRequireKey: boolean;
   readonly stateDir: string;
   readonly drainTimeoutSeconds: number;
   readonly workers: number;
@@ -32,7 +35,7 @@ export interface Config {
 
 export { ConfigError };
 
-type Kind = "string" | "path" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version";
+type Kind = "string" | "path" | "port" | "count" | "bytes" | "seconds" | "rate" | "level" | "tls-version" | "boolean";
 
 interface Setting {
   readonly key: keyof Config;
@@ -58,6 +61,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", kind: "level", help: "debug, info (default), warn or error" },
   { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", kind: "path", help: "server secret file (caas secret init); none: one kept in the state directory", credential: "secret" },
   { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", kind: "path", help: "API keys file (caas keys add); none: /encrypt refuses every key", credential: "api-keys" },
+  { key: "rootKeyFile", env: "CAAS_ROOT_KEY_FILE", flag: "root-key-file", file: "root_key_file", kind: "path", help: "root key that wraps the keyring (caas root-key init); systemd-creds can seal it", credential: "root-key" },
+  { key: "keyringFile", env: "CAAS_KEYRING_FILE", flag: "keyring-file", file: "keyring_file", kind: "path", help: "keyring of named keys (caas keyring create); none: /keyring refuses every name", credential: "keyring" },
+  { key: "oracleRequireKey", env: "CAAS_ORACLE_REQUIRE_KEY", flag: "oracle-require-key", file: "oracle_require_key", kind: "boolean", help: "true: the oracle demands an API key with scope oracle (default false)" },
   { key: "stateDir", env: "CAAS_STATE_DIR", flag: "state-dir", file: "state_dir", kind: "string", help: "where the default secret is kept (default $STATE_DIRECTORY or ~/.local/state/caas)" },
   { key: "drainTimeoutSeconds", env: "CAAS_DRAIN_TIMEOUT", flag: "drain-timeout", file: "drain_timeout", kind: "seconds", help: "seconds to finish in-flight requests on SIGTERM (default 10)" },
   { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", kind: "count", help: "worker processes sharing the port (default 1; 'auto' = one per core)" },
@@ -122,7 +128,7 @@ function wholeNumber(value: RawValue, where: string, min: number, max: number): 
   return number;
 }
 
-function convert(setting: Setting, value: RawValue, where: string): string | number {
+function convert(setting: Setting, value: RawValue, where: string): string | number | boolean {
   switch (setting.kind) {
     case "string":
       if (String(value).length === 0) throw new ConfigError(`${where}: must not be empty`);
@@ -149,6 +155,12 @@ function convert(setting: Setting, value: RawValue, where: string): string | num
         throw new ConfigError(`${where}: '${level}' is not one of debug, info, warn, error`);
       }
       return level;
+    }
+    case "boolean": {
+      const text = String(value).trim().toLowerCase();
+      if (text === "true" || text === "1" || text === "yes" || text === "on") return true;
+      if (text === "false" || text === "0" || text === "no" || text === "off") return false;
+      throw new ConfigError(`${where}: '${String(value)}' is not true or false`);
     }
     case "tls-version": {
       const version = String(value);
@@ -191,7 +203,7 @@ export function loadConfig(sources: ConfigSources): Config {
   }
 
   const credentialsDirectory = sources.env.CREDENTIALS_DIRECTORY;
-  const resolved: Record<string, string | number | undefined> = {};
+  const resolved: Record<string, string | number | boolean | undefined> = {};
   for (const setting of SETTINGS) {
     const flagValue = sources.flags[setting.key];
     const envValue = sources.env[setting.env];
@@ -224,6 +236,9 @@ export function loadConfig(sources: ConfigSources): Config {
     logLevel: (resolved.logLevel as LogLevel | undefined) ?? "info",
     secretFile: resolved.secretFile as string | undefined,
     apiKeysFile: resolved.apiKeysFile as string | undefined,
+    rootKeyFile: resolved.rootKeyFile as string | undefined,
+    keyringFile: resolved.keyringFile as string | undefined,
+    oracleRequireKey: (resolved.oracleRequireKey as boolean | undefined) ?? false,
     stateDir: (resolved.stateDir as string | undefined) ?? defaultStateDir(sources.env),
     drainTimeoutSeconds: (resolved.drainTimeoutSeconds as number | undefined) ?? 10,
     workers: (resolved.workers as number | undefined) ?? 1,
@@ -232,6 +247,10 @@ export function loadConfig(sources: ConfigSources): Config {
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither");
+  }
+  // The keyring's keys are wrapped under the root key: without it the file is only ciphertext.
+  if (config.keyringFile !== undefined && config.rootKeyFile === undefined) {
+    throw new ConfigError("CAAS_KEYRING_FILE: needs CAAS_ROOT_KEY_FILE, the root key its keys are wrapped under");
   }
   // Otherwise a body within CAAS_MAX_BODY but over the budget would be refused forever.
   if (config.maxBodyInFlight < config.maxBody) {
