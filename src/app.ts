@@ -10,13 +10,14 @@ import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { InvalidTarget } from "./errors.ts";
-import { targetProblem, withoutTrailingSlash } from "./http/paths.ts";
+import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
 import { pseudonymRoutes } from "./modules/pseudonym/index.ts";
+import { keyringRoutes } from "./modules/keyring/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -29,7 +30,9 @@ export interface AppDeps {
 
 export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
-  const allowedMethods = (path: string) => methodsByPath.get(withoutTrailingSlash(path));
+  // By route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
+  const methodsByRoute = new RouteMatcher<string[]>();
+  const allowedMethods = (path: string) => methodsByRoute.match(path);
   const metrics = deps.metrics ?? new Metrics();
   // One budget for every body this process reads, whatever route reads it.
   const budget = new BodyBudget(config.maxBodyInFlight);
@@ -52,14 +55,16 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: deps.isReady ?? (() => true) }))
     .use(docsRoutes())
-    .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax }));
+    .use(oracleRoutes(parseJson, { batchMax: config.batchMax, requireKey: config.oracleRequireKey, credentials: deps.credentials }))
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax }))
+    .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);
     const methods = methodsByPath.get(path) ?? [];
     if (!methods.includes(route.method)) methods.push(route.method);
     methodsByPath.set(path, methods);
+    methodsByRoute.add(path, methods);
   }
   metrics.registerRoutes(methodsByPath.keys());
   return app;

@@ -326,7 +326,7 @@ export interface SealedByKey {
 }
 
 export interface OpenedByKey {
-  readonly plaintext: Uint8Array;
+  readonly plaintext: Uint8Array<ArrayBuffer>;
   readonly version: number;
 }
 
@@ -435,7 +435,9 @@ export class KeyringKey {
     const live = this.#versions.get(parsed.version);
     if (live === undefined) throw new DecryptionFailed();
     try {
-      return { plaintext: live.cipher.open(parsed.nonce, parsed.sealed, dataAad(live.aadHead, aad)), version: live.version };
+      // XaesKey.open returns a fresh array over its own ArrayBuffer (new Uint8Array(buffer)).
+      const plaintext = live.cipher.open(parsed.nonce, parsed.sealed, dataAad(live.aadHead, aad)) as Uint8Array<ArrayBuffer>;
+      return { plaintext, version: live.version };
     } catch (error) {
       if (error instanceof AuthenticationFailed) throw new DecryptionFailed();
       throw error;

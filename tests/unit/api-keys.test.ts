@@ -54,7 +54,7 @@ describe("the keys file", () => {
     expect(text).toContain(toHex(hashApiKey(key)));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(text)).toEqual({
-      keys: [{ name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String) }],
+      keys: [{ name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String), scopes: ["pseudonym"] }],
     });
     // The lock file stays (removing it would race a waiter); no temporary does.
     expect((await readdir(join(path, ".."))).sort()).toEqual([".keys.json.lock", "keys.json"]);
@@ -123,7 +123,7 @@ describe("the keys file", () => {
       { name: "a", profile: "standard" },
       { name: "b", profile: "django-compat" },
     ]);
-    for (const record of listed) expect(Object.keys(record).sort()).toEqual(["created", "name", "profile"]);
+    for (const record of listed) expect(Object.keys(record).sort()).toEqual(["created", "name", "profile", "scopes"]);
     expect(JSON.stringify(listed)).not.toContain(toHex(hashApiKey(key)));
   });
 
@@ -229,6 +229,6 @@ describe("ApiKeyStore.lookup", () => {
 
   it("hands back no hash with the record", () => {
     const record = store.lookup(key);
-    expect(Object.keys(record ?? {}).sort()).toEqual(["created", "name", "profile"]);
+    expect(Object.keys(record ?? {}).sort()).toEqual(["created", "name", "profile", "scopes"]);
   });
 });

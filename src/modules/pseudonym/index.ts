@@ -1,5 +1,7 @@
 import { Elysia } from "elysia";
 import { authenticate } from "../../http/authenticate.ts";
+import { permits } from "../../credentials/api-keys.ts";
+import { ScopeMissing } from "../../errors.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { answerEach, assertBatchSize, DEFAULT_BATCH_MAX } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
@@ -36,6 +38,8 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         const caller = authenticate(apiKeys, request.headers, body);
         // The server charged this request to its address; a key found in the body takes the charge over.
         chargeToKey(request, caller.name);
+        // A key for the keyring alone is no key here: 403, still before the body's schema.
+        if (!permits(caller, "pseudonym")) throw new ScopeMissing();
         return { caller, secrets };
       })
       .post("/encrypt", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
