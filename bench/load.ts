@@ -24,7 +24,7 @@
  * Why wrk and not an npm load generator: a C client on its own core costs the server nothing,
  * where a JavaScript one (autocannon) tops out near the rates measured here and would measure itself.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -153,6 +153,7 @@ function startCaas(name: string, binary: string, pki: TestPki, stateDir: string,
       CAAS_TLS_CERT: pki.serverCert,
       CAAS_TLS_KEY: pki.serverKey,
       CAAS_API_KEYS_FILE: keysFile,
+      ...keyringEnv(stateDir),
       ...env,
     },
     CAAS_LISTENING,
@@ -194,8 +195,23 @@ async function build(): Promise<void> {
   run([process.execPath, "run", "build.ts"]);
 }
 
+/** A root key and a keyring holding key "bench" beside each server's state (made once per directory). */
+function keyringEnv(stateDir: string): Record<string, string> {
+  const rootKey = join(stateDir, "root-key");
+  const keyring = join(stateDir, "keyring.json");
+  if (!existsSync(rootKey)) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    for (const args of [["root-key", "init", rootKey], ["keyring", "create", "bench", "--file", keyring, "--root-key", rootKey]]) {
+      const result = Bun.spawnSync([CAAS, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+      if (result.exitCode !== 0) throw new Error(`bench: caas ${args[0]} failed: ${result.stderr.toString()}`);
+    }
+  }
+  return { CAAS_ROOT_KEY_FILE: rootKey, CAAS_KEYRING_FILE: keyring };
+}
+
 function addApiKey(keysFile: string): string {
-  const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  // Every scope the scenarios need: the pseudonym routes and the keyring key "bench".
+  const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--scope", "pseudonym", "--scope", "keyring:bench", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const key = result.stdout.toString().trim().split("\n").at(-1);
   if (result.exitCode !== 0 || key === undefined || key === "") throw new Error(`bench: caas keys add failed: ${result.stderr.toString()}`);
   return key;
@@ -322,6 +338,20 @@ try {
   // The same build writing its audit trail to a file in the bench's directory (one line per request).
   const audited = await startCaas("caas-audit", CAAS, pki, join(work, "caas-audit"), keysFile, [], SERVER_CPU, { CAAS_AUDIT_LOG: join(work, "audit.log") });
   const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
+  // A ciphertext of the 64-byte text under keyring key "bench", for the decrypt and rewrap scenarios.
+  const bearer = { Authorization: `Bearer ${apiKey}` };
+  const sealedAnswer = await fetch(`https://127.0.0.1:${caas.port}/keyring/bench/encrypt`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...bearer },
+    body: singleBody,
+    tls: { ca: pki.caCertPem },
+  } as RequestInit);
+  const { ciphertext } = (await sealedAnswer.json()) as { ciphertext: string };
+  const keyringEncryptScript = luaScript(lua, "keyring-encrypt", singleBody, bearer);
+  const keyringDecryptScript = luaScript(lua, "keyring-decrypt", JSON.stringify({ ciphertext }), bearer);
+  const keyringRewrapScript = luaScript(lua, "keyring-rewrap", JSON.stringify({ ciphertext }), bearer);
+  const keyringDatakeyScript = luaScript(lua, "keyring-datakey", "{}", bearer);
+  const keyringBatchScript = luaScript(lua, "keyring-encrypt-batch", JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }), bearer);
 
   const scenarios: Scenario[] = [
     { name: "ceiling", what: "raw Bun.serve: parse JSON, fixed JSON answer", server: () => ceiling, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
@@ -337,6 +367,11 @@ try {
     { name: "encrypt", what: "caas POST /encrypt, 64 B, API key header", server: () => caas, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
     { name: "encrypt-audit", what: "caas POST /encrypt, 64 B, API key header, CAAS_AUDIT_LOG on", server: () => audited, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
     { name: "batch", what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
+    { name: "keyring-encrypt", what: "caas POST /keyring/bench/encrypt, 64 B, Bearer key", server: () => caas, path: "/keyring/bench/encrypt", script: keyringEncryptScript, connections: CONNECTIONS },
+    { name: "keyring-decrypt", what: "caas POST /keyring/bench/decrypt, 64 B", server: () => caas, path: "/keyring/bench/decrypt", script: keyringDecryptScript, connections: CONNECTIONS },
+    { name: "keyring-rewrap", what: "caas POST /keyring/bench/rewrap, 64 B", server: () => caas, path: "/keyring/bench/rewrap", script: keyringRewrapScript, connections: CONNECTIONS },
+    { name: "keyring-datakey", what: "caas POST /keyring/bench/datakey", server: () => caas, path: "/keyring/bench/datakey", script: keyringDatakeyScript, connections: CONNECTIONS },
+    { name: "keyring-encrypt-batch", what: `caas POST /keyring/bench/encrypt/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/keyring/bench/encrypt/batch", script: keyringBatchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
     { name: "echo-1mib", what: "raw Bun.serve: parse + re-serialise 1 MiB JSON", server: () => echo, path: "/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
     { name: "oracle-1mib", what: "caas POST /oracleinvocation/, 1 MiB body", server: () => caas, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
   ];
@@ -475,6 +510,10 @@ try {
   const encryptAuditRatio = ratio("encrypt-audit", "encrypt");
   row("encrypt-audit", "the same, with the audit trail written to a file", rps("encrypt-audit"), `${format(encryptAuditRatio ?? 0, 2)}× encrypt`, `≥ 0.90× ${mark(encryptAuditRatio === undefined ? undefined : encryptAuditRatio >= 0.9)}`);
   row("batch", `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(batchRatio ?? 0, 1)}× single calls`, `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`);
+  const keyringRatio = ratio("keyring-encrypt", "oracle");
+  row("keyring-encrypt", "caas POST /keyring/{name}/encrypt, 64 B, Bearer key", rps("keyring-encrypt"), `${format(keyringRatio ?? 0, 2)}× oracle`, `≥ 0.85× oracle ${mark(keyringRatio === undefined ? undefined : keyringRatio >= 0.85)}`);
+  for (const name of ["keyring-decrypt", "keyring-rewrap", "keyring-datakey"]) row(name, `caas POST /keyring/{name}/${name.slice("keyring-".length)}`, rps(name), `${format(ratio(name, "keyring-encrypt") ?? 0, 2)}× keyring-encrypt`, "");
+  row("keyring-encrypt-batch", `caas /keyring/{name}/encrypt/batch, ${BATCH_SIZE} × 64 B`, `${format((med("keyring-encrypt-batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(ratio("keyring-encrypt-batch", "keyring-encrypt", BATCH_SIZE) ?? 0, 1)}× single calls`, "");
   row("echo-1mib", "raw Bun.serve, parse + re-serialise 1 MiB", `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, "1.00×", "");
   row("oracle-1mib", "caas POST /oracleinvocation/, 1 MiB body", `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(largeRatio ?? 0, 2)}× echo`, `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`);
   if (workers !== undefined) {

@@ -25,6 +25,8 @@ import { SealedBatch, SealedText } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
 import { answerEach } from "../src/http/batch.ts";
 import { makeSecretRing, newSecretVersion } from "../src/credentials/secret-ring.ts";
+import { KeyringKey } from "../src/credentials/keyring.ts";
+import { randomXaesNonce, XaesKey } from "../src/crypto/xaes.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { filter: { type: "string" } }, strict: true });
 
@@ -40,6 +42,30 @@ for (const [label, size] of SIZES) {
     summary(() => {
       bench("Web Crypto (aead.ts)", async () => do_not_optimize(await webAead.sealWithFreshKey(plaintext)));
       bench("node:crypto (aead-node.ts), sync", () => do_not_optimize(nodeAead.sealWithFreshKeySync(plaintext)));
+    });
+  });
+}
+
+// The keyring's cipher against the oracle's: XAES-256-GCM derives a per-message AES key (one
+// 32-byte ECB call) before the same GCM seal; the keyring seal adds the framing and the string.
+for (const [label, size] of SIZES.slice(0, 2)) {
+  const plaintext = new Uint8Array(size).fill(0x61);
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const xaes = new XaesKey(key);
+  const keyringKey = new KeyringKey({ name: "bench", created: new Date().toISOString(), minDecryptionVersion: 1, versions: [{ version: 1, created: new Date().toISOString() }] }, new Map([[1, xaes]]));
+  group(`XAES-256-GCM seal vs AES-256-GCM seal, ${label}`, () => {
+    summary(() => {
+      bench("AES-256-GCM, fixed key, random 96-bit nonce (node:crypto)", () => {
+        const nonce = crypto.getRandomValues(new Uint8Array(12));
+        const cipher = createCipheriv("aes-256-gcm", key, nonce);
+        const body = cipher.update(plaintext);
+        cipher.final();
+        do_not_optimize([body, cipher.getAuthTag()]);
+      });
+      bench("AES-256-GCM, fresh key (the oracle, aead-node.ts)", () => do_not_optimize(nodeAead.sealWithFreshKeySync(plaintext)));
+      bench("XAES-256-GCM, cached XaesKey, random 192-bit nonce (xaes.ts)", () => do_not_optimize(xaes.seal(randomXaesNonce(), plaintext)));
+      bench("XAES-256-GCM, a new XaesKey per call (no cache)", () => do_not_optimize(new XaesKey(key).seal(randomXaesNonce(), plaintext)));
+      bench("keyring seal: XAES + framed aad + caas:v1: string (keyring.ts)", () => do_not_optimize(keyringKey.seal(plaintext)));
     });
   });
 }

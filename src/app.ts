@@ -12,13 +12,14 @@ import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { InvalidTarget } from "./errors.ts";
-import { targetProblem, withoutTrailingSlash } from "./http/paths.ts";
+import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
 import { Metrics } from "./modules/ops/metrics.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
 import { pseudonymRoutes } from "./modules/pseudonym/index.ts";
+import { keyringRoutes } from "./modules/keyring/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -40,7 +41,9 @@ function isNoteworthy(status: number): boolean {
 
 export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
-  const allowedMethods = (path: string) => methodsByPath.get(withoutTrailingSlash(path));
+  // By route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
+  const methodsByRoute = new RouteMatcher<string[]>();
+  const allowedMethods = (path: string) => methodsByRoute.match(path);
   const metrics = deps.metrics ?? new Metrics();
   // One budget for every body this process reads, whatever route reads it.
   const budget = new BodyBudget(config.maxBodyInFlight);
@@ -83,14 +86,16 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: () => isReady() && trail.ready() }))
     .use(docsRoutes())
-    .use(oracleRoutes(parseJson, { batchMax: config.batchMax }))
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, audit: audited }));
+    .use(oracleRoutes(parseJson, { batchMax: config.batchMax, requireKey: config.oracleRequireKey, credentials: deps.credentials, audit: audited }))
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, audit: audited }))
+    .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);
     const methods = methodsByPath.get(path) ?? [];
     if (!methods.includes(route.method)) methods.push(route.method);
     methodsByPath.set(path, methods);
+    methodsByRoute.add(path, methods);
   }
   metrics.registerRoutes(methodsByPath.keys());
   audit.registerRoutes(app.routes);

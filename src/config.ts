@@ -23,6 +23,9 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly secretFile: string | undefined;
   readonly apiKeysFile: string | undefined;
+  readonly rootKeyFile: string | undefined;
+  readonly keyringFile: string | undefined;
+  readonly oracleRequireKey: boolean;
   readonly stateDir: string;
   readonly drainTimeoutSeconds: number;
   readonly workers: number;
@@ -106,6 +109,13 @@ function tlsVersion(value: RawValue, where: string): TlsMinVersion {
   return version;
 }
 
+const yesOrNo: Parse<boolean> = (value, where) => {
+  const answer = String(value).trim().toLowerCase();
+  if (answer === "true" || answer === "1" || answer === "yes" || answer === "on") return true;
+  if (answer === "false" || answer === "0" || answer === "no" || answer === "off") return false;
+  throw new ConfigError(`${where}: '${String(value)}' is not true or false`);
+};
+
 function defaultStateDir(env: Env): string {
   // systemd's StateDirectory= hands us the path; otherwise follow the XDG convention.
   const systemdState = env.STATE_DIRECTORY?.split(":")[0];
@@ -132,6 +142,9 @@ export const SETTINGS = [
   { key: "logLevel", env: "CAAS_LOG_LEVEL", flag: "log-level", file: "log_level", parse: oneOf<LogLevel>("debug", "info", "warn", "error"), default: "info", help: "debug (adds one access line per request), info, warn or error" },
   { key: "secretFile", env: "CAAS_SECRET_FILE", flag: "secret-file", file: "secret_file", parse: existingFile, default: undefined, defaultText: "one kept in the state directory", help: "server secret file (caas secret init)", credential: "secret" },
   { key: "apiKeysFile", env: "CAAS_API_KEYS_FILE", flag: "api-keys-file", file: "api_keys_file", parse: existingFile, default: undefined, defaultText: "none: /encrypt refuses every key", help: "API keys file (caas keys add)", credential: "api-keys" },
+  { key: "rootKeyFile", env: "CAAS_ROOT_KEY_FILE", flag: "root-key-file", file: "root_key_file", parse: existingFile, default: undefined, defaultText: "none: no keyring (development: one in the state directory)", help: "root key that wraps the keyring (caas root-key init); systemd-creds can seal it", credential: "root-key" },
+  { key: "keyringFile", env: "CAAS_KEYRING_FILE", flag: "keyring-file", file: "keyring_file", parse: existingFile, default: undefined, defaultText: "none: /keyring refuses every name (development: key dev in the state directory)", help: "keyring of named keys (caas keyring create)", credential: "keyring" },
+  { key: "oracleRequireKey", env: "CAAS_ORACLE_REQUIRE_KEY", flag: "oracle-require-key", file: "oracle_require_key", parse: yesOrNo, default: false, help: "true: the oracle demands an API key with scope oracle" },
   { key: "stateDir", env: "CAAS_STATE_DIR", flag: "state-dir", file: "state_dir", parse: text, default: new ComputedDefault(defaultStateDir), defaultText: "`$STATE_DIRECTORY`, else `~/.local/state/caas`", help: "where the default secret is kept" },
   { key: "drainTimeoutSeconds", env: "CAAS_DRAIN_TIMEOUT", flag: "drain-timeout", file: "drain_timeout", parse: seconds, default: 10, help: "seconds to finish in-flight requests on SIGTERM" },
   { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", parse: workerCount, default: 1, help: "worker processes sharing the port; auto is one per core" },
@@ -265,6 +278,10 @@ export function loadConfig(sources: ConfigSources): Config {
   if (!isComplete(config)) throw new Error("a Config field has no row in SETTINGS");
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither");
+  }
+  // The keyring's keys are wrapped under the root key: without it the file is only ciphertext.
+  if (config.keyringFile !== undefined && config.rootKeyFile === undefined) {
+    throw new ConfigError("CAAS_KEYRING_FILE: needs CAAS_ROOT_KEY_FILE, the root key its keys are wrapped under");
   }
   // Otherwise a body within CAAS_MAX_BODY but over the budget would be refused forever.
   if (config.maxBodyInFlight < config.maxBody) {

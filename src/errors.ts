@@ -32,6 +32,9 @@ export type RequestErrorCode =
   | "not_found"
   | "authentication_failed"
   | "plaintext_not_utf8"
+  | "invalid_ciphertext"
+  | "key_version_retired"
+  | "unknown_key"
   | "unauthorized"
   | "forbidden"
   | "rate_limited"
@@ -152,6 +155,31 @@ export class Unauthorized extends RequestError {
 
 export class Forbidden extends RequestError {
   readonly code = "forbidden";
+}
+
+/** The caller's key lacks the scope a route needs; said the same whether or not a keyring key of that name exists. */
+export class ScopeMissing extends Forbidden {
+  override readonly message = "This API key has no scope for this operation.";
+}
+
+/** The caller may use this keyring key's name, but the keyring holds no key of that name. */
+export class UnknownKey extends RequestError {
+  readonly code = "unknown_key";
+  override readonly message = "The keyring holds no key of this name.";
+}
+
+/** Not a caas keyring ciphertext ("caas:v<version>:<base64>"): its shape is wrong, whatever it holds. */
+export class InvalidCiphertext extends RequestError {
+  readonly code = "invalid_ciphertext";
+  constructor(field = "ciphertext") {
+    super(`Field '${field}' is not a caas ciphertext (caas:v<version>:<base64>).`);
+  }
+}
+
+/** The ciphertext names a key version below the key's minimum decryption version, or one trimmed away. */
+export class KeyVersionRetired extends RequestError {
+  readonly code = "key_version_retired";
+  override readonly message = "The ciphertext was made under a key version that no longer decrypts; it needed a rewrap before the version was retired.";
 }
 
 export class RateLimited extends RequestError {

@@ -7,6 +7,9 @@ import { runDecryptCommand } from "./cli/decrypt.ts";
 import { EXIT_CONFIG, EXIT_IOERR, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
 import { OutputFailed } from "./errors.ts";
 import { runKeysCommand } from "./cli/keys.ts";
+import { runKeyringCommand } from "./cli/keyring.ts";
+import { runRootKeyCommand } from "./cli/root-key.ts";
+import { KeyringFileError, RootKeyFileError } from "./credentials/keyring.ts";
 import { runSecretCommand } from "./cli/secret.ts";
 import { runServeCommand } from "./cli/serve.ts";
 import { SecretFileError } from "./credentials/secret-ring.ts";
@@ -17,6 +20,8 @@ const HELP = [
   "  serve     serve the oracle and pseudonym APIs over HTTPS",
   "  keys      add, import, list and remove API keys",
   "  secret    create and rotate the server secret",
+  "  root-key  create the root key the keyring is wrapped under",
+  "  keyring   create, rotate, list, retire and trim keyring keys",
   "  decrypt   open an oracle answer offline",
   "  version   print the version and commit",
   "",
@@ -29,6 +34,8 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
   serve: runServeCommand,
   keys: runKeysCommand,
   secret: runSecretCommand,
+  "root-key": runRootKeyCommand,
+  keyring: runKeyringCommand,
   decrypt: runDecryptCommand,
   version: async (args, io) => {
     if (args.length > 0 && args[0] !== "--help" && args[0] !== "-h") {
@@ -55,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return await run(rest, io);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SecretFileError || error instanceof KeysFileError) {
+    if (error instanceof ConfigError || error instanceof SecretFileError || error instanceof KeysFileError || error instanceof KeyringFileError || error instanceof RootKeyFileError) {
       io.err(`caas ${command}: ${error.message}`);
       return EXIT_CONFIG;
     }

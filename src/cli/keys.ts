@@ -11,7 +11,9 @@ import {
   API_KEY_PROFILES,
   type ApiKeyProfile,
   DEFAULT_PROFILE,
+  DEFAULT_SCOPES,
   importKey,
+  isValidScope,
   InvalidKeyArgument,
   isApiKeyProfile,
   KeyNotFound,
@@ -41,8 +43,8 @@ const HELP: Readonly<Record<string, string>> = {
 Manage the API keys file. The file keeps only a SHA-256 hash of each key, with its name,
 profile and creation time. --file defaults to $${KEYS_FILE_ENV}.
 
-  caas keys add NAME [--profile standard|django-compat] --file FILE
-  caas keys import NAME --key-file PATH|--key VALUE [--profile standard|django-compat] --file FILE
+  caas keys add NAME [--profile standard|django-compat] [--scope SCOPE ...] --file FILE
+  caas keys import NAME --key-file PATH|--key VALUE [--profile ...] [--scope SCOPE ...] --file FILE
   caas keys list --file FILE
   caas keys remove NAME --file FILE
 
@@ -50,17 +52,22 @@ Commands that change the file take its lock (.FILE.lock beside it) for the whole
 commands run at once never lose one another's changes; a symbolic link is followed and the
 file it points to updated. Run 'caas keys <command> --help' for one command.
 
+Scopes (--scope, repeatable) say what a key may do: pseudonym (/encrypt, /encode, /verify),
+oracle (the oracle, when CAAS_ORACLE_REQUIRE_KEY is on), keyring:NAME (every operation on
+keyring key NAME) or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey. A key
+added without --scope, or stored before scopes existed, has pseudonym only.
+
 Exit codes: 0 ok, 1 no key of that name (remove), 2 usage, 74 stdout closed (add: the key
 was not kept), 75 the file stayed locked by another command for 10 s, 78 file error.`,
-  add: `usage: caas keys add NAME [--profile standard|django-compat] [--file FILE]
+  add: `usage: caas keys add NAME [--profile standard|django-compat] [--scope SCOPE ...] [--file FILE]
 
 Creates a random key (caas_ and 32 random bytes in base64url), stores its hash under NAME and
 prints the key on the last line of stdout. It is shown this once only: store it now.
---profile defaults to ${DEFAULT_PROFILE}; --file defaults to $${KEYS_FILE_ENV}.
+--profile defaults to ${DEFAULT_PROFILE}; --scope (repeatable) to pseudonym; --file to $${KEYS_FILE_ENV}.
 The file is created if absent, written with mode 0600, and a name already in it is refused.
 If the key cannot be written to stdout (a closed pipe), it is taken out of the file again and
 the command exits 74: no key is kept that nobody was shown.`,
-  import: `usage: caas keys import NAME (--key-file PATH | --key VALUE) [--profile standard|django-compat] [--file FILE]
+  import: `usage: caas keys import NAME (--key-file PATH | --key VALUE) [--profile standard|django-compat] [--scope SCOPE ...] [--file FILE]
 
 Stores the hash of an existing key (printable ASCII, at most 512 characters; at least 16 for
 the standard profile, any length for django-compat, whose original clients keep their key) under NAME, for a
@@ -70,7 +77,8 @@ client that already holds a key, such as the Django original's main server.
 the key on the command line, where other local users can see it (ps).`,
   list: `usage: caas keys list [--file FILE]
 
-Prints one line per key: name, profile and creation time, tab-separated. Never a key or hash.`,
+Prints one line per key: name, profile, creation time and scopes (comma-separated),
+tab-separated. Never a key or hash.`,
   remove: `usage: caas keys remove NAME [--file FILE]
 
 Removes the key named NAME. A running server drops it on its next reload (SIGHUP).
@@ -82,14 +90,15 @@ const OPTIONS = {
   profile: { type: "string" },
   key: { type: "string" },
   "key-file": { type: "string" },
+  scope: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 type OptionName = keyof typeof OPTIONS;
 
 /** Which options and how many NAMEs each command takes; anything else is a usage error. */
 const COMMANDS = {
-  add: { options: ["file", "profile", "help"], names: 1 },
-  import: { options: ["file", "profile", "key", "key-file", "help"], names: 1 },
+  add: { options: ["file", "profile", "scope", "help"], names: 1 },
+  import: { options: ["file", "profile", "scope", "key", "key-file", "help"], names: 1 },
   list: { options: ["file", "help"], names: 0 },
   remove: { options: ["file", "help"], names: 1 },
 } as const satisfies Record<string, { options: readonly OptionName[]; names: number }>;
@@ -111,6 +120,15 @@ function profileOf(value: string | undefined): ApiKeyProfile {
   if (value === undefined) return DEFAULT_PROFILE;
   if (!isApiKeyProfile(value)) throw new Usage(`--profile must be one of: ${API_KEY_PROFILES.join(", ")}`);
   return value;
+}
+
+/** The --scope values, checked before the file is touched; none given: pseudonym, what every key could do before scopes. */
+function scopesOf(values: readonly string[] | undefined): readonly string[] {
+  if (values === undefined || values.length === 0) return DEFAULT_SCOPES;
+  for (const scope of values) {
+    if (!isValidScope(scope)) throw new Usage("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
+  }
+  return values;
 }
 
 /** Why a --key-file could not be read; exit 78 like the keys file's own errors. */
@@ -163,23 +181,31 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     switch (command) {
       case "add": {
         const profile = profileOf(values.profile);
+        const scopes = scopesOf(values.scope);
         // Shown while the file is still locked, so a key that cannot be shown is taken out again.
-        await addKey(path, name, profile, (key) => {
-          io.out(`added key "${name}" (profile ${profile}) to ${path}; only its hash is stored.`);
-          io.out("This is the only time the key is shown; store it now:");
-          io.out(key);
-        });
+        await addKey(
+          path,
+          name,
+          profile,
+          (key) => {
+            io.out(`added key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) to ${path}; only its hash is stored.`);
+            io.out("This is the only time the key is shown; store it now:");
+            io.out(key);
+          },
+          scopes,
+        );
         return EXIT_OK;
       }
       case "import": {
         const key = await keyToImport(values.key, values["key-file"]);
         const profile = profileOf(values.profile);
-        await importKey(path, name, key, profile);
-        io.out(`imported key "${name}" (profile ${profile}) into ${path}; only its hash is stored.`);
+        const scopes = scopesOf(values.scope);
+        await importKey(path, name, key, profile, scopes);
+        io.out(`imported key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) into ${path}; only its hash is stored.`);
         return EXIT_OK;
       }
       case "list": {
-        for (const record of await listKeys(path)) io.out(`${record.name}\t${record.profile}\t${record.created}`);
+        for (const record of await listKeys(path)) io.out(`${record.name}\t${record.profile}\t${record.created}\t${record.scopes.join(",")}`);
         return EXIT_OK;
       }
       case "remove": {

@@ -7,6 +7,7 @@ import { ConfigError, defaultText, loadConfig, SETTINGS, unknownSettingVariables
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
+import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
@@ -34,8 +35,9 @@ export const SERVE_HELP = [
   "",
   "Under systemd (LoadCredential=), these files in $CREDENTIALS_DIRECTORY are used for the",
   `matching settings left unset: ${SETTINGS.flatMap((setting) => setting.credential ?? []).join(", ")}.`,
+  "(root-key may be sealed with systemd-creds encrypt and LoadCredentialEncrypted=).",
   "",
-  "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads keys, secrets and the certificate.",
+  "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads keys, secrets, the keyring and the certificate.",
   "Exit codes: 0 ok, 2 usage, 78 configuration error.",
 ].join("\n");
 
@@ -72,6 +74,8 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
 function namingTheSetting(error: unknown, config: Config): unknown {
   if (error instanceof SecretFileError) return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
   if (error instanceof KeysFileError) return new ConfigError(`CAAS_API_KEYS_FILE: ${error.message}`);
+  if (error instanceof RootKeyFileError) return new ConfigError(`${config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE"}: ${error.message}`);
+  if (error instanceof KeyringFileError) return new ConfigError(`${config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE"}: ${error.message}`);
   return error;
 }
 

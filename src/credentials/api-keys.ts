@@ -51,6 +51,39 @@ export interface ApiKeyRecord {
   readonly name: string;
   readonly profile: ApiKeyProfile;
   readonly created: string;
+  /** What the key may do (see SCOPE_PATTERN); a key stored without scopes has DEFAULT_SCOPES. */
+  readonly scopes: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes: what a key may do. "pseudonym" (the /encrypt family), "oracle" (the oracle when
+// CAAS_ORACLE_REQUIRE_KEY is on), "keyring:NAME" (every operation on keyring key NAME) and
+// "keyring:NAME:OP" (one operation). Key names hold no ':', so a scope reads one way only.
+
+export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey"] as const;
+export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
+/** What every key could do before scopes existed, so a keys file without them keeps working as it did. */
+export const DEFAULT_SCOPES: readonly string[] = Object.freeze(["pseudonym"]);
+const SCOPE_PATTERN = "^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:encrypt|decrypt|rewrap|datakey))?)$";
+const scopePattern = new RegExp(SCOPE_PATTERN);
+
+export function isValidScope(scope: string): boolean {
+  return scopePattern.test(scope);
+}
+
+/** Whether the key may do `scope` ("pseudonym" or "oracle"). */
+export function permits(record: ApiKeyRecord, scope: "pseudonym" | "oracle"): boolean {
+  return record.scopes.includes(scope);
+}
+
+/** Whether the key may do `operation` on keyring key `keyName`: its whole-key scope or that operation's. */
+export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation: KeyringOperation): boolean {
+  const whole = `keyring:${keyName}`;
+  for (const scope of record.scopes) {
+    if (scope === whole) return true;
+    if (scope.length === whole.length + 1 + operation.length && scope.startsWith(whole) && scope.endsWith(operation) && scope.charCodeAt(whole.length) === 58) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,6 +208,7 @@ const KeysFileSchema = Type.Object(
           profile: Type.Union(API_KEY_PROFILES.map((profile) => Type.Literal(profile))),
           hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
           created: Type.String({ minLength: 1, maxLength: 64 }),
+          scopes: Type.Optional(Type.Array(Type.String({ pattern: SCOPE_PATTERN }), { maxItems: 1000 })),
         },
         { additionalProperties: false },
       ),
@@ -241,17 +275,17 @@ export class ApiKeyStore {
     const file = await readKeysFile(path);
     return new ApiKeyStore(
       file.keys.map((stored) => ({
-        record: Object.freeze({ name: stored.name, profile: stored.profile, created: stored.created }),
+        record: Object.freeze({ name: stored.name, profile: stored.profile, created: stored.created, scopes: Object.freeze([...(stored.scopes ?? DEFAULT_SCOPES)]) }),
         hash: fromHex(stored.hash),
       })),
     );
   }
 
   /** For tests and tools: a store of the given clear keys. */
-  static fromKeys(keys: readonly { name: string; key: string; profile?: ApiKeyProfile; created?: string }[]): ApiKeyStore {
+  static fromKeys(keys: readonly { name: string; key: string; profile?: ApiKeyProfile; created?: string; scopes?: readonly string[] }[]): ApiKeyStore {
     return new ApiKeyStore(
-      keys.map(({ name, key, profile = DEFAULT_PROFILE, created = new Date().toISOString() }) => ({
-        record: Object.freeze({ name, profile, created }),
+      keys.map(({ name, key, profile = DEFAULT_PROFILE, created = new Date().toISOString(), scopes = DEFAULT_SCOPES }) => ({
+        record: Object.freeze({ name, profile, created, scopes: Object.freeze([...scopes]) }),
         hash: hashApiKey(key),
       })),
     );
@@ -261,7 +295,7 @@ export class ApiKeyStore {
     return this.#entries.length;
   }
 
-  /** Every key's record (name, profile, created), for start-up checks; never a key or hash. */
+  /** Every key's record (name, profile, created, scopes), for start-up checks; never a key or hash. */
   get records(): readonly ApiKeyRecord[] {
     return this.#entries.map((entry) => entry.record);
   }
@@ -369,6 +403,14 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
   await asKeysFileErrors(path, () => writePrivateFile(target, text, "replace"));
 }
 
+function checkScopes(scopes: readonly string[]): void {
+  for (const scope of scopes) {
+    if (!isValidScope(scope)) {
+      throw new InvalidKeyArgument("a scope is pseudonym, oracle, keyring:NAME or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey");
+    }
+  }
+}
+
 function checkName(name: string): void {
   if (!isValidKeyName(name)) {
     throw new InvalidKeyArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
@@ -376,8 +418,9 @@ function checkName(name: string): void {
 }
 
 /** Adds one entry under the file's lock, for the whole read-modify-write; returns whether the file existed before. */
-async function storeKey(path: string, target: string, name: string, key: string, profile: ApiKeyProfile): Promise<boolean> {
+async function storeKey(path: string, target: string, name: string, key: string, profile: ApiKeyProfile, scopes: readonly string[]): Promise<boolean> {
   checkName(name);
+  checkScopes(scopes);
   let file: KeysFile;
   let existed = true;
   try {
@@ -392,7 +435,7 @@ async function storeKey(path: string, target: string, name: string, key: string,
   const hash = toHex(hashApiKey(key));
   const same = file.keys.find((stored) => stored.hash === hash);
   if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
-  const entry: StoredKey = { name, profile, hash, created: new Date().toISOString() };
+  const entry: StoredKey = { name, profile, hash, created: new Date().toISOString(), scopes: [...new Set(scopes)] };
   await writeKeysFile(path, target, { keys: [...file.keys, entry] });
   return existed;
 }
@@ -412,10 +455,12 @@ export async function addKey(
   name: string,
   profile: ApiKeyProfile = DEFAULT_PROFILE,
   show: (key: string) => void = () => undefined,
+  scopes: readonly string[] = DEFAULT_SCOPES,
 ): Promise<string> {
   const key = generateApiKey();
+  checkScopes(scopes);
   await withKeysFileLock(path, async (target) => {
-    const existed = await storeKey(path, target, name, key, profile);
+    const existed = await storeKey(path, target, name, key, profile, scopes);
     try {
       show(key);
     } catch (error) {
@@ -438,7 +483,9 @@ export async function importKey(
   name: string,
   key: string,
   profile: ApiKeyProfile = DEFAULT_PROFILE,
+  scopes: readonly string[] = DEFAULT_SCOPES,
 ): Promise<void> {
+  checkScopes(scopes);
   const minLength = profile === "django-compat" ? IMPORTED_COMPAT_KEY_MIN_LENGTH : IMPORTED_KEY_MIN_LENGTH;
   if (key.length < minLength || key.length > PRESENTED_KEY_MAX_LENGTH) {
     throw new InvalidKeyArgument(`an imported ${profile} key must be ${minLength} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
@@ -448,7 +495,7 @@ export async function importKey(
     throw new InvalidKeyArgument("an imported key must be printable ASCII without spaces");
   }
   await withKeysFileLock(path, async (target) => {
-    await storeKey(path, target, name, key, profile);
+    await storeKey(path, target, name, key, profile, scopes);
   });
 }
 
@@ -466,5 +513,5 @@ export async function removeKey(path: string, name: string): Promise<void> {
 
 export async function listKeys(path: string): Promise<readonly ApiKeyRecord[]> {
   const file = await readKeysFile(path);
-  return file.keys.map(({ name, profile, created }) => ({ name, profile, created }));
+  return file.keys.map(({ name, profile, created, scopes }) => ({ name, profile, created, scopes: scopes ?? DEFAULT_SCOPES }));
 }

@@ -2,7 +2,9 @@
  * Development mode: what caas makes for itself when no certificate is configured, so that the
  * README's first start answers every endpoint. In the state directory, beside the state secret:
  *   dev-certificate.pem  the public half of the ad-hoc certificate, for clients to trust (curl --cacert)
- *   dev-api-key          one API key, named "dev", for the pseudonym routes (mode 0600)
+ *   dev-api-key          one API key, named "dev", with every scope (mode 0600)
+ *   dev-root-key         a root key (mode 0600), and
+ *   dev-keyring.json     a keyring wrapped under it with one key, named "dev" (mode 0600)
  * The log names these files, never the key. A configured certificate means production: nothing
  * here happens, and no key exists that the operator did not make.
  */
@@ -11,9 +13,14 @@ import type { Config } from "../config.ts";
 import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
 import { asSecretFileErrors, prepareStateDirectory, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
+import { createKeyringFile, initRootKey, type Keyring, KeyringFileExists, KeyringFileMissing, loadKeyring, loadRootKey, RootKeyExists, RootKeyMissing } from "./keyring.ts";
 
 export const DEV_API_KEY_FILE = "dev-api-key";
 export const DEV_CERTIFICATE_FILE = "dev-certificate.pem";
+export const DEV_ROOT_KEY_FILE = "dev-root-key";
+export const DEV_KEYRING_FILE = "dev-keyring.json";
+/** The one key the development keyring starts with. */
+export const DEV_KEYRING_KEY_NAME = "dev";
 /** The name the development key has in logs, listings and audit lines. */
 export const DEV_API_KEY_NAME = "dev";
 
@@ -75,4 +82,62 @@ export async function publishDevCertificate(stateDir: string, certificatePem: st
   const path = join(stateDir, DEV_CERTIFICATE_FILE);
   await asSecretFileErrors(path, () => writePrivateFile(path, certificatePem, "replace"));
   return path;
+}
+
+export interface DevKeyring {
+  readonly keyring: Keyring;
+  readonly rootKeyPath: string;
+  readonly keyringPath: string;
+  readonly created: boolean;
+}
+
+/**
+ * The development keyring: a root key and a keyring holding one key, "dev", in the state
+ * directory, read or made on the first start. Each file is create-if-absent, so processes
+ * starting at once end up with one of each.
+ */
+export async function ensureDevKeyring(stateDir: string): Promise<DevKeyring> {
+  await prepareStateDirectory(stateDir);
+  const rootKeyPath = join(stateDir, DEV_ROOT_KEY_FILE);
+  const keyringPath = join(stateDir, DEV_KEYRING_FILE);
+  let created = false;
+  try {
+    await initRootKey(rootKeyPath);
+    created = true;
+  } catch (error) {
+    if (!(error instanceof RootKeyExists)) throw error;
+  }
+  const root = await loadRootKey(rootKeyPath);
+  try {
+    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
+  } catch (error) {
+    if (!(error instanceof KeyringFileMissing)) throw error;
+  }
+  try {
+    return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEY_NAME), rootKeyPath, keyringPath, created: true };
+  } catch (error) {
+    if (!(error instanceof KeyringFileExists)) throw error;
+    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
+  }
+}
+
+/** What ensureDevKeyring would create, for `serve --check`; what exists is loaded and checked. */
+export async function planDevKeyring(stateDir: string): Promise<readonly string[]> {
+  const rootKeyPath = join(stateDir, DEV_ROOT_KEY_FILE);
+  const keyringPath = join(stateDir, DEV_KEYRING_FILE);
+  const wouldCreate: string[] = [];
+  try {
+    const root = await loadRootKey(rootKeyPath);
+    try {
+      await loadKeyring(keyringPath, root);
+    } catch (error) {
+      if (!(error instanceof KeyringFileMissing)) throw error;
+      wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
+    }
+  } catch (error) {
+    if (!(error instanceof RootKeyMissing)) throw error;
+    wouldCreate.push(`${rootKeyPath} (a development root key, mode 0600)`);
+    wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
+  }
+  return wouldCreate;
 }

@@ -164,6 +164,11 @@ async function checkDirectoriesOf(path: string, target: string): Promise<void> {
  * directories that decide what the path names.
  */
 export async function readPrivateFile(path: string, rules: PrivateFileRules): Promise<string> {
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(await readPrivateFileBytes(path, rules));
+}
+
+/** readPrivateFile for a file of raw bytes (the root key), with the same checks. */
+export async function readPrivateFileBytes(path: string, rules: PrivateFileRules): Promise<Uint8Array> {
   let target: string;
   try {
     target = await realpath(path);
@@ -190,7 +195,7 @@ export async function readPrivateFile(path: string, rules: PrivateFileRules): Pr
     await checkDirectoriesOf(path, target);
     if (info.size > rules.maxBytes) throw new PrivateFileFailed({ kind: "too_large" });
     try {
-      return await handle.readFile("utf8");
+      return new Uint8Array(await handle.readFile());
     } catch (error) {
       throw new PrivateFileFailed({ kind: "unreadable", reason: errnoReason(error) });
     }
@@ -329,14 +334,14 @@ async function syncDirectory(directory: string): Promise<void> {
  * to replace one atomically. `target` is the resolved path withPrivateFileLock hands over, so a
  * symbolic link is kept and its file updated. Throws PrivateFileFailed (exists or unwritable).
  */
-export async function writePrivateFile(target: string, text: string, how: "create" | "replace"): Promise<void> {
+export async function writePrivateFile(target: string, text: string | Uint8Array, how: "create" | "replace"): Promise<void> {
   const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
   try {
     const handle = await open(temporary, "wx", PRIVATE_FILE_MODE);
     try {
       // The umask can only clear bits, but say 0600 outright rather than rely on it.
       await handle.chmod(PRIVATE_FILE_MODE);
-      await handle.writeFile(text, "utf8");
+      await (typeof text === "string" ? handle.writeFile(text, "utf8") : handle.writeFile(text));
       await handle.sync();
     } finally {
       await handle.close();

@@ -10,8 +10,10 @@
  * (or the reverse), and the key that "lost" would go unchecked.
  */
 
-import { Unauthorized } from "../errors.ts";
-import type { ApiKeyRecord, ApiKeyStore } from "../credentials/api-keys.ts";
+import { ScopeMissing, Unauthorized, UnknownKey } from "../errors.ts";
+import { type ApiKeyRecord, type ApiKeyStore, type KeyringOperation, permitsKeyring } from "../credentials/api-keys.ts";
+import type { CredentialsHolder } from "../credentials/holder.ts";
+import type { KeyringKey } from "../credentials/keyring.ts";
 
 /** What a request presents: a key, no key at all, or something that can never be a valid key. */
 type Presented = { readonly kind: "key"; readonly key: string } | { readonly kind: "none" } | { readonly kind: "malformed" };
@@ -67,4 +69,25 @@ export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown
   const record = store.lookup(presentedApiKey(headers, body));
   if (record === undefined) throw new Unauthorized();
   return record;
+}
+
+/**
+ * Who may do `operation` on keyring key `name`, decided before the body's schema or any work:
+ * 401 without a valid key (headers only: a keyring body has no apiKey), 403 without the scope
+ * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
+ * use that the keyring does not hold. Credentials are read once, so the key and the scope that
+ * allowed it come from one load.
+ */
+export function keyringCaller(
+  credentials: CredentialsHolder,
+  request: Request,
+  name: string | undefined,
+  operation: KeyringOperation,
+): { readonly caller: ApiKeyRecord; readonly key: KeyringKey } {
+  const { apiKeys, keyring } = credentials.current;
+  const caller = authenticate(apiKeys, request.headers, undefined);
+  if (name === undefined || !permitsKeyring(caller, name, operation)) throw new ScopeMissing();
+  const key = keyring.get(name);
+  if (key === undefined) throw new UnknownKey();
+  return { caller, key };
 }

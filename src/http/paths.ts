@@ -46,3 +46,46 @@ export function targetProblem(url: string): TargetProblem | undefined {
   }
   return undefined;
 }
+
+/**
+ * Finds which declared route a request path is, where routes may have ":param" segments
+ * ("/keyring/:name/encrypt"): exact paths by one Map lookup, patterns segment by segment. Used
+ * wherever a path is named by its route rather than as sent (405's Allow, metrics labels, the
+ * dot-segment check), so a path with a key name in it is still its route.
+ */
+export class RouteMatcher<T> {
+  readonly #exact = new Map<string, T>();
+  readonly #patterns: { readonly segments: readonly string[]; readonly value: T; readonly pattern: string }[] = [];
+
+  add(pattern: string, value: T): void {
+    const bare = withoutTrailingSlash(pattern);
+    if (!bare.includes("/:")) this.#exact.set(bare, value);
+    else this.#patterns.push({ segments: bare.split("/"), value, pattern: bare });
+  }
+
+  /** The value of the route `path` (a trailing slash ignored) is, or undefined. */
+  match(path: string): T | undefined {
+    const bare = withoutTrailingSlash(path);
+    const exact = this.#exact.get(bare);
+    if (exact !== undefined || this.#patterns.length === 0) return exact;
+    const segments = bare.split("/");
+    for (const candidate of this.#patterns) if (segmentsMatch(candidate.segments, segments)) return candidate.value;
+    return undefined;
+  }
+}
+
+/** A ":param" segment matches any one non-empty segment; every other segment matches itself. */
+function segmentsMatch(pattern: readonly string[], segments: readonly string[]): boolean {
+  if (pattern.length !== segments.length) return false;
+  for (let i = 0; i < pattern.length; i++) {
+    const expected = pattern[i] ?? "";
+    const actual = segments[i] ?? "";
+    if (expected.startsWith(":") ? actual === "" : expected !== actual) return false;
+  }
+  return true;
+}
+
+/** Whether `path` is the route `pattern` (":param" segments match any one segment). */
+export function pathMatchesRoute(pattern: string, path: string): boolean {
+  return segmentsMatch(withoutTrailingSlash(pattern).split("/"), withoutTrailingSlash(path).split("/"));
+}

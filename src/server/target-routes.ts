@@ -12,7 +12,7 @@ import { answerFor } from "../http/error-answers.ts";
 import { InvalidTarget } from "../errors.ts";
 import { REQUEST_ID_HEADER } from "../http/headers.ts";
 import { requestIdOf } from "../http/request-ids.ts";
-import { pathOf, withoutTrailingSlash } from "../http/paths.ts";
+import { pathMatchesRoute, pathOf, RouteMatcher, withoutTrailingSlash } from "../http/paths.ts";
 
 export interface TargetRoutes {
   readonly routes: Record<string, FetchHandler>;
@@ -33,14 +33,20 @@ export function rewrittenTargetAnswer(request: Request): Response {
  */
 export function targetRoutes(paths: Iterable<string>, handle: FetchHandler, refuse: FetchHandler): TargetRoutes {
   const exact = new Set<string>();
+  const caasPaths = new RouteMatcher<true>();
   for (const path of paths) {
     const bare = withoutTrailingSlash(path);
     exact.add(bare);
     exact.add(`${bare}/`);
+    caasPaths.add(bare, true);
   }
   const routes: Record<string, FetchHandler> = {};
-  for (const path of exact) routes[path] = handle;
-  routes["/*"] = (request, server) => (exact.has(pathOf(request.url)) ? refuse(request, server) : handle(request, server));
+  for (const path of exact) {
+    // A ":name" segment also matches "." or ".." as sent ("/keyring/../encrypt"), which Bun then
+    // resolves in request.url: served only when the URL is still this route.
+    routes[path] = path.includes("/:") ? (request, server) => (pathMatchesRoute(path, pathOf(request.url)) ? handle(request, server) : refuse(request, server)) : handle;
+  }
+  routes["/*"] = (request, server) => (caasPaths.match(pathOf(request.url)) !== undefined ? refuse(request, server) : handle(request, server));
   // Targets that do not start with "/" (CONNECT's host:port): the app refuses them.
   return { routes, fetch: handle };
 }

@@ -33,11 +33,15 @@ const COMPAT_KEY = "canary_test_compat_key_0001";
 beforeAll(async () => {
   cwd = tempDir("caas-canary-");
   const keysFile = join(cwd, "keys.json");
-  standardKey = addApiKey("canary-standard", keysFile);
+  const rootKey = join(cwd, "root-key");
+  const keyringFile = join(cwd, "keyring.json");
+  cliOk("root-key", "init", rootKey);
+  cliOk("keyring", "create", "orders", "--file", keyringFile, "--root-key", rootKey);
+  standardKey = addApiKey("canary-standard", keysFile, "--scope", "pseudonym", "--scope", "keyring:orders");
   cliOk("keys", "import", "canary-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
   auditFile = join(cwd, "audit.log");
   limitedAuditFile = join(tempDir("caas-canary-audit-"), "audit.log");
-  const env = { CAAS_API_KEYS_FILE: keysFile, CAAS_LOG_LEVEL: "debug", CAAS_MAX_BODY: "4096" };
+  const env = { CAAS_API_KEYS_FILE: keysFile, CAAS_LOG_LEVEL: "debug", CAAS_MAX_BODY: "4096", CAAS_KEYRING_FILE: keyringFile, CAAS_ROOT_KEY_FILE: rootKey };
   caas = await startCaas({ cwd, env: { ...env, CAAS_AUDIT_LOG: auditFile } });
   limited = await startCaas({ env: { ...env, CAAS_RATE_LIMIT: "1", CAAS_AUDIT_LOG: limitedAuditFile } });
 });
@@ -102,6 +106,25 @@ function probes(): Probe[] {
       [field]: canary(),
     });
   }
+
+  // The keyring: a canary in every field and as the key name, with the key (past the scope check) and without.
+  const formed = `caas:v1:${new Uint8Array(48).toBase64()}`;
+  for (const operation of ["encrypt", "decrypt", "rewrap", "datakey", "encrypt/batch", "decrypt/batch", "rewrap/batch"]) {
+    const path = `/keyring/orders/${operation}`;
+    const withKey = { authorization: `Bearer ${standardKey}` };
+    post(`${path}: bad JSON around a canary`, path, `{"data":"${canary()}`, withKey);
+    post(`${path}: a field named with a canary`, path, { data: "x", [canary()]: 1 }, withKey);
+    post(`${path}: a canary in every field`, path, { data: canary(), aad: canary(), ciphertext: canary(), encoding: canary(), plaintext: canary(), items: [{ data: canary(), ciphertext: `caas:v1:${canary()}` }] }, withKey);
+    post(`${path}: a canary as the ciphertext's version`, path, { ciphertext: `caas:v${canary()}:AAAA` }, withKey);
+    post(`${path}: a canary as aad of a formed ciphertext`, path, { ciphertext: formed, aad: canary() }, withKey);
+    post(`${path}: a canary as items`, path, { items: [{ ciphertext: canary() }, { data: canary(), encoding: "base64" }, { ciphertext: formed, aad: canary() }] }, withKey);
+    post(`${path}: a canary as a Bearer key`, path, { data: "x" }, { authorization: `Bearer ${canary()}` });
+    post(`${path}: a canary as the body's apiKey`, path, { data: "x", apiKey: canary() }, withKey);
+    post(`/keyring/${canary()}/${operation}: a canary as the key name`, `/keyring/${canary()}/${operation}`, { data: canary() }, withKey);
+    list.push({ name: `${path}: a wrong method with a canary in the query`, method: "GET", path: `${path}?${canary()}` });
+  }
+  post("envelope seal: a canary as wrap_with", "/oracleinvocation", { data: canary(), wrap_with: canary() }, { authorization: `Bearer ${standardKey}` });
+  post("envelope open: a canary as wrapped_key", "/oracleinvocation/decrypt", { data: "AAAA", mac: "1iujHaaPj7hTrcPNi6nB9w==", nonce: "CQkJCQkJCQkJCQkJ", wrapped_key: canary(), wrap_with: "orders" }, { authorization: `Bearer ${standardKey}` });
 
   // Outside the routes: the path, the query, header names and values.
   list.push({ name: "a canary as an unknown path", path: `/${canary()}` });

@@ -54,7 +54,7 @@ describe("the keys file", () => {
     expect(text).toContain(toHex(hashApiKey(key)));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(text)).toEqual({
-      keys: [{ name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String) }],
+      keys: [{ name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String), scopes: ["pseudonym"] }],
     });
     // The lock file stays (removing it would race a waiter); no temporary does.
     expect((await readdir(join(path, ".."))).sort()).toEqual([".keys.json.lock", "keys.json"]);
@@ -66,8 +66,8 @@ describe("the keys file", () => {
     const compat = await addKey(path, "django", "django-compat");
     const store = await ApiKeyStore.load(path);
     expect(store.size).toBe(2);
-    expect(store.lookup(standard)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String) });
-    expect(store.lookup(compat)).toEqual({ name: "django", profile: "django-compat", created: expect.any(String) });
+    expect(store.lookup(standard)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] });
+    expect(store.lookup(compat)).toEqual({ name: "django", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
   });
 
   it("refuses a name already in the file, and keeps the first key working", async () => {
@@ -84,7 +84,7 @@ describe("the keys file", () => {
     const path = await keysPath();
     const key = "legacy-django-key-0123456789";
     await importKey(path, "legacy", key, "django-compat");
-    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual({ name: "legacy", profile: "django-compat", created: expect.any(String) });
+    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual({ name: "legacy", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
     expect(await readFile(path, "utf8")).not.toContain(key);
     expect(await caught(importKey(path, "legacy-again", key))).toBeInstanceOf(KeyAlreadyStored);
   });
@@ -123,7 +123,7 @@ describe("the keys file", () => {
       { name: "a", profile: "standard" },
       { name: "b", profile: "django-compat" },
     ]);
-    for (const record of listed) expect(Object.keys(record).sort()).toEqual(["created", "name", "profile"]);
+    for (const record of listed) expect(Object.keys(record).sort()).toEqual(["created", "name", "profile", "scopes"]);
     expect(JSON.stringify(listed)).not.toContain(toHex(hashApiKey(key)));
   });
 
@@ -187,8 +187,8 @@ describe("ApiKeyStore.lookup", () => {
 
   it("finds the record of a stored key, whichever position it holds", () => {
     expect(store.lookup(first)?.name).toBe("one");
-    expect(store.lookup(key)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String) });
-    expect(store.lookup(last)).toEqual({ name: "three", profile: "django-compat", created: expect.any(String) });
+    expect(store.lookup(key)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] });
+    expect(store.lookup(last)).toEqual({ name: "three", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
   });
 
   it("answers undefined for every kind of wrong, missing or malformed key, all alike", () => {
@@ -229,6 +229,6 @@ describe("ApiKeyStore.lookup", () => {
 
   it("hands back no hash with the record", () => {
     const record = store.lookup(key);
-    expect(Object.keys(record ?? {}).sort()).toEqual(["created", "name", "profile"]);
+    expect(Object.keys(record ?? {}).sort()).toEqual(["created", "name", "profile", "scopes"]);
   });
 });

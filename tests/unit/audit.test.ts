@@ -66,6 +66,13 @@ describe("which routes are audited", () => {
       "/encrypt/batch": "pseudonym.encrypt_batch",
       "/encode": "pseudonym.encode",
       "/verify": "pseudonym.verify",
+      "/keyring/:name/encrypt": "keyring.encrypt",
+      "/keyring/:name/encrypt/batch": "keyring.encrypt_batch",
+      "/keyring/:name/decrypt": "keyring.decrypt",
+      "/keyring/:name/decrypt/batch": "keyring.decrypt_batch",
+      "/keyring/:name/rewrap": "keyring.rewrap",
+      "/keyring/:name/rewrap/batch": "keyring.rewrap_batch",
+      "/keyring/:name/datakey": "keyring.datakey",
     });
   });
 });

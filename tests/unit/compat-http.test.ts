@@ -168,7 +168,7 @@ describe("the Django original's README example", () => {
   it("takes a compat key of any length from one character, but still only printable ASCII without spaces", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
     await importKey(path, "tiny", "x", "django-compat");
-    expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({ name: "tiny", profile: "django-compat", created: expect.any(String) });
+    expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({ name: "tiny", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
     for (const key of ["", "has space", "tab\there", "é"]) {
       await expect(importKey(path, "bad", key, "django-compat")).rejects.toBeInstanceOf(InvalidKeyArgument);
     }

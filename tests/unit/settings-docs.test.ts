@@ -23,7 +23,7 @@ function tableRows(text: string, firstCell: RegExp): string[][] {
 }
 
 /** The value a default stands for in a TOML file, or undefined where it has none to write. */
-function tomlDefault(setting: Setting): string | number | undefined {
+function tomlDefault(setting: Setting): string | number | boolean | undefined {
   const value = setting.default;
   return value instanceof ComputedDefault ? undefined : value;
 }

@@ -3,7 +3,7 @@
  * array writes. Routes are the app's own (never the raw path), so labels stay bounded whatever
  * paths clients send. Each worker process keeps its own counters; the `worker` label says whose.
  */
-import { withoutTrailingSlash } from "../../http/paths.ts";
+import { RouteMatcher } from "../../http/paths.ts";
 
 const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 const UNMATCHED_ROUTE = "unmatched";
@@ -25,6 +25,8 @@ export interface BodyBudgetReading {
 
 export class Metrics {
   readonly #series = new Map<string, RouteSeries>();
+  /** Routes by pattern: "/keyring/orders/encrypt" is labelled "/keyring/:name/encrypt", never by the name sent. */
+  readonly #routes = new RouteMatcher<string>();
   readonly #worker: string;
   inFlight = 0;
   rateLimited = 0;
@@ -40,7 +42,10 @@ export class Metrics {
 
   /** Declares the app's routes (paths without a trailing slash) once it is built. */
   registerRoutes(routes: Iterable<string>): void {
-    for (const route of routes) if (!this.#series.has(route)) this.#series.set(route, this.#newSeries(route));
+    for (const route of routes) {
+      if (!this.#series.has(route)) this.#series.set(route, this.#newSeries(route));
+      this.#routes.add(route, route);
+    }
   }
 
   #newSeries(route: string): RouteSeries {
@@ -49,8 +54,7 @@ export class Metrics {
 
   /** The label for a request path: a known route, or "unmatched". */
   routeOf(path: string): string {
-    const route = withoutTrailingSlash(path);
-    return this.#series.has(route) ? route : UNMATCHED_ROUTE;
+    return this.#routes.match(path) ?? UNMATCHED_ROUTE;
   }
 
   observe(route: string, status: number, seconds: number): void {

@@ -1,29 +1,92 @@
 import { Elysia } from "elysia";
+import { type ApiKeyRecord, permits } from "../../credentials/api-keys.ts";
+import type { CredentialsHolder } from "../../credentials/holder.ts";
+import type { KeyringKey } from "../../credentials/keyring.ts";
+import { ScopeMissing } from "../../errors.ts";
+import { authenticate, keyringCaller } from "../../http/authenticate.ts";
+import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
-import { OpenedText, OpenRequest, SealedBatch, SealedText, SealRequest, sealBatchRequest } from "./model.ts";
-import { openText, sealText } from "./service.ts";
+import { OpenedText, OpenRequest, OracleAnswer, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
+import { envelopeOf, openText, sealText, sealTextWrapped } from "./service.ts";
 
 export interface OracleOptions {
   /** Most items in one batch request (config.batchMax). */
   readonly batchMax: number;
+  /** The app's audit plugin: each route's operationId names it in the trail. */
+  readonly audit: AuditPlugin;
+  /** CAAS_ORACLE_REQUIRE_KEY: every oracle call needs an API key with scope oracle. */
+  readonly requireKey?: boolean;
+  /** The API keys and keyring, for envelope mode (wrap_with) and requireKey; none: neither is offered. */
+  readonly credentials?: CredentialsHolder;
 }
 
-export function oracleRoutes(parseJson: JsonBodyParser, { batchMax }: OracleOptions) {
-  return new Elysia({ name: "caas.oracle", seed: batchMax })
-    .post("/oracleinvocation", ({ body }) => sealText(body.data, body.aad), {
-      parse: parseJson,
-      body: SealRequest,
-      response: { 200: SealedText, ...commonErrorAnswers },
-      detail: {
-        tags: ["oracle"],
-        operationId: "oracle.seal",
-        summary: "Encrypt text under a fresh AES-256-GCM key",
-        description:
-          "Also served at /oracleinvocation/ (the Flask original's README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged.",
+/** The body's wrap_with as sent, before any schema: a string, or undefined (absent or mistyped, which the schema then refuses). */
+function wrapWithOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || !Object.hasOwn(body, "wrap_with")) return undefined;
+  const value: unknown = (body as { readonly wrap_with?: unknown }).wrap_with;
+  return typeof value === "string" ? value : undefined;
+}
+
+type OracleCaller = {
+  readonly caller: ApiKeyRecord | undefined;
+  /** The keyring key wrap_with names, once the caller's scope for it is checked. */
+  readonly wrapper: KeyringKey | undefined;
+};
+
+const NO_CALLER: OracleCaller = { caller: undefined, wrapper: undefined };
+
+/**
+ * Who calls, when it matters: with wrap_with (envelope mode) or CAAS_ORACLE_REQUIRE_KEY, an API
+ * key in a header (401), its scope (403), then the key named (404), all before the body's
+ * schema, as on the keyring routes. Without either, nothing is looked at: the drop-in oracle.
+ */
+function oracleCaller(options: OracleOptions, request: Request, body: unknown, operation: "datakey" | "decrypt"): OracleCaller {
+  const wrapWith = wrapWithOf(body);
+  const credentials = options.credentials;
+  if (credentials === undefined || (options.requireKey !== true && wrapWith === undefined)) return NO_CALLER;
+  if (wrapWith !== undefined) {
+    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation);
+    if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
+    return { caller, wrapper: key };
+  }
+  const caller = authenticate(credentials.current.apiKeys, request.headers, undefined);
+  if (!permits(caller, "oracle")) throw new ScopeMissing();
+  return { caller, wrapper: undefined };
+}
+
+/** oracleCaller, with the caller's key name noted for the audit trail. */
+function noted(found: OracleCaller, audit: { note(facts: { apiKeyName?: string }): void }): OracleCaller {
+  if (found.caller !== undefined) audit.note({ apiKeyName: found.caller.name });
+  return found;
+}
+
+export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) {
+  const { batchMax } = options;
+  const seal = new Elysia({ name: "caas.oracle.seal", seed: batchMax })
+    .use(options.audit)
+    .derive(({ request, body, audit }) => noted(oracleCaller(options, request, body, "datakey"), audit))
+    .post(
+      "/oracleinvocation",
+      ({ body, wrapper, audit }) => {
+        if (wrapper === undefined) return sealText(body.data, body.aad);
+        audit.note({ keyName: wrapper.name, keyVersion: wrapper.newestVersion });
+        return sealTextWrapped(body.data, body.aad, wrapper);
       },
-    })
+      {
+        parse: parseJson,
+        body: SealRequest,
+        response: { 200: OracleAnswer, ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer },
+        detail: {
+          tags: ["oracle"],
+          operationId: "oracle.seal",
+          summary: "Encrypt text under a fresh AES-256-GCM key",
+          description:
+            'Also served at /oracleinvocation/ (the Flask original\'s README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged. With "wrap_with": NAME (envelope mode; an API key with scope keyring:NAME or keyring:NAME:datakey) the key comes back only as wrapped_key, sealed under keyring key NAME.',
+        },
+      },
+    )
     .post("/oracleinvocation/batch", ({ body }) => ({ results: answerEach(body.items, (item) => sealText(item.data, item.aad)) }), {
       parse: parseJson,
       transform: ({ body }) => assertBatchSize(body, batchMax),
@@ -35,16 +98,29 @@ export function oracleRoutes(parseJson: JsonBodyParser, { batchMax }: OracleOpti
         summary: "Encrypt many texts, each under its own fresh key",
         description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large). Each item is sealed as POST /oracleinvocation would, under its own key and nonce; results come in the order of items, and an item that fails (say, a lone surrogate in its data) gets {"error":{"code","message"}} in its place while the others are sealed. A wrongly typed item fails the whole request (400 invalid_body).`,
       },
-    })
-    .post("/oracleinvocation/decrypt", ({ body }) => ({ data: openText(body) }), {
-      parse: parseJson,
-      body: OpenRequest,
-      response: { 200: OpenedText, ...commonErrorAnswers, 400: ErrorAnswer },
-      detail: {
-        tags: ["oracle"],
-        operationId: "oracle.open",
-        summary: "Decrypt what the oracle sealed",
-        description: "A wrong key, tag, nonce or aad gives 400 authentication_failed and nothing more.",
-      },
     });
+  const open = new Elysia({ name: "caas.oracle.open", seed: batchMax })
+    .use(options.audit)
+    .derive(({ request, body, audit }) => noted(oracleCaller(options, request, body, "decrypt"), audit))
+    .post(
+      "/oracleinvocation/decrypt",
+      ({ body, wrapper, audit }) => {
+        const envelope = envelopeOf(body);
+        if (envelope !== undefined && wrapper !== undefined) audit.note({ keyName: wrapper.name });
+        return { data: openText(body, envelope === undefined ? undefined : wrapper) };
+      },
+      {
+        parse: parseJson,
+        body: OpenRequest,
+        response: { 200: OpenedText, ...commonErrorAnswers, 400: ErrorAnswer, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer },
+        detail: {
+          tags: ["oracle"],
+          operationId: "oracle.open",
+          summary: "Decrypt what the oracle sealed",
+          description:
+            'A wrong key, tag, nonce or aad gives 400 authentication_failed and nothing more. Envelope mode: send wrapped_key and "wrap_with": NAME in place of key, with an API key with scope keyring:NAME or keyring:NAME:decrypt.',
+        },
+      },
+    );
+  return new Elysia({ name: "caas.oracle", seed: batchMax }).use(seal).use(open);
 }

@@ -4,13 +4,24 @@ import { ErrorAnswer } from "../../http/model.ts";
 const base64 = (description: string, example: string) =>
   t.String({ description: `${description} (standard padded base64)`, examples: [example] });
 
+const wrapWith = t.Optional(
+  t.String({
+    description: "Envelope mode: the keyring key to wrap the data key under; the answer then has wrapped_key and no key. Needs an API key (header) with scope keyring:NAME or keyring:NAME:datakey",
+    maxLength: 64,
+    examples: ["orders"],
+  }),
+);
+
+const sealData = t.String({ description: "UTF-8 text to encrypt", examples: ["attack at dawn"] });
+const sealAad = t.Optional(t.String({ description: "UTF-8 text to authenticate but not encrypt; not returned", examples: ["order-42"] }));
+
 export const SealRequest = t.Object(
-  {
-    data: t.String({ description: "UTF-8 text to encrypt", examples: ["attack at dawn"] }),
-    aad: t.Optional(t.String({ description: "UTF-8 text to authenticate but not encrypt; not returned", examples: ["order-42"] })),
-  },
+  { data: sealData, aad: sealAad, wrap_with: wrapWith },
   { additionalProperties: false, examples: [{ data: "attack at dawn" }] },
 );
+
+/** One item of a batch: no envelope mode there, each item is sealed under its own key returned in clear. */
+const SealItem = t.Object({ data: sealData, aad: sealAad }, { additionalProperties: false });
 
 export const SealedText = t.Object(
   {
@@ -22,10 +33,29 @@ export const SealedText = t.Object(
   { additionalProperties: false },
 );
 
+/** The oracle's answer in envelope mode: the data key only wrapped under a keyring key. */
+export const EnvelopeSealedText = t.Object(
+  {
+    data: base64("Ciphertext without the tag", "c2VjcmV0IGJ5dGVz"),
+    wrapped_key: t.String({ description: "The fresh AES-256 key, sealed under the keyring key named in wrap_with (a caas ciphertext)", examples: ["caas:v1:..."] }),
+    mac: base64("128-bit GCM authentication tag", "3q2+796tvu/erb7v3q2+7w=="),
+    nonce: base64("Fresh random 96-bit nonce", "AAECAwQFBgcICQoL"),
+  },
+  { additionalProperties: false },
+);
+
+export const OracleAnswer = t.Union([SealedText, EnvelopeSealedText]);
+
+/**
+ * `key` is declared optional so that envelope mode can send `wrapped_key` (with `wrap_with`) in
+ * its place; exactly one of the two is required, checked by the service with the schema's words.
+ */
 export const OpenRequest = t.Object(
   {
     data: base64("Ciphertext without the tag", "c2VjcmV0IGJ5dGVz"),
-    key: base64("The key the oracle returned (16, 24 or 32 bytes)", "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k="),
+    key: t.Optional(base64("The key the oracle returned (16, 24 or 32 bytes)", "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")),
+    wrapped_key: t.Optional(t.String({ description: "Envelope mode, in place of key: the wrapped_key the oracle returned; needs wrap_with and an API key with scope keyring:NAME or keyring:NAME:decrypt" })),
+    wrap_with: wrapWith,
     mac: base64("128-bit tag", "3q2+796tvu/erb7v3q2+7w=="),
     nonce: base64("Nonce (12 bytes; 16 for the Flask original's ciphertexts)", "AAECAwQFBgcICQoL"),
     aad: t.Optional(t.String({ description: "The aad given when sealing, if any" })),
@@ -37,6 +67,7 @@ export const OpenedText = t.Object({ data: t.String({ description: "The decrypte
 
 export type SealRequest = typeof SealRequest.static;
 export type SealedText = typeof SealedText.static;
+export type EnvelopeSealedText = typeof EnvelopeSealedText.static;
 export type OpenRequest = typeof OpenRequest.static;
 
 /**
@@ -47,7 +78,7 @@ export type OpenRequest = typeof OpenRequest.static;
  */
 export function sealBatchRequest(batchMax: number) {
   return t.Object(
-    { items: t.Array(SealRequest, { maxItems: batchMax, description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list` }) },
+    { items: t.Array(SealItem, { maxItems: batchMax, description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list` }) },
     { additionalProperties: false, examples: [{ items: [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }] }] },
   );
 }

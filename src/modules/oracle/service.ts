@@ -8,8 +8,9 @@
 import { AuthenticationFailed, TAG_BYTES, type Bytes } from "../../crypto/aead.ts";
 import { openSync, sealWithFreshKeySync } from "../../crypto/aead-node.ts";
 import { decodeUtf8, EncodingError, encodeUtf8, fromBase64 } from "../../crypto/encoding.ts";
-import { DecryptionFailed, InvalidEncoding, InvalidText, PlaintextNotText } from "../../errors.ts";
-import type { OpenRequest, SealedText } from "./model.ts";
+import type { KeyringKey } from "../../credentials/keyring.ts";
+import { DecryptionFailed, InvalidBody, InvalidEncoding, InvalidText, PlaintextNotText } from "../../errors.ts";
+import type { EnvelopeSealedText, OpenRequest, SealedText } from "./model.ts";
 
 /** Key sizes AES accepts, and nonce sizes: 12 bytes is ours, 16 the Flask original's. */
 const ACCEPTED_KEY_BYTES = new Set([16, 24, 32]);
@@ -45,10 +46,40 @@ export function sealText(text: string, aad?: string): SealedText {
   };
 }
 
-/** The text an oracle answer holds, or DecryptionFailed for anything that does not authenticate. */
-export function openText(request: OpenRequest): string {
+/**
+ * Envelope mode: sealText's work, but the fresh data key is returned only sealed under the
+ * keyring key `wrapper` (as wrapped_key), so the caller never holds it in clear.
+ */
+export function sealTextWrapped(text: string, aad: string | undefined, wrapper: KeyringKey): EnvelopeSealedText {
+  const plaintext = textField("data", text);
+  const box = sealWithFreshKeySync(plaintext, aad === undefined ? undefined : textField("aad", aad));
+  try {
+    return { data: box.ciphertext.toBase64(), wrapped_key: wrapper.seal(box.key).ciphertext, mac: box.tag.toBase64(), nonce: box.nonce.toBase64() };
+  } finally {
+    box.key.fill(0);
+  }
+}
+
+/** Which form of key an open request carries, with the schema's own wording for what is missing. */
+export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; readonly wrappedKey: string } | undefined {
+  if (request.key !== undefined && request.wrapped_key !== undefined) throw new InvalidBody("Send either 'key' or 'wrapped_key', not both.");
+  if (request.wrapped_key !== undefined) {
+    if (request.wrap_with === undefined) throw new InvalidBody("Field 'wrap_with' is required with 'wrapped_key'.");
+    return { wrapWith: request.wrap_with, wrappedKey: request.wrapped_key };
+  }
+  if (request.key === undefined) throw new InvalidBody("Field 'key' is required.");
+  if (request.wrap_with !== undefined) throw new InvalidBody("Field 'wrapped_key' is required with 'wrap_with'.");
+  return undefined;
+}
+
+/**
+ * The text an oracle answer holds, or DecryptionFailed for anything that does not authenticate.
+ * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key.
+ */
+export function openText(request: OpenRequest, unwrapper?: KeyringKey): string {
+  if (unwrapper === undefined && request.key === undefined) throw new InvalidBody("Field 'key' is required.");
   const ciphertext = base64Field("data", request.data);
-  const key = base64Field("key", request.key);
+  const key = unwrapper === undefined ? base64Field("key", request.key ?? "") : unwrapper.open(request.wrapped_key ?? "", undefined, "wrapped_key").plaintext;
   const tag = base64Field("mac", request.mac);
   const nonce = base64Field("nonce", request.nonce);
   const aad = request.aad === undefined ? undefined : textField("aad", request.aad);
@@ -62,6 +93,8 @@ export function openText(request: OpenRequest): string {
   } catch (error) {
     if (error instanceof AuthenticationFailed) throw new DecryptionFailed();
     throw error;
+  } finally {
+    if (unwrapper !== undefined) key.fill(0);
   }
   try {
     return decodeUtf8(plaintext);

@@ -1,6 +1,8 @@
 import { Elysia } from "elysia";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { authenticate } from "../../http/authenticate.ts";
+import { permits } from "../../credentials/api-keys.ts";
+import { ScopeMissing } from "../../errors.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
@@ -41,6 +43,8 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         audit.note({ apiKeyName: caller.name });
         // The server charged this request to its address; a key found in the body takes the charge over.
         chargeToKey(request, caller.name);
+        // A key for the keyring alone is no key here: 403, still before the body's schema.
+        if (!permits(caller, "pseudonym")) throw new ScopeMissing();
         return { caller, secrets };
       })
       .post("/encrypt", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {

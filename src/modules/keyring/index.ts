@@ -1,0 +1,141 @@
+import { Elysia } from "elysia";
+import type { KeyringOperation } from "../../credentials/api-keys.ts";
+import type { CredentialsHolder } from "../../credentials/holder.ts";
+import { keyringCaller } from "../../http/authenticate.ts";
+import type { AuditPlugin } from "../../http/audit.ts";
+import { answerEach, assertBatchSize } from "../../http/batch.ts";
+import type { JsonBodyParser } from "../../http/json-body.ts";
+import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import {
+  batchOf,
+  DatakeyAnswer,
+  DatakeyRequest,
+  DecryptRequest,
+  EncryptRequest,
+  OpenedAnswer,
+  resultsOf,
+  RewrapRequest,
+  SealedAnswer,
+} from "./model.ts";
+import { datakeyWith, decryptWith, encryptWith, rewrapWith } from "./service.ts";
+
+export interface KeyringDeps {
+  readonly credentials: CredentialsHolder;
+  /** Most items in one batch request (config.batchMax). */
+  readonly batchMax: number;
+  /** The app's audit plugin: each route's operationId names it in the trail; the caller and key are noted. */
+  readonly audit: AuditPlugin;
+}
+
+const errorAnswers = { ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer } as const;
+
+/** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
+function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
+  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax })
+    .use(deps.audit)
+    .derive(({ request, params, audit }) => {
+      const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation);
+      audit.note({ apiKeyName: found.caller.name, keyName: found.key.name });
+      return found;
+    });
+}
+
+const tags = ["keyring"];
+
+export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
+  const { batchMax } = deps;
+  const batchSize = ({ body }: { body: unknown }) => assertBatchSize(body, batchMax);
+  const batchNote = `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), in order; an item that fails gets {"error":{"code","message"}} in its place while the others are answered.`;
+  return new Elysia({ name: "caas.keyring", seed: batchMax })
+    .use(
+      operationRoutes("encrypt", deps)
+        .post(
+          "/keyring/:name/encrypt",
+          ({ key, body, audit }) => {
+            const answer = encryptWith(key, body);
+            audit.note({ keyVersion: answer.version });
+            return answer;
+          },
+          {
+            parse: parseJson,
+            body: EncryptRequest,
+            response: { 200: SealedAnswer, ...errorAnswers },
+            detail: { tags, operationId: "keyring.encrypt", summary: "Encrypt under the key's newest version", description: "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt." },
+          },
+        )
+        .post(
+          "/keyring/:name/encrypt/batch",
+          ({ key, body, audit }) => {
+            audit.note({ keyVersion: key.newestVersion });
+            return { results: answerEach(body.items, (item) => encryptWith(key, item)) };
+          },
+          { parse: parseJson, transform: batchSize, body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }), response: { 200: resultsOf(SealedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.encrypt_batch", summary: "Encrypt many", description: batchNote } },
+        ),
+    )
+    .use(
+      operationRoutes("decrypt", deps)
+        .post(
+          "/keyring/:name/decrypt",
+          ({ key, body }) => decryptWith(key, body),
+          {
+            parse: parseJson,
+            body: DecryptRequest,
+            response: { 200: OpenedAnswer, ...errorAnswers },
+            detail: {
+              tags,
+              operationId: "keyring.decrypt", summary: "Decrypt a caas ciphertext of this key",
+              description: "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
+            },
+          },
+        )
+        .post(
+          "/keyring/:name/decrypt/batch",
+          ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }),
+          { parse: parseJson, transform: batchSize, body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }), response: { 200: resultsOf(OpenedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: batchNote } },
+        ),
+    )
+    .use(
+      operationRoutes("rewrap", deps)
+        .post(
+          "/keyring/:name/rewrap",
+          ({ key, body, audit }) => {
+            const answer = rewrapWith(key, body);
+            audit.note({ keyVersion: answer.version });
+            return answer;
+          },
+          {
+            parse: parseJson,
+            body: RewrapRequest,
+            response: { 200: SealedAnswer, ...errorAnswers },
+            detail: { tags, operationId: "keyring.rewrap", summary: "Re-encrypt under the newest version", description: "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap." },
+          },
+        )
+        .post(
+          "/keyring/:name/rewrap/batch",
+          ({ key, body, audit }) => {
+            audit.note({ keyVersion: key.newestVersion });
+            return { results: answerEach(body.items, (item) => rewrapWith(key, item)) };
+          },
+          { parse: parseJson, transform: batchSize, body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }), response: { 200: resultsOf(SealedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: batchNote } },
+        ),
+    )
+    .use(
+      operationRoutes("datakey", deps).post(
+        "/keyring/:name/datakey",
+        ({ key, body, audit }) => {
+          audit.note({ keyVersion: key.newestVersion });
+          return datakeyWith(key, body);
+        },
+        {
+          parse: parseJson,
+          body: DatakeyRequest,
+          response: { 200: DatakeyAnswer, ...errorAnswers },
+          detail: {
+            tags,
+            operationId: "keyring.datakey", summary: "A fresh 256-bit data key, wrapped under this key",
+            description: "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key.",
+          },
+        },
+      ),
+    );
+}

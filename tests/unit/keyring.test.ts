@@ -1,0 +1,340 @@
+/**
+ * The keyring's promises, as properties: what it seals it opens (text and bytes, with and
+ * without aad); anything altered, or opened under the wrong aad, name or version, is refused
+ * with a 4xx code and never a throw of anything else; rotation keeps old ciphertexts open;
+ * rewrap keeps the plaintext; the minimum decryption version retires exactly the versions below
+ * it. Then the files: wrapped versions are bound to their name and version, and a keyring does
+ * not open under another root key. And the routes: scopes decide before anything else.
+ */
+import { describe, expect, it } from "bun:test";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { testApp } from "./helpers.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { CredentialsHolder } from "../../src/credentials/holder.ts";
+import {
+  createKeyringKey,
+  initRootKey,
+  type Keyring,
+  KeyringKey,
+  KeyringRootKeyMismatch,
+  loadKeyring,
+  loadRootKey,
+  rotateKeyringKey,
+  setMinDecryptionVersion,
+  trimKeyringKey,
+  KeyringFileRefused,
+  RootKeyExists,
+} from "../../src/credentials/keyring.ts";
+import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { XaesKey } from "../../src/crypto/xaes.ts";
+import { CaasError, RequestError } from "../../src/errors.ts";
+import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
+
+const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 200);
+
+function randomKey(): XaesKey {
+  return new XaesKey(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** A key with versions first..newest, each its own random key (the same XaesKey for equal numbers across calls is not promised). */
+function keyWith(name: string, first: number, newest: number, minDecryptionVersion = first, ciphers?: Map<number, XaesKey>): KeyringKey {
+  const map = ciphers ?? new Map<number, XaesKey>();
+  for (let version = first; version <= newest; version++) if (!map.has(version)) map.set(version, randomKey());
+  for (const version of [...map.keys()]) if (version < first || version > newest) map.delete(version);
+  const versions = [...map.keys()].sort((a, b) => a - b).map((version) => ({ version, created: new Date().toISOString() }));
+  return new KeyringKey({ name, created: new Date().toISOString(), minDecryptionVersion, versions }, map);
+}
+
+/** The code a keyring operation refused with, or "ok"; anything that is not a RequestError fails the test. */
+function outcome(action: () => unknown): string {
+  try {
+    action();
+    return "ok";
+  } catch (error) {
+    if (error instanceof RequestError) return error.code;
+    throw error;
+  }
+}
+
+const text = fc.string({ unit: "grapheme", maxLength: 200 });
+const bytesBase64 = fc.uint8Array({ maxLength: 200 }).map((bytes) => bytes.toBase64());
+const aad = fc.option(fc.string({ maxLength: 40 }), { nil: undefined });
+
+describe("keyring ciphertexts", () => {
+  it("open to what was sealed: text and bytes, with and without aad", () => {
+    const key = keyWith("orders", 1, 3);
+    fc.assert(
+      fc.property(text, aad, (data, extra) => {
+        const sealed = encryptWith(key, { data, aad: extra });
+        expect(sealed.version).toBe(3);
+        expect(sealed.ciphertext).toStartWith("caas:v3:");
+        expect(decryptWith(key, { ciphertext: sealed.ciphertext, aad: extra })).toEqual({ data });
+      }),
+      { numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(bytesBase64, aad, (data, extra) => {
+        const sealed = encryptWith(key, { data, aad: extra, encoding: "base64" });
+        expect(decryptWith(key, { ciphertext: sealed.ciphertext, aad: extra, encoding: "base64" })).toEqual({ data });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("refuses a flipped bit anywhere in the string with authentication_failed or invalid_ciphertext, never a throw", () => {
+    const key = keyWith("orders", 1, 3);
+    const sealed = encryptWith(key, { data: "attack at dawn", aad: "order-42" }).ciphertext;
+    fc.assert(
+      fc.property(fc.nat({ max: sealed.length - 1 }), fc.integer({ min: 0, max: 15 }), (index, bit) => {
+        const code = sealed.charCodeAt(index) ^ (1 << bit);
+        const altered = sealed.slice(0, index) + String.fromCharCode(code) + sealed.slice(index + 1);
+        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })));
+      }),
+      { numRuns: RUNS * 5 },
+    );
+    // Every bit of every character, exhaustively, for the low byte.
+    for (let index = 0; index < sealed.length; index++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const altered = sealed.slice(0, index) + String.fromCharCode(sealed.charCodeAt(index) ^ (1 << bit)) + sealed.slice(index + 1);
+        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })));
+      }
+    }
+  });
+
+  it("refuses any string at all with a request error, never a throw", () => {
+    const key = keyWith("orders", 1, 2);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string().map((tail) => `caas:v1:${tail}`), fc.base64String().map((tail) => `caas:v2:${tail}`)), (ciphertext) => {
+        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext })));
+      }),
+      { numRuns: RUNS * 5 },
+    );
+  });
+
+  it("refuses the wrong aad, another key's name, or another version's number", () => {
+    const ciphers = new Map<number, XaesKey>();
+    const orders = keyWith("orders", 1, 2, 1, ciphers);
+    // Same key material under another name: the name is authenticated, not only the material.
+    const invoices = keyWith("invoices", 1, 2, 1, new Map(ciphers));
+    fc.assert(
+      fc.property(text, fc.string({ maxLength: 20 }), (data, extra) => {
+        const sealed = encryptWith(orders, { data, aad: extra }).ciphertext;
+        expect(outcome(() => decryptWith(orders, { ciphertext: sealed, aad: `${extra}x` }))).toBe("authentication_failed");
+        expect(outcome(() => decryptWith(invoices, { ciphertext: sealed, aad: extra }))).toBe("authentication_failed");
+        // The same bytes claimed by version 1 (whose key here is version 2's too, so only the number differs).
+        const sameKeys = keyWith("orders", 1, 2, 1, new Map([[1, ciphers.get(2)!], [2, ciphers.get(2)!]]));
+        expect(outcome(() => decryptWith(sameKeys, { ciphertext: sealed.replace("caas:v2:", "caas:v1:"), aad: extra }))).toBe("authentication_failed");
+        // aad absent and aad "" are the same; "ab"+"c" is not "a"+"bc" (the framing has lengths).
+        if (extra === "") expect(outcome(() => decryptWith(orders, { ciphertext: sealed }))).toBe("ok");
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("keeps old ciphertexts open after a rotation, and seals new ones under the new version", () => {
+    const ciphers = new Map<number, XaesKey>();
+    let key = keyWith("orders", 1, 1, 1, ciphers);
+    const made: { ciphertext: string; data: string; version: number }[] = [];
+    for (let newest = 1; newest <= 6; newest++) {
+      key = keyWith("orders", 1, newest, 1, ciphers);
+      const data = `message under ${newest}`;
+      const sealed = encryptWith(key, { data });
+      expect(sealed.version).toBe(newest);
+      made.push({ ...sealed, data });
+      for (const old of made) expect(decryptWith(key, { ciphertext: old.ciphertext })).toEqual({ data: old.data });
+    }
+  });
+
+  it("rewraps to the newest version with the plaintext and aad unchanged", () => {
+    const ciphers = new Map<number, XaesKey>();
+    const before = keyWith("orders", 1, 2, 1, ciphers);
+    const after = keyWith("orders", 1, 5, 1, ciphers);
+    fc.assert(
+      fc.property(text, aad, (data, extra) => {
+        const old = encryptWith(before, { data, aad: extra });
+        const rewrapped = rewrapWith(after, { ciphertext: old.ciphertext, aad: extra });
+        expect(rewrapped.version).toBe(5);
+        expect(rewrapped.ciphertext).toStartWith("caas:v5:");
+        expect(decryptWith(after, { ciphertext: rewrapped.ciphertext, aad: extra })).toEqual({ data });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("retires exactly the versions below the minimum decryption version", () => {
+    const ciphers = new Map<number, XaesKey>();
+    const all = keyWith("orders", 1, 8, 1, ciphers);
+    const sealed = new Map<number, string>();
+    for (let version = 1; version <= 8; version++) sealed.set(version, keyWith("orders", 1, version, 1, ciphers).seal(new TextEncoder().encode(`v${version}`)).ciphertext);
+    expect(all.newestVersion).toBe(8);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), (minimum) => {
+        const key = keyWith("orders", 1, 8, minimum, ciphers);
+        for (const [version, ciphertext] of sealed) {
+          expect(outcome(() => decryptWith(key, { ciphertext }))).toBe(version < minimum ? "key_version_retired" : "ok");
+        }
+        // Trimmed below the minimum: still retired, not a different answer.
+        const trimmed = keyWith("orders", minimum, 8, minimum, new Map(ciphers));
+        for (const [version, ciphertext] of sealed) expect(outcome(() => decryptWith(trimmed, { ciphertext }))).toBe(version < minimum ? "key_version_retired" : "ok");
+      }),
+    );
+  });
+
+  it("refuses a plaintext that is not UTF-8 asked for as text, and gives it as base64", () => {
+    const key = keyWith("orders", 1, 1);
+    const { ciphertext } = encryptWith(key, { data: "//79", encoding: "base64" });
+    expect(outcome(() => decryptWith(key, { ciphertext }))).toBe("plaintext_not_utf8");
+    expect(decryptWith(key, { ciphertext, encoding: "base64" })).toEqual({ data: "//79" });
+  });
+});
+
+function privateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "caas-keyring-"));
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+describe("the keyring file", () => {
+  it("opens under its root key only; another root key is refused whole", async () => {
+    const dir = privateDir();
+    await initRootKey(join(dir, "root"));
+    await initRootKey(join(dir, "other"));
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    expect((await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")))).names).toEqual(["orders"]);
+    await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(initRootKey(join(dir, "root"))).rejects.toBeInstanceOf(RootKeyExists);
+  });
+
+  it("binds each wrapped version to its name and number: moved elsewhere, it does not open", async () => {
+    const dir = privateDir();
+    const path = join(dir, "keyring.json");
+    const root = join(dir, "root");
+    await initRootKey(root);
+    await createKeyringKey(path, root, "orders");
+    await createKeyringKey(path, root, "invoices");
+    await rotateKeyringKey(path, root, "orders");
+    const original = JSON.parse(readFileSync(path, "utf8")) as { keys: { name: string; versions: { version: number; key: string }[] }[] };
+    const swapped = structuredClone(original);
+    // invoices' version 1 takes orders' version 1 material: another name.
+    swapped.keys[1]!.versions[0]!.key = original.keys[0]!.versions[0]!.key;
+    writeFileSync(path, JSON.stringify(swapped));
+    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    const renumbered = structuredClone(original);
+    // orders' version 2 takes version 1's material: another number.
+    renumbered.keys[0]!.versions[1]!.key = original.keys[0]!.versions[0]!.key;
+    writeFileSync(path, JSON.stringify(renumbered));
+    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    // Nothing of the material is in the file in clear: every stored key is 72 wrapped bytes.
+    for (const key of original.keys) for (const version of key.versions) expect(Buffer.from(version.key, "base64").length).toBe(72);
+  });
+
+  it("refuses a min decryption version past the newest, and a trim of versions that still decrypt", async () => {
+    const dir = privateDir();
+    const path = join(dir, "keyring.json");
+    const root = join(dir, "root");
+    await initRootKey(root);
+    await createKeyringKey(path, root, "orders");
+    await rotateKeyringKey(path, root, "orders");
+    await expect(setMinDecryptionVersion(path, root, "orders", 3)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await expect(trimKeyringKey(path, root, "orders", 2)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await setMinDecryptionVersion(path, root, "orders", 2);
+    expect((await trimKeyringKey(path, root, "orders", 2)).deleted).toEqual([1]);
+    await expect(setMinDecryptionVersion(path, root, "orders", 1)).rejects.toBeInstanceOf(KeyringFileRefused);
+    const keyring = await loadKeyring(path, await loadRootKey(root));
+    expect(keyring.get("orders")?.info.versions.map((entry) => entry.version)).toEqual([2]);
+  });
+});
+
+describe("keyring routes and scopes", () => {
+  const KEYS = {
+    whole: "caas-test-whole-key-0001",
+    encryptOnly: "caas-test-encrypt-key-0001",
+    pseudonymOnly: "caas-test-pseudonym-key-01",
+  };
+
+  async function appWith(): Promise<{ handle: (path: string, body: unknown, key?: string) => Promise<{ status: number; body: Record<string, unknown> }>; keyring: Keyring }> {
+    const dir = privateDir();
+    await initRootKey(join(dir, "root"));
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
+    const apiKeys = ApiKeyStore.fromKeys([
+      { name: "whole", key: KEYS.whole, scopes: ["keyring:orders", "keyring:ghost"] },
+      { name: "encrypt-only", key: KEYS.encryptOnly, scopes: ["keyring:orders:encrypt"] },
+      { name: "pseudonym-only", key: KEYS.pseudonymOnly },
+    ]);
+    const app = testApp({ config: { batchMax: 3 }, credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }) });
+    return {
+      keyring,
+      handle: async (path, body, key) => {
+        const answer = await app.handle(
+          new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json", ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) }, body: JSON.stringify(body) }),
+        );
+        return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+      },
+    };
+  }
+
+  const OPERATIONS: readonly { readonly path: string; readonly body: unknown }[] = [
+    { path: "encrypt", body: { data: "x" } },
+    { path: "decrypt", body: { ciphertext: "caas:v1:AAAA" } },
+    { path: "rewrap", body: { ciphertext: "caas:v1:AAAA" } },
+    { path: "datakey", body: {} },
+    { path: "encrypt/batch", body: { items: [] } },
+    { path: "decrypt/batch", body: { items: [] } },
+    { path: "rewrap/batch", body: { items: [] } },
+  ];
+
+  it("answers 401 first, then 403 for a key without the scope, whether or not the key name exists, before the body is looked at", async () => {
+    const { handle } = await appWith();
+    for (const operation of OPERATIONS) {
+      for (const name of ["orders", "no-such-key", "a%20b"]) {
+        expect((await handle(`/keyring/${name}/${operation.path}`, { wrong: true })).status).toBe(401);
+        for (const key of [KEYS.pseudonymOnly, ...(operation.path === "encrypt" || operation.path === "encrypt/batch" ? [] : [KEYS.encryptOnly])]) {
+          const answer = await handle(`/keyring/${name}/${operation.path}`, { items: Array.from({ length: 10 }, () => 1), wrong: true }, key);
+          expect({ route: `${name}/${operation.path}`, status: answer.status, code: (answer.body.error as { code: string }).code }).toEqual({ route: `${name}/${operation.path}`, status: 403, code: "forbidden" });
+        }
+      }
+    }
+  });
+
+  it("answers 404 unknown_key for a name the caller may use that the keyring lacks, and 200 where it has it", async () => {
+    const { handle } = await appWith();
+    for (const operation of OPERATIONS) {
+      const missing = await handle(`/keyring/ghost/${operation.path}`, operation.body, KEYS.whole);
+      expect((missing.body.error as { code: string }).code).toBe("unknown_key");
+      expect(missing.status).toBe(404);
+    }
+    expect((await handle("/keyring/orders/encrypt", { data: "x" }, KEYS.encryptOnly)).status).toBe(200);
+    expect((await handle("/keyring/orders/encrypt/batch", { items: [1, 2, 3, 4] }, KEYS.whole)).status).toBe(413);
+  });
+
+  it("refuses a keyring-only key on the pseudonym routes with 403", async () => {
+    const { handle } = await appWith();
+    const fields = { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    for (const path of ["/encrypt", "/encode", "/verify", "/encrypt/batch"]) {
+      const answer = await handle(path, { wrong: true }, KEYS.whole);
+      expect({ path, status: answer.status }).toEqual({ path, status: 403 });
+    }
+    expect((await handle("/encrypt", fields, KEYS.pseudonymOnly)).status).toBe(200);
+  });
+
+  it("never lets a CaasError other than a request error out of a keyring operation on any input", () => {
+    const key = keyWith("orders", 1, 1);
+    fc.assert(
+      fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), fc.constantFrom("utf8", "base64", undefined), (data, extra, encoding) => {
+        for (const action of [() => encryptWith(key, { data, aad: extra, encoding }), () => decryptWith(key, { ciphertext: data, aad: extra, encoding }), () => rewrapWith(key, { ciphertext: data, aad: extra })]) {
+          try {
+            action();
+          } catch (error) {
+            expect(error instanceof RequestError || !(error instanceof CaasError)).toBe(true);
+            expect(error).toBeInstanceOf(RequestError);
+          }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
