@@ -222,6 +222,8 @@ describe("development mode (no certificate configured)", () => {
       `would create ${state} (directory, mode 0700)`,
       `would create ${state}/secret.json (a new secret, mode 0600)`,
       `would create ${state}/dev-api-key (a development API key, mode 0600)`,
+      `would create ${state}/dev-root-key (a development root key, mode 0600)`,
+      `would create ${state}/dev-keyring.json (a development keyring with one key named 'dev', mode 0600)`,
       "configuration ok",
     ]);
     expect(existsSync(state)).toBe(false);
@@ -229,7 +231,7 @@ describe("development mode (no certificate configured)", () => {
     for (const start of ["first", "second"]) {
       const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state, CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } });
       try {
-        expect(readdirSync(state).sort()).toEqual(["dev-api-key", "dev-certificate.pem", "secret.json"]);
+        expect(readdirSync(state).filter((name) => !name.startsWith(".")).sort()).toEqual(["dev-api-key", "dev-certificate.pem", "dev-keyring.json", "dev-root-key", "secret.json"]);
         const key = readFileSync(join(state, "dev-api-key"), "utf8").trim();
         expect(served.output()).toContain(`"event":"${start === "first" ? "dev_api_key_created" : "dev_api_key"}"`);
         expect(served.output()).not.toContain(key);
