@@ -22,7 +22,8 @@ const { values } = parseArgs({
 });
 if (values.cert === undefined || values.key === undefined) throw new Error("baseline: --cert and --key are required");
 const mode = values.mode;
-if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto") throw new Error("baseline: --mode is fixed, echo, seal or seal-webcrypto");
+if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto")
+  throw new Error("baseline: --mode is fixed, echo, seal or seal-webcrypto");
 
 // The same shape and size as an oracle answer for 64 bytes of text.
 const FIXED = {
@@ -49,7 +50,12 @@ async function sealWithWebCrypto(text: string) {
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   const cryptoKey = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, cryptoKey, encoder.encode(text)));
-  return { data: sealed.subarray(0, sealed.length - 16).toBase64(), key: key.toBase64(), mac: sealed.subarray(sealed.length - 16).toBase64(), nonce: nonce.toBase64() };
+  return {
+    data: sealed.subarray(0, sealed.length - 16).toBase64(),
+    key: key.toBase64(),
+    mac: sealed.subarray(sealed.length - 16).toBase64(),
+    nonce: nonce.toBase64(),
+  };
 }
 
 const answer: (body: unknown) => unknown =

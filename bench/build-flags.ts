@@ -28,7 +28,9 @@ interface Variant {
   readonly bytecode: boolean;
   readonly minify: Minify;
 }
-const VARIANTS: Variant[] = [true, false].flatMap((bytecode) => Object.entries(MINIFY).map(([name, minify]) => ({ name: `${bytecode ? "bytecode" : "no bytecode"}, minify ${name}`, bytecode, minify })));
+const VARIANTS: Variant[] = [true, false].flatMap((bytecode) =>
+  Object.entries(MINIFY).map(([name, minify]) => ({ name: `${bytecode ? "bytecode" : "no bytecode"}, minify ${name}`, bytecode, minify })),
+);
 
 async function build(variant: Variant, outfile: string): Promise<number> {
   const started = performance.now();
@@ -47,7 +49,11 @@ async function build(variant: Variant, outfile: string): Promise<number> {
 /** What a broken minification shows first: routes, schema validation, the oracle, the docs UI. */
 async function smoke(binary: string, env: Record<string, string>, caPem: string): Promise<string> {
   const home = mkdtempSync(join(tmpdir(), "caas-flags-home-"));
-  const child = Bun.spawn([binary, "serve"], { env: { PATH: process.env.PATH ?? "", HOME: home, CAAS_PORT: "0", ...env }, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([binary, "serve"], {
+    env: { PATH: process.env.PATH ?? "", HOME: home, CAAS_PORT: "0", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   try {
     let output = "";
     const reader = child.stdout.getReader();
@@ -65,7 +71,12 @@ async function smoke(binary: string, env: Record<string, string>, caPem: string)
     const base = `https://127.0.0.1:${port}`;
     const tls = { ca: caPem };
     const post = (path: string, body: unknown) =>
-      fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), tls } as RequestInit);
+      fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        tls,
+      } as RequestInit);
     const sealed = (await (await post("/oracleinvocation/", { data: "smoke ☀️", aad: "a" })).json()) as Record<string, string>;
     const opened = (await (await post("/oracleinvocation/decrypt", { ...sealed, aad: "a" })).json()) as { data?: string };
     if (opened.data !== "smoke ☀️") return "oracle round trip failed";
@@ -116,7 +127,9 @@ try {
       configured === undefined || adhoc === undefined
         ? "— | — | — | —"
         : `${configured.medianMs.toFixed(1)} ms | ${adhoc.medianMs.toFixed(1)} ms | ${configured.rssMiB!.toFixed(1)} MiB | ${configured.anonMiB!.toFixed(1)} MiB`;
-    rows.push(`| ${entry.variant.name} | ${entry.sizeMiB.toFixed(1)} MiB | ${(entry.buildMs / 1000).toFixed(1)} s | ${entry.smoke} | ${measuredCells} |`);
+    rows.push(
+      `| ${entry.variant.name} | ${entry.sizeMiB.toFixed(1)} MiB | ${(entry.buildMs / 1000).toFixed(1)} s | ${entry.smoke} | ${measuredCells} |`,
+    );
   }
   console.log(`${runs} runs per start-up figure (median), all variants interleaved run by run; RSS after 1 s idle.`);
   console.log(rows.join("\n"));

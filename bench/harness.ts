@@ -32,14 +32,36 @@ export function makeTestPki(dir = tempDir("caas-pki-"), name = "server"): TestPk
   const ca = join(dir, "ca.pem");
   const caKey = join(dir, "ca.key");
   if (!(Bun.file(ca).size > 0)) {
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "60", "-subj", "/CN=caas test CA"], dir);
+    openssl(
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        caKey,
+        "-out",
+        ca,
+        "-days",
+        "60",
+        "-subj",
+        "/CN=caas test CA",
+      ],
+      dir,
+    );
   }
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.pem`);
   const ext = join(dir, `${name}.ext`);
   Bun.spawnSync(["sh", "-c", `printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > '${ext}'`]);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`], dir);
+  openssl(
+    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`],
+    dir,
+  );
   openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "60", "-extfile", ext], dir);
   return { dir, caCert: ca, caCertPem: readFileSync(ca, "utf8"), serverCert: cert, serverKey: key };
 }
@@ -82,7 +104,13 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     CAAS_TLS_KEY: pki.serverKey,
     ...options.env,
   };
-  const child = Bun.spawn([options.binary ?? BINARY, "serve", ...(options.args ?? [])], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([options.binary ?? BINARY, "serve", ...(options.args ?? [])], {
+    cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const chunks: string[] = [];
   void collect(child.stdout, chunks);
   void collect(child.stderr, chunks);
@@ -105,7 +133,11 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     output,
     request,
     post: (path, body, headers = {}) =>
-      request(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }),
+      request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null) child.kill(signal);
       const code = await child.exited;

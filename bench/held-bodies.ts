@@ -33,7 +33,10 @@ const extraEnv = Object.fromEntries(
     .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
 );
 
-const caas = await startCaas({ ...(values.binary === undefined ? {} : { binary: values.binary }), env: { CAAS_MAX_BODY: String(maxBody), ...extraEnv } });
+const caas = await startCaas({
+  ...(values.binary === undefined ? {} : { binary: values.binary }),
+  env: { CAAS_MAX_BODY: String(maxBody), ...extraEnv },
+});
 
 function memory(): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${caas.process.pid}/status`, "utf8");
@@ -51,7 +54,10 @@ async function hold(): Promise<{ socket: TLSSocket; answered: () => boolean }> {
   socket.on("error", () => undefined);
   const body = `{"data":"${"x".repeat(maxBody - 1024)}`;
   await new Promise<void>((resolve) =>
-    socket.write(`POST /oracleinvocation HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${maxBody}\r\n\r\n${body}`, () => resolve()),
+    socket.write(
+      `POST /oracleinvocation HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${maxBody}\r\n\r\n${body}`,
+      () => resolve(),
+    ),
   );
   return { socket, answered: () => answer.startsWith("HTTP/1.1 ") };
 }

@@ -23,7 +23,8 @@ const { values } = parseArgs({
   options: { cert: { type: "string" }, key: { type: "string" }, layer: { type: "string" }, "state-dir": { type: "string" } },
   strict: true,
 });
-if (values.cert === undefined || values.key === undefined || values["state-dir"] === undefined) throw new Error("layers: --cert, --key and --state-dir are required");
+if (values.cert === undefined || values.key === undefined || values["state-dir"] === undefined)
+  throw new Error("layers: --cert, --key and --state-dir are required");
 const layer = values.layer;
 if (layer !== "lean" && layer !== "app") throw new Error("layers: --layer is lean or app");
 

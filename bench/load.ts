@@ -100,8 +100,20 @@ function pinned(command: string[], cpu: string | undefined): string[] {
   return PIN && cpu !== undefined ? ["taskset", "-c", cpu, ...command] : command;
 }
 
-async function startServer(name: string, command: string[], env: Record<string, string>, listening: RegExp, cpu: string | undefined): Promise<Server> {
-  const child = Bun.spawn(pinned(command, cpu), { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+async function startServer(
+  name: string,
+  command: string[],
+  env: Record<string, string>,
+  listening: RegExp,
+  cpu: string | undefined,
+): Promise<Server> {
+  const child = Bun.spawn(pinned(command, cpu), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   running.add(child);
   const chunks: string[] = [];
   const decoder = new TextDecoder();
@@ -126,7 +138,8 @@ async function startServer(name: string, command: string[], env: Record<string, 
         },
       };
     }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`bench: ${name} did not start (exit ${child.exitCode}):\n${chunks.join("")}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`bench: ${name} did not start (exit ${child.exitCode}):\n${chunks.join("")}`);
     await Bun.sleep(20);
   }
 }
@@ -135,14 +148,35 @@ const CAAS_LISTENING = /"event":"listening"[^\n]*"url":"https:\/\/[^"]*:(\d+)"/;
 const BASELINE_LISTENING = /^listening (\d+)$/m;
 
 function startBaseline(mode: "fixed" | "echo" | "seal" | "seal-webcrypto", pki: TestPki): Promise<Server> {
-  return startServer(`baseline-${mode}`, [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode], {}, BASELINE_LISTENING, SERVER_CPU);
+  return startServer(
+    `baseline-${mode}`,
+    [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode],
+    {},
+    BASELINE_LISTENING,
+    SERVER_CPU,
+  );
 }
 
 function startLayer(layer: "lean" | "app", pki: TestPki, stateDir: string): Promise<Server> {
-  return startServer(`layer-${layer}`, [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir], {}, BASELINE_LISTENING, SERVER_CPU);
+  return startServer(
+    `layer-${layer}`,
+    [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir],
+    {},
+    BASELINE_LISTENING,
+    SERVER_CPU,
+  );
 }
 
-function startCaas(name: string, binary: string, pki: TestPki, stateDir: string, keysFile: string, args: string[] = [], cpu: string | undefined = SERVER_CPU, env: Record<string, string> = {}): Promise<Server> {
+function startCaas(
+  name: string,
+  binary: string,
+  pki: TestPki,
+  stateDir: string,
+  keysFile: string,
+  args: string[] = [],
+  cpu: string | undefined = SERVER_CPU,
+  env: Record<string, string> = {},
+): Promise<Server> {
   return startServer(
     name,
     [binary, "serve", ...args],
@@ -201,7 +235,10 @@ function keyringEnv(stateDir: string): Record<string, string> {
   const keyring = join(stateDir, "keyring.json");
   if (!existsSync(rootKey)) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    for (const args of [["root-key", "init", rootKey], ["keyring", "create", "bench", "--file", keyring, "--root-key", rootKey]]) {
+    for (const args of [
+      ["root-key", "init", rootKey],
+      ["keyring", "create", "bench", "--file", keyring, "--root-key", rootKey],
+    ]) {
       const result = Bun.spawnSync([CAAS, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
       if (result.exitCode !== 0) throw new Error(`bench: caas ${args[0]} failed: ${result.stderr.toString()}`);
     }
@@ -211,7 +248,11 @@ function keyringEnv(stateDir: string): Record<string, string> {
 
 function addApiKey(keysFile: string): string {
   // Every scope the scenarios need: the pseudonym routes and the keyring key "bench".
-  const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--scope", "pseudonym", "--scope", "keyring:bench", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--scope", "pseudonym", "--scope", "keyring:bench", "--file", keysFile], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const key = result.stdout.toString().trim().split("\n").at(-1);
   if (result.exitCode !== 0 || key === undefined || key === "") throw new Error(`bench: caas keys add failed: ${result.stderr.toString()}`);
   return key;
@@ -319,14 +360,20 @@ try {
   const lua = join(work, "lua");
   const singleBody = JSON.stringify({ data: text64 });
   const singleScript = luaScript(lua, "single", singleBody, {});
-  const encryptScript = luaScript(lua, "encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), { Authorization: `Bearer ${apiKey}` });
+  const encryptScript = luaScript(lua, "encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), {
+    Authorization: `Bearer ${apiKey}`,
+  });
   const batchScript = luaScript(lua, "batch", JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }), {});
   // Exactly 1 MiB on the wire, the default body limit: {"data":"…"} is 11 bytes of JSON around the text.
   const largeText = ONE_MIB - 11;
   const largeScript = luaScript(lua, "large", JSON.stringify({ data: "a".repeat(largeText) }), {});
 
-  console.log(`bench: ${CPUS} CPUs (${cpus()[0]?.model ?? "unknown"}), ${PIN ? `wrk pinned to CPU ${CLIENT_CPU}, servers to CPU ${SERVER_CPU} (taskset)` : "not pinned"}`);
-  console.log(`bench: ${RUNS} round(s) of ${DURATION} s per scenario, wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), load average ${loadAverageBefore}`);
+  console.log(
+    `bench: ${CPUS} CPUs (${cpus()[0]?.model ?? "unknown"}), ${PIN ? `wrk pinned to CPU ${CLIENT_CPU}, servers to CPU ${SERVER_CPU} (taskset)` : "not pinned"}`,
+  );
+  console.log(
+    `bench: ${RUNS} round(s) of ${DURATION} s per scenario, wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), load average ${loadAverageBefore}`,
+  );
 
   const ceiling = await startBaseline("fixed", pki);
   const echo = await startBaseline("echo", pki);
@@ -336,8 +383,13 @@ try {
   const appOnly = await startLayer("app", pki, join(work, "layer-app"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
   // The same build writing its audit trail to a file in the bench's directory (one line per request).
-  const audited = await startCaas("caas-audit", CAAS, pki, join(work, "caas-audit"), keysFile, [], SERVER_CPU, { CAAS_AUDIT_LOG: join(work, "audit.log") });
-  const caasBefore = values.before === undefined ? undefined : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
+  const audited = await startCaas("caas-audit", CAAS, pki, join(work, "caas-audit"), keysFile, [], SERVER_CPU, {
+    CAAS_AUDIT_LOG: join(work, "audit.log"),
+  });
+  const caasBefore =
+    values.before === undefined
+      ? undefined
+      : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
   // A ciphertext of the 64-byte text under keyring key "bench", for the decrypt and rewrap scenarios.
   const bearer = { Authorization: `Bearer ${apiKey}` };
   const sealedAnswer = await fetch(`https://127.0.0.1:${caas.port}/keyring/bench/encrypt`, {
@@ -351,29 +403,166 @@ try {
   const keyringDecryptScript = luaScript(lua, "keyring-decrypt", JSON.stringify({ ciphertext }), bearer);
   const keyringRewrapScript = luaScript(lua, "keyring-rewrap", JSON.stringify({ ciphertext }), bearer);
   const keyringDatakeyScript = luaScript(lua, "keyring-datakey", "{}", bearer);
-  const keyringBatchScript = luaScript(lua, "keyring-encrypt-batch", JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }), bearer);
+  const keyringBatchScript = luaScript(
+    lua,
+    "keyring-encrypt-batch",
+    JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }),
+    bearer,
+  );
 
   const scenarios: Scenario[] = [
-    { name: "ceiling", what: "raw Bun.serve: parse JSON, fixed JSON answer", server: () => ceiling, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "hand-written", what: "raw Bun.serve + node:crypto seal (no validation, no headers)", server: () => handWritten, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "caas-lean", what: "caas's body reader, seal and headers in a bare Bun.serve", server: () => lean, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "caas-app", what: "caas's Elysia app as Bun.serve's fetch, no metrics wrapper", server: () => appOnly, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "oracle", what: "caas POST /oracleinvocation/, 64 B", server: () => caas, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
+    {
+      name: "ceiling",
+      what: "raw Bun.serve: parse JSON, fixed JSON answer",
+      server: () => ceiling,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "hand-written",
+      what: "raw Bun.serve + node:crypto seal (no validation, no headers)",
+      server: () => handWritten,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "caas-lean",
+      what: "caas's body reader, seal and headers in a bare Bun.serve",
+      server: () => lean,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "caas-app",
+      what: "caas's Elysia app as Bun.serve's fetch, no metrics wrapper",
+      server: () => appOnly,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "oracle",
+      what: "caas POST /oracleinvocation/, 64 B",
+      server: () => caas,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
     ...(caasBefore === undefined
       ? []
-      : [{ name: "oracle-before", what: `the same, ${values.before}`, server: () => caasBefore, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS }]),
-    { name: "hand-written-webcrypto", what: "raw Bun.serve + Web Crypto seal", server: () => handWrittenWebCrypto, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "oracle-audit", what: "caas POST /oracleinvocation/, 64 B, CAAS_AUDIT_LOG on", server: () => audited, path: "/oracleinvocation/", script: singleScript, connections: CONNECTIONS },
-    { name: "encrypt", what: "caas POST /encrypt, 64 B, API key header", server: () => caas, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
-    { name: "encrypt-audit", what: "caas POST /encrypt, 64 B, API key header, CAAS_AUDIT_LOG on", server: () => audited, path: "/encrypt", script: encryptScript, connections: CONNECTIONS },
-    { name: "batch", what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/oracleinvocation/batch", script: batchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
-    { name: "keyring-encrypt", what: "caas POST /keyring/bench/encrypt, 64 B, Bearer key", server: () => caas, path: "/keyring/bench/encrypt", script: keyringEncryptScript, connections: CONNECTIONS },
-    { name: "keyring-decrypt", what: "caas POST /keyring/bench/decrypt, 64 B", server: () => caas, path: "/keyring/bench/decrypt", script: keyringDecryptScript, connections: CONNECTIONS },
-    { name: "keyring-rewrap", what: "caas POST /keyring/bench/rewrap, 64 B", server: () => caas, path: "/keyring/bench/rewrap", script: keyringRewrapScript, connections: CONNECTIONS },
-    { name: "keyring-datakey", what: "caas POST /keyring/bench/datakey", server: () => caas, path: "/keyring/bench/datakey", script: keyringDatakeyScript, connections: CONNECTIONS },
-    { name: "keyring-encrypt-batch", what: `caas POST /keyring/bench/encrypt/batch, ${BATCH_SIZE} × 64 B`, server: () => caas, path: "/keyring/bench/encrypt/batch", script: keyringBatchScript, connections: CONNECTIONS, perRequest: BATCH_SIZE },
-    { name: "echo-1mib", what: "raw Bun.serve: parse + re-serialise 1 MiB JSON", server: () => echo, path: "/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
-    { name: "oracle-1mib", what: "caas POST /oracleinvocation/, 1 MiB body", server: () => caas, path: "/oracleinvocation/", script: largeScript, connections: LARGE_CONNECTIONS, perRequest: largeText },
+      : [
+          {
+            name: "oracle-before",
+            what: `the same, ${values.before}`,
+            server: () => caasBefore,
+            path: "/oracleinvocation/",
+            script: singleScript,
+            connections: CONNECTIONS,
+          },
+        ]),
+    {
+      name: "hand-written-webcrypto",
+      what: "raw Bun.serve + Web Crypto seal",
+      server: () => handWrittenWebCrypto,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "oracle-audit",
+      what: "caas POST /oracleinvocation/, 64 B, CAAS_AUDIT_LOG on",
+      server: () => audited,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "encrypt",
+      what: "caas POST /encrypt, 64 B, API key header",
+      server: () => caas,
+      path: "/encrypt",
+      script: encryptScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "encrypt-audit",
+      what: "caas POST /encrypt, 64 B, API key header, CAAS_AUDIT_LOG on",
+      server: () => audited,
+      path: "/encrypt",
+      script: encryptScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "batch",
+      what: `caas POST /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`,
+      server: () => caas,
+      path: "/oracleinvocation/batch",
+      script: batchScript,
+      connections: CONNECTIONS,
+      perRequest: BATCH_SIZE,
+    },
+    {
+      name: "keyring-encrypt",
+      what: "caas POST /keyring/bench/encrypt, 64 B, Bearer key",
+      server: () => caas,
+      path: "/keyring/bench/encrypt",
+      script: keyringEncryptScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "keyring-decrypt",
+      what: "caas POST /keyring/bench/decrypt, 64 B",
+      server: () => caas,
+      path: "/keyring/bench/decrypt",
+      script: keyringDecryptScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "keyring-rewrap",
+      what: "caas POST /keyring/bench/rewrap, 64 B",
+      server: () => caas,
+      path: "/keyring/bench/rewrap",
+      script: keyringRewrapScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "keyring-datakey",
+      what: "caas POST /keyring/bench/datakey",
+      server: () => caas,
+      path: "/keyring/bench/datakey",
+      script: keyringDatakeyScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "keyring-encrypt-batch",
+      what: `caas POST /keyring/bench/encrypt/batch, ${BATCH_SIZE} × 64 B`,
+      server: () => caas,
+      path: "/keyring/bench/encrypt/batch",
+      script: keyringBatchScript,
+      connections: CONNECTIONS,
+      perRequest: BATCH_SIZE,
+    },
+    {
+      name: "echo-1mib",
+      what: "raw Bun.serve: parse + re-serialise 1 MiB JSON",
+      server: () => echo,
+      path: "/",
+      script: largeScript,
+      connections: LARGE_CONNECTIONS,
+      perRequest: largeText,
+    },
+    {
+      name: "oracle-1mib",
+      what: "caas POST /oracleinvocation/, 1 MiB body",
+      server: () => caas,
+      path: "/oracleinvocation/",
+      script: largeScript,
+      connections: LARGE_CONNECTIONS,
+      perRequest: largeText,
+    },
   ];
   const only = values.only === undefined ? undefined : new Set(values.only.split(","));
   const chosen = scenarios.filter((scenario) => only === undefined || only.has(scenario.name) || ["ceiling"].includes(scenario.name));
@@ -385,7 +574,8 @@ try {
   // that every server answers what it will be sent with a 2xx.
   for (const scenario of chosen) {
     const warm = await wrk(urlOf(scenario), scenario.script, Math.min(2, DURATION), scenario.connections);
-    if (warm.non2xx > 0 || warm.requests === 0) throw new Error(`bench: ${scenario.name} answered ${warm.non2xx} non-2xx of ${warm.requests} during warm-up`);
+    if (warm.non2xx > 0 || warm.requests === 0)
+      throw new Error(`bench: ${scenario.name} answered ${warm.non2xx} non-2xx of ${warm.requests} during warm-up`);
   }
   for (let round = 1; round <= RUNS; round++) {
     for (const scenario of chosen) {
@@ -421,16 +611,23 @@ try {
     const answered = async (): Promise<number> => {
       const text = await (await fetch(metricsUrl, { tls: { ca: pki.caCertPem } } as RequestInit)).text();
       let total = 0;
-      for (const match of text.matchAll(/^caas_requests_total\{[^}]*route="\/oracleinvocation",status="200"\} (\d+)$/gm)) total += Number(match[1]);
+      for (const match of text.matchAll(/^caas_requests_total\{[^}]*route="\/oracleinvocation",status="200"\} (\d+)$/gm))
+        total += Number(match[1]);
       return total;
     };
     // wrk runs until caas's own count passes the mark (polled every 50 ms), then RSS is read at
     // once, still under load, and wrk is stopped; the next stretch starts a new wrk.
     const loadUntil = async (until: number): Promise<{ count: number; kiB: number }> => {
-      const child = Bun.spawn(pinned(["wrk", "-t1", `-c${CONNECTIONS}`, "-d3600s", "-s", singleScript, `https://127.0.0.1:${fresh.port}/oracleinvocation/`], CLIENT_CPU), {
-        stdout: "ignore",
-        stderr: "ignore",
-      });
+      const child = Bun.spawn(
+        pinned(
+          ["wrk", "-t1", `-c${CONNECTIONS}`, "-d3600s", "-s", singleScript, `https://127.0.0.1:${fresh.port}/oracleinvocation/`],
+          CLIENT_CPU,
+        ),
+        {
+          stdout: "ignore",
+          stderr: "ignore",
+        },
+      );
       running.add(child);
       try {
         for (;;) {
@@ -487,7 +684,16 @@ try {
   const rows: string[][] = [];
   const row = (name: string, what: string, throughput: string, versus: string, target: string) => {
     if (!results.has(name)) return;
-    rows.push([name, what, throughput + spread(name), versus, `${format(med(name, (result) => result.p99Ms) ?? 0, 2)} ms`, errorsOf(name), cpuOf(name), target]);
+    rows.push([
+      name,
+      what,
+      throughput + spread(name),
+      versus,
+      `${format(med(name, (result) => result.p99Ms) ?? 0, 2)} ms`,
+      errorsOf(name),
+      cpuOf(name),
+      target,
+    ]);
   };
   const rps = (name: string) => `${format(med(name, (result) => result.rps) ?? 0)} req/s`;
   const p99Ok = (name: string) => (med(name, (result) => result.p99Ms) ?? Infinity) <= 3;
@@ -497,28 +703,128 @@ try {
   const batchRatio = ratio("batch", "oracle", BATCH_SIZE);
   const largeRatio = ratio("oracle-1mib", "echo-1mib");
   row("ceiling", "raw Bun.serve, parse JSON, fixed answer", rps("ceiling"), "1.00×", "");
-  row("hand-written", "raw Bun.serve + node:crypto seal", rps("hand-written"), `${format(ratio("hand-written", "ceiling") ?? 0, 2)}× ceiling`, "");
-  row("caas-lean", "caas's body reader + seal + headers, bare Bun.serve (no Elysia, no metrics)", rps("caas-lean"), `${format(ratio("caas-lean", "ceiling") ?? 0, 2)}× ceiling`, "");
-  row("caas-app", "caas's Elysia app as Bun.serve's fetch (no metrics wrapper)", rps("caas-app"), `${format(ratio("caas-app", "ceiling") ?? 0, 2)}× ceiling`, "");
+  row(
+    "hand-written",
+    "raw Bun.serve + node:crypto seal",
+    rps("hand-written"),
+    `${format(ratio("hand-written", "ceiling") ?? 0, 2)}× ceiling`,
+    "",
+  );
+  row(
+    "caas-lean",
+    "caas's body reader + seal + headers, bare Bun.serve (no Elysia, no metrics)",
+    rps("caas-lean"),
+    `${format(ratio("caas-lean", "ceiling") ?? 0, 2)}× ceiling`,
+    "",
+  );
+  row(
+    "caas-app",
+    "caas's Elysia app as Bun.serve's fetch (no metrics wrapper)",
+    rps("caas-app"),
+    `${format(ratio("caas-app", "ceiling") ?? 0, 2)}× ceiling`,
+    "",
+  );
   const versusHandWritten = ratio("oracle", "hand-written");
-  row("oracle", "caas POST /oracleinvocation/, 64 B", rps("oracle"), `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`, `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`);
+  row(
+    "oracle",
+    "caas POST /oracleinvocation/, 64 B",
+    rps("oracle"),
+    `${format(oracleRatio ?? 0, 2)}× ceiling${versusHandWritten === undefined ? "" : `, ${format(versusHandWritten, 2)}× hand-written`}`,
+    `≥ 0.80× ${mark(oracleRatio === undefined ? undefined : oracleRatio >= 0.8)}; p99 ≤ 3 ms ${mark(p99Ok("oracle"))}`,
+  );
   const auditRatio = ratio("oracle-audit", "oracle");
-  row("oracle-audit", "the same, with the audit trail written to a file", rps("oracle-audit"), `${format(auditRatio ?? 0, 2)}× oracle`, `≥ 0.90× ${mark(auditRatio === undefined ? undefined : auditRatio >= 0.9)}`);
-  row("oracle-before", `the same, ${values.before ?? ""}`, rps("oracle-before"), `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`, "");
-  row("hand-written-webcrypto", "raw Bun.serve + Web Crypto seal", rps("hand-written-webcrypto"), `${format(ratio("hand-written-webcrypto", "hand-written") ?? 0, 2)}× the node:crypto one`, "within 10% of node:crypto to prefer Web Crypto");
-  row("encrypt", "caas POST /encrypt, 64 B, Bearer key", rps("encrypt"), `${format(encryptRatio ?? 0, 2)}× ceiling`, `≥ 0.85× ${mark(encryptRatio === undefined ? undefined : encryptRatio >= 0.85)}; p99 ≤ 3 ms ${mark(p99Ok("encrypt"))}`);
+  row(
+    "oracle-audit",
+    "the same, with the audit trail written to a file",
+    rps("oracle-audit"),
+    `${format(auditRatio ?? 0, 2)}× oracle`,
+    `≥ 0.90× ${mark(auditRatio === undefined ? undefined : auditRatio >= 0.9)}`,
+  );
+  row(
+    "oracle-before",
+    `the same, ${values.before ?? ""}`,
+    rps("oracle-before"),
+    `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`,
+    "",
+  );
+  row(
+    "hand-written-webcrypto",
+    "raw Bun.serve + Web Crypto seal",
+    rps("hand-written-webcrypto"),
+    `${format(ratio("hand-written-webcrypto", "hand-written") ?? 0, 2)}× the node:crypto one`,
+    "within 10% of node:crypto to prefer Web Crypto",
+  );
+  row(
+    "encrypt",
+    "caas POST /encrypt, 64 B, Bearer key",
+    rps("encrypt"),
+    `${format(encryptRatio ?? 0, 2)}× ceiling`,
+    `≥ 0.85× ${mark(encryptRatio === undefined ? undefined : encryptRatio >= 0.85)}; p99 ≤ 3 ms ${mark(p99Ok("encrypt"))}`,
+  );
   const encryptAuditRatio = ratio("encrypt-audit", "encrypt");
-  row("encrypt-audit", "the same, with the audit trail written to a file", rps("encrypt-audit"), `${format(encryptAuditRatio ?? 0, 2)}× encrypt`, `≥ 0.90× ${mark(encryptAuditRatio === undefined ? undefined : encryptAuditRatio >= 0.9)}`);
-  row("batch", `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`, `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(batchRatio ?? 0, 1)}× single calls`, `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`);
+  row(
+    "encrypt-audit",
+    "the same, with the audit trail written to a file",
+    rps("encrypt-audit"),
+    `${format(encryptAuditRatio ?? 0, 2)}× encrypt`,
+    `≥ 0.90× ${mark(encryptAuditRatio === undefined ? undefined : encryptAuditRatio >= 0.9)}`,
+  );
+  row(
+    "batch",
+    `caas /oracleinvocation/batch, ${BATCH_SIZE} × 64 B`,
+    `${format((med("batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`,
+    `${format(batchRatio ?? 0, 1)}× single calls`,
+    `≥ 5× ${mark(batchRatio === undefined ? undefined : batchRatio >= 5)}`,
+  );
   const keyringRatio = ratio("keyring-encrypt", "oracle");
-  row("keyring-encrypt", "caas POST /keyring/{name}/encrypt, 64 B, Bearer key", rps("keyring-encrypt"), `${format(keyringRatio ?? 0, 2)}× oracle`, `≥ 0.85× oracle ${mark(keyringRatio === undefined ? undefined : keyringRatio >= 0.85)}`);
-  for (const name of ["keyring-decrypt", "keyring-rewrap", "keyring-datakey"]) row(name, `caas POST /keyring/{name}/${name.slice("keyring-".length)}`, rps(name), `${format(ratio(name, "keyring-encrypt") ?? 0, 2)}× keyring-encrypt`, "");
-  row("keyring-encrypt-batch", `caas /keyring/{name}/encrypt/batch, ${BATCH_SIZE} × 64 B`, `${format((med("keyring-encrypt-batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`, `${format(ratio("keyring-encrypt-batch", "keyring-encrypt", BATCH_SIZE) ?? 0, 1)}× single calls`, "");
-  row("echo-1mib", "raw Bun.serve, parse + re-serialise 1 MiB", `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, "1.00×", "");
-  row("oracle-1mib", "caas POST /oracleinvocation/, 1 MiB body", `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`, `${format(largeRatio ?? 0, 2)}× echo`, `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`);
+  row(
+    "keyring-encrypt",
+    "caas POST /keyring/{name}/encrypt, 64 B, Bearer key",
+    rps("keyring-encrypt"),
+    `${format(keyringRatio ?? 0, 2)}× oracle`,
+    `≥ 0.85× oracle ${mark(keyringRatio === undefined ? undefined : keyringRatio >= 0.85)}`,
+  );
+  for (const name of ["keyring-decrypt", "keyring-rewrap", "keyring-datakey"])
+    row(
+      name,
+      `caas POST /keyring/{name}/${name.slice("keyring-".length)}`,
+      rps(name),
+      `${format(ratio(name, "keyring-encrypt") ?? 0, 2)}× keyring-encrypt`,
+      "",
+    );
+  row(
+    "keyring-encrypt-batch",
+    `caas /keyring/{name}/encrypt/batch, ${BATCH_SIZE} × 64 B`,
+    `${format((med("keyring-encrypt-batch", (result) => result.rps) ?? 0) * BATCH_SIZE)} items/s`,
+    `${format(ratio("keyring-encrypt-batch", "keyring-encrypt", BATCH_SIZE) ?? 0, 1)}× single calls`,
+    "",
+  );
+  row(
+    "echo-1mib",
+    "raw Bun.serve, parse + re-serialise 1 MiB",
+    `${format(((med("echo-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`,
+    "1.00×",
+    "",
+  );
+  row(
+    "oracle-1mib",
+    "caas POST /oracleinvocation/, 1 MiB body",
+    `${format(((med("oracle-1mib", (result) => result.rps) ?? 0) * largeText) / 1e6, 1)} MB/s`,
+    `${format(largeRatio ?? 0, 2)}× echo`,
+    `≥ 0.5× ${mark(largeRatio === undefined ? undefined : largeRatio >= 0.5)}`,
+  );
   if (workers !== undefined) {
     const scale = median(workers.rps.map((value, index) => value / workers!.singleInRound[index]!));
-    rows.push(["workers-2", "caas --workers 2, server unpinned, wrk on CPU 0", `${format(median(workers.rps))} req/s`, `${format(scale, 2)}× one pinned worker`, "", "", "", "reported, no target"]);
+    rows.push([
+      "workers-2",
+      "caas --workers 2, server unpinned, wrk on CPU 0",
+      `${format(median(workers.rps))} req/s`,
+      `${format(scale, 2)}× one pinned worker`,
+      "",
+      "",
+      "",
+      "reported, no target",
+    ]);
   }
   if (memory !== undefined) {
     const growth = (memory.lastKiB - memory.firstKiB) / memory.firstKiB;
@@ -554,7 +860,16 @@ try {
     return `Where the oracle's server CPU goes (µs per request, differences of the medians above): ${parts.join("; ")}.`;
   }
 
-  const header = ["scenario", "what", `throughput (median of ${RUNS})`, "ratio (median of per-round ratios)", "p99", "non-2xx / socket errors", "server CPU µs/req", "target"];
+  const header = [
+    "scenario",
+    "what",
+    `throughput (median of ${RUNS})`,
+    "ratio (median of per-round ratios)",
+    "p99",
+    "non-2xx / socket errors",
+    "server CPU µs/req",
+    "target",
+  ];
   const table = [
     `| ${header.join(" | ")} |`,
     `| ${header.map(() => "---").join(" | ")} |`,

@@ -52,7 +52,15 @@ for (const [label, size] of SIZES.slice(0, 2)) {
   const plaintext = new Uint8Array(size).fill(0x61);
   const key = crypto.getRandomValues(new Uint8Array(32));
   const xaes = new XaesKey(key);
-  const keyringKey = new KeyringKey({ name: "bench", created: new Date().toISOString(), minDecryptionVersion: 1, versions: [{ version: 1, created: new Date().toISOString() }] }, new Map([[1, xaes]]));
+  const keyringKey = new KeyringKey(
+    {
+      name: "bench",
+      created: new Date().toISOString(),
+      minDecryptionVersion: 1,
+      versions: [{ version: 1, created: new Date().toISOString() }],
+    },
+    new Map([[1, xaes]]),
+  );
   group(`XAES-256-GCM seal vs AES-256-GCM seal, ${label}`, () => {
     summary(() => {
       bench("AES-256-GCM, fixed key, random 96-bit nonce (node:crypto)", () => {
@@ -90,7 +98,9 @@ for (const [label, size] of [
     summary(() => {
       bench("Uint8Array.prototype.toBase64", () => do_not_optimize(input.toBase64()));
       bench("Buffer#toString('base64')", () => do_not_optimize(buffer.toString("base64")));
-      bench("Buffer.from(u8).toString('base64')", () => do_not_optimize(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("base64")));
+      bench("Buffer.from(u8).toString('base64')", () =>
+        do_not_optimize(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("base64")),
+      );
     });
   });
 }
@@ -109,7 +119,9 @@ for (const [label, size] of [
       bench("Buffer#toString + JSON.parse (not strict)", () =>
         do_not_optimize(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"))),
       );
-      bench("Response#json (what Bun.serve's request.json() does; not strict)", async () => do_not_optimize(await new Response(bytes).json()));
+      bench("Response#json (what Bun.serve's request.json() does; not strict)", async () =>
+        do_not_optimize(await new Response(bytes).json()),
+      );
     });
   });
 }
@@ -117,7 +129,11 @@ for (const [label, size] of [
 group("strict body reader, 64 B body, in process", () => {
   const body = JSON.stringify({ data: "a".repeat(64) });
   const request = () =>
-    new Request("https://127.0.0.1:8443/oracleinvocation/", { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+    new Request("https://127.0.0.1:8443/oracleinvocation/", {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": String(body.length) },
+      body,
+    });
   /** The shape json-body.ts had before (commit 770f7f8): an async helper awaiting arrayBuffer(), then a copy into a Uint8Array. */
   const readBoundedBefore = async (r: Request, limit: number): Promise<Uint8Array> => {
     const declared = r.headers.get("content-length");
@@ -179,7 +195,9 @@ group("an oracle answer as a Response, with and without the contract's headers",
   const prebuilt = new Headers({ ...SECURITY_HEADERS, "content-type": "application/json" });
   summary(() => {
     bench("Response.json(answer)", () => do_not_optimize(Response.json(answer)));
-    bench("Response.json(answer, { headers: 3 security headers })  (what Elysia's set.headers does)", () => do_not_optimize(Response.json(answer, { headers })));
+    bench("Response.json(answer, { headers: 3 security headers })  (what Elysia's set.headers does)", () =>
+      do_not_optimize(Response.json(answer, { headers })),
+    );
     bench("Response.json(answer, { headers: a prebuilt Headers })", () => do_not_optimize(Response.json(answer, { headers: prebuilt })));
   });
 });
@@ -218,7 +236,11 @@ group("per-request cost by layer, in process, 64 B seal", () => {
   });
   const body = JSON.stringify({ data: "a".repeat(64) });
   const request = () =>
-    new Request("https://127.0.0.1:8443/oracleinvocation/", { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+    new Request("https://127.0.0.1:8443/oracleinvocation/", {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": String(body.length) },
+      body,
+    });
   const parse = jsonBodyParser(config.maxBody);
   const fixed = { data: "x".repeat(88), key: "k".repeat(44), mac: "m".repeat(24), nonce: "n".repeat(16) };
   const handlers: Record<string, (request: Request) => Response | Promise<Response>> = {
@@ -226,10 +248,14 @@ group("per-request cost by layer, in process, 64 B seal", () => {
       await r.json();
       return Response.json(fixed);
     },
-    "hand-written: request.json(), sealText, Response.json": async (r) => Response.json(await sealText(((await r.json()) as { data: string }).data)),
-    "+ strict body reader (json-body.ts)": async (r) => Response.json(await sealText(((await parse({ request: r })) as { data: string }).data)),
+    "hand-written: request.json(), sealText, Response.json": async (r) =>
+      Response.json(await sealText(((await r.json()) as { data: string }).data)),
+    "+ strict body reader (json-body.ts)": async (r) =>
+      Response.json(await sealText(((await parse({ request: r })) as { data: string }).data)),
     "+ security headers and a request id": async (r) =>
-      Response.json(await sealText(((await parse({ request: r })) as { data: string }).data), { headers: { ...SECURITY_HEADERS, "x-request-id": crypto.randomUUID() } }),
+      Response.json(await sealText(((await parse({ request: r })) as { data: string }).data), {
+        headers: { ...SECURITY_HEADERS, "x-request-id": crypto.randomUUID() },
+      }),
     "caas app (Elysia: routing, schema, response check, headers)": app.fetch,
     "caas app + instrument.ts (metrics, request id)": instrument(app.fetch, metrics, silentLogger),
   };

@@ -21,7 +21,12 @@ import { makeTestPki, tempDir } from "./harness.ts";
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { route: { type: "string", default: "oracle" }, seconds: { type: "string", default: "10" }, top: { type: "string", default: "25" }, out: { type: "string" } },
+  options: {
+    route: { type: "string", default: "oracle" },
+    seconds: { type: "string", default: "10" },
+    top: { type: "string", default: "25" },
+    out: { type: "string" },
+  },
   strict: true,
 });
 const route = values.route;
@@ -49,7 +54,10 @@ interface CpuProfile {
  * shutdown grace, and charges their waiting to whatever frame was last seen. Samples are placed
  * on our clock by aligning the profile's last sample with the moment the process exited.
  */
-function summarise(profile: CpuProfile, window: { start: number; end: number; exit: number }): { total: number; self: Map<string, number>; inclusive: Map<string, number> } {
+function summarise(
+  profile: CpuProfile,
+  window: { start: number; end: number; exit: number },
+): { total: number; self: Map<string, number>; inclusive: Map<string, number> } {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
@@ -90,13 +98,30 @@ try {
   mkdirSync(join(work, "pki"));
   const pki = makeTestPki(join(work, "pki"));
   const keysFile = join(work, "keys.json");
-  const added = Bun.spawnSync([process.execPath, "src/main.ts", "keys", "add", "profile", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const added = Bun.spawnSync([process.execPath, "src/main.ts", "keys", "add", "profile", "--file", keysFile], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const apiKey = added.stdout.toString().trim().split("\n").at(-1) ?? "";
   if (added.exitCode !== 0 || apiKey === "") throw new Error(`bench:profile: keys add failed: ${added.stderr.toString()}`);
 
   const profileDir = join(work, "profile");
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, CAAS_PORT: "0", CAAS_STATE_DIR: join(work, "state"), CAAS_TLS_CERT: pki.serverCert, CAAS_TLS_KEY: pki.serverKey, CAAS_API_KEYS_FILE: keysFile };
-  const caas = Bun.spawn(pin("1", [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profileDir}`, "src/main.ts", "serve"]), { cwd: ROOT, env, stdout: "pipe", stderr: "inherit" });
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: work,
+    CAAS_PORT: "0",
+    CAAS_STATE_DIR: join(work, "state"),
+    CAAS_TLS_CERT: pki.serverCert,
+    CAAS_TLS_KEY: pki.serverKey,
+    CAAS_API_KEYS_FILE: keysFile,
+  };
+  const caas = Bun.spawn(pin("1", [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profileDir}`, "src/main.ts", "serve"]), {
+    cwd: ROOT,
+    env,
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = caas.stdout.getReader();
   let log = "";
   let port: string | undefined;
@@ -110,7 +135,8 @@ try {
     while (!(await reader.read()).done);
   })();
 
-  const body = route === "oracle" ? { data: "a".repeat(64) } : { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "a".repeat(64) };
+  const body =
+    route === "oracle" ? { data: "a".repeat(64) } : { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "a".repeat(64) };
   const path = route === "oracle" ? "/oracleinvocation/" : "/encrypt";
   const script = join(work, "load.lua");
   writeFileSync(
@@ -123,10 +149,14 @@ try {
     ].join("\n"),
   );
   const loadStart = performance.now();
-  const load = Bun.spawnSync(pin("0", ["wrk", "-t1", "-c50", `-d${seconds}s`, "-s", script, `https://127.0.0.1:${port}${path}`]), { stdout: "pipe", stderr: "pipe" });
+  const load = Bun.spawnSync(pin("0", ["wrk", "-t1", "-c50", `-d${seconds}s`, "-s", script, `https://127.0.0.1:${port}${path}`]), {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const summary = load.stdout.toString();
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(summary)?.[1];
-  if (load.exitCode !== 0 || rate === undefined || /Non-2xx/.test(summary)) throw new Error(`bench:profile: wrk failed or saw errors:\n${summary}${load.stderr.toString()}`);
+  if (load.exitCode !== 0 || rate === undefined || /Non-2xx/.test(summary))
+    throw new Error(`bench:profile: wrk failed or saw errors:\n${summary}${load.stderr.toString()}`);
 
   const loadEnd = performance.now();
   caas.kill("SIGINT");
@@ -138,10 +168,22 @@ try {
   mkdirSync(resolve(out, ".."), { recursive: true });
   copyFileSync(join(profileDir, written), out);
 
-  const { total, self, inclusive } = summarise(JSON.parse(readFileSync(out, "utf8")) as CpuProfile, { start: loadStart, end: loadEnd, exit });
+  const { total, self, inclusive } = summarise(JSON.parse(readFileSync(out, "utf8")) as CpuProfile, {
+    start: loadStart,
+    end: loadEnd,
+    exit,
+  });
   const table = (title: string, times: Map<string, number>) =>
-    [`${title}:`, ...[...times].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, micros]) => `${((100 * micros) / total).toFixed(1).padStart(6)}%  ${name}`)].join("\n");
-  console.log(`bench:profile: POST ${path} at ${Number(rate).toFixed(0)} req/s for ${seconds} s; ${(total / 1e6).toFixed(1)} s of samples taken under that load`);
+    [
+      `${title}:`,
+      ...[...times]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, top)
+        .map(([name, micros]) => `${((100 * micros) / total).toFixed(1).padStart(6)}%  ${name}`),
+    ].join("\n");
+  console.log(
+    `bench:profile: POST ${path} at ${Number(rate).toFixed(0)} req/s for ${seconds} s; ${(total / 1e6).toFixed(1)} s of samples taken under that load`,
+  );
   console.log(table("self time", self));
   console.log(table("inclusive time", inclusive));
   console.log(`bench:profile: the whole profile is in ${out} (a flame graph in Chrome DevTools or speedscope)`);

@@ -78,7 +78,8 @@ const sealBody = JSON.stringify({ data: "soak test plaintext, of a typical short
 const box = (await (await caas.post("/oracleinvocation", sealBody)).json()) as Record<string, string>;
 const openBody = JSON.stringify({ ...box, aad: "order-42" });
 const pseudonymBody = JSON.stringify({ userUUID: USER, sensitiveData: "soak sensitive data" });
-const digest = ((await (await caas.post("/encrypt", pseudonymBody, { "x-api-key": apiKey })).json()) as { encrypted_data: string }).encrypted_data;
+const digest = ((await (await caas.post("/encrypt", pseudonymBody, { "x-api-key": apiKey })).json()) as { encrypted_data: string })
+  .encrypted_data;
 const verifyBody = JSON.stringify({ userUUID: USER, sensitiveData: "soak sensitive data", encrypted_data: digest });
 
 interface MixEntry {
@@ -109,8 +110,13 @@ async function checkOnce(): Promise<void> {
     const sealed = (await (await caas.post("/oracleinvocation", { data: plaintext })).json()) as Record<string, string>;
     const opened = (await (await caas.post("/oracleinvocation/decrypt", sealed)).json()) as { data?: string };
     if (opened.data !== plaintext) checkErrors.push(`check ${checks}: the box did not open to its plaintext`);
-    const made = (await (await caas.post("/encrypt", { userUUID: USER, sensitiveData: plaintext }, { "x-api-key": apiKey })).json()) as { encrypted_data?: string };
-    const verify = (encrypted_data: string) => caas.post("/verify", { userUUID: USER, sensitiveData: plaintext, encrypted_data }, { "x-api-key": apiKey }).then((answer) => answer.json() as Promise<{ match?: boolean }>);
+    const made = (await (await caas.post("/encrypt", { userUUID: USER, sensitiveData: plaintext }, { "x-api-key": apiKey })).json()) as {
+      encrypted_data?: string;
+    };
+    const verify = (encrypted_data: string) =>
+      caas
+        .post("/verify", { userUUID: USER, sensitiveData: plaintext, encrypted_data }, { "x-api-key": apiKey })
+        .then((answer) => answer.json() as Promise<{ match?: boolean }>);
     if ((await verify(made.encrypted_data ?? "")).match !== true) checkErrors.push(`check ${checks}: /verify refused its own pseudonym`);
     if ((await verify(digest)).match !== false) checkErrors.push(`check ${checks}: /verify accepted another data's pseudonym`);
   } catch (error) {
@@ -140,8 +146,14 @@ async function runWrk(): Promise<LoadResult> {
         .map(([name, value]) => `[${luaString(name)}] = ${luaString(value)}`)
         .join(", ")}}, ${entry.body === undefined ? "nil" : luaString(entry.body)})`,
   );
-  writeFileSync(script, `local requests = {}\nlocal i = 0\ninit = function(args)\n${requests.map((request, index) => `  requests[${index + 1}] = ${request}`).join("\n")}\nend\nrequest = function()\n  i = i % ${requests.length} + 1\n  return requests[i]\nend\n`);
-  const wrk = Bun.spawn(["wrk", "-t1", `-c${connections}`, `-d${durationSeconds}s`, "--timeout", "10s", "--latency", "-s", script, caas.url], { stdout: "pipe", stderr: "pipe" });
+  writeFileSync(
+    script,
+    `local requests = {}\nlocal i = 0\ninit = function(args)\n${requests.map((request, index) => `  requests[${index + 1}] = ${request}`).join("\n")}\nend\nrequest = function()\n  i = i % ${requests.length} + 1\n  return requests[i]\nend\n`,
+  );
+  const wrk = Bun.spawn(
+    ["wrk", "-t1", `-c${connections}`, `-d${durationSeconds}s`, "--timeout", "10s", "--latency", "-s", script, caas.url],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   const output = await new Response(wrk.stdout).text();
   await wrk.exited;
   const total = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
@@ -154,7 +166,12 @@ async function runWrk(): Promise<LoadResult> {
     return Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2] as "us" | "ms" | "s"];
   };
   if (total === 0) throw new Error(`soak: wrk ran no requests:\n${output}${await new Response(wrk.stderr).text()}`);
-  return { requests: total, errors: non2xx + socketErrors, errorDetail: `non-2xx ${non2xx}, socket ${socket?.[0] ?? "none"}`, latencyMs: { p50: percentile("50"), p99: percentile("99") } };
+  return {
+    requests: total,
+    errors: non2xx + socketErrors,
+    errorDetail: `non-2xx ${non2xx}, socket ${socket?.[0] ?? "none"}`,
+    latencyMs: { p50: percentile("50"), p99: percentile("99") },
+  };
 }
 
 async function runBunClient(): Promise<LoadResult> {
@@ -169,7 +186,11 @@ async function runBunClient(): Promise<LoadResult> {
         const entry = cycle[i % cycle.length]!;
         const started = performance.now();
         try {
-          const answer = await caas.request(entry.path, { method: entry.method, headers: entry.headers, ...(entry.body === undefined ? {} : { body: entry.body }) });
+          const answer = await caas.request(entry.path, {
+            method: entry.method,
+            headers: entry.headers,
+            ...(entry.body === undefined ? {} : { body: entry.body }),
+          });
           await answer.arrayBuffer();
           if (answer.status !== 200) {
             errors++;
@@ -198,7 +219,9 @@ const samples: { t: number; rss: number }[] = [];
 const started = performance.now();
 const sampler = setInterval(() => samples.push({ t: (performance.now() - started) / 1000, rss: rssOfTree(pid) }), 2_000);
 const checker = setInterval(() => void checkOnce(), 1_000);
-console.log(`soak: ${durationSeconds} s, ${connections} connections, ${values.workers} worker(s), load from ${engine}; warm-up ${warmupSeconds} s`);
+console.log(
+  `soak: ${durationSeconds} s, ${connections} connections, ${values.workers} worker(s), load from ${engine}; warm-up ${warmupSeconds} s`,
+);
 const rssStart = rssOfTree(pid);
 const load = engine === "wrk" ? await runWrk() : await runBunClient();
 clearInterval(checker);
@@ -229,7 +252,13 @@ const report = {
   contentCheckErrors: checkErrors.length,
   internalErrorsLogged: internalErrors,
   latencyMs: load.latencyMs,
-  rss: { start: mib(rssStart), afterWarmup: mib(rssWarm), end: mib(rssFinal), peak: mib(rssPeak), growthPercent: Math.round(growth * 1000) / 10 },
+  rss: {
+    start: mib(rssStart),
+    afterWarmup: mib(rssWarm),
+    end: mib(rssFinal),
+    peak: mib(rssPeak),
+    growthPercent: Math.round(growth * 1000) / 10,
+  },
   serverAlive: alive,
 };
 console.log(JSON.stringify(report, null, 2));

@@ -89,7 +89,10 @@ export function makeStartupFixture(binary: string): StartupFixture {
   const pki = makeTestPki(dir);
   const secret = join(dir, "secret.json");
   const keys = join(dir, "keys.json");
-  for (const args of [["secret", "init", secret], ["keys", "add", "bench", "--file", keys]]) {
+  for (const args of [
+    ["secret", "init", secret],
+    ["keys", "add", "bench", "--file", keys],
+  ]) {
     const made = Bun.spawnSync([binary, ...args], { stdout: "ignore", stderr: "pipe" });
     if (made.exitCode !== 0) throw new Error(`caas ${args.join(" ")}: ${made.stderr.toString()}`);
   }
@@ -102,12 +105,24 @@ export function makeStartupFixture(binary: string): StartupFixture {
 }
 
 /** One start: milliseconds from spawn to the first 200 over TLS, and the idle RSS after it. */
-async function startOnce(binary: string, env: Record<string, string>, caPem: string | undefined, measureRss: boolean): Promise<{ ms: number; memory?: Memory }> {
+async function startOnce(
+  binary: string,
+  env: Record<string, string>,
+  caPem: string | undefined,
+  measureRss: boolean,
+): Promise<{ ms: number; memory?: Memory }> {
   const port = freePort();
   const home = tempDir("caas-startup-home-");
   const started = performance.now();
   const child = Bun.spawn([binary, "serve"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, CAAS_STATE_DIR: join(home, "state"), CAAS_PORT: String(port), CAAS_LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: home,
+      CAAS_STATE_DIR: join(home, "state"),
+      CAAS_PORT: String(port),
+      CAAS_LOG_LEVEL: "warn",
+      ...env,
+    },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
@@ -138,7 +153,12 @@ async function startOnce(binary: string, env: Record<string, string>, caPem: str
 export type StartupVariant = "configured" | "ad-hoc" | "--version";
 
 /** One measured start of one variant. */
-async function runOnce(binary: string, fixture: StartupFixture, variant: StartupVariant, measureRss: boolean): Promise<{ ms: number; memory?: Memory }> {
+async function runOnce(
+  binary: string,
+  fixture: StartupFixture,
+  variant: StartupVariant,
+  measureRss: boolean,
+): Promise<{ ms: number; memory?: Memory }> {
   if (variant === "--version") {
     const started = performance.now();
     const done = Bun.spawnSync([binary, "--version"], { stdout: "ignore", stderr: "ignore" });
@@ -211,7 +231,12 @@ Bun.serve({ hostname: "127.0.0.1", port: Number(env.CAAS_PORT), tls: { cert: rea
 `,
   );
   const outfile = join(dir, "floor");
-  const result = await Bun.build({ entrypoints: [entry], compile: { outfile }, bytecode: true, minify: { whitespace: true, syntax: true } });
+  const result = await Bun.build({
+    entrypoints: [entry],
+    compile: { outfile },
+    bytecode: true,
+    minify: { whitespace: true, syntax: true },
+  });
   if (!result.success) throw new Error(`bench:startup: building the floor failed: ${result.logs.join("\n")}`);
   return outfile;
 }
@@ -244,10 +269,14 @@ if (import.meta.main) {
     }));
     if (values.json) console.log(JSON.stringify(figures, null, 2));
     else {
-      console.log(`${binary} (${(Bun.file(binary).size / 1024 / 1024).toFixed(1)} MiB), ${runs} runs each; variants interleaved; RSS: median of the first 3 runs, 1 s idle after the first answer`);
+      console.log(
+        `${binary} (${(Bun.file(binary).size / 1024 / 1024).toFixed(1)} MiB), ${runs} runs each; variants interleaved; RSS: median of the first 3 runs, 1 s idle after the first answer`,
+      );
       console.log(formatTable(figures));
       const configured = figures.find((row) => row.variant === "configured")!;
-      console.log(`targets: start-up ≤ 50 ms (${configured.medianMs <= 50 ? "met" : "MISSED"}), idle RSS ≤ 50 MiB (${(configured.rssMiB ?? 0) <= 50 ? "met" : "MISSED"})`);
+      console.log(
+        `targets: start-up ≤ 50 ms (${configured.medianMs <= 50 ? "met" : "MISSED"}), idle RSS ≤ 50 MiB (${(configured.rssMiB ?? 0) <= 50 ? "met" : "MISSED"})`,
+      );
     }
   } finally {
     fixture.dispose();

@@ -74,7 +74,14 @@ export function createApp(config: Config, deps: AppDeps) {
       // The audit plugin's derive has not run for a body that could not be parsed.
       const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
       const about = { route, traceId: traceIdOf(request.headers), apiKeyName: facts?.apiKeyName };
-      const answered = await audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, errorAnswer(code, error, request, allowedMethods, logger, requestId, about));
+      const answered = await audit.settleError(
+        request,
+        route,
+        facts,
+        requestId,
+        "body" in context ? context.body : undefined,
+        errorAnswer(code, error, request, allowedMethods, logger, requestId, about),
+      );
       const status = answered.response.status;
       // A bug's 500 has its own line already (internal_error, with the same fields).
       if (isNoteworthy(status) && answered.code !== "internal") {
@@ -86,7 +93,14 @@ export function createApp(config: Config, deps: AppDeps) {
     .use(healthRoutes())
     .use(operationsRoutes({ metrics, isReady: () => isReady() && trail.ready() }))
     .use(docsRoutes())
-    .use(oracleRoutes(parseJson, { batchMax: config.batchMax, requireKey: config.oracleRequireKey, credentials: deps.credentials, audit: audited }))
+    .use(
+      oracleRoutes(parseJson, {
+        batchMax: config.batchMax,
+        requireKey: config.oracleRequireKey,
+        credentials: deps.credentials,
+        audit: audited,
+      }),
+    )
     .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, audit: audited }))
     .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited }));
 

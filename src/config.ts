@@ -163,7 +163,14 @@ export function defaultText(setting: Setting): string {
  * CAAS_* variables that are not settings but that caas itself or its tests set or read: a
  * supervisor's worker index, and the test suites' switches. The rest of CAAS_* is a typo.
  */
-export const NON_SETTING_VARIABLES: readonly string[] = ["CAAS_WORKER_INDEX", "CAAS_E2E_BINARY", "CAAS_FUZZ_SEED", "CAAS_FUZZ_RUNS", "CAAS_CHROMIUM", "CAAS_XAES_ITERATIONS"];
+export const NON_SETTING_VARIABLES: readonly string[] = [
+  "CAAS_WORKER_INDEX",
+  "CAAS_E2E_BINARY",
+  "CAAS_FUZZ_SEED",
+  "CAAS_FUZZ_RUNS",
+  "CAAS_CHROMIUM",
+  "CAAS_XAES_ITERATIONS",
+];
 
 export interface UnknownVariable {
   readonly name: string;

@@ -179,7 +179,8 @@ export class InvalidCiphertext extends RequestError {
 /** The ciphertext names a key version below the key's minimum decryption version, or one trimmed away. */
 export class KeyVersionRetired extends RequestError {
   readonly code = "key_version_retired";
-  override readonly message = "The ciphertext was made under a key version that no longer decrypts; it needed a rewrap before the version was retired.";
+  override readonly message =
+    "The ciphertext was made under a key version that no longer decrypts; it needed a rewrap before the version was retired.";
 }
 
 export class RateLimited extends RequestError {

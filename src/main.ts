@@ -42,7 +42,9 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
       io.err("caas version: takes no arguments");
       return EXIT_USAGE;
     }
-    io.out(args.length > 0 ? "usage: caas version\n\nPrints the version, the git commit it was built from and the Bun runtime." : versionLine());
+    io.out(
+      args.length > 0 ? "usage: caas version\n\nPrints the version, the git commit it was built from and the Bun runtime." : versionLine(),
+    );
     return EXIT_OK;
   },
 };
@@ -62,7 +64,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return await run(rest, io);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SecretFileError || error instanceof KeysFileError || error instanceof KeyringFileError || error instanceof RootKeyFileError) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof SecretFileError ||
+      error instanceof KeysFileError ||
+      error instanceof KeyringFileError ||
+      error instanceof RootKeyFileError
+    ) {
       io.err(`caas ${command}: ${error.message}`);
       return EXIT_CONFIG;
     }

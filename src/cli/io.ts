@@ -39,7 +39,6 @@ export function firstSentence(message: string): string {
   return end === -1 ? message : message.slice(0, end);
 }
 
-
 /**
  * The one line printed for an error caas did not expect: its class and system code only, since
  * an unexpected error's message may quote anything it was handed, keys included.

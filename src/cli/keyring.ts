@@ -90,7 +90,8 @@ class Usage extends Error {}
 
 function pathOf(value: string | undefined, env: string, option: string, io: CliIo): string {
   const path = value ?? io.env[env];
-  if (path === undefined || path === "") throw new Usage(`no ${option === "--file" ? "keyring" : "root key"} file: pass ${option} FILE or set ${env}`);
+  if (path === undefined || path === "")
+    throw new Usage(`no ${option === "--file" ? "keyring" : "root key"} file: pass ${option} FILE or set ${env}`);
   return path;
 }
 
@@ -130,7 +131,8 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       io.out(HELP[command] ?? "");
       return EXIT_OK;
     }
-    if (positionals.length !== COMMANDS[command].names) throw new Usage(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
+    if (positionals.length !== COMMANDS[command].names)
+      throw new Usage(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
     const name = positionals[0] ?? "";
     const path = pathOf(values.file, KEYRING_FILE_ENV, "--file", io);
     const rootKey = pathOf(values["root-key"], ROOT_KEY_ENV, "--root-key", io);
@@ -142,7 +144,9 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       }
       case "rotate": {
         const info = await rotateKeyringKey(path, rootKey, name);
-        io.out(`added version ${info.versions.at(-1)?.version} to "${name}" in ${path}; it encrypts once the server reloads (SIGHUP). Versions ${range(info)} are kept, ${info.minDecryptionVersion} and up decrypt.`);
+        io.out(
+          `added version ${info.versions.at(-1)?.version} to "${name}" in ${path}; it encrypts once the server reloads (SIGHUP). Versions ${range(info)} are kept, ${info.minDecryptionVersion} and up decrypt.`,
+        );
         return EXIT_OK;
       }
       case "list": {
@@ -160,7 +164,10 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
             }),
           );
         } else {
-          for (const info of keys) io.out(`${info.name}\tversions ${range(info)}\tmin ${info.minDecryptionVersion}\t${info.created}\t${info.versions.at(-1)?.created ?? ""}`);
+          for (const info of keys)
+            io.out(
+              `${info.name}\tversions ${range(info)}\tmin ${info.minDecryptionVersion}\t${info.created}\t${info.versions.at(-1)?.created ?? ""}`,
+            );
         }
         return EXIT_OK;
       }
@@ -173,7 +180,11 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       case "trim": {
         const below = versionOf(values.below, "--below");
         const { deleted } = await trimKeyringKey(path, rootKey, name, below);
-        io.out(deleted.length === 0 ? `"${name}" in ${path} has no versions below ${below}; nothing deleted.` : `deleted versions ${deleted.join(", ")} of "${name}" from ${path}.`);
+        io.out(
+          deleted.length === 0
+            ? `"${name}" in ${path} has no versions below ${below}; nothing deleted.`
+            : `deleted versions ${deleted.join(", ")} of "${name}" from ${path}.`,
+        );
         return EXIT_OK;
       }
     }

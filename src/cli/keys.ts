@@ -126,7 +126,8 @@ function profileOf(value: string | undefined): ApiKeyProfile {
 function scopesOf(values: readonly string[] | undefined): readonly string[] {
   if (values === undefined || values.length === 0) return DEFAULT_SCOPES;
   for (const scope of values) {
-    if (!isValidScope(scope)) throw new Usage("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
+    if (!isValidScope(scope))
+      throw new Usage("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
   }
   return values;
 }
@@ -160,7 +161,11 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     return EXIT_OK;
   }
   if (!isSubcommand(command)) {
-    io.err(command === undefined ? "caas keys: missing command (add, import, list or remove); see caas keys --help" : "caas keys: unknown command; expected add, import, list or remove");
+    io.err(
+      command === undefined
+        ? "caas keys: missing command (add, import, list or remove); see caas keys --help"
+        : "caas keys: unknown command; expected add, import, list or remove",
+    );
     return EXIT_USAGE;
   }
   try {
@@ -205,7 +210,8 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
         return EXIT_OK;
       }
       case "list": {
-        for (const record of await listKeys(path)) io.out(`${record.name}\t${record.profile}\t${record.created}\t${record.scopes.join(",")}`);
+        for (const record of await listKeys(path))
+          io.out(`${record.name}\t${record.profile}\t${record.created}\t${record.scopes.join(",")}`);
         return EXIT_OK;
       }
       case "remove": {

@@ -24,11 +24,20 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
     return EXIT_OK;
   }
   if (command !== "init") {
-    io.err(command === undefined ? "caas root-key: missing command (init); see caas root-key --help" : "caas root-key: unknown command; expected init");
+    io.err(
+      command === undefined
+        ? "caas root-key: missing command (init); see caas root-key --help"
+        : "caas root-key: unknown command; expected init",
+    );
     return EXIT_USAGE;
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...rest], options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      options: { help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
     if (values.help === true) {
       io.out(HELP);
       return EXIT_OK;

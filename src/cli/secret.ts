@@ -45,7 +45,11 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
     return EXIT_OK;
   }
   if (command !== "init" && command !== "rotate") {
-    io.err(command === undefined ? "caas secret: missing command (init or rotate); see caas secret --help" : "caas secret: unknown command; expected init or rotate");
+    io.err(
+      command === undefined
+        ? "caas secret: missing command (init or rotate); see caas secret --help"
+        : "caas secret: unknown command; expected init or rotate",
+    );
     return EXIT_USAGE;
   }
   try {

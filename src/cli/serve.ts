@@ -12,7 +12,10 @@ import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
 
-const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<string, { type: "string" }>;
+const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<
+  string,
+  { type: "string" }
+>;
 
 const OPTIONS = {
   ...settingOptions,
@@ -27,7 +30,10 @@ export const SERVE_HELP = [
   "Serves the oracle and pseudonym APIs over HTTPS. Settings come from flags, then CAAS_*",
   "environment variables, then the TOML file given with --config; the first one set wins.",
   "",
-  ...SETTINGS.map((setting) => `  --${setting.flag.padEnd(18)} ${setting.env.padEnd(23)} ${setting.help}; default ${defaultText(setting).replaceAll("`", "")}`),
+  ...SETTINGS.map(
+    (setting) =>
+      `  --${setting.flag.padEnd(18)} ${setting.env.padEnd(23)} ${setting.help}; default ${defaultText(setting).replaceAll("`", "")}`,
+  ),
   "",
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
   "  --check            validate the configuration, certificate, secret and keys, say what",
@@ -72,10 +78,13 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
 
 /** A secret or keys file that fails to load is reported, like every other setting, under its name. */
 function namingTheSetting(error: unknown, config: Config): unknown {
-  if (error instanceof SecretFileError) return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
+  if (error instanceof SecretFileError)
+    return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
   if (error instanceof KeysFileError) return new ConfigError(`CAAS_API_KEYS_FILE: ${error.message}`);
-  if (error instanceof RootKeyFileError) return new ConfigError(`${config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE"}: ${error.message}`);
-  if (error instanceof KeyringFileError) return new ConfigError(`${config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE"}: ${error.message}`);
+  if (error instanceof RootKeyFileError)
+    return new ConfigError(`${config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE"}: ${error.message}`);
+  if (error instanceof KeyringFileError)
+    return new ConfigError(`${config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE"}: ${error.message}`);
   return error;
 }
 
@@ -86,15 +95,24 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
   // Said once, by the process the operator started; its workers inherit the same environment.
   const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
-  if (checkOnly) return check(config, io, unknownVariables.map((variable) => variable.message));
+  if (checkOnly)
+    return check(
+      config,
+      io,
+      unknownVariables.map((variable) => variable.message),
+    );
   const logger = createLogger(config.logLevel);
-  for (const variable of unknownVariables) logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
+  for (const variable of unknownVariables)
+    logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
   if (!isWorker && config.workers > 1) {
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
   }
   const supervisor = isWorker ? await connectToSupervisor() : undefined;
-  const running = await startServer(config, logger, { portHeldBySupervisor: isWorker, ...(supervisor === undefined ? {} : { tls: supervisor.tls }) });
+  const running = await startServer(config, logger, {
+    portHeldBySupervisor: isWorker,
+    ...(supervisor === undefined ? {} : { tls: supervisor.tls }),
+  });
   handleSignals(running, logger);
   if (supervisor !== undefined) {
     let signalled = false;

@@ -81,7 +81,13 @@ export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation:
   const whole = `keyring:${keyName}`;
   for (const scope of record.scopes) {
     if (scope === whole) return true;
-    if (scope.length === whole.length + 1 + operation.length && scope.startsWith(whole) && scope.endsWith(operation) && scope.charCodeAt(whole.length) === 58) return true;
+    if (
+      scope.length === whole.length + 1 + operation.length &&
+      scope.startsWith(whole) &&
+      scope.endsWith(operation) &&
+      scope.charCodeAt(whole.length) === 58
+    )
+      return true;
   }
   return false;
 }
@@ -112,7 +118,10 @@ export class KeysFileInvalid extends KeysFileError {
 export class KeysFileInsecure extends KeysFileError {
   readonly code = "keys_file_insecure";
   constructor(path: string, subject: string, sentence: string, fix: string) {
-    super(path, `${subject} ${sentence}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`);
+    super(
+      path,
+      `${subject} ${sentence}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`,
+    );
   }
 }
 
@@ -275,14 +284,21 @@ export class ApiKeyStore {
     const file = await readKeysFile(path);
     return new ApiKeyStore(
       file.keys.map((stored) => ({
-        record: Object.freeze({ name: stored.name, profile: stored.profile, created: stored.created, scopes: Object.freeze([...(stored.scopes ?? DEFAULT_SCOPES)]) }),
+        record: Object.freeze({
+          name: stored.name,
+          profile: stored.profile,
+          created: stored.created,
+          scopes: Object.freeze([...(stored.scopes ?? DEFAULT_SCOPES)]),
+        }),
         hash: fromHex(stored.hash),
       })),
     );
   }
 
   /** For tests and tools: a store of the given clear keys. */
-  static fromKeys(keys: readonly { name: string; key: string; profile?: ApiKeyProfile; created?: string; scopes?: readonly string[] }[]): ApiKeyStore {
+  static fromKeys(
+    keys: readonly { name: string; key: string; profile?: ApiKeyProfile; created?: string; scopes?: readonly string[] }[],
+  ): ApiKeyStore {
     return new ApiKeyStore(
       keys.map(({ name, key, profile = DEFAULT_PROFILE, created = new Date().toISOString(), scopes = DEFAULT_SCOPES }) => ({
         record: Object.freeze({ name, profile, created, scopes: Object.freeze([...scopes]) }),
@@ -406,7 +422,9 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
 function checkScopes(scopes: readonly string[]): void {
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
-      throw new InvalidKeyArgument("a scope is pseudonym, oracle, keyring:NAME or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey");
+      throw new InvalidKeyArgument(
+        "a scope is pseudonym, oracle, keyring:NAME or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey",
+      );
     }
   }
 }
@@ -418,7 +436,14 @@ function checkName(name: string): void {
 }
 
 /** Adds one entry under the file's lock, for the whole read-modify-write; returns whether the file existed before. */
-async function storeKey(path: string, target: string, name: string, key: string, profile: ApiKeyProfile, scopes: readonly string[]): Promise<boolean> {
+async function storeKey(
+  path: string,
+  target: string,
+  name: string,
+  key: string,
+  profile: ApiKeyProfile,
+  scopes: readonly string[],
+): Promise<boolean> {
   checkName(name);
   checkScopes(scopes);
   let file: KeysFile;

@@ -13,7 +13,17 @@ import type { Config } from "../config.ts";
 import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
 import { asSecretFileErrors, prepareStateDirectory, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
-import { createKeyringFile, initRootKey, type Keyring, KeyringFileExists, KeyringFileMissing, loadKeyring, loadRootKey, RootKeyExists, RootKeyMissing } from "./keyring.ts";
+import {
+  createKeyringFile,
+  initRootKey,
+  type Keyring,
+  KeyringFileExists,
+  KeyringFileMissing,
+  loadKeyring,
+  loadRootKey,
+  RootKeyExists,
+  RootKeyMissing,
+} from "./keyring.ts";
 
 export const DEV_API_KEY_FILE = "dev-api-key";
 export const DEV_CERTIFICATE_FILE = "dev-certificate.pem";

@@ -130,7 +130,10 @@ export class KeyringFileInvalid extends KeyringFileError {
 export class KeyringRootKeyMismatch extends KeyringFileError {
   readonly code = "keyring_root_key_mismatch";
   constructor(path: string, rootKeyPath: string) {
-    super(path, `keyring file ${path} does not open under the root key in ${rootKeyPath}: it was made with another root key, or it was altered`);
+    super(
+      path,
+      `keyring file ${path} does not open under the root key in ${rootKeyPath}: it was made with another root key, or it was altered`,
+    );
   }
 }
 
@@ -285,7 +288,10 @@ export async function loadRootKey(path: string): Promise<RootKey> {
   const bytes = await asRootKeyErrors(path, () => readPrivateFileBytes(path, ROOT_KEY_RULES));
   if (bytes.length !== ROOT_KEY_BYTES) {
     bytes.fill(0);
-    throw new RootKeyInvalid(path, `it holds ${bytes.length} bytes where a root key is exactly ${ROOT_KEY_BYTES} (made with caas root-key init)`);
+    throw new RootKeyInvalid(
+      path,
+      `it holds ${bytes.length} bytes where a root key is exactly ${ROOT_KEY_BYTES} (made with caas root-key init)`,
+    );
   }
   const cipher = new XaesKey(bytes);
   bytes.fill(0);
@@ -359,7 +365,10 @@ function parseVersion(text: string): number | undefined {
 }
 
 /** A ciphertext string taken apart, or InvalidCiphertext; nothing about the key is looked at yet. */
-export function parseCiphertext(ciphertext: string, field = "ciphertext"): { readonly version: number; readonly nonce: Uint8Array; readonly sealed: Uint8Array } {
+export function parseCiphertext(
+  ciphertext: string,
+  field = "ciphertext",
+): { readonly version: number; readonly nonce: Uint8Array; readonly sealed: Uint8Array } {
   if (!ciphertext.startsWith(CIPHERTEXT_PREFIX)) throw new InvalidCiphertext(field);
   const colon = ciphertext.indexOf(":", CIPHERTEXT_PREFIX.length);
   if (colon < 0) throw new InvalidCiphertext(field);
@@ -394,7 +403,12 @@ export class KeyringKey {
     const nameBytes = encodeUtf8(info.name);
     const versions = new Map<number, LiveVersion>();
     for (const [version, cipher] of ciphers) {
-      versions.set(version, { version, cipher, prefix: `${CIPHERTEXT_PREFIX}${version}:`, aadHead: lengthPrefixed([DATA_DOMAIN, nameBytes, uint32Bytes(version)]) });
+      versions.set(version, {
+        version,
+        cipher,
+        prefix: `${CIPHERTEXT_PREFIX}${version}:`,
+        aadHead: lengthPrefixed([DATA_DOMAIN, nameBytes, uint32Bytes(version)]),
+      });
     }
     const numbers = [...versions.keys()].sort((a, b) => a - b);
     const newest = versions.get(numbers.at(-1) ?? 0);
@@ -539,11 +553,16 @@ function parseKeyringFile(path: string, text: string, root: RootKey): { readonly
     }
     const ciphers = new Map<number, XaesKey>();
     for (const entry of stored.versions) {
-      if (Number.isNaN(Date.parse(entry.created))) throw new KeyringFileInvalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
+      if (Number.isNaN(Date.parse(entry.created)))
+        throw new KeyringFileInvalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
       const wrapped = fromBase64(`${entry.key}`);
       let material: Uint8Array;
       try {
-        material = root.cipher.open(wrapped.subarray(0, XAES_NONCE_BYTES), wrapped.subarray(XAES_NONCE_BYTES), wrapAad(stored.name, entry.version));
+        material = root.cipher.open(
+          wrapped.subarray(0, XAES_NONCE_BYTES),
+          wrapped.subarray(XAES_NONCE_BYTES),
+          wrapAad(stored.name, entry.version),
+        );
       } catch (error) {
         if (error instanceof AuthenticationFailed) throw new KeyringRootKeyMismatch(path, root.path);
         throw error;
@@ -588,7 +607,13 @@ function serialize(file: KeyringFile): string {
 }
 
 /** Writes after reading the text back with the server's own checks (unwrapping every version), so no command leaves a file the server refuses. */
-async function writeKeyringFile(path: string, target: string, file: KeyringFile, root: RootKey, how: "create" | "replace" = "replace"): Promise<Keyring> {
+async function writeKeyringFile(
+  path: string,
+  target: string,
+  file: KeyringFile,
+  root: RootKey,
+  how: "create" | "replace" = "replace",
+): Promise<Keyring> {
   const text = serialize(file);
   let keyring: Keyring;
   try {
@@ -673,7 +698,8 @@ export async function rotateKeyringKey(path: string, rootKeyPath: string, name: 
   return changeKeyring(path, rootKeyPath, (file, root) => {
     const key = findKey(path, file, name);
     const newest = key.versions.at(-1)!.version;
-    if (newest >= MAX_KEY_VERSION) throw new KeyringFileRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
+    if (newest >= MAX_KEY_VERSION)
+      throw new KeyringFileRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
     const next: StoredKey = { ...key, versions: [...key.versions, newStoredVersion(root, name, newest + 1)] };
     return { file: replaceKey(file, next), result: infoOf(next) };
   });
@@ -687,15 +713,28 @@ export async function setMinDecryptionVersion(path: string, rootKeyPath: string,
     const key = findKey(path, file, name);
     const oldest = key.versions[0]!.version;
     const newest = key.versions.at(-1)!.version;
-    if (version > newest) throw new KeyringFileRefused(path, `"${name}" has no version ${version} (its newest is ${newest}); the minimum decryption version cannot pass the newest`);
-    if (version < oldest) throw new KeyringFileRefused(path, `versions of "${name}" below ${oldest} were trimmed, so the minimum decryption version cannot go below ${oldest}`);
+    if (version > newest)
+      throw new KeyringFileRefused(
+        path,
+        `"${name}" has no version ${version} (its newest is ${newest}); the minimum decryption version cannot pass the newest`,
+      );
+    if (version < oldest)
+      throw new KeyringFileRefused(
+        path,
+        `versions of "${name}" below ${oldest} were trimmed, so the minimum decryption version cannot go below ${oldest}`,
+      );
     const next: StoredKey = { ...key, min_decryption_version: version };
     return { file: replaceKey(file, next), result: infoOf(next) };
   });
 }
 
 /** Deletes the versions of `name` below `below`, only where none of them still decrypts (below ≤ min decryption version). */
-export async function trimKeyringKey(path: string, rootKeyPath: string, name: string, below: number): Promise<{ readonly info: KeyringKeyInfo; readonly deleted: readonly number[] }> {
+export async function trimKeyringKey(
+  path: string,
+  rootKeyPath: string,
+  name: string,
+  below: number,
+): Promise<{ readonly info: KeyringKeyInfo; readonly deleted: readonly number[] }> {
   checkName(name);
   checkVersionArgument(below, "--below");
   return changeKeyring(path, rootKeyPath, (file) => {

@@ -277,7 +277,10 @@ export async function rotateSecretFile(path: string): Promise<SecretRing> {
   return withSecretFileLock(path, async (target) => {
     const current = await loadSecretRing(path);
     if (current.newest.version >= MAX_SECRET_VERSION) {
-      throw new SecretFileRefused(path, `it already holds version ${MAX_SECRET_VERSION}, the highest a secret file can hold, so no version can be added`);
+      throw new SecretFileRefused(
+        path,
+        `it already holds version ${MAX_SECRET_VERSION}, the highest a secret file can hold, so no version can be added`,
+      );
     }
     const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
     await writeSecretFile(path, target, ring, "replace");

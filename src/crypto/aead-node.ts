@@ -8,7 +8,16 @@
  * and so is the empty IV, as in aead.ts.
  */
 import { createCipheriv, createDecipheriv, type CipherGCMTypes } from "node:crypto";
-import { AuthenticationFailed, KEY_BYTES, NONCE_BYTES, TAG_BYTES, type Bytes, type OpenInput, type SealedBox, type SealInput } from "./aead.ts";
+import {
+  AuthenticationFailed,
+  KEY_BYTES,
+  NONCE_BYTES,
+  TAG_BYTES,
+  type Bytes,
+  type OpenInput,
+  type SealedBox,
+  type SealInput,
+} from "./aead.ts";
 
 export { AuthenticationFailed, KEY_BYTES, NONCE_BYTES, TAG_BYTES, type Bytes, type OpenInput, type SealedBox, type SealInput };
 

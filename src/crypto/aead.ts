@@ -56,9 +56,7 @@ async function importKey(key: Bytes, usage: "encrypt" | "decrypt"): Promise<Cryp
 /** Encrypts under a caller-chosen key and nonce. Only for vectors and interop tests: the oracle never chooses its own key. */
 export async function sealWithKey(input: SealInput, tagBytes = TAG_BYTES): Promise<{ ciphertext: Bytes; tag: Bytes }> {
   const cryptoKey = await importKey(input.key, "encrypt");
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(gcmParams(input.nonce, input.aad, tagBytes), cryptoKey, input.plaintext),
-  );
+  const sealed = new Uint8Array(await crypto.subtle.encrypt(gcmParams(input.nonce, input.aad, tagBytes), cryptoKey, input.plaintext));
   const split = sealed.length - tagBytes;
   return { ciphertext: sealed.subarray(0, split), tag: sealed.subarray(split) };
 }

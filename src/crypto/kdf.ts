@@ -73,13 +73,7 @@ export function deriveSelectionKey(secret: Uint8Array): Uint8Array {
  * canonical user id in `info`. NUL separates the parts; none of them can contain one.
  * `length` should be the HMAC's output length: RFC 2104 advises against keys shorter than that.
  */
-export function deriveUserKey(
-  secret: Uint8Array,
-  salt: PoolSalt,
-  algorithm: string,
-  canonicalUserId: string,
-  length: number,
-): Uint8Array {
+export function deriveUserKey(secret: Uint8Array, salt: PoolSalt, algorithm: string, canonicalUserId: string, length: number): Uint8Array {
   if (algorithm.includes("\0") || canonicalUserId.includes("\0")) throw new RangeError("NUL in a key-derivation label");
   const info = encodeUtf8(`${USER_KEY_INFO}\0${algorithm}\0${canonicalUserId}`);
   return hkdfSha256(secret, encodeUtf8(salt.text), info, length);

@@ -95,7 +95,12 @@ function ourUid(): number {
 function ownerProblem(subject: string, uid: number, what: string, fix: string): PrivateFileProblem | undefined {
   const us = ourUid();
   if (uid === us || uid === 0) return undefined;
-  return { kind: "insecure", subject, sentence: `${what} is owned by uid ${uid}, not by uid ${us} (who runs caas) or root, so that user can rewrite it`, fix };
+  return {
+    kind: "insecure",
+    subject,
+    sentence: `${what} is owned by uid ${uid}, not by uid ${us} (who runs caas) or root, so that user can rewrite it`,
+    fix,
+  };
 }
 
 /**
@@ -190,7 +195,12 @@ export async function readPrivateFileBytes(path: string, rules: PrivateFileRules
     if (owner !== undefined) throw new PrivateFileFailed(owner);
     if ((info.mode & rules.forbiddenModeBits) !== 0) {
       const access = (rules.forbiddenModeBits & 0o044) !== 0 ? "is accessible to group or others" : "is writable by group or others";
-      throw new PrivateFileFailed({ kind: "insecure", subject: path, sentence: `${access} (mode ${octal(info.mode)})`, fix: `chmod 600 ${target}` });
+      throw new PrivateFileFailed({
+        kind: "insecure",
+        subject: path,
+        sentence: `${access} (mode ${octal(info.mode)})`,
+        fix: `chmod 600 ${target}`,
+      });
     }
     await checkDirectoriesOf(path, target);
     if (info.size > rules.maxBytes) throw new PrivateFileFailed({ kind: "too_large" });

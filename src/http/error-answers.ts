@@ -66,7 +66,10 @@ export function answerFor(error: RequestError): Response {
 
 /** A JSON pointer into the body, reduced to the names of declared fields and array indices. */
 function fieldOf(path: string): string {
-  return path.replace(/^\//, "").replace(/[^A-Za-z0-9_/]/g, "").slice(0, 80);
+  return path
+    .replace(/^\//, "")
+    .replace(/[^A-Za-z0-9_/]/g, "")
+    .slice(0, 80);
 }
 
 export function describeValidation(error: ValidationError): InvalidBody {
@@ -92,7 +95,13 @@ export type AllowedMethods = (path: string) => readonly string[] | undefined;
  */
 export function internalError(logger: Logger, requestId: string | undefined, error: unknown, about: LogFields = {}): Response {
   try {
-    logger.error("internal_error", { ...about, status: 500, code: "internal", requestId, error: error instanceof Error ? error.name : typeof error });
+    logger.error("internal_error", {
+      ...about,
+      status: 500,
+      code: "internal",
+      requestId,
+      error: error instanceof Error ? error.name : typeof error,
+    });
   } catch {
     // A log line lost is better than a request lost.
   }

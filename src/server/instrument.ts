@@ -19,9 +19,19 @@ export type FetchHandler = (request: Request, server?: Server<undefined>) => Res
  * `gate` (the rate limit) may answer a request before it is routed; its answers are counted like
  * any other. `keyNameOf` names the valid API key a refused request's headers carry, for its log line.
  */
-export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logger, gate?: Gate, keyNameOf?: (headers: Headers) => string | undefined): FetchHandler {
+export function instrument(
+  handle: FetchHandler,
+  metrics: Metrics,
+  logger: Logger,
+  gate?: Gate,
+  keyNameOf?: (headers: Headers) => string | undefined,
+): FetchHandler {
   const accessLog = logger.enabled("debug");
-  const about = (request: Request) => ({ route: metrics.routeOf(pathOf(request.url)), traceId: traceIdOf(request.headers), apiKeyName: keyNameOf?.(request.headers) });
+  const about = (request: Request) => ({
+    route: metrics.routeOf(pathOf(request.url)),
+    traceId: traceIdOf(request.headers),
+    apiKeyName: keyNameOf?.(request.headers),
+  });
   return async (request, server) => {
     const started = performance.now();
     metrics.inFlight += 1;
@@ -56,7 +66,14 @@ export function instrument(handle: FetchHandler, metrics: Metrics, logger: Logge
     if (status === 429) metrics.rateLimited += 1;
     if (accessLog) {
       const id = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
-      logger.debug("request", { id, traceId: traceIdOf(request.headers), method: request.method, route, status, ms: Math.round(seconds * 100_000) / 100 });
+      logger.debug("request", {
+        id,
+        traceId: traceIdOf(request.headers),
+        method: request.method,
+        route,
+        status,
+        ms: Math.round(seconds * 100_000) / 100,
+      });
     }
     return response;
   };

@@ -49,9 +49,18 @@ export async function loadTlsMaterial(config: Config, logger: Logger): Promise<T
     if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`CAAS_TLS_CERT: '${config.tlsCert}' holds no PEM certificate`);
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-{5}/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
     const material: TlsMaterial = { cert, key, ...(clientCa === undefined ? {} : { clientCa }) };
-    const sources: TlsSources = { cert: { setting: "CAAS_TLS_CERT", path: config.tlsCert }, key: { setting: "CAAS_TLS_KEY", path: config.tlsKey }, ...clientCaSource };
+    const sources: TlsSources = {
+      cert: { setting: "CAAS_TLS_CERT", path: config.tlsCert },
+      key: { setting: "CAAS_TLS_KEY", path: config.tlsKey },
+      ...clientCaSource,
+    };
     for (const warning of checkTlsMaterial(material, sources)) {
-      logger.warn(warning.event, { message: warning.message, path: config.tlsCert, notAfter: warning.notAfter, daysLeft: warning.daysLeft });
+      logger.warn(warning.event, {
+        message: warning.message,
+        path: config.tlsCert,
+        notAfter: warning.notAfter,
+        daysLeft: warning.daysLeft,
+      });
     }
     return material;
   }
@@ -114,8 +123,11 @@ function listenOrConfigError(open: () => Server<undefined>, config: Config, port
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = error instanceof Error && "code" in error ? String(error.code) : "";
-    if (code.startsWith("E") && !code.startsWith("ERR_")) throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
-    throw new ConfigError(`CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${config.host}:${port} with this TLS material (${tlsReason(error)})`);
+    if (code.startsWith("E") && !code.startsWith("ERR_"))
+      throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
+    throw new ConfigError(
+      `CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${config.host}:${port} with this TLS material (${tlsReason(error)})`,
+    );
   }
 }
 
@@ -248,7 +260,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
    * instance, and only then stops accepting and drains.
    */
   const retire = async (old: Server<undefined>): Promise<void> => {
-    const closing = (answer: FetchHandler): FetchHandler => (request, server) => closeAfter(answer(request, server));
+    const closing =
+      (answer: FetchHandler): FetchHandler =>
+      (request, server) =>
+        closeAfter(answer(request, server));
     old.reload(targetRoutes(paths, closing(handle), closing(refuse)));
     await Bun.sleep(Math.min(RETIRE_GRACE_MS, config.drainTimeoutSeconds * 1000));
     await drain(old);

@@ -60,7 +60,12 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         const exits = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now];
         recentExits[index] = exits;
         const pauseMs = Math.min(5_000, 100 * 2 ** (exits.length - 1));
-        logger.warn("worker_exited", { worker: index, exitCode: exitCode ?? undefined, signal: signalCode ?? undefined, restartInMs: pauseMs });
+        logger.warn("worker_exited", {
+          worker: index,
+          exitCode: exitCode ?? undefined,
+          signal: signalCode ?? undefined,
+          restartInMs: pauseMs,
+        });
         setTimeout(() => {
           if (!stopping) start(index);
         }, pauseMs);

@@ -44,9 +44,12 @@ export function targetRoutes(paths: Iterable<string>, handle: FetchHandler, refu
   for (const path of exact) {
     // A ":name" segment also matches "." or ".." as sent ("/keyring/../encrypt"), which Bun then
     // resolves in request.url: served only when the URL is still this route.
-    routes[path] = path.includes("/:") ? (request, server) => (pathMatchesRoute(path, pathOf(request.url)) ? handle(request, server) : refuse(request, server)) : handle;
+    routes[path] = path.includes("/:")
+      ? (request, server) => (pathMatchesRoute(path, pathOf(request.url)) ? handle(request, server) : refuse(request, server))
+      : handle;
   }
-  routes["/*"] = (request, server) => (caasPaths.match(pathOf(request.url)) !== undefined ? refuse(request, server) : handle(request, server));
+  routes["/*"] = (request, server) =>
+    caasPaths.match(pathOf(request.url)) !== undefined ? refuse(request, server) : handle(request, server);
   // Targets that do not start with "/" (CONNECT's host:port): the app refuses them.
   return { routes, fetch: handle };
 }

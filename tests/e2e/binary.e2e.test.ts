@@ -31,7 +31,10 @@ afterAll(() => {
 const run = (args: string[], env: Record<string, string> = {}) => cli(args, { binary: caas, cwd: home, env, timeoutMs: 4_000 });
 
 function stderrLines(result: CliRun): string[] {
-  return result.stderr.trimEnd().split("\n").filter((line) => line !== "");
+  return result.stderr
+    .trimEnd()
+    .split("\n")
+    .filter((line) => line !== "");
 }
 
 describe("the commands, from an empty directory", () => {
@@ -47,8 +50,11 @@ describe("the commands, from an empty directory", () => {
   it("answers --help with every command, exit 0", () => {
     const result = run(["--help"]);
     expect(result.code).toBe(0);
-    for (const command of ["serve", "keys", "secret", "decrypt", "version"]) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
-    expect(result.stdout).toContain("Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),\n78 configuration error");
+    for (const command of ["serve", "keys", "secret", "decrypt", "version"])
+      expect(result.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    expect(result.stdout).toContain(
+      "Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),\n78 configuration error",
+    );
   });
 
   for (const command of ["serve", "keys", "secret", "decrypt", "version"]) {
@@ -62,7 +68,17 @@ describe("the commands, from an empty directory", () => {
 
   it("lists every setting with its flag and environment variable in 'serve --help'", () => {
     const help = run(["serve", "--help"]).stdout;
-    for (const flag of ["--host", "--port", "--tls-cert", "--tls-key", "--secret-file", "--api-keys-file", "--drain-timeout", "--workers", "--log-level"]) {
+    for (const flag of [
+      "--host",
+      "--port",
+      "--tls-cert",
+      "--tls-key",
+      "--secret-file",
+      "--api-keys-file",
+      "--drain-timeout",
+      "--workers",
+      "--log-level",
+    ]) {
       expect(help).toContain(flag);
     }
     expect(help).toContain("CAAS_TLS_CERT");
@@ -74,7 +90,9 @@ describe("the commands, from an empty directory", () => {
     const help = run(["serve", "--help"]).stdout.split("\n");
     for (const setting of SETTINGS) {
       const line = help.find((candidate) => candidate.startsWith(`  --${setting.flag} `));
-      expect(line ?? `no line for --${setting.flag}`).toMatch(new RegExp(` ${setting.env} .*; default ${RegExp.escape(defaultText(setting).replaceAll("`", ""))}$`));
+      expect(line ?? `no line for --${setting.flag}`).toMatch(
+        new RegExp(` ${setting.env} .*; default ${RegExp.escape(defaultText(setting).replaceAll("`", ""))}$`),
+      );
     }
   });
 
@@ -134,16 +152,37 @@ describe("configuration errors stop start-up within a second, in one line naming
       code: 78,
       line: () => new RegExp(`^caas serve: CAAS_API_KEYS_FILE: keys file ${join(files, "a-directory")} .*not a regular file$`),
     },
-    { name: "a port that is not a number (flag)", args: () => ["--port", "abc"], code: 78, line: () => /^caas serve: --port: 'abc' is not a whole number$/ },
-    { name: "a port that is not a number (environment)", args: () => [], env: { CAAS_PORT: "abc" }, code: 78, line: () => /^caas serve: CAAS_PORT: 'abc' is not a whole number$/ },
+    {
+      name: "a port that is not a number (flag)",
+      args: () => ["--port", "abc"],
+      code: 78,
+      line: () => /^caas serve: --port: 'abc' is not a whole number$/,
+    },
+    {
+      name: "a port that is not a number (environment)",
+      args: () => [],
+      env: { CAAS_PORT: "abc" },
+      code: 78,
+      line: () => /^caas serve: CAAS_PORT: 'abc' is not a whole number$/,
+    },
     {
       name: "a port that is not a number (TOML)",
       args: () => ["--config", join(files, "port-text.toml")],
       code: 78,
       line: () => new RegExp(`^caas serve: ${join(files, "port-text.toml")}: port: 'abc' is not a whole number$`),
     },
-    { name: "a port out of range", args: () => ["--port", "70000"], code: 78, line: () => /^caas serve: --port: 70000 is outside 0\.\.65535$/ },
-    { name: "an unknown flag (a usage error)", args: () => ["--prot", "8443"], code: 2, line: () => /^caas serve: Unknown option '--prot'$/ },
+    {
+      name: "a port out of range",
+      args: () => ["--port", "70000"],
+      code: 78,
+      line: () => /^caas serve: --port: 70000 is outside 0\.\.65535$/,
+    },
+    {
+      name: "an unknown flag (a usage error)",
+      args: () => ["--prot", "8443"],
+      code: 2,
+      line: () => /^caas serve: Unknown option '--prot'$/,
+    },
     {
       name: "an unknown key in the TOML file",
       args: () => ["--config", join(files, "unknown-key.toml")],
@@ -162,7 +201,12 @@ describe("configuration errors stop start-up within a second, in one line naming
       code: 78,
       line: () => new RegExp(`^caas serve: --config: file '${join(files, "absent.toml")}' does not exist$`),
     },
-    { name: "a certificate without its key", args: () => ["--tls-cert", pki.serverCert], code: 78, line: () => /^caas serve: CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither$/ },
+    {
+      name: "a certificate without its key",
+      args: () => ["--tls-cert", pki.serverCert],
+      code: 78,
+      line: () => /^caas serve: CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither$/,
+    },
     {
       name: "a key file given as the certificate",
       args: () => ["--tls-cert", pki.serverKey, "--tls-key", pki.serverKey],
@@ -190,7 +234,20 @@ describe("serve --check", () => {
     const keys = join(files, "keys.json");
     expect(run(["secret", "init", secret]).code).toBe(0);
     expect(run(["keys", "add", "main", "--file", keys]).code).toBe(0);
-    const result = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret, "--api-keys-file", keys, "--port", "1"]);
+    const result = run([
+      "serve",
+      "--check",
+      "--tls-cert",
+      pki.serverCert,
+      "--tls-key",
+      pki.serverKey,
+      "--secret-file",
+      secret,
+      "--api-keys-file",
+      keys,
+      "--port",
+      "1",
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("configuration ok\n");
     expect(result.stderr).toBe("");
@@ -235,8 +292,21 @@ describe("serving from the empty directory", () => {
     server = await startCaas({ binary: caas, cwd: tempDir("caas-decrypt-"), pki });
     const plaintext = "attack at dawn ☀️";
     for (const aad of [undefined, "order-42"]) {
-      const sealed = (await (await server.post("/oracleinvocation/", { data: plaintext, ...(aad === undefined ? {} : { aad }) })).json()) as Record<string, string>;
-      const args = ["decrypt", "--key", sealed.key!, "--nonce", sealed.nonce!, "--mac", sealed.mac!, "--data", sealed.data!, ...(aad === undefined ? [] : ["--aad", aad])];
+      const sealed = (await (
+        await server.post("/oracleinvocation/", { data: plaintext, ...(aad === undefined ? {} : { aad }) })
+      ).json()) as Record<string, string>;
+      const args = [
+        "decrypt",
+        "--key",
+        sealed.key!,
+        "--nonce",
+        sealed.nonce!,
+        "--mac",
+        sealed.mac!,
+        "--data",
+        sealed.data!,
+        ...(aad === undefined ? [] : ["--aad", aad]),
+      ];
       const opened = run(args);
       expect(opened.code).toBe(0);
       expect(opened.stdout).toBe(`${plaintext}\n`);
@@ -256,7 +326,17 @@ describe("serving from the empty directory", () => {
   });
 
   it("refuses a second supervisor (--workers 2) on the same port too", () => {
-    const second = run(["serve", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--port", String(server.port), "--workers", "2"]);
+    const second = run([
+      "serve",
+      "--tls-cert",
+      pki.serverCert,
+      "--tls-key",
+      pki.serverKey,
+      "--port",
+      String(server.port),
+      "--workers",
+      "2",
+    ]);
     expect(second.code).toBe(78);
     expect(stderrLines(second)).toEqual([`caas serve: CAAS_PORT: cannot listen on 127.0.0.1:${server.port} (address already in use)`]);
   });
@@ -272,12 +352,22 @@ describe("under systemd", () => {
     const apiKey = added.stdout.trimEnd().split("\n").at(-1)!;
     // As systemd hands them over: read-only, to the service's user alone.
     for (const name of readdirSync(credentials)) chmodSync(join(credentials, name), 0o400);
-    const served = await startCaas({ binary: caas, cwd: tempDir("caas-systemd-"), pki, env: { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "", CREDENTIALS_DIRECTORY: credentials } });
+    const served = await startCaas({
+      binary: caas,
+      cwd: tempDir("caas-systemd-"),
+      pki,
+      env: { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "", CREDENTIALS_DIRECTORY: credentials },
+    });
     try {
       expect(await presentedFingerprint(served.port)).toBe(fingerprintOfPemFile(pki.serverCert));
-      const answer = await served.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { "x-api-key": apiKey });
+      const answer = await served.post(
+        "/encrypt",
+        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
+        { "x-api-key": apiKey },
+      );
       expect(answer.status).toBe(200);
-      for (const event of ["adhoc_certificate", "secret_created", "secret_from_state_dir", "no_api_keys"]) expect(served.output()).not.toContain(`"event":"${event}"`);
+      for (const event of ["adhoc_certificate", "secret_created", "secret_from_state_dir", "no_api_keys"])
+        expect(served.output()).not.toContain(`"event":"${event}"`);
       expect(served.output()).toMatch(/"event":"credentials_loaded"[^\n]*"apiKeys":1/);
     } finally {
       await served.stop();
@@ -288,7 +378,9 @@ describe("under systemd", () => {
   it("lets a setting override a credential", () => {
     const credentials = tempDir("caas-credentials-");
     writeFileSync(join(credentials, "tls.crt"), "not a certificate");
-    const result = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey], { CREDENTIALS_DIRECTORY: credentials });
+    const result = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey], {
+      CREDENTIALS_DIRECTORY: credentials,
+    });
     expect(result.code).toBe(0);
     rmSync(credentials, { recursive: true, force: true });
   });

@@ -104,7 +104,9 @@ describe("the body budget", () => {
         controller.close();
       },
     });
-    await expectBusy(await caas.request("/oracleinvocation", { method: "POST", headers: { "content-type": "application/json" }, body: chunkedBody }));
+    await expectBusy(
+      await caas.request("/oracleinvocation", { method: "POST", headers: { "content-type": "application/json" }, body: chunkedBody }),
+    );
     expect((await caas.request("/healthz")).status).toBe(200);
 
     for (const body of held) body.socket.destroy();
@@ -127,7 +129,9 @@ describe("the body budget", () => {
   it(
     "gets the bytes of bodies left hanging back when the idle timeout cuts them off",
     async () => {
-      const held = await Promise.all(Array.from({ length: BODIES_IN_BUDGET }, (_, i) => holdBody(i % 2 === 0 ? "declared" : "chunked", MAX_BODY - 100)));
+      const held = await Promise.all(
+        Array.from({ length: BODIES_IN_BUDGET }, (_, i) => holdBody(i % 2 === 0 ? "declared" : "chunked", MAX_BODY - 100)),
+      );
       await bytesHeldReach(BODIES_IN_BUDGET * MAX_BODY - 2 * 100);
       await Promise.all(held.map((body) => body.closedByServer));
       await bytesHeldReach(0);

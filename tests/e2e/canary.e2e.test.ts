@@ -41,7 +41,13 @@ beforeAll(async () => {
   cliOk("keys", "import", "canary-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
   auditFile = join(cwd, "audit.log");
   limitedAuditFile = join(tempDir("caas-canary-audit-"), "audit.log");
-  const env = { CAAS_API_KEYS_FILE: keysFile, CAAS_LOG_LEVEL: "debug", CAAS_MAX_BODY: "4096", CAAS_KEYRING_FILE: keyringFile, CAAS_ROOT_KEY_FILE: rootKey };
+  const env = {
+    CAAS_API_KEYS_FILE: keysFile,
+    CAAS_LOG_LEVEL: "debug",
+    CAAS_MAX_BODY: "4096",
+    CAAS_KEYRING_FILE: keyringFile,
+    CAAS_ROOT_KEY_FILE: rootKey,
+  };
   caas = await startCaas({ cwd, env: { ...env, CAAS_AUDIT_LOG: auditFile } });
   limited = await startCaas({ env: { ...env, CAAS_RATE_LIMIT: "1", CAAS_AUDIT_LOG: limitedAuditFile } });
 });
@@ -65,18 +71,36 @@ const encoder = new TextEncoder();
 function probes(): Probe[] {
   const list: Probe[] = [];
   const post = (name: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
-    list.push({ name, method: "POST", path, headers: { ...JSON_TYPE, ...headers }, body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body) });
+    list.push({
+      name,
+      method: "POST",
+      path,
+      headers: { ...JSON_TYPE, ...headers },
+      body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
 
   for (const path of ["/oracleinvocation", "/oracleinvocation/decrypt", "/encrypt", "/encode", "/verify"]) {
     post(`${path}: bad JSON around a canary`, path, `{"data":"${canary()}`);
     post(`${path}: a field named with a canary`, path, { data: "x", [canary()]: 1 });
     post(`${path}: a canary as a field's wrong type`, path, { data: [canary()], userUUID: { [canary()]: canary() } });
     post(`${path}: a canary as the whole body`, path, JSON.stringify(canary()));
-    post(`${path}: a canary in invalid UTF-8`, path, new Uint8Array([...encoder.encode(`{"data":"${canary()}`), 0xff, 0xfe, ...encoder.encode(`${canary()}"}`)]));
-    post(`${path}: a canary with a lone surrogate`, path, `{"data":"${canary()}\\ud800","sensitiveData":"${canary()}\\udfff","userUUID":"${USER}"}`);
+    post(
+      `${path}: a canary in invalid UTF-8`,
+      path,
+      new Uint8Array([...encoder.encode(`{"data":"${canary()}`), 0xff, 0xfe, ...encoder.encode(`${canary()}"}`)]),
+    );
+    post(
+      `${path}: a canary with a lone surrogate`,
+      path,
+      `{"data":"${canary()}\\ud800","sensitiveData":"${canary()}\\udfff","userUUID":"${USER}"}`,
+    );
     post(`${path}: a canary over the body limit`, path, { data: `${canary()}${"x".repeat(5000)}` });
     post(`${path}: a canary as the content type`, path, { data: "x" }, { "content-type": `application/${canary()}` });
-    list.push({ name: `${path}: a canary as the method's target with a wrong method`, method: "GET", path: `${path}?${canary()}=${canary()}` });
+    list.push({
+      name: `${path}: a canary as the method's target with a wrong method`,
+      method: "GET",
+      path: `${path}?${canary()}=${canary()}`,
+    });
   }
 
   // The pseudonym routes: a canary as each key place, and in each field with a valid key.
@@ -92,7 +116,12 @@ function probes(): Probe[] {
     post(`${path}: a canary as userUUID`, path, { ...fields, userUUID: canary() }, { "x-api-key": standardKey });
     post(`${path}: a canary as userUUID (django-compat)`, path, { ...fields, userUUID: canary() }, { "x-api-key": COMPAT_KEY });
     post(`${path}: a canary as encrypted_data`, path, { ...fields, encrypted_data: canary() }, { "x-api-key": standardKey });
-    post(`${path}: an unknown field named with a canary, valid key`, path, { ...fields, [canary()]: canary() }, { "x-api-key": standardKey });
+    post(
+      `${path}: an unknown field named with a canary, valid key`,
+      path,
+      { ...fields, [canary()]: canary() },
+      { "x-api-key": standardKey },
+    );
   }
 
   // The oracle: a canary in every field, and a box sealed around one (its decryption returns it, by design).
@@ -114,17 +143,44 @@ function probes(): Probe[] {
     const withKey = { authorization: `Bearer ${standardKey}` };
     post(`${path}: bad JSON around a canary`, path, `{"data":"${canary()}`, withKey);
     post(`${path}: a field named with a canary`, path, { data: "x", [canary()]: 1 }, withKey);
-    post(`${path}: a canary in every field`, path, { data: canary(), aad: canary(), ciphertext: canary(), encoding: canary(), plaintext: canary(), items: [{ data: canary(), ciphertext: `caas:v1:${canary()}` }] }, withKey);
+    post(
+      `${path}: a canary in every field`,
+      path,
+      {
+        data: canary(),
+        aad: canary(),
+        ciphertext: canary(),
+        encoding: canary(),
+        plaintext: canary(),
+        items: [{ data: canary(), ciphertext: `caas:v1:${canary()}` }],
+      },
+      withKey,
+    );
     post(`${path}: a canary as the ciphertext's version`, path, { ciphertext: `caas:v${canary()}:AAAA` }, withKey);
     post(`${path}: a canary as aad of a formed ciphertext`, path, { ciphertext: formed, aad: canary() }, withKey);
-    post(`${path}: a canary as items`, path, { items: [{ ciphertext: canary() }, { data: canary(), encoding: "base64" }, { ciphertext: formed, aad: canary() }] }, withKey);
+    post(
+      `${path}: a canary as items`,
+      path,
+      { items: [{ ciphertext: canary() }, { data: canary(), encoding: "base64" }, { ciphertext: formed, aad: canary() }] },
+      withKey,
+    );
     post(`${path}: a canary as a Bearer key`, path, { data: "x" }, { authorization: `Bearer ${canary()}` });
     post(`${path}: a canary as the body's apiKey`, path, { data: "x", apiKey: canary() }, withKey);
     post(`/keyring/${canary()}/${operation}: a canary as the key name`, `/keyring/${canary()}/${operation}`, { data: canary() }, withKey);
     list.push({ name: `${path}: a wrong method with a canary in the query`, method: "GET", path: `${path}?${canary()}` });
   }
-  post("envelope seal: a canary as wrap_with", "/oracleinvocation", { data: canary(), wrap_with: canary() }, { authorization: `Bearer ${standardKey}` });
-  post("envelope open: a canary as wrapped_key", "/oracleinvocation/decrypt", { data: "AAAA", mac: "1iujHaaPj7hTrcPNi6nB9w==", nonce: "CQkJCQkJCQkJCQkJ", wrapped_key: canary(), wrap_with: "orders" }, { authorization: `Bearer ${standardKey}` });
+  post(
+    "envelope seal: a canary as wrap_with",
+    "/oracleinvocation",
+    { data: canary(), wrap_with: canary() },
+    { authorization: `Bearer ${standardKey}` },
+  );
+  post(
+    "envelope open: a canary as wrapped_key",
+    "/oracleinvocation/decrypt",
+    { data: "AAAA", mac: "1iujHaaPj7hTrcPNi6nB9w==", nonce: "CQkJCQkJCQkJCQkJ", wrapped_key: canary(), wrap_with: "orders" },
+    { authorization: `Bearer ${standardKey}` },
+  );
 
   // Outside the routes: the path, the query, header names and values.
   list.push({ name: "a canary as an unknown path", path: `/${canary()}` });
@@ -132,12 +188,37 @@ function probes(): Probe[] {
   list.push({ name: "a canary in the query of a known route", path: `/healthz?${canary()}` });
   // A safe X-Request-Id is the client's own name for its request and comes back by design; an
   // unsafe one (here, with a space) must not, nor a malformed traceparent.
-  list.push({ name: "a canary in headers", path: "/healthz", headers: { "user-agent": canary(), "x-request-id": `${canary()} ${canary()}`, [`x-${canary()}`]: canary(), referer: `https://${canary()}/` } });
+  list.push({
+    name: "a canary in headers",
+    path: "/healthz",
+    headers: {
+      "user-agent": canary(),
+      "x-request-id": `${canary()} ${canary()}`,
+      [`x-${canary()}`]: canary(),
+      referer: `https://${canary()}/`,
+    },
+  });
   for (const path of ["/oracleinvocation", "/encrypt"]) {
-    post(`${path}: a canary as an unsafe X-Request-Id`, path, { data: "x", userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey, "x-request-id": `"${canary()}"` });
-    post(`${path}: a canary in a malformed traceparent`, path, { data: "x", userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey, traceparent: `00-${canary()}-00f067aa0ba902b7-01` });
+    post(
+      `${path}: a canary as an unsafe X-Request-Id`,
+      path,
+      { data: "x", userUUID: USER, sensitiveData: "x" },
+      { "x-api-key": standardKey, "x-request-id": `"${canary()}"` },
+    );
+    post(
+      `${path}: a canary in a malformed traceparent`,
+      path,
+      { data: "x", userUUID: USER, sensitiveData: "x" },
+      { "x-api-key": standardKey, traceparent: `00-${canary()}-00f067aa0ba902b7-01` },
+    );
   }
-  list.push({ name: "a canary with an unknown method", method: "PATCH", path: "/oracleinvocation", headers: JSON_TYPE, body: JSON.stringify({ data: canary() }) });
+  list.push({
+    name: "a canary with an unknown method",
+    method: "PATCH",
+    path: "/oracleinvocation",
+    headers: JSON_TYPE,
+    body: JSON.stringify({ data: canary() }),
+  });
   return list;
 }
 
@@ -154,7 +235,12 @@ function filesUnder(dir: string): string[] {
 
 /** Which canaries `text` holds, in any of the forms a careless log might use. */
 function canariesIn(text: string): string[] {
-  return planted.filter((value) => text.includes(value) || text.includes(Buffer.from(value).toString("hex")) || text.includes(Buffer.from(value).toString("base64").slice(0, 16)));
+  return planted.filter(
+    (value) =>
+      text.includes(value) ||
+      text.includes(Buffer.from(value).toString("hex")) ||
+      text.includes(Buffer.from(value).toString("base64").slice(0, 16)),
+  );
 }
 
 describe("canaries never come back out", () => {

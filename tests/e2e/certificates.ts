@@ -30,7 +30,12 @@ export async function datedCertificate(dir: string, name: string, fromDays: numb
     notAfter: new Date(Date.now() + toDays * DAY_MS),
     keys,
     signingAlgorithm: algorithm,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: "localhost" }, { type: "ip", value: "127.0.0.1" }])],
+    extensions: [
+      new x509.SubjectAlternativeNameExtension([
+        { type: "dns", value: "localhost" },
+        { type: "ip", value: "127.0.0.1" },
+      ]),
+    ],
   });
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);

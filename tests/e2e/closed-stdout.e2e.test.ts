@@ -12,16 +12,20 @@ it("keeps serving and stops with exit 0 after its stdout reader is gone", async 
   const cwd = tempDir();
   // The test reads up to the listening line, then cancels its reader: the pipe's only reader is gone.
   // `wait $pid` makes the shell's exit status caas's own.
-  const shell = Bun.spawn(
-    ["sh", "-c", `"${BINARY}" serve & pid=$!; echo $pid > "${cwd}/pid"; wait $pid`],
-    {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, CAAS_PORT: "0", CAAS_STATE_DIR: join(cwd, "state"), CAAS_TLS_CERT: pki.serverCert, CAAS_TLS_KEY: pki.serverKey },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+  const shell = Bun.spawn(["sh", "-c", `"${BINARY}" serve & pid=$!; echo $pid > "${cwd}/pid"; wait $pid`], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: cwd,
+      CAAS_PORT: "0",
+      CAAS_STATE_DIR: join(cwd, "state"),
+      CAAS_TLS_CERT: pki.serverCert,
+      CAAS_TLS_KEY: pki.serverKey,
     },
-  );
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const reader = shell.stdout.getReader();
   let firstLines = "";
   while (!firstLines.includes('"event":"listening"')) {

@@ -17,7 +17,13 @@ interface Result {
 
 /** Runs dist/caas as its own process; many at once run truly in parallel. */
 async function caas(args: string[], cwd: string): Promise<Result> {
-  const child = Bun.spawn([BINARY, ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([BINARY, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { code, stdout, stderr };
 }
@@ -67,7 +73,11 @@ describe("commands run at once", () => {
       ]);
       expect(removed.code).toBe(0);
       expect(added.code).toBe(0);
-      expect(names(file)).toEqual(range(round + 1).map((i) => `fresh-${i}`).sort());
+      expect(names(file)).toEqual(
+        range(round + 1)
+          .map((i) => `fresh-${i}`)
+          .sort(),
+      );
     }
   }, 60_000);
 
@@ -138,7 +148,11 @@ describe("a closed stdout", () => {
   it("as testers piped it, `| head -c0` leaves no key behind and prints no stack trace", async () => {
     const dir = tempDir("caas-files-");
     const file = join(dir, "keys.json");
-    const shell = Bun.spawn(["sh", "-c", `"$0" keys add piped --file "${file}" | head -c0`, BINARY], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    const shell = Bun.spawn(["sh", "-c", `"$0" keys add piped --file "${file}" | head -c0`, BINARY], {
+      cwd: dir,
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     const stderr = await new Response(shell.stderr).text();
     await shell.exited;
     expect(stderr).not.toMatch(/^\s+at /m);
@@ -233,14 +247,21 @@ describe("files someone else could rewrite", () => {
     expect((await caas(["secret", "init", secret], dir)).code).toBe(0);
     chownSync(keys, 65534, 65534);
     chownSync(secret, 65534, 65534);
-    for (const args of [["keys", "add", "second", "--file", keys], ["keys", "list", "--file", keys], ["secret", "rotate", secret]]) {
+    for (const args of [
+      ["keys", "add", "second", "--file", keys],
+      ["keys", "list", "--file", keys],
+      ["secret", "rotate", secret],
+    ]) {
       const run = await caas(args, dir);
       expect(run.code).toBe(78);
       expectOneLine(run.stderr);
       expect(run.stderr).toContain("owned by uid 65534");
     }
     const pki = makeTestPki();
-    for (const flag of [["--api-keys-file", keys], ["--secret-file", secret]]) {
+    for (const flag of [
+      ["--api-keys-file", keys],
+      ["--secret-file", secret],
+    ]) {
       const check = await caas(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, ...flag], dir);
       expect(check.code).toBe(78);
       expectOneLine(check.stderr);
@@ -261,7 +282,10 @@ describe("files someone else could rewrite", () => {
       expect(rotate.code).toBe(78);
       expectOneLine(rotate.stderr);
       expect(rotate.stderr).toContain(shared);
-      const check = await caas(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret], dir);
+      const check = await caas(
+        ["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret],
+        dir,
+      );
       expect(check.code).toBe(78);
       expectOneLine(check.stderr);
     }

@@ -39,7 +39,10 @@ interface Answer {
 }
 
 function curl(path: string, args: readonly string[]): Answer {
-  const result = Bun.spawnSync(["curl", "-s", "--cacert", pki.caCert, "-w", "\n%{http_code}", ...args, `${caas.url}${path}`], { stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync(["curl", "-s", "--cacert", pki.caCert, "-w", "\n%{http_code}", ...args, `${caas.url}${path}`], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = result.stdout.toString();
   const split = out.lastIndexOf("\n");
   return { body: out.slice(0, split), status: Number(out.slice(split + 1)) };
@@ -87,7 +90,10 @@ describe("clients of the Django original", () => {
   }
 
   it("get /encrypt/batch and /verify answered for curl -d too", () => {
-    const batch = curl("/encrypt/batch", ["-d", JSON.stringify({ apiKey: COMPAT_KEY, items: [{ userUUID: USER, sensitiveData: "example sensitive data" }] })]);
+    const batch = curl("/encrypt/batch", [
+      "-d",
+      JSON.stringify({ apiKey: COMPAT_KEY, items: [{ userUUID: USER, sensitiveData: "example sensitive data" }] }),
+    ]);
     expect(batch).toEqual({ status: 200, body: JSON.stringify({ results: [{ encrypted_data: README_DIGEST }] }) });
     const verify = curl("/verify", ["-d", JSON.stringify({ ...compatRequest, encrypted_data: README_DIGEST })]);
     expect(verify).toEqual({ status: 200, body: JSON.stringify({ match: true }) });
@@ -135,10 +141,19 @@ describe("clients of the Django original", () => {
   });
 
   it("leave the oracle as strict as it was: application/json only", () => {
-    for (const args of [["-d", '{"data":"x"}'], ["-H", "content-type: text/plain", "-d", '{"data":"x"}'], ["-H", "content-type:", "-d", '{"data":"x"}']]) {
+    for (const args of [
+      ["-d", '{"data":"x"}'],
+      ["-H", "content-type: text/plain", "-d", '{"data":"x"}'],
+      ["-H", "content-type:", "-d", '{"data":"x"}'],
+    ]) {
       for (const path of ["/oracleinvocation", "/oracleinvocation/batch", "/oracleinvocation/decrypt"]) {
         const answer = curl(path, args);
-        expect({ path, args, status: answer.status, code: (JSON.parse(answer.body) as { error: { code: string } }).error.code }).toEqual({ path, args, status: 415, code: "unsupported_media_type" });
+        expect({ path, args, status: answer.status, code: (JSON.parse(answer.body) as { error: { code: string } }).error.code }).toEqual({
+          path,
+          args,
+          status: 415,
+          code: "unsupported_media_type",
+        });
       }
     }
   });
@@ -148,17 +163,27 @@ describe("the answer's shape, by key profile", () => {
   it("is exactly the original's under a django-compat key: encrypted_data and nothing else, single and batch", async () => {
     const single = await caas.post("/encrypt", compatRequest);
     expect(await single.json()).toStrictEqual({ encrypted_data: README_DIGEST });
-    const batch = await caas.post("/encrypt/batch", { apiKey: COMPAT_KEY, items: [{ userUUID: USER, sensitiveData: "example sensitive data" }, { userUUID: "any id", sensitiveData: "\ud800" }] });
+    const batch = await caas.post("/encrypt/batch", {
+      apiKey: COMPAT_KEY,
+      items: [
+        { userUUID: USER, sensitiveData: "example sensitive data" },
+        { userUUID: "any id", sensitiveData: "\ud800" },
+      ],
+    });
     const results = ((await batch.json()) as { results: unknown[] }).results;
     expect(results[0]).toStrictEqual({ encrypted_data: README_DIGEST });
     expect(results[1]).toEqual({ error: { code: "invalid_text", message: expect.any(String) } });
   });
 
   it("keeps the secret version under a standard key, single and batch", async () => {
-    const single = (await (await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey })).json()) as Record<string, unknown>;
+    const single = (await (
+      await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey })
+    ).json()) as Record<string, unknown>;
     expect(Object.keys(single).sort()).toEqual(["encrypted_data", "version"]);
     expect(single.version).toBe(1);
-    const batch = (await (await caas.post("/encrypt/batch", { items: [{ userUUID: USER, sensitiveData: "x" }] }, { "x-api-key": standardKey })).json()) as { results: unknown[] };
+    const batch = (await (
+      await caas.post("/encrypt/batch", { items: [{ userUUID: USER, sensitiveData: "x" }] }, { "x-api-key": standardKey })
+    ).json()) as { results: unknown[] };
     expect(batch.results).toEqual([single]);
   });
 
@@ -168,7 +193,11 @@ describe("the answer's shape, by key profile", () => {
     };
     const shapes = (path: string) => JSON.stringify(spec.paths[path]?.post.responses["200"]?.content["application/json"]?.schema);
     for (const path of ["/encrypt", "/encode", "/encrypt/batch"]) {
-      expect({ path, standard: shapes(path).includes('"version"'), django: shapes(path).includes("DjangoPseudonymAnswer") }).toEqual({ path, standard: true, django: true });
+      expect({ path, standard: shapes(path).includes('"version"'), django: shapes(path).includes("DjangoPseudonymAnswer") }).toEqual({
+        path,
+        standard: true,
+        django: true,
+      });
     }
   });
 });
@@ -180,7 +209,9 @@ describe("/verify's encrypted_data", () => {
     // Three of the ten pool algorithms make 512-bit digests, so a few users find one.
     for (let attempt = 0; attempt < 200; attempt++) {
       const userUUID = crypto.randomUUID();
-      const made = (await (await caas.post("/encrypt", { userUUID, sensitiveData: "x" }, { "x-api-key": standardKey })).json()) as { encrypted_data: string };
+      const made = (await (await caas.post("/encrypt", { userUUID, sensitiveData: "x" }, { "x-api-key": standardKey })).json()) as {
+        encrypted_data: string;
+      };
       if (made.encrypted_data.length === LONGEST_DIGEST_HEX) return { userUUID, encrypted_data: made.encrypted_data };
     }
     throw new Error("no 512-bit pseudonym in 200 users");
@@ -197,7 +228,10 @@ describe("/verify's encrypted_data", () => {
     if (longestCompat === undefined) throw new Error("the vectors hold no 128-character digest");
     const fields = { apiKey: COMPAT_KEY, userUUID: longestCompat.userUUID, sensitiveData: longestCompat.sensitiveData };
     expect(await verify({ ...fields, encrypted_data: longestCompat.encrypted_data })).toEqual({ status: 200, body: { match: true } });
-    expect(await verify({ ...fields, encrypted_data: longestCompat.encrypted_data.toUpperCase() })).toEqual({ status: 200, body: { match: true } });
+    expect(await verify({ ...fields, encrypted_data: longestCompat.encrypted_data.toUpperCase() })).toEqual({
+      status: 200,
+      body: { match: true },
+    });
     expect(await verify({ ...fields, encrypted_data: `${longestCompat.encrypted_data}0` })).toEqual(tooLong);
   });
 

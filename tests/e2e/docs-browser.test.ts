@@ -25,7 +25,15 @@ describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hos
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--ignore-certificate-errors",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
     });
     try {
       const page = await browser.newPage({ ignoreHTTPSErrors: true });
@@ -56,7 +64,16 @@ describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hos
       await page.waitForSelector(".opblock", { timeout: 15_000 });
       // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText() is the text as rendered, which is what a reader sees
       const text = await page.locator("#swagger-ui").innerText();
-      for (const path of ["/oracleinvocation", "/oracleinvocation/decrypt", "/encrypt", "/encode", "/verify", "/healthz", "/readyz", "/metrics"]) {
+      for (const path of [
+        "/oracleinvocation",
+        "/oracleinvocation/decrypt",
+        "/encrypt",
+        "/encode",
+        "/verify",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+      ]) {
         expect(text).toContain(path);
       }
       const operations = await page.locator(".opblock").count();

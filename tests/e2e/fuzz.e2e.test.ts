@@ -41,7 +41,9 @@ beforeAll(async () => {
   cliOk("keyring", "create", "orders", "--file", keyringFile, "--root-key", rootKey);
   standardKey = addApiKey("fuzz", keysFile, "--scope", "pseudonym", "--scope", "keyring:orders");
   cliOk("keys", "import", "fuzz-compat", "--key", COMPAT_KEY, "--profile", "django-compat", "--file", keysFile);
-  caas = await startCaas({ env: { CAAS_API_KEYS_FILE: keysFile, CAAS_MAX_BODY: "8192", CAAS_KEYRING_FILE: keyringFile, CAAS_ROOT_KEY_FILE: rootKey } });
+  caas = await startCaas({
+    env: { CAAS_API_KEYS_FILE: keysFile, CAAS_MAX_BODY: "8192", CAAS_KEYRING_FILE: keyringFile, CAAS_ROOT_KEY_FILE: rootKey },
+  });
 });
 afterAll(async () => {
   await caas?.stop();
@@ -50,16 +52,43 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Generators
 
-const KEYRING_ROUTES = ["encrypt", "decrypt", "rewrap", "datakey", "encrypt/batch", "decrypt/batch", "rewrap/batch"].flatMap((operation) => [`/keyring/orders/${operation}`, `/keyring/absent/${operation}`]);
-const ROUTES = ["/oracleinvocation", "/oracleinvocation/decrypt", "/encrypt", "/encode", "/verify", "/healthz", "/readyz", "/metrics", "/swagger", "/swagger/json", ...KEYRING_ROUTES];
+const KEYRING_ROUTES = ["encrypt", "decrypt", "rewrap", "datakey", "encrypt/batch", "decrypt/batch", "rewrap/batch"].flatMap(
+  (operation) => [`/keyring/orders/${operation}`, `/keyring/absent/${operation}`],
+);
+const ROUTES = [
+  "/oracleinvocation",
+  "/oracleinvocation/decrypt",
+  "/encrypt",
+  "/encode",
+  "/verify",
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/swagger",
+  "/swagger/json",
+  ...KEYRING_ROUTES,
+];
 
 const path = fc.oneof(
   { arbitrary: fc.constantFrom(...ROUTES), weight: 6 },
   { arbitrary: fc.constantFrom(...ROUTES).map((route) => `${route}/`), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom(...ROUTES), fc.string({ maxLength: 20 })).map(([route, query]) => `${route}?${encodeURIComponent(query)}`), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom(...ROUTES), fc.constantFrom("/x", "//", "/..", "/%2e%2e", "/%00", "/%ff%fe", ";a=b", "/../healthz")).map(([route, tail]) => route + tail), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom(...ROUTES), fc.string({ maxLength: 20 }))
+      .map(([route, query]) => `${route}?${encodeURIComponent(query)}`),
+    weight: 1,
+  },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom(...ROUTES), fc.constantFrom("/x", "//", "/..", "/%2e%2e", "/%00", "/%ff%fe", ";a=b", "/../healthz"))
+      .map(([route, tail]) => route + tail),
+    weight: 1,
+  },
   { arbitrary: fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{0,12}$/), { maxLength: 4 }).map((parts) => `/${parts.join("/")}`), weight: 1 },
-  { arbitrary: fc.uint8Array({ maxLength: 24 }).map((bytes) => `/${[...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")}`), weight: 1 },
+  {
+    arbitrary: fc.uint8Array({ maxLength: 24 }).map((bytes) => `/${[...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")}`),
+    weight: 1,
+  },
 );
 
 /**
@@ -68,7 +97,9 @@ const path = fc.oneof(
  * refused that way (closed cleanly), not to be JSON.
  */
 const BUN_METHODS = new Set(
-  "DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split(" "),
+  "DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split(
+    " ",
+  ),
 );
 
 // Methods fetch does not know are sent over a raw socket (see send).
@@ -98,15 +129,37 @@ const contentType = fc.oneof(
   { arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,40}$/), weight: 1 },
 );
 
-const hugeNumber = fc.constantFrom("1e400", "-1e400", "123456789012345678901234567890123456789", "-0", "0.0000000000000000000000000001e-400", "1.7976931348623157e309", "9007199254740993");
+const hugeNumber = fc.constantFrom(
+  "1e400",
+  "-1e400",
+  "123456789012345678901234567890123456789",
+  "-0",
+  "0.0000000000000000000000000001e-400",
+  "1.7976931348623157e309",
+  "9007199254740993",
+);
 const loneSurrogate = fc.constantFrom("\ud800", "\udfff", "a\ud83d", "\ude00b", "\udc00\ud800");
 /** Strings that are valid UTF-16 but tricky: control characters, NUL, the replacement char, emoji, bidi. */
 const trickyString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 20 }),
   loneSurrogate,
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as plain text on purpose
-  fc.constantFrom("", "\u0000", "\ufffd", "\u202e", "🔐", "\\", '"', "__proto__", "constructor", "A".repeat(5000), "%s%n", "${7*7}", "<script>"),
+  fc.constantFrom(
+    "",
+    "\u0000",
+    "\ufffd",
+    "\u202e",
+    "🔐",
+    "\\",
+    '"',
+    "__proto__",
+    "constructor",
+    "A".repeat(5000),
+    "%s%n",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as plain text on purpose
+    "${7*7}",
+    "<script>",
+  ),
 );
 
 /** Any JSON value, lone surrogates in strings included (JSON.stringify escapes them, the parser restores them). */
@@ -123,7 +176,23 @@ const anyJson: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   ),
 })).value;
 
-const FIELDS = ["data", "aad", "key", "mac", "nonce", "apiKey", "userUUID", "sensitiveData", "encrypted_data", "ciphertext", "encoding", "wrap_with", "wrapped_key", "plaintext", "items"];
+const FIELDS = [
+  "data",
+  "aad",
+  "key",
+  "mac",
+  "nonce",
+  "apiKey",
+  "userUUID",
+  "sensitiveData",
+  "encrypted_data",
+  "ciphertext",
+  "encoding",
+  "wrap_with",
+  "wrapped_key",
+  "plaintext",
+  "items",
+];
 /** A keyring ciphertext in form (its tag cannot be right): it reaches the key lookup and the cipher. */
 const FORMED_CIPHERTEXT = `caas:v1:${new Uint8Array(48).toBase64()}`;
 const goodValues: Record<string, fc.Arbitrary<unknown>> = {
@@ -141,7 +210,9 @@ const goodValues: Record<string, fc.Arbitrary<unknown>> = {
   wrap_with: fc.constantFrom("orders", "absent", "../orders", ""),
   wrapped_key: fc.constantFrom(FORMED_CIPHERTEXT, "not-one"),
   plaintext: fc.boolean(),
-  items: fc.array(fc.constantFrom({ data: "x" }, { ciphertext: FORMED_CIPHERTEXT }, { data: "AAAA", encoding: "base64" }), { maxLength: 3 }),
+  items: fc.array(fc.constantFrom({ data: "x" }, { ciphertext: FORMED_CIPHERTEXT }, { data: "AAAA", encoding: "base64" }), {
+    maxLength: 3,
+  }),
 };
 
 /** A request object close to a valid one: some fields right, some of any JSON type, some missing or extra. */
@@ -153,7 +224,9 @@ const nearValidObject = fc
     fc.boolean(),
   )
   .chain(([present, wrong, extra, withExtra]) =>
-    fc.record(Object.fromEntries(present.map((field) => [field, goodValues[field]!]))).map((good) => ({ ...good, ...wrong, ...(withExtra ? extra : {}) })),
+    fc
+      .record(Object.fromEntries(present.map((field) => [field, goodValues[field]!])))
+      .map((good) => ({ ...good, ...wrong, ...(withExtra ? extra : {}) })),
   );
 
 const encoder = new TextEncoder();
@@ -165,7 +238,11 @@ const body: fc.Arbitrary<Uint8Array | string> = fc.oneof(
   // UTF-16 surrogate encoded as UTF-8 (CESU/WTF-8), a truncated sequence, a NUL.
   {
     arbitrary: fc
-      .tuple(nearValidObject.map((value) => JSON.stringify(value)), fc.constantFrom([0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf0, 0x9f], [0xff], [0x00], [0xef, 0xbb, 0xbf]), fc.nat())
+      .tuple(
+        nearValidObject.map((value) => JSON.stringify(value)),
+        fc.constantFrom([0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf0, 0x9f], [0xff], [0x00], [0xef, 0xbb, 0xbf]),
+        fc.nat(),
+      )
       .map(([text, bad, at]) => {
         const bytes = encoder.encode(text);
         const cut = at % (bytes.length + 1);
@@ -174,20 +251,47 @@ const body: fc.Arbitrary<Uint8Array | string> = fc.oneof(
     weight: 2,
   },
   { arbitrary: fc.tuple(fc.constantFrom(...FIELDS), hugeNumber).map(([field, number]) => `{"${field}":${number}}`), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom("[", "{\"a\":", "[{\"data\":"), fc.integer({ min: 20, max: 3000 })).map(([open, depth]) => open.repeat(depth)), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom("[", '{"a":', '[{"data":'), fc.integer({ min: 20, max: 3000 }))
+      .map(([open, depth]) => open.repeat(depth)),
+    weight: 1,
+  },
   // Deep but well-formed, in a field or as the whole body: what once cost the validator seconds or its stack.
   {
     arbitrary: fc
       .tuple(fc.constantFrom(...FIELDS), fc.integer({ min: 1, max: 8_000 }), fc.boolean())
-      .map(([field, depth, inField]) => (inField ? `{"${field}":${"[".repeat(depth)}${"]".repeat(depth)}}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`)),
+      .map(([field, depth, inField]) =>
+        inField ? `{"${field}":${"[".repeat(depth)}${"]".repeat(depth)}}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`,
+      ),
     weight: 1,
   },
-  { arbitrary: fc.constantFrom("", " ", "null", "{}", "[]", "{", '{"data":"x"', '{"data":"x"}}', "\ufeff{}", '{"data":"x","data":"y"}', '{"__proto__":{"data":"x"}}'), weight: 1 },
+  {
+    arbitrary: fc.constantFrom(
+      "",
+      " ",
+      "null",
+      "{}",
+      "[]",
+      "{",
+      '{"data":"x"',
+      '{"data":"x"}}',
+      "\ufeff{}",
+      '{"data":"x","data":"y"}',
+      '{"__proto__":{"data":"x"}}',
+    ),
+    weight: 1,
+  },
 );
 
 const authHeaders = fc.oneof(
   { arbitrary: fc.constant({}), weight: 4 },
-  { arbitrary: fc.constantFrom("valid", "compat", "wrong").map((which) => ({ "x-api-key": which === "valid" ? standardKey : which === "compat" ? COMPAT_KEY : "caas_wrong" })), weight: 1 },
+  {
+    arbitrary: fc
+      .constantFrom("valid", "compat", "wrong")
+      .map((which) => ({ "x-api-key": which === "valid" ? standardKey : which === "compat" ? COMPAT_KEY : "caas_wrong" })),
+    weight: 1,
+  },
   { arbitrary: fc.stringMatching(/^[\x21-\x7e]{0,60}$/).map((value) => ({ authorization: `Bearer ${value}` })), weight: 1 },
   { arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,60}$/).map((value) => ({ authorization: value })), weight: 1 },
 );
@@ -198,7 +302,9 @@ const target = fc.oneof(
   { arbitrary: fc.record({ method: fc.constant("POST"), path: fc.constantFrom(...POST_ROUTES) }), weight: 3 },
   { arbitrary: fc.record({ method, path }), weight: 2 },
 );
-const request = fc.tuple(target, contentType, body, authHeaders).map(([{ method, path }, contentType, body, auth]) => ({ method, path, contentType, body, auth }));
+const request = fc
+  .tuple(target, contentType, body, authHeaders)
+  .map(([{ method, path }, contentType, body, auth]) => ({ method, path, contentType, body, auth }));
 type FuzzRequest = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +316,9 @@ const histogram = new Map<number | string, number>();
 async function problems(sent: FuzzRequest, answer: Response | "closed"): Promise<string[]> {
   if (answer === "closed" || (answer.status === 400 && !answer.headers.has("content-type") && (await answer.clone().text()) === "")) {
     histogram.set("refused by Bun's parser", (histogram.get("refused by Bun's parser") ?? 0) + 1);
-    return BUN_METHODS.has(sent.method) ? [`a method Bun knows was refused before caas (${answer === "closed" ? "closed" : "bare 400"})`] : [];
+    return BUN_METHODS.has(sent.method)
+      ? [`a method Bun knows was refused before caas (${answer === "closed" ? "closed" : "bare 400"})`]
+      : [];
   }
   const found: string[] = [];
   const status = answer.status;
@@ -240,7 +348,21 @@ async function problems(sent: FuzzRequest, answer: Response | "closed"): Promise
 }
 
 /** The methods Bun's fetch sends as given; it turns any other into GET, so those go over a raw socket. */
-const FETCH_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "PURGE", "QUERY", "MKCOL", "LOCK", "SEARCH"]);
+const FETCH_METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "PROPFIND",
+  "PURGE",
+  "QUERY",
+  "MKCOL",
+  "LOCK",
+  "SEARCH",
+]);
 
 /** One HTTP/1.1 request over its own TLS connection, exactly as given; the answer read until the server closes. */
 function sendRaw(sent: FuzzRequest, headers: Record<string, string>): Promise<Response | "closed"> {
@@ -312,7 +434,10 @@ describe(`fuzzing dist/caas over HTTPS (${RUNS} requests)`, () => {
           const results = await Promise.all(
             batch.map(async (sent) => {
               const answer = await send(sent);
-              return { sent: { ...sent, body: typeof sent.body === "string" ? sent.body.slice(0, 200) : `${sent.body.length} bytes` }, problems: await problems(sent, answer) };
+              return {
+                sent: { ...sent, body: typeof sent.body === "string" ? sent.body.slice(0, 200) : `${sent.body.length} bytes` },
+                problems: await problems(sent, answer),
+              };
             }),
           );
           sentCount += batch.length;

@@ -71,7 +71,10 @@ export function cliOk(...args: string[]): string {
 
 /** `caas keys add NAME --file FILE [more]`: the new key, which it prints on its last line of stdout. */
 export function addApiKey(name: string, keysFile: string, ...more: string[]): string {
-  return cliOk("keys", "add", name, "--file", keysFile, ...more).trimEnd().split("\n").at(-1)!;
+  return cliOk("keys", "add", name, "--file", keysFile, ...more)
+    .trimEnd()
+    .split("\n")
+    .at(-1)!;
 }
 
 /** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
@@ -131,7 +134,13 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     CAAS_TLS_KEY: pki.serverKey,
     ...options.env,
   };
-  const child = Bun.spawn([options.binary ?? BINARY, "serve", ...(options.args ?? [])], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([options.binary ?? BINARY, "serve", ...(options.args ?? [])], {
+    cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const chunks: string[] = [];
   void collect(child.stdout, chunks);
   void collect(child.stderr, chunks);
@@ -154,7 +163,11 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     output,
     request,
     post: (path, body, headers = {}) =>
-      request(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }),
+      request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null) child.kill(signal);
       const code = await child.exited;

@@ -17,7 +17,13 @@ interface Result {
 }
 
 async function caas(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  const child = Bun.spawn([BINARY, ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([BINARY, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { code, stdout, stderr };
 }
@@ -75,7 +81,12 @@ function serverEnv(files: Setup["files"]): Record<string, string> {
   return { CAAS_KEYRING_FILE: files.keyring, CAAS_ROOT_KEY_FILE: files.rootKey, CAAS_API_KEYS_FILE: files.apiKeys };
 }
 
-async function call(server: RunningCaas, path: string, body: unknown, key?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  server: RunningCaas,
+  path: string,
+  body: unknown,
+  key?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const answer = await server.post(path, body, key === undefined ? {} : { authorization: `Bearer ${key}` });
   return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
 }
@@ -85,7 +96,11 @@ function codeOf(answer: { body: Record<string, unknown> }): string | undefined {
 }
 
 async function reload(server: RunningCaas): Promise<void> {
-  const count = () => server.output().split("\n").filter((line) => line.includes('"event":"reloaded"') || line.includes('"event":"reload_failed"')).length;
+  const count = () =>
+    server
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"event":"reloaded"') || line.includes('"event":"reload_failed"')).length;
   const before = count();
   server.process.kill("SIGHUP");
   const deadline = Date.now() + 10_000;
@@ -109,8 +124,13 @@ describe("the keyring through the CLI and the API", () => {
       await reload(server);
       const second = await call(server, "/keyring/orders/encrypt", { data: "card 4343" }, keys.whole);
       expect(second.body.version).toBe(2);
-      expect(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole)).toEqual({ status: 200, body: { data: "card 4242" } });
-      expect(codeOf(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext }, keys.whole))).toBe("authentication_failed");
+      expect(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole)).toEqual({
+        status: 200,
+        body: { data: "card 4242" },
+      });
+      expect(codeOf(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext }, keys.whole))).toBe(
+        "authentication_failed",
+      );
 
       const rewrapped = await call(server, "/keyring/orders/rewrap", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole);
       expect(rewrapped.status).toBe(200);
@@ -122,7 +142,9 @@ describe("the keyring through the CLI and the API", () => {
       await reload(server);
       const retired = await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole);
       expect({ status: retired.status, code: codeOf(retired) }).toEqual({ status: 400, code: "key_version_retired" });
-      expect((await call(server, "/keyring/orders/decrypt", { ciphertext: rewrapped.body.ciphertext, aad: "customer-7" }, keys.whole)).body).toEqual({ data: "card 4242" });
+      expect(
+        (await call(server, "/keyring/orders/decrypt", { ciphertext: rewrapped.body.ciphertext, aad: "customer-7" }, keys.whole)).body,
+      ).toEqual({ data: "card 4242" });
 
       const refused = await keyring("trim", "orders", "--below", "3");
       expect(refused.code).toBe(78);
@@ -130,12 +152,18 @@ describe("the keyring through the CLI and the API", () => {
       const trimmed = await keyring("trim", "orders", "--below", "2");
       expect(trimmed.code).toBe(0);
       await reload(server);
-      const listed = JSON.parse((await keyring("list", "--json")).stdout) as { keys: { name: string; min_decryption_version: number; versions: { version: number }[] }[] };
+      const listed = JSON.parse((await keyring("list", "--json")).stdout) as {
+        keys: { name: string; min_decryption_version: number; versions: { version: number }[] }[];
+      };
       const orders = listed.keys.find((key) => key.name === "orders");
       expect(orders?.min_decryption_version).toBe(2);
       expect(orders?.versions.map((entry) => entry.version)).toEqual([2]);
-      expect(codeOf(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole))).toBe("key_version_retired");
-      expect((await call(server, "/keyring/orders/decrypt", { ciphertext: second.body.ciphertext }, keys.whole)).body).toEqual({ data: "card 4343" });
+      expect(
+        codeOf(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole)),
+      ).toBe("key_version_retired");
+      expect((await call(server, "/keyring/orders/decrypt", { ciphertext: second.body.ciphertext }, keys.whole)).body).toEqual({
+        data: "card 4343",
+      });
 
       // Nothing a command printed, nor anything the server logged, holds key material or plaintext.
       const text = (await keyring("list")).stdout;
@@ -157,7 +185,9 @@ describe("the keyring through the CLI and the API", () => {
       chmodSync(files.keyring, 0o600);
       await reload(server);
       expect(server.output()).toMatch(/"event":"reload_failed"[^\n]*keyring file [^\n]*not JSON/);
-      expect((await call(server, "/keyring/orders/decrypt", { ciphertext: sealed.body.ciphertext }, keys.whole)).body).toEqual({ data: "x" });
+      expect((await call(server, "/keyring/orders/decrypt", { ciphertext: sealed.body.ciphertext }, keys.whole)).body).toEqual({
+        data: "x",
+      });
     } finally {
       await server.stop();
     }
@@ -194,13 +224,26 @@ describe("the keyring through the CLI and the API", () => {
       expect({ status: envelope.status, code: codeOf(envelope) }).toEqual({ status: 403, code: "forbidden" });
       const sealedEnvelope = await call(server, "/oracleinvocation/", { data: "x", wrap_with: "orders" }, keys.datakey);
       expect(sealedEnvelope.status).toBe(200);
-      const open = { data: sealedEnvelope.body.data, mac: sealedEnvelope.body.mac, nonce: sealedEnvelope.body.nonce, wrapped_key: sealedEnvelope.body.wrapped_key, wrap_with: "orders" };
+      const open = {
+        data: sealedEnvelope.body.data,
+        mac: sealedEnvelope.body.mac,
+        nonce: sealedEnvelope.body.nonce,
+        wrapped_key: sealedEnvelope.body.wrapped_key,
+        wrap_with: "orders",
+      };
       expect((await call(server, "/oracleinvocation/decrypt", open, keys.datakey)).status).toBe(403);
       expect((await call(server, "/oracleinvocation/decrypt", open, keys.decrypt)).body).toEqual({ data: "x" });
       // A keyring-only key is no key for the pseudonym routes.
-      const pseudonym = await call(server, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, keys.whole);
+      const pseudonym = await call(
+        server,
+        "/encrypt",
+        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
+        keys.whole,
+      );
       expect({ status: pseudonym.status, code: codeOf(pseudonym) }).toEqual({ status: 403, code: "forbidden" });
-      expect((await call(server, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, keys.pseudonym)).status).toBe(200);
+      expect(
+        (await call(server, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, keys.pseudonym)).status,
+      ).toBe(200);
     } finally {
       await server.stop();
     }
@@ -221,19 +264,44 @@ describe("envelope encryption", () => {
       const opened = await call(
         server,
         "/oracleinvocation/decrypt",
-        { data: sealed.body.data, mac: sealed.body.mac, nonce: sealed.body.nonce, aad: "doc-1", wrapped_key: sealed.body.wrapped_key, wrap_with: "orders" },
+        {
+          data: sealed.body.data,
+          mac: sealed.body.mac,
+          nonce: sealed.body.nonce,
+          aad: "doc-1",
+          wrapped_key: sealed.body.wrapped_key,
+          wrap_with: "orders",
+        },
         keys.whole,
       );
       expect(opened).toEqual({ status: 200, body: { data: "wrapped" } });
       // The data key itself: decrypting wrapped_key as bytes gives the AES key, which opens the box as the plain oracle would.
-      const dataKey = await call(server, "/keyring/orders/decrypt", { ciphertext: sealed.body.wrapped_key, encoding: "base64" }, keys.whole);
-      const direct = await call(server, "/oracleinvocation/decrypt", { data: sealed.body.data, mac: sealed.body.mac, nonce: sealed.body.nonce, aad: "doc-1", key: dataKey.body.data });
+      const dataKey = await call(
+        server,
+        "/keyring/orders/decrypt",
+        { ciphertext: sealed.body.wrapped_key, encoding: "base64" },
+        keys.whole,
+      );
+      const direct = await call(server, "/oracleinvocation/decrypt", {
+        data: sealed.body.data,
+        mac: sealed.body.mac,
+        nonce: sealed.body.nonce,
+        aad: "doc-1",
+        key: dataKey.body.data,
+      });
       expect(direct.body).toEqual({ data: "wrapped" });
       // Under another keyring key the wrapped key does not open.
       const elsewhere = await call(
         server,
         "/oracleinvocation/decrypt",
-        { data: sealed.body.data, mac: sealed.body.mac, nonce: sealed.body.nonce, aad: "doc-1", wrapped_key: sealed.body.wrapped_key, wrap_with: "invoices" },
+        {
+          data: sealed.body.data,
+          mac: sealed.body.mac,
+          nonce: sealed.body.nonce,
+          aad: "doc-1",
+          wrapped_key: sealed.body.wrapped_key,
+          wrap_with: "invoices",
+        },
         keys.other,
       );
       expect(codeOf(elsewhere)).toBe("authentication_failed");
@@ -263,7 +331,12 @@ describe("envelope encryption", () => {
       expect(encrypt.exitCode).toBe(0);
       const box = encrypt.stdout.toString();
       // Later, holding only wrapped_key: caas gives the key back, and Node opens the payload with it.
-      const recovered = await call(server, "/keyring/orders/decrypt", { ciphertext: datakey.body.wrapped_key, encoding: "base64" }, keys.decrypt);
+      const recovered = await call(
+        server,
+        "/keyring/orders/decrypt",
+        { ciphertext: datakey.body.wrapped_key, encoding: "base64" },
+        keys.decrypt,
+      );
       expect(recovered.body.data).toBe(datakey.body.key);
       const decrypt = Bun.spawnSync(
         [
@@ -271,7 +344,12 @@ describe("envelope encryption", () => {
           "-e",
           `const c=require("node:crypto");const b=JSON.parse(require("node:fs").readFileSync(0,"utf8"));const d=c.createDecipheriv("aes-256-gcm",Buffer.from(process.env.K,"base64"),Buffer.from(b.iv,"base64"));d.setAuthTag(Buffer.from(b.tag,"base64"));const p=Buffer.concat([d.update(Buffer.from(b.ct,"base64")),d.final()]);process.stdout.write(String(p.length)+":"+p.subarray(0,4).toString())`,
         ],
-        { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", K: recovered.body.data as string }, stdin: Buffer.from(box), stdout: "pipe", stderr: "pipe" },
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", K: recovered.body.data as string },
+          stdin: Buffer.from(box),
+          stdout: "pipe",
+          stderr: "pipe",
+        },
       );
       expect(decrypt.stdout.toString()).toBe(`${1 << 20}:abab`);
     } finally {
@@ -307,10 +385,16 @@ describe("the files", () => {
       expect(a.port).not.toBe(b.port);
       const fromA = await call(a, "/keyring/orders/encrypt", { data: "from a", aad: "x" }, keys.whole);
       const fromB = await call(b, "/keyring/orders/encrypt", { data: "from b" }, keys.whole);
-      expect((await call(b, "/keyring/orders/decrypt", { ciphertext: fromA.body.ciphertext, aad: "x" }, keys.whole)).body).toEqual({ data: "from a" });
-      expect((await call(a, "/keyring/orders/decrypt", { ciphertext: fromB.body.ciphertext }, keys.whole)).body).toEqual({ data: "from b" });
+      expect((await call(b, "/keyring/orders/decrypt", { ciphertext: fromA.body.ciphertext, aad: "x" }, keys.whole)).body).toEqual({
+        data: "from a",
+      });
+      expect((await call(a, "/keyring/orders/decrypt", { ciphertext: fromB.body.ciphertext }, keys.whole)).body).toEqual({
+        data: "from b",
+      });
       const rewrappedOnB = await call(b, "/keyring/orders/rewrap", { ciphertext: fromA.body.ciphertext, aad: "x" }, keys.whole);
-      expect((await call(a, "/keyring/orders/decrypt", { ciphertext: rewrappedOnB.body.ciphertext, aad: "x" }, keys.whole)).body).toEqual({ data: "from a" });
+      expect((await call(a, "/keyring/orders/decrypt", { ciphertext: rewrappedOnB.body.ciphertext, aad: "x" }, keys.whole)).body).toEqual({
+        data: "from a",
+      });
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -318,11 +402,18 @@ describe("the files", () => {
 
   it("loses nothing to commands run at once: 10 rotations, 10 creations", async () => {
     const { files, keyring } = await setUp();
-    const runs = await Promise.all([...Array.from({ length: 10 }, () => keyring("rotate", "orders")), ...Array.from({ length: 10 }, (_, i) => keyring("create", `parallel-${i}`))]);
+    const runs = await Promise.all([
+      ...Array.from({ length: 10 }, () => keyring("rotate", "orders")),
+      ...Array.from({ length: 10 }, (_, i) => keyring("create", `parallel-${i}`)),
+    ]);
     for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
     const listed = JSON.parse((await keyring("list", "--json")).stdout) as { keys: { name: string; versions: { version: number }[] }[] };
-    expect(listed.keys.find((key) => key.name === "orders")?.versions.map((entry) => entry.version)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-    expect(listed.keys.map((key) => key.name).sort()).toEqual(["invoices", "orders", ...Array.from({ length: 10 }, (_, i) => `parallel-${i}`)].sort());
+    expect(listed.keys.find((key) => key.name === "orders")?.versions.map((entry) => entry.version)).toEqual(
+      Array.from({ length: 11 }, (_, i) => i + 1),
+    );
+    expect(listed.keys.map((key) => key.name).sort()).toEqual(
+      ["invoices", "orders", ...Array.from({ length: 10 }, (_, i) => `parallel-${i}`)].sort(),
+    );
     expect(readdirSync(join(files.keyring, "..")).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   }, 60_000);
 
@@ -353,7 +444,12 @@ describe("development mode", () => {
       const trust = readFileSync(join(state, "dev-certificate.pem"), "utf8");
       const key = readFileSync(join(state, "dev-api-key"), "utf8").trim();
       const post = async (path: string, body: unknown) => {
-        const answer = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": key }, body: JSON.stringify(body), tls: { ca: trust } } as RequestInit);
+        const answer = await fetch(`${server.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": key },
+          body: JSON.stringify(body),
+          tls: { ca: trust },
+        } as RequestInit);
         return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
       };
       const sealed = await post("/keyring/dev/encrypt", { data: "first run" });
@@ -362,7 +458,12 @@ describe("development mode", () => {
       expect((await post("/keyring/dev/datakey", {})).status).toBe(200);
       expect((await post("/oracleinvocation/", { data: "x", wrap_with: "dev" })).status).toBe(200);
       expect((await post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" })).status).toBe(200);
-      expect((readdirSync(state).filter((name) => name.startsWith("dev-")) as string[]).sort()).toEqual(["dev-api-key", "dev-certificate.pem", "dev-keyring.json", "dev-root-key"]);
+      expect((readdirSync(state).filter((name) => name.startsWith("dev-")) as string[]).sort()).toEqual([
+        "dev-api-key",
+        "dev-certificate.pem",
+        "dev-keyring.json",
+        "dev-root-key",
+      ]);
     } finally {
       await server.stop();
     }

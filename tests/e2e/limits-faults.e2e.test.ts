@@ -67,7 +67,10 @@ function initSecret(path: string): void {
 
 const isRoot = process.getuid?.() === 0;
 const canDropToNobody = !isRoot || Bun.which("setpriv") !== null;
-const probe = Bun.spawnSync(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=4k tmpfs /tmp"], { stdout: "ignore", stderr: "ignore" });
+const probe = Bun.spawnSync(
+  ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=4k tmpfs /tmp"],
+  { stdout: "ignore", stderr: "ignore" },
+);
 const canMountTmpfs = Bun.which("unshare") !== null && probe.exitCode === 0;
 if (!canDropToNobody) console.warn("limits-faults: running as root without setpriv; the unreadable state directory case is skipped");
 if (!canMountTmpfs) console.warn("limits-faults: cannot mount a tmpfs in a user namespace (unshare -rm); the full disk case is skipped");

@@ -35,7 +35,10 @@ function open(): Promise<TLSSocket> {
  * Sends `chunks` one by one, `intervalMs` apart, and collects the answer until the server closes
  * the connection, it has answered and `stopOnAnswer` is set, or `giveUpMs` passes.
  */
-async function exchange(chunks: readonly string[], options: { intervalMs?: number; giveUpMs?: number; stopOnAnswer?: boolean } = {}): Promise<Exchange> {
+async function exchange(
+  chunks: readonly string[],
+  options: { intervalMs?: number; giveUpMs?: number; stopOnAnswer?: boolean } = {},
+): Promise<Exchange> {
   const { intervalMs = 0, giveUpMs = 10_000, stopOnAnswer = false } = options;
   const started = performance.now();
   const socket = await open();
@@ -117,11 +120,19 @@ describe("JSON nesting depth", () => {
   });
 
   it("answers deep but small bodies (which cost the validator seconds, or its stack) with 400 invalid_json", async () => {
-    for (const body of ["[".repeat(10_000) + "]".repeat(10_000), `{"data":${"[".repeat(5_000)}${"]".repeat(5_000)}}`, `{"data":"x","aad":${'{"a":'.repeat(100)}1${"}".repeat(101)}`]) {
+    for (const body of [
+      "[".repeat(10_000) + "]".repeat(10_000),
+      `{"data":${"[".repeat(5_000)}${"]".repeat(5_000)}}`,
+      `{"data":"x","aad":${'{"a":'.repeat(100)}1${"}".repeat(101)}`,
+    ]) {
       for (const path of ["/oracleinvocation", "/oracleinvocation/decrypt", "/encrypt", "/verify"]) {
         const started = performance.now();
         const answer = await caas.post(path, body);
-        expect({ path, status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code }).toEqual({ path, status: 400, code: "invalid_json" });
+        expect({ path, status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code }).toEqual({
+          path,
+          status: 400,
+          code: "invalid_json",
+        });
         expect(performance.now() - started).toBeLessThan(500);
       }
     }
@@ -142,7 +153,10 @@ describe(`slow clients (idleTimeout ${IDLE_TIMEOUT_SECONDS} s)`, () => {
     async () => {
       const slowHeaders = get("/healthz", `X-Slow: ${"s".repeat(200)}\r\n`).split("");
       const body = JSON.stringify({ data: "d".repeat(500) });
-      const trickledBody = [`POST /oracleinvocation HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, ...body.split("")];
+      const trickledBody = [
+        `POST /oracleinvocation HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+        ...body.split(""),
+      ];
       const keepAlive = ["GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"];
       // Many slow connections at once: a slowloris attack is about numbers.
       const crowd = Array.from({ length: 100 }, () => exchange(slowHeaders, { intervalMs: 250, giveUpMs: cutOffMs + 10_000 }));
@@ -160,7 +174,11 @@ describe(`slow clients (idleTimeout ${IDLE_TIMEOUT_SECONDS} s)`, () => {
       ]);
       const crowdReplies = await Promise.all(crowd);
 
-      for (const [name, reply] of [["slowloris headers", headers], ["trickled body", trickle], ["idle keep-alive", idle]] as const) {
+      for (const [name, reply] of [
+        ["slowloris headers", headers],
+        ["trickled body", trickle],
+        ["idle keep-alive", idle],
+      ] as const) {
         expect({ name, closedByServer: reply.closedByServer }).toEqual({ name, closedByServer: true });
         expect(reply.ms).toBeLessThan(cutOffMs);
         expect(reply.ms).toBeGreaterThan((IDLE_TIMEOUT_SECONDS - 1) * 1000);

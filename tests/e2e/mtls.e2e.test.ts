@@ -35,12 +35,15 @@ function withClientCertificate(path: string, client?: TestPki): Promise<Response
 /** openssl s_client's verdict, independent of Bun's client: whether an HTTP answer came back. */
 function sClient(version: "-tls1_2" | "-tls1_3", client?: TestPki): string {
   const certArgs = client === undefined ? [] : ["-cert", client.serverCert, "-key", client.serverKey];
-  const result = Bun.spawnSync(["openssl", "s_client", "-connect", `127.0.0.1:${caas.port}`, version, "-CAfile", trusted.caCert, "-quiet", "-ign_eof", ...certArgs], {
-    stdin: new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 15_000,
-  });
+  const result = Bun.spawnSync(
+    ["openssl", "s_client", "-connect", `127.0.0.1:${caas.port}`, version, "-CAfile", trusted.caCert, "-quiet", "-ign_eof", ...certArgs],
+    {
+      stdin: new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 15_000,
+    },
+  );
   return result.stdout.toString();
 }
 
@@ -101,7 +104,11 @@ describe("mutual TLS in every worker, for each certificate source", () => {
         const adhoc = certificate === "ad hoc";
         const server = await startCaas({
           pki: trusted,
-          env: { CAAS_TLS_CLIENT_CA: trusted.caCert, CAAS_WORKERS: String(workers), ...(adhoc ? { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } : {}) },
+          env: {
+            CAAS_TLS_CLIENT_CA: trusted.caCert,
+            CAAS_WORKERS: String(workers),
+            ...(adhoc ? { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } : {}),
+          },
         });
         try {
           while (listeners(server.output()) < workers) await Bun.sleep(10);
@@ -109,7 +116,12 @@ describe("mutual TLS in every worker, for each certificate source", () => {
           const attempt = (client?: TestPki) =>
             fetch(`${server.url}/healthz`, {
               keepalive: false,
-              tls: { ...serverTrust, ...(client === undefined ? {} : { cert: readFileSync(client.serverCert, "utf8"), key: readFileSync(client.serverKey, "utf8") }) },
+              tls: {
+                ...serverTrust,
+                ...(client === undefined
+                  ? {}
+                  : { cert: readFileSync(client.serverCert, "utf8"), key: readFileSync(client.serverKey, "utf8") }),
+              },
             } as RequestInit).then(
               (answer) => answer.status,
               () => "refused",

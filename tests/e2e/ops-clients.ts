@@ -22,8 +22,9 @@ export class HandshakeError extends Error {
 
 function connect(port: number, ca: string | undefined): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ...(ca === undefined ? { rejectUnauthorized: false } : { ca }) }, () =>
-      resolve(socket),
+    const socket = tls.connect(
+      { host: "127.0.0.1", port, servername: "localhost", ...(ca === undefined ? { rejectUnauthorized: false } : { ca }) },
+      () => resolve(socket),
     );
     socket.once("error", (error) => reject(new HandshakeError(error)));
   });

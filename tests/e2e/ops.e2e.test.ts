@@ -63,7 +63,14 @@ describe("SIGTERM", () => {
     const caas = await startCaas({ env: { CAAS_DRAIN_TIMEOUT: "1" } });
     let bodyStarted!: () => void;
     const started = new Promise<void>((resolve) => (bodyStarted = resolve));
-    const slow = rawRequest(caas.port, { method: "POST", path: "/oracleinvocation/", body: JSON.stringify({ data: "x".repeat(1000) }), pieces: 10, pauseMs: 400, onStarted: bodyStarted }).then(
+    const slow = rawRequest(caas.port, {
+      method: "POST",
+      path: "/oracleinvocation/",
+      body: JSON.stringify({ data: "x".repeat(1000) }),
+      pieces: 10,
+      pauseMs: 400,
+      onStarted: bodyStarted,
+    }).then(
       (answer) => answer.status,
       () => "cut off",
     );
@@ -122,10 +129,12 @@ async function keepLoading(caas: RunningCaas, ca: string, clients: number, until
     while (running) {
       const at = Date.now();
       await note(
-        rawRequest(caas.port, { method: "POST", path: "/oracleinvocation/", body: JSON.stringify({ data: "under load" }), ca }).then((answer: RawAnswer) => {
-          result.handshakes.push({ at, fingerprint: answer.fingerprint });
-          return answer.status;
-        }),
+        rawRequest(caas.port, { method: "POST", path: "/oracleinvocation/", body: JSON.stringify({ data: "under load" }), ca }).then(
+          (answer: RawAnswer) => {
+            result.handshakes.push({ at, fingerprint: answer.fingerprint });
+            return answer.status;
+          },
+        ),
       );
     }
   };
@@ -216,7 +225,8 @@ describe("SIGHUP", () => {
     const caas = await startCaas({ env: { CAAS_API_KEYS_FILE: keysFile } });
     try {
       const lateKey = addApiKey("late", keysFile);
-      const ask = () => caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { "x-api-key": lateKey });
+      const ask = () =>
+        caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { "x-api-key": lateKey });
       expect((await ask()).status).toBe(401);
       const pid = caas.process.pid;
       caas.process.kill("SIGHUP");
@@ -232,7 +242,8 @@ describe("SIGHUP", () => {
 
 describe("--workers 2", () => {
   let caas: RunningCaas;
-  const listeningPids = () => [...caas.output().matchAll(/"event":"listening"[^\n]*/g)].map((match) => Number(/"pid":(\d+)/.exec(match[0])![1]));
+  const listeningPids = () =>
+    [...caas.output().matchAll(/"event":"listening"[^\n]*/g)].map((match) => Number(/"pid":(\d+)/.exec(match[0])![1]));
 
   beforeAll(async () => {
     caas = await startCaas({ args: ["--workers", "2"] });
@@ -259,7 +270,9 @@ describe("--workers 2", () => {
     const before = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", before + 2);
-    const reloadedBy = [...caas.output().matchAll(/"event":"reloaded"[^\n]*"pid":(\d+)|"pid":(\d+)[^\n]*"event":"reloaded"/g)].map((match) => Number(match[1] ?? match[2]));
+    const reloadedBy = [...caas.output().matchAll(/"event":"reloaded"[^\n]*"pid":(\d+)|"pid":(\d+)[^\n]*"event":"reloaded"/g)].map(
+      (match) => Number(match[1] ?? match[2]),
+    );
     expect(new Set(reloadedBy)).toEqual(new Set(listeningPids()));
     expect((await caas.request("/healthz")).status).toBe(200);
   });

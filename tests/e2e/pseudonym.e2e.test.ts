@@ -38,7 +38,11 @@ describe("the django-compat profile, end to end", () => {
   it("reproduces all 201 digests of the Django original over /encode", async () => {
     const answers = await Promise.all(
       vectors.map(async (vector) => {
-        const answer = await caas.post("/encode", { apiKey: "example_api_key", userUUID: vector.userUUID, sensitiveData: vector.sensitiveData });
+        const answer = await caas.post("/encode", {
+          apiKey: "example_api_key",
+          userUUID: vector.userUUID,
+          sensitiveData: vector.sensitiveData,
+        });
         return ((await answer.json()) as { encrypted_data: string }).encrypted_data;
       }),
     );
@@ -74,7 +78,11 @@ describe("standard pseudonyms, end to end", () => {
   it("gives the same digest after a restart of the binary with the same secret", async () => {
     await caas.stop();
     caas = await startCaas({ pki, env: env() });
-    const answer = await caas.post("/encrypt", { userUUID: USER.toUpperCase(), sensitiveData: "example sensitive data" }, { "x-api-key": standardKey });
+    const answer = await caas.post(
+      "/encrypt",
+      { userUUID: USER.toUpperCase(), sensitiveData: "example sensitive data" },
+      { "x-api-key": standardKey },
+    );
     expect(((await answer.json()) as { encrypted_data: string }).encrypted_data).toBe(firstDigest);
   });
 
@@ -98,17 +106,29 @@ describe("standard pseudonyms, end to end", () => {
     const reloads = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", reloads + 1);
-    const fresh = (await (await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" })).json()) as {
+    const fresh = (await (
+      await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" })
+    ).json()) as {
       encrypted_data: string;
       version: number;
     };
     expect(fresh.version).toBe(2);
     expect(fresh.encrypted_data).not.toBe(firstDigest);
     for (const digest of [firstDigest, fresh.encrypted_data]) {
-      const verdict = await caas.post("/verify", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data", encrypted_data: digest });
+      const verdict = await caas.post("/verify", {
+        apiKey: standardKey,
+        userUUID: USER,
+        sensitiveData: "example sensitive data",
+        encrypted_data: digest,
+      });
       expect(await verdict.json()).toEqual({ match: true });
     }
-    const wrong = await caas.post("/verify", { apiKey: standardKey, userUUID: USER, sensitiveData: "other data", encrypted_data: firstDigest });
+    const wrong = await caas.post("/verify", {
+      apiKey: standardKey,
+      userUUID: USER,
+      sensitiveData: "other data",
+      encrypted_data: firstDigest,
+    });
     expect(await wrong.json()).toEqual({ match: false });
   });
 

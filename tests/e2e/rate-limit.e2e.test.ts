@@ -85,7 +85,9 @@ describe("rate limit per client", () => {
 
   it("puts an invalid key on the address's bucket: invented keys buy no fresh buckets", async () => {
     await refill();
-    const answers = await Promise.all(Array.from({ length: RATE * 3 }, (_, i) => caas.request(LIMITED, { headers: { "x-api-key": `caas_guess_${i}` } })));
+    const answers = await Promise.all(
+      Array.from({ length: RATE * 3 }, (_, i) => caas.request(LIMITED, { headers: { "x-api-key": `caas_guess_${i}` } })),
+    );
     expect(answers.filter((answer) => answer.status === 429).length).toBeGreaterThan(0);
   });
 

@@ -76,7 +76,9 @@ function exchange(request: string, expected = 1, bodiless: readonly boolean[] = 
   requestsSent += Math.max(expected, 1);
   return new Promise((resolve) => {
     const received: Buffer[] = [];
-    const socket = connect({ host: "127.0.0.1", port: caas.port, rejectUnauthorized: false }, () => socket.write(Buffer.from(request, "utf8")));
+    const socket = connect({ host: "127.0.0.1", port: caas.port, rejectUnauthorized: false }, () =>
+      socket.write(Buffer.from(request, "utf8")),
+    );
     const finish = (closed: boolean) => {
       clearTimeout(giveUp);
       socket.destroy();
@@ -148,8 +150,16 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   ["absolute form", get("https://evil.example/healthz"), { caas: 200 }],
   ["absolute form with http", get("http://localhost/nope"), { caas: 404, code: "not_found" }],
   ["absolute form without a path", get("https://localhost"), { caas: 404, code: "not_found" }],
-  ["absolute form with dot segments onto a caas path", post("https://evil.example/oracleinvocation/../encrypt"), { caas: 400, code: "invalid_target" }],
-  ["authority form (CONNECT)", requestLine("CONNECT localhost:8443 HTTP/1.1", "Host: localhost:8443\r\n"), { caas: 400, code: "invalid_target" }],
+  [
+    "absolute form with dot segments onto a caas path",
+    post("https://evil.example/oracleinvocation/../encrypt"),
+    { caas: 400, code: "invalid_target" },
+  ],
+  [
+    "authority form (CONNECT)",
+    requestLine("CONNECT localhost:8443 HTTP/1.1", "Host: localhost:8443\r\n"),
+    { caas: 400, code: "invalid_target" },
+  ],
   ["authority form (CONNECT) without Host", requestLine("CONNECT localhost:8443 HTTP/1.1", ""), { bun: 400 }],
   ["asterisk form (OPTIONS *)", requestLine("OPTIONS * HTTP/1.1"), { bun: 400 }],
   ["a target without a leading slash", requestLine("GET healthz HTTP/1.1"), { bun: 400 }],
@@ -209,7 +219,11 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   // Headers.
   ["headers past Bun's limit", requestLine("GET /healthz HTTP/1.1", `Host: localhost\r\nX-Big: ${"b".repeat(17_000)}\r\n`), { bun: 431 }],
   ["a header without a colon", requestLine("GET /healthz HTTP/1.1", "Host: localhost\r\nno-colon\r\n"), { bun: 400 }],
-  ["Transfer-Encoding and Content-Length together", requestLine("POST /encrypt HTTP/1.1", "Host: localhost\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"), { bun: 400 }],
+  [
+    "Transfer-Encoding and Content-Length together",
+    requestLine("POST /encrypt HTTP/1.1", "Host: localhost\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"),
+    { bun: 400 },
+  ],
 ];
 
 describe("raw request lines and headers", () => {
@@ -250,7 +264,21 @@ async function routedAs(target: string, host: string | null, version = "1.1"): P
 }
 
 describe("routing does not depend on the Host", () => {
-  const paths = ["/healthz", "/readyz", "/metrics", "/swagger/json", "/encrypt", "/nope", "/a/healthz", "/zz/healthz", "/aaaaaaaaaa/healthz", "/aaaaaa/metrics", "/", "/healthz/", "/x/y/z/w/metrics"];
+  const paths = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/swagger/json",
+    "/encrypt",
+    "/nope",
+    "/a/healthz",
+    "/zz/healthz",
+    "/aaaaaaaaaa/healthz",
+    "/aaaaaa/metrics",
+    "/",
+    "/healthz/",
+    "/x/y/z/w/metrics",
+  ];
   const hosts: ReadonlyArray<readonly [string, string | null, string]> = [
     ["no Host (HTTP/1.0)", null, "1.0"],
     ["an empty Host", "", "1.1"],
@@ -292,7 +320,12 @@ describe("pipelined requests", () => {
   });
 
   it("answers each of a mixed pipeline on its own", async () => {
-    const requests = ["GET /healthz HTTP/1.1\r\nHost: ab\r\n\r\n", "POST /encrypt#frag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", "GET /x/../metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", "GET /encrypt HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n"];
+    const requests = [
+      "GET /healthz HTTP/1.1\r\nHost: ab\r\n\r\n",
+      "POST /encrypt#frag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+      "GET /x/../metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+      "GET /encrypt HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
+    ];
     const { answers } = await exchange(requests.join(""), requests.length);
     expectCaasAnswer(answers[0], 200);
     expectCaasAnswer(answers[1], 400, "invalid_target");
@@ -304,7 +337,10 @@ describe("pipelined requests", () => {
 describe("the log", () => {
   it("has no stack trace and at most one line per request", async () => {
     // Last in the file: by now every request above has been sent.
-    const lines = caas.output().split("\n").filter((line) => line !== "");
+    const lines = caas
+      .output()
+      .split("\n")
+      .filter((line) => line !== "");
     expect(lines.length).toBeLessThanOrEqual(requestsSent);
     for (const line of lines) {
       expect(() => JSON.parse(line)).not.toThrow();

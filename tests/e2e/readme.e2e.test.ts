@@ -56,7 +56,9 @@ function matches(actual: Json, expected: Json, shapeOnly: boolean): boolean {
   if (actual === null || typeof actual !== "object" || Array.isArray(actual) !== Array.isArray(expected)) return false;
   const expectedKeys = Object.keys(expected).sort();
   if (JSON.stringify(Object.keys(actual).sort()) !== JSON.stringify(expectedKeys)) return false;
-  return expectedKeys.every((key) => matches((actual as Record<string, Json>)[key] ?? null, (expected as Record<string, Json>)[key] ?? null, shapeOnly));
+  return expectedKeys.every((key) =>
+    matches((actual as Record<string, Json>)[key] ?? null, (expected as Record<string, Json>)[key] ?? null, shapeOnly),
+  );
 }
 
 describe("the README's quick start and tour, in a fresh clone with a fresh HOME", () => {
@@ -110,7 +112,9 @@ describe("the README's quick start and tour, in a fresh clone with a fresh HOME"
       // The first answer is a fresh seal: random by design, so only its shape can be the README's.
       const shapeOnly = index === 0;
       if (!matches(answer, expected[index] ?? null, shapeOnly)) {
-        throw new Error(`tour answer ${index + 1} differs from the README:\n  README: ${JSON.stringify(expected[index])}\n  caas:   ${JSON.stringify(answer)}`);
+        throw new Error(
+          `tour answer ${index + 1} differs from the README:\n  README: ${JSON.stringify(expected[index])}\n  caas:   ${JSON.stringify(answer)}`,
+        );
       }
     });
   }, 30_000);

@@ -14,10 +14,13 @@ import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, ty
 const NGINX = "/usr/sbin/nginx";
 /** Debian builds the stream module as a dynamic module (package libnginx-mod-stream). */
 const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
-const staticStream = existsSync(NGINX) && /--with-stream(?!=dynamic)(\s|$)/.test(Bun.spawnSync([NGINX, "-V"], { stderr: "pipe" }).stderr.toString());
+const staticStream =
+  existsSync(NGINX) && /--with-stream(?!=dynamic)(\s|$)/.test(Bun.spawnSync([NGINX, "-V"], { stderr: "pipe" }).stderr.toString());
 const haveNginx = existsSync(NGINX) && (staticStream || existsSync(STREAM_MODULE));
 if (!haveNginx) {
-  console.warn(`scale-out: skipped: needs ${NGINX} with the stream module (apt-get install nginx libnginx-mod-stream; .ci/run installs them)`);
+  console.warn(
+    `scale-out: skipped: needs ${NGINX} with the stream module (apt-get install nginx libnginx-mod-stream; .ci/run installs them)`,
+  );
 }
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
@@ -92,13 +95,23 @@ beforeAll(async () => {
   const listen = freePort();
   const conf = join(nginxDir, "nginx.conf");
   writeFileSync(conf, nginxConfig(nginxDir, listen, [first.port, second.port]));
-  const test = Bun.spawnSync([NGINX, "-t", "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], { stdout: "pipe", stderr: "pipe" });
+  const test = Bun.spawnSync([NGINX, "-t", "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (test.exitCode !== 0) throw new Error(`nginx -t failed: ${test.stderr.toString()}`);
-  nginx = Bun.spawn([NGINX, "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  nginx = Bun.spawn([NGINX, "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   balancedUrl = `https://127.0.0.1:${listen}`;
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const up = await fetch(`${balancedUrl}/healthz`, { tls: { ca: pki.caCertPem } } as RequestInit).then((r) => r.ok, () => false);
+    const up = await fetch(`${balancedUrl}/healthz`, { tls: { ca: pki.caCertPem } } as RequestInit).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     if (nginx.exitCode !== null || Date.now() > deadline) {
       throw new Error(`nginx did not start (exit ${nginx.exitCode}): ${readFileSync(join(nginxDir, "error.log"), "utf8")}`);
@@ -175,7 +188,9 @@ describe("two instances behind nginx (stream, TLS passthrough)", () => {
     await Promise.all(Array.from({ length: CLIENTS }, (_, id) => client(id)));
     const exitCode = await stopping;
 
-    console.log(`scale-out: ${counts.ok} correct, ${counts.wrong} wrong, ${counts.failed} failed (${counts.afterStop} answered after the stop)${failures.length ? `: ${[...new Set(failures)].join("; ")}` : ""}`);
+    console.log(
+      `scale-out: ${counts.ok} correct, ${counts.wrong} wrong, ${counts.failed} failed (${counts.afterStop} answered after the stop)${failures.length ? `: ${[...new Set(failures)].join("; ")}` : ""}`,
+    );
     expect(exitCode).toBe(0);
     expect(second.output()).toContain('"event":"draining"');
     expect(counts.wrong).toBe(0);

@@ -49,7 +49,8 @@ const lines = (text: string) => text.split("\n").filter((line) => line !== "");
 
 type Mode = "serve" | "serve --workers 2" | "serve --check";
 const MODES: readonly Mode[] = ["serve", "serve --workers 2", "serve --check"];
-const modeArgs = (mode: Mode) => (mode === "serve" ? ["serve"] : mode === "serve --check" ? ["serve", "--check"] : ["serve", "--workers", "2"]);
+const modeArgs = (mode: Mode) =>
+  mode === "serve" ? ["serve"] : mode === "serve --check" ? ["serve", "--check"] : ["serve", "--workers", "2"];
 
 interface Mistake {
   readonly name: string;
@@ -64,32 +65,133 @@ const withState = () => ({ CAAS_STATE_DIR: join(files, "state") });
 
 const MISTAKES: readonly Mistake[] = [
   { name: "a port that is not a number", args: () => [...tlsArgs(), "--port", "abc"], says: /^--port: 'abc' is not a whole number$/ },
-  { name: "a port out of range", args: () => [...tlsArgs()], env: () => ({ CAAS_PORT: "70000" }), says: /^CAAS_PORT: 70000 is outside 0\.\.65535$/ },
-  { name: "an unknown log level", args: () => [...tlsArgs(), "--log-level", "loud"], says: /^--log-level: 'loud' is not one of debug, info, warn, error$/ },
-  { name: "an unknown TLS version", args: () => [...tlsArgs(), "--tls-min-version", "1.1"], says: /^--tls-min-version: '1\.1' is not 1\.2 or 1\.3$/ },
+  {
+    name: "a port out of range",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_PORT: "70000" }),
+    says: /^CAAS_PORT: 70000 is outside 0\.\.65535$/,
+  },
+  {
+    name: "an unknown log level",
+    args: () => [...tlsArgs(), "--log-level", "loud"],
+    says: /^--log-level: 'loud' is not one of debug, info, warn, error$/,
+  },
+  {
+    name: "an unknown TLS version",
+    args: () => [...tlsArgs(), "--tls-min-version", "1.1"],
+    says: /^--tls-min-version: '1\.1' is not 1\.2 or 1\.3$/,
+  },
   { name: "a body limit too small", args: () => [...tlsArgs(), "--max-body", "1"], says: /^--max-body: 1 is outside / },
   { name: "no workers", args: () => [...tlsArgs(), "--workers", "0"], says: /^--workers: 0 is outside / },
-  { name: "a negative drain timeout", args: () => [...tlsArgs()], env: () => ({ CAAS_DRAIN_TIMEOUT: "-1" }), says: /^CAAS_DRAIN_TIMEOUT: '-1' is not a whole number$/ },
-  { name: "a missing certificate file", args: () => ["--tls-cert", join(files, "absent.pem"), "--tls-key", pki.serverKey], says: /^--tls-cert: file '.*absent\.pem' does not exist$/ },
-  { name: "a missing client CA file", args: () => [...tlsArgs(), "--tls-client-ca", join(files, "absent-ca.pem")], says: /^--tls-client-ca: file '.*absent-ca\.pem' does not exist$/ },
-  { name: "a missing secret file", args: () => [...tlsArgs(), "--secret-file", join(files, "absent-secret.json")], says: /^--secret-file: file '.*' does not exist$/ },
-  { name: "a missing keys file", args: () => [...tlsArgs(), "--api-keys-file", join(files, "absent-keys.json")], says: /^--api-keys-file: file '.*' does not exist$/ },
-  { name: "a missing config file", args: () => ["--config", join(files, "absent.toml")], says: /^--config: file '.*absent\.toml' does not exist$/ },
-  { name: "an unknown key in the config file", args: () => [...tlsArgs(), "--config", join(files, "unknown-key.toml")], says: /unknown-key\.toml: unknown setting 'listen_adress'$/ },
-  { name: "a certificate without its key", args: () => ["--tls-cert", pki.serverCert], says: /^CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither$/ },
-  { name: "a key file given as the certificate", args: () => ["--tls-cert", pki.serverKey, "--tls-key", pki.serverKey], says: /^CAAS_TLS_CERT: '.*' holds no PEM certificate$/ },
-  { name: "a certificate and a key that do not match", args: () => ["--tls-cert", pki.serverCert, "--tls-key", other.serverKey], says: /^CAAS_TLS_KEY: '.*other\.key' is not the private key of the certificate in '.*server\.pem'$/ },
-  { name: "an expired certificate", args: () => ["--tls-cert", expired.cert, "--tls-key", expired.key], says: /^CAAS_TLS_CERT: '.*expired\.pem' expired on \d{4}-\d\d-\d\dT/ },
-  { name: "a certificate not yet valid", args: () => ["--tls-cert", future.cert, "--tls-key", future.key], says: /^CAAS_TLS_CERT: '.*future\.pem' is not valid before \d{4}-/ },
-  { name: "a client CA file with no certificate in it", args: () => [...tlsArgs(), "--tls-client-ca", pki.serverKey], says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/ },
-  { name: "a client CA bundle with a malformed certificate", args: () => [...tlsArgs(), "--tls-client-ca", join(files, "bad-ca.pem")], says: /^CAAS_TLS_CLIENT_CA: '.*bad-ca\.pem': certificate 2 of 2 is not valid \(.+\)$/ },
-  { name: "a client CA with an ad-hoc certificate", args: () => ["--tls-client-ca", pki.serverKey], says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/ },
-  { name: "a secret file others can read", args: () => [...tlsArgs(), "--secret-file", join(files, "open-secret.json")], says: /^CAAS_SECRET_FILE: .*open-secret\.json is accessible to group or others \(mode 0644\)/ },
-  { name: "a secret file that is not one", args: () => [...tlsArgs(), "--secret-file", join(files, "bad-secret.json")], says: /^CAAS_SECRET_FILE: secret file .* is not a valid caas secret file: not JSON$/ },
-  { name: "a keys file others can write", args: () => [...tlsArgs(), "--api-keys-file", join(files, "open-keys.json")], says: /^CAAS_API_KEYS_FILE: .*open-keys\.json .*mode 0666/ },
-  { name: "a state directory others can write", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "open-state") }), says: /^CAAS_STATE_DIR: .*open-state is a directory group or others can write \(mode 0777\)/ },
-  { name: "a state directory that is a file", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file") }), says: /^CAAS_STATE_DIR: .*state-is-a-file/ },
-  { name: "a state directory that cannot be made", args: () => [...tlsArgs()], env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file", "below") }), says: /^CAAS_STATE_DIR: .*state-is-a-file\/below/ },
+  {
+    name: "a negative drain timeout",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_DRAIN_TIMEOUT: "-1" }),
+    says: /^CAAS_DRAIN_TIMEOUT: '-1' is not a whole number$/,
+  },
+  {
+    name: "a missing certificate file",
+    args: () => ["--tls-cert", join(files, "absent.pem"), "--tls-key", pki.serverKey],
+    says: /^--tls-cert: file '.*absent\.pem' does not exist$/,
+  },
+  {
+    name: "a missing client CA file",
+    args: () => [...tlsArgs(), "--tls-client-ca", join(files, "absent-ca.pem")],
+    says: /^--tls-client-ca: file '.*absent-ca\.pem' does not exist$/,
+  },
+  {
+    name: "a missing secret file",
+    args: () => [...tlsArgs(), "--secret-file", join(files, "absent-secret.json")],
+    says: /^--secret-file: file '.*' does not exist$/,
+  },
+  {
+    name: "a missing keys file",
+    args: () => [...tlsArgs(), "--api-keys-file", join(files, "absent-keys.json")],
+    says: /^--api-keys-file: file '.*' does not exist$/,
+  },
+  {
+    name: "a missing config file",
+    args: () => ["--config", join(files, "absent.toml")],
+    says: /^--config: file '.*absent\.toml' does not exist$/,
+  },
+  {
+    name: "an unknown key in the config file",
+    args: () => [...tlsArgs(), "--config", join(files, "unknown-key.toml")],
+    says: /unknown-key\.toml: unknown setting 'listen_adress'$/,
+  },
+  {
+    name: "a certificate without its key",
+    args: () => ["--tls-cert", pki.serverCert],
+    says: /^CAAS_TLS_CERT and CAAS_TLS_KEY: set both or neither$/,
+  },
+  {
+    name: "a key file given as the certificate",
+    args: () => ["--tls-cert", pki.serverKey, "--tls-key", pki.serverKey],
+    says: /^CAAS_TLS_CERT: '.*' holds no PEM certificate$/,
+  },
+  {
+    name: "a certificate and a key that do not match",
+    args: () => ["--tls-cert", pki.serverCert, "--tls-key", other.serverKey],
+    says: /^CAAS_TLS_KEY: '.*other\.key' is not the private key of the certificate in '.*server\.pem'$/,
+  },
+  {
+    name: "an expired certificate",
+    args: () => ["--tls-cert", expired.cert, "--tls-key", expired.key],
+    says: /^CAAS_TLS_CERT: '.*expired\.pem' expired on \d{4}-\d\d-\d\dT/,
+  },
+  {
+    name: "a certificate not yet valid",
+    args: () => ["--tls-cert", future.cert, "--tls-key", future.key],
+    says: /^CAAS_TLS_CERT: '.*future\.pem' is not valid before \d{4}-/,
+  },
+  {
+    name: "a client CA file with no certificate in it",
+    args: () => [...tlsArgs(), "--tls-client-ca", pki.serverKey],
+    says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/,
+  },
+  {
+    name: "a client CA bundle with a malformed certificate",
+    args: () => [...tlsArgs(), "--tls-client-ca", join(files, "bad-ca.pem")],
+    says: /^CAAS_TLS_CLIENT_CA: '.*bad-ca\.pem': certificate 2 of 2 is not valid \(.+\)$/,
+  },
+  {
+    name: "a client CA with an ad-hoc certificate",
+    args: () => ["--tls-client-ca", pki.serverKey],
+    says: /^CAAS_TLS_CLIENT_CA: '.*' holds no PEM certificate$/,
+  },
+  {
+    name: "a secret file others can read",
+    args: () => [...tlsArgs(), "--secret-file", join(files, "open-secret.json")],
+    says: /^CAAS_SECRET_FILE: .*open-secret\.json is accessible to group or others \(mode 0644\)/,
+  },
+  {
+    name: "a secret file that is not one",
+    args: () => [...tlsArgs(), "--secret-file", join(files, "bad-secret.json")],
+    says: /^CAAS_SECRET_FILE: secret file .* is not a valid caas secret file: not JSON$/,
+  },
+  {
+    name: "a keys file others can write",
+    args: () => [...tlsArgs(), "--api-keys-file", join(files, "open-keys.json")],
+    says: /^CAAS_API_KEYS_FILE: .*open-keys\.json .*mode 0666/,
+  },
+  {
+    name: "a state directory others can write",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_STATE_DIR: join(files, "open-state") }),
+    says: /^CAAS_STATE_DIR: .*open-state is a directory group or others can write \(mode 0777\)/,
+  },
+  {
+    name: "a state directory that is a file",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file") }),
+    says: /^CAAS_STATE_DIR: .*state-is-a-file/,
+  },
+  {
+    name: "a state directory that cannot be made",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_STATE_DIR: join(files, "state-is-a-file", "below") }),
+    says: /^CAAS_STATE_DIR: .*state-is-a-file\/below/,
+  },
 ];
 
 describe("every configuration mistake: exit 78 and one short line, never source or a stack trace", () => {
@@ -138,7 +240,11 @@ describe("serve --check is a dry run", () => {
     const checked = run(["serve", "--check", ...tlsArgs()], { CAAS_STATE_DIR: state });
     expect(checked.code).toBe(0);
     expect(checked.stderr).toBe("");
-    expect(lines(checked.stdout)).toEqual([`would create ${state} (directory, mode 0700)`, `would create ${state}/secret.json (a new secret, mode 0600)`, "configuration ok"]);
+    expect(lines(checked.stdout)).toEqual([
+      `would create ${state} (directory, mode 0700)`,
+      `would create ${state}/secret.json (a new secret, mode 0600)`,
+      "configuration ok",
+    ]);
     expect(existsSync(state)).toBe(false);
 
     const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state } });
@@ -174,7 +280,9 @@ describe("warnings that do not stop start-up", () => {
   it("a certificate that expires within 30 days: a warning line from --check, a log line from serve", async () => {
     const checked = run(["serve", "--check", "--tls-cert", soon.cert, "--tls-key", soon.key], withState());
     expect(checked.code).toBe(0);
-    expect(lines(checked.stderr)).toEqual([expect.stringMatching(/^caas serve: warning: CAAS_TLS_CERT: '.*soon\.pem' expires on \d{4}-.* \(in \d days\)$/)]);
+    expect(lines(checked.stderr)).toEqual([
+      expect.stringMatching(/^caas serve: warning: CAAS_TLS_CERT: '.*soon\.pem' expires on \d{4}-.* \(in \d days\)$/),
+    ]);
     const served = await startCaas({ pki, env: { CAAS_TLS_CERT: soon.cert, CAAS_TLS_KEY: soon.key }, trust: "" });
     try {
       expect(served.output()).toMatch(/"level":"warn","event":"certificate_expires_soon"[^\n]*"daysLeft":\d/);
@@ -231,7 +339,11 @@ describe("development mode (no certificate configured)", () => {
     for (const start of ["first", "second"]) {
       const served = await startCaas({ pki, env: { CAAS_STATE_DIR: state, CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } });
       try {
-        expect(readdirSync(state).filter((name) => !name.startsWith(".")).sort()).toEqual(["dev-api-key", "dev-certificate.pem", "dev-keyring.json", "dev-root-key", "secret.json"]);
+        expect(
+          readdirSync(state)
+            .filter((name) => !name.startsWith("."))
+            .sort(),
+        ).toEqual(["dev-api-key", "dev-certificate.pem", "dev-keyring.json", "dev-root-key", "secret.json"]);
         const key = readFileSync(join(state, "dev-api-key"), "utf8").trim();
         expect(served.output()).toContain(`"event":"${start === "first" ? "dev_api_key_created" : "dev_api_key"}"`);
         expect(served.output()).not.toContain(key);
@@ -255,7 +367,11 @@ describe("development mode (no certificate configured)", () => {
     try {
       expect(readdirSync(state)).toEqual(["secret.json"]);
       expect(served.output()).toContain('"event":"no_api_keys"');
-      const answer = await served.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { authorization: "Bearer caas_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+      const answer = await served.post(
+        "/encrypt",
+        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
+        { authorization: "Bearer caas_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+      );
       expect(answer.status).toBe(401);
     } finally {
       await served.stop();

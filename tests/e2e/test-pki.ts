@@ -29,14 +29,36 @@ export function makeTestPki(dir = tempDir("caas-pki-"), name = "server"): TestPk
   const ca = join(dir, "ca.pem");
   const caKey = join(dir, "ca.key");
   if (!(Bun.file(ca).size > 0)) {
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "60", "-subj", "/CN=caas test CA"], dir);
+    openssl(
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        caKey,
+        "-out",
+        ca,
+        "-days",
+        "60",
+        "-subj",
+        "/CN=caas test CA",
+      ],
+      dir,
+    );
   }
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.pem`);
   const ext = join(dir, `${name}.ext`);
   Bun.spawnSync(["sh", "-c", `printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > '${ext}'`]);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`], dir);
+  openssl(
+    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`],
+    dir,
+  );
   openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "60", "-extfile", ext], dir);
   return { dir, caCert: ca, caCertPem: readFileSync(ca, "utf8"), serverCert: cert, serverKey: key };
 }

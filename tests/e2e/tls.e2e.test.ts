@@ -30,14 +30,19 @@ function sslscan(port: number): Scan {
   );
   const text = result.stdout.toString();
   const protocols = new Map<string, boolean>();
-  for (const match of text.matchAll(/^(SSLv2|SSLv3|TLSv1\.[0-3])\s+(enabled|disabled)\s*$/gm)) protocols.set(match[1]!, match[2] === "enabled");
+  for (const match of text.matchAll(/^(SSLv2|SSLv3|TLSv1\.[0-3])\s+(enabled|disabled)\s*$/gm))
+    protocols.set(match[1]!, match[2] === "enabled");
   const suites = [...text.matchAll(/^(?:Preferred|Accepted)\s+(\S+)\s+\d+ bits\s+(\S+)/gm)].map((match) => `${match[1]} ${match[2]}`);
   if (protocols.size === 0) throw new Error(`sslscan printed no protocol table:\n${text}\n${result.stderr.toString()}`);
   return { protocols, suites, text };
 }
 
 /** Whether openssl s_client completes a handshake with exactly this version. */
-function handshakes(port: number, version: "-tls1" | "-tls1_1" | "-tls1_2" | "-tls1_3", extra: string[] = []): { ok: boolean; output: string } {
+function handshakes(
+  port: number,
+  version: "-tls1" | "-tls1_1" | "-tls1_2" | "-tls1_3",
+  extra: string[] = [],
+): { ok: boolean; output: string } {
   const result = Bun.spawnSync(
     // SECLEVEL=0 so that it is the server that refuses an old version, not our own client.
     ["openssl", "s_client", "-connect", `127.0.0.1:${port}`, version, "-cipher", "DEFAULT:@SECLEVEL=0", ...extra],
@@ -53,7 +58,24 @@ function rsaPki(): TestPki {
   const key = join(dir, "rsa.key");
   const cert = join(dir, "rsa.pem");
   const made = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
     { stdout: "ignore", stderr: "pipe" },
   );
   if (made.exitCode !== 0) throw new Error(made.stderr.toString());
@@ -82,7 +104,12 @@ describe.skipIf(!hasSslscan)("TLS policy, scanned with sslscan", () => {
     it(`offers only TLS 1.2 and 1.3, with forward-secret AEAD suites in 1.2 (${label})`, async () => {
       const caas = await start({}, pki === "rsa" ? rsaPki() : makeTestPki());
       const scan = sslscan(caas.port);
-      expect({ SSLv2: scan.protocols.get("SSLv2"), SSLv3: scan.protocols.get("SSLv3"), "TLSv1.0": scan.protocols.get("TLSv1.0"), "TLSv1.1": scan.protocols.get("TLSv1.1") }).toEqual({
+      expect({
+        SSLv2: scan.protocols.get("SSLv2"),
+        SSLv3: scan.protocols.get("SSLv3"),
+        "TLSv1.0": scan.protocols.get("TLSv1.0"),
+        "TLSv1.1": scan.protocols.get("TLSv1.1"),
+      }).toEqual({
         SSLv2: false,
         SSLv3: false,
         "TLSv1.0": false,
@@ -93,7 +120,8 @@ describe.skipIf(!hasSslscan)("TLS policy, scanned with sslscan", () => {
       const tls12 = scan.suites.filter((suite) => suite.startsWith("TLSv1.2 "));
       expect(tls12.length).toBeGreaterThan(0);
       expect(tls12.filter((suite) => !allowed12.has(suite))).toEqual([]);
-      for (const suite of tls12) expect(suite).toMatch(/^TLSv1\.2 ECDHE-(?:ECDSA|RSA)-(?:AES(?:128|256)-GCM-SHA(?:256|384)|CHACHA20-POLY1305)$/);
+      for (const suite of tls12)
+        expect(suite).toMatch(/^TLSv1\.2 ECDHE-(?:ECDSA|RSA)-(?:AES(?:128|256)-GCM-SHA(?:256|384)|CHACHA20-POLY1305)$/);
       const tls13 = scan.suites.filter((suite) => suite.startsWith("TLSv1.3 "));
       expect(tls13.length).toBeGreaterThan(0);
       expect(tls13.filter((suite) => !allowed13.has(suite))).toEqual([]);

@@ -23,7 +23,10 @@ const hex = (text: string): Bytes => fromHex(text);
 
 function sealsTo(group: Group, vector: Vector): { ciphertext: string; tag: string } | "refused" {
   try {
-    const sealed = sealWithKeySync({ key: hex(vector.key), nonce: hex(vector.iv), plaintext: hex(vector.msg), aad: hex(vector.aad) }, group.tagSize / 8);
+    const sealed = sealWithKeySync(
+      { key: hex(vector.key), nonce: hex(vector.iv), plaintext: hex(vector.msg), aad: hex(vector.aad) },
+      group.tagSize / 8,
+    );
     return { ciphertext: toHex(sealed.ciphertext), tag: toHex(sealed.tag) };
   } catch {
     return "refused";
@@ -32,7 +35,9 @@ function sealsTo(group: Group, vector: Vector): { ciphertext: string; tag: strin
 
 function opensTo(vector: Vector): string | "fails" {
   try {
-    return toHex(openSync({ key: hex(vector.key), nonce: hex(vector.iv), ciphertext: hex(vector.ct), tag: hex(vector.tag), aad: hex(vector.aad) }));
+    return toHex(
+      openSync({ key: hex(vector.key), nonce: hex(vector.iv), ciphertext: hex(vector.ct), tag: hex(vector.tag), aad: hex(vector.aad) }),
+    );
   } catch {
     return "fails";
   }

@@ -44,13 +44,19 @@ describe("node:crypto AES-GCM against Web Crypto", () => {
 
   it("refuses, as AuthenticationFailed, a flipped bit in the ciphertext, tag, nonce, key or aad", async () => {
     await fc.assert(
-      fc.asyncProperty(bytes(1, 256), bytes(1, 64), fc.nat(), fc.constantFrom("ciphertext", "tag", "nonce", "key", "aad"), async (p, a, bit, part) => {
-        const box = await web.sealWithFreshKey(p, a);
-        const input = { key: box.key, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag, aad: a };
-        const flipped = new Uint8Array(input[part]);
-        flipped[Math.floor(bit / 8) % flipped.length]! ^= 1 << bit % 8;
-        expect(() => node.openSync({ ...input, [part]: flipped })).toThrow(node.AuthenticationFailed);
-      }),
+      fc.asyncProperty(
+        bytes(1, 256),
+        bytes(1, 64),
+        fc.nat(),
+        fc.constantFrom("ciphertext", "tag", "nonce", "key", "aad"),
+        async (p, a, bit, part) => {
+          const box = await web.sealWithFreshKey(p, a);
+          const input = { key: box.key, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag, aad: a };
+          const flipped = new Uint8Array(input[part]);
+          flipped[Math.floor(bit / 8) % flipped.length]! ^= 1 << (bit % 8);
+          expect(() => node.openSync({ ...input, [part]: flipped })).toThrow(node.AuthenticationFailed);
+        },
+      ),
       { numRuns: 300 },
     );
   });

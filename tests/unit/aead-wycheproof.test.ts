@@ -42,7 +42,13 @@ async function sealsTo(group: Group, vector: Vector): Promise<{ ciphertext: stri
 
 async function opensTo(vector: Vector): Promise<string | "fails"> {
   try {
-    const message = await open({ key: hex(vector.key), nonce: hex(vector.iv), ciphertext: hex(vector.ct), tag: hex(vector.tag), aad: hex(vector.aad) });
+    const message = await open({
+      key: hex(vector.key),
+      nonce: hex(vector.iv),
+      ciphertext: hex(vector.ct),
+      tag: hex(vector.tag),
+      aad: hex(vector.aad),
+    });
     return toHex(message);
   } catch {
     return "fails";

@@ -7,7 +7,12 @@ const text = new TextEncoder().encode("attack at dawn");
 describe("sealWithFreshKey", () => {
   it("returns a 256-bit key, a 96-bit nonce, a 128-bit tag and a ciphertext as long as the plaintext", async () => {
     const box = await sealWithFreshKey(text);
-    expect([box.key.length, box.nonce.length, box.tag.length, box.ciphertext.length]).toEqual([KEY_BYTES, NONCE_BYTES, TAG_BYTES, text.length]);
+    expect([box.key.length, box.nonce.length, box.tag.length, box.ciphertext.length]).toEqual([
+      KEY_BYTES,
+      NONCE_BYTES,
+      TAG_BYTES,
+      text.length,
+    ]);
     expect([KEY_BYTES, NONCE_BYTES, TAG_BYTES]).toEqual([32, 12, 16]);
   });
 
@@ -27,7 +32,11 @@ describe("sealWithFreshKey", () => {
 describe("open", () => {
   it("throws AuthenticationFailed, and nothing else, for a key or nonce Web Crypto refuses", async () => {
     const box = await sealWithFreshKey(text);
-    for (const broken of [{ ...box, key: box.key.subarray(0, 20) }, { ...box, nonce: new Uint8Array(0) }, { ...box, tag: box.tag.subarray(0, 3) }]) {
+    for (const broken of [
+      { ...box, key: box.key.subarray(0, 20) },
+      { ...box, nonce: new Uint8Array(0) },
+      { ...box, tag: box.tag.subarray(0, 3) },
+    ]) {
       await expect(open(broken)).rejects.toBeInstanceOf(AuthenticationFailed);
     }
   });

@@ -34,7 +34,12 @@ describe("caas keys add", () => {
     const key = run.out.at(-1) ?? "";
     expect(key).toMatch(/^caas_[A-Za-z0-9_-]{43}$/);
     for (const line of run.out.slice(0, -1)) expect(line).not.toContain(key.slice(5));
-    expect((await ApiKeyStore.load(file)).lookup(key)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] });
+    expect((await ApiKeyStore.load(file)).lookup(key)).toEqual({
+      name: "main-server",
+      profile: "standard",
+      created: expect.any(String),
+      scopes: ["pseudonym"],
+    });
     expect(await readFile(file, "utf8")).not.toContain(key);
   });
 

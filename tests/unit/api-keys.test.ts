@@ -54,7 +54,9 @@ describe("the keys file", () => {
     expect(text).toContain(toHex(hashApiKey(key)));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(text)).toEqual({
-      keys: [{ name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String), scopes: ["pseudonym"] }],
+      keys: [
+        { name: "main-server", profile: "standard", hash: toHex(hashApiKey(key)), created: expect.any(String), scopes: ["pseudonym"] },
+      ],
     });
     // The lock file stays (removing it would race a waiter); no temporary does.
     expect((await readdir(join(path, ".."))).sort()).toEqual([".keys.json.lock", "keys.json"]);
@@ -66,7 +68,12 @@ describe("the keys file", () => {
     const compat = await addKey(path, "django", "django-compat");
     const store = await ApiKeyStore.load(path);
     expect(store.size).toBe(2);
-    expect(store.lookup(standard)).toEqual({ name: "main-server", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] });
+    expect(store.lookup(standard)).toEqual({
+      name: "main-server",
+      profile: "standard",
+      created: expect.any(String),
+      scopes: ["pseudonym"],
+    });
     expect(store.lookup(compat)).toEqual({ name: "django", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
   });
 
@@ -84,7 +91,12 @@ describe("the keys file", () => {
     const path = await keysPath();
     const key = "legacy-django-key-0123456789";
     await importKey(path, "legacy", key, "django-compat");
-    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual({ name: "legacy", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
+    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual({
+      name: "legacy",
+      profile: "django-compat",
+      created: expect.any(String),
+      scopes: ["pseudonym"],
+    });
     expect(await readFile(path, "utf8")).not.toContain(key);
     expect(await caught(importKey(path, "legacy-again", key))).toBeInstanceOf(KeyAlreadyStored);
   });

@@ -33,7 +33,12 @@ function chunked(chunks: readonly string[], end: "done" | "error" = "done"): Req
       else controller.error(new DOMException("The connection was closed.", "AbortError"));
     },
   });
-  return new Request("http://localhost/x", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+  return new Request("http://localhost/x", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: stream,
+    duplex: "half",
+  } as RequestInit);
 }
 
 async function outcome(read: Promise<unknown>): Promise<string> {
@@ -68,7 +73,11 @@ describe("reading a body under the budget", () => {
     const error = await readJsonBody(request, LIMIT, { budget }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(BodyBudgetExhausted);
     const busy = answerFor(error as BodyBudgetExhausted);
-    expect({ status: busy.status, code: ((await busy.json()) as ErrorBody).error.code, retryAfter: busy.headers.get("retry-after") }).toEqual({ status: 503, code: "busy", retryAfter: "1" });
+    expect({
+      status: busy.status,
+      code: ((await busy.json()) as ErrorBody).error.code,
+      retryAfter: busy.headers.get("retry-after"),
+    }).toEqual({ status: 503, code: "busy", retryAfter: "1" });
     expect(request.bodyUsed).toBe(false);
     expect(budget.bytesInFlight).toBe(LIMIT - 10);
   });
@@ -117,7 +126,10 @@ describe("the app", () => {
   const STANDARD_KEY = "standard-key-for-tests-0123456789";
   function app(maxBodyInFlight: number) {
     const metrics = new Metrics();
-    return { metrics, app: testApp({ apiKeys: [{ name: "main-server", key: STANDARD_KEY }], config: { maxBody: 1024, maxBodyInFlight }, metrics }) };
+    return {
+      metrics,
+      app: testApp({ apiKeys: [{ name: "main-server", key: STANDARD_KEY }], config: { maxBody: 1024, maxBodyInFlight }, metrics }),
+    };
   }
 
   it("reports the budget in /metrics: the bytes held, the limit, and the refusals", async () => {
@@ -136,7 +148,13 @@ describe("the app", () => {
     const bodyRoutes = caas.routes.filter((route) => route.method === "POST").map((route) => route.path);
     expect(bodyRoutes.length).toBeGreaterThan(5);
     for (const path of bodyRoutes) {
-      const answer = await caas.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json", "content-length": "2" }, body: "{}" }));
+      const answer = await caas.handle(
+        new Request(`http://localhost${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": "2" },
+          body: "{}",
+        }),
+      );
       expect({ path, status: answer.status, retryAfter: answer.headers.get("retry-after"), body: await answer.json() }).toEqual({
         path,
         status: 503,

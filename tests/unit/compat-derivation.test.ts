@@ -2,17 +2,12 @@ import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { DJANGO_POOL, type DjangoHashName } from "../../src/modules/pseudonym/profiles/django-compat/django-pool.ts";
 import { InvalidText } from "../../src/errors.ts";
-import {
-  djangoDigest,
-  djangoSeedFloat,
-  djangoSelection,
-} from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
+import { djangoDigest, djangoSeedFloat, djangoSelection } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 
 const README_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const README_DATA = "example sensitive data";
-const README_DIGEST =
-  "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
+const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 
 const HEX_DIGITS_OF: Readonly<Record<DjangoHashName, number>> = {
   blake2b: 128,
@@ -126,9 +121,7 @@ describe("django-compat derivation: properties", () => {
 
 describe("django-compat derivation: concurrency", () => {
   it("gives the right digest to 1,000 parallel computations for one user", async () => {
-    const digests = await Promise.all(
-      Array.from({ length: 1000 }, async () => djangoDigest(README_USER, README_DATA)),
-    );
+    const digests = await Promise.all(Array.from({ length: 1000 }, async () => djangoDigest(README_USER, README_DATA)));
     expect(new Set(digests)).toEqual(new Set([README_DIGEST]));
   });
 
@@ -148,7 +141,9 @@ describe("django-compat derivation: concurrency", () => {
 
 describe("django-compat pool", () => {
   it("embeds the same pool the vectors were computed with", async () => {
-    const embedded = await Bun.file(new URL("../../src/modules/pseudonym/profiles/django-compat/django-pool.json", import.meta.url)).bytes();
+    const embedded = await Bun.file(
+      new URL("../../src/modules/pseudonym/profiles/django-compat/django-pool.json", import.meta.url),
+    ).bytes();
     const vectorsCopy = await Bun.file(new URL("../vectors/compat/django-caas-pool.json", import.meta.url)).bytes();
     expect(embedded).toEqual(vectorsCopy);
   });

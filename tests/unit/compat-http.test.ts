@@ -89,7 +89,9 @@ describe("a django-compat key gets the Django original's digests", () => {
     const upperCase = vectors.filter((vector) => vector.userUUID !== vector.userUUID.toLowerCase());
     expect(upperCase.length).toBeGreaterThan(0);
     const lowered = await Promise.all(
-      upperCase.map((vector) => pseudonym({ apiKey: COMPAT_KEY, userUUID: vector.userUUID.toLowerCase(), sensitiveData: vector.sensitiveData })),
+      upperCase.map((vector) =>
+        pseudonym({ apiKey: COMPAT_KEY, userUUID: vector.userUUID.toLowerCase(), sensitiveData: vector.sensitiveData }),
+      ),
     );
     for (const [index, vector] of upperCase.entries()) {
       expect(lowered[index]?.encrypted_data).toBe(djangoDigest(vector.userUUID.toLowerCase(), vector.sensitiveData));
@@ -101,7 +103,12 @@ describe("a django-compat key gets the Django original's digests", () => {
     const answer = await postJson(app, "/encode", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00" });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_text");
-    const verifying = await postJson(app, "/verify", { apiKey: COMPAT_KEY, userUUID: "user-42", sensitiveData: "a\udc00", encrypted_data: "00" });
+    const verifying = await postJson(app, "/verify", {
+      apiKey: COMPAT_KEY,
+      userUUID: "user-42",
+      sensitiveData: "a\udc00",
+      encrypted_data: "00",
+    });
     expect(verifying.status).toBe(400);
   });
 
@@ -168,7 +175,12 @@ describe("the Django original's README example", () => {
   it("takes a compat key of any length from one character, but still only printable ASCII without spaces", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
     await importKey(path, "tiny", "x", "django-compat");
-    expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({ name: "tiny", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] });
+    expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({
+      name: "tiny",
+      profile: "django-compat",
+      created: expect.any(String),
+      scopes: ["pseudonym"],
+    });
     for (const key of ["", "has space", "tab\there", "é"]) {
       await expect(importKey(path, "bad", key, "django-compat")).rejects.toBeInstanceOf(InvalidKeyArgument);
     }

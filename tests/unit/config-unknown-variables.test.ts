@@ -19,16 +19,22 @@ function sourceFiles(dir: string): string[] {
 
 describe("unknown CAAS_* variables", () => {
   it("names the setting closest to a misspelt one", () => {
-    expect(unknownSettingVariables({ CAAS_PROT: "8443" })).toEqual([{ name: "CAAS_PROT", closest: "CAAS_PORT", message: "CAAS_PROT is not a setting and is ignored (did you mean CAAS_PORT?)" }]);
+    expect(unknownSettingVariables({ CAAS_PROT: "8443" })).toEqual([
+      { name: "CAAS_PROT", closest: "CAAS_PORT", message: "CAAS_PROT is not a setting and is ignored (did you mean CAAS_PORT?)" },
+    ]);
     expect(unknownSettingVariables({ CAAS_TLS_CLIENT_CERT: "/x" }).map((variable) => variable.closest)).toEqual(["CAAS_TLS_CLIENT_CA"]);
-    expect(unknownSettingVariables({ CAAS_WORKER: "2", CAAS_APIKEYS_FILE: "/x" }).map((variable) => [variable.name, variable.closest])).toEqual([
+    expect(
+      unknownSettingVariables({ CAAS_WORKER: "2", CAAS_APIKEYS_FILE: "/x" }).map((variable) => [variable.name, variable.closest]),
+    ).toEqual([
       ["CAAS_APIKEYS_FILE", "CAAS_API_KEYS_FILE"],
       ["CAAS_WORKER", "CAAS_WORKERS"],
     ]);
   });
 
   it("says nothing about settings, other programs' variables or the ones caas uses itself", () => {
-    const env = Object.fromEntries([...SETTINGS.map((setting) => setting.env), ...NON_SETTING_VARIABLES, "PATH", "CAASX", "MY_CAAS_PORT"].map((name) => [name, "1"]));
+    const env = Object.fromEntries(
+      [...SETTINGS.map((setting) => setting.env), ...NON_SETTING_VARIABLES, "PATH", "CAASX", "MY_CAAS_PORT"].map((name) => [name, "1"]),
+    );
     expect(unknownSettingVariables(env)).toEqual([]);
   });
 

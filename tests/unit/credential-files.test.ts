@@ -51,7 +51,11 @@ describe("changes run at once", () => {
     const file = join(await scratch(), "keys.json");
     const runs = await Promise.all(range(20).map((i) => keys(["add", `k${i}`, "--file", file])));
     expect(runs.map((run) => run.code)).toEqual(range(20).map(() => 0));
-    expect(await storedNames(file)).toEqual(range(20).map((i) => `k${i}`).sort());
+    expect(await storedNames(file)).toEqual(
+      range(20)
+        .map((i) => `k${i}`)
+        .sort(),
+    );
     const store = await ApiKeyStore.load(file);
     for (const [i, run] of runs.entries()) expect(store.lookup(run.out.at(-1))?.name).toBe(`k${i}`);
   });
@@ -60,9 +64,16 @@ describe("changes run at once", () => {
     const file = join(await scratch(), "keys.json");
     for (const round of range(10)) {
       await keys(["add", `compromised-${round}`, "--file", file]);
-      const [removed, added] = await Promise.all([keys(["remove", `compromised-${round}`, "--file", file]), keys(["add", `fresh-${round}`, "--file", file])]);
+      const [removed, added] = await Promise.all([
+        keys(["remove", `compromised-${round}`, "--file", file]),
+        keys(["add", `fresh-${round}`, "--file", file]),
+      ]);
       expect([removed.code, added.code]).toEqual([0, 0]);
-      expect(await storedNames(file)).toEqual(range(round + 1).map((i) => `fresh-${i}`).sort());
+      expect(await storedNames(file)).toEqual(
+        range(round + 1)
+          .map((i) => `fresh-${i}`)
+          .sort(),
+      );
     }
   });
 
@@ -91,7 +102,12 @@ describe("changes run at once", () => {
 describe("nothing is written that the server refuses", () => {
   /** A keys file whose next entry would take it past the 4 MiB the reader accepts. */
   function keysFileAtTheLimit(): string {
-    const entry = (i: number) => ({ name: `k${String(i).padStart(7, "0")}`, profile: "standard", hash: toHex(hashApiKey(`key ${i}`)), created: "2025-01-01T00:00:00.000Z" });
+    const entry = (i: number) => ({
+      name: `k${String(i).padStart(7, "0")}`,
+      profile: "standard",
+      hash: toHex(hashApiKey(`key ${i}`)),
+      created: "2025-01-01T00:00:00.000Z",
+    });
     const text = (n: number) => `${JSON.stringify({ keys: range(n).map(entry) }, null, 2)}\n`;
     const perEntry = text(2).length - text(1).length;
     const count = 1 + Math.floor((4 * 1024 * 1024 - text(1).length) / perEntry);
@@ -102,7 +118,11 @@ describe("nothing is written that the server refuses", () => {
 
   /** A secret file whose next version would take it past the 1 MiB the reader accepts. */
   function secretFileAtTheLimit(): string {
-    const version = (i: number) => ({ version: 1_000_000 + i, created: "2025-01-01T00:00:00.000Z", secret: toBase64(new Uint8Array(32).fill(i % 256)) });
+    const version = (i: number) => ({
+      version: 1_000_000 + i,
+      created: "2025-01-01T00:00:00.000Z",
+      secret: toBase64(new Uint8Array(32).fill(i % 256)),
+    });
     const text = (n: number) => `${JSON.stringify({ versions: range(n).map(version) }, null, 2)}\n`;
     const perVersion = text(2).length - text(1).length;
     const count = 1 + Math.floor((1024 * 1024 - text(1).length) / perVersion);
@@ -112,18 +132,31 @@ describe("nothing is written that the server refuses", () => {
   }
 
   const cases: { name: string; file: string; text: () => string; command: (path: string) => Promise<Run> }[] = [
-    { name: "keys add to a keys file at its size limit", file: "keys.json", text: keysFileAtTheLimit, command: (path) => keys(["add", "x000000", "--file", path]) },
+    {
+      name: "keys add to a keys file at its size limit",
+      file: "keys.json",
+      text: keysFileAtTheLimit,
+      command: (path) => keys(["add", "x000000", "--file", path]),
+    },
     {
       name: "keys import to a keys file at its size limit",
       file: "keys.json",
       text: keysFileAtTheLimit,
       command: (path) => keys(["import", "x000000", "--key", "an-imported-key-of-some-length", "--file", path]),
     },
-    { name: "secret rotate of a file at its size limit", file: "secret.json", text: secretFileAtTheLimit, command: (path) => secret(["rotate", path]) },
+    {
+      name: "secret rotate of a file at its size limit",
+      file: "secret.json",
+      text: secretFileAtTheLimit,
+      command: (path) => secret(["rotate", path]),
+    },
     {
       name: `secret rotate of a file at version ${MAX_SECRET_VERSION}`,
       file: "secret.json",
-      text: () => JSON.stringify({ versions: [{ version: MAX_SECRET_VERSION, created: "2025-01-01T00:00:00.000Z", secret: toBase64(new Uint8Array(32)) }] }),
+      text: () =>
+        JSON.stringify({
+          versions: [{ version: MAX_SECRET_VERSION, created: "2025-01-01T00:00:00.000Z", secret: toBase64(new Uint8Array(32)) }],
+        }),
       command: (path) => secret(["rotate", path]),
     },
   ];
@@ -195,7 +228,12 @@ describe("the CLI's last resort", () => {
     const { io, err } = capture();
     const file = join(await scratch(), "keys.json");
     await keys(["add", "a", "--file", file]);
-    const broken: CliIo = { ...io, out: () => { throw new TypeError("a message that might quote caas_secretvalue"); } };
+    const broken: CliIo = {
+      ...io,
+      out: () => {
+        throw new TypeError("a message that might quote caas_secretvalue");
+      },
+    };
     expect(await main(["keys", "list", "--file", file], broken)).toBe(70);
     expect(err).toHaveLength(1);
     expect(err[0]).toContain("unexpected error (TypeError)");
@@ -206,7 +244,12 @@ describe("the CLI's last resort", () => {
     const { io, err } = capture();
     const file = join(await scratch(), "keys.json");
     await keys(["add", "a", "--file", file]);
-    const closed: CliIo = { ...io, out: () => { throw new OutputFailed("EPIPE"); } };
+    const closed: CliIo = {
+      ...io,
+      out: () => {
+        throw new OutputFailed("EPIPE");
+      },
+    };
     expect(await main(["keys", "list", "--file", file], closed)).toBe(74);
     expect(err).toHaveLength(1);
   });
@@ -216,7 +259,12 @@ describe("the CLI's last resort", () => {
     const file = join(await scratch(), "keys.json");
     await keys(["add", "seen", "--file", file]);
     const before = await readFile(file, "utf8");
-    const closed: CliIo = { ...io, out: () => { throw new OutputFailed("EPIPE"); } };
+    const closed: CliIo = {
+      ...io,
+      out: () => {
+        throw new OutputFailed("EPIPE");
+      },
+    };
     expect(await main(["keys", "add", "unseen", "--file", file], closed)).toBe(74);
     expect(err).toHaveLength(1);
     expect(await readFile(file, "utf8")).toBe(before);

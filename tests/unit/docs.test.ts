@@ -152,7 +152,10 @@ describe("the OpenAPI document", () => {
   it("gives every operation a summary and a tag", async () => {
     for (const [path, operations] of Object.entries((await spec()).paths)) {
       for (const [method, operation] of Object.entries(operations)) {
-        expect({ route: `${method} ${path}`, summary: typeof operation.summary }).toEqual({ route: `${method} ${path}`, summary: "string" });
+        expect({ route: `${method} ${path}`, summary: typeof operation.summary }).toEqual({
+          route: `${method} ${path}`,
+          summary: "string",
+        });
         expect(operation.tags?.length ?? 0).toBeGreaterThan(0);
       }
     }
@@ -163,9 +166,15 @@ describe("the OpenAPI document", () => {
       for (const [method, operation] of Object.entries(operations)) {
         if (method !== "post") continue;
         const media = operation.requestBody?.content?.["application/json"];
-        expect({ route: `${method} ${path}`, hasSchema: media?.schema !== undefined }).toEqual({ route: `${method} ${path}`, hasSchema: true });
+        expect({ route: `${method} ${path}`, hasSchema: media?.schema !== undefined }).toEqual({
+          route: `${method} ${path}`,
+          hasSchema: true,
+        });
         const properties = Object.values(media?.schema?.properties ?? {}) as { examples?: unknown[] }[];
-        const hasExample = media?.example !== undefined || (media?.schema?.examples?.length ?? 0) > 0 || properties.some((p) => (p.examples?.length ?? 0) > 0);
+        const hasExample =
+          media?.example !== undefined ||
+          (media?.schema?.examples?.length ?? 0) > 0 ||
+          properties.some((p) => (p.examples?.length ?? 0) > 0);
         expect({ route: `${method} ${path}`, hasExample }).toEqual({ route: `${method} ${path}`, hasExample: true });
       }
     }

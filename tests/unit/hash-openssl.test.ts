@@ -121,7 +121,9 @@ describe("hmac() against @noble/hashes", () => {
     it(`agrees with noble's HMAC-${algorithm} for keys and data around every block size`, () => {
       for (const c of cases.filter((x) => x.algorithm === algorithm)) {
         const label = `${algorithm} key ${c.key.length} data ${c.data.length}`;
-        expect(`${label}: ${toHex(hmac(c.algorithm, c.key, c.data))}`).toBe(`${label}: ${toHex(nobleHmac(noble[algorithm], c.key, c.data))}`);
+        expect(`${label}: ${toHex(hmac(c.algorithm, c.key, c.data))}`).toBe(
+          `${label}: ${toHex(nobleHmac(noble[algorithm], c.key, c.data))}`,
+        );
       }
     });
   }

@@ -37,7 +37,16 @@ const kat = blake2Kat as Blake2Vector[];
 describe("the pool", () => {
   it("holds exactly the ten strong algorithms, none of md5, SHA-1, RIPEMD-160 or MD4", () => {
     expect([...POOL_ALGORITHMS]).toEqual([
-      "sha256", "sha384", "sha512", "sha512-256", "sha3-256", "sha3-384", "sha3-512", "blake2b256", "blake2b512", "blake2s256",
+      "sha256",
+      "sha384",
+      "sha512",
+      "sha512-256",
+      "sha3-256",
+      "sha3-384",
+      "sha3-512",
+      "blake2b256",
+      "blake2b512",
+      "blake2s256",
     ]);
     for (const weak of ["md5", "sha1", "ripemd160", "md4", "sha224", "sha512-224"]) expect(isPoolAlgorithm(weak)).toBe(false);
   });
@@ -156,10 +165,12 @@ describe("constantTimeEqual", () => {
 });
 
 describe("findConstantTime", () => {
-  const counting = (calls: { n: number }): Comparator => (a, b) => {
-    calls.n++;
-    return constantTimeEqual(a, b);
-  };
+  const counting =
+    (calls: { n: number }): Comparator =>
+    (a, b) => {
+      calls.n++;
+      return constantTimeEqual(a, b);
+    };
   const candidates = Array.from({ length: 5 }, () => crypto.getRandomValues(new Uint8Array(32)));
 
   it("compares with every candidate even when the first one matches", () => {
@@ -193,7 +204,8 @@ describe("keyedHmac (the keyed state copied per call)", () => {
   it.each([...POOL_ALGORITHMS])("%s: every call equals a one-off HMAC, whatever came before it", (algorithm) => {
     const mac = keyedHmac(algorithm, key);
     for (const round of [1, 2]) {
-      for (const message of messages) expect({ round, tag: toHex(mac(message)) }).toEqual({ round, tag: toHex(hmac(algorithm, key, message)) });
+      for (const message of messages)
+        expect({ round, tag: toHex(mac(message)) }).toEqual({ round, tag: toHex(hmac(algorithm, key, message)) });
     }
   });
 
@@ -201,4 +213,3 @@ describe("keyedHmac (the keyed state copied per call)", () => {
     expect(() => keyedHmac("md5" as PoolAlgorithm, key)).toThrow(RangeError);
   });
 });
-

@@ -64,7 +64,12 @@ export interface JsonAnswer<Body> {
 }
 
 /** postJson, with the answer read: its status and JSON body (tests compare the pair whole, so nothing else is in it). */
-export async function postForJson<Body = unknown>(app: CaasApp, path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer<Body>> {
+export async function postForJson<Body = unknown>(
+  app: CaasApp,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonAnswer<Body>> {
   const answer = await postJson(app, path, body, headers);
   return { status: answer.status, json: (await answer.json()) as Body };
 }

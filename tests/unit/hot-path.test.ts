@@ -11,7 +11,15 @@ const bodyRoutes = app.routes.filter((route) => route.method === "POST");
 describe("compiled request handlers", () => {
   it("cover every POST route", () => {
     expect(bodyRoutes.map((route) => route.path)).toEqual(
-      expect.arrayContaining(["/oracleinvocation", "/oracleinvocation/batch", "/oracleinvocation/decrypt", "/encrypt", "/encrypt/batch", "/encode", "/verify"]),
+      expect.arrayContaining([
+        "/oracleinvocation",
+        "/oracleinvocation/batch",
+        "/oracleinvocation/decrypt",
+        "/encrypt",
+        "/encrypt/batch",
+        "/encode",
+        "/verify",
+      ]),
     );
   });
 
@@ -19,17 +27,23 @@ describe("compiled request handlers", () => {
   // and in Bun that builds a ReadableStream per request, which then slows the read itself
   // (about 7 µs of 60 per oracle call under load, bench/load.ts). Our parse hook reads the
   // declared length and the bytes directly, so nothing needs the stream.
-  it.each(bodyRoutes.map((route) => [route.path, route] as const))("%s never touches request.body (the Elysia patch is applied)", (_path, route) => {
-    const source = String(route.compile());
-    expect(source).toContain("c.request.headers.get('content-type')");
-    expect(source).not.toMatch(/request\.body\b/);
-  });
+  it.each(bodyRoutes.map((route) => [route.path, route] as const))(
+    "%s never touches request.body (the Elysia patch is applied)",
+    (_path, route) => {
+      const source = String(route.compile());
+      expect(source).toContain("c.request.headers.get('content-type')");
+      expect(source).not.toMatch(/request\.body\b/);
+    },
+  );
 
   // Elysia answers through TypeBox's Encode, which walks the value and schema on every request,
   // wherever a response schema holds a transform (Elysia's own t.Integer is one); a Check otherwise.
-  it.each(app.routes.map((route) => [`${route.method} ${route.path}`, route] as const))("%s checks its answer without an Encode", (_name, route) => {
-    expect(String(route.compile())).not.toContain(".Encode(");
-  });
+  it.each(app.routes.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    "%s checks its answer without an Encode",
+    (_name, route) => {
+      expect(String(route.compile())).not.toContain(".Encode(");
+    },
+  );
 });
 
 describe("the compiled router", () => {

@@ -91,7 +91,9 @@ describe("keyring ciphertexts", () => {
       fc.property(fc.nat({ max: sealed.length - 1 }), fc.integer({ min: 0, max: 15 }), (index, bit) => {
         const code = sealed.charCodeAt(index) ^ (1 << bit);
         const altered = sealed.slice(0, index) + String.fromCharCode(code) + sealed.slice(index + 1);
-        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })));
+        expect(["authentication_failed", "invalid_ciphertext"]).toContain(
+          outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })),
+        );
       }),
       { numRuns: RUNS * 5 },
     );
@@ -99,7 +101,9 @@ describe("keyring ciphertexts", () => {
     for (let index = 0; index < sealed.length; index++) {
       for (let bit = 0; bit < 8; bit++) {
         const altered = sealed.slice(0, index) + String.fromCharCode(sealed.charCodeAt(index) ^ (1 << bit)) + sealed.slice(index + 1);
-        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })));
+        expect(["authentication_failed", "invalid_ciphertext"]).toContain(
+          outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })),
+        );
       }
     }
   });
@@ -107,9 +111,16 @@ describe("keyring ciphertexts", () => {
   it("refuses any string at all with a request error, never a throw", () => {
     const key = keyWith("orders", 1, 2);
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string().map((tail) => `caas:v1:${tail}`), fc.base64String().map((tail) => `caas:v2:${tail}`)), (ciphertext) => {
-        expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext })));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string().map((tail) => `caas:v1:${tail}`),
+          fc.base64String().map((tail) => `caas:v2:${tail}`),
+        ),
+        (ciphertext) => {
+          expect(["authentication_failed", "invalid_ciphertext"]).toContain(outcome(() => decryptWith(key, { ciphertext })));
+        },
+      ),
       { numRuns: RUNS * 5 },
     );
   });
@@ -125,8 +136,19 @@ describe("keyring ciphertexts", () => {
         expect(outcome(() => decryptWith(orders, { ciphertext: sealed, aad: `${extra}x` }))).toBe("authentication_failed");
         expect(outcome(() => decryptWith(invoices, { ciphertext: sealed, aad: extra }))).toBe("authentication_failed");
         // The same bytes claimed by version 1 (whose key here is version 2's too, so only the number differs).
-        const sameKeys = keyWith("orders", 1, 2, 1, new Map([[1, ciphers.get(2)!], [2, ciphers.get(2)!]]));
-        expect(outcome(() => decryptWith(sameKeys, { ciphertext: sealed.replace("caas:v2:", "caas:v1:"), aad: extra }))).toBe("authentication_failed");
+        const sameKeys = keyWith(
+          "orders",
+          1,
+          2,
+          1,
+          new Map([
+            [1, ciphers.get(2)!],
+            [2, ciphers.get(2)!],
+          ]),
+        );
+        expect(outcome(() => decryptWith(sameKeys, { ciphertext: sealed.replace("caas:v2:", "caas:v1:"), aad: extra }))).toBe(
+          "authentication_failed",
+        );
         // aad absent and aad "" are the same; "ab"+"c" is not "a"+"bc" (the framing has lengths).
         if (extra === "") expect(outcome(() => decryptWith(orders, { ciphertext: sealed }))).toBe("ok");
       }),
@@ -168,7 +190,8 @@ describe("keyring ciphertexts", () => {
     const ciphers = new Map<number, XaesKey>();
     const all = keyWith("orders", 1, 8, 1, ciphers);
     const sealed = new Map<number, string>();
-    for (let version = 1; version <= 8; version++) sealed.set(version, keyWith("orders", 1, version, 1, ciphers).seal(new TextEncoder().encode(`v${version}`)).ciphertext);
+    for (let version = 1; version <= 8; version++)
+      sealed.set(version, keyWith("orders", 1, version, 1, ciphers).seal(new TextEncoder().encode(`v${version}`)).ciphertext);
     expect(all.newestVersion).toBe(8);
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }), (minimum) => {
@@ -178,7 +201,8 @@ describe("keyring ciphertexts", () => {
         }
         // Trimmed below the minimum: still retired, not a different answer.
         const trimmed = keyWith("orders", minimum, 8, minimum, new Map(ciphers));
-        for (const [version, ciphertext] of sealed) expect(outcome(() => decryptWith(trimmed, { ciphertext }))).toBe(version < minimum ? "key_version_retired" : "ok");
+        for (const [version, ciphertext] of sealed)
+          expect(outcome(() => decryptWith(trimmed, { ciphertext }))).toBe(version < minimum ? "key_version_retired" : "ok");
       }),
     );
   });
@@ -204,7 +228,9 @@ describe("the keyring file", () => {
     await initRootKey(join(dir, "other"));
     await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
     expect((await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")))).names).toEqual(["orders"]);
-    await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toBeInstanceOf(
+      KeyringRootKeyMismatch,
+    );
     await expect(initRootKey(join(dir, "root"))).rejects.toBeInstanceOf(RootKeyExists);
   });
 
@@ -255,7 +281,10 @@ describe("keyring routes and scopes", () => {
     pseudonymOnly: "caas-test-pseudonym-key-01",
   };
 
-  async function appWith(): Promise<{ handle: (path: string, body: unknown, key?: string) => Promise<{ status: number; body: Record<string, unknown> }>; keyring: Keyring }> {
+  async function appWith(): Promise<{
+    handle: (path: string, body: unknown, key?: string) => Promise<{ status: number; body: Record<string, unknown> }>;
+    keyring: Keyring;
+  }> {
     const dir = privateDir();
     await initRootKey(join(dir, "root"));
     await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
@@ -265,12 +294,19 @@ describe("keyring routes and scopes", () => {
       { name: "encrypt-only", key: KEYS.encryptOnly, scopes: ["keyring:orders:encrypt"] },
       { name: "pseudonym-only", key: KEYS.pseudonymOnly },
     ]);
-    const app = testApp({ config: { batchMax: 3 }, credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }) });
+    const app = testApp({
+      config: { batchMax: 3 },
+      credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
+    });
     return {
       keyring,
       handle: async (path, body, key) => {
         const answer = await app.handle(
-          new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json", ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) }, body: JSON.stringify(body) }),
+          new Request(`http://localhost${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) },
+            body: JSON.stringify(body),
+          }),
         );
         return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
       },
@@ -292,9 +328,18 @@ describe("keyring routes and scopes", () => {
     for (const operation of OPERATIONS) {
       for (const name of ["orders", "no-such-key", "a%20b"]) {
         expect((await handle(`/keyring/${name}/${operation.path}`, { wrong: true })).status).toBe(401);
-        for (const key of [KEYS.pseudonymOnly, ...(operation.path === "encrypt" || operation.path === "encrypt/batch" ? [] : [KEYS.encryptOnly])]) {
-          const answer = await handle(`/keyring/${name}/${operation.path}`, { items: Array.from({ length: 10 }, () => 1), wrong: true }, key);
-          expect({ route: `${name}/${operation.path}`, status: answer.status, code: (answer.body.error as { code: string }).code }).toEqual({ route: `${name}/${operation.path}`, status: 403, code: "forbidden" });
+        for (const key of [
+          KEYS.pseudonymOnly,
+          ...(operation.path === "encrypt" || operation.path === "encrypt/batch" ? [] : [KEYS.encryptOnly]),
+        ]) {
+          const answer = await handle(
+            `/keyring/${name}/${operation.path}`,
+            { items: Array.from({ length: 10 }, () => 1), wrong: true },
+            key,
+          );
+          expect({ route: `${name}/${operation.path}`, status: answer.status, code: (answer.body.error as { code: string }).code }).toEqual(
+            { route: `${name}/${operation.path}`, status: 403, code: "forbidden" },
+          );
         }
       }
     }
@@ -324,16 +369,25 @@ describe("keyring routes and scopes", () => {
   it("never lets a CaasError other than a request error out of a keyring operation on any input", () => {
     const key = keyWith("orders", 1, 1);
     fc.assert(
-      fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), fc.constantFrom("utf8", "base64", undefined), (data, extra, encoding) => {
-        for (const action of [() => encryptWith(key, { data, aad: extra, encoding }), () => decryptWith(key, { ciphertext: data, aad: extra, encoding }), () => rewrapWith(key, { ciphertext: data, aad: extra })]) {
-          try {
-            action();
-          } catch (error) {
-            expect(error instanceof RequestError || !(error instanceof CaasError)).toBe(true);
-            expect(error).toBeInstanceOf(RequestError);
+      fc.property(
+        fc.string(),
+        fc.option(fc.string(), { nil: undefined }),
+        fc.constantFrom("utf8", "base64", undefined),
+        (data, extra, encoding) => {
+          for (const action of [
+            () => encryptWith(key, { data, aad: extra, encoding }),
+            () => decryptWith(key, { ciphertext: data, aad: extra, encoding }),
+            () => rewrapWith(key, { ciphertext: data, aad: extra }),
+          ]) {
+            try {
+              action();
+            } catch (error) {
+              expect(error instanceof RequestError || !(error instanceof CaasError)).toBe(true);
+              expect(error).toBeInstanceOf(RequestError);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: RUNS },
     );
   });

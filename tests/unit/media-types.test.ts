@@ -19,25 +19,48 @@ async function codeOf(answer: Response): Promise<string> {
 }
 
 const postRoutes = app.routes.filter((route) => route.method === "POST");
-const isDjangoRoute = (route: (typeof postRoutes)[number]) => (route.hooks.detail as { tags?: string[] } | undefined)?.tags?.includes("pseudonym") === true;
+const isDjangoRoute = (route: (typeof postRoutes)[number]) =>
+  (route.hooks.detail as { tags?: string[] } | undefined)?.tags?.includes("pseudonym") === true;
 
 describe("media types, on every POST route", () => {
   it("covers the Django original's routes and the oracle's", () => {
-    expect(postRoutes.filter(isDjangoRoute).map((route) => route.path).sort()).toEqual(["/encode", "/encrypt", "/encrypt/batch", "/verify"]);
+    expect(
+      postRoutes
+        .filter(isDjangoRoute)
+        .map((route) => route.path)
+        .sort(),
+    ).toEqual(["/encode", "/encrypt", "/encrypt/batch", "/verify"]);
     expect(postRoutes.filter((route) => !isDjangoRoute(route)).length).toBeGreaterThanOrEqual(3);
   });
 
   for (const route of postRoutes) {
     const django = isDjangoRoute(route);
     it(`${route.path} ${django ? "reads JSON sent form-encoded, as plain text or undeclared" : "takes application/json only"}`, async () => {
-      for (const contentType of [null, "", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=utf-8"]) {
+      for (const contentType of [
+        null,
+        "",
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+      ]) {
         // {} is JSON, so a route that reads it goes on to the key or the schema; one that does not says 415.
         const code = await codeOf(await post(route.path, contentType, "{}"));
-        expect({ contentType, code: code === "unsupported_media_type" ? "refused" : "read" }).toEqual({ contentType, code: django ? "read" : "refused" });
-        if (django) expect({ contentType, code: await codeOf(await post(route.path, contentType, "apiKey=x&userUUID=y")) }).toEqual({ contentType, code: "invalid_json" });
+        expect({ contentType, code: code === "unsupported_media_type" ? "refused" : "read" }).toEqual({
+          contentType,
+          code: django ? "read" : "refused",
+        });
+        if (django)
+          expect({ contentType, code: await codeOf(await post(route.path, contentType, "apiKey=x&userUUID=y")) }).toEqual({
+            contentType,
+            code: "invalid_json",
+          });
       }
       for (const contentType of ["multipart/form-data; boundary=x", "application/xml", "text/html"]) {
-        expect({ contentType, code: await codeOf(await post(route.path, contentType, "{}")) }).toEqual({ contentType, code: "unsupported_media_type" });
+        expect({ contentType, code: await codeOf(await post(route.path, contentType, "{}")) }).toEqual({
+          contentType,
+          code: "unsupported_media_type",
+        });
       }
     });
   }

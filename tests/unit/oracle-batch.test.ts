@@ -44,7 +44,13 @@ async function opened(box: Box, aad?: string): Promise<string> {
 
 describe("POST /oracleinvocation/batch", () => {
   it("seals every item, in order, each under its own fresh key and nonce, and Web Crypto opens each to its text", async () => {
-    const items = [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }, { data: "" }, { data: "héllo 🌍" }, { data: "attack at dawn" }];
+    const items = [
+      { data: "attack at dawn" },
+      { data: "retreat at dusk", aad: "order-43" },
+      { data: "" },
+      { data: "héllo 🌍" },
+      { data: "attack at dawn" },
+    ];
     const { status, json, headers } = await batch({ items });
     expect(status).toBe(200);
     expect(headers.get("cache-control")).toBe("no-store");
@@ -57,12 +63,18 @@ describe("POST /oracleinvocation/batch", () => {
   });
 
   it("fails only the item whose text has no UTF-8 form, and seals the others", async () => {
-    const { status, json } = await batch('{"items":[{"data":"first"},{"data":"\\ud800"},{"data":"third","aad":"\\udfff"},{"data":"fourth"}]}');
+    const { status, json } = await batch(
+      '{"items":[{"data":"first"},{"data":"\\ud800"},{"data":"third","aad":"\\udfff"},{"data":"fourth"}]}',
+    );
     expect(status).toBe(200);
     const [first, second, third, fourth] = json.results;
     expect(await opened(first as Box)).toBe("first");
-    expect(second).toEqual({ error: { code: "invalid_text", message: "Field 'data' holds a lone UTF-16 surrogate, which has no UTF-8 form." } });
-    expect(third).toEqual({ error: { code: "invalid_text", message: "Field 'aad' holds a lone UTF-16 surrogate, which has no UTF-8 form." } });
+    expect(second).toEqual({
+      error: { code: "invalid_text", message: "Field 'data' holds a lone UTF-16 surrogate, which has no UTF-8 form." },
+    });
+    expect(third).toEqual({
+      error: { code: "invalid_text", message: "Field 'aad' holds a lone UTF-16 surrogate, which has no UTF-8 form." },
+    });
     expect(await opened(fourth as Box)).toBe("fourth");
   });
 
@@ -71,7 +83,13 @@ describe("POST /oracleinvocation/batch", () => {
   });
 
   it("refuses the whole request, 400 invalid_body, when an item is wrongly typed, has an unknown field or is missing data", async () => {
-    for (const items of [[{ data: "ok" }, { data: 42 }], [{ data: "ok" }, { data: "ok", add: "typo" }], [{ aad: "only" }], ["text"], [null]]) {
+    for (const items of [
+      [{ data: "ok" }, { data: 42 }],
+      [{ data: "ok" }, { data: "ok", add: "typo" }],
+      [{ aad: "only" }],
+      ["text"],
+      [null],
+    ]) {
       const { status, json } = await batch({ items });
       expect(status).toBe(400);
       expect(json.error?.code).toBe("invalid_body");
@@ -113,14 +131,20 @@ describe("POST /oracleinvocation/batch", () => {
   });
 
   it("keeps the single call's framing rules: media type, JSON and UTF-8", async () => {
-    const wrongType = await app.handle(new Request("http://localhost/oracleinvocation/batch", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }));
+    const wrongType = await app.handle(
+      new Request("http://localhost/oracleinvocation/batch", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }),
+    );
     expect(wrongType.status).toBe(415);
     expect((await batch("{not json")).json.error?.code).toBe("invalid_json");
   });
 
   it("is also served with a trailing slash, and only for POST", async () => {
     const slash = await app.handle(
-      new Request("http://localhost/oracleinvocation/batch/", { method: "POST", headers: { "content-type": "application/json" }, body: '{"items":[{"data":"x"}]}' }),
+      new Request("http://localhost/oracleinvocation/batch/", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"items":[{"data":"x"}]}',
+      }),
     );
     expect(slash.status).toBe(200);
     const get = await app.handle(new Request("http://localhost/oracleinvocation/batch"));

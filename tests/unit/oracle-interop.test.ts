@@ -50,14 +50,22 @@ const messages: readonly Message[] = [
 const utf8Base64 = (text: string) => toBase64(encodeUtf8(text));
 
 async function sealOverHttp(message: Message): Promise<Box> {
-  const answer = await postJson(app, "/oracleinvocation", message.aad === undefined ? { data: message.text } : { data: message.text, aad: message.aad });
+  const answer = await postJson(
+    app,
+    "/oracleinvocation",
+    message.aad === undefined ? { data: message.text } : { data: message.text, aad: message.aad },
+  );
   expect(answer.status).toBe(200);
   return (await answer.json()) as Box;
 }
 
 async function runJson(command: readonly string[], input: unknown): Promise<unknown> {
   const child = Bun.spawn([...command], { stdin: new TextEncoder().encode(JSON.stringify(input)), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   if (exitCode !== 0) throw new Error(`${command[0]} exited with ${exitCode}: ${stderr}`);
   return JSON.parse(stdout);
 }
@@ -117,7 +125,10 @@ describe("interop with Node's OpenSSL", () => {
     oracleBoxes = [];
     for (const message of messages) oracleBoxes.push(await sealOverHttp(message));
     const open = [
-      ...oracleBoxes.map((box, index) => ({ ...box, aad: messages[index]!.aad === undefined ? undefined : utf8Base64(messages[index]!.aad!) })),
+      ...oracleBoxes.map((box, index) => ({
+        ...box,
+        aad: messages[index]!.aad === undefined ? undefined : utf8Base64(messages[index]!.aad!),
+      })),
       // Two controls: node must refuse a tampered tag and a missing aad, or its agreement proves nothing.
       { ...tamperedMac(oracleBoxes[1]!), aad: undefined },
       { ...oracleBoxes[2]!, aad: undefined },
@@ -183,7 +194,9 @@ print(json.dumps(out))
 /** The first Python that has pycryptodome, under either of its names (pip's Crypto, Debian's Cryptodome). */
 const pythonWithPycryptodome = ["python3", "/usr/bin/python3"].find((python) =>
   ["Crypto.Cipher.AES", "Cryptodome.Cipher.AES"].some(
-    (module) => Bun.which(python) !== null && Bun.spawnSync([python, "-c", `import ${module}`], { stdout: "ignore", stderr: "ignore" }).exitCode === 0,
+    (module) =>
+      Bun.which(python) !== null &&
+      Bun.spawnSync([python, "-c", `import ${module}`], { stdout: "ignore", stderr: "ignore" }).exitCode === 0,
   ),
 );
 if (pythonWithPycryptodome === undefined) {

@@ -39,7 +39,7 @@ const anyAad = fc.option(anyText(), { nil: undefined });
 function flipBit(bytes: Uint8Array, bit: number): Uint8Array<ArrayBuffer> {
   const flipped = new Uint8Array(bytes);
   const index = Math.floor(bit / 8) % flipped.length;
-  flipped[index]! ^= 1 << bit % 8;
+  flipped[index]! ^= 1 << (bit % 8);
   return flipped;
 }
 
@@ -57,7 +57,7 @@ function flipAadBit(aad: string, bit: number): string {
   } catch {
     const codePoints = [...aad].map((char) => char.codePointAt(0)!);
     const index = Math.floor(bit / 7) % codePoints.length;
-    codePoints[index]! ^= 1 << bit % 7;
+    codePoints[index]! ^= 1 << (bit % 7);
     return String.fromCodePoint(...codePoints);
   }
 }

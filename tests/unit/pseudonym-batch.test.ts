@@ -31,7 +31,10 @@ interface Answer extends ItemAnswer {
 
 describe("POST /encrypt/batch", () => {
   it("answers every item as POST /encrypt does, in order", async () => {
-    const items = USERS.flatMap((userUUID) => [{ userUUID, sensitiveData: "a" }, { userUUID, sensitiveData: "b" }]);
+    const items = USERS.flatMap((userUUID) => [
+      { userUUID, sensitiveData: "a" },
+      { userUUID, sensitiveData: "b" },
+    ]);
     const { status, json } = await postForJson<Answer>(app, "/encrypt/batch", { apiKey: STANDARD_KEY, items });
     expect(status).toBe(200);
     expect(json.results).toHaveLength(items.length);
@@ -73,7 +76,12 @@ describe("POST /encrypt/batch", () => {
 
   it("is 401 without a valid key, whatever else is wrong, an oversized batch included", async () => {
     const small = appWith(1);
-    for (const body of [{ items: [] }, { apiKey: "wrong", items: [{ userUUID: USERS[0], sensitiveData: "x" }] }, { apiKey: 42, items: "nonsense" }, { items: [1, 2, 3] }]) {
+    for (const body of [
+      { items: [] },
+      { apiKey: "wrong", items: [{ userUUID: USERS[0], sensitiveData: "x" }] },
+      { apiKey: 42, items: "nonsense" },
+      { items: [1, 2, 3] },
+    ]) {
       const { status, json } = await postForJson<Answer>(small, "/encrypt/batch", body);
       expect(status).toBe(401);
       expect(json.error?.code).toBe("unauthorized");
@@ -90,7 +98,11 @@ describe("POST /encrypt/batch", () => {
   });
 
   it("refuses the whole request, 400 invalid_body, when an item is wrongly typed or has an unknown field", async () => {
-    for (const items of [[{ userUUID: USERS[0], sensitiveData: 1 }], [{ userUUID: USERS[0], sensitiveData: "x", apiKey: STANDARD_KEY }], [{ userUUID: USERS[0] }]]) {
+    for (const items of [
+      [{ userUUID: USERS[0], sensitiveData: 1 }],
+      [{ userUUID: USERS[0], sensitiveData: "x", apiKey: STANDARD_KEY }],
+      [{ userUUID: USERS[0] }],
+    ]) {
       const { status, json } = await postForJson<Answer>(app, "/encrypt/batch", { apiKey: STANDARD_KEY, items });
       expect(status).toBe(400);
       expect(json.error?.code).toBe("invalid_body");

@@ -45,7 +45,13 @@ function referencePseudonym(secret: Uint8Array, userId: string, data: string): {
   const id = userId.toLowerCase();
   // The salt pool: 4 salts each of 8, 16, 32 and 64 base64url characters, from one HKDF stream.
   const lengths = [8, 16, 32, 64].flatMap((length) => [length, length, length, length]);
-  const stream = hkdf(sha256, secret, none, utf8("caas/pseudonym/v1/salt-pool"), lengths.reduce((s, l) => s + (l * 3) / 4, 0));
+  const stream = hkdf(
+    sha256,
+    secret,
+    none,
+    utf8("caas/pseudonym/v1/salt-pool"),
+    lengths.reduce((s, l) => s + (l * 3) / 4, 0),
+  );
   let offset = 0;
   const salts = lengths.map((length) => {
     const bytes = stream.subarray(offset, offset + (length * 3) / 4);

@@ -33,7 +33,12 @@ interface PseudonymAnswer {
   version: number;
 }
 
-async function pseudonym(body: unknown, headers: Record<string, string> = {}, path = "/encrypt", on: CaasApp = app): Promise<PseudonymAnswer> {
+async function pseudonym(
+  body: unknown,
+  headers: Record<string, string> = {},
+  path = "/encrypt",
+  on: CaasApp = app,
+): Promise<PseudonymAnswer> {
   const answer = await postJson(on, path, body, headers);
   expect(answer.status).toBe(200);
   return (await answer.json()) as PseudonymAnswer;
@@ -124,7 +129,11 @@ describe("API keys on /encrypt, /encode and /verify", () => {
     expect((await postJson(app, "/encrypt", "{not json", { "x-api-key": "wrong-key-0123456789abcdef" })).status).toBe(400);
     // text/plain is read as JSON here, as the Django original did (tests/unit/django-clients.test.ts), so multipart stands for a type no JSON comes in.
     const wrongType = await app.handle(
-      new Request("http://localhost/encrypt", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, body: "{}" }),
+      new Request("http://localhost/encrypt", {
+        method: "POST",
+        headers: { "content-type": "multipart/form-data; boundary=x" },
+        body: "{}",
+      }),
     );
     expect(wrongType.status).toBe(415);
   });
@@ -159,7 +168,11 @@ describe("POST /encrypt and /encode", () => {
   });
 
   it("accepts any UUID version, nil and max included, and refuses anything else with 400 invalid_uuid", async () => {
-    for (const id of ["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "01890a5d-ac96-774b-bcce-b302099a8057"]) {
+    for (const id of [
+      "00000000-0000-0000-0000-000000000000",
+      "ffffffff-ffff-ffff-ffff-ffffffffffff",
+      "01890a5d-ac96-774b-bcce-b302099a8057",
+    ]) {
       await pseudonym({ ...body, userUUID: id });
     }
     for (const id of [
@@ -174,7 +187,11 @@ describe("POST /encrypt and /encode", () => {
       "4dbcbcfe-4800-40a8-badf-c26b73af230",
     ]) {
       for (const path of ["/encrypt", "/verify"]) {
-        const answer = await postJson(app, path, path === "/verify" ? { ...body, userUUID: id, encrypted_data: "00" } : { ...body, userUUID: id });
+        const answer = await postJson(
+          app,
+          path,
+          path === "/verify" ? { ...body, userUUID: id, encrypted_data: "00" } : { ...body, userUUID: id },
+        );
         expect(answer.status).toBe(400);
         expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_uuid");
       }
@@ -257,7 +274,8 @@ describe("POST /verify", () => {
       expect(await verify({ ...user, sensitiveData: "other", encrypted_data })).toBe(false);
       expect(await verify({ ...user, userUUID: "00000000-0000-0000-0000-000000000000", encrypted_data })).toBe(false);
       // A trailing space within the 128-character bound (a 512-bit digest is 128 characters already).
-      for (const text of ["", "zz", "0", `${encrypted_data.slice(0, -1)} `, "\ud800"]) expect(await verify({ ...user, encrypted_data: text })).toBe(false);
+      for (const text of ["", "zz", "0", `${encrypted_data.slice(0, -1)} `, "\ud800"])
+        expect(await verify({ ...user, encrypted_data: text })).toBe(false);
     }
   });
 
@@ -305,10 +323,20 @@ describe("errors never echo the request", () => {
     ["/encrypt", "a canary user id", { apiKey: STANDARD_KEY, userUUID: CANARY_UUID, sensitiveData: CANARY }, {}],
     ["/verify", "a canary user id", { apiKey: STANDARD_KEY, userUUID: CANARY_UUID, sensitiveData: CANARY, encrypted_data: CANARY }, {}],
     ["/encrypt", "canary data with a lone surrogate", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: `${CANARY}\ud800` }, {}],
-    ["/encrypt", "compat canary data with a lone surrogate", { apiKey: COMPAT_KEY, userUUID: CANARY, sensitiveData: `${CANARY}\ud800` }, {}],
+    [
+      "/encrypt",
+      "compat canary data with a lone surrogate",
+      { apiKey: COMPAT_KEY, userUUID: CANARY, sensitiveData: `${CANARY}\ud800` },
+      {},
+    ],
     ["/encrypt", "a canary field name", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: CANARY, [CANARY]: CANARY }, {}],
     ["/encrypt", "a canary in a wrongly typed field", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: { [CANARY]: CANARY } }, {}],
-    ["/verify", "a canary in a wrongly typed digest", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: CANARY, encrypted_data: [CANARY] }, {}],
+    [
+      "/verify",
+      "a canary in a wrongly typed digest",
+      { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: CANARY, encrypted_data: [CANARY] },
+      {},
+    ],
     ["/encrypt", "a canary in a wrongly typed id", { apiKey: STANDARD_KEY, userUUID: [CANARY], sensitiveData: CANARY }, {}],
     ["/encrypt", "canary JSON that does not parse", `{"apiKey":"${STANDARD_KEY}","userUUID":"${CANARY}",`, {}],
   ];

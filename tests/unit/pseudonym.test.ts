@@ -4,12 +4,7 @@ import { SALT_LENGTHS } from "../../src/crypto/kdf.ts";
 import { CaasError, InvalidText, InvalidUuid } from "../../src/errors.ts";
 import { STATUS_OF } from "../../src/http/error-answers.ts";
 import { makeSecretRing, newSecretVersion, type SecretRing } from "../../src/credentials/secret-ring.ts";
-import {
-  canonicalUserId,
-  pseudonymFor,
-  selectFor,
-  verifyPseudonym,
-} from "../../src/modules/pseudonym/profiles/standard.ts";
+import { canonicalUserId, pseudonymFor, selectFor, verifyPseudonym } from "../../src/modules/pseudonym/profiles/standard.ts";
 
 const ring = makeSecretRing([newSecretVersion(1)]);
 const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";

@@ -160,7 +160,6 @@ describe("client identities", () => {
     expect(addressClient("::1")).toBe("ip6:0:0:0:0");
     expect(addressClient("fe80::")).toBe("ip6:fe80:0:0:0");
   });
-
 });
 
 describe("rateLimitGate", () => {
@@ -232,10 +231,12 @@ describe("rateLimitGate", () => {
   it("reaches an Elysia route: the context's request is the one the gate charged", async () => {
     const limiter = new RateLimiter({ rate: 1, now: clock().now });
     const gate = rateLimitGate(limiter, options)!;
-    const app = new Elysia().onError(({ error }) => new Response((error as { code?: string }).code ?? "?", { status: 429 })).post("/encrypt", ({ request }) => {
-      chargeToKey(request, "main");
-      return "ok";
-    });
+    const app = new Elysia()
+      .onError(({ error }) => new Response((error as { code?: string }).code ?? "?", { status: 429 }))
+      .post("/encrypt", ({ request }) => {
+        chargeToKey(request, "main");
+        return "ok";
+      });
     const statuses: number[] = [];
     for (let i = 0; i < 2; i++) {
       const request = new Request("http://localhost/encrypt", { method: "POST" });

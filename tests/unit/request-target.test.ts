@@ -48,7 +48,15 @@ describe("targetProblem", () => {
     expect(targetProblem(url)).toBe(problem);
   });
 
-  it.each(["https://localhost/healthz", "https://x/healthz?next=../metrics", "/healthz...", "/.well-known", "/a/..b", "/%2e%2e%2e", "https://[::1]/"])("routes %p", (url) => {
+  it.each([
+    "https://localhost/healthz",
+    "https://x/healthz?next=../metrics",
+    "/healthz...",
+    "/.well-known",
+    "/a/..b",
+    "/%2e%2e%2e",
+    "https://[::1]/",
+  ])("routes %p", (url) => {
     expect(targetProblem(url)).toBeUndefined();
   });
 });
@@ -65,7 +73,14 @@ describe("the error path", () => {
     const failingLookup = () => {
       throw new TypeError("secret detail from the request");
     };
-    const response = errorToResponse("NOT_FOUND", new Error("not found"), new Request("https://localhost/nope"), failingLookup, logger, "id-1");
+    const response = errorToResponse(
+      "NOT_FOUND",
+      new Error("not found"),
+      new Request("https://localhost/nope"),
+      failingLookup,
+      logger,
+      "id-1",
+    );
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/json");
     expect(response.headers.get("cache-control")).toBe("no-store");
@@ -76,9 +91,12 @@ describe("the error path", () => {
   });
 
   it.each([
-    ["throws", () => {
-      throw new RangeError("detail");
-    }],
+    [
+      "throws",
+      () => {
+        throw new RangeError("detail");
+      },
+    ],
     ["rejects", () => Promise.reject(new RangeError("detail"))],
   ] as const)("answers an app that %s with caas's JSON 500, headers and a request id, logged once", async (_how, app) => {
     const { lines, logger } = recordingLogger();

@@ -150,7 +150,12 @@ describe("loading a secret file", () => {
     "the wrong shape": JSON.stringify([{ version: 1, created, secret }]),
     "a secret of 31 bytes": JSON.stringify({ versions: [{ version: 1, created, secret: toBase64(new Uint8Array(31)) }] }),
     "a secret that is not base64": JSON.stringify({ versions: [{ version: 1, created, secret: `${secret.slice(0, 42)}!=` }] }),
-    "a repeated version": JSON.stringify({ versions: [{ version: 1, created, secret }, { version: 1, created, secret }] }),
+    "a repeated version": JSON.stringify({
+      versions: [
+        { version: 1, created, secret },
+        { version: 1, created, secret },
+      ],
+    }),
     "version 0": JSON.stringify({ versions: [{ version: 0, created, secret }] }),
     "a bad date": JSON.stringify({ versions: [{ version: 1, created: "yesterday", secret }] }),
     "an unknown field": JSON.stringify({ versions: [{ version: 1, created, secret, algorithm: "x" }] }),
@@ -171,9 +176,18 @@ describe("loading a secret file", () => {
     const directory = await scratch();
     const path = join(directory, "secret.json");
     const other = toBase64(crypto.getRandomValues(new Uint8Array(32)));
-    await writeFile(path, JSON.stringify({ versions: [{ version: 2, created, secret: other }, { version: 1, created, secret }] }), {
-      mode: 0o600,
-    });
+    await writeFile(
+      path,
+      JSON.stringify({
+        versions: [
+          { version: 2, created, secret: other },
+          { version: 1, created, secret },
+        ],
+      }),
+      {
+        mode: 0o600,
+      },
+    );
     const ring = await loadSecretRing(path);
     expect(ring.versions.map((v) => v.version)).toEqual([1, 2]);
     expect(toBase64(ring.newest.secret)).toBe(other);

@@ -18,7 +18,12 @@ function tableRows(text: string, firstCell: RegExp): string[][] {
   return text
     .split("\n")
     .filter((line) => line.startsWith("|"))
-    .map((line) => line.slice(1, -1).split("|").map((cell) => cell.trim()))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split("|")
+        .map((cell) => cell.trim()),
+    )
     .filter((cells) => firstCell.test(cells[0] ?? ""));
 }
 
@@ -87,7 +92,12 @@ describe("docs/configuration.md", () => {
     expect(rows.map((cells) => cells[0])).toEqual(SETTINGS.map((setting) => code(`--${setting.flag}`)));
     for (const setting of SETTINGS) {
       const cells = rows.find((row) => row[0] === code(`--${setting.flag}`));
-      expect(cells?.slice(1, 5)).toEqual([code(setting.env), code(setting.file), setting.credential === undefined ? "" : code(setting.credential), defaultText(setting)]);
+      expect(cells?.slice(1, 5)).toEqual([
+        code(setting.env),
+        code(setting.file),
+        setting.credential === undefined ? "" : code(setting.credential),
+        defaultText(setting),
+      ]);
     }
   });
 });

@@ -52,7 +52,12 @@ describe("checking the material at start-up", () => {
   });
 
   it("refuses a key that is not the certificate's, naming both files", () => {
-    const message = configError(() => checkTlsMaterial({ cert: read(pki.serverCert), key: read(other.serverKey) }, { ...configured, key: { setting: "CAAS_TLS_KEY", path: other.serverKey } }));
+    const message = configError(() =>
+      checkTlsMaterial(
+        { cert: read(pki.serverCert), key: read(other.serverKey) },
+        { ...configured, key: { setting: "CAAS_TLS_KEY", path: other.serverKey } },
+      ),
+    );
     expect(message).toBe(`CAAS_TLS_KEY: '${other.serverKey}' is not the private key of the certificate in '${pki.serverCert}'`);
   });
 
@@ -60,8 +65,12 @@ describe("checking the material at start-up", () => {
     const dir = await scratch();
     const expired = await datedCertificate(dir, "expired", -10, -1);
     const future = await datedCertificate(dir, "future", 1, 10);
-    expect(configError(() => checkTlsMaterial({ cert: read(expired.cert), key: read(expired.key) }, configured))).toMatch(/^CAAS_TLS_CERT: '.*' expired on \d{4}-/);
-    expect(configError(() => checkTlsMaterial({ cert: read(future.cert), key: read(future.key) }, configured))).toMatch(/^CAAS_TLS_CERT: '.*' is not valid before \d{4}-/);
+    expect(configError(() => checkTlsMaterial({ cert: read(expired.cert), key: read(expired.key) }, configured))).toMatch(
+      /^CAAS_TLS_CERT: '.*' expired on \d{4}-/,
+    );
+    expect(configError(() => checkTlsMaterial({ cert: read(future.cert), key: read(future.key) }, configured))).toMatch(
+      /^CAAS_TLS_CERT: '.*' is not valid before \d{4}-/,
+    );
   });
 
   it("warns about a certificate that expires within 30 days, not about one that does not", async () => {
@@ -78,13 +87,21 @@ describe("checking the material at start-up", () => {
     const clientCa = { setting: "CAAS_TLS_CLIENT_CA", path: "/etc/caas/ca.pem" };
     const base = { cert: read(pki.serverCert), key: read(pki.serverKey) };
     const malformed = "-----BEGIN CERTIFICATE-----\nMIIBfoo\n-----END CERTIFICATE-----\n";
-    expect(configError(() => checkTlsMaterial({ ...base, clientCa: read(pki.serverKey) }, { ...configured, clientCa }))).toBe("CAAS_TLS_CLIENT_CA: '/etc/caas/ca.pem' holds no PEM certificate");
-    expect(configError(() => checkTlsMaterial({ ...base, clientCa: "garbage" }, { ...configured, clientCa }))).toBe("CAAS_TLS_CLIENT_CA: '/etc/caas/ca.pem' holds no PEM certificate");
-    expect(configError(() => checkTlsMaterial({ ...base, clientCa: pki.caCertPem + malformed }, { ...configured, clientCa }))).toMatch(/^CAAS_TLS_CLIENT_CA: '\/etc\/caas\/ca\.pem': certificate 2 of 2 is not valid \(.+\)$/);
+    expect(configError(() => checkTlsMaterial({ ...base, clientCa: read(pki.serverKey) }, { ...configured, clientCa }))).toBe(
+      "CAAS_TLS_CLIENT_CA: '/etc/caas/ca.pem' holds no PEM certificate",
+    );
+    expect(configError(() => checkTlsMaterial({ ...base, clientCa: "garbage" }, { ...configured, clientCa }))).toBe(
+      "CAAS_TLS_CLIENT_CA: '/etc/caas/ca.pem' holds no PEM certificate",
+    );
+    expect(configError(() => checkTlsMaterial({ ...base, clientCa: pki.caCertPem + malformed }, { ...configured, clientCa }))).toMatch(
+      /^CAAS_TLS_CLIENT_CA: '\/etc\/caas\/ca\.pem': certificate 2 of 2 is not valid \(.+\)$/,
+    );
   });
 
   it("keeps OpenSSL's error codes and source out of every message", () => {
-    const message = configError(() => checkTlsMaterial({ cert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", key: read(pki.serverKey) }, configured));
+    const message = configError(() =>
+      checkTlsMaterial({ cert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", key: read(pki.serverKey) }, configured),
+    );
     expect(message).toMatch(/^CAAS_TLS_CERT: '.*' is not a valid PEM certificate \([^:]+\)$/);
     expect(message.length).toBeLessThan(300);
   });
@@ -95,14 +112,24 @@ describe("a listener Bun.serve refuses", () => {
   // line for whatever it misses, instead of OpenSSL's error and a page of source.
   const cases: [string, () => TlsMaterial, RegExp][] = [
     ["a key that is not the certificate's", () => ({ cert: read(pki.serverCert), key: read(other.serverKey) }), /\(KEY_VALUES_MISMATCH\)$/],
-    ["a client CA bundle that starts with a malformed certificate", () => ({ cert: read(pki.serverCert), key: read(pki.serverKey), clientCa: "-----BEGIN CERTIFICATE-----\nMIIBfoo\n-----END CERTIFICATE-----\n" }), /\(Failed to create HTTP server\)$/],
+    [
+      "a client CA bundle that starts with a malformed certificate",
+      () => ({
+        cert: read(pki.serverCert),
+        key: read(pki.serverKey),
+        clientCa: "-----BEGIN CERTIFICATE-----\nMIIBfoo\n-----END CERTIFICATE-----\n",
+      }),
+      /\(Failed to create HTTP server\)$/,
+    ],
   ];
   for (const [name, material, reason] of cases) {
     it(`is a ConfigError naming the TLS settings: ${name}`, async () => {
       const config = defaultConfig({ port: 0, stateDir: await scratch() });
       const started = startServer(config, silentLogger, { tls: material() });
       await expect(started).rejects.toBeInstanceOf(ConfigError);
-      await expect(started).rejects.toThrow(/^CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on 127\.0\.0\.1:0 with this TLS material/);
+      await expect(started).rejects.toThrow(
+        /^CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on 127\.0\.0\.1:0 with this TLS material/,
+      );
       await expect(started).rejects.toThrow(reason);
     });
   }

@@ -68,16 +68,26 @@ describe("XAES-256-GCM, the specification's accumulated randomized test", () => 
   });
 
   const long = Number(process.env.CAAS_XAES_ITERATIONS ?? "0");
-  it.skipIf(long !== 1_000_000)("reproduces the 1,000,000-iteration result (CAAS_XAES_ITERATIONS=1000000)", () => {
-    expect(accumulated(1_000_000)).toBe(vectors.accumulated.results["1000000"]);
-  }, 600_000);
+  it.skipIf(long !== 1_000_000)(
+    "reproduces the 1,000,000-iteration result (CAAS_XAES_ITERATIONS=1000000)",
+    () => {
+      expect(accumulated(1_000_000)).toBe(vectors.accumulated.results["1000000"]);
+    },
+    600_000,
+  );
 });
 
 /** XAES-256-GCM again, from the spec's text, on Web Crypto alone. */
-async function webCryptoXaesSeal(key: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, plaintext: Uint8Array<ArrayBuffer>, aad?: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+async function webCryptoXaesSeal(
+  key: Uint8Array<ArrayBuffer>,
+  nonce: Uint8Array<ArrayBuffer>,
+  plaintext: Uint8Array<ArrayBuffer>,
+  aad?: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array> {
   const cbcKey = await crypto.subtle.importKey("raw", key, "AES-CBC", false, ["encrypt"]);
   // One block of AES-CBC under a zero IV is one AES block; the padding block after it is dropped.
-  const aesBlock = async (block: Uint8Array<ArrayBuffer>) => new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv: new Uint8Array(16) }, cbcKey, block)).slice(0, 16);
+  const aesBlock = async (block: Uint8Array<ArrayBuffer>) =>
+    new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv: new Uint8Array(16) }, cbcKey, block)).slice(0, 16);
   const l = await aesBlock(new Uint8Array(16));
   const k1 = new Uint8Array(16);
   let carry = 0;
@@ -102,10 +112,16 @@ const bytes = (minLength: number, maxLength: number) => fc.uint8Array({ minLengt
 describe("XAES-256-GCM against an independent Web Crypto implementation", () => {
   it("gives the same ciphertext and tag for random keys, nonces, texts and aad", async () => {
     await fc.assert(
-      fc.asyncProperty(bytes(32, 32), bytes(24, 24), bytes(0, 300), fc.option(bytes(0, 64), { nil: undefined }), async (key, nonce, plaintext, aad) => {
-        const ours = new XaesKey(key).seal(nonce, plaintext, aad);
-        expect(ours.toHex()).toBe((await webCryptoXaesSeal(key, nonce, plaintext, aad)).toHex());
-      }),
+      fc.asyncProperty(
+        bytes(32, 32),
+        bytes(24, 24),
+        bytes(0, 300),
+        fc.option(bytes(0, 64), { nil: undefined }),
+        async (key, nonce, plaintext, aad) => {
+          const ours = new XaesKey(key).seal(nonce, plaintext, aad);
+          expect(ours.toHex()).toBe((await webCryptoXaesSeal(key, nonce, plaintext, aad)).toHex());
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -145,6 +161,8 @@ describe("XAES-256-GCM refuses what does not authenticate", () => {
   it("keeps working after many messages under one key (the cached block cipher holds no state between them)", () => {
     const xaes = new XaesKey(hex(vectors.vectors[0]!.key));
     for (let i = 0; i < 1000; i++) xaes.seal(crypto.getRandomValues(new Uint8Array(24)), ascii(`message ${i}`));
-    expect(xaes.seal(ascii(vectors.vectors[0]!.nonce_ascii), ascii(vectors.vectors[0]!.plaintext_ascii)).toHex()).toBe(vectors.vectors[0]!.ciphertext);
+    expect(xaes.seal(ascii(vectors.vectors[0]!.nonce_ascii), ascii(vectors.vectors[0]!.plaintext_ascii)).toHex()).toBe(
+      vectors.vectors[0]!.ciphertext,
+    );
   });
 });

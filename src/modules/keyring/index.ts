@@ -31,13 +31,11 @@ const errorAnswers = { ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer
 
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
-  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax })
-    .use(deps.audit)
-    .derive(({ request, params, audit }) => {
-      const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation);
-      audit.note({ apiKeyName: found.caller.name, keyName: found.key.name });
-      return found;
-    });
+  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
+    const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation);
+    audit.note({ apiKeyName: found.caller.name, keyName: found.key.name });
+    return found;
+  });
 }
 
 const tags = ["keyring"];
@@ -60,7 +58,13 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             parse: parseJson,
             body: EncryptRequest,
             response: { 200: SealedAnswer, ...errorAnswers },
-            detail: { tags, operationId: "keyring.encrypt", summary: "Encrypt under the key's newest version", description: "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt." },
+            detail: {
+              tags,
+              operationId: "keyring.encrypt",
+              summary: "Encrypt under the key's newest version",
+              description:
+                "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt.",
+            },
           },
         )
         .post(
@@ -69,30 +73,36 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             audit.note({ keyVersion: key.newestVersion });
             return { results: answerEach(body.items, (item) => encryptWith(key, item)) };
           },
-          { parse: parseJson, transform: batchSize, body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }), response: { 200: resultsOf(SealedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.encrypt_batch", summary: "Encrypt many", description: batchNote } },
+          {
+            parse: parseJson,
+            transform: batchSize,
+            body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }),
+            response: { 200: resultsOf(SealedAnswer), ...errorAnswers },
+            detail: { tags, operationId: "keyring.encrypt_batch", summary: "Encrypt many", description: batchNote },
+          },
         ),
     )
     .use(
       operationRoutes("decrypt", deps)
-        .post(
-          "/keyring/:name/decrypt",
-          ({ key, body }) => decryptWith(key, body),
-          {
-            parse: parseJson,
-            body: DecryptRequest,
-            response: { 200: OpenedAnswer, ...errorAnswers },
-            detail: {
-              tags,
-              operationId: "keyring.decrypt", summary: "Decrypt a caas ciphertext of this key",
-              description: "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
-            },
+        .post("/keyring/:name/decrypt", ({ key, body }) => decryptWith(key, body), {
+          parse: parseJson,
+          body: DecryptRequest,
+          response: { 200: OpenedAnswer, ...errorAnswers },
+          detail: {
+            tags,
+            operationId: "keyring.decrypt",
+            summary: "Decrypt a caas ciphertext of this key",
+            description:
+              "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
           },
-        )
-        .post(
-          "/keyring/:name/decrypt/batch",
-          ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }),
-          { parse: parseJson, transform: batchSize, body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }), response: { 200: resultsOf(OpenedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: batchNote } },
-        ),
+        })
+        .post("/keyring/:name/decrypt/batch", ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }), {
+          parse: parseJson,
+          transform: batchSize,
+          body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }),
+          response: { 200: resultsOf(OpenedAnswer), ...errorAnswers },
+          detail: { tags, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: batchNote },
+        }),
     )
     .use(
       operationRoutes("rewrap", deps)
@@ -107,7 +117,12 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             parse: parseJson,
             body: RewrapRequest,
             response: { 200: SealedAnswer, ...errorAnswers },
-            detail: { tags, operationId: "keyring.rewrap", summary: "Re-encrypt under the newest version", description: "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap." },
+            detail: {
+              tags,
+              operationId: "keyring.rewrap",
+              summary: "Re-encrypt under the newest version",
+              description: "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.",
+            },
           },
         )
         .post(
@@ -116,7 +131,13 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             audit.note({ keyVersion: key.newestVersion });
             return { results: answerEach(body.items, (item) => rewrapWith(key, item)) };
           },
-          { parse: parseJson, transform: batchSize, body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }), response: { 200: resultsOf(SealedAnswer), ...errorAnswers }, detail: { tags, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: batchNote } },
+          {
+            parse: parseJson,
+            transform: batchSize,
+            body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }),
+            response: { 200: resultsOf(SealedAnswer), ...errorAnswers },
+            detail: { tags, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: batchNote },
+          },
         ),
     )
     .use(
@@ -132,8 +153,10 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           response: { 200: DatakeyAnswer, ...errorAnswers },
           detail: {
             tags,
-            operationId: "keyring.datakey", summary: "A fresh 256-bit data key, wrapped under this key",
-            description: "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key.",
+            operationId: "keyring.datakey",
+            summary: "A fresh 256-bit data key, wrapped under this key",
+            description:
+              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key.",
           },
         },
       ),

@@ -18,7 +18,10 @@ const aad = t.Optional(
   }),
 );
 
-const ciphertext = t.String({ description: "A caas ciphertext: caas:v<version>:<base64 of nonce, ciphertext and tag>", examples: [EXAMPLE_CIPHERTEXT] });
+const ciphertext = t.String({
+  description: "A caas ciphertext: caas:v<version>:<base64 of nonce, ciphertext and tag>",
+  examples: [EXAMPLE_CIPHERTEXT],
+});
 // TypeBox's own Integer (see pseudonym/model.ts: Elysia's t.Integer is a slow transform).
 const version = Type.Integer({ minimum: 1, description: "The key version it was sealed under", examples: [3] });
 
@@ -26,7 +29,10 @@ export const EncryptRequest = t.Object(
   { data: t.String({ description: "Text, or base64 bytes with encoding base64", examples: ["attack at dawn"] }), aad, encoding },
   { additionalProperties: false, examples: [{ data: "attack at dawn" }] },
 );
-export const DecryptRequest = t.Object({ ciphertext, aad, encoding }, { additionalProperties: false, examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] });
+export const DecryptRequest = t.Object(
+  { ciphertext, aad, encoding },
+  { additionalProperties: false, examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] },
+);
 export const RewrapRequest = t.Object({ ciphertext, aad }, { additionalProperties: false, examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] });
 export const DatakeyRequest = t.Object(
   { plaintext: t.Optional(t.Boolean({ description: "false: only the wrapped key (GenerateDataKeyWithoutPlaintext); default true" })) },
@@ -40,7 +46,10 @@ export const OpenedAnswer = t.Object(
 );
 export const DatakeyAnswer = t.Object(
   {
-    wrapped_key: t.String({ description: "The data key sealed under this keyring key (decrypt it with encoding base64)", examples: [EXAMPLE_CIPHERTEXT] }),
+    wrapped_key: t.String({
+      description: "The data key sealed under this keyring key (decrypt it with encoding base64)",
+      examples: [EXAMPLE_CIPHERTEXT],
+    }),
     key: t.Optional(t.String({ description: "The 32-byte data key, standard base64; absent with plaintext false" })),
   },
   { additionalProperties: false },
@@ -57,14 +66,21 @@ export type DatakeyAnswer = typeof DatakeyAnswer.static;
 /** A batch of one operation's requests under one key; a wrongly typed item is 400 for the request, a failing one fails alone. */
 export function batchOf<T extends ReturnType<typeof t.Object>>(item: T, batchMax: number, example: Readonly<Record<string, unknown>>) {
   return t.Object(
-    { items: t.Array(item, { maxItems: batchMax, description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list` }) },
+    {
+      items: t.Array(item, {
+        maxItems: batchMax,
+        description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
+      }),
+    },
     { additionalProperties: false, examples: [{ items: [example] }] },
   );
 }
 
 export function resultsOf<T extends ReturnType<typeof t.Object>>(answer: T) {
   return t.Object(
-    { results: t.Array(t.Union([answer, ErrorAnswer]), { description: "One result per item, in order: the answer, or that item's error" }) },
+    {
+      results: t.Array(t.Union([answer, ErrorAnswer]), { description: "One result per item, in order: the answer, or that item's error" }),
+    },
     { additionalProperties: false },
   );
 }

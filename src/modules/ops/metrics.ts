@@ -88,12 +88,10 @@ export class Metrics {
 
   render(): string {
     const worker = `worker="${this.#worker}"`;
-    const lines: string[] = [
-      "# HELP caas_requests_total Requests answered, by route and status.",
-      "# TYPE caas_requests_total counter",
-    ];
+    const lines: string[] = ["# HELP caas_requests_total Requests answered, by route and status.", "# TYPE caas_requests_total counter"];
     for (const series of this.#series.values()) {
-      for (const [status, count] of series.byStatus) lines.push(`caas_requests_total{${worker},route="${series.route}",status="${status}"} ${count}`);
+      for (const [status, count] of series.byStatus)
+        lines.push(`caas_requests_total{${worker},route="${series.route}",status="${status}"} ${count}`);
     }
     lines.push("# HELP caas_request_duration_seconds Time from request to answer.", "# TYPE caas_request_duration_seconds histogram");
     for (const series of this.#series.values()) {

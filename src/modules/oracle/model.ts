@@ -6,7 +6,8 @@ const base64 = (description: string, example: string) =>
 
 const wrapWith = t.Optional(
   t.String({
-    description: "Envelope mode: the keyring key to wrap the data key under; the answer then has wrapped_key and no key. Needs an API key (header) with scope keyring:NAME or keyring:NAME:datakey",
+    description:
+      "Envelope mode: the keyring key to wrap the data key under; the answer then has wrapped_key and no key. Needs an API key (header) with scope keyring:NAME or keyring:NAME:datakey",
     maxLength: 64,
     examples: ["orders"],
   }),
@@ -37,7 +38,10 @@ export const SealedText = t.Object(
 export const EnvelopeSealedText = t.Object(
   {
     data: base64("Ciphertext without the tag", "c2VjcmV0IGJ5dGVz"),
-    wrapped_key: t.String({ description: "The fresh AES-256 key, sealed under the keyring key named in wrap_with (a caas ciphertext)", examples: ["caas:v1:..."] }),
+    wrapped_key: t.String({
+      description: "The fresh AES-256 key, sealed under the keyring key named in wrap_with (a caas ciphertext)",
+      examples: ["caas:v1:..."],
+    }),
     mac: base64("128-bit GCM authentication tag", "3q2+796tvu/erb7v3q2+7w=="),
     nonce: base64("Fresh random 96-bit nonce", "AAECAwQFBgcICQoL"),
   },
@@ -54,7 +58,12 @@ export const OpenRequest = t.Object(
   {
     data: base64("Ciphertext without the tag", "c2VjcmV0IGJ5dGVz"),
     key: t.Optional(base64("The key the oracle returned (16, 24 or 32 bytes)", "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")),
-    wrapped_key: t.Optional(t.String({ description: "Envelope mode, in place of key: the wrapped_key the oracle returned; needs wrap_with and an API key with scope keyring:NAME or keyring:NAME:decrypt" })),
+    wrapped_key: t.Optional(
+      t.String({
+        description:
+          "Envelope mode, in place of key: the wrapped_key the oracle returned; needs wrap_with and an API key with scope keyring:NAME or keyring:NAME:decrypt",
+      }),
+    ),
     wrap_with: wrapWith,
     mac: base64("128-bit tag", "3q2+796tvu/erb7v3q2+7w=="),
     nonce: base64("Nonce (12 bytes; 16 for the Flask original's ciphertexts)", "AAECAwQFBgcICQoL"),
@@ -78,7 +87,12 @@ export type OpenRequest = typeof OpenRequest.static;
  */
 export function sealBatchRequest(batchMax: number) {
   return t.Object(
-    { items: t.Array(SealItem, { maxItems: batchMax, description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list` }) },
+    {
+      items: t.Array(SealItem, {
+        maxItems: batchMax,
+        description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
+      }),
+    },
     { additionalProperties: false, examples: [{ items: [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }] }] },
   );
 }

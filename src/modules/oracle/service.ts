@@ -54,7 +54,12 @@ export function sealTextWrapped(text: string, aad: string | undefined, wrapper: 
   const plaintext = textField("data", text);
   const box = sealWithFreshKeySync(plaintext, aad === undefined ? undefined : textField("aad", aad));
   try {
-    return { data: box.ciphertext.toBase64(), wrapped_key: wrapper.seal(box.key).ciphertext, mac: box.tag.toBase64(), nonce: box.nonce.toBase64() };
+    return {
+      data: box.ciphertext.toBase64(),
+      wrapped_key: wrapper.seal(box.key).ciphertext,
+      mac: box.tag.toBase64(),
+      nonce: box.nonce.toBase64(),
+    };
   } finally {
     box.key.fill(0);
   }
@@ -62,7 +67,8 @@ export function sealTextWrapped(text: string, aad: string | undefined, wrapper: 
 
 /** Which form of key an open request carries, with the schema's own wording for what is missing. */
 export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; readonly wrappedKey: string } | undefined {
-  if (request.key !== undefined && request.wrapped_key !== undefined) throw new InvalidBody("Send either 'key' or 'wrapped_key', not both.");
+  if (request.key !== undefined && request.wrapped_key !== undefined)
+    throw new InvalidBody("Send either 'key' or 'wrapped_key', not both.");
   if (request.wrapped_key !== undefined) {
     if (request.wrap_with === undefined) throw new InvalidBody("Field 'wrap_with' is required with 'wrapped_key'.");
     return { wrapWith: request.wrap_with, wrappedKey: request.wrapped_key };
@@ -79,7 +85,10 @@ export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; r
 export function openText(request: OpenRequest, unwrapper?: KeyringKey): string {
   if (unwrapper === undefined && request.key === undefined) throw new InvalidBody("Field 'key' is required.");
   const ciphertext = base64Field("data", request.data);
-  const key = unwrapper === undefined ? base64Field("key", request.key ?? "") : unwrapper.open(request.wrapped_key ?? "", undefined, "wrapped_key").plaintext;
+  const key =
+    unwrapper === undefined
+      ? base64Field("key", request.key ?? "")
+      : unwrapper.open(request.wrapped_key ?? "", undefined, "wrapped_key").plaintext;
   const tag = base64Field("mac", request.mac);
   const nonce = base64Field("nonce", request.nonce);
   const aad = request.aad === undefined ? undefined : textField("aad", request.aad);

@@ -58,19 +58,23 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
             "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
         },
       })
-      .post("/encrypt/batch", ({ caller, secrets, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, secrets, item)) }), {
-        parse: parseJson,
-        // After the derive above: a bad key is 401 before the batch is counted or checked.
-        transform: ({ body }) => assertBatchSize(body, batchMax),
-        body: pseudonymBatchRequest(batchMax),
-        response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
-        detail: {
-          tags: ["pseudonym"],
-          operationId: "pseudonym.encrypt_batch",
-          summary: "Many pseudonyms in one call, under one API key",
-          description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
+      .post(
+        "/encrypt/batch",
+        ({ caller, secrets, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, secrets, item)) }),
+        {
+          parse: parseJson,
+          // After the derive above: a bad key is 401 before the batch is counted or checked.
+          transform: ({ body }) => assertBatchSize(body, batchMax),
+          body: pseudonymBatchRequest(batchMax),
+          response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+          detail: {
+            tags: ["pseudonym"],
+            operationId: "pseudonym.encrypt_batch",
+            summary: "Many pseudonyms in one call, under one API key",
+            description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
+          },
         },
-      })
+      )
       .post("/encode", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
         ...encryptOptions,
         parse: parseJson,

@@ -14,7 +14,8 @@ const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac14
  */
 const apiKey = t.Optional(
   t.String({
-    description: "The API key; may instead come as 'Authorization: Bearer <key>' or 'X-API-Key'. Where several are sent they must be equal.",
+    description:
+      "The API key; may instead come as 'Authorization: Bearer <key>' or 'X-API-Key'. Where several are sent they must be equal.",
     examples: ["caas_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu_e"],
   }),
 );
@@ -72,7 +73,11 @@ export const StandardPseudonymAnswer = t.Object(
  */
 export const DjangoPseudonymAnswer = t.Object(
   { encrypted_data: encryptedData },
-  { additionalProperties: false, title: "DjangoPseudonymAnswer", description: "Under a django-compat key: the Django original's answer, field for field" },
+  {
+    additionalProperties: false,
+    title: "DjangoPseudonymAnswer",
+    description: "Under a django-compat key: the Django original's answer, field for field",
+  },
 );
 
 export const PseudonymAnswer = t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer]);

@@ -91,7 +91,9 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
     throw new ConfigError(`${keyName} is not a valid PEM private key (${tlsReason(error)})`);
   }
   if (key.type !== "private" || !certificate.checkPrivateKey(key)) {
-    throw new ConfigError(`${keyName} is not the private key of the certificate in ${sources.cert?.path === undefined ? certName : `'${sources.cert.path}'`}`);
+    throw new ConfigError(
+      `${keyName} is not the private key of the certificate in ${sources.cert?.path === undefined ? certName : `'${sources.cert.path}'`}`,
+    );
   }
 
   const notBefore = certificate.validFromDate;
@@ -101,7 +103,12 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
   const warnings: TlsWarning[] = [];
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
   if (daysLeft < EXPIRY_WARNING_DAYS && sources.cert !== undefined) {
-    warnings.push({ event: "certificate_expires_soon", message: `${certName} expires on ${notAfter.toISOString()} (in ${daysLeft} days)`, notAfter: notAfter.toISOString(), daysLeft });
+    warnings.push({
+      event: "certificate_expires_soon",
+      message: `${certName} expires on ${notAfter.toISOString()} (in ${daysLeft} days)`,
+      notAfter: notAfter.toISOString(),
+      daysLeft,
+    });
   }
 
   if (material.clientCa !== undefined) {
@@ -121,7 +128,9 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
   try {
     createSecureContext({ cert: material.cert, key: material.key, ...(material.clientCa === undefined ? {} : { ca: material.clientCa }) });
   } catch (error) {
-    throw new ConfigError(`${certName}, ${keyName}${material.clientCa === undefined ? "" : `, ${describe(sources.clientCa, "the client CA")}`}: not usable for TLS (${tlsReason(error)})`);
+    throw new ConfigError(
+      `${certName}, ${keyName}${material.clientCa === undefined ? "" : `, ${describe(sources.clientCa, "the client CA")}`}: not usable for TLS (${tlsReason(error)})`,
+    );
   }
   return warnings;
 }

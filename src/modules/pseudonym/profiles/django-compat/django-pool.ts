@@ -61,9 +61,7 @@ function typedPool(data: typeof poolData): DjangoPool {
     return Object.freeze({ hash, input });
   });
   if (hashFunctions.length !== EXPECTED_HASH_FUNCTION_COUNT || data.salts.length !== EXPECTED_SALT_COUNT) {
-    throw new Error(
-      `django-pool.json: expected ${EXPECTED_HASH_FUNCTION_COUNT} hash functions and ${EXPECTED_SALT_COUNT} salts`,
-    );
+    throw new Error(`django-pool.json: expected ${EXPECTED_HASH_FUNCTION_COUNT} hash functions and ${EXPECTED_SALT_COUNT} salts`);
   }
   return Object.freeze({ hashFunctions: Object.freeze(hashFunctions), salts: Object.freeze([...data.salts]) });
 }

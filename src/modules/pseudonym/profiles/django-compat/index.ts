@@ -13,7 +13,6 @@ export interface CompatPseudonym {
   readonly digest: string;
 }
 
-
 /** Any string is a user id here, as in the original, and it is not case-folded. */
 export function compatPseudonymFor(userId: string, data: string): CompatPseudonym {
   return { digest: djangoDigest(userId, data) };

@@ -97,8 +97,7 @@ export class Mt19937 {
     let keyIndex = 0;
     for (let remaining = Math.max(STATE_WORDS, key.length); remaining > 0; remaining--) {
       const previous = wordAt(state, index - 1);
-      state[index] =
-        (wordAt(state, index) ^ Math.imul(previous ^ (previous >>> 30), 1664525)) + wordAt(key, keyIndex) + keyIndex;
+      state[index] = (wordAt(state, index) ^ Math.imul(previous ^ (previous >>> 30), 1664525)) + wordAt(key, keyIndex) + keyIndex;
       index++;
       keyIndex++;
       if (index >= STATE_WORDS) {
