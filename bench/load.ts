@@ -246,6 +246,14 @@ function keyringEnv(stateDir: string): Record<string, string> {
   return { CAAS_ROOT_KEY_FILE: rootKey, CAAS_KEYRING_FILE: keyring };
 }
 
+/** The same keys for a caas from before scopes existed, whose keys file takes no "scopes" field. */
+function keysFileWithoutScopes(keysFile: string): string {
+  const file = JSON.parse(readFileSync(keysFile, "utf8")) as { keys: Record<string, unknown>[] };
+  const path = `${keysFile}.before.json`;
+  writeFileSync(path, JSON.stringify({ keys: file.keys.map(({ scopes: _scopes, ...key }) => key) }), { mode: 0o600 });
+  return path;
+}
+
 function addApiKey(keysFile: string): string {
   // Every scope the scenarios need: the pseudonym routes and the keyring key "bench".
   const result = Bun.spawnSync([CAAS, "keys", "add", "bench", "--scope", "pseudonym", "--scope", "keyring:bench", "--file", keysFile], {
@@ -389,7 +397,7 @@ try {
   const caasBefore =
     values.before === undefined
       ? undefined
-      : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFile);
+      : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFileWithoutScopes(keysFile));
   // A ciphertext of the 64-byte text under keyring key "bench", for the decrypt and rewrap scenarios.
   const bearer = { Authorization: `Bearer ${apiKey}` };
   const sealedAnswer = await fetch(`https://127.0.0.1:${caas.port}/keyring/bench/encrypt`, {
@@ -460,6 +468,14 @@ try {
             server: () => caasBefore,
             path: "/oracleinvocation/",
             script: singleScript,
+            connections: CONNECTIONS,
+          },
+          {
+            name: "encrypt-before",
+            what: `caas POST /encrypt, ${values.before}`,
+            server: () => caasBefore,
+            path: "/encrypt",
+            script: encryptScript,
             connections: CONNECTIONS,
           },
         ]),
@@ -745,6 +761,13 @@ try {
     `the same, ${values.before ?? ""}`,
     rps("oracle-before"),
     `this build is ${format(ratio("oracle", "oracle-before") ?? 0, 2)}× it`,
+    "",
+  );
+  row(
+    "encrypt-before",
+    `caas POST /encrypt, ${values.before ?? ""}`,
+    rps("encrypt-before"),
+    `this build is ${format(ratio("encrypt", "encrypt-before") ?? 0, 2)}× it`,
     "",
   );
   row(
