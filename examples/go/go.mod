@@ -1,0 +1,3 @@
+module caas.example/client
+
+go 1.19
