@@ -38,12 +38,12 @@ interface Run {
   readonly ms: number;
 }
 
-/** Runs a command to its end with the test's environment plus `env`. */
-async function run(command: string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Run> {
+/** Runs a command to its end with the test's environment plus `env` (where a variable is undefined, without it). */
+async function run(command: string[], cwd: string, env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<Run> {
   const started = performance.now();
   const child = Bun.spawn(command, {
     cwd,
-    env: { ...process.env, ...env },
+    env: Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, value]) => value !== undefined)),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -102,6 +102,28 @@ describe("the client examples against dist/caas", () => {
   it.skipIf(!hasPycryptodome)("python: every endpoint family round-trips, the API key in the body for pseudonyms", async () => {
     expectRoundTrips("examples/python", await run([python!, join(EXAMPLES, "python/example.py")], dir, clientEnv()));
   });
+
+  it.skipIf(!hasPycryptodome)(
+    "python: in development mode, the dev API key and, with CAAS_KEYRING_KEY unset, keyring key dev",
+    async () => {
+      const home = tempDir("caas-examples-dev-");
+      const development = await startCaas({ cwd: home, env: { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } });
+      try {
+        const state = join(home, "state");
+        const env = {
+          CAAS_URL: `https://localhost:${development.port}`,
+          CAAS_API_KEY: (await Bun.file(join(state, "dev-api-key")).text()).trim(),
+          CAAS_CACERT: join(state, "dev-certificate.pem"),
+          CAAS_KEYRING_KEY: undefined,
+        };
+        const result = await run([python!, join(EXAMPLES, "python/example.py")], home, env, 60_000);
+        if (result.code !== 0) throw new Error(explained("examples/python in development mode", result));
+        expect(result.stdout).toContain("keyring dev: encrypted under version 1");
+      } finally {
+        await development.stop();
+      }
+    },
+  );
 
   it.skipIf(go === null)(
     "go: every endpoint family round-trips with the standard library alone",
