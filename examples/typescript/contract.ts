@@ -43,3 +43,10 @@ export async function contract(): Promise<void> {
   // @ts-expect-error caas has no such route
   await caas.nonexistent.post({});
 }
+
+/** docs/api.md's typed client, as written there: the answer is narrowed once the error is handled. */
+export async function documented(user: { id: string; email: string }, store: (id: string, digest: string, version?: number) => void) {
+  const { data, error } = await caas.encrypt.post({ userUUID: user.id, sensitiveData: user.email });
+  if (error) throw new Error(`caas answered ${error.status}`);
+  store(user.id, data.encrypted_data, "version" in data ? data.version : undefined);
+}
