@@ -160,8 +160,10 @@ export function defaultText(setting: Setting): string {
 }
 
 /**
- * CAAS_* variables that are not settings but that caas itself or its tests set or read: a
- * supervisor's worker index, and the test suites' switches. The rest of CAAS_* is a typo.
+ * CAAS_* variables that are not settings but that caas itself, its tests or its clients set or
+ * read: a supervisor's worker index, the test suites' switches, and what the client examples
+ * read (examples/; a main server running caas beside its client has them set). The rest of
+ * CAAS_* is a typo.
  */
 export const NON_SETTING_VARIABLES: readonly string[] = [
   "CAAS_WORKER_INDEX",
@@ -170,6 +172,10 @@ export const NON_SETTING_VARIABLES: readonly string[] = [
   "CAAS_FUZZ_RUNS",
   "CAAS_CHROMIUM",
   "CAAS_XAES_ITERATIONS",
+  "CAAS_URL",
+  "CAAS_API_KEY",
+  "CAAS_CACERT",
+  "CAAS_KEYRING_KEY",
 ];
 
 export interface UnknownVariable {

@@ -13,7 +13,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return name === "node_modules" || name === "vectors" ? [] : sourceFiles(path);
-    return /\.(ts|sh|service)$/.test(name) ? [path] : [];
+    return /\.(ts|sh|service|py|go)$/.test(name) ? [path] : [];
   });
 }
 
@@ -38,7 +38,7 @@ describe("unknown CAAS_* variables", () => {
     expect(unknownSettingVariables(env)).toEqual([]);
   });
 
-  it("knows every CAAS_* variable that src, tests, bench or deploy read or set", () => {
+  it("knows every CAAS_* variable that src, tests, bench, deploy or the client examples read or set", () => {
     // A variable read as process.env.X, env.X, env["X"], spelt as a string, or set by a unit's
     // Environment=: the next one added without being listed as a setting or in
     // NON_SETTING_VARIABLES fails here. (Build-time defines such as CAAS_BUILD_COMMIT are no variables.)
@@ -47,7 +47,8 @@ describe("unknown CAAS_* variables", () => {
     const spelt = /(?:env\.|env\[\s*["'`]|["'`]|Environment="?)(CAAS_[A-Z0-9_]*[A-Z0-9])\b(?!\s*[:(])/g;
     // Tests spell misspelt variables on purpose; what they read from the environment counts.
     const read = /(?:env\.|env\[\s*["'`])(CAAS_[A-Z0-9_]*[A-Z0-9])\b/g;
-    for (const file of ["src", "tests", "bench", "deploy"].flatMap((dir) => sourceFiles(join(REPO, dir)))) {
+    // Python's os.environ.get("X") and Go's os.Getenv("X") are spelt as strings, which `spelt` finds.
+    for (const file of ["src", "tests", "bench", "deploy", "examples"].flatMap((dir) => sourceFiles(join(REPO, dir)))) {
       const pattern = relative(REPO, file).startsWith("tests/") ? read : spelt;
       for (const match of readFileSync(file, "utf8").matchAll(pattern)) {
         if (!known.has(match[1]!)) unlisted.push(`${relative(REPO, file)}: ${match[1]}`);
