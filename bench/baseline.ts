@@ -2,7 +2,9 @@
  * The ceiling caas is measured against: a raw Bun.serve over the same TLS certificate, with none
  * of caas's work. Two modes:
  *   fixed  parses the JSON body and answers a fixed JSON object (the req/s ceiling);
- *   echo   parses the JSON body and answers it re-serialised (the 1 MiB MB/s baseline).
+ *   echo   parses the JSON body and answers it re-serialised (the 1 MiB MB/s baseline);
+ *   seal   the oracle by hand: node:crypto AES-256-GCM under a fresh key (seal-webcrypto: Web Crypto);
+ *   hmac   /encrypt by hand: one HMAC-SHA256 of sensitiveData under a fixed key, in hex.
  * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo]`; prints
  * `listening <port>` on stdout once bound, and stops on SIGTERM.
  */
@@ -22,8 +24,8 @@ const { values } = parseArgs({
 });
 if (values.cert === undefined || values.key === undefined) throw new Error("baseline: --cert and --key are required");
 const mode = values.mode;
-if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto")
-  throw new Error("baseline: --mode is fixed, echo, seal or seal-webcrypto");
+if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto" && mode !== "hmac")
+  throw new Error("baseline: --mode is fixed, echo, seal, seal-webcrypto or hmac");
 
 // The same shape and size as an oracle answer for 64 bytes of text.
 const FIXED = {
@@ -58,6 +60,14 @@ async function sealWithWebCrypto(text: string) {
   };
 }
 
+// BENCH FIXTURE, not a secret: the hand-written /encrypt's one fixed HMAC key.
+const HMAC_KEY = new Uint8Array(32).fill(7);
+
+/** What a server doing only the pseudonym's last step would answer: one keyed HMAC-SHA256. */
+function keyedDigest(data: string) {
+  return { encrypted_data: new Bun.CryptoHasher("sha256", HMAC_KEY).update(data).digest("hex") };
+}
+
 const answer: (body: unknown) => unknown =
   mode === "fixed"
     ? () => FIXED
@@ -65,7 +75,9 @@ const answer: (body: unknown) => unknown =
       ? (body) => body
       : mode === "seal"
         ? (body) => seal((body as { data: string }).data)
-        : (body) => sealWithWebCrypto((body as { data: string }).data);
+        : mode === "hmac"
+          ? (body) => keyedDigest((body as { sensitiveData: string }).sensitiveData)
+          : (body) => sealWithWebCrypto((body as { data: string }).data);
 
 const server = Bun.serve({
   hostname: "127.0.0.1",

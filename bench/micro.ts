@@ -27,6 +27,7 @@ import { answerEach } from "../src/http/batch.ts";
 import { makeSecretRing, newSecretVersion } from "../src/credentials/secret-ring.ts";
 import { KeyringKey } from "../src/credentials/keyring.ts";
 import { randomXaesNonce, XaesKey } from "../src/crypto/xaes.ts";
+import { PseudonymMemo, pseudonymFor } from "../src/modules/pseudonym/profiles/standard.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { filter: { type: "string" } }, strict: true });
 
@@ -265,6 +266,28 @@ group("per-request cost by layer, in process, 64 B seal", () => {
     for (const [name, handle] of Object.entries(handlers)) {
       bench(name, async () => do_not_optimize(await (await handle(request())).arrayBuffer()));
     }
+  });
+});
+
+group("a pseudonym, 64 B: a returning user against a new one (PseudonymMemo)", () => {
+  const ring = makeSecretRing([newSecretVersion(1)]);
+  const text = "a".repeat(64);
+  const returning = crypto.randomUUID();
+  const kept = new PseudonymMemo(16_384);
+  const spread = Array.from({ length: 10_000 }, () => crypto.randomUUID());
+  const warm = new PseudonymMemo(16_384);
+  for (const id of spread) pseudonymFor(ring, id, text, warm);
+  // A memo of one user, fed a different user each call: every call derives afresh.
+  const cold = new PseudonymMemo(1);
+  let next = 0;
+  const nextUser = () => {
+    next = (next + 1) % spread.length;
+    return spread[next]!;
+  };
+  summary(() => {
+    bench("one returning user", () => do_not_optimize(pseudonymFor(ring, returning, text, kept)));
+    bench("10,000 users in turn, all held", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, warm)));
+    bench("a new user every call (pick, HKDF, keying, HMAC)", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, cold)));
   });
 });
 

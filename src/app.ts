@@ -101,7 +101,7 @@ export function createApp(config: Config, deps: AppDeps) {
         audit: audited,
       }),
     )
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, audit: audited }))
+    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, cacheUsers: config.pseudonymCacheUsers, audit: audited }))
     .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited }));
 
   for (const route of app.routes) {

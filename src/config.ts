@@ -31,6 +31,7 @@ export interface Config {
   readonly workers: number;
   readonly rateLimit: number;
   readonly batchMax: number;
+  readonly pseudonymCacheUsers: number;
   readonly auditLog: string | undefined;
 }
 
@@ -150,6 +151,7 @@ export const SETTINGS = [
   { key: "workers", env: "CAAS_WORKERS", flag: "workers", file: "workers", parse: workerCount, default: 1, help: "worker processes sharing the port; auto is one per core" },
   { key: "rateLimit", env: "CAAS_RATE_LIMIT", flag: "rate-limit", file: "rate_limit", parse: rate, default: 0, help: "requests per second per client, with an equal burst; 0 is off" },
   { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", parse: count, default: 1000, help: "most items in one batch request" },
+  { key: "pseudonymCacheUsers", env: "CAAS_PSEUDONYM_CACHE_USERS", flag: "pseudonym-cache-users", file: "pseudonym_cache_users", parse: count, default: 16_384, help: "users per secret version whose derived pseudonym key is kept (about 1.2 KB each), so a returning user costs one HMAC" },
   { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", parse: text, default: undefined, defaultText: "off (the systemd unit: `/var/log/caas/audit.log`)", help: "audit trail: one JSON line per request that touches a secret, appended to this file (- for stdout); reopened on SIGHUP" },
 ] satisfies readonly SettingRow[];
 

@@ -4,7 +4,8 @@ import { SALT_LENGTHS } from "../../src/crypto/kdf.ts";
 import { CaasError, InvalidText, InvalidUuid } from "../../src/errors.ts";
 import { STATUS_OF } from "../../src/http/error-answers.ts";
 import { makeSecretRing, newSecretVersion, type SecretRing } from "../../src/credentials/secret-ring.ts";
-import { canonicalUserId, pseudonymFor, selectFor, verifyPseudonym } from "../../src/modules/pseudonym/profiles/standard.ts";
+import fc from "fast-check";
+import { canonicalUserId, PseudonymMemo, pseudonymFor, selectFor, verifyPseudonym } from "../../src/modules/pseudonym/profiles/standard.ts";
 
 const ring = makeSecretRing([newSecretVersion(1)]);
 const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
@@ -208,5 +209,53 @@ describe("verifyPseudonym", () => {
 
   it("refuses a non-UUID user as pseudonymFor does", () => {
     expect(() => verifyPseudonym(ring, "nope", data, digest)).toThrow(InvalidUuid);
+  });
+});
+
+describe("the memo of users' derived material (CAAS_PSEUDONYM_CACHE_USERS)", () => {
+  it("never holds more users per secret version than its bound, however many come", () => {
+    const memo = new PseudonymMemo(8);
+    for (let i = 0; i < 100; i++) {
+      pseudonymFor(ring, crypto.randomUUID(), data, memo);
+      expect(memo.usersHeld(ring.newest)).toBeLessThanOrEqual(8);
+    }
+    expect(memo.usersHeld(ring.newest)).toBe(8);
+    // verify derives under every version, each bounded on its own.
+    const two = rotated(ring);
+    const twoMemo = new PseudonymMemo(8);
+    for (let i = 0; i < 50; i++) verifyPseudonym(two, crypto.randomUUID(), data, "00", twoMemo);
+    for (const version of two.versions) expect(twoMemo.usersHeld(version)).toBe(8);
+  });
+
+  it("changes no digest: an evicted user, a kept user and one computed without a memo get the same answer", () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.string(), fc.integer({ min: 1, max: 4 }), (id, text, bound) => {
+        const reference = pseudonymFor(ring, id, text, new PseudonymMemo(1_000)).digest;
+        const memo = new PseudonymMemo(bound);
+        expect(pseudonymFor(ring, id, text, memo).digest).toBe(reference);
+        // Pushed out by `bound` others, then derived again from scratch.
+        for (let i = 0; i < bound; i++) pseudonymFor(ring, crypto.randomUUID(), text, memo);
+        expect(pseudonymFor(ring, id, text, memo).digest).toBe(reference);
+        // Kept: asked again at once.
+        expect(pseudonymFor(ring, id, text, memo).digest).toBe(reference);
+        expect(verifyPseudonym(ring, id, text, reference, memo)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps the most recently used users, so a returning user is not the one pushed out", () => {
+    const memo = new PseudonymMemo(2);
+    const [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    pseudonymFor(ring, a, data, memo);
+    pseudonymFor(ring, b, data, memo);
+    pseudonymFor(ring, a, data, memo); // a is now the most recent
+    pseudonymFor(ring, c, data, memo); // pushes out b, not a
+    expect(memo.usersHeld(ring.newest)).toBe(2);
+    expect([a, b, c].map((id) => memo.holdsUser(ring.newest, id))).toEqual([true, false, true]);
+  });
+
+  it("refuses a bound that is not a whole number of at least one", () => {
+    for (const bound of [0, -1, 1.5, Number.NaN]) expect(() => new PseudonymMemo(bound)).toThrow(RangeError);
   });
 });

@@ -8,6 +8,7 @@ import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
+import { PseudonymMemo } from "./profiles/standard.ts";
 import { encrypt, verify } from "./service.ts";
 import { chargeToKey } from "../../http/rate-limit.ts";
 
@@ -17,6 +18,8 @@ export interface PseudonymDeps {
   readonly batchMax: number;
   /** The app's audit plugin: each route's operationId names it in the trail, and the caller's key name is noted. */
   readonly audit: AuditPlugin;
+  /** Users per secret version whose derived material is kept (config.pseudonymCacheUsers). */
+  readonly cacheUsers: number;
 }
 
 const encryptOptions = {
@@ -26,6 +29,7 @@ const encryptOptions = {
 
 export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) {
   const { batchMax } = deps;
+  const memo = new PseudonymMemo(deps.cacheUsers);
   return (
     new Elysia({ name: "caas.pseudonym", seed: batchMax })
       .use(deps.audit)
@@ -45,9 +49,9 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         chargeToKey(request, caller.name);
         // A key for the keyring alone is no key here: 403, still before the body's schema.
         if (!permits(caller, "pseudonym")) throw new ScopeMissing();
-        return { caller, secrets };
+        return { caller, keys: { secrets, memo } };
       })
-      .post("/encrypt", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
+      .post("/encrypt", ({ caller, keys, body }) => encrypt(caller, keys, body), {
         ...encryptOptions,
         parse: parseJson,
         detail: {
@@ -58,32 +62,28 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
             "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
         },
       })
-      .post(
-        "/encrypt/batch",
-        ({ caller, secrets, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, secrets, item)) }),
-        {
-          parse: parseJson,
-          // After the derive above: a bad key is 401 before the batch is counted or checked.
-          transform: ({ body }) => assertBatchSize(body, batchMax),
-          body: pseudonymBatchRequest(batchMax),
-          response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
-          detail: {
-            tags: ["pseudonym"],
-            operationId: "pseudonym.encrypt_batch",
-            summary: "Many pseudonyms in one call, under one API key",
-            description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
-          },
+      .post("/encrypt/batch", ({ caller, keys, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, keys, item)) }), {
+        parse: parseJson,
+        // After the derive above: a bad key is 401 before the batch is counted or checked.
+        transform: ({ body }) => assertBatchSize(body, batchMax),
+        body: pseudonymBatchRequest(batchMax),
+        response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+        detail: {
+          tags: ["pseudonym"],
+          operationId: "pseudonym.encrypt_batch",
+          summary: "Many pseudonyms in one call, under one API key",
+          description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
         },
-      )
-      .post("/encode", ({ caller, secrets, body }) => encrypt(caller, secrets, body), {
+      })
+      .post("/encode", ({ caller, keys, body }) => encrypt(caller, keys, body), {
         ...encryptOptions,
         parse: parseJson,
         detail: { tags: ["pseudonym"], operationId: "pseudonym.encode", summary: "Same as /encrypt (the Django original's code path)" },
       })
       .post(
         "/verify",
-        ({ caller, secrets, body }) => ({
-          match: verify(caller, secrets, body),
+        ({ caller, keys, body }) => ({
+          match: verify(caller, keys, body),
         }),
         {
           parse: parseJson,

@@ -8,22 +8,28 @@ import type { ApiKeyProfile, ApiKeyRecord } from "../../credentials/api-keys.ts"
 import type { SecretRing } from "../../credentials/secret-ring.ts";
 import type { PseudonymAnswer, PseudonymRequest } from "./model.ts";
 import { compatPseudonymFor, verifyCompatPseudonym } from "./profiles/django-compat/index.ts";
-import { pseudonymFor, verifyPseudonym } from "./profiles/standard.ts";
+import { type PseudonymMemo, pseudonymFor, verifyPseudonym } from "./profiles/standard.ts";
 
 /** What each key profile computes. A Record over every profile, so a new profile cannot go unrouted. */
 interface ProfileService {
   /** The whole answer: each profile's clients expect their own shape (model.ts). */
-  pseudonym(secrets: SecretRing, userId: string, data: string): PseudonymAnswer;
-  verify(secrets: SecretRing, userId: string, data: string, digestHex: string): boolean;
+  pseudonym(keys: PseudonymKeys, userId: string, data: string): PseudonymAnswer;
+  verify(keys: PseudonymKeys, userId: string, data: string, digestHex: string): boolean;
+}
+
+/** What the standard profile computes under: the server secret's versions, and the memo of what it derives from them. */
+export interface PseudonymKeys {
+  readonly secrets: SecretRing;
+  readonly memo?: PseudonymMemo;
 }
 
 const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
   standard: {
-    pseudonym: (secrets, userId, data) => {
-      const { digest, version } = pseudonymFor(secrets, userId, data);
+    pseudonym: ({ secrets, memo }, userId, data) => {
+      const { digest, version } = pseudonymFor(secrets, userId, data, memo);
       return { encrypted_data: digest, version };
     },
-    verify: verifyPseudonym,
+    verify: ({ secrets, memo }, userId, data, digestHex) => verifyPseudonym(secrets, userId, data, digestHex, memo),
   },
   // The original's digests depend on no secret, so the ring is not passed on.
   "django-compat": {
@@ -32,10 +38,10 @@ const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
   },
 };
 
-export function encrypt(caller: ApiKeyRecord, secrets: SecretRing, body: PseudonymRequest): PseudonymAnswer {
-  return PROFILES[caller.profile].pseudonym(secrets, body.userUUID, body.sensitiveData);
+export function encrypt(caller: ApiKeyRecord, keys: PseudonymKeys, body: PseudonymRequest): PseudonymAnswer {
+  return PROFILES[caller.profile].pseudonym(keys, body.userUUID, body.sensitiveData);
 }
 
-export function verify(caller: ApiKeyRecord, secrets: SecretRing, body: PseudonymRequest & { readonly encrypted_data: string }): boolean {
-  return PROFILES[caller.profile].verify(secrets, body.userUUID, body.sensitiveData, body.encrypted_data);
+export function verify(caller: ApiKeyRecord, keys: PseudonymKeys, body: PseudonymRequest & { readonly encrypted_data: string }): boolean {
+  return PROFILES[caller.profile].verify(keys, body.userUUID, body.sensitiveData, body.encrypted_data);
 }

@@ -6,7 +6,8 @@
  *
  * Everything here is a pure function of (secret version, UUID, data): no RNG, no shared mutable
  * state that an answer depends on, so concurrent requests, restarts and instances sharing the
- * secret all agree. The only state is a bounded memo of step 1 and 2 per secret version.
+ * secret all agree. The only state is a bounded memo of step 1 and 2 per secret version
+ * (PseudonymMemo), which changes how fast an answer comes, never what it is.
  */
 
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../../../crypto/encoding.ts";
@@ -14,7 +15,6 @@ import {
   constantTimeEqual,
   DIGEST_BYTES,
   findConstantTime,
-  hmac,
   keyedHmac,
   type KeyedHmac,
   POOL_ALGORITHMS,
@@ -48,31 +48,50 @@ interface UserMaterial extends Selection {
 
 interface VersionMaterial {
   readonly saltPool: readonly PoolSalt[];
-  readonly selectionKey: Uint8Array;
+  /** HMAC-SHA256 under the selection key, the key already absorbed. */
+  readonly selectionMac: KeyedHmac;
   readonly users: Map<string, UserMaterial>;
 }
 
 /**
- * Per version, the most recently used users' material. It only memoizes a pure function, so it
- * can change how fast an answer comes, never what it is; the cap bounds the memory an attacker
- * cycling through UUIDs can take. Keyed by the version object: a reloaded ring gets fresh
- * entries and the old ones go with the old ring.
+ * Per secret version, the most recently used users' material: their pick and their keyed HMAC
+ * state. A returning user then costs one HMAC; a new one also a PRF call, an HKDF and a keying
+ * (about four times as much: bench/micro.ts). It only memoizes a pure function, so it can change
+ * how fast an answer comes, never what it is; the bound (CAAS_PSEUDONYM_CACHE_USERS, about
+ * 1.2 KB a user) caps the memory an attacker cycling through UUIDs can take. Keyed by the
+ * version object: a reloaded ring gets fresh entries and the old ones go with the old ring.
  */
-const USERS_PER_VERSION = 1024;
-const versionMaterial = new WeakMap<SecretVersion, VersionMaterial>();
+export class PseudonymMemo {
+  readonly #byVersion = new WeakMap<SecretVersion, VersionMaterial>();
 
-function materialFor(version: SecretVersion): VersionMaterial {
-  let material = versionMaterial.get(version);
-  if (material === undefined) {
-    material = {
-      saltPool: deriveSaltPool(version.secret),
-      selectionKey: deriveSelectionKey(version.secret),
-      users: new Map(),
-    };
-    versionMaterial.set(version, material);
+  constructor(readonly usersPerVersion: number) {
+    if (!Number.isInteger(usersPerVersion) || usersPerVersion < 1) throw new RangeError("usersPerVersion must be a whole number ≥ 1");
   }
-  return material;
+
+  /** How many users' material is held for this version now. */
+  usersHeld(version: SecretVersion): number {
+    return this.#byVersion.get(version)?.users.size ?? 0;
+  }
+
+  /** Whether this user's material is held for this version now. */
+  holdsUser(version: SecretVersion, userId: string): boolean {
+    return this.#byVersion.get(version)?.users.has(canonicalUserId(userId)) ?? false;
+  }
+
+  materialFor(version: SecretVersion): VersionMaterial {
+    let material = this.#byVersion.get(version);
+    if (material === undefined) {
+      const selectionKey = deriveSelectionKey(version.secret);
+      material = { saltPool: deriveSaltPool(version.secret), selectionMac: keyedHmac("sha256", selectionKey), users: new Map() };
+      selectionKey.fill(0);
+      this.#byVersion.set(version, material);
+    }
+    return material;
+  }
 }
+
+/** The memo of callers that bring none (tests, the CLI); the server makes its own from its settings. */
+const sharedMemo = new PseudonymMemo(16_384);
 
 const TWO_TO_32 = 2 ** 32;
 
@@ -81,18 +100,20 @@ const TWO_TO_32 = 2 ** 32;
  * each rejected when it falls in the last, incomplete run of n values, so there is no modulo
  * bias. For n = 160 a word is rejected with probability 2^-25.4; the counter only matters then.
  */
-function uniformIndex(key: Uint8Array, canonicalId: string, n: number): number {
+function uniformIndex(mac: KeyedHmac, canonicalId: string, n: number): number {
   const limit = TWO_TO_32 - (TWO_TO_32 % n);
   const id = encodeUtf8(canonicalId);
   const message = new Uint8Array(4 + id.length);
   message.set(id, 4);
-  const view = new DataView(message.buffer);
   for (let counter = 0; ; counter++) {
-    view.setUint32(0, counter);
-    const block = hmac("sha256", key, message);
-    const words = new DataView(block.buffer, block.byteOffset, block.byteLength);
+    // The counter, big-endian, in the first four bytes.
+    message[0] = counter >>> 24;
+    message[1] = (counter >>> 16) & 0xff;
+    message[2] = (counter >>> 8) & 0xff;
+    message[3] = counter & 0xff;
+    const block = mac(message);
     for (let offset = 0; offset + 4 <= block.length; offset += 4) {
-      const word = words.getUint32(offset);
+      const word = ((block[offset]! << 24) | (block[offset + 1]! << 16) | (block[offset + 2]! << 8) | block[offset + 3]!) >>> 0;
       if (word < limit) return word % n;
     }
   }
@@ -100,7 +121,7 @@ function uniformIndex(key: Uint8Array, canonicalId: string, n: number): number {
 
 function selectWith(material: VersionMaterial, canonicalId: string): Selection {
   const n = POOL_ALGORITHMS.length * material.saltPool.length;
-  const index = uniformIndex(material.selectionKey, canonicalId, n);
+  const index = uniformIndex(material.selectionMac, canonicalId, n);
   const algorithm = POOL_ALGORITHMS[index % POOL_ALGORITHMS.length];
   const salt = material.saltPool[Math.floor(index / POOL_ALGORITHMS.length)];
   if (algorithm === undefined || salt === undefined) throw new Error("pool index out of range");
@@ -108,12 +129,12 @@ function selectWith(material: VersionMaterial, canonicalId: string): Selection {
 }
 
 /** The algorithm and salt a user gets under one secret version (recomputed, not memoized per user). */
-export function selectFor(version: SecretVersion, userId: string): Selection {
-  return selectWith(materialFor(version), canonicalUserId(userId));
+export function selectFor(version: SecretVersion, userId: string, memo: PseudonymMemo = sharedMemo): Selection {
+  return selectWith(memo.materialFor(version), canonicalUserId(userId));
 }
 
-function userMaterial(version: SecretVersion, canonicalId: string): UserMaterial {
-  const material = materialFor(version);
+function userMaterial(memo: PseudonymMemo, version: SecretVersion, canonicalId: string): UserMaterial {
+  const material = memo.materialFor(version);
   const cached = material.users.get(canonicalId);
   if (cached !== undefined) {
     // Re-insert so Map order is least-recently-used first.
@@ -125,7 +146,7 @@ function userMaterial(version: SecretVersion, canonicalId: string): UserMaterial
   const key = deriveUserKey(version.secret, salt, algorithm, canonicalId, DIGEST_BYTES[algorithm]);
   const fresh: UserMaterial = Object.freeze({ algorithm, salt, mac: keyedHmac(algorithm, key) });
   material.users.set(canonicalId, fresh);
-  if (material.users.size > USERS_PER_VERSION) {
+  if (material.users.size > memo.usersPerVersion) {
     const oldest = material.users.keys().next();
     if (oldest.done !== true) material.users.delete(oldest.value);
   }
@@ -141,8 +162,8 @@ function dataBytes(data: string): Uint8Array {
   }
 }
 
-function digestUnder(version: SecretVersion, canonicalId: string, data: Uint8Array): Uint8Array {
-  return userMaterial(version, canonicalId).mac(data);
+function digestUnder(memo: PseudonymMemo, version: SecretVersion, canonicalId: string, data: Uint8Array): Uint8Array {
+  return userMaterial(memo, version, canonicalId).mac(data);
 }
 
 export interface Pseudonym {
@@ -153,9 +174,9 @@ export interface Pseudonym {
 }
 
 /** The pseudonym of `data` for this user, under the newest secret version. */
-export function pseudonymFor(ring: SecretRing, userId: string, data: string): Pseudonym {
+export function pseudonymFor(ring: SecretRing, userId: string, data: string, memo: PseudonymMemo = sharedMemo): Pseudonym {
   const canonicalId = canonicalUserId(userId);
-  const digest = digestUnder(ring.newest, canonicalId, dataBytes(data));
+  const digest = digestUnder(memo, ring.newest, canonicalId, dataBytes(data));
   return { digest: toHex(digest), version: ring.newest.version };
 }
 
@@ -167,11 +188,17 @@ const hexDigest = /^(?:[0-9a-f]{2})+$/;
  * says neither which version matched nor where the digests differ. Hex is accepted in either
  * case; anything that is not hex simply matches nothing.
  */
-export function verifyPseudonym(ring: SecretRing, userId: string, data: string, digestHex: string): boolean {
+export function verifyPseudonym(
+  ring: SecretRing,
+  userId: string,
+  data: string,
+  digestHex: string,
+  memo: PseudonymMemo = sharedMemo,
+): boolean {
   const canonicalId = canonicalUserId(userId);
   const bytes = dataBytes(data);
   const lower = typeof digestHex === "string" ? digestHex.toLowerCase() : "";
   const presented = hexDigest.test(lower) ? fromHex(lower) : new Uint8Array(0);
-  const expected = ring.versions.map((version) => digestUnder(version, canonicalId, bytes));
+  const expected = ring.versions.map((version) => digestUnder(memo, version, canonicalId, bytes));
   return findConstantTime(expected, presented, constantTimeEqual) >= 0;
 }

@@ -1,0 +1,3 @@
+module caas.bench/go-oracle
+
+go 1.19
