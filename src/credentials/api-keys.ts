@@ -78,6 +78,9 @@ export function permits(record: ApiKeyRecord, scope: "pseudonym" | "oracle"): bo
 
 /** Whether the key may do `operation` on keyring key `keyName`: its whole-key scope or that operation's. */
 export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation: KeyringOperation): boolean {
+  // A name from a request path may hold ':' (sent or percent-encoded): "orders:encrypt" would read
+  // scope keyring:orders:encrypt as a whole-key scope. No keyring key has such a name, so no scope covers it.
+  if (!isValidKeyName(keyName)) return false;
   const whole = `keyring:${keyName}`;
   for (const scope of record.scopes) {
     if (scope === whole) return true;

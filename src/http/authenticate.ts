@@ -14,6 +14,7 @@ import { ScopeMissing, Unauthorized, UnknownKey } from "../errors.ts";
 import { type ApiKeyRecord, type ApiKeyStore, type KeyringOperation, permitsKeyring } from "../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../credentials/holder.ts";
 import type { KeyringKey } from "../credentials/keyring.ts";
+import type { RequestAudit } from "./audit.ts";
 
 /** What a request presents: a key, no key at all, or something that can never be a valid key. */
 type Presented = { readonly kind: "key"; readonly key: string } | { readonly kind: "none" } | { readonly kind: "malformed" };
@@ -75,19 +76,23 @@ export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown
  * Who may do `operation` on keyring key `name`, decided before the body's schema or any work:
  * 401 without a valid key (headers only: a keyring body has no apiKey), 403 without the scope
  * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
- * use that the keyring does not hold. Credentials are read once, so the key and the scope that
- * allowed it come from one load.
+ * use that the keyring does not hold. The caller's key name goes into the audit line as soon as
+ * the key is known, so a refusal for a missing scope still says who was refused. Credentials are
+ * read once, so the key and the scope that allowed it come from one load.
  */
 export function keyringCaller(
   credentials: CredentialsHolder,
   request: Request,
   name: string | undefined,
   operation: KeyringOperation,
+  audit: Pick<RequestAudit, "note">,
 ): { readonly caller: ApiKeyRecord; readonly key: KeyringKey } {
   const { apiKeys, keyring } = credentials.current;
   const caller = authenticate(apiKeys, request.headers, undefined);
+  audit.note({ apiKeyName: caller.name });
   if (name === undefined || !permitsKeyring(caller, name, operation)) throw new ScopeMissing();
   const key = keyring.get(name);
   if (key === undefined) throw new UnknownKey();
+  audit.note({ keyName: key.name });
   return { caller, key };
 }

@@ -1,13 +1,14 @@
 /**
  * The audit trail (CAAS_AUDIT_LOG) and requests that can be followed (X-Request-Id, traceparent),
  * against dist/caas over TLS: what a line holds, that refusals get one, that a trail that cannot
- * be written fails closed and recovers, that rotation by rename + SIGHUP works, that workers
+ * be written fails closed and recovers, the keyring's and the envelope oracle's lines (the refused
+ * caller named on a 403, no one on a 401), that rotation by rename + SIGHUP works, that workers
  * sharing the file never interleave, and what the info-level log says about refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, BINARY, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -159,6 +160,150 @@ describe("the audit trail", () => {
     const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": "client-42:retry.1_a", traceparent: TRACEPARENT });
     expect(answer.headers.get("x-request-id")).toBe("client-42:retry.1_a");
     expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: "client-42:retry.1_a", traceId: TRACE_ID, operation: "oracle.seal" });
+  });
+});
+
+/** A root key, a keyring with key "orders" and the API keys named, with their scopes, in a fresh directory. */
+function keyringFiles(keys: Record<string, string[]>): { env: Record<string, string>; keys: Record<string, string> } {
+  const dir = scratch();
+  const rootKey = join(dir, "root-key");
+  const keyring = join(dir, "keyring.json");
+  const apiKeys = join(dir, "api-keys.json");
+  cliOk("root-key", "init", rootKey);
+  cliOk("keyring", "create", "orders", "--file", keyring, "--root-key", rootKey);
+  const made: Record<string, string> = {};
+  for (const [name, scopes] of Object.entries(keys))
+    made[name] = addApiKey(name, apiKeys, ...scopes.flatMap((scope) => ["--scope", scope]));
+  return { env: { CAAS_ROOT_KEY_FILE: rootKey, CAAS_KEYRING_FILE: keyring, CAAS_API_KEYS_FILE: apiKeys }, keys: made };
+}
+
+describe("the audit trail of keyring and envelope oracle requests", () => {
+  it("names the caller, the keyring key and version; a 403 names the refused caller, a 401 no one and never the key", async () => {
+    const { env, keys } = keyringFiles({ "orders-client": ["keyring:orders"], "encrypt-only": ["keyring:orders:encrypt"] });
+    const auditFile = join(scratch(), "audit.log");
+    const caas = await startCaas({ env: { ...env, CAAS_AUDIT_LOG: auditFile } });
+    try {
+      const expected: { id: string; line: Line }[] = [];
+      const ask = async (path: string, body: unknown, key: string | undefined, status: number, line: Line) => {
+        const answer = await caas.post(path, body, key === undefined ? {} : { authorization: `Bearer ${key}` });
+        expect({ path, status: answer.status }).toEqual({ path, status });
+        expected.push({ id: answer.headers.get("x-request-id")!, line: { operation: line.operation, status, ...line } });
+        return (await answer.json()) as Record<string, string>;
+      };
+      const client = { apiKeyName: "orders-client", keyName: "orders" };
+      const refused = { status: 403, code: "forbidden", apiKeyName: "encrypt-only" };
+      const sealed = await ask("/keyring/orders/encrypt", { data: "plain canary", aad: "aad canary" }, keys["orders-client"], 200, {
+        ...client,
+        operation: "keyring.encrypt",
+        keyVersion: 1,
+      });
+      await ask("/keyring/orders/decrypt", { ciphertext: sealed.ciphertext, aad: "aad canary" }, keys["orders-client"], 200, {
+        ...client,
+        operation: "keyring.decrypt",
+      });
+      await ask("/keyring/orders/decrypt", { ciphertext: sealed.ciphertext }, keys["orders-client"], 400, {
+        ...client,
+        operation: "keyring.decrypt",
+        code: "authentication_failed",
+      });
+      await ask(
+        "/keyring/orders/rewrap/batch",
+        { items: [{ ciphertext: sealed.ciphertext, aad: "aad canary" }] },
+        keys["orders-client"],
+        200,
+        {
+          ...client,
+          operation: "keyring.rewrap_batch",
+          keyVersion: 1,
+          items: 1,
+        },
+      );
+      const datakey = await ask("/keyring/orders/datakey", {}, keys["orders-client"], 200, {
+        ...client,
+        operation: "keyring.datakey",
+        keyVersion: 1,
+      });
+      // Refused for want of a scope: the same line whether or not the keyring key exists, and it says who.
+      await ask("/keyring/orders/decrypt", { ciphertext: sealed.ciphertext }, keys["encrypt-only"], 403, {
+        ...refused,
+        operation: "keyring.decrypt",
+      });
+      await ask("/keyring/no-such-key/encrypt", { data: "x" }, keys["encrypt-only"], 403, { ...refused, operation: "keyring.encrypt" });
+      await ask("/keyring/no-such-key/decrypt/batch", { items: [{ ciphertext: "x" }] }, keys["encrypt-only"], 403, {
+        ...refused,
+        operation: "keyring.decrypt_batch",
+        items: 1,
+      });
+      // A key that is no key: 401, and the line names nobody.
+      const badKey = "caas-audit-e2e-not-a-key-0123456789";
+      await ask("/keyring/orders/encrypt", { data: "x" }, badKey, 401, { operation: "keyring.encrypt", code: "unauthorized" });
+      await ask("/oracleinvocation/", { data: "x", wrap_with: "orders" }, badKey, 401, { operation: "oracle.seal", code: "unauthorized" });
+      // The envelope oracle: its lines name the keyring key that wraps the data key.
+      const box = await ask("/oracleinvocation/", { data: "box canary", wrap_with: "orders" }, keys["orders-client"], 200, {
+        ...client,
+        operation: "oracle.seal",
+        keyVersion: 1,
+      });
+      await ask("/oracleinvocation/decrypt", { ...box, wrap_with: "orders" }, keys["orders-client"], 200, {
+        ...client,
+        operation: "oracle.open",
+      });
+      await ask("/oracleinvocation/decrypt", { ...box, wrap_with: "orders" }, keys["encrypt-only"], 403, {
+        ...refused,
+        operation: "oracle.open",
+      });
+
+      const lines = linesOf(auditFile);
+      expect(lines.length).toBe(expected.length);
+      for (const [index, { id, line }] of expected.entries()) {
+        expect(lines[index]).toEqual({ time: expect.any(String), requestId: id, client: "127.0.0.1", ...line });
+      }
+      const trail = readFileSync(auditFile, "utf8");
+      for (const secret of [
+        "canary",
+        badKey,
+        keys["orders-client"]!,
+        keys["encrypt-only"]!,
+        sealed.ciphertext!,
+        datakey.key!,
+        datakey.wrapped_key!,
+        box.wrapped_key!,
+        box.data!,
+      ]) {
+        expect(trail).not.toContain(secret);
+      }
+    } finally {
+      await caas.stop();
+    }
+  });
+
+  it("fails closed on the keyring routes too: 503 audit_unavailable, /readyz 503 (/dev/full)", async () => {
+    const { env, keys } = keyringFiles({ "orders-client": ["keyring:orders"] });
+    const caas = await startCaas({ env: { ...env, CAAS_AUDIT_LOG: "/dev/full" } });
+    try {
+      const key = { authorization: `Bearer ${keys["orders-client"]}` };
+      for (const [path, body, headers] of [
+        ["/keyring/orders/encrypt", { data: "secret text" }, key],
+        ["/keyring/orders/datakey", {}, key],
+        ["/keyring/orders/encrypt/batch", { items: [{ data: "secret text" }] }, key],
+        ["/keyring/no-such-key/encrypt", { data: "x" }, key],
+        ["/keyring/orders/encrypt", { data: "x" }, {}],
+        ["/oracleinvocation/", { data: "x", wrap_with: "orders" }, key],
+      ] as const) {
+        const answer = await caas.post(path, body, headers);
+        const text = await answer.text();
+        expect({ path, status: answer.status, body: JSON.parse(text) }).toEqual({
+          path,
+          status: 503,
+          body: { error: { code: "audit_unavailable", message: expect.any(String) } },
+        });
+        expect(text).not.toContain("secret text");
+      }
+      expect((await caas.request("/readyz")).status).toBe(503);
+      expect((await caas.request("/healthz")).status).toBe(200);
+    } finally {
+      await caas.stop();
+    }
   });
 });
 

@@ -2,7 +2,7 @@
  * The keyring as an operator and a client meet it through dist/caas over TLS: the CLI flow
  * (root key, keyring, scoped API keys, serve, encrypt, rotate + SIGHUP, rewrap, retire + SIGHUP,
  * trim), the oracle's envelope mode, a data key used by another program (Node's OpenSSL), 403
- * for every missing scope, a keyring under the wrong root key refused at start (exit 78, one
+ * for every missing scope, the oracle under CAAS_ORACLE_REQUIRE_KEY, a keyring under the wrong root key refused at start (exit 78, one
  * line), two instances sharing the files, commands run at once, and development mode.
  */
 import { afterAll, describe, expect, it } from "bun:test";
@@ -207,6 +207,7 @@ describe("the keyring through the CLI and the API", () => {
         "decrypt/batch": { items: [{ ciphertext: sealed }] },
         "rewrap/batch": { items: [{ ciphertext: sealed }] },
       };
+      let forbidden: Record<string, unknown> | undefined;
       for (const [operation, body] of Object.entries(operations)) {
         const scope = operation.split("/")[0] ?? operation;
         for (const holder of ["encrypt", "decrypt", "rewrap", "datakey", "pseudonym", "other"]) {
@@ -215,10 +216,16 @@ describe("the keyring through the CLI and the API", () => {
             // A one-operation scope names its key: on any other name it is no scope (403, not 404).
             const expected = holder === scope && name === "orders" ? 200 : 403;
             expect({ holder, operation, name, status: answer.status }).toEqual({ holder, operation, name, status: expected });
+            // Word for word the same refusal everywhere: nothing in it tells a name that exists from one that does not.
+            if (expected === 403) {
+              forbidden ??= answer.body;
+              expect({ holder, operation, name, body: answer.body }).toEqual({ holder, operation, name, body: forbidden });
+            }
           }
         }
         expect((await call(server, `/keyring/orders/${operation}`, body)).status).toBe(401);
       }
+      expect(forbidden).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
       // The envelope oracle: datakey to seal, decrypt to open.
       const envelope = await call(server, "/oracleinvocation/", { data: "x", wrap_with: "orders" }, keys.decrypt);
       expect({ status: envelope.status, code: codeOf(envelope) }).toEqual({ status: 403, code: "forbidden" });
@@ -248,6 +255,58 @@ describe("the keyring through the CLI and the API", () => {
       await server.stop();
     }
   }, 60_000);
+});
+
+describe("the oracle with CAAS_ORACLE_REQUIRE_KEY=true", () => {
+  it("refuses a call without a key (401), a key without scope oracle (403), and serves a key with it", async () => {
+    const { files, keys } = await setUp();
+    const server = await startCaas({ pki, env: { ...serverEnv(files), CAAS_ORACLE_REQUIRE_KEY: "true" } });
+    try {
+      const sealed = await call(server, "/oracleinvocation/", { data: "with scope oracle" }, keys.whole);
+      expect(sealed.status).toBe(200);
+      const routes: Record<string, unknown> = {
+        "/oracleinvocation": { data: "x" },
+        "/oracleinvocation/": { data: "x" },
+        "/oracleinvocation/batch": { items: [{ data: "x" }] },
+        "/oracleinvocation/decrypt": { data: sealed.body.data, key: sealed.body.key, mac: sealed.body.mac, nonce: sealed.body.nonce },
+      };
+      for (const [path, body] of Object.entries(routes)) {
+        for (const [who, key, status, code] of [
+          ["no key", undefined, 401, "unauthorized"],
+          ["a key that is no key", "caas-not-a-key-0123456789", 401, "unauthorized"],
+          ["a pseudonym key", keys.pseudonym, 403, "forbidden"],
+          ["a keyring key", keys.encrypt, 403, "forbidden"],
+          ["a key with scope oracle", keys.whole, 200, undefined],
+        ] as const) {
+          const answer = await call(server, path, body, key);
+          expect({ path, who, status: answer.status, code: codeOf(answer) }).toEqual({ path, who, status, code });
+        }
+        // Bad input from a caller without a key is still a 401: the key is looked at first.
+        expect((await call(server, path, { wrong: true })).status).toBe(401);
+      }
+      expect((await call(server, "/oracleinvocation/decrypt", routes["/oracleinvocation/decrypt"], keys.whole)).body).toEqual({
+        data: "with scope oracle",
+      });
+      // Envelope mode asks for both: the keyring scope and scope oracle.
+      expect((await call(server, "/oracleinvocation/", { data: "x", wrap_with: "orders" }, keys.datakey)).status).toBe(403);
+      const envelope = await call(server, "/oracleinvocation/", { data: "x", wrap_with: "orders" }, keys.whole);
+      expect(envelope.status).toBe(200);
+      expect(Object.keys(envelope.body).sort()).toEqual(["data", "mac", "nonce", "wrapped_key"]);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
+  it("serves the oracle to anyone without the setting, as the drop-in it replaces", async () => {
+    const { files } = await setUp();
+    const server = await startCaas({ pki, env: serverEnv(files) });
+    try {
+      expect((await call(server, "/oracleinvocation/", { data: "x" })).status).toBe(200);
+      expect((await call(server, "/oracleinvocation/", { data: "x" }, "caas-not-a-key-0123456789")).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
 });
 
 describe("envelope encryption", () => {

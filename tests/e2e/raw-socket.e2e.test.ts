@@ -1,21 +1,39 @@
 /**
  * dist/caas against request lines and headers no HTTP client library would send, written to a raw
  * TLS socket: missing and odd Host values, absolute and authority form, fragments, dot segments,
- * HTTP/1.0, pipelining, odd methods, long and odd paths. Every request Bun hands to caas gets a
+ * HTTP/1.0, pipelining, odd methods, long and odd paths, and keyring names that try to be
+ * another key (dot segments, encoded slashes). Every request Bun hands to caas gets a
  * JSON answer with caas's headers; the ones Bun answers itself are listed as such, so a Bun
  * upgrade that changes them is noticed. The log stays quiet: no stack trace, no line per request.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { rmSync } from "node:fs";
 import { connect } from "node:tls";
-import { startCaas, type RunningCaas } from "./harness.ts";
+import { join } from "node:path";
+import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+
+// A keyring with keys "orders" and "invoices", and an API key that may use "orders" alone: a
+// target that reached "invoices" with it would be answered 200, where every such row wants a refusal.
+const files = tempDir("caas-raw-socket-");
+const keyringEnv = {
+  CAAS_ROOT_KEY_FILE: join(files, "root-key"),
+  CAAS_KEYRING_FILE: join(files, "keyring.json"),
+  CAAS_API_KEYS_FILE: join(files, "api-keys.json"),
+};
+cliOk("root-key", "init", keyringEnv.CAAS_ROOT_KEY_FILE);
+for (const name of ["orders", "invoices"]) {
+  cliOk("keyring", "create", name, "--file", keyringEnv.CAAS_KEYRING_FILE, "--root-key", keyringEnv.CAAS_ROOT_KEY_FILE);
+}
+const ORDERS_KEY = addApiKey("orders-only", keyringEnv.CAAS_API_KEYS_FILE, "--scope", "keyring:orders");
 
 let caas: RunningCaas;
 let requestsSent = 0;
 beforeAll(async () => {
-  caas = await startCaas();
+  caas = await startCaas({ env: keyringEnv });
 });
 afterAll(async () => {
   await caas.stop();
+  rmSync(files, { recursive: true, force: true });
 });
 
 interface RawAnswer {
@@ -119,6 +137,10 @@ const requestLine = (line: string, headers = "Host: localhost\r\n") => `${line}\
 const post = (target: string, body = "{}") =>
   `POST ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
 
+/** A keyring call with the key that may use "orders" alone; `version` "1.0" sends it without a Host. */
+const keyringPost = (target: string, version = "1.1", body = '{"data":"x"}') =>
+  `POST ${target} HTTP/${version}\r\n${version === "1.0" ? "" : "Host: localhost\r\n"}Authorization: Bearer ${ORDERS_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
 type Expected =
   /** caas answers: JSON with its headers, this status and (for an error) this code. */
   | { readonly caas: number; readonly code?: string; readonly bodiless?: true }
@@ -182,6 +204,39 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   ["dot-dot to a path caas does not serve", get("/healthz/.."), { caas: 404, code: "not_found" }],
   ["dots that are not a segment", get("/healthz..."), { caas: 404, code: "not_found" }],
   ["a dot in a query", get("/healthz?next=../metrics"), { caas: 200 }],
+  // Keyring routes: a name is one segment, and no target reaches a key but the one it names.
+  ["a keyring call", keyringPost("/keyring/orders/encrypt"), { caas: 200 }],
+  ["a keyring call on a key the caller may not use", keyringPost("/keyring/invoices/encrypt"), { caas: 403, code: "forbidden" }],
+  // Resolved, it is /keyring/encrypt, which caas does not serve (as "dot-dot to a path caas does not serve").
+  ["dot-dot in place of a keyring name", keyringPost("/keyring/x/../encrypt"), { caas: 404, code: "not_found" }],
+  ["dot-dot from one keyring key to another", keyringPost("/keyring/invoices/../orders/encrypt"), { caas: 400, code: "invalid_target" }],
+  ["dot-dot to another keyring key", keyringPost("/keyring/orders/../invoices/encrypt"), { caas: 400, code: "invalid_target" }],
+  ["dot-dot to another keyring operation", keyringPost("/keyring/orders/encrypt/../decrypt"), { caas: 400, code: "invalid_target" }],
+  ["a percent-encoded dot-dot as a keyring name", keyringPost("/keyring/%2e%2e/encrypt"), { caas: 400, code: "invalid_target" }],
+  ["a mixed-case percent-encoded dot-dot as a keyring name", keyringPost("/keyring/.%2E/encrypt"), { caas: 400, code: "invalid_target" }],
+  ["a dot as a keyring name", keyringPost("/keyring/./encrypt"), { caas: 400, code: "invalid_target" }],
+  [
+    "dot-dot in a keyring path without Host",
+    keyringPost("/keyring/invoices/../orders/encrypt", "1.0"),
+    { caas: 400, code: "invalid_target" },
+  ],
+  [
+    "a percent-encoded dot-dot as a keyring name without Host",
+    keyringPost("/keyring/%2E%2E/encrypt", "1.0"),
+    { caas: 400, code: "invalid_target" },
+  ],
+  ["an encoded slash in a keyring name", keyringPost("/keyring/orders%2Fx/encrypt"), { caas: 403, code: "forbidden" }],
+  [
+    "encoded slashes and dots to another keyring key",
+    keyringPost("/keyring/orders%2F..%2Finvoices/encrypt"),
+    { caas: 403, code: "forbidden" },
+  ],
+  ["encoded slashes and dots back to the key", keyringPost("/keyring/invoices%2F..%2Forders/encrypt"), { caas: 403, code: "forbidden" }],
+  ["an encoded slash before the operation", keyringPost("/keyring/orders%2Fencrypt"), { caas: 404, code: "not_found" }],
+  ["an encoded colon in a keyring name", keyringPost("/keyring/orders%3Aencrypt/encrypt"), { caas: 403, code: "forbidden" }],
+  ["a percent-encoded letter in a keyring name", keyringPost("/keyring/%6Frders/encrypt"), { caas: 200 }],
+  ["an empty keyring name", keyringPost("/keyring//encrypt"), { caas: 404, code: "not_found" }],
+  ["a keyring name with a NUL", keyringPost("/keyring/orders%00/encrypt"), { caas: 403, code: "forbidden" }],
   // Methods.
   ["TRACE", requestLine("TRACE / HTTP/1.1"), { caas: 404, code: "not_found" }],
   ["TRACE on a caas path", requestLine("TRACE /healthz HTTP/1.1"), { caas: 405, code: "method_not_allowed" }],
@@ -307,6 +362,24 @@ describe("routing does not depend on the Host", () => {
       wanted[`absolute form via ${authority}, HTTP/1.0 without Host`] = expected;
     }
     expect(seen).toEqual(wanted);
+  });
+});
+
+describe("keyring targets", () => {
+  it("seal under the key their name spells, and no other", async () => {
+    for (const target of [
+      "/keyring/orders/encrypt",
+      "/keyring/orders/encrypt/",
+      "/keyring/%6Frders/encrypt",
+      "/keyring/%6f%72%64%65%72%73/encrypt",
+    ]) {
+      const { answers } = await exchange(keyringPost(target, "1.1", '{"data":"raw socket"}'));
+      expectCaasAnswer(answers[0], 200);
+      const { ciphertext } = JSON.parse(answers[0]?.body ?? "{}") as { ciphertext: string };
+      // A ciphertext is bound to its key's name: only "orders" opens it.
+      const opened = await caas.post("/keyring/orders/decrypt", { ciphertext }, { authorization: `Bearer ${ORDERS_KEY}` });
+      expect({ target, opened: await opened.json() }).toEqual({ target, opened: { data: "raw socket" } });
+    }
   });
 });
 

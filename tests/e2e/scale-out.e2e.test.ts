@@ -2,7 +2,8 @@
  * Scale-out: caas keeps no state but its secret file and keys file, so two instances that share
  * them are interchangeable behind a load balancer. Two dist/caas processes behind nginx's
  * `stream` module (TLS passthrough: the client verifies caas's own certificate), the same digest
- * from either, and one instance stopped with SIGTERM in the middle of a load loop while the other
+ * from either, each decrypting the other's keyring ciphertexts (the same keyring and root key
+ * files), and one instance stopped with SIGTERM in the middle of a load loop while the other
  * keeps answering. The nginx configuration is deploy/nginx-caas-stream.conf with test ports.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
@@ -59,6 +60,7 @@ function nginxConfig(dir: string, listen: number, upstreams: number[]): string {
 let files: string;
 let pki: TestPki;
 let standardKey: string;
+let keyringKey: string;
 let first: RunningCaas;
 let second: RunningCaas;
 let nginx: Subprocess<"ignore", "pipe", "pipe"> | undefined;
@@ -74,6 +76,20 @@ const encryptAt = (base: string, sensitiveData: string, keepalive = true) =>
     tls: { ca: pki.caCertPem },
   } as RequestInit);
 
+/** POST to a keyring route of the instance (or nginx) at `base`, on a fresh connection unless asked otherwise; the answer's JSON, which must be a 200. */
+async function keyringAt(base: string, path: string, body: unknown, keepalive = false): Promise<Record<string, string | undefined>> {
+  const answer = await fetch(`${base}${path}`, {
+    method: "POST",
+    keepalive,
+    headers: { "content-type": "application/json", authorization: `Bearer ${keyringKey}` },
+    body: JSON.stringify(body),
+    tls: { ca: pki.caCertPem },
+  } as RequestInit);
+  const json = (await answer.json()) as Record<string, string | undefined>;
+  expect({ path, status: answer.status, json }).toEqual({ path, status: 200, json: expect.any(Object) });
+  return json;
+}
+
 async function digestAt(base: string, sensitiveData: string, keepalive = true): Promise<string> {
   const answer = await encryptAt(base, sensitiveData, keepalive);
   expect(answer.status).toBe(200);
@@ -88,7 +104,17 @@ beforeAll(async () => {
   const keysFile = join(files, "keys.json");
   cliOk("secret", "init", secretFile);
   standardKey = addApiKey("main-server", keysFile);
-  const env = { CAAS_SECRET_FILE: secretFile, CAAS_API_KEYS_FILE: keysFile };
+  const rootKeyFile = join(files, "root-key");
+  const keyringFile = join(files, "keyring.json");
+  cliOk("root-key", "init", rootKeyFile);
+  cliOk("keyring", "create", "orders", "--file", keyringFile, "--root-key", rootKeyFile);
+  keyringKey = addApiKey("orders-client", keysFile, "--scope", "keyring:orders");
+  const env = {
+    CAAS_SECRET_FILE: secretFile,
+    CAAS_API_KEYS_FILE: keysFile,
+    CAAS_ROOT_KEY_FILE: rootKeyFile,
+    CAAS_KEYRING_FILE: keyringFile,
+  };
   [first, second] = await Promise.all([startCaas({ pki, env }), startCaas({ pki, env })]);
 
   nginxDir = tempDir("caas-nginx-");
@@ -148,6 +174,31 @@ describe("two instances behind nginx (stream, TLS passthrough)", () => {
     const served = () => new Set(existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
     while (served().size < 2 && Date.now() < deadline) await Bun.sleep(20);
     expect(served()).toEqual(new Set([`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`]));
+  });
+
+  it.skipIf(!haveNginx)("decrypt each other's keyring ciphertexts, directly and through nginx", async () => {
+    const instances = [first.url, second.url];
+    for (const [index, sealer] of instances.entries()) {
+      const opener = instances[1 - index]!;
+      const data = `sealed by instance ${index + 1}`;
+      const sealed = await keyringAt(sealer, "/keyring/orders/encrypt", { data, aad: "scale-out" });
+      expect(await keyringAt(opener, "/keyring/orders/decrypt", { ciphertext: sealed.ciphertext, aad: "scale-out" })).toEqual({ data });
+      const rewrapped = await keyringAt(opener, "/keyring/orders/rewrap", { ciphertext: sealed.ciphertext, aad: "scale-out" });
+      expect(await keyringAt(sealer, "/keyring/orders/decrypt", { ciphertext: rewrapped.ciphertext, aad: "scale-out" })).toEqual({ data });
+      // A data key made by one is given back by the other.
+      const datakey = await keyringAt(sealer, "/keyring/orders/datakey", {});
+      expect(await keyringAt(opener, "/keyring/orders/decrypt", { ciphertext: datakey.wrapped_key, encoding: "base64" })).toEqual({
+        data: datakey.key,
+      });
+    }
+    // Through nginx, a fresh connection each time: it takes turns, so sealing and opening land on either.
+    const sealedThrough: Record<string, string | undefined>[] = [];
+    for (let i = 0; i < 8; i++) sealedThrough.push(await keyringAt(balancedUrl, "/keyring/orders/encrypt", { data: `balanced ${i}` }));
+    for (const [i, sealed] of sealedThrough.entries()) {
+      for (const base of [balancedUrl, balancedUrl, first.url, second.url]) {
+        expect(await keyringAt(base, "/keyring/orders/decrypt", { ciphertext: sealed.ciphertext })).toEqual({ data: `balanced ${i}` });
+      }
+    }
   });
 
   it.skipIf(!haveNginx)("keeps answering correctly while one instance is stopped with SIGTERM mid-load", async () => {

@@ -31,6 +31,7 @@ import {
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
+import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
 
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 200);
@@ -281,9 +282,11 @@ describe("keyring routes and scopes", () => {
     pseudonymOnly: "caas-test-pseudonym-key-01",
   };
 
-  async function appWith(): Promise<{
+  async function appWith(config: { oracleRequireKey?: boolean } = {}): Promise<{
     handle: (path: string, body: unknown, key?: string) => Promise<{ status: number; body: Record<string, unknown> }>;
     keyring: Keyring;
+    /** The audit trail's lines so far, parsed. */
+    auditLines: () => Record<string, unknown>[];
   }> {
     const dir = privateDir();
     await initRootKey(join(dir, "root"));
@@ -294,12 +297,20 @@ describe("keyring routes and scopes", () => {
       { name: "encrypt-only", key: KEYS.encryptOnly, scopes: ["keyring:orders:encrypt"] },
       { name: "pseudonym-only", key: KEYS.pseudonymOnly },
     ]);
+    const written: string[] = [];
     const app = testApp({
-      config: { batchMax: 3 },
+      config: { batchMax: 3, ...config },
       credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
+      auditTrail: new AuditTrail({ append: (lines) => written.push(lines), reopen: () => undefined }),
     });
     return {
       keyring,
+      auditLines: () =>
+        written
+          .join("")
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
       handle: async (path, body, key) => {
         const answer = await app.handle(
           new Request(`http://localhost${path}`, {
@@ -343,6 +354,49 @@ describe("keyring routes and scopes", () => {
         }
       }
     }
+  });
+
+  it("reads a one-operation scope one way only: a name holding ':', sent or percent-encoded, is covered by no scope (403)", async () => {
+    const { handle } = await appWith();
+    // keyring:orders:encrypt is not the whole-key scope of a key named "orders:encrypt".
+    for (const name of ["orders:encrypt", "orders%3Aencrypt", "orders%3aencrypt"]) {
+      for (const operation of OPERATIONS) {
+        const answer = await handle(`/keyring/${name}/${operation.path}`, operation.body, KEYS.encryptOnly);
+        expect({ route: `${name}/${operation.path}`, status: answer.status }).toEqual({ route: `${name}/${operation.path}`, status: 403 });
+      }
+    }
+    // A percent-encoded letter is the name it spells: the same key, under the same scope.
+    expect((await handle("/keyring/%6Frders/encrypt", { data: "x" }, KEYS.encryptOnly)).status).toBe(200);
+    expect((await handle("/keyring/%6Frders/decrypt", { ciphertext: "caas:v1:AAAA" }, KEYS.encryptOnly)).status).toBe(403);
+  });
+
+  it("names the refused caller in a 403's audit line, and no one (nor the key sent) in a 401's", async () => {
+    const { handle, auditLines } = await appWith({ oracleRequireKey: true });
+    expect((await handle("/keyring/orders/decrypt", { ciphertext: "caas:v1:AAAA" }, KEYS.encryptOnly)).status).toBe(403);
+    expect((await handle("/keyring/no-such-key/encrypt/batch", { items: [] }, KEYS.pseudonymOnly)).status).toBe(403);
+    expect((await handle("/oracleinvocation", { data: "x" }, KEYS.encryptOnly)).status).toBe(403);
+    expect((await handle("/oracleinvocation", { data: "x", wrap_with: "orders" }, KEYS.encryptOnly)).status).toBe(403);
+    expect((await handle("/keyring/orders/encrypt", { data: "x" }, "caas-not-a-key-at-all-0001")).status).toBe(401);
+    expect((await handle("/oracleinvocation", { data: "x" })).status).toBe(401);
+    const lines = auditLines().map(({ apiKeyName, operation, keyName, status, code, items }) => ({
+      apiKeyName,
+      operation,
+      keyName,
+      status,
+      code,
+      items,
+    }));
+    const refused = { status: 403, code: "forbidden", keyName: undefined, items: undefined };
+    const unauthorized = { status: 401, code: "unauthorized", apiKeyName: undefined, keyName: undefined, items: undefined };
+    expect(lines).toEqual([
+      { ...refused, apiKeyName: "encrypt-only", operation: "keyring.decrypt" },
+      { ...refused, apiKeyName: "pseudonym-only", operation: "keyring.encrypt_batch", items: 0 },
+      { ...refused, apiKeyName: "encrypt-only", operation: "oracle.seal" },
+      { ...refused, apiKeyName: "encrypt-only", operation: "oracle.seal" },
+      { ...unauthorized, operation: "keyring.encrypt" },
+      { ...unauthorized, operation: "oracle.seal" },
+    ]);
+    expect(JSON.stringify(auditLines())).not.toContain("caas-not-a-key-at-all-0001");
   });
 
   it("answers 404 unknown_key for a name the caller may use that the keyring lacks, and 200 where it has it", async () => {

@@ -31,11 +31,11 @@ const errorAnswers = { ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer
 
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
-  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
-    const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation);
-    audit.note({ apiKeyName: found.caller.name, keyName: found.key.name });
-    return found;
-  });
+  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax })
+    .use(deps.audit)
+    .derive(({ request, params, audit }) =>
+      keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation, audit),
+    );
 }
 
 const tags = ["keyring"];

@@ -4,7 +4,7 @@ import type { CredentialsHolder } from "../../credentials/holder.ts";
 import type { KeyringKey } from "../../credentials/keyring.ts";
 import { ScopeMissing } from "../../errors.ts";
 import { authenticate, keyringCaller } from "../../http/authenticate.ts";
-import type { AuditPlugin } from "../../http/audit.ts";
+import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
@@ -40,33 +40,36 @@ const NO_CALLER: OracleCaller = { caller: undefined, wrapper: undefined };
 /**
  * Who calls, when it matters: with wrap_with (envelope mode) or CAAS_ORACLE_REQUIRE_KEY, an API
  * key in a header (401), its scope (403), then the key named (404), all before the body's
- * schema, as on the keyring routes. Without either, nothing is looked at: the drop-in oracle.
+ * schema, as on the keyring routes. The caller's key name is noted for the audit trail as soon
+ * as it is known, so a 403 says whom it refused. Without either, nothing is looked at: the
+ * drop-in oracle.
  */
-function oracleCaller(options: OracleOptions, request: Request, body: unknown, operation: "datakey" | "decrypt"): OracleCaller {
+function oracleCaller(
+  options: OracleOptions,
+  request: Request,
+  body: unknown,
+  operation: "datakey" | "decrypt",
+  audit: Pick<RequestAudit, "note">,
+): OracleCaller {
   const wrapWith = wrapWithOf(body);
   const credentials = options.credentials;
   if (credentials === undefined || (options.requireKey !== true && wrapWith === undefined)) return NO_CALLER;
   if (wrapWith !== undefined) {
-    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation);
+    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit);
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
     return { caller, wrapper: key };
   }
   const caller = authenticate(credentials.current.apiKeys, request.headers, undefined);
+  audit.note({ apiKeyName: caller.name });
   if (!permits(caller, "oracle")) throw new ScopeMissing();
   return { caller, wrapper: undefined };
-}
-
-/** oracleCaller, with the caller's key name noted for the audit trail. */
-function noted(found: OracleCaller, audit: { note(facts: { apiKeyName?: string }): void }): OracleCaller {
-  if (found.caller !== undefined) audit.note({ apiKeyName: found.caller.name });
-  return found;
 }
 
 export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) {
   const { batchMax } = options;
   const seal = new Elysia({ name: "caas.oracle.seal", seed: batchMax })
     .use(options.audit)
-    .derive(({ request, body, audit }) => noted(oracleCaller(options, request, body, "datakey"), audit))
+    .derive(({ request, body, audit }) => oracleCaller(options, request, body, "datakey", audit))
     .post(
       "/oracleinvocation",
       ({ body, wrapper, audit }) => {
@@ -101,7 +104,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
     });
   const open = new Elysia({ name: "caas.oracle.open", seed: batchMax })
     .use(options.audit)
-    .derive(({ request, body, audit }) => noted(oracleCaller(options, request, body, "decrypt"), audit))
+    .derive(({ request, body, audit }) => oracleCaller(options, request, body, "decrypt", audit))
     .post(
       "/oracleinvocation/decrypt",
       ({ body, wrapper, audit }) => {
