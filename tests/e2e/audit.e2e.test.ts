@@ -17,12 +17,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Line = Record<string, string | number | undefined>;
 
-function addKey(keysFile: string, name: string): string {
-  const result = Bun.spawnSync([BINARY, "keys", "add", name, "--file", keysFile], { stdout: "pipe", stderr: "pipe" });
-  if (result.exitCode !== 0) throw new Error(result.stderr.toString());
-  return result.stdout.toString().trimEnd().split("\n").at(-1)!;
-}
-
 function linesOf(path: string): Line[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8")
@@ -67,7 +61,7 @@ describe("the audit trail", () => {
   beforeAll(async () => {
     const dir = scratch();
     const keysFile = join(dir, "keys.json");
-    apiKey = addKey(keysFile, "audit-client");
+    apiKey = addApiKey("audit-client", keysFile);
     auditFile = join(dir, "audit.log");
     caas = await startCaas({ env: { CAAS_AUDIT_LOG: auditFile, CAAS_API_KEYS_FILE: keysFile } });
   });
@@ -416,7 +410,7 @@ describe("rate-limited requests at info level", () => {
   it("logs each 429 with its route, code, request id, trace id and the key's name", async () => {
     const dir = scratch();
     const keysFile = join(dir, "keys.json");
-    const key = addKey(keysFile, "busy-client");
+    const key = addApiKey("busy-client", keysFile);
     const caas = await startCaas({ env: { CAAS_RATE_LIMIT: "1", CAAS_LOG_LEVEL: "info", CAAS_API_KEYS_FILE: keysFile } });
     try {
       let refused: Response | undefined;
