@@ -21,8 +21,8 @@ import {
 import { JSON_HEADERS } from "./headers.ts";
 import { pathOf } from "./paths.ts";
 
-/** Every code a request can be refused with, and its status: a Record, so a new code cannot go unmapped. */
-export const STATUS_OF: Readonly<Record<RequestErrorCode, number>> = {
+/** Every code a request can be refused with, and its status: a Record, so a new code cannot go unmapped; each status a literal, so a route's answers are typed by it (http/model.ts). */
+export const STATUS_OF = {
   invalid_json: 400,
   empty_body: 400,
   invalid_utf8: 400,
@@ -47,7 +47,7 @@ export const STATUS_OF: Readonly<Record<RequestErrorCode, number>> = {
   not_ready: 503,
   busy: 503,
   audit_unavailable: 503,
-};
+} as const satisfies Readonly<Record<RequestErrorCode, number>>;
 
 /** The headers an answer carries beyond the JSON ones, from what the error knows. */
 function headersOf(error: RequestError): Readonly<Record<string, string>> {

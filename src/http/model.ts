@@ -1,19 +1,101 @@
+/**
+ * The error answer's schema and each route's share of it, for the OpenAPI document: a route
+ * declares the codes it answers with (errorAnswers), grouped here by their status, so the
+ * document lists each route's own codes and the route definition stays their one source.
+ */
 import { t } from "elysia";
+import type { RequestErrorCode } from "../errors.ts";
+import { STATUS_OF } from "./error-answers.ts";
 
-export const ErrorAnswer = t.Object(
-  {
-    error: t.Object({
-      code: t.String({ description: "Stable machine-readable code", examples: ["invalid_body"] }),
-      message: t.String({ description: "Human explanation; never contains request data" }),
-    }),
+/** Every code an error answer carries: a refusal's, or "internal" for a bug (a 500 that says nothing more). */
+export type ErrorAnswerCode = RequestErrorCode | "internal";
+
+export const ERROR_CODES: readonly ErrorAnswerCode[] = [...(Object.keys(STATUS_OF) as RequestErrorCode[]), "internal"];
+
+/** The name of the error answer's schema in the document; each route's narrower copy carries it too. */
+export const ERROR_ANSWER_NAME = "ErrorAnswer";
+export const ERROR_CODE_NAME = "ErrorCode";
+
+const message = t.String({ description: "Human explanation; never contains request data" });
+
+/**
+ * A string with an enum, not a union of literals: the batch answers hold ErrorAnswer, and their
+ * items are built as ErrorBody, whose code is any string.
+ */
+function errorShape(codes: readonly ErrorAnswerCode[], description: string, codeName?: string) {
+  return t.Object(
+    {
+      error: t.Object({
+        code: t.String({
+          description: "Stable machine-readable code",
+          enum: [...codes],
+          ...(codeName === undefined ? {} : { title: codeName }),
+        }),
+        message,
+      }),
+    },
+    { title: ERROR_ANSWER_NAME, description },
+  );
+}
+
+export const ErrorAnswer = errorShape(ERROR_CODES, "Every failure has this shape.", ERROR_CODE_NAME);
+
+/**
+ * What reading a JSON body is refused for (http/json-body.ts: media type, size, the process's
+ * body budget, UTF-8, JSON), then the route's schema (invalid_body): every JSON route has them.
+ */
+export const BODY_CODES = [
+  "unsupported_media_type",
+  "body_too_large",
+  "busy",
+  "empty_body",
+  "invalid_utf8",
+  "invalid_json",
+  "invalid_body",
+] as const satisfies readonly RequestErrorCode[];
+
+/**
+ * What every audited route (one with an operationId) and every route the rate limit covers
+ * (all but the probes) can answer, when CAAS_AUDIT_LOG and CAAS_RATE_LIMIT are set.
+ */
+export const SERVED_CODES = ["rate_limited", "audit_unavailable"] as const satisfies readonly RequestErrorCode[];
+
+type ErrorSchema = ReturnType<typeof errorShape>;
+
+/** The failures a route can answer with, by status, each the error answer with this route's codes at that status. */
+export function errorAnswers<const Codes extends readonly RequestErrorCode[]>(
+  ...codes: Codes
+): { [Code in Codes[number] as (typeof STATUS_OF)[Code]]: ErrorSchema } {
+  const byStatus = new Map<number, RequestErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const status = STATUS_OF[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const answers: Record<number, ErrorSchema> = {};
+  for (const [status, atStatus] of [...byStatus].sort(([a], [b]) => a - b)) {
+    answers[status] = errorShape(atStatus, `The error answer, with one of: ${atStatus.join(", ")}.`);
+  }
+  return answers as { [Code in Codes[number] as (typeof STATUS_OF)[Code]]: ErrorSchema };
+}
+
+/**
+ * Per-operation security for the document (Authorization: Bearer or X-API-Key; a body `apiKey`
+ * where the schema has one): required, optional (any key is checked only where the request
+ * needs one, such as the oracle's envelope mode), or none.
+ */
+type SecurityRequirements = { [scheme in keyof typeof SECURITY_SCHEMES]?: string[] }[];
+export const API_KEY_REQUIRED: SecurityRequirements = [{ bearer: [] }, { apiKeyHeader: [] }];
+export const API_KEY_OPTIONAL: SecurityRequirements = [{}, ...API_KEY_REQUIRED];
+export const NO_API_KEY: SecurityRequirements = [];
+
+/** How a request presents an API key, as the document's securitySchemes (http/authenticate.ts reads them). */
+export const SECURITY_SCHEMES = {
+  bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer <API key>" },
+  apiKeyHeader: {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description:
+      "X-API-Key: <API key>. The pseudonym routes also take it as apiKey in the JSON body; where several are sent they must be equal.",
   },
-  { description: "Every failure has this shape." },
-);
-
-/** The error answers every JSON endpoint can give, for the OpenAPI document. */
-export const commonErrorAnswers = {
-  400: ErrorAnswer,
-  413: ErrorAnswer,
-  415: ErrorAnswer,
-  429: ErrorAnswer,
 } as const;

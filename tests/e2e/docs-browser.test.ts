@@ -2,11 +2,15 @@
  * The docs page in a real browser: headless Chromium (Debian's `chromium`, driven by
  * playwright-core) opens https://127.0.0.1:PORT/swagger from dist/caas with every request to
  * another origin aborted and counted, and must render the routes from the binary alone.
+ * Then a reader's own call from the page: Authorize with an API key, Try it out on /encrypt,
+ * Execute, and a 200 with the key sent as Authorization: Bearer.
  * Skipped, with a message, where /usr/bin/chromium is absent (.ci/run installs it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
-import { startCaas, type RunningCaas } from "./harness.ts";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { addApiKey, startCaas, type RunningCaas, tempDir } from "./harness.ts";
 
 const CHROMIUM = process.env.CAAS_CHROMIUM ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -14,16 +18,21 @@ if (!hasChromium) console.warn(`docs-browser: ${CHROMIUM} is not installed (apt-
 
 describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hosts blocked", () => {
   let caas: RunningCaas;
+  let apiKey: string;
   beforeAll(async () => {
-    caas = await startCaas();
+    // The server's directory, removed when it stops: the keys file lives there too.
+    const cwd = tempDir();
+    const keysFile = join(cwd, "api-keys.json");
+    apiKey = addApiKey("docs-reader", keysFile);
+    caas = await startCaas({ cwd, env: { CAAS_API_KEYS_FILE: keysFile } });
   });
   afterAll(async () => {
     await caas.stop();
   });
 
-  it("renders every route from the binary alone and asks no other host for anything", async () => {
+  async function launch(): Promise<Browser> {
     const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
+    return chromium.launch({
       executablePath: CHROMIUM,
       args: [
         "--no-sandbox",
@@ -35,6 +44,10 @@ describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hos
         "--no-first-run",
       ],
     });
+  }
+
+  it("renders every route from the binary alone and asks no other host for anything", async () => {
+    const browser = await launch();
     try {
       const page = await browser.newPage({ ignoreHTTPSErrors: true });
       const origin = new URL(caas.url).origin;
@@ -90,6 +103,42 @@ describe.skipIf(!hasChromium)("the /swagger page in headless Chromium, other hos
       // The blocker itself works: a request the page makes to another host is caught and counted.
       await page.evaluate(() => fetch("https://example.invalid/probe").catch(() => undefined));
       expect(outside).toEqual(["https://example.invalid/probe"]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it("authorizes with an API key and runs Try it out on /encrypt, which answers 200 with the key sent as Bearer", async () => {
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ ignoreHTTPSErrors: true });
+      const sent: { url: string; authorization: string | undefined }[] = [];
+      page.on("request", (request) => {
+        if (request.method() === "POST") sent.push({ url: request.url(), authorization: request.headers().authorization });
+      });
+      await page.goto(`${caas.url}/swagger`, { waitUntil: "load" });
+      await page.waitForSelector(".opblock", { timeout: 15_000 });
+
+      // The Authorize button exists because the document has security schemes; the bearer one takes the key.
+      await page.locator(".scheme-container button.authorize").click();
+      const bearer = page.locator(".auth-container").filter({ hasText: "bearer" });
+      await bearer.locator("input").fill(apiKey);
+      await bearer.locator("button.authorize").click();
+      await page.locator(".modal-ux button.btn-done").first().click();
+
+      const operation = page.locator(".opblock-post").filter({ has: page.locator('.opblock-summary-path[data-path="/encrypt"]') });
+      await operation.locator(".opblock-summary").click();
+      await operation.locator("button.try-out__btn").click();
+      await operation.locator("button.execute").click();
+      const status = operation.locator(".live-responses-table .response .response-col_status");
+      await status.first().waitFor({ timeout: 15_000 });
+      // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText() is the text as rendered, which is what a reader sees
+      expect((await status.first().innerText()).trim()).toBe("200");
+      // biome-ignore lint/performance/useDomNodeTextContent: as above
+      expect(await operation.locator(".live-responses-table").innerText()).toContain("encrypted_data");
+
+      // Sent to this caas (the document's server is the origin the page came from), with the key as a Bearer token.
+      expect(sent).toEqual([{ url: `${caas.url}/encrypt`, authorization: `Bearer ${apiKey}` }]);
     } finally {
       await browser.close();
     }

@@ -6,9 +6,13 @@
  * is the headless-Chromium test's job.)
  */
 import { describe, expect, it } from "bun:test";
+import { validate } from "@readme/openapi-parser";
+import type { RequestErrorCode } from "../../src/errors.ts";
+import { STATUS_OF } from "../../src/http/error-answers.ts";
+import { BODY_CODES, ERROR_CODES } from "../../src/http/model.ts";
 import { DOCS_ASSETS, DOCS_PATH, SPEC_PATH } from "../../src/modules/ops/docs.ts";
 import packageJson from "../../package.json" with { type: "json" };
-import { testApp } from "./helpers.ts";
+import { type CaasApp, postJson, testApp } from "./helpers.ts";
 
 const app = testApp();
 const ORIGIN = "http://localhost";
@@ -26,24 +30,54 @@ function urlsIn(html: string): string[] {
   return urls;
 }
 
+interface SchemaObject {
+  $ref?: string;
+  allOf?: SchemaObject[];
+  required?: string[];
+  examples?: unknown[];
+  enum?: string[];
+  properties?: Record<string, SchemaObject>;
+  type?: string;
+  title?: string;
+  description?: string;
+}
 interface MediaType {
-  schema?: { required?: string[]; examples?: unknown[]; properties?: Record<string, unknown> };
+  schema?: SchemaObject;
   example?: unknown;
+  examples?: Record<string, { summary?: string; value: { error: { code: string; message: string } } }>;
 }
 interface Operation {
+  operationId?: string;
   requestBody?: { content?: Record<string, MediaType> };
-  responses?: Record<string, { content?: Record<string, MediaType> }>;
+  responses?: Record<string, { description?: string; content?: Record<string, MediaType> }>;
+  security?: Record<string, string[]>[];
   summary?: string;
+  description?: string;
   tags?: string[];
 }
 interface Spec {
   openapi: string;
   info: { title: string; version: string; description?: string };
+  servers?: { url: string; description?: string }[];
   paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, SchemaObject>; securitySchemes?: Record<string, Record<string, string>> };
 }
 
-async function spec(): Promise<Spec> {
-  const answer = await get(SPEC_PATH);
+/** A schema with its $ref followed, as a client generator reads it. */
+function resolved(document: Spec, schema: SchemaObject | undefined): SchemaObject | undefined {
+  const name = schema?.$ref?.replace("#/components/schemas/", "");
+  return name === undefined ? schema : document.components.schemas[name];
+}
+
+/** Every operation of the document as [path, method, operation]. */
+function operations(document: Spec): [string, string, Operation][] {
+  return Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]): [string, string, Operation] => [path, method, operation]),
+  );
+}
+
+async function spec(from: CaasApp = app, url = `${ORIGIN}${SPEC_PATH}`): Promise<Spec> {
+  const answer = await from.handle(new Request(url));
   expect(answer.status).toBe(200);
   expect(answer.headers.get("content-type")).toStartWith("application/json");
   return (await answer.json()) as Spec;
@@ -141,12 +175,24 @@ describe("the OpenAPI document", () => {
 
   it("lists every route the app serves, and none of the docs' own", async () => {
     const document = await spec();
-    const documented = Object.entries(document.paths)
-      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
-      .sort();
-    expect(documented).toEqual(servedRoutes());
+    const documented = operations(document).map(
+      ([path, method]) => `${method.toUpperCase()} ${path.length > 1 ? path.replace(/\/$/, "") : path}`,
+    );
+    expect([...new Set(documented)].sort()).toEqual(servedRoutes());
     for (const route of ["POST /oracleinvocation", "POST /oracleinvocation/decrypt", "GET /healthz"]) expect(documented).toContain(route);
     expect(Object.keys(document.paths).filter((path) => path.startsWith(DOCS_PATH))).toEqual([]);
+  });
+
+  it("lists /oracleinvocation/, the Flask original's README path, as the same operation, and says every path has its trailing-slash twin", async () => {
+    const document = await spec();
+    const { operationId, ...withSlash } = document.paths["/oracleinvocation/"]?.post ?? {};
+    const { operationId: original, ...plain } = document.paths["/oracleinvocation"]?.post ?? {};
+    expect(withSlash).toEqual(plain);
+    expect(operationId).toBe(`${original}_with_slash`);
+    expect(document.info.description).toContain("with and without a trailing slash");
+    // And the app does serve it, as it serves the twin of every path.
+    expect((await postJson(app, "/oracleinvocation/", { data: "attack at dawn" })).status).toBe(200);
+    expect((await postJson(app, "/oracleinvocation/decrypt/", {})).status).toBe(400);
   });
 
   it("gives every operation a summary and a tag", async () => {
@@ -162,7 +208,8 @@ describe("the OpenAPI document", () => {
   });
 
   it("describes every JSON request body with its schema and an example", async () => {
-    for (const [path, operations] of Object.entries((await spec()).paths)) {
+    const document = await spec();
+    for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         if (method !== "post") continue;
         const media = operation.requestBody?.content?.["application/json"];
@@ -170,41 +217,152 @@ describe("the OpenAPI document", () => {
           route: `${method} ${path}`,
           hasSchema: true,
         });
-        const properties = Object.values(media?.schema?.properties ?? {}) as { examples?: unknown[] }[];
+        const schema = resolved(document, media?.schema);
+        const properties = Object.values(schema?.properties ?? {});
         const hasExample =
-          media?.example !== undefined ||
-          (media?.schema?.examples?.length ?? 0) > 0 ||
-          properties.some((p) => (p.examples?.length ?? 0) > 0);
+          media?.example !== undefined || (schema?.examples?.length ?? 0) > 0 || properties.some((p) => (p.examples?.length ?? 0) > 0);
         expect({ route: `${method} ${path}`, hasExample }).toEqual({ route: `${method} ${path}`, hasExample: true });
       }
     }
   });
 
   it("documents the oracle's request fields and the seal example", async () => {
-    const { paths } = await spec();
-    const seal = paths["/oracleinvocation"]?.post?.requestBody?.content?.["application/json"];
-    expect(seal?.schema?.required).toEqual(["data"]);
-    expect(Object.keys(seal?.schema?.properties ?? {}).sort()).toEqual(["aad", "data", "wrap_with"]);
+    const document = await spec();
+    const seal = document.paths["/oracleinvocation"]?.post?.requestBody?.content?.["application/json"];
+    expect(seal?.schema).toEqual({ $ref: "#/components/schemas/SealRequest" });
+    expect(resolved(document, seal?.schema)?.required).toEqual(["data"]);
+    expect(Object.keys(resolved(document, seal?.schema)?.properties ?? {}).sort()).toEqual(["aad", "data", "wrap_with"]);
     expect(seal?.example).toEqual({ data: "attack at dawn" });
-    const open = paths["/oracleinvocation/decrypt"]?.post?.requestBody?.content?.["application/json"];
+    const open = document.paths["/oracleinvocation/decrypt"]?.post?.requestBody?.content?.["application/json"];
     // key or, in envelope mode, wrapped_key with wrap_with: one of them, which the route checks.
-    expect([...(open?.schema?.required ?? [])].sort()).toEqual(["data", "mac", "nonce"]);
+    expect([...(resolved(document, open?.schema)?.required ?? [])].sort()).toEqual(["data", "mac", "nonce"]);
   });
 
-  it("lists the error answers of every JSON endpoint: 400, 413 and 415 with the error shape", async () => {
-    for (const [path, operations] of Object.entries((await spec()).paths)) {
-      for (const [method, operation] of Object.entries(operations)) {
-        if (method !== "post") continue;
-        const statuses = Object.keys(operation.responses ?? {});
-        expect({ route: `${method} ${path}`, statuses }).toEqual({
+  it("lists the error answers of every JSON endpoint, the body's codes among them, each the one error shape", async () => {
+    const document = await spec();
+    for (const [path, method, operation] of operations(document)) {
+      if (method !== "post") continue;
+      const codes = Object.values(operation.responses ?? {}).flatMap((response) =>
+        errorCodes(response.content?.["application/json"]?.schema),
+      );
+      expect({ route: `${method} ${path}`, codes }).toEqual({ route: `${method} ${path}`, codes: expect.arrayContaining([...BODY_CODES]) });
+    }
+  });
+
+  it("names its schemas in components and refers to them; the error answer is written once", async () => {
+    const document = await spec();
+    const text = JSON.stringify(document);
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(["ErrorAnswer", "ErrorCode", "SealRequest", "SealedText", "PseudonymRequest", "KeyringEncryptRequest"]),
+    );
+    expect(text.split("Every failure has this shape.").length - 1).toBe(1);
+    expect(text.split('"Human explanation; never contains request data"').length - 1).toBe(1);
+    expect(document.components.schemas.ErrorCode?.enum).toEqual([...ERROR_CODES]);
+    expect(resolved(document, document.components.schemas.ErrorAnswer?.properties?.error?.properties?.code)).toEqual(
+      document.components.schemas.ErrorCode,
+    );
+    // Every request and 200 answer is a reference, not an inline copy.
+    for (const [path, method, operation] of operations(document)) {
+      const schemas = [
+        operation.requestBody?.content?.["application/json"]?.schema,
+        operation.responses?.["200"]?.content?.["application/json"]?.schema,
+      ];
+      for (const schema of schemas.filter((schema) => schema !== undefined)) {
+        expect({ route: `${method} ${path}`, ref: schema.$ref }).toEqual({
           route: `${method} ${path}`,
-          statuses: expect.arrayContaining(["200", "400", "413", "415"]),
+          ref: expect.stringMatching(/^#\/components\/schemas\//),
         });
-        for (const status of ["400", "413", "415"]) {
-          const schema = operation.responses?.[status]?.content?.["application/json"]?.schema;
-          expect(schema?.required).toEqual(["error"]);
-        }
       }
     }
   });
+
+  it("gives each error answer the codes it can carry at its status, as an enum, with one example per code", async () => {
+    const document = await spec();
+    let listed = 0;
+    for (const [path, method, operation] of operations(document)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (status.startsWith("2")) continue;
+        const media = response.content?.["application/json"];
+        expect(media?.schema?.allOf?.[0]).toEqual({ $ref: "#/components/schemas/ErrorAnswer" });
+        const codes = errorCodes(media?.schema);
+        expect(codes.length).toBeGreaterThan(0);
+        for (const code of codes) {
+          expect({ route: `${method} ${path}`, code, status: STATUS_OF[code as RequestErrorCode] as number }).toEqual({
+            route: `${method} ${path}`,
+            code,
+            status: Number(status),
+          });
+          expect(media?.examples?.[code]?.value.error.code).toBe(code);
+          expect(media?.examples?.[code]?.value.error.message.length).toBeGreaterThan(0);
+          listed += 1;
+        }
+        expect(Object.keys(media?.examples ?? {}).sort()).toEqual([...codes].sort());
+      }
+    }
+    expect(listed).toBeGreaterThan(100);
+    const decrypt = document.paths["/keyring/{name}/decrypt"]?.post;
+    expect(errorCodes(decrypt?.responses?.["400"]?.content?.["application/json"]?.schema)).toEqual(
+      expect.arrayContaining(["invalid_ciphertext", "key_version_retired", "authentication_failed", "plaintext_not_utf8"]),
+    );
+    expect(errorCodes(document.paths["/readyz"]?.get?.responses?.["503"]?.content?.["application/json"]?.schema)).toEqual(["not_ready"]);
+  });
+
+  it("is valid OpenAPI to a maintained validator, which does refuse a broken document", async () => {
+    const document = await spec();
+    expect(await validate(structuredClone(document) as Parameters<typeof validate>[0])).toEqual({
+      valid: true,
+      warnings: [],
+      specification: "OpenAPI",
+    });
+    const broken = structuredClone(document);
+    delete broken.components.schemas.SealRequest;
+    const refused = await validate(broken as unknown as Parameters<typeof validate>[0]);
+    expect(refused.valid).toBe(false);
+  });
+
+  it("describes how an API key is presented, and which operations need one", async () => {
+    const document = await spec();
+    expect(document.components.securitySchemes).toEqual({
+      bearer: expect.objectContaining({ type: "http", scheme: "bearer" }),
+      apiKeyHeader: expect.objectContaining({ type: "apiKey", in: "header", name: "X-API-Key" }),
+    });
+    const required: Record<string, string[]>[] = [{ bearer: [] }, { apiKeyHeader: [] }];
+    for (const [path, method, operation] of operations(document)) {
+      const route = `${method} ${path}`;
+      if (path.startsWith("/keyring/") || operation.tags?.includes("pseudonym"))
+        expect({ route, security: operation.security }).toEqual({ route, security: required });
+      if (path === "/oracleinvocation/batch") expect({ route, security: operation.security }).toEqual({ route, security: [] });
+      // Envelope mode (wrap_with) checks a key if one is sent; none is needed otherwise.
+      if (path === "/oracleinvocation" || path === "/oracleinvocation/decrypt")
+        expect({ route, security: operation.security }).toEqual({ route, security: [{}, ...required] });
+      if (operation.tags?.includes("pseudonym")) {
+        expect(operation.description).toContain("apiKey in the JSON body");
+        const body = resolved(document, operation.requestBody?.content?.["application/json"]?.schema);
+        expect(body?.properties?.apiKey?.description).toContain("Authorization: Bearer");
+      }
+      if (operation.tags?.includes("keyring")) expect(operation.description).toContain("Authorization: Bearer or X-API-Key");
+    }
+  });
+
+  it("requires a key on every oracle operation with CAAS_ORACLE_REQUIRE_KEY, and lists its refusals", async () => {
+    const document = await spec(testApp({ config: { oracleRequireKey: true } }));
+    for (const path of ["/oracleinvocation", "/oracleinvocation/", "/oracleinvocation/batch", "/oracleinvocation/decrypt"]) {
+      const operation = document.paths[path]?.post;
+      expect({ path, security: operation?.security }).toEqual({ path, security: [{ bearer: [] }, { apiKeyHeader: [] }] });
+      expect(errorCodes(operation?.responses?.["401"]?.content?.["application/json"]?.schema)).toEqual(["unauthorized"]);
+      expect(errorCodes(operation?.responses?.["403"]?.content?.["application/json"]?.schema)).toEqual(["forbidden"]);
+    }
+  });
+
+  it("names the server it was asked on as its server, so Try it out calls this caas", async () => {
+    expect((await spec(app, `https://caas.example:8443${SPEC_PATH}`)).servers).toEqual([
+      { url: "https://caas.example:8443", description: expect.any(String) },
+    ]);
+    expect((await spec(app, `http://127.0.0.1:9000${SPEC_PATH}`)).servers?.[0]?.url).toBe("http://127.0.0.1:9000");
+  });
 });
+
+/** The codes an error answer's schema lists (the enum it narrows ErrorAnswer's code to). */
+function errorCodes(schema: SchemaObject | undefined): string[] {
+  return schema?.allOf?.[1]?.properties?.error?.properties?.code?.enum ?? [];
+}

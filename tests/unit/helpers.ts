@@ -28,6 +28,8 @@ export interface TestAppOptions extends TestCredentials {
   readonly credentials?: CredentialsHolder;
   readonly metrics?: Metrics;
   readonly auditTrail?: AuditTrail;
+  /** Readiness as the server would see it; always ready when absent. */
+  readonly isReady?: () => boolean;
 }
 
 export function testCredentials({ apiKeys = [], secrets = [newSecretVersion(1)] }: TestCredentials = {}): CredentialsHolder {
@@ -43,6 +45,7 @@ export function testApp(options: TestAppOptions = {}): CaasApp {
     credentials: options.credentials ?? testCredentials(options),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.auditTrail === undefined ? {} : { auditTrail: options.auditTrail }),
+    ...(options.isReady === undefined ? {} : { isReady: options.isReady }),
   });
 }
 

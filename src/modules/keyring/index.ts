@@ -5,7 +5,7 @@ import { keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../http/model.ts";
 import {
   batchOf,
   DatakeyAnswer,
@@ -27,7 +27,11 @@ export interface KeyringDeps {
   readonly audit: AuditPlugin;
 }
 
-const errorAnswers = { ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer } as const;
+/** What every keyring route can refuse: the body, the caller's key and scope, then the keyring key's name (keyringCaller). */
+const CALLER_CODES = [...BODY_CODES, ...SERVED_CODES, "unauthorized", "forbidden", "unknown_key"] as const;
+const batchErrors = errorAnswers(...CALLER_CODES, "batch_too_large");
+/** What opening a caas ciphertext can fail with (KeyringKey.open), besides a lone surrogate in aad. */
+const OPEN_CODES = ["invalid_ciphertext", "key_version_retired", "authentication_failed", "invalid_text"] as const;
 
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
@@ -39,6 +43,8 @@ function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
 }
 
 const tags = ["keyring"];
+const security = API_KEY_REQUIRED;
+const KEY_NOTE = " The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).";
 
 export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
   const { batchMax } = deps;
@@ -57,13 +63,15 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           {
             parse: parseJson,
             body: EncryptRequest,
-            response: { 200: SealedAnswer, ...errorAnswers },
+            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
             detail: {
               tags,
+              security,
               operationId: "keyring.encrypt",
               summary: "Encrypt under the key's newest version",
               description:
-                "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt.",
+                "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt." +
+                KEY_NOTE,
             },
           },
         )
@@ -76,9 +84,15 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           {
             parse: parseJson,
             transform: batchSize,
-            body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }),
-            response: { 200: resultsOf(SealedAnswer), ...errorAnswers },
-            detail: { tags, operationId: "keyring.encrypt_batch", summary: "Encrypt many", description: batchNote },
+            body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }, "KeyringEncryptBatchRequest"),
+            response: { 200: resultsOf(SealedAnswer, "KeyringSealedBatch"), ...batchErrors },
+            detail: {
+              tags,
+              security,
+              operationId: "keyring.encrypt_batch",
+              summary: "Encrypt many",
+              description: `${batchNote}${KEY_NOTE}`,
+            },
           },
         ),
     )
@@ -87,21 +101,23 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
         .post("/keyring/:name/decrypt", ({ key, body }) => decryptWith(key, body), {
           parse: parseJson,
           body: DecryptRequest,
-          response: { 200: OpenedAnswer, ...errorAnswers },
+          response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
           detail: {
             tags,
+            security,
             operationId: "keyring.decrypt",
             summary: "Decrypt a caas ciphertext of this key",
             description:
-              "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
+              "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64)." +
+              KEY_NOTE,
           },
         })
         .post("/keyring/:name/decrypt/batch", ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }), {
           parse: parseJson,
           transform: batchSize,
-          body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }),
-          response: { 200: resultsOf(OpenedAnswer), ...errorAnswers },
-          detail: { tags, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: batchNote },
+          body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringDecryptBatchRequest"),
+          response: { 200: resultsOf(OpenedAnswer, "KeyringOpenedBatch"), ...batchErrors },
+          detail: { tags, security, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: `${batchNote}${KEY_NOTE}` },
         }),
     )
     .use(
@@ -116,12 +132,13 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           {
             parse: parseJson,
             body: RewrapRequest,
-            response: { 200: SealedAnswer, ...errorAnswers },
+            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES) },
             detail: {
               tags,
+              security,
               operationId: "keyring.rewrap",
               summary: "Re-encrypt under the newest version",
-              description: "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.",
+              description: `Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.${KEY_NOTE}`,
             },
           },
         )
@@ -134,9 +151,9 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           {
             parse: parseJson,
             transform: batchSize,
-            body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }),
-            response: { 200: resultsOf(SealedAnswer), ...errorAnswers },
-            detail: { tags, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: batchNote },
+            body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringRewrapBatchRequest"),
+            response: { 200: resultsOf(SealedAnswer, "KeyringSealedBatch"), ...batchErrors },
+            detail: { tags, security, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: `${batchNote}${KEY_NOTE}` },
           },
         ),
     )
@@ -150,13 +167,15 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
         {
           parse: parseJson,
           body: DatakeyRequest,
-          response: { 200: DatakeyAnswer, ...errorAnswers },
+          response: { 200: DatakeyAnswer, ...errorAnswers(...CALLER_CODES) },
           detail: {
             tags,
+            security,
             operationId: "keyring.datakey",
             summary: "A fresh 256-bit data key, wrapped under this key",
             description:
-              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key.",
+              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key." +
+              KEY_NOTE,
           },
         },
       ),

@@ -27,22 +27,25 @@ const version = Type.Integer({ minimum: 1, description: "The key version it was 
 
 export const EncryptRequest = t.Object(
   { data: t.String({ description: "Text, or base64 bytes with encoding base64", examples: ["attack at dawn"] }), aad, encoding },
-  { additionalProperties: false, examples: [{ data: "attack at dawn" }] },
+  { additionalProperties: false, title: "KeyringEncryptRequest", examples: [{ data: "attack at dawn" }] },
 );
 export const DecryptRequest = t.Object(
   { ciphertext, aad, encoding },
-  { additionalProperties: false, examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] },
+  { additionalProperties: false, title: "KeyringDecryptRequest", examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] },
 );
-export const RewrapRequest = t.Object({ ciphertext, aad }, { additionalProperties: false, examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] });
+export const RewrapRequest = t.Object(
+  { ciphertext, aad },
+  { additionalProperties: false, title: "KeyringRewrapRequest", examples: [{ ciphertext: EXAMPLE_CIPHERTEXT }] },
+);
 export const DatakeyRequest = t.Object(
   { plaintext: t.Optional(t.Boolean({ description: "false: only the wrapped key (GenerateDataKeyWithoutPlaintext); default true" })) },
-  { additionalProperties: false, examples: [{}, { plaintext: false }] },
+  { additionalProperties: false, title: "KeyringDatakeyRequest", examples: [{}, { plaintext: false }] },
 );
 
-export const SealedAnswer = t.Object({ ciphertext, version }, { additionalProperties: false });
+export const SealedAnswer = t.Object({ ciphertext, version }, { additionalProperties: false, title: "KeyringSealedAnswer" });
 export const OpenedAnswer = t.Object(
   { data: t.String({ description: "The plaintext: text, or standard base64 with encoding base64" }) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "KeyringOpenedAnswer" },
 );
 export const DatakeyAnswer = t.Object(
   {
@@ -52,7 +55,7 @@ export const DatakeyAnswer = t.Object(
     }),
     key: t.Optional(t.String({ description: "The 32-byte data key, standard base64; absent with plaintext false" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "KeyringDatakeyAnswer" },
 );
 
 export type EncryptRequest = typeof EncryptRequest.static;
@@ -64,7 +67,12 @@ export type OpenedAnswer = typeof OpenedAnswer.static;
 export type DatakeyAnswer = typeof DatakeyAnswer.static;
 
 /** A batch of one operation's requests under one key; a wrongly typed item is 400 for the request, a failing one fails alone. */
-export function batchOf<T extends ReturnType<typeof t.Object>>(item: T, batchMax: number, example: Readonly<Record<string, unknown>>) {
+export function batchOf<T extends ReturnType<typeof t.Object>>(
+  item: T,
+  batchMax: number,
+  example: Readonly<Record<string, unknown>>,
+  title: string,
+) {
   return t.Object(
     {
       items: t.Array(item, {
@@ -72,15 +80,15 @@ export function batchOf<T extends ReturnType<typeof t.Object>>(item: T, batchMax
         description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
       }),
     },
-    { additionalProperties: false, examples: [{ items: [example] }] },
+    { additionalProperties: false, title, examples: [{ items: [example] }] },
   );
 }
 
-export function resultsOf<T extends ReturnType<typeof t.Object>>(answer: T) {
+export function resultsOf<T extends ReturnType<typeof t.Object>>(answer: T, title: string) {
   return t.Object(
     {
       results: t.Array(t.Union([answer, ErrorAnswer]), { description: "One result per item, in order: the answer, or that item's error" }),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, title },
   );
 }

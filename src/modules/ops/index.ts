@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia";
 import { NotReady } from "../../errors.ts";
-import { ErrorAnswer } from "../../http/model.ts";
+import { errorAnswers } from "../../http/model.ts";
 import { withoutTrailingSlash } from "../../http/paths.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -26,7 +26,8 @@ export function probePaths(routes: readonly DeclaredRoute[]): Set<string> {
   return paths;
 }
 
-export const HealthAnswer = t.Object({ status: t.Literal("ok") });
+export const HealthAnswer = t.Object({ status: t.Literal("ok") }, { title: "HealthAnswer" });
+const ReadyAnswer = t.Object({ status: t.Literal("ready") }, { title: "ReadyAnswer" });
 
 export function healthRoutes() {
   return new Elysia({ name: "caas.health" }).get("/healthz", () => ({ status: "ok" as const }), {
@@ -50,7 +51,7 @@ export function operationsRoutes(deps: OperationsDeps) {
         return { status: "ready" as const };
       },
       {
-        response: { 200: t.Object({ status: t.Literal("ready") }), 503: ErrorAnswer },
+        response: { 200: ReadyAnswer, ...errorAnswers("not_ready") },
         detail: { tags: [OPERATIONS_TAG], summary: "Readiness: secret and keys loaded, not draining" },
       },
     )

@@ -7,7 +7,7 @@ import { authenticate, keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import { OpenedText, OpenRequest, OracleAnswer, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
 import { envelopeOf, openText, sealText, sealTextWrapped } from "./service.ts";
 
@@ -67,6 +67,12 @@ function oracleCaller(
 
 export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) {
   const { batchMax } = options;
+  // What oracleCaller can refuse: with credentials, envelope mode's key checks; with requireKey too, a key on every call.
+  const envelope = options.credentials !== undefined;
+  const keyed = envelope && options.requireKey === true;
+  const keyCodes = keyed ? (["unauthorized", "forbidden"] as const) : [];
+  const envelopeCodes = envelope ? (["unauthorized", "forbidden", "unknown_key"] as const) : [];
+  const security = keyed ? API_KEY_REQUIRED : envelope ? API_KEY_OPTIONAL : NO_API_KEY;
   const seal = new Elysia({ name: "caas.oracle.seal", seed: batchMax })
     .use(options.audit)
     .derive(({ request, body, audit }) => oracleCaller(options, request, body, "datakey", audit))
@@ -80,10 +86,11 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       {
         parse: parseJson,
         body: SealRequest,
-        response: { 200: OracleAnswer, ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer },
+        response: { 200: OracleAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, "invalid_text", ...keyCodes, ...envelopeCodes) },
         detail: {
           tags: ["oracle"],
           operationId: "oracle.seal",
+          security,
           summary: "Encrypt text under a fresh AES-256-GCM key",
           description:
             'Also served at /oracleinvocation/ (the Flask original\'s README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged. With "wrap_with": NAME (envelope mode; an API key with scope keyring:NAME or keyring:NAME:datakey) the key comes back only as wrapped_key, sealed under keyring key NAME.',
@@ -94,10 +101,11 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       parse: parseJson,
       transform: ({ body }) => assertBatchSize(body, batchMax),
       body: sealBatchRequest(batchMax),
-      response: { 200: SealedBatch, ...commonErrorAnswers },
+      response: { 200: SealedBatch, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, "batch_too_large", ...keyCodes) },
       detail: {
         tags: ["oracle"],
         operationId: "oracle.seal_batch",
+        security: keyed ? API_KEY_REQUIRED : NO_API_KEY,
         summary: "Encrypt many texts, each under its own fresh key",
         description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large). Each item is sealed as POST /oracleinvocation would, under its own key and nonce; results come in the order of items, and an item that fails (say, a lone surrogate in its data) gets {"error":{"code","message"}} in its place while the others are sealed. A wrongly typed item fails the whole request (400 invalid_body).`,
       },
@@ -115,10 +123,24 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       {
         parse: parseJson,
         body: OpenRequest,
-        response: { 200: OpenedText, ...commonErrorAnswers, 400: ErrorAnswer, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer },
+        response: {
+          200: OpenedText,
+          ...errorAnswers(
+            ...BODY_CODES,
+            ...SERVED_CODES,
+            "invalid_text",
+            "invalid_encoding",
+            "authentication_failed",
+            "plaintext_not_utf8",
+            ...keyCodes,
+            ...envelopeCodes,
+            ...(envelope ? (["invalid_ciphertext", "key_version_retired"] as const) : []),
+          ),
+        },
         detail: {
           tags: ["oracle"],
           operationId: "oracle.open",
+          security,
           summary: "Decrypt what the oracle sealed",
           description:
             'A wrong key, tag, nonce or aad gives 400 authentication_failed and nothing more. Envelope mode: send wrapped_key and "wrap_with": NAME in place of key, with an API key with scope keyring:NAME or keyring:NAME:decrypt.',

@@ -18,11 +18,11 @@ const sealAad = t.Optional(t.String({ description: "UTF-8 text to authenticate b
 
 export const SealRequest = t.Object(
   { data: sealData, aad: sealAad, wrap_with: wrapWith },
-  { additionalProperties: false, examples: [{ data: "attack at dawn" }] },
+  { additionalProperties: false, title: "SealRequest", examples: [{ data: "attack at dawn" }] },
 );
 
 /** One item of a batch: no envelope mode there, each item is sealed under its own key returned in clear. */
-const SealItem = t.Object({ data: sealData, aad: sealAad }, { additionalProperties: false });
+const SealItem = t.Object({ data: sealData, aad: sealAad }, { additionalProperties: false, title: "SealItem" });
 
 export const SealedText = t.Object(
   {
@@ -31,7 +31,7 @@ export const SealedText = t.Object(
     mac: base64("128-bit GCM authentication tag", "3q2+796tvu/erb7v3q2+7w=="),
     nonce: base64("Fresh random 96-bit nonce", "AAECAwQFBgcICQoL"),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "SealedText" },
 );
 
 /** The oracle's answer in envelope mode: the data key only wrapped under a keyring key. */
@@ -45,10 +45,10 @@ export const EnvelopeSealedText = t.Object(
     mac: base64("128-bit GCM authentication tag", "3q2+796tvu/erb7v3q2+7w=="),
     nonce: base64("Fresh random 96-bit nonce", "AAECAwQFBgcICQoL"),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "EnvelopeSealedText" },
 );
 
-export const OracleAnswer = t.Union([SealedText, EnvelopeSealedText]);
+export const OracleAnswer = t.Union([SealedText, EnvelopeSealedText], { title: "OracleAnswer" });
 
 /**
  * `key` is declared optional so that envelope mode can send `wrapped_key` (with `wrap_with`) in
@@ -69,10 +69,13 @@ export const OpenRequest = t.Object(
     nonce: base64("Nonce (12 bytes; 16 for the Flask original's ciphertexts)", "AAECAwQFBgcICQoL"),
     aad: t.Optional(t.String({ description: "The aad given when sealing, if any" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "OpenRequest" },
 );
 
-export const OpenedText = t.Object({ data: t.String({ description: "The decrypted UTF-8 text" }) }, { additionalProperties: false });
+export const OpenedText = t.Object(
+  { data: t.String({ description: "The decrypted UTF-8 text" }) },
+  { additionalProperties: false, title: "OpenedText" },
+);
 
 export type SealRequest = typeof SealRequest.static;
 export type SealedText = typeof SealedText.static;
@@ -93,7 +96,11 @@ export function sealBatchRequest(batchMax: number) {
         description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
       }),
     },
-    { additionalProperties: false, examples: [{ items: [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }] }] },
+    {
+      additionalProperties: false,
+      title: "SealBatchRequest",
+      examples: [{ items: [{ data: "attack at dawn" }, { data: "retreat at dusk", aad: "order-43" }] }],
+    },
   );
 }
 
@@ -103,7 +110,7 @@ export const SealedBatch = t.Object(
       description: "One result per item, in the order of `items`: the sealed text, or that item's error (the others are unaffected)",
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "SealedBatch" },
 );
 
 export type SealedBatch = typeof SealedBatch.static;

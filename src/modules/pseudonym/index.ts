@@ -6,7 +6,7 @@ import { ScopeMissing } from "../../errors.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
+import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../http/model.ts";
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
 import { PseudonymMemo } from "./profiles/standard.ts";
 import { encrypt, verify } from "./service.ts";
@@ -22,9 +22,15 @@ export interface PseudonymDeps {
   readonly cacheUsers: number;
 }
 
+const KEY_CODES = ["unauthorized", "forbidden"] as const;
+
+/** How every pseudonym route takes its key, for the document (the body's apiKey is no security scheme OpenAPI has). */
+const KEY_NOTE =
+  " The API key (scope pseudonym) comes as apiKey in the JSON body (the Django original's way), as Authorization: Bearer, or as X-API-Key; where several are sent they must be equal.";
+
 const encryptOptions = {
   body: PseudonymRequest,
-  response: { 200: PseudonymAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+  response: { 200: PseudonymAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, ...KEY_CODES, "invalid_uuid", "invalid_text") },
 } as const;
 
 export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) {
@@ -57,9 +63,9 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         detail: {
           tags: ["pseudonym"],
           operationId: "pseudonym.encrypt",
+          security: API_KEY_REQUIRED,
           summary: "The pseudonym of sensitiveData for a user",
-          description:
-            "Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.",
+          description: `Deterministic: the same key profile, user and data give the same encrypted_data. Also served at /encode (the Django original's code path) and with a trailing slash.${KEY_NOTE}`,
         },
       })
       .post("/encrypt/batch", ({ caller, keys, body }) => ({ results: answerEach(body.items, (item) => encrypt(caller, keys, item)) }), {
@@ -67,18 +73,25 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         // After the derive above: a bad key is 401 before the batch is counted or checked.
         transform: ({ body }) => assertBatchSize(body, batchMax),
         body: pseudonymBatchRequest(batchMax),
-        response: { 200: PseudonymBatchAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+        response: { 200: PseudonymBatchAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, ...KEY_CODES, "batch_too_large") },
         detail: {
           tags: ["pseudonym"],
           operationId: "pseudonym.encrypt_batch",
+          security: API_KEY_REQUIRED,
           summary: "Many pseudonyms in one call, under one API key",
-          description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).`,
+          description: `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), each answered as POST /encrypt would, in order; an item that fails (say, a userUUID that is not a UUID) gets {"error":{"code","message"}} in its place while the others are answered. One API key for the whole batch, in the body or a header; a wrongly typed item fails the whole request (400 invalid_body).${KEY_NOTE}`,
         },
       })
       .post("/encode", ({ caller, keys, body }) => encrypt(caller, keys, body), {
         ...encryptOptions,
         parse: parseJson,
-        detail: { tags: ["pseudonym"], operationId: "pseudonym.encode", summary: "Same as /encrypt (the Django original's code path)" },
+        detail: {
+          tags: ["pseudonym"],
+          operationId: "pseudonym.encode",
+          security: API_KEY_REQUIRED,
+          summary: "Same as /encrypt (the Django original's code path)",
+          description: `Also served with a trailing slash.${KEY_NOTE}`,
+        },
       })
       .post(
         "/verify",
@@ -88,12 +101,13 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         {
           parse: parseJson,
           body: VerifyRequest,
-          response: { 200: VerifyAnswer, ...commonErrorAnswers, 401: ErrorAnswer },
+          response: { 200: VerifyAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, ...KEY_CODES, "invalid_uuid", "invalid_text") },
           detail: {
             tags: ["pseudonym"],
             operationId: "pseudonym.verify",
+            security: API_KEY_REQUIRED,
             summary: "Whether encrypted_data is this user's pseudonym of sensitiveData",
-            description: "Compared in constant time against every secret version, so pseudonyms made before a rotation still match.",
+            description: `Compared in constant time against every secret version, so pseudonyms made before a rotation still match.${KEY_NOTE}`,
           },
         },
       )

@@ -30,7 +30,11 @@ const sensitiveData = t.String({ description: "UTF-8 text to pseudonymize; never
 
 export const PseudonymRequest = t.Object(
   { apiKey, userUUID, sensitiveData },
-  { additionalProperties: false, examples: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] },
+  {
+    additionalProperties: false,
+    title: "PseudonymRequest",
+    examples: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }],
+  },
 );
 
 /**
@@ -51,7 +55,7 @@ export const VerifyRequest = t.Object(
       examples: [EXAMPLE_DIGEST],
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "VerifyRequest" },
 );
 
 const encryptedData = t.String({ description: "The pseudonym, lowercase hex", pattern: "^[0-9a-f]+$", examples: [EXAMPLE_DIGEST] });
@@ -80,11 +84,11 @@ export const DjangoPseudonymAnswer = t.Object(
   },
 );
 
-export const PseudonymAnswer = t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer]);
+export const PseudonymAnswer = t.Union([StandardPseudonymAnswer, DjangoPseudonymAnswer], { title: "PseudonymAnswer" });
 
 export const VerifyAnswer = t.Object(
   { match: t.Boolean({ description: "Whether encrypted_data is this user's pseudonym of sensitiveData under any secret version" }) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "VerifyAnswer" },
 );
 
 /**
@@ -97,12 +101,16 @@ export function pseudonymBatchRequest(batchMax: number) {
   return t.Object(
     {
       apiKey,
-      items: t.Array(t.Object({ userUUID, sensitiveData }, { additionalProperties: false }), {
+      items: t.Array(t.Object({ userUUID, sensitiveData }, { additionalProperties: false, title: "PseudonymItem" }), {
         maxItems: batchMax,
         description: `At most ${batchMax} items (CAAS_BATCH_MAX); an empty list gets an empty list`,
       }),
     },
-    { additionalProperties: false, examples: [{ items: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] }] },
+    {
+      additionalProperties: false,
+      title: "PseudonymBatchRequest",
+      examples: [{ items: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }] }],
+    },
   );
 }
 
@@ -118,6 +126,6 @@ export const PseudonymBatchAnswer = t.Object(
       description: "One result per item, in the order of `items`: the pseudonym, or that item's error (the others are unaffected)",
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "PseudonymBatchAnswer" },
 );
 export type VerifyAnswer = typeof VerifyAnswer.static;
