@@ -102,6 +102,14 @@ describe("POST /oracleinvocation/batch", () => {
     expect(json.error?.message).not.toContain("1234567");
   });
 
+  it("has no envelope mode: a wrap_with beside the items is an unknown field (400), not a reason to ask for a key", async () => {
+    for (const path of ["/oracleinvocation/batch", "/oracleinvocation/batch/"]) {
+      const answer = await postJson(app, path, { items: [{ data: "x" }], wrap_with: "orders" });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as BatchAnswer).error?.code).toBe("invalid_body");
+    }
+  });
+
   it("refuses a body that is not an object with an items list, 400 invalid_body", async () => {
     for (const body of [[], { data: "single-call shape" }, { items: "x" }, { items: [], extra: 1 }]) {
       const { status, json } = await batch(body);

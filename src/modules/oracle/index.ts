@@ -96,7 +96,12 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
             'Also served at /oracleinvocation/ (the Flask original\'s README path). Every call draws a new 256-bit key and 96-bit nonce; nothing is stored or logged. With "wrap_with": NAME (envelope mode; an API key with scope keyring:NAME or keyring:NAME:datakey) the key comes back only as wrapped_key, sealed under keyring key NAME.',
         },
       },
-    )
+    );
+  // Its own derive: a batch has no envelope mode, so a wrap_with in its body is the schema's to
+  // refuse (400 invalid_body), never a reason to ask for a key.
+  const sealBatch = new Elysia({ name: "caas.oracle.seal-batch", seed: batchMax })
+    .use(options.audit)
+    .derive(({ request, audit }) => oracleCaller(options, request, undefined, "datakey", audit))
     .post("/oracleinvocation/batch", ({ body }) => ({ results: answerEach(body.items, (item) => sealText(item.data, item.aad)) }), {
       parse: parseJson,
       transform: ({ body }) => assertBatchSize(body, batchMax),
@@ -147,5 +152,5 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
         },
       },
     );
-  return new Elysia({ name: "caas.oracle", seed: batchMax }).use(seal).use(open);
+  return new Elysia({ name: "caas.oracle", seed: batchMax }).use(seal).use(sealBatch).use(open);
 }
