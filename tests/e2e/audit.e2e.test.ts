@@ -194,6 +194,7 @@ describe("the audit trail of keyring and envelope oracle requests", () => {
       await ask("/keyring/orders/decrypt", { ciphertext: sealed.ciphertext, aad: "aad canary" }, keys["orders-client"], 200, {
         ...client,
         operation: "keyring.decrypt",
+        keyVersion: 1,
       });
       await ask("/keyring/orders/decrypt", { ciphertext: sealed.ciphertext }, keys["orders-client"], 400, {
         ...client,

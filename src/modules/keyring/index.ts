@@ -98,20 +98,24 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
     )
     .use(
       operationRoutes("decrypt", deps)
-        .post("/keyring/:name/decrypt", ({ key, body }) => decryptWith(key, body), {
-          parse: parseJson,
-          body: DecryptRequest,
-          response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
-          detail: {
-            tags,
-            security,
-            operationId: "keyring.decrypt",
-            summary: "Decrypt a caas ciphertext of this key",
-            description:
-              "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64)." +
-              KEY_NOTE,
+        .post(
+          "/keyring/:name/decrypt",
+          ({ key, body, audit }) => decryptWith(key, body, (version) => audit.note({ keyVersion: version })),
+          {
+            parse: parseJson,
+            body: DecryptRequest,
+            response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
+            detail: {
+              tags,
+              security,
+              operationId: "keyring.decrypt",
+              summary: "Decrypt a caas ciphertext of this key",
+              description:
+                "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64)." +
+                KEY_NOTE,
+            },
           },
-        })
+        )
         .post("/keyring/:name/decrypt/batch", ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }), {
           parse: parseJson,
           transform: batchSize,

@@ -49,8 +49,10 @@ export function encryptWith(key: KeyringKey, request: EncryptRequest): SealedAns
   return key.seal(plaintext, aadBytes(request.aad));
 }
 
-export function decryptWith(key: KeyringKey, request: DecryptRequest): OpenedAnswer {
+/** `openedUnder` hears which version opened it (for the audit line), once it has opened. */
+export function decryptWith(key: KeyringKey, request: DecryptRequest, openedUnder?: (version: number) => void): OpenedAnswer {
   const opened = key.open(request.ciphertext, aadBytes(request.aad));
+  openedUnder?.(opened.version);
   try {
     return { data: dataText(opened.plaintext, request.encoding) };
   } finally {
