@@ -256,7 +256,7 @@ async function routedAs(target: string, host: string | null, version = "1.1"): P
   const answer = answers[0];
   if (answer === undefined) return "no answer";
   expectCaasHeaders(answer);
-  // /metrics answers in Prometheus's text format; every other answer is JSON.
+  // Every answer is JSON (/metrics is not on this port: its 404 is JSON too).
   const json = answer.headers.get("content-type")?.startsWith("application/json") === true;
   const body: unknown = json ? JSON.parse(answer.body) : undefined;
   const code = typeof body === "object" && body !== null && "error" in body ? JSON.stringify(body.error) : "";

@@ -1,10 +1,12 @@
 import { Elysia } from "elysia";
 import type { KeyringOperation } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
+import { observedKey } from "../../credentials/keyring.ts";
 import { keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
+import type { KeyUseObserver } from "../../http/metrics.ts";
 import { commonErrorAnswers, ErrorAnswer } from "../../http/model.ts";
 import {
   batchOf,
@@ -25,6 +27,8 @@ export interface KeyringDeps {
   readonly batchMax: number;
   /** The app's audit plugin: each route's operationId names it in the trail; the caller and key are noted. */
   readonly audit: AuditPlugin;
+  /** Told each use of a key's version (metrics). */
+  readonly keyUse?: KeyUseObserver;
 }
 
 const errorAnswers = { ...commonErrorAnswers, 401: ErrorAnswer, 403: ErrorAnswer, 404: ErrorAnswer } as const;
@@ -34,7 +38,7 @@ function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
   return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
     const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation);
     audit.note({ apiKeyName: found.caller.name, keyName: found.key.name });
-    return found;
+    return deps.keyUse === undefined ? found : { caller: found.caller, key: observedKey(found.key, deps.keyUse) };
   });
 }
 

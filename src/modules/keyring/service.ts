@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { decodeUtf8, EncodingError, encodeUtf8, fromBase64 } from "../../crypto/encoding.ts";
-import type { KeyringKey } from "../../credentials/keyring.ts";
+import type { KeyringCipher } from "../../credentials/keyring.ts";
 import { KEYRING_KEY_BYTES } from "../../credentials/keyring.ts";
 import { InvalidEncoding, InvalidText, PlaintextNotText } from "../../errors.ts";
 import type { DatakeyAnswer, DatakeyRequest, DecryptRequest, EncryptRequest, OpenedAnswer, RewrapRequest, SealedAnswer } from "./model.ts";
@@ -44,12 +44,12 @@ function dataText(plaintext: Uint8Array, encoding: Encoding): string {
   }
 }
 
-export function encryptWith(key: KeyringKey, request: EncryptRequest): SealedAnswer {
+export function encryptWith(key: KeyringCipher, request: EncryptRequest): SealedAnswer {
   const plaintext = dataBytes(request.data, request.encoding);
   return key.seal(plaintext, aadBytes(request.aad));
 }
 
-export function decryptWith(key: KeyringKey, request: DecryptRequest): OpenedAnswer {
+export function decryptWith(key: KeyringCipher, request: DecryptRequest): OpenedAnswer {
   const opened = key.open(request.ciphertext, aadBytes(request.aad));
   try {
     return { data: dataText(opened.plaintext, request.encoding) };
@@ -59,7 +59,7 @@ export function decryptWith(key: KeyringKey, request: DecryptRequest): OpenedAns
 }
 
 /** Opens under whichever version sealed it and seals again under the newest, with the same aad; the plaintext stays here. */
-export function rewrapWith(key: KeyringKey, request: RewrapRequest): SealedAnswer {
+export function rewrapWith(key: KeyringCipher, request: RewrapRequest): SealedAnswer {
   const aad = aadBytes(request.aad);
   const opened = key.open(request.ciphertext, aad);
   try {
@@ -70,7 +70,7 @@ export function rewrapWith(key: KeyringKey, request: RewrapRequest): SealedAnswe
 }
 
 /** A fresh 256-bit data key, sealed under this key; in clear as well unless asked not to. */
-export function datakeyWith(key: KeyringKey, request: DatakeyRequest): DatakeyAnswer {
+export function datakeyWith(key: KeyringCipher, request: DatakeyRequest): DatakeyAnswer {
   const dataKey = new Uint8Array(randomBytes(KEYRING_KEY_BYTES));
   try {
     const sealed = key.seal(dataKey);
