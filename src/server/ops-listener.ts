@@ -43,6 +43,9 @@ export function startOpsListener(address: OpsAddress, sources: OpsSources): Serv
       hostname: address.hostname,
       port: address.port,
       development: false,
+      // Said outright: left unset, Bun 1.4.5 set SO_REUSEPORT here too in a process whose API
+      // listener has it, and a second caas shared this port and took half the scrapes.
+      reusePort: false,
       idleTimeout: OPS_IDLE_TIMEOUT_SECONDS,
       // Nothing here reads a body.
       maxRequestBodySize: 0,

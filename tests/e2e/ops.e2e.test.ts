@@ -9,7 +9,7 @@ import { copyFileSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { parseMetricsPage, type MetricsPage } from "../metrics-page.ts";
-import { addApiKey, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
+import { addApiKey, cli, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
@@ -400,6 +400,18 @@ describe("the operating surface", () => {
     expect(page.value("process_resident_memory_bytes")).toBeGreaterThan(0);
     expect(await (await caas.ops("/healthz")).json()).toEqual({ status: "ok" });
     expect(await (await caas.ops("/readyz")).json()).toEqual({ status: "ready" });
+  });
+
+  it("refuses to start, exit 78 naming CAAS_OPS_LISTEN, when the ops address is taken, with or without workers", () => {
+    for (const workers of ["1", "2"]) {
+      const home = tempDir();
+      const second = cli(["serve", "--workers", workers], {
+        cwd: home,
+        env: { CAAS_PORT: "0", CAAS_STATE_DIR: join(home, "state"), CAAS_OPS_LISTEN: `127.0.0.1:${caas.opsPort}` },
+      });
+      expect(second.code).toBe(78);
+      expect(second.stderr).toContain(`CAAS_OPS_LISTEN: cannot listen on 127.0.0.1:${caas.opsPort} (address already in use)`);
+    }
   });
 
   it("writes only JSON lines with a time, a level and an event", async () => {
