@@ -50,7 +50,7 @@ async function build(variant: Variant, outfile: string): Promise<number> {
 async function smoke(binary: string, env: Record<string, string>, caPem: string): Promise<string> {
   const home = mkdtempSync(join(tmpdir(), "caas-flags-home-"));
   const child = Bun.spawn([binary, "serve"], {
-    env: { PATH: process.env.PATH ?? "", HOME: home, CAAS_PORT: "0", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: home, CAAS_PORT: "0", CAAS_OPS_LISTEN: "off", ...env },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -92,6 +92,8 @@ process.on("SIGINT", () => {
 interface Server {
   readonly name: string;
   readonly port: number;
+  /** caas's ops listener (CAAS_OPS_LISTEN), where it logged one. */
+  readonly opsPort: number | undefined;
   readonly process: Subprocess<"ignore", "pipe", "pipe">;
   stop(): Promise<void>;
 }
@@ -127,9 +129,11 @@ async function startServer(
     const match = listening.exec(chunks.join(""));
     if (match?.[1] !== undefined) {
       const port = Number(match[1]);
+      const ops = /"opsUrl":"http:\/\/[^"]*:(\d+)"/.exec(chunks.join(""))?.[1];
       return {
         name,
         port,
+        opsPort: ops === undefined ? undefined : Number(ops),
         process: child,
         async stop() {
           if (child.exitCode === null) child.kill("SIGTERM");
@@ -282,6 +286,8 @@ function startCaas(
     {
       HOME: stateDir,
       CAAS_PORT: "0",
+      // A free port each, as for the API: several servers run at once. A build before the ops listener warns and ignores it.
+      CAAS_OPS_LISTEN: "127.0.0.1:0",
       CAAS_STATE_DIR: join(stateDir, "state"),
       CAAS_TLS_CERT: pki.serverCert,
       CAAS_TLS_KEY: pki.serverKey,
@@ -805,13 +811,13 @@ try {
     await server?.stop();
 
   // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
-  // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics).
+  // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics on the ops listener).
   let memory: { firstCount: number; firstKiB: number; lastCount: number; lastKiB: number } | undefined;
   if (only === undefined || only.has("rss")) {
     const fresh = await startCaas("caas-rss", CAAS, pki, join(work, "caas-rss"), keysFile);
-    const metricsUrl = `https://127.0.0.1:${fresh.port}/metrics`;
+    const metricsUrl = `http://127.0.0.1:${fresh.opsPort}/metrics`;
     const answered = async (): Promise<number> => {
-      const text = await (await fetch(metricsUrl, { tls: { ca: pki.caCertPem } } as RequestInit)).text();
+      const text = await (await fetch(metricsUrl)).text();
       let total = 0;
       for (const match of text.matchAll(/^caas_requests_total\{[^}]*route="\/oracleinvocation",status="200"\} (\d+)$/gm))
         total += Number(match[1]);

@@ -20,7 +20,7 @@ import { SECURITY_HEADERS } from "../src/http/headers.ts";
 import { instrument } from "../src/server/instrument.ts";
 import { isJsonMediaType, jsonBodyParser, parseJsonBytes } from "../src/http/json-body.ts";
 import { silentLogger } from "../src/log.ts";
-import { Metrics } from "../src/modules/ops/metrics.ts";
+import { Metrics } from "../src/http/metrics.ts";
 import { SealedBatch, SealedText } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
 import { answerEach } from "../src/http/batch.ts";

@@ -111,6 +111,7 @@ try {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: work,
     CAAS_PORT: "0",
+    CAAS_OPS_LISTEN: "127.0.0.1:0",
     CAAS_STATE_DIR: join(work, "state"),
     CAAS_TLS_CERT: pki.serverCert,
     CAAS_TLS_KEY: pki.serverKey,

@@ -11,12 +11,12 @@ import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
 import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
+import { Metrics } from "./http/metrics.ts";
 import { InvalidTarget } from "./errors.ts";
 import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import type { Logger } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
-import { Metrics } from "./modules/ops/metrics.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
 import { pseudonymRoutes } from "./modules/pseudonym/index.ts";
 import { keyringRoutes } from "./modules/keyring/index.ts";
@@ -52,7 +52,10 @@ export function createApp(config: Config, deps: AppDeps) {
   // The Django original's routes also read JSON sent as a form or plain text, or undeclared, as it did.
   const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, acceptUndeclaredJson: true });
   const trail = deps.auditTrail ?? new AuditTrail();
-  const audit = new Audit(trail, deps.clientAddress === undefined ? {} : { clientAddress: deps.clientAddress });
+  const audit = new Audit(trail, {
+    onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),
+    ...(deps.clientAddress === undefined ? {} : { clientAddress: deps.clientAddress }),
+  });
   const audited = auditPlugin(audit);
   const { logger } = deps;
   const isReady = deps.isReady ?? (() => true);
@@ -83,6 +86,7 @@ export function createApp(config: Config, deps: AppDeps) {
         errorAnswer(code, error, request, allowedMethods, logger, requestId, about),
       );
       const status = answered.response.status;
+      metrics.countError(answered.code);
       // A bug's 500 has its own line already (internal_error, with the same fields).
       if (isNoteworthy(status) && answered.code !== "internal") {
         logger.info(status >= 500 ? "request_failed" : "request_refused", { ...about, status, code: answered.code, requestId });
@@ -91,7 +95,7 @@ export function createApp(config: Config, deps: AppDeps) {
     })
     .use(audited)
     .use(healthRoutes())
-    .use(operationsRoutes({ metrics, isReady: () => isReady() && trail.ready() }))
+    .use(operationsRoutes({ isReady: () => isReady() && trail.ready() }))
     .use(docsRoutes())
     .use(
       oracleRoutes(parseJson, {
@@ -99,10 +103,11 @@ export function createApp(config: Config, deps: AppDeps) {
         requireKey: config.oracleRequireKey,
         credentials: deps.credentials,
         audit: audited,
+        keyUse: metrics.keyUse,
       }),
     )
     .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, cacheUsers: config.pseudonymCacheUsers, audit: audited }))
-    .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited }));
+    .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited, keyUse: metrics.keyUse }));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

@@ -33,6 +33,7 @@ export interface Config {
   readonly batchMax: number;
   readonly pseudonymCacheUsers: number;
   readonly auditLog: string | undefined;
+  readonly opsListen: string;
 }
 
 export { ConfigError };
@@ -117,6 +118,32 @@ const yesOrNo: Parse<boolean> = (value, where) => {
   throw new ConfigError(`${where}: '${String(value)}' is not true or false`);
 };
 
+/** Where the ops listener binds: a host (or [IPv6]) and a port, split from CAAS_OPS_LISTEN's `host:port`. */
+export interface OpsAddress {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** CAAS_OPS_LISTEN as an address, or undefined when it is `off`. */
+export function opsAddress(value: string): OpsAddress | undefined {
+  if (value === "off") return undefined;
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (match?.[1] === undefined || !(port <= 65535)) throw new ConfigError(`'${value}' is not host:port or off`);
+  return { hostname: match[1].replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+const opsListen: Parse<string> = (value, where) => {
+  const text = String(value).trim();
+  try {
+    opsAddress(text);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${where}: ${error.message}`);
+    throw error;
+  }
+  return text;
+};
+
 function defaultStateDir(env: Env): string {
   // systemd's StateDirectory= hands us the path; otherwise follow the XDG convention.
   const systemdState = env.STATE_DIRECTORY?.split(":")[0];
@@ -153,6 +180,7 @@ export const SETTINGS = [
   { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", parse: count, default: 1000, help: "most items in one batch request" },
   { key: "pseudonymCacheUsers", env: "CAAS_PSEUDONYM_CACHE_USERS", flag: "pseudonym-cache-users", file: "pseudonym_cache_users", parse: count, default: 16_384, help: "users per secret version whose derived pseudonym key is kept (about 1.2 KB each), so a returning user costs one HMAC" },
   { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", parse: text, default: undefined, defaultText: "off (the systemd unit: `/var/log/caas/audit.log`)", help: "audit trail: one JSON line per request that touches a secret, appended to this file (- for stdout); reopened on SIGHUP" },
+  { key: "opsListen", env: "CAAS_OPS_LISTEN", flag: "ops-listen", file: "ops_listen", parse: opsListen, default: "127.0.0.1:9464", help: "plain-HTTP listener for /metrics, /healthz and /readyz, as host:port (port 0 picks a free one and logs it), or off" },
 ] satisfies readonly SettingRow[];
 
 /** A setting's default as --help and the docs state it: its defaultText, else its value. Markdown (code in backticks). */

@@ -129,7 +129,7 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
   }
   // Only now: whoever waits for this line (systemd, a supervisor, a test) may signal us at once,
   // and a SIGHUP before the handler is installed would end the process instead of reloading it.
-  logger.info("listening", { url: running.url, pid: process.pid });
+  logger.info("listening", { url: running.url, ...(running.opsUrl === undefined ? {} : { opsUrl: running.opsUrl }), pid: process.pid });
   // The process stays alive on the listener; signals decide when it ends.
   return new Promise<number>(() => undefined);
 }

@@ -459,6 +459,34 @@ export class KeyringKey {
   }
 }
 
+/** What a route does with a keyring key: KeyringKey itself, or one whose uses are counted (observedKey). */
+export type KeyringCipher = Pick<KeyringKey, "name" | "newestVersion" | "seal" | "open">;
+
+/**
+ * `key`, telling `observe` the version of each seal and open that succeeds, so the metrics can
+ * say which versions are still in use before one is retired. Made per request, around the key
+ * that request found, so a reload's new keys are observed without anyone re-registering them.
+ */
+export function observedKey(
+  key: KeyringKey,
+  observe: (keyName: string, version: number, operation: "encrypt" | "decrypt") => void,
+): KeyringCipher {
+  return {
+    name: key.name,
+    newestVersion: key.newestVersion,
+    seal(plaintext, aad) {
+      const sealed = key.seal(plaintext, aad);
+      observe(key.name, sealed.version, "encrypt");
+      return sealed;
+    },
+    open(ciphertext, aad, field) {
+      const opened = key.open(ciphertext, aad, field);
+      observe(key.name, opened.version, "decrypt");
+      return opened;
+    },
+  };
+}
+
 /** Every key the server holds, by name; empty when no keyring is configured. */
 export class Keyring {
   readonly #keys: ReadonlyMap<string, KeyringKey>;

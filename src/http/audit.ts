@@ -46,14 +46,23 @@ export interface AuditFacts {
 
 /** One request's audit facts, gathered as its route learns them. */
 export class RequestAudit {
+  readonly #onCaller: ((apiKeyName: string) => void) | undefined;
   apiKeyName: string | undefined;
   keyName: string | undefined;
   keyVersion: number | undefined;
   /** Its line was written, or its write was tried and failed: either way it is not tried again. */
   settled = false;
 
+  /** `onCaller` learns the name of the API key the request was authenticated with, once (the metrics count it). */
+  constructor(onCaller?: (apiKeyName: string) => void) {
+    this.#onCaller = onCaller;
+  }
+
   note(facts: AuditFacts): void {
-    if (facts.apiKeyName !== undefined) this.apiKeyName = facts.apiKeyName;
+    if (facts.apiKeyName !== undefined) {
+      if (this.apiKeyName === undefined) this.#onCaller?.(facts.apiKeyName);
+      this.apiKeyName = facts.apiKeyName;
+    }
     if (facts.keyName !== undefined) this.keyName = facts.keyName;
     if (facts.keyVersion !== undefined) this.keyVersion = facts.keyVersion;
   }
@@ -117,6 +126,7 @@ export class AuditTrail {
   #batch: GroupWrite | undefined;
   /** Requests answered 503 audit_unavailable since the trail started failing. */
   #refused = 0;
+  #writeFailures = 0;
 
   constructor(sink?: AuditSink, logger?: Logger, now: () => Date = () => new Date()) {
     this.#sink = sink;
@@ -126,6 +136,11 @@ export class AuditTrail {
 
   get enabled(): boolean {
     return this.#sink !== undefined;
+  }
+
+  /** Writes that failed since start, retries included: what the metrics page reports. */
+  get writeFailures(): number {
+    return this.#writeFailures;
   }
 
   /**
@@ -200,6 +215,7 @@ export class AuditTrail {
   }
 
   #failed(error: unknown): void {
+    this.#writeFailures += 1;
     if (this.#failingSince !== undefined) return;
     this.#failingSince = this.#now().toISOString();
     this.#logger?.error("audit_write_failed", {
@@ -219,6 +235,8 @@ export interface AuditableRoute {
 export interface AuditOptions {
   /** The client's address as the listener saw it; absent under app.handle() (tests). */
   readonly clientAddress?: (request: Request) => string | undefined;
+  /** Told the name of each request's API key once it is authenticated (metrics). */
+  readonly onCaller?: (apiKeyName: string) => void;
 }
 
 /** The items a batch body holds, read before or after validation; undefined for a body that is not a batch. */
@@ -232,12 +250,14 @@ function itemsOf(body: unknown): number | undefined {
 export class Audit {
   readonly trail: AuditTrail;
   readonly #clientAddress: ((request: Request) => string | undefined) | undefined;
+  readonly onCaller: ((apiKeyName: string) => void) | undefined;
   /** operationId by route path (with and without its trailing slash) and method. */
   readonly #operations = new Map<string, { readonly method: string; readonly operation: string }>();
 
   constructor(trail: AuditTrail, options: AuditOptions = {}) {
     this.trail = trail;
     this.#clientAddress = options.clientAddress;
+    this.onCaller = options.onCaller;
   }
 
   /** Reads every route's operationId: a route with one is audited under that name. */
@@ -319,7 +339,7 @@ export class Audit {
  * `audit.note()` `.use()` this same instance, which Elysia registers once by its name.
  */
 export function auditPlugin(audit: Audit) {
-  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit() }));
+  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit(audit.onCaller) }));
   // Only with a trail to write: an async hook is one more await on every request.
   if (audit.trail.enabled) {
     plugin.onAfterHandle({ as: "global" }, async ({ request, route, set, body, audit: facts }) => {

@@ -10,7 +10,7 @@ import { internalError } from "../http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../http/headers.ts";
 import { requestIdOf, traceIdOf } from "../http/request-ids.ts";
 import { pathOf } from "../http/paths.ts";
-import type { Metrics } from "../modules/ops/metrics.ts";
+import type { Metrics } from "../http/metrics.ts";
 import type { Gate } from "../http/rate-limit.ts";
 
 export type FetchHandler = (request: Request, server?: Server<undefined>) => Response | Promise<Response>;
@@ -42,6 +42,7 @@ export function instrument(
         const requestId = requestIdOf(request.headers);
         refused.headers.set(REQUEST_ID_HEADER, requestId);
         logger.info("request_refused", { ...about(request), status: refused.status, code: "rate_limited", requestId });
+        metrics.countError("rate_limited");
       }
       response = refused ?? (await handle(request, server));
     } catch (error) {
@@ -56,13 +57,15 @@ export function instrument(
         // What the line says about the request is lost, not the answer.
       }
       response = internalError(logger, requestId, error, fields);
+      metrics.countError("internal");
       response.headers.set(REQUEST_ID_HEADER, requestId);
     }
     metrics.inFlight -= 1;
     const status = response.status;
     const seconds = (performance.now() - started) / 1000;
-    const route = metrics.routeOf(pathOf(request.url));
+    const route = metrics.routeIndexOf(pathOf(request.url));
     metrics.observe(route, status, seconds);
+    // The gate's refusals and a body key's (chargeToKey, answered by the app) alike.
     if (status === 429) metrics.rateLimited += 1;
     if (accessLog) {
       const id = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
@@ -70,7 +73,7 @@ export function instrument(
         id,
         traceId: traceIdOf(request.headers),
         method: request.method,
-        route,
+        route: metrics.routeName(route),
         status,
         ms: Math.round(seconds * 100_000) / 100,
       });

@@ -10,7 +10,7 @@ import type { Server } from "bun";
 import { createApp, type CaasApp } from "../app.ts";
 import { presentedApiKey } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError, opsAddress } from "../config.ts";
 import { isDevelopment, publishDevCertificate } from "../credentials/development.ts";
 import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
 import { AppendFailed, AppendFile } from "../files/append-file.ts";
@@ -19,9 +19,12 @@ import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
 import { RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
+import { Metrics } from "../http/metrics.ts";
 import { probePaths } from "../modules/ops/index.ts";
-import { Metrics } from "../modules/ops/metrics.ts";
-import { checkTlsMaterial, tlsReason, type TlsMaterial, type TlsSources } from "./tls/material.ts";
+import { answerScrapes } from "./group-metrics.ts";
+import { opsUrl, startOpsListener } from "./ops-listener.ts";
+import { renderExposition } from "../http/exposition.ts";
+import { certificateExpiry, checkTlsMaterial, tlsReason, type TlsMaterial, type TlsSources } from "./tls/material.ts";
 import { tlsPolicy } from "./tls/policy.ts";
 
 export type { TlsMaterial } from "./tls/material.ts";
@@ -189,6 +192,8 @@ export interface RunningServer {
   readonly port: number;
   /** The URL it listens on, for the "listening" line its caller logs once signals are handled. */
   readonly url: string;
+  /** The ops listener's URL (CAAS_OPS_LISTEN), for the same line; none when it is off or the supervisor serves it. */
+  readonly opsUrl: string | undefined;
   /** Retires the listener (see retire: a "Connection: close" grace, then the drain) and resolves once it has stopped. */
   shutdown(reason: string): Promise<void>;
   reload(): Promise<void>;
@@ -218,10 +223,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const tls = options.tls ?? (await loadTlsMaterial(config, logger));
   if (options.tls === undefined) await publishAdhocCertificate(config, tls, logger);
   const credentials = new CredentialsHolder(await loadCredentials(config, logger));
-  const metrics = new Metrics(process.env.CAAS_WORKER_INDEX ?? "0");
+  const metrics = new Metrics();
+  metrics.tlsCertificateExpiry = certificateExpiry(tls.cert);
   let shuttingDown = false;
   const limiter = new RateLimiter({ rate: config.rateLimit });
   const auditTrail = openAuditTrail(config, logger);
+  if (auditTrail.enabled) metrics.auditTrail = auditTrail;
   // The listeners that may hold a request: the current one, and one being retired after a SIGHUP.
   // Asked in turn for a request's address (a WeakMap from request to listener cost ~3 µs a request).
   const listeners = new Set<Server<undefined>>();
@@ -240,12 +247,29 @@ export async function startServer(config: Config, logger: Logger, options: Start
     probePaths: probePaths(app.routes),
   });
   const handle = instrument(app.fetch, metrics, logger, gate, keyNameOf);
-  const refuse = instrument(rewrittenTargetAnswer, metrics, logger);
+  const refuse = instrument(
+    (request) => {
+      metrics.countError("invalid_target");
+      return rewrittenTargetAnswer(request);
+    },
+    metrics,
+    logger,
+  );
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
   let server = listenOrConfigError(() => listen(served, config, tls, config.port), config, config.port);
   listeners.add(server);
   const port = server.port ?? config.port;
+  // Readiness as the API port's /readyz answers it: not draining, and the audit trail writable.
+  const isReady = () => !shuttingDown && auditTrail.ready();
+  let ops: string | undefined;
+  if (options.portHeldBySupervisor === true) {
+    answerScrapes(() => metrics.snapshot(), isReady);
+  } else {
+    const address = opsAddress(config.opsListen);
+    if (address !== undefined)
+      ops = opsUrl(startOpsListener(address, { metricsPage: () => renderExposition(metrics.snapshot()), isReady }), address);
+  }
 
   const drain = async (old: Server<undefined>): Promise<void> => {
     const deadline = setTimeout(() => void old.stop(true), config.drainTimeoutSeconds * 1000);
@@ -274,6 +298,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const running: RunningServer = {
     port,
     url: `https://${config.host}:${port}`,
+    opsUrl: ops,
     async shutdown(reason) {
       if (shuttingDown) return;
       shuttingDown = true;
@@ -295,6 +320,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
           const nextTls = config.tlsCert === undefined ? tls : await loadTlsMaterial(config, logger);
           const next = listenOrConfigError(() => listen(served, config, nextTls, port), config, port);
+          metrics.tlsCertificateExpiry = certificateExpiry(nextTls.cert);
           const old = server;
           server = next;
           listeners.add(next);

@@ -2,7 +2,9 @@
  * `caas serve --workers N`: N processes of this same executable share the port through
  * SO_REUSEPORT, and this process supervises them: a worker that dies is started again (with a
  * growing pause if it keeps dying), SIGHUP and SIGTERM are passed to all, and the supervisor
- * exits once every worker has drained. It holds no listener and answers no request itself.
+ * exits once every worker has drained. It holds no API listener and answers no API request
+ * itself; it serves the ops listener (CAAS_OPS_LISTEN), with the metrics of all its workers
+ * gathered over an IPC channel to each (group-metrics.ts).
  *
  * Each worker's stdin is a pipe from the supervisor: the first line is the TLS material (one
  * line of JSON, checked once here, so all workers show one certificate and one client CA), and
@@ -11,10 +13,12 @@
  */
 import type { Subprocess } from "bun";
 import type { Config } from "../config.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError, opsAddress } from "../config.ts";
 import { loadCredentials } from "../credentials/holder.ts";
 import type { Logger } from "../log.ts";
+import { GroupMetrics } from "./group-metrics.ts";
 import { assertPortFree, loadTlsMaterial, publishAdhocCertificate } from "./listener.ts";
+import { opsUrl, startOpsListener } from "./ops-listener.ts";
 import { parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "./tls/material.ts";
 
 /** Environment variables the supervisor sets for its workers. */
@@ -46,6 +50,15 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   const workers = new Map<number, Subprocess>();
   const recentExits: number[][] = Array.from({ length: config.workers }, () => []);
   let stopping = false;
+  const group = new GroupMetrics();
+  const address = opsAddress(config.opsListen);
+  const ops =
+    address === undefined
+      ? undefined
+      : opsUrl(
+          startOpsListener(address, { metricsPage: () => group.page(), isReady: async () => !stopping && (await group.ready()) }),
+          address,
+        );
 
   const start = (index: number): void => {
     const child = Bun.spawn([...selfCommand(), "serve", ...serveArgs, "--port", String(port)], {
@@ -53,8 +66,10 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
       stdin: "pipe",
       stdout: "inherit",
       stderr: "inherit",
-      onExit: (_process, exitCode, signalCode) => {
+      ipc: (message, child) => group.received(child, message),
+      onExit: (child, exitCode, signalCode) => {
         workers.delete(index);
+        group.exited(child, !stopping);
         if (stopping) return;
         const now = Date.now();
         const exits = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now];
@@ -80,10 +95,11 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
       // Reported by onExit.
     }
     workers.set(index, child);
+    group.added(child);
   };
 
   for (let index = 0; index < config.workers; index++) start(index);
-  logger.info("supervising", { workers: config.workers, port, pid: process.pid });
+  logger.info("supervising", { workers: config.workers, port, ...(ops === undefined ? {} : { opsUrl: ops }), pid: process.pid });
 
   const stopAll = (signal: "SIGTERM" | "SIGINT") => {
     if (stopping) return;

@@ -49,8 +49,8 @@ async function holdBody(framing: "declared" | "chunked", sent: number): Promise<
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await caas.request("/metrics")).text();
-  const value = new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "m").exec(text)?.[1];
+  const text = await (await caas.ops("/metrics")).text();
+  const value = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
   if (value === undefined) throw new Error(`/metrics has no ${name}`);
   return Number(value);
 }

@@ -1,7 +1,8 @@
 /**
  * Runs the real executable for end-to-end tests: a fresh temporary directory, a test CA and
- * server certificate (test-pki.ts), CAAS_PORT=0 so each instance takes a free port, and the port
- * read back from the "listening" log line. Importing it builds dist/caas, once per test process.
+ * server certificate (test-pki.ts), CAAS_PORT=0 and CAAS_OPS_LISTEN=127.0.0.1:0 so each instance
+ * takes free ports, and the ports read back from the log ("listening", and "supervising" for the
+ * ops listener of a supervisor). Importing it builds dist/caas, once per test process.
  */
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -99,6 +100,10 @@ export function waitForLog(caas: RunningCaas, event: string, times = 1, timeoutM
 export interface RunningCaas {
   readonly port: number;
   readonly url: string;
+  /** The ops listener's port; undefined when CAAS_OPS_LISTEN is off. */
+  readonly opsPort: number | undefined;
+  /** A plain-HTTP request to the ops listener (/metrics, /healthz, /readyz). */
+  ops(path: string, init?: RequestInit): Promise<Response>;
   readonly process: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -129,6 +134,7 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: cwd,
     CAAS_PORT: "0",
+    CAAS_OPS_LISTEN: "127.0.0.1:0",
     CAAS_STATE_DIR: join(cwd, "state"),
     CAAS_TLS_CERT: pki.serverCert,
     CAAS_TLS_KEY: pki.serverKey,
@@ -153,12 +159,20 @@ export async function startCaas(options: StartOptions = {}): Promise<RunningCaas
     else if (child.exitCode !== null || Date.now() > deadline) throw new Error(`caas did not start (exit ${child.exitCode}):\n${output()}`);
     else await Bun.sleep(10);
   }
+  // Logged before the first "listening" line: by the process itself, or by the supervisor.
+  const opsMatch = /"event":"(?:listening|supervising)"[^\n]*"opsUrl":"http:\/\/[^"]*:(\d+)"/.exec(output());
+  const opsPort = opsMatch?.[1] === undefined ? undefined : Number(opsMatch[1]);
   const url = `https://127.0.0.1:${port}`;
   const trust = options.trust ?? pki.caCertPem;
   const request = (path: string, init: RequestInit = {}) => fetch(`${url}${path}`, { ...init, tls: { ca: trust } } as RequestInit);
   return {
     port,
     url,
+    opsPort,
+    ops: (path, init = {}) => {
+      if (opsPort === undefined) throw new Error("this caas runs without an ops listener (CAAS_OPS_LISTEN=off)");
+      return fetch(`http://127.0.0.1:${opsPort}${path}`, init);
+    },
     process: child,
     output,
     request,

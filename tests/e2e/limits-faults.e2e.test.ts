@@ -41,7 +41,7 @@ interface Outcome {
 /** Runs `caas serve` (on a free port, with an ad-hoc certificate) and waits for it to give up. */
 async function serve(env: Record<string, string>, wrap: string[] = []): Promise<Outcome> {
   const child = Bun.spawn([...wrap, BINARY, "serve"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CAAS_PORT: "0", ...env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CAAS_PORT: "0", CAAS_OPS_LISTEN: "127.0.0.1:0", ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -1,13 +1,15 @@
 /**
  * What an operator relies on, against dist/caas: SIGTERM finishes the request in flight and
  * exits 0; SIGHUP swaps the certificate and the API keys under load without a failed request;
- * a killed worker is replaced; /readyz, /metrics, request ids and JSON logs.
+ * a killed worker is replaced; /readyz, the ops listener's /metrics (one page for a supervisor
+ * and its workers), request ids and JSON logs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { copyFileSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
-import { addApiKey, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
+import { parseMetricsPage, type MetricsPage } from "../metrics-page.ts";
+import { addApiKey, cli, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
@@ -253,17 +255,31 @@ describe("--workers 2", () => {
     await caas.stop(); // already stopped by the last test unless it failed
   });
 
-  it("runs two worker processes behind one supervisor, both answering on the port", async () => {
+  const scrape = async (): Promise<MetricsPage> => await parseMetricsPage(await (await caas.ops("/metrics")).text());
+  const SEALS = 60;
+  const sealsCounted = (page: MetricsPage) => page.value("caas_requests_total", { route: "/oracleinvocation", status: "200" });
+
+  it("runs two worker processes behind one supervisor, which serves the ops listener", async () => {
     const pids = listeningPids();
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(caas.process.pid);
     expect(caas.output()).toMatch(/"event":"supervising"[^\n]*"workers":2/);
-    const seen = new Set<string>();
-    for (let attempt = 0; attempt < 40 && seen.size < 2; attempt++) {
-      const metrics = await (await caas.request("/metrics", { headers: { connection: "close" } })).text();
-      seen.add(/worker="(\d+)"/.exec(metrics)![1]!);
+    expect(caas.opsPort).toBeNumber();
+    expect((await scrape()).value("caas_workers")).toBe(2);
+    expect(await (await caas.ops("/readyz")).json()).toEqual({ status: "ready" });
+  });
+
+  it("reports the whole group on every scrape: as many requests as were sent, once, with no worker label", async () => {
+    // A new connection each: SO_REUSEPORT spreads them over both workers (all 60 on one has odds of 2^-59).
+    for (let sent = 0; sent < SEALS; sent++) {
+      const answer = await caas.post("/oracleinvocation/", { data: "x" }, { connection: "close" });
+      expect(answer.status).toBe(200);
     }
-    expect(seen).toEqual(new Set(["0", "1"]));
+    for (let scrapes = 0; scrapes < 5; scrapes++) {
+      const page = await scrape();
+      expect(sealsCounted(page)).toBe(SEALS);
+      for (const family of page.families) for (const sample of family.samples) expect(sample.labels.worker).toBeUndefined();
+    }
   });
 
   it("passes SIGHUP to every worker, each of which reloads", async () => {
@@ -277,7 +293,8 @@ describe("--workers 2", () => {
     expect((await caas.request("/healthz")).status).toBe(200);
   });
 
-  it("restarts a worker killed with SIGKILL, while clients see at most the requests it held", async () => {
+  it("restarts a worker killed with SIGKILL, while clients see at most the requests it held, and keeps its counts", async () => {
+    const before = await scrape();
     let running = true;
     const failures: string[] = [];
     let ok = 0;
@@ -310,6 +327,14 @@ describe("--workers 2", () => {
     expect(failures.length).toBeLessThanOrEqual(2);
     expect(ok).toBeGreaterThan(20);
     expect((await caas.request("/healthz")).status).toBe(200);
+
+    // The killed worker's seals were on the last page before it died; no counter goes back.
+    const after = await scrape();
+    expect(sealsCounted(after)).toBe(SEALS);
+    expect(after.value("caas_worker_exits_total")).toBe(1);
+    for (const family of before.families.filter((candidate) => candidate.type === "counter")) {
+      for (const sample of family.samples) expect(after.value(family.name, sample.labels)).toBeGreaterThanOrEqual(sample.value);
+    }
   });
 
   it("stops every worker on SIGTERM and exits 0", async () => {
@@ -341,7 +366,7 @@ describe("the operating surface", () => {
       caas.request("/no-such-path"),
       caas.post("/oracleinvocation/", "{not json"),
       caas.post("/oracleinvocation/", { data: "x" }),
-      caas.request("/metrics"),
+      caas.request("/swagger/json"),
       caas.request("/encrypt"),
       caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }),
       caas.request("/oracleinvocation/", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }),
@@ -352,22 +377,41 @@ describe("the operating surface", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("exposes requests by route and status, the latency histogram and the in-flight gauge", async () => {
+  it("serves /metrics on the ops listener only: requests by route and status, the latency histogram, the in-flight gauge", async () => {
+    const onApiPort = await caas.request("/metrics");
+    expect(onApiPort.status).toBe(404);
+    expect(await onApiPort.json()).toEqual({ error: { code: "not_found", message: expect.any(String) } });
     await caas.post("/oracleinvocation/", { data: "x" });
     await caas.post("/oracleinvocation/", "{not json");
-    const answer = await caas.request("/metrics");
+    const answer = await caas.ops("/metrics");
     expect(answer.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
-    const text = await answer.text();
-    expect(text).toMatch(/^caas_requests_total\{worker="0",route="\/oracleinvocation",status="200"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^caas_requests_total\{worker="0",route="\/oracleinvocation",status="400"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^caas_requests_total\{worker="0",route="unmatched",status="404"\} [1-9]\d*$/m);
-    expect(text).toContain("# TYPE caas_request_duration_seconds histogram");
-    expect(text).toMatch(/^caas_request_duration_seconds_bucket\{worker="0",route="\/oracleinvocation",le="\+Inf"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^caas_request_duration_seconds_count\{worker="0",route="\/oracleinvocation"\} [1-9]\d*$/m);
-    // The scrape itself is in flight while the page is rendered.
-    expect(text).toMatch(/^caas_in_flight_requests\{worker="0"\} 1$/m);
-    expect(text).toContain("# TYPE caas_rate_limited_total counter");
-    expect(text).toContain("# TYPE caas_reloads_total counter");
+    const page = await parseMetricsPage(await answer.text());
+    expect(page.value("caas_requests_total", { route: "/oracleinvocation", status: "200" })).toBeGreaterThan(0);
+    expect(page.value("caas_requests_total", { route: "/oracleinvocation", status: "400" })).toBeGreaterThan(0);
+    expect(page.value("caas_requests_total", { route: "unmatched", status: "404" })).toBeGreaterThan(0);
+    expect(page.value("caas_errors_total", { code: "invalid_json" })).toBeGreaterThan(0);
+    expect(page.family("caas_request_duration_seconds")?.type).toBe("histogram");
+    expect(page.value("caas_request_duration_seconds", { route: "/oracleinvocation" })).toBeGreaterThan(0);
+    // Scrapes are not API requests: nothing is in flight.
+    expect(page.value("caas_in_flight_requests")).toBe(0);
+    expect(page.family("caas_rate_limited_total")?.type).toBe("counter");
+    expect(page.value("caas_reloads_total", { outcome: "ok" })).toBe(0);
+    expect(page.value("caas_tls_certificate_expiry_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000);
+    expect(page.value("process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(await (await caas.ops("/healthz")).json()).toEqual({ status: "ok" });
+    expect(await (await caas.ops("/readyz")).json()).toEqual({ status: "ready" });
+  });
+
+  it("refuses to start, exit 78 naming CAAS_OPS_LISTEN, when the ops address is taken, with or without workers", () => {
+    for (const workers of ["1", "2"]) {
+      const home = tempDir();
+      const second = cli(["serve", "--workers", workers], {
+        cwd: home,
+        env: { CAAS_PORT: "0", CAAS_STATE_DIR: join(home, "state"), CAAS_OPS_LISTEN: `127.0.0.1:${caas.opsPort}` },
+      });
+      expect(second.code).toBe(78);
+      expect(second.stderr).toContain(`CAAS_OPS_LISTEN: cannot listen on 127.0.0.1:${caas.opsPort} (address already in use)`);
+    }
   });
 
   it("writes only JSON lines with a time, a level and an event", async () => {

@@ -192,7 +192,7 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   ["fragment without Host", get("/encrypt#frag", null, "1.0"), { caas: 400, code: "invalid_target" }],
   // Dot segments: refused, not resolved.
   ["dot-dot onto a caas path", post("/oracleinvocation/../encrypt"), { caas: 400, code: "invalid_target" }],
-  ["dot-dot onto /metrics", get("/healthz/../metrics"), { caas: 400, code: "invalid_target" }],
+  ["dot-dot onto /readyz", get("/healthz/../readyz"), { caas: 400, code: "invalid_target" }],
   ["percent-encoded dot-dot", post("/oracleinvocation/%2e%2e/encrypt"), { caas: 400, code: "invalid_target" }],
   ["mixed-case percent-encoded dot-dot", get("/x/.%2E/healthz"), { caas: 400, code: "invalid_target" }],
   ["a single dot segment", get("/./healthz"), { caas: 400, code: "invalid_target" }],
@@ -311,7 +311,7 @@ async function routedAs(target: string, host: string | null, version = "1.1"): P
   const answer = answers[0];
   if (answer === undefined) return "no answer";
   expectCaasHeaders(answer);
-  // /metrics answers in Prometheus's text format; every other answer is JSON.
+  // Every answer is JSON (/metrics is not on this port: its 404 is JSON too).
   const json = answer.headers.get("content-type")?.startsWith("application/json") === true;
   const body: unknown = json ? JSON.parse(answer.body) : undefined;
   const code = typeof body === "object" && body !== null && "error" in body ? JSON.stringify(body.error) : "";
@@ -396,7 +396,7 @@ describe("pipelined requests", () => {
     const requests = [
       "GET /healthz HTTP/1.1\r\nHost: ab\r\n\r\n",
       "POST /encrypt#frag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
-      "GET /x/../metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+      "GET /x/../readyz HTTP/1.1\r\nHost: localhost\r\n\r\n",
       "GET /encrypt HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
     ];
     const { answers } = await exchange(requests.join(""), requests.length);

@@ -10,7 +10,7 @@ import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 import { silentLogger } from "../../src/log.ts";
 import type { AuditTrail } from "../../src/http/audit.ts";
-import type { Metrics } from "../../src/modules/ops/metrics.ts";
+import type { Metrics } from "../../src/http/metrics.ts";
 
 export type { CaasApp };
 

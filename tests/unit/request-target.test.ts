@@ -10,7 +10,7 @@ import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { pathOf, targetProblem } from "../../src/http/paths.ts";
 import { createLogger } from "../../src/log.ts";
-import { Metrics } from "../../src/modules/ops/metrics.ts";
+import { Metrics } from "../../src/http/metrics.ts";
 
 /** Every form of request.url Bun 1.4.5 was seen to produce (tests/e2e/raw-socket.e2e.test.ts). */
 const URL_FORMS: ReadonlyArray<readonly [string, string]> = [

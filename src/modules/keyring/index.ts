@@ -1,10 +1,12 @@
 import { Elysia } from "elysia";
 import type { KeyringOperation } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
+import { observedKey } from "../../credentials/keyring.ts";
 import { keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
+import type { KeyUseObserver } from "../../http/metrics.ts";
 import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../http/model.ts";
 import {
   batchOf,
@@ -25,6 +27,8 @@ export interface KeyringDeps {
   readonly batchMax: number;
   /** The app's audit plugin: each route's operationId names it in the trail; the caller and key are noted. */
   readonly audit: AuditPlugin;
+  /** Told each use of a key's version (metrics). */
+  readonly keyUse?: KeyUseObserver;
 }
 
 /** What every keyring route can refuse: the body, the caller's key and scope, then the keyring key's name (keyringCaller). */
@@ -35,11 +39,10 @@ const OPEN_CODES = ["invalid_ciphertext", "key_version_retired", "authentication
 
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
-  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax })
-    .use(deps.audit)
-    .derive(({ request, params, audit }) =>
-      keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation, audit),
-    );
+  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
+    const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation, audit);
+    return deps.keyUse === undefined ? found : { caller: found.caller, key: observedKey(found.key, deps.keyUse) };
+  });
 }
 
 const tags = ["keyring"];

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { decodeUtf8, EncodingError, encodeUtf8, fromBase64 } from "../../crypto/encoding.ts";
-import type { KeyringKey } from "../../credentials/keyring.ts";
+import type { KeyringCipher } from "../../credentials/keyring.ts";
 import { KEYRING_KEY_BYTES } from "../../credentials/keyring.ts";
 import { InvalidEncoding, InvalidText, PlaintextNotText } from "../../errors.ts";
 import type { DatakeyAnswer, DatakeyRequest, DecryptRequest, EncryptRequest, OpenedAnswer, RewrapRequest, SealedAnswer } from "./model.ts";
@@ -44,13 +44,13 @@ function dataText(plaintext: Uint8Array, encoding: Encoding): string {
   }
 }
 
-export function encryptWith(key: KeyringKey, request: EncryptRequest): SealedAnswer {
+export function encryptWith(key: KeyringCipher, request: EncryptRequest): SealedAnswer {
   const plaintext = dataBytes(request.data, request.encoding);
   return key.seal(plaintext, aadBytes(request.aad));
 }
 
 /** `openedUnder` hears which version opened it (for the audit line), once it has opened. */
-export function decryptWith(key: KeyringKey, request: DecryptRequest, openedUnder?: (version: number) => void): OpenedAnswer {
+export function decryptWith(key: KeyringCipher, request: DecryptRequest, openedUnder?: (version: number) => void): OpenedAnswer {
   const opened = key.open(request.ciphertext, aadBytes(request.aad));
   openedUnder?.(opened.version);
   try {
@@ -61,7 +61,7 @@ export function decryptWith(key: KeyringKey, request: DecryptRequest, openedUnde
 }
 
 /** Opens under whichever version sealed it and seals again under the newest, with the same aad; the plaintext stays here. */
-export function rewrapWith(key: KeyringKey, request: RewrapRequest): SealedAnswer {
+export function rewrapWith(key: KeyringCipher, request: RewrapRequest): SealedAnswer {
   const aad = aadBytes(request.aad);
   const opened = key.open(request.ciphertext, aad);
   try {
@@ -72,7 +72,7 @@ export function rewrapWith(key: KeyringKey, request: RewrapRequest): SealedAnswe
 }
 
 /** A fresh 256-bit data key, sealed under this key; in clear as well unless asked not to. */
-export function datakeyWith(key: KeyringKey, request: DatakeyRequest): DatakeyAnswer {
+export function datakeyWith(key: KeyringCipher, request: DatakeyRequest): DatakeyAnswer {
   const dataKey = new Uint8Array(randomBytes(KEYRING_KEY_BYTES));
   try {
     const sealed = key.seal(dataKey);

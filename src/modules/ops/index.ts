@@ -2,9 +2,8 @@ import { Elysia, t } from "elysia";
 import { NotReady } from "../../errors.ts";
 import { errorAnswers } from "../../http/model.ts";
 import { withoutTrailingSlash } from "../../http/paths.ts";
-import type { Metrics } from "./metrics.ts";
 
-/** The OpenAPI tag of the routes load balancers and monitoring call: health, readiness, metrics. */
+/** The OpenAPI tag of the routes load balancers and monitoring call: health and readiness (metrics are on the ops listener). */
 export const OPERATIONS_TAG = "operations";
 
 /** What probePaths reads of an app's routes (Elysia's InternalRoute). */
@@ -37,30 +36,20 @@ export function healthRoutes() {
 }
 
 export interface OperationsDeps {
-  readonly metrics: Metrics;
   /** False while credentials are missing or the process is draining, so load balancers stop sending. */
   readonly isReady: () => boolean;
 }
 
 export function operationsRoutes(deps: OperationsDeps) {
-  return new Elysia({ name: "caas.operations" })
-    .get(
-      "/readyz",
-      () => {
-        if (!deps.isReady()) throw new NotReady();
-        return { status: "ready" as const };
-      },
-      {
-        response: { 200: ReadyAnswer, ...errorAnswers("not_ready") },
-        detail: { tags: [OPERATIONS_TAG], summary: "Readiness: secret and keys loaded, not draining" },
-      },
-    )
-    .get(
-      "/metrics",
-      ({ set }) => {
-        set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
-        return deps.metrics.render();
-      },
-      { detail: { tags: [OPERATIONS_TAG], summary: "Prometheus metrics of this worker" } },
-    );
+  return new Elysia({ name: "caas.operations" }).get(
+    "/readyz",
+    () => {
+      if (!deps.isReady()) throw new NotReady();
+      return { status: "ready" as const };
+    },
+    {
+      response: { 200: ReadyAnswer, ...errorAnswers("not_ready") },
+      detail: { tags: [OPERATIONS_TAG], summary: "Readiness: secret and keys loaded, not draining" },
+    },
+  );
 }

@@ -1,12 +1,13 @@
 import { Elysia } from "elysia";
 import { type ApiKeyRecord, permits } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
-import type { KeyringKey } from "../../credentials/keyring.ts";
+import { type KeyringCipher, observedKey } from "../../credentials/keyring.ts";
 import { ScopeMissing } from "../../errors.ts";
 import { authenticate, keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
+import type { KeyUseObserver } from "../../http/metrics.ts";
 import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import { OpenedText, OpenRequest, OracleAnswer, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
 import { envelopeOf, openText, sealText, sealTextWrapped } from "./service.ts";
@@ -20,6 +21,8 @@ export interface OracleOptions {
   readonly requireKey?: boolean;
   /** The API keys and keyring, for envelope mode (wrap_with) and requireKey; none: neither is offered. */
   readonly credentials?: CredentialsHolder;
+  /** Told each use of a keyring key's version in envelope mode (metrics). */
+  readonly keyUse?: KeyUseObserver;
 }
 
 /** The body's wrap_with as sent, before any schema: a string, or undefined (absent or mistyped, which the schema then refuses). */
@@ -32,7 +35,7 @@ function wrapWithOf(body: unknown): string | undefined {
 type OracleCaller = {
   readonly caller: ApiKeyRecord | undefined;
   /** The keyring key wrap_with names, once the caller's scope for it is checked. */
-  readonly wrapper: KeyringKey | undefined;
+  readonly wrapper: KeyringCipher | undefined;
 };
 
 const NO_CALLER: OracleCaller = { caller: undefined, wrapper: undefined };
@@ -57,7 +60,7 @@ function oracleCaller(
   if (wrapWith !== undefined) {
     const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit);
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
-    return { caller, wrapper: key };
+    return { caller, wrapper: options.keyUse === undefined ? key : observedKey(key, options.keyUse) };
   }
   const caller = authenticate(credentials.current.apiKeys, request.headers, undefined);
   audit.note({ apiKeyName: caller.name });

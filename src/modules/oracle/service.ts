@@ -8,7 +8,7 @@
 import { AuthenticationFailed, TAG_BYTES, type Bytes } from "../../crypto/aead.ts";
 import { openSync, sealWithFreshKeySync } from "../../crypto/aead-node.ts";
 import { decodeUtf8, EncodingError, encodeUtf8, fromBase64 } from "../../crypto/encoding.ts";
-import type { KeyringKey } from "../../credentials/keyring.ts";
+import type { KeyringCipher } from "../../credentials/keyring.ts";
 import { DecryptionFailed, InvalidBody, InvalidEncoding, InvalidText, PlaintextNotText } from "../../errors.ts";
 import type { EnvelopeSealedText, OpenRequest, SealedText } from "./model.ts";
 
@@ -50,7 +50,7 @@ export function sealText(text: string, aad?: string): SealedText {
  * Envelope mode: sealText's work, but the fresh data key is returned only sealed under the
  * keyring key `wrapper` (as wrapped_key), so the caller never holds it in clear.
  */
-export function sealTextWrapped(text: string, aad: string | undefined, wrapper: KeyringKey): EnvelopeSealedText {
+export function sealTextWrapped(text: string, aad: string | undefined, wrapper: KeyringCipher): EnvelopeSealedText {
   const plaintext = textField("data", text);
   const box = sealWithFreshKeySync(plaintext, aad === undefined ? undefined : textField("aad", aad));
   try {
@@ -82,7 +82,7 @@ export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; r
  * The text an oracle answer holds, or DecryptionFailed for anything that does not authenticate.
  * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key.
  */
-export function openText(request: OpenRequest, unwrapper?: KeyringKey): string {
+export function openText(request: OpenRequest, unwrapper?: KeyringCipher): string {
   if (unwrapper === undefined && request.key === undefined) throw new InvalidBody("Field 'key' is required.");
   const ciphertext = base64Field("data", request.data);
   const key =

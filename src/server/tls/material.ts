@@ -134,3 +134,12 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
   }
   return warnings;
 }
+
+/** When the leaf certificate of `cert` (PEM) expires, in seconds since the epoch; undefined if it does not parse. */
+export function certificateExpiry(cert: string): number | undefined {
+  try {
+    return new X509Certificate(cert).validToDate.getTime() / 1000;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * One process's metrics, recorded on the hot path into typed arrays indexed by route and status,
+ * so a request costs a few array writes. Routes are the app's own (never the raw path), so labels
+ * stay bounded whatever paths clients send; so are error codes (the RequestErrorCode union), API
+ * key names (the keys file) and keyring keys and versions (the keyring file). snapshot() turns
+ * it all into a MetricsSnapshot (exposition.ts), which the ops listener renders, or, under a
+ * supervisor, merges with its other workers' first.
+ */
+import type { RequestErrorCode } from "../errors.ts";
+import { STATUS_OF } from "./error-answers.ts";
+import { LATENCY_BUCKETS_SECONDS, labelSet, labelValue, type MetricsSnapshot, processSamples, type Samples } from "./exposition.ts";
+import { RouteMatcher } from "./paths.ts";
+
+const UNMATCHED_ROUTE = "unmatched";
+/** Statuses are 100..599; each route has a slot for every one, so counting one is an index. */
+const STATUS_SLOTS = 600;
+/** The explicit buckets and the +Inf one. */
+const BUCKET_SLOTS = LATENCY_BUCKETS_SECONDS.length + 1;
+
+export type ErrorCode = RequestErrorCode | "internal";
+const ERROR_CODES: readonly ErrorCode[] = [...(Object.keys(STATUS_OF) as RequestErrorCode[]), "internal"];
+const ERROR_INDEX = new Map<string, number>(ERROR_CODES.map((code, index) => [code, index]));
+
+/** What the page reports of the body budget (body-budget.ts). */
+export interface BodyBudgetReading {
+  readonly limitBytes: number;
+  readonly bytesInFlight: number;
+  readonly refusals: number;
+}
+
+/** What the page reports of the audit trail (audit.ts). */
+export interface AuditTrailReading {
+  readonly writeFailures: number;
+}
+
+/** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
+export type KeyUseObserver = (keyName: string, version: number, operation: "encrypt" | "decrypt") => void;
+
+export class Metrics {
+  readonly #routes: string[] = [UNMATCHED_ROUTE];
+  /** Routes by pattern: "/keyring/orders/encrypt" is counted as "/keyring/:name/encrypt", never by the name sent. */
+  readonly #matcher = new RouteMatcher<number>();
+  /** [route * STATUS_SLOTS + status]: requests answered. */
+  #requests = new Float64Array(STATUS_SLOTS);
+  /** [route * BUCKET_SLOTS + bucket]: requests answered within that bucket's bound and above the one before. */
+  #latency = new Float64Array(BUCKET_SLOTS);
+  #latencySeconds = new Float64Array(1);
+  readonly #errors = new Float64Array(ERROR_CODES.length);
+  readonly #apiKeyRequests = new Map<string, number>();
+  /** By their label set, `key="orders",version="2",operation="encrypt"`. */
+  readonly #keyUses = new Map<string, number>();
+  inFlight = 0;
+  rateLimited = 0;
+  reloads = 0;
+  reloadFailures = 0;
+  /** Set by the app that reads bodies under it; none: nothing is reported. */
+  bodyBudget: BodyBudgetReading | undefined;
+  /** Set by the server that writes one; none: nothing is reported. */
+  auditTrail: AuditTrailReading | undefined;
+  /** When the certificate being served expires (seconds since the epoch), set by the listener at start and on reload. */
+  tlsCertificateExpiry: number | undefined;
+
+  /** Declares the app's routes (paths without a trailing slash) once it is built. */
+  registerRoutes(routes: Iterable<string>): void {
+    for (const route of routes) {
+      if (this.#routes.includes(route)) continue;
+      this.#matcher.add(route, this.#routes.length);
+      this.#routes.push(route);
+    }
+    const grown = (old: Float64Array, slots: number) => {
+      const next = new Float64Array(this.#routes.length * slots);
+      next.set(old);
+      return next;
+    };
+    this.#requests = grown(this.#requests, STATUS_SLOTS);
+    this.#latency = grown(this.#latency, BUCKET_SLOTS);
+    this.#latencySeconds = grown(this.#latencySeconds, 1);
+  }
+
+  /** The route a request path is counted under, as an index for observe(); 0 is "unmatched". */
+  routeIndexOf(path: string): number {
+    return this.#matcher.match(path) ?? 0;
+  }
+
+  routeName(index: number): string {
+    return this.#routes[index] ?? UNMATCHED_ROUTE;
+  }
+
+  /** The label for a request path: a known route, or "unmatched". */
+  routeOf(path: string): string {
+    return this.routeName(this.routeIndexOf(path));
+  }
+
+  observe(route: number, status: number, seconds: number): void {
+    const slot = status >= 0 && status < STATUS_SLOTS ? status : 0;
+    this.#requests[route * STATUS_SLOTS + slot]! += 1;
+    this.#latencySeconds[route]! += seconds;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[bucket]!) bucket++;
+    this.#latency[route * BUCKET_SLOTS + bucket]! += 1;
+  }
+
+  countError(code: ErrorCode): void {
+    const index = ERROR_INDEX.get(code);
+    if (index !== undefined) this.#errors[index]! += 1;
+  }
+
+  /** A request authenticated with the API key of this name (the name, never the key). */
+  countApiKeyRequest(name: string): void {
+    this.#apiKeyRequests.set(name, (this.#apiKeyRequests.get(name) ?? 0) + 1);
+  }
+
+  readonly keyUse: KeyUseObserver = (keyName, version, operation) => {
+    const labels = `key="${labelValue(keyName)}",version="${version}",operation="${operation}"`;
+    this.#keyUses.set(labels, (this.#keyUses.get(labels) ?? 0) + 1);
+  };
+
+  /** Every sample of this process, its process_* and build_info included. */
+  snapshot(): MetricsSnapshot {
+    const requests: Samples = {};
+    const latency: Record<string, { buckets: number[]; sum: number }> = {};
+    for (let route = 0; route < this.#routes.length; route++) {
+      const name = labelValue(this.#routes[route]!);
+      for (let status = 0; status < STATUS_SLOTS; status++) {
+        const count = this.#requests[route * STATUS_SLOTS + status]!;
+        if (count > 0) requests[`route="${name}",status="${status}"`] = count;
+      }
+      const buckets = Array.from(this.#latency.subarray(route * BUCKET_SLOTS, (route + 1) * BUCKET_SLOTS));
+      if (buckets.some((count) => count > 0)) latency[`route="${name}"`] = { buckets, sum: this.#latencySeconds[route]! };
+    }
+    const errors: Samples = {};
+    ERROR_CODES.forEach((code, index) => {
+      if (this.#errors[index]! > 0) errors[labelSet({ code })] = this.#errors[index]!;
+    });
+    const apiKeys: Samples = {};
+    for (const [name, count] of this.#apiKeyRequests) apiKeys[labelSet({ api_key: name })] = count;
+    const samples: MetricsSnapshot["samples"] = {
+      ...processSamples(),
+      caas_requests_total: requests,
+      caas_errors_total: errors,
+      caas_api_key_requests_total: apiKeys,
+      caas_keyring_operations_total: Object.fromEntries(this.#keyUses),
+      caas_in_flight_requests: { "": this.inFlight },
+      caas_rate_limited_total: { "": this.rateLimited },
+      caas_reloads_total: { 'outcome="ok"': this.reloads, 'outcome="failed"': this.reloadFailures },
+      ...(this.bodyBudget === undefined
+        ? {}
+        : {
+            caas_body_budget_refused_total: { "": this.bodyBudget.refusals },
+            caas_body_bytes_in_flight: { "": this.bodyBudget.bytesInFlight },
+            caas_body_bytes_in_flight_limit: { "": this.bodyBudget.limitBytes },
+          }),
+      ...(this.auditTrail === undefined ? {} : { caas_audit_write_failures_total: { "": this.auditTrail.writeFailures } }),
+      ...(this.tlsCertificateExpiry === undefined
+        ? {}
+        : { caas_tls_certificate_expiry_timestamp_seconds: { "": this.tlsCertificateExpiry } }),
+    };
+    return { samples, histograms: { caas_request_duration_seconds: latency } };
+  }
+}
