@@ -286,6 +286,8 @@ group("a pseudonym, 64 B: a returning user against a new one (PseudonymMemo)", (
   };
   summary(() => {
     bench("one returning user", () => do_not_optimize(pseudonymFor(ring, returning, text, kept)));
+    // The memo's eviction must not make a hit cost more as the memo fills (see userMaterial).
+    bench("one returning user, 10,000 others held", () => do_not_optimize(pseudonymFor(ring, returning, text, warm)));
     bench("10,000 users in turn, all held", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, warm)));
     bench("a new user every call (pick, HKDF, keying, HMAC)", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, cold)));
   });

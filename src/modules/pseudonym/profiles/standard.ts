@@ -46,11 +46,17 @@ interface UserMaterial extends Selection {
   readonly mac: KeyedHmac;
 }
 
+/** A user's material in the memo, and whether it was used since eviction last passed it over. */
+interface HeldUser {
+  readonly material: UserMaterial;
+  used: boolean;
+}
+
 interface VersionMaterial {
   readonly saltPool: readonly PoolSalt[];
   /** HMAC-SHA256 under the selection key, the key already absorbed. */
   readonly selectionMac: KeyedHmac;
-  readonly users: Map<string, UserMaterial>;
+  readonly users: Map<string, HeldUser>;
 }
 
 /**
@@ -133,22 +139,33 @@ export function selectFor(version: SecretVersion, userId: string, memo: Pseudony
   return selectWith(memo.materialFor(version), canonicalUserId(userId));
 }
 
+/**
+ * Eviction is CLOCK (second chance), not strict LRU: a hit only sets a flag, and eviction moves a
+ * flagged user to the back once instead of dropping it. Moving every hit to the back of the Map
+ * (delete, then set) was strict LRU, but JavaScriptCore's Map compacts itself under that churn:
+ * with 10,000 users held, one returning user cost 36 µs a call instead of 1.9 µs.
+ */
 function userMaterial(memo: PseudonymMemo, version: SecretVersion, canonicalId: string): UserMaterial {
   const material = memo.materialFor(version);
-  const cached = material.users.get(canonicalId);
-  if (cached !== undefined) {
-    // Re-insert so Map order is least-recently-used first.
-    material.users.delete(canonicalId);
-    material.users.set(canonicalId, cached);
-    return cached;
+  const held = material.users.get(canonicalId);
+  if (held !== undefined) {
+    held.used = true;
+    return held.material;
   }
   const { algorithm, salt } = selectWith(material, canonicalId);
   const key = deriveUserKey(version.secret, salt, algorithm, canonicalId, DIGEST_BYTES[algorithm]);
   const fresh: UserMaterial = Object.freeze({ algorithm, salt, mac: keyedHmac(algorithm, key) });
-  material.users.set(canonicalId, fresh);
-  if (material.users.size > memo.usersPerVersion) {
-    const oldest = material.users.keys().next();
-    if (oldest.done !== true) material.users.delete(oldest.value);
+  material.users.set(canonicalId, { material: fresh, used: false });
+  // Each pass clears one flag or drops one user, so this ends within twice the bound's steps.
+  while (material.users.size > memo.usersPerVersion) {
+    const oldest = material.users.entries().next();
+    if (oldest.done === true) break;
+    const [id, user] = oldest.value;
+    material.users.delete(id);
+    if (user.used && id !== canonicalId) {
+      user.used = false;
+      material.users.set(id, user);
+    }
   }
   return fresh;
 }
