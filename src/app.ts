@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
 import type { CredentialsHolder } from "./credentials/holder.ts";
 import { Audit, AuditTrail, auditPlugin, RequestAudit } from "./http/audit.ts";
-import { errorAnswer } from "./http/error-answers.ts";
+import { type ErrorAnswered, errorAnswer, internalError } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
 import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
@@ -14,7 +14,7 @@ import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
 import { InvalidTarget } from "./errors.ts";
 import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, loggerThatNeverThrows } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
@@ -57,7 +57,8 @@ export function createApp(config: Config, deps: AppDeps) {
     ...(deps.clientAddress === undefined ? {} : { clientAddress: deps.clientAddress }),
   });
   const audited = auditPlugin(audit);
-  const { logger } = deps;
+  // onError logs while answering: a logger that throws there would make a 401 a 500.
+  const logger = loggerThatNeverThrows(deps.logger);
   const isReady = deps.isReady ?? (() => true);
 
   const app = new Elysia({ name: "caas", normalize: false })
@@ -77,14 +78,16 @@ export function createApp(config: Config, deps: AppDeps) {
       // The audit plugin's derive has not run for a body that could not be parsed.
       const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
       const about = { route, traceId: traceIdOf(request.headers), apiKeyName: facts?.apiKeyName };
-      const answered = await audit.settleError(
-        request,
-        route,
-        facts,
-        requestId,
-        "body" in context ? context.body : undefined,
-        errorAnswer(code, error, request, allowedMethods, logger, requestId, about),
-      );
+      const chosen = errorAnswer(code, error, request, allowedMethods, logger, requestId, about);
+      let answered: ErrorAnswered;
+      try {
+        answered = await audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, chosen);
+      } catch (failure) {
+        // A bug in the trail itself (a write that failed is settleError's 503): thrown from here,
+        // it would reach Bun, whose 500 is plain text without caas's headers. A bug already
+        // answered keeps the one line it has.
+        answered = chosen.code === "internal" ? chosen : { response: internalError(logger, requestId, failure, about), code: "internal" };
+      }
       const status = answered.response.status;
       metrics.countError(answered.code);
       // A bug's 500 has its own line already (internal_error, with the same fields).

@@ -54,3 +54,33 @@ export function createLogger(minimum: LogLevel, write: (line: string) => void = 
 }
 
 export const silentLogger: Logger = createLogger("error", () => undefined);
+
+/**
+ * `logger`, with every call that throws (a writer that failed, a sink gone) made a lost line: the
+ * request path logs while answering, and a log line lost is better than an answer lost, or turned
+ * into a 500, or into Bun's own plain-text 500 when the throw escapes the fetch handler.
+ */
+export function loggerThatNeverThrows(logger: Logger): Logger {
+  const quietly =
+    (level: LogLevel) =>
+    (event: string, fields?: LogFields): void => {
+      try {
+        logger[level](event, fields);
+      } catch {
+        // The line is lost; the caller carries on.
+      }
+    };
+  return {
+    debug: quietly("debug"),
+    info: quietly("info"),
+    warn: quietly("warn"),
+    error: quietly("error"),
+    enabled: (level) => {
+      try {
+        return logger.enabled(level);
+      } catch {
+        return false;
+      }
+    },
+  };
+}

@@ -5,7 +5,7 @@
  * refusals; only the rate limit's 429s and the last-resort 500s, answered here, get theirs here.
  */
 import type { Server } from "bun";
-import type { Logger } from "../log.ts";
+import { type Logger, loggerThatNeverThrows } from "../log.ts";
 import { internalError } from "../http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../http/headers.ts";
 import { requestIdOf, traceIdOf } from "../http/request-ids.ts";
@@ -26,7 +26,9 @@ export function instrument(
   gate?: Gate,
   keyNameOf?: (headers: Headers) => string | undefined,
 ): FetchHandler {
-  const accessLog = logger.enabled("debug");
+  // The access log line is written outside the try below: a throw there would reach Bun.
+  const log = loggerThatNeverThrows(logger);
+  const accessLog = log.enabled("debug");
   const about = (request: Request) => ({
     route: metrics.routeOf(pathOf(request.url)),
     traceId: traceIdOf(request.headers),
@@ -41,7 +43,7 @@ export function instrument(
       if (refused !== undefined) {
         const requestId = requestIdOf(request.headers);
         refused.headers.set(REQUEST_ID_HEADER, requestId);
-        logger.info("request_refused", { ...about(request), status: refused.status, code: "rate_limited", requestId });
+        log.info("request_refused", { ...about(request), status: refused.status, code: "rate_limited", requestId });
         metrics.countError("rate_limited");
       }
       response = refused ?? (await handle(request, server));
@@ -56,7 +58,7 @@ export function instrument(
       } catch {
         // What the line says about the request is lost, not the answer.
       }
-      response = internalError(logger, requestId, error, fields);
+      response = internalError(log, requestId, error, fields);
       metrics.countError("internal");
       response.headers.set(REQUEST_ID_HEADER, requestId);
     }
@@ -69,7 +71,7 @@ export function instrument(
     if (status === 429) metrics.rateLimited += 1;
     if (accessLog) {
       const id = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
-      logger.debug("request", {
+      log.debug("request", {
         id,
         traceId: traceIdOf(request.headers),
         method: request.method,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addApiKey, BINARY, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { parseMetricsPage } from "../metrics-page.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -454,6 +455,13 @@ describe("an audit trail that cannot be written", () => {
       expect((await caas.request("/healthz")).status).toBe(200);
       const logged = await until(() => logLines(caas).find((line) => line.event === "audit_write_failed"), "audit_write_failed");
       expect(logged).toMatchObject({ level: "error", errno: "ENOSPC" });
+      // Every failed write is counted, the readiness probe's retry included: three requests and one /readyz.
+      const scrape = async () => parseMetricsPage(await (await caas.ops("/metrics")).text());
+      const page = await scrape();
+      expect(page.family("caas_audit_write_failures_total")?.type).toBe("counter");
+      expect(page.value("caas_audit_write_failures_total")).toBe(4);
+      expect((await caas.post("/oracleinvocation", { data: "x" })).status).toBe(503);
+      expect((await scrape()).value("caas_audit_write_failures_total")).toBe(5);
     } finally {
       await caas.stop();
     }

@@ -343,12 +343,16 @@ describe("serving from the empty directory", () => {
 });
 
 describe("under systemd", () => {
-  it("reads tls.crt, tls.key, secret and api-keys from $CREDENTIALS_DIRECTORY when no setting names them", async () => {
+  it("reads tls.crt, tls.key, secret, api-keys, root-key and keyring from $CREDENTIALS_DIRECTORY when no setting names them", async () => {
     const credentials = tempDir("caas-credentials-");
     copyFileSync(pki.serverCert, join(credentials, "tls.crt"));
     copyFileSync(pki.serverKey, join(credentials, "tls.key"));
     expect(run(["secret", "init", join(credentials, "secret")]).code).toBe(0);
-    const added = run(["keys", "add", "main-server", "--file", join(credentials, "api-keys")]);
+    expect(run(["root-key", "init", join(credentials, "root-key")]).code).toBe(0);
+    const keyring = ["--file", join(credentials, "keyring"), "--root-key", join(credentials, "root-key")];
+    expect(run(["keyring", "create", "orders", ...keyring]).code).toBe(0);
+    const scopes = ["--scope", "pseudonym", "--scope", "keyring:orders"];
+    const added = run(["keys", "add", "main-server", "--file", join(credentials, "api-keys"), ...scopes]);
     const apiKey = added.stdout.trimEnd().split("\n").at(-1)!;
     // As systemd hands them over: read-only, to the service's user alone.
     for (const name of readdirSync(credentials)) chmodSync(join(credentials, name), 0o400);
@@ -366,9 +370,19 @@ describe("under systemd", () => {
         { "x-api-key": apiKey },
       );
       expect(answer.status).toBe(200);
+      // Without the keyring credential, "orders" would be 404 unknown_key; under another root key, no start at all.
+      const bearer = { authorization: `Bearer ${apiKey}` };
+      const sealed = await served.post("/keyring/orders/encrypt", { data: "from the credentials directory" }, bearer);
+      expect(sealed.status).toBe(200);
+      const { ciphertext } = (await sealed.json()) as { ciphertext: string };
+      const opened = await served.post("/keyring/orders/decrypt", { ciphertext }, bearer);
+      expect({ status: opened.status, body: await opened.json() }).toEqual({
+        status: 200,
+        body: { data: "from the credentials directory" },
+      });
       for (const event of ["adhoc_certificate", "secret_created", "secret_from_state_dir", "no_api_keys"])
         expect(served.output()).not.toContain(`"event":"${event}"`);
-      expect(served.output()).toMatch(/"event":"credentials_loaded"[^\n]*"apiKeys":1/);
+      expect(served.output()).toMatch(/"event":"credentials_loaded"[^\n]*"apiKeys":1[^\n]*"keyringKeys":1/);
     } finally {
       await served.stop();
       rmSync(credentials, { recursive: true, force: true });

@@ -81,6 +81,31 @@ describe("commands run at once", () => {
     }
   }, 60_000);
 
+  it("keeps every change of `keys add`, `keys import` and `keys remove` run at once, 5 of each", async () => {
+    const dir = tempDir("caas-files-");
+    const file = join(dir, "keys.json");
+    for (const name of ["first", ...range(5).map((i) => `retired-${i}`)])
+      expect((await caas(["keys", "add", name, "--file", file], dir)).code).toBe(0);
+    const importedKey = (i: number) => `imported-key-${i}-0123456789abcdef`;
+    const runs = await Promise.all([
+      ...range(5).map((i) => caas(["keys", "add", `added-${i}`, "--file", file], dir)),
+      ...range(5).map((i) =>
+        caas(["keys", "import", `imported-${i}`, "--key", importedKey(i), "--scope", `keyring:k${i}`, "--file", file], dir),
+      ),
+      ...range(5).map((i) => caas(["keys", "remove", `retired-${i}`, "--file", file], dir)),
+    ]);
+    for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(names(file)).toEqual(["first", ...range(5).flatMap((i) => [`added-${i}`, `imported-${i}`])].sort());
+    // Each import under its own name, with its own hash and scope.
+    const stored = (JSON.parse(readFileSync(file, "utf8")) as { keys: { name: string; hash: string; scopes?: string[] }[] }).keys;
+    for (const i of range(5)) {
+      expect(stored.find((key) => key.name === `imported-${i}`)).toMatchObject({
+        hash: new Bun.CryptoHasher("sha256").update(importedKey(i)).digest("hex"),
+        scopes: [`keyring:k${i}`],
+      });
+    }
+  }, 60_000);
+
   it("gives each of 10 parallel `secret rotate` its own version, none lost", async () => {
     const dir = tempDir("caas-files-");
     const file = join(dir, "secret.json");

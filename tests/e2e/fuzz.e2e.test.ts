@@ -7,6 +7,11 @@
  *
  * CAAS_FUZZ_RUNS sets the number of requests (default 5,000, about 3 s here); the nightly size
  * is 100,000. CAAS_FUZZ_SEED replays a failure. The status histogram and RSS are printed.
+ *
+ * A second property varies what the first never does, Host, X-Request-Id and traceparent (empty,
+ * spaces, '@', non-ASCII, control characters, up to past Bun's 16 KiB head), over raw TLS:
+ * every request Bun hands to caas gets JSON with caas's headers and the request id caas keeps,
+ * and what Bun answers itself is told apart (a plain 400 or 431, no request id).
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -364,11 +369,14 @@ const FETCH_METHODS = new Set([
   "SEARCH",
 ]);
 
-/** One HTTP/1.1 request over its own TLS connection, exactly as given; the answer read until the server closes. */
-function sendRaw(sent: FuzzRequest, headers: Record<string, string>): Promise<Response | "closed"> {
+/**
+ * One HTTP/1.1 request over its own TLS connection, exactly as given (a null `host` sends none);
+ * the answer read until the server closes.
+ */
+function sendRaw(sent: FuzzRequest, headers: Record<string, string>, host: string | null = "localhost"): Promise<Response | "closed"> {
   const bodyBytes = typeof sent.body === "string" ? encoder.encode(sent.body) : sent.body;
   const head =
-    `${sent.method} ${sent.path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: ${bodyBytes.length}\r\n` +
+    `${sent.method} ${sent.path} HTTP/1.1\r\n${host === null ? "" : `Host: ${host}\r\n`}Connection: close\r\nContent-Length: ${bodyBytes.length}\r\n` +
     Object.entries(headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join("") +
@@ -464,4 +472,153 @@ describe(`fuzzing dist/caas over HTTPS (${RUNS} requests)`, () => {
     },
     Math.max(120_000, RUNS * 10),
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Host, X-Request-Id and traceparent
+
+/** CAAS_FUZZ_HEADER_RUNS sets the number of requests (default 1,200, a few seconds here). */
+const HEADER_RUNS = Number(process.env.CAAS_FUZZ_HEADER_RUNS ?? 1_200);
+/** Bun's limit on a request line and its headers together (docs/security.md, Limits). */
+const BUN_HEAD_LIMIT = 16 * 1024;
+/** The X-Request-Id caas keeps (docs/operations.md, Request ids and tracing); any other is replaced. */
+const KEPT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A header value on the wire: no CR or LF, which would end it and start another header. */
+const headerValue = fc.oneof(
+  {
+    arbitrary: fc.constantFrom("", " ", "\t", "@", "a b", "user@localhost", "h\u00e9te", "[::1]:8443", ":8443", "localhost", "x"),
+    weight: 3,
+  },
+  { arbitrary: fc.string({ maxLength: 60 }), weight: 3 },
+  { arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }), weight: 2 },
+  { arbitrary: fc.string({ unit: "binary", maxLength: 30 }).map((text) => text.replace(/[\r\n]/g, "")), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom("a", "\u00e9", "@", " ", "7", "\u{1F510}"), fc.integer({ min: 100, max: 7_000 }))
+      .map(([unit, count]) => unit.repeat(count)),
+    weight: 1,
+  },
+);
+const requestIdValue = fc.oneof(
+  { arbitrary: fc.stringMatching(/^[A-Za-z0-9._:-]{1,140}$/), weight: 2 },
+  { arbitrary: fc.uuid(), weight: 1 },
+  { arbitrary: headerValue, weight: 3 },
+);
+const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
+const traceparentValue = fc.oneof(
+  {
+    arbitrary: fc.tuple(hex(32), hex(16), hex(2)).map(([trace, parent, flags]) => `00-${trace}-${parent}-${flags}`),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.constantFrom(`00-${"0".repeat(32)}-${"1".repeat(16)}-01`, `ff-${"a".repeat(32)}-${"b".repeat(16)}-01`, "00--", "00"),
+    weight: 1,
+  },
+  { arbitrary: headerValue, weight: 3 },
+);
+/** Routes that answer 200, 401, 404 and 405, an audited one among them; the 401 is logged with the trace id. */
+const headerTarget = fc.constantFrom(
+  { method: "GET", path: "/healthz", body: "" },
+  { method: "GET", path: "/nope", body: "" },
+  { method: "GET", path: "/encrypt", body: "" },
+  { method: "POST", path: "/encrypt", body: "{}" },
+  { method: "POST", path: "/oracleinvocation", body: '{"data":"x"}' },
+);
+const headerRequest = fc.record({
+  target: headerTarget,
+  host: fc.option(headerValue, { nil: null, freq: 10 }),
+  requestId: fc.option(requestIdValue, { nil: undefined }),
+  traceparent: fc.option(traceparentValue, { nil: undefined }),
+});
+type HeaderRequest = typeof headerRequest extends fc.Arbitrary<infer T> ? T : never;
+
+/** A header value as a server reads it: optional whitespace around it dropped (RFC 9110 §5.5). */
+const trimmed = (value: string) => value.replace(/^[ \t]+|[ \t]+$/g, "");
+
+/** A control character other than a tab (which a header value may hold): Bun refuses the request. */
+const hasControlCharacter = (value: string) =>
+  [...value].some((char) => {
+    const code = char.charCodeAt(0);
+    return (code < 0x20 && code !== 0x09) || code === 0x7f;
+  });
+
+const headerHistogram = new Map<string, number>();
+
+/** What is wrong with caas's (or Bun's) answer to `sent`; empty when it keeps the promise. */
+async function headerProblems(sent: HeaderRequest, headBytes: number, answer: Response | "closed"): Promise<string[]> {
+  if (answer === "closed") return ["the connection was closed without an answer"];
+  const requestId = answer.headers.get("x-request-id");
+  if (requestId === null) {
+    // Bun's own answer, before caas saw the request: plain, empty or text, none of caas's headers.
+    headerHistogram.set(`Bun ${answer.status}`, (headerHistogram.get(`Bun ${answer.status}`) ?? 0) + 1);
+    const found: string[] = [];
+    if (answer.status !== 400 && answer.status !== 431) found.push(`an answer without caas's headers: ${answer.status}`);
+    if (answer.headers.has("strict-transport-security") || answer.headers.get("content-type")?.startsWith("application/json"))
+      found.push("an answer with some of caas's headers but no request id");
+    // headBytes counts the values only: the names and framing around them are under 512 bytes.
+    if (answer.status === 431 && headBytes < BUN_HEAD_LIMIT - 512) found.push(`431 for a head of ${headBytes} bytes`);
+    // Bun's 400s here: HTTP/1.1 without a Host, or a control character in a header value.
+    const values = [sent.host, sent.requestId, sent.traceparent].filter((value) => value !== undefined && value !== null);
+    if (answer.status === 400 && sent.host !== null && !values.some(hasControlCharacter))
+      found.push("Bun's 400 for a request with a Host and no control character");
+    return found;
+  }
+  headerHistogram.set(String(answer.status), (headerHistogram.get(String(answer.status)) ?? 0) + 1);
+  const found: string[] = [];
+  if (answer.status >= 500) found.push(`status ${answer.status}`);
+  if (!answer.headers.get("content-type")?.startsWith("application/json")) found.push(`content-type ${answer.headers.get("content-type")}`);
+  if (answer.headers.get("cache-control") !== "no-store") found.push("no Cache-Control: no-store");
+  if (answer.headers.get("x-content-type-options") !== "nosniff") found.push("no X-Content-Type-Options");
+  if (!answer.headers.get("strict-transport-security")?.startsWith("max-age=")) found.push("no Strict-Transport-Security");
+  const sentId = sent.requestId === undefined ? undefined : trimmed(sent.requestId);
+  const expectedId = sentId !== undefined && KEPT_REQUEST_ID.test(sentId) ? sentId : undefined;
+  if (expectedId === undefined ? !/^[0-9a-f-]{36}$/.test(requestId) : requestId !== expectedId)
+    found.push(`X-Request-Id '${requestId.slice(0, 40)}' for '${sent.requestId?.slice(0, 40)}'`);
+  try {
+    const body: unknown = JSON.parse(await answer.text());
+    if (answer.status >= 400 && !(typeof body === "object" && body !== null && "error" in body))
+      found.push("a 4xx without an error object");
+  } catch {
+    found.push("a body that is not JSON");
+  }
+  return found;
+}
+
+describe(`Host, X-Request-Id and traceparent over raw TLS (${HEADER_RUNS} requests)`, () => {
+  it("answers every request Bun hands over in JSON with caas's headers and the request id it keeps; Bun's own are plain 400s and 431s", async () => {
+    const batches = Math.ceil(HEADER_RUNS / CONCURRENCY);
+    await fc.assert(
+      fc.asyncProperty(fc.array(headerRequest, { minLength: CONCURRENCY, maxLength: CONCURRENCY }), async (batch) => {
+        const results = await Promise.all(
+          batch.map(async (sent) => {
+            const headers: Record<string, string> = { "content-type": "application/json" };
+            if (sent.requestId !== undefined) headers["x-request-id"] = sent.requestId;
+            if (sent.traceparent !== undefined) headers.traceparent = sent.traceparent;
+            const headBytes = encoder.encode(
+              [sent.target.method, sent.target.path, sent.host ?? "", ...Object.values(headers)].join(" "),
+            ).length;
+            const answer = await sendRaw(
+              { method: sent.target.method, path: sent.target.path, body: sent.target.body, contentType: "", auth: {} },
+              headers,
+              sent.host,
+            );
+            const short = (value: string | null | undefined) => (value === null || value === undefined ? value : value.slice(0, 60));
+            return {
+              sent: { ...sent.target, host: short(sent.host), requestId: short(sent.requestId), traceparent: short(sent.traceparent) },
+              problems: await headerProblems(sent, headBytes, answer),
+            };
+          }),
+        );
+        expect(results.filter((result) => result.problems.length > 0)).toEqual([]);
+      }),
+      { numRuns: batches, ...(SEED === undefined ? {} : { seed: SEED }), endOnFailure: false },
+    );
+    console.log(`header fuzz: statuses ${JSON.stringify(Object.fromEntries(headerHistogram))}`);
+    // Some of each: a request Bun refuses (no Host) and every route's own answer.
+    for (const status of ["200", "401", "404", "405", "Bun 400"]) expect(headerHistogram.get(status) ?? 0).toBeGreaterThan(0);
+    expect(caas.process.exitCode).toBeNull();
+    expect(caas.output()).not.toContain("internal_error");
+    expect(caas.output()).not.toMatch(/\bat .*:\d+:\d+/);
+  }, 120_000);
 });

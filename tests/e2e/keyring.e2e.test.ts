@@ -6,9 +6,9 @@
  * line), two instances sharing the files, commands run at once, and development mode.
  */
 import { afterAll, describe, expect, it } from "bun:test";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
+import { BINARY, cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
 
 interface Result {
   readonly code: number;
@@ -485,6 +485,105 @@ describe("the files", () => {
     const listed = (await caas(["keys", "list", "--file", files.apiKeys], dir)).stdout;
     expect(listed).toMatch(/^whole\tstandard\t\S+\tkeyring:orders,oracle$/m);
     expect(listed).toMatch(/^pseudonym\tstandard\t\S+\tpseudonym$/m);
+  }, 30_000);
+});
+
+describe("API keys and the keyring's files from the CLI", () => {
+  const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+
+  it("gives a key brought in with `keys import --scope` exactly those scopes", async () => {
+    const { dir, files } = await setUp();
+    const key = "partner-held-key-0123456789abcdef";
+    const keyFile = join(dir, "partner.key");
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    const imported = await caas(
+      ["keys", "import", "partner", "--key-file", keyFile, "--scope", "keyring:orders:encrypt", "--file", files.apiKeys],
+      dir,
+    );
+    expect({ code: imported.code, stderr: imported.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(imported.stdout).not.toContain(key);
+    const server = await startCaas({ env: serverEnv(files), pki });
+    try {
+      expect((await call(server, "/keyring/orders/encrypt", { data: "x" }, key)).status).toBe(200);
+      for (const [path, body] of [
+        ["/keyring/orders/decrypt", { ciphertext: "caas:v1:AAAA" }],
+        ["/keyring/orders/datakey", {}],
+        ["/keyring/invoices/encrypt", { data: "x" }],
+        // Scopes given replace the default: no pseudonym either.
+        ["/encrypt", { userUUID: USER, sensitiveData: "x" }],
+      ] as const) {
+        const answer = await call(server, path, body, key);
+        expect({ path, status: answer.status, code: codeOf(answer) }).toEqual({ path, status: 403, code: "forbidden" });
+      }
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
+  it("gives a key stored before scopes existed (no `scopes` field) pseudonym alone", async () => {
+    const { files } = await setUp();
+    const key = "legacy-key-from-before-scopes-01";
+    const legacy = {
+      keys: [
+        {
+          name: "legacy",
+          profile: "standard",
+          hash: new Bun.CryptoHasher("sha256").update(key).digest("hex"),
+          created: "2024-01-01T00:00:00.000Z",
+        },
+      ],
+    };
+    writeFileSync(files.apiKeys, JSON.stringify(legacy), { mode: 0o600 });
+    chmodSync(files.apiKeys, 0o600);
+    const server = await startCaas({ env: serverEnv(files), pki });
+    try {
+      const pseudonym = await server.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": key });
+      expect(pseudonym.status).toBe(200);
+      for (const operation of ["encrypt", "decrypt", "datakey"]) {
+        const answer = await call(server, `/keyring/orders/${operation}`, operation === "encrypt" ? { data: "x" } : {}, key);
+        expect({ operation, status: answer.status, code: codeOf(answer) }).toEqual({ operation, status: 403, code: "forbidden" });
+      }
+    } finally {
+      await server.stop();
+    }
+    expect(cli(["keys", "list", "--file", files.apiKeys]).stdout).toMatch(/^legacy\tstandard\t\S+\tpseudonym$/m);
+  }, 30_000);
+
+  it("writes a root key of 32 bytes with mode 0600, whatever the umask, and refuses to overwrite it", () => {
+    const dir = privateDir();
+    dirs.push(dir);
+    const rootKey = join(dir, "root-key");
+    // umask 000 would leave a file made without an explicit mode readable by everyone.
+    const made = cli(["-c", 'umask 000 && exec "$0" root-key init "$1"', BINARY, rootKey], { binary: "/bin/sh" });
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(statSync(rootKey).mode & 0o777).toBe(0o600);
+    expect(readFileSync(rootKey).length).toBe(32);
+    const before = readFileSync(rootKey);
+    expect(cli(["root-key", "init", rootKey]).code).toBe(78);
+    expect(readFileSync(rootKey).equals(before)).toBe(true);
+  });
+
+  it("finds the keyring and root key through CAAS_KEYRING_FILE and CAAS_ROOT_KEY_FILE when no flag names them", async () => {
+    const { dir, files, keyring } = await setUp();
+    const env = { CAAS_KEYRING_FILE: files.keyring, CAAS_ROOT_KEY_FILE: files.rootKey };
+    for (const args of [
+      ["create", "payments"],
+      ["rotate", "payments"],
+    ]) {
+      const run = cli(["keyring", ...args], { env, cwd: dir });
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: "" });
+    }
+    // The flags read the same file the variables wrote.
+    const listed = JSON.parse((await keyring("list", "--json")).stdout) as { keys: { name: string; versions: { version: number }[] }[] };
+    expect(listed.keys.find((key) => key.name === "payments")?.versions.map((entry) => entry.version)).toEqual([1, 2]);
+    expect(cli(["keyring", "list"], { env, cwd: dir }).stdout).toMatch(/^payments\t/m);
+    // Neither flag nor variable: a usage error naming the variable.
+    const neither = cli(["keyring", "list"], { cwd: dir });
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain("CAAS_KEYRING_FILE");
+    const noRootKey = cli(["keyring", "list"], { env: { CAAS_KEYRING_FILE: files.keyring }, cwd: dir });
+    expect(noRootKey.code).toBe(2);
+    expect(noRootKey.stderr).toContain("CAAS_ROOT_KEY_FILE");
   }, 30_000);
 });
 

@@ -8,7 +8,7 @@ import { defaultConfig, type Config } from "../../src/config.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
-import { silentLogger } from "../../src/log.ts";
+import { type Logger, silentLogger } from "../../src/log.ts";
 import type { AuditTrail } from "../../src/http/audit.ts";
 import type { Metrics } from "../../src/http/metrics.ts";
 
@@ -28,6 +28,8 @@ export interface TestAppOptions extends TestCredentials {
   readonly credentials?: CredentialsHolder;
   readonly metrics?: Metrics;
   readonly auditTrail?: AuditTrail;
+  /** Where the app logs; nowhere when absent. */
+  readonly logger?: Logger;
   /** Readiness as the server would see it; always ready when absent. */
   readonly isReady?: () => boolean;
 }
@@ -41,7 +43,7 @@ export function testCredentials({ apiKeys = [], secrets = [newSecretVersion(1)] 
 
 export function testApp(options: TestAppOptions = {}): CaasApp {
   return createApp(defaultConfig(options.config), {
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     credentials: options.credentials ?? testCredentials(options),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.auditTrail === undefined ? {} : { auditTrail: options.auditTrail }),

@@ -1,13 +1,17 @@
 /**
  * Every place a setting's default is written down says what SETTINGS (src/config.ts) says, the one
  * place it is stated: `serve --help`, the README's settings table, docs/configuration.md and
- * deploy/caas.toml. A new row, or a changed default, fails here until each of them follows.
+ * deploy/caas.toml. A new row, or a changed default, fails here until each of them follows. So
+ * do the other lists the docs keep of something stated once: the metrics families
+ * (src/http/exposition.ts) in docs/operations.md, and the requests Bun answers itself
+ * (docs/security.md) in the README's limits.
  */
 import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SERVE_HELP } from "../../src/cli/serve.ts";
 import { ComputedDefault, defaultConfig, defaultText, SETTINGS, type Setting } from "../../src/config.ts";
+import { FAMILIES } from "../../src/http/exposition.ts";
 
 const REPO = join(import.meta.dir, "../..");
 const read = (path: string) => readFileSync(join(REPO, path), "utf8");
@@ -116,5 +120,57 @@ describe("deploy/caas.toml", () => {
 
   it("names every setting, on a line of its own or a commented one", () => {
     for (const setting of SETTINGS) expect(text).toMatch(new RegExp(`^(# )?${setting.file} = `, "m"));
+  });
+});
+
+describe("docs/operations.md's metrics table", () => {
+  const rows = tableRows(read("docs/operations.md"), /^`(caas|process)_/);
+
+  it("has one row per metric family on the page, of its type, and no row the page does not have", () => {
+    expect(rows.map((cells) => cells[0])).toEqual(FAMILIES.map((family) => code(family.name)));
+    for (const family of FAMILIES) {
+      const type = rows.find((cells) => cells[0] === code(family.name))?.[1] ?? "";
+      // A gauge merged by min says so: "gauge (earliest)".
+      expect({ name: family.name, type: type.split(" ")[0] }).toEqual({ name: family.name, type: family.type });
+    }
+  });
+});
+
+describe("README.md's limits", () => {
+  const readme = read("README.md");
+  const start = readme.indexOf("## Limits");
+  // One line per bullet's text, however it wraps.
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1)).replace(/\s+/g, " ");
+  const security = read("docs/security.md");
+  const answeredByBun = security.indexOf("**Answered by Bun");
+  const bunRows = tableRows(security.slice(answeredByBun, security.indexOf("\n## ", answeredByBun)), /./).filter(
+    (cells) => cells[0] !== "request" && !/^-+$/.test(cells[0] ?? ""),
+  );
+  /** The README's bullet for an answer: "`400`: …", or "no answer: …". */
+  const bulletFor = (answer: string) => {
+    const status = /^\d{3}/.exec(answer)?.[0];
+    const head = status === undefined ? "- no answer: " : `- \`${status}\`: `;
+    const at = section.indexOf(head);
+    const end = section.indexOf(" - ", at + head.length);
+    return at < 0 ? "" : section.slice(at, end < 0 ? undefined : end);
+  };
+
+  it("lists every request docs/security.md says Bun answers itself, under Bun's answer", () => {
+    expect(start).toBeGreaterThan(0);
+    expect(bunRows.length).toBeGreaterThanOrEqual(10);
+    for (const [request = "", answer = ""] of bunRows) {
+      // The README leaves out a closing example in parentheses: "`OPTIONS *` (asterisk form)".
+      const item = request.replace(/ \([^()]*\)$/, "");
+      expect({ request, bullet: bulletFor(answer).includes(item) }).toEqual({ request, bullet: true });
+    }
+  });
+
+  it("says dot segments and fragments are 400 invalid_target, and how the Django routes read bodies", () => {
+    expect(section).toContain("dot segment");
+    expect(section).toContain("not normalised");
+    expect(section).toContain("fragment");
+    expect(section).toContain("`400 invalid_target`");
+    expect(section).toMatch(/form-encoded, as `text\/plain` or with no Content-Type as strict JSON/);
+    expect(section).toContain("(docs/security.md#limits)");
   });
 });
