@@ -271,6 +271,7 @@ export class ApiKeyStore {
   readonly #entries: readonly StoreEntry[];
   /** Records by the hex SHA-256 of their key. */
   readonly #byHash: ReadonlyMap<string, ApiKeyRecord>;
+  #lookups = 0;
 
   private constructor(entries: readonly StoreEntry[]) {
     this.#entries = entries;
@@ -314,6 +315,14 @@ export class ApiKeyStore {
     return this.#entries.length;
   }
 
+  /**
+   * Keys hashed and looked up in this store so far. Hashing is the cost of authenticating, and
+   * the rate-limit gate and a route both want the answer: this says whether it was paid once.
+   */
+  get lookups(): number {
+    return this.#lookups;
+  }
+
   /** Every key's record (name, profile, created, scopes), for start-up checks; never a key or hash. */
   get records(): readonly ApiKeyRecord[] {
     return this.#entries.map((entry) => entry.record);
@@ -332,6 +341,7 @@ export class ApiKeyStore {
     if (typeof presented !== "string" || presented.length === 0 || presented.length > PRESENTED_KEY_MAX_LENGTH) {
       return undefined;
     }
+    this.#lookups += 1;
     let hash: Uint8Array;
     try {
       hash = hashApiKey(presented);
