@@ -14,6 +14,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { digest } from "../crypto/hash.ts";
+import { CaasError } from "../errors.ts";
 import {
   errnoReason,
   PrivateFileFailed,
@@ -196,12 +197,8 @@ export class KeyNotFound extends KeysFileError {
 }
 
 /** Not a file problem but a bad argument; a class of its own so the CLI can answer with usage. */
-export class InvalidKeyArgument extends Error {
+export class InvalidKeyArgument extends CaasError {
   readonly code = "invalid_key_argument";
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidKeyArgument";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import { AuthenticationFailed } from "../crypto/aead.ts";
 import { EncodingError, encodeUtf8, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { lengthPrefixed, uint32Bytes } from "../crypto/framing.ts";
 import { XAES_NONCE_BYTES, XAES_TAG_BYTES, XaesKey, randomXaesNonce } from "../crypto/xaes.ts";
-import { DecryptionFailed, InvalidCiphertext, KeyVersionRetired } from "../errors.ts";
+import { CaasError, DecryptionFailed, InvalidCiphertext, KeyVersionRetired } from "../errors.ts";
 import {
   PrivateFileFailed,
   privateFileTarget,
@@ -188,12 +188,8 @@ export class KeyringKeyNotFound extends KeyringFileError {
 }
 
 /** A bad argument (a name, a version number): the CLI answers with usage, exit 2. */
-export class InvalidKeyringArgument extends Error {
+export class InvalidKeyringArgument extends CaasError {
   readonly code = "invalid_keyring_argument";
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidKeyringArgument";
-  }
 }
 
 function problemError<F extends StoreFileError>(

@@ -20,7 +20,7 @@ export const LOCK_WAIT_MS = 10_000;
 /**
  * A file caas keeps (secret, API keys) is missing, unreadable, insecure or malformed: a stable
  * code, the path, and a message that names the file and the fix, never the file's contents.
- * The CLI exits 78 on any of them unless the store's CLI says otherwise (busy 75, not found 1).
+ * The CLI's exit status is its code's (src/cli/exit-codes.ts): 78 for most, busy 75, not found 1.
  */
 export abstract class StoreFileError extends CaasError {
   constructor(
@@ -66,10 +66,11 @@ export type PrivateFileProblem =
   | { readonly kind: "insecure"; readonly subject: string; readonly sentence: string; readonly fix: string }
   | { readonly kind: "busy" };
 
-export class PrivateFileFailed extends Error {
+/** The shared layer's failure, which the store whose file it is words as its own error before anyone sees it. */
+export class PrivateFileFailed extends CaasError {
+  readonly code = "private_file_failed";
   constructor(readonly problem: PrivateFileProblem) {
     super(problem.kind);
-    this.name = "PrivateFileFailed";
   }
 }
 
