@@ -16,13 +16,13 @@ import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts
 import { digest } from "../crypto/hash.ts";
 import { CaasError } from "../errors.ts";
 import {
+  asStoreErrors,
   errnoReason,
-  PrivateFileFailed,
-  type PrivateFileProblem,
   type PrivateFileRules,
   readPrivateFile,
   removePrivateFile,
   StoreFileError,
+  type StoreErrors,
   withPrivateFileLock,
   writePrivateFile,
 } from "../files/private-file.ts";
@@ -97,7 +97,7 @@ export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
+// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
 
 export abstract class KeysFileError extends StoreFileError {}
 
@@ -353,39 +353,19 @@ export class ApiKeyStore {
 // ---------------------------------------------------------------------------------------------
 // The file
 
-function keysFileError(path: string, problem: PrivateFileProblem): KeysFileError {
-  switch (problem.kind) {
-    case "missing":
-      return new KeysFileMissing(path);
-    case "not_regular":
-      return new KeysFileInvalid(path, "not a regular file");
-    case "too_large":
-      return new KeysFileInvalid(path, "larger than 4 MiB");
-    case "insecure":
-      return new KeysFileInsecure(path, problem.subject, problem.sentence, problem.fix);
-    case "unreadable":
-      return new KeysFileUnreadable(path, problem.reason);
-    case "busy":
-      return new KeysFileBusy(path);
-    case "exists":
-      return new KeysFileUnwritable(path, "it appeared while being written");
-    case "unwritable":
-      return new KeysFileUnwritable(path, problem.reason);
-  }
-}
-
-/** Runs `action`, turning the shared file layer's failures into this store's errors. */
-async function asKeysFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw keysFileError(path, error.problem);
-    throw error;
-  }
-}
+const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
+  maxSize: "4 MiB",
+  missing: (path) => new KeysFileMissing(path),
+  exists: (path) => new KeysFileUnwritable(path, "it appeared while being written"),
+  invalid: (path, reason) => new KeysFileInvalid(path, reason),
+  insecure: (path, subject, sentence, fix) => new KeysFileInsecure(path, subject, sentence, fix),
+  unreadable: (path, reason) => new KeysFileUnreadable(path, reason),
+  unwritable: (path, reason) => new KeysFileUnwritable(path, reason),
+  busy: (path) => new KeysFileBusy(path),
+};
 
 async function readKeysFile(path: string): Promise<KeysFile> {
-  const text = await asKeysFileErrors(path, () => readPrivateFile(path, KEYS_FILE_RULES));
+  const text = await asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
   return parseKeysFile(path, text);
 }
 
@@ -426,7 +406,7 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
     if (error instanceof KeysFileInvalid) throw new KeysFileRefused(path, error.reason);
     throw error;
   }
-  await asKeysFileErrors(path, () => writePrivateFile(target, text, "replace"));
+  await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
 }
 
 function checkScopes(scopes: readonly string[]): void {
@@ -476,7 +456,7 @@ async function storeKey(
 }
 
 function withKeysFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
-  return asKeysFileErrors(path, () => withPrivateFileLock(path, change));
+  return asStoreErrors(KEYS_FILE_ERRORS, path, () => withPrivateFileLock(path, change));
 }
 
 /**
@@ -502,7 +482,7 @@ export async function addKey(
       let undone = true;
       try {
         if (existed) await removeEntry(path, target, name);
-        else await asKeysFileErrors(path, () => removePrivateFile(target));
+        else await asStoreErrors(KEYS_FILE_ERRORS, path, () => removePrivateFile(target));
       } catch {
         undone = false;
       }
