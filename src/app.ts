@@ -12,6 +12,7 @@ import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
+import type { Admissions } from "./http/rate-limit.ts";
 import { InvalidTarget } from "./errors.ts";
 import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
 import { type Logger, loggerThatNeverThrows } from "./log.ts";
@@ -32,6 +33,8 @@ export interface AppDeps {
   readonly auditTrail?: AuditTrail;
   /** The client's address as the listener saw it, for the audit line; absent under app.handle(). */
   readonly clientAddress?: (request: Request) => string | undefined;
+  /** What the server's rate-limit gate found of each request, so a route does not look a header key up again; absent without a gate. */
+  readonly admissions?: Admissions;
 }
 
 /** Refusals and failures an operator wants to see without the debug access log. */
@@ -107,10 +110,19 @@ export function createApp(config: Config, deps: AppDeps) {
         credentials: deps.credentials,
         audit: audited,
         keyUse: metrics.keyUse,
+        admissions: deps.admissions,
       }),
     )
     .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, cacheUsers: config.pseudonymCacheUsers, audit: audited }))
-    .use(keyringRoutes(parseJson, { credentials: deps.credentials, batchMax: config.batchMax, audit: audited, keyUse: metrics.keyUse }));
+    .use(
+      keyringRoutes(parseJson, {
+        credentials: deps.credentials,
+        batchMax: config.batchMax,
+        audit: audited,
+        keyUse: metrics.keyUse,
+        admissions: deps.admissions,
+      }),
+    );
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

@@ -183,6 +183,13 @@ export const SETTINGS = [
   { key: "opsListen", env: "CAAS_OPS_LISTEN", flag: "ops-listen", file: "ops_listen", parse: opsListen, default: "127.0.0.1:9464", help: "plain-HTTP listener for /metrics, /healthz and /readyz, as host:port (port 0 picks a free one and logs it), or off" },
 ] satisfies readonly SettingRow[];
 
+/** A setting's default where it is a value, not computed from the environment: for code that has no Config to read it from. */
+export function fixedDefault<K extends keyof Config>(key: K): Config[K] {
+  const value = SETTINGS.find((setting) => setting.key === key)?.default;
+  if (value === undefined || value instanceof ComputedDefault) throw new RangeError(`setting ${key} has no fixed default`);
+  return value as Config[K];
+}
+
 /** A setting's default as --help and the docs state it: its defaultText, else its value. Markdown (code in backticks). */
 export function defaultText(setting: Setting): string {
   if (setting.defaultText !== undefined) return setting.defaultText;

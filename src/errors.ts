@@ -2,7 +2,7 @@
  * One error model for caas: every failure it knows is a CaasError with a stable `code` and a
  * human message written here, never built from a request or a file's contents, so nothing is
  * ever echoed. No transport detail lives here: the HTTP layer maps codes to statuses and headers
- * (src/http/error-answers.ts), the CLI maps them to exit statuses (src/cli/io.ts). The crypto
+ * (src/http/error-answers.ts), the CLI maps them to exit statuses (src/cli/exit-codes.ts). The crypto
  * primitives keep their own two errors (AuthenticationFailed, EncodingError), which import
  * nothing of ours; the services translate them into these.
  */
@@ -223,7 +223,7 @@ export function errorBody(code: string, message: string): ErrorBody {
 
 // ---------------------------------------------------------------------------------------------
 // Failures of the process itself: configuration, command lines, output. The CLI maps each code
-// to an exit status (src/cli/io.ts).
+// to an exit status (src/cli/exit-codes.ts).
 
 /** A setting, or a file a setting names, is wrong: the message names the setting and the fix. */
 export class ConfigError extends CaasError {
@@ -239,6 +239,6 @@ export class UsageError extends CaasError {
 export class OutputFailed extends CaasError {
   readonly code = "output_failed";
   constructor(readonly errno: string) {
-    super(`standard output closed (${errno})`);
+    super(`standard output closed before the answer was written (${errno})`);
   }
 }

@@ -1,18 +1,15 @@
 /** The binary's entry: parse argv, dispatch a command, map errors to exit codes. */
 import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
-import { ConfigError } from "./config.ts";
-import { KeysFileError } from "./credentials/api-keys.ts";
 import { runDecryptCommand } from "./cli/decrypt.ts";
-import { EXIT_CONFIG, EXIT_IOERR, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
+import { commandFailed } from "./cli/exit-codes.ts";
+import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
 import { OutputFailed } from "./errors.ts";
 import { runKeysCommand } from "./cli/keys.ts";
 import { runKeyringCommand } from "./cli/keyring.ts";
 import { runRootKeyCommand } from "./cli/root-key.ts";
-import { KeyringFileError, RootKeyFileError } from "./credentials/keyring.ts";
 import { runSecretCommand } from "./cli/secret.ts";
 import { runServeCommand } from "./cli/serve.ts";
-import { SecretFileError } from "./credentials/secret-ring.ts";
 
 const HELP = [
   "usage: caas <command> [options]",
@@ -64,22 +61,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return await run(rest, io);
   } catch (error) {
-    if (
-      error instanceof ConfigError ||
-      error instanceof SecretFileError ||
-      error instanceof KeysFileError ||
-      error instanceof KeyringFileError ||
-      error instanceof RootKeyFileError
-    ) {
-      io.err(`caas ${command}: ${error.message}`);
-      return EXIT_CONFIG;
-    }
-    if (error instanceof OutputFailed) {
-      io.err(`caas ${command}: standard output closed before the answer was written (${error.errno})`);
-      return EXIT_IOERR;
-    }
-    io.err(unexpectedErrorLine(`caas ${command}`, error));
-    return EXIT_SOFTWARE;
+    return commandFailed(io, `caas ${command}`, error);
   }
 }
 

@@ -2,7 +2,8 @@
 import { parseArgs } from "node:util";
 import { CaasError } from "../errors.ts";
 import { openText } from "../modules/oracle/service.ts";
-import { EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
+import { commandFailed, exitStatusOf } from "./exit-codes.ts";
+import { EXIT_OK, EXIT_USAGE, type CliIo } from "./io.ts";
 
 export const DECRYPT_HELP = [
   "usage: caas decrypt --key K --nonce N --mac M --data D [--aad A]",
@@ -11,8 +12,6 @@ export const DECRYPT_HELP = [
   "prints the text. Exit codes: 0 ok, 1 authentication failed or bad value, 2 usage.",
   "Arguments are visible to other local users (ps): use this for tests and recovery only.",
 ].join("\n");
-
-export const EXIT_DECRYPT_FAILED = 1;
 
 export async function runDecryptCommand(args: readonly string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -31,11 +30,7 @@ export async function runDecryptCommand(args: readonly string[], io: CliIo): Pro
       allowPositionals: false,
     }));
   } catch (error) {
-    if (isParseArgsError(error)) {
-      io.err(`caas decrypt: ${firstSentence(error.message)}`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    return commandFailed(io, "caas decrypt", error);
   }
   if (values.help === true) {
     io.out(DECRYPT_HELP);
@@ -52,7 +47,7 @@ export async function runDecryptCommand(args: readonly string[], io: CliIo): Pro
   } catch (error) {
     if (error instanceof CaasError) {
       io.err(`caas decrypt: ${error.code}: ${error.message}`);
-      return EXIT_DECRYPT_FAILED;
+      return exitStatusOf(error);
     }
     throw error;
   }

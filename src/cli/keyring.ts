@@ -6,18 +6,15 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   createKeyringKey,
-  InvalidKeyringArgument,
-  KeyringFileBusy,
-  KeyringFileError,
   type KeyringKeyInfo,
-  KeyringKeyNotFound,
   listKeyring,
-  RootKeyFileError,
   rotateKeyringKey,
   setMinDecryptionVersion,
   trimKeyringKey,
 } from "../credentials/keyring.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import { UsageError } from "../errors.ts";
+import { commandFailed } from "./exit-codes.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE } from "./io.ts";
 
 const KEYRING_FILE_ENV = "CAAS_KEYRING_FILE";
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
@@ -86,18 +83,16 @@ function isSubcommand(name: string | undefined): name is keyof typeof COMMANDS {
   return name !== undefined && Object.hasOwn(COMMANDS, name);
 }
 
-class Usage extends Error {}
-
 function pathOf(value: string | undefined, env: string, option: string, io: CliIo): string {
   const path = value ?? io.env[env];
   if (path === undefined || path === "")
-    throw new Usage(`no ${option === "--file" ? "keyring" : "root key"} file: pass ${option} FILE or set ${env}`);
+    throw new UsageError(`no ${option === "--file" ? "keyring" : "root key"} file: pass ${option} FILE or set ${env}`);
   return path;
 }
 
 function versionOf(value: string | undefined, option: string): number {
-  if (value === undefined) throw new Usage(`${option} N is required`);
-  if (!/^[1-9]\d{0,9}$/.test(value)) throw new Usage(`${option} takes a version number (a whole number from 1)`);
+  if (value === undefined) throw new UsageError(`${option} N is required`);
+  if (!/^[1-9]\d{0,9}$/.test(value)) throw new UsageError(`${option} takes a version number (a whole number from 1)`);
   return Number(value);
 }
 
@@ -125,14 +120,14 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
     const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
     const allowed: readonly OptionName[] = COMMANDS[command].options;
     for (const option of Object.keys(values)) {
-      if (!(allowed as readonly string[]).includes(option)) throw new Usage(`option '--${option}' does not apply here`);
+      if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
     }
     if (values.help === true) {
       io.out(HELP[command] ?? "");
       return EXIT_OK;
     }
     if (positionals.length !== COMMANDS[command].names)
-      throw new Usage(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
+      throw new UsageError(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
     const name = positionals[0] ?? "";
     const path = pathOf(values.file, KEYRING_FILE_ENV, "--file", io);
     const rootKey = pathOf(values["root-key"], ROOT_KEY_ENV, "--root-key", io);
@@ -189,16 +184,6 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       }
     }
   } catch (error) {
-    if (error instanceof KeyringFileError || error instanceof RootKeyFileError) {
-      io.err(`caas keyring ${command}: ${error.message}`);
-      if (error instanceof KeyringKeyNotFound) return EXIT_NOT_FOUND;
-      if (error instanceof KeyringFileBusy) return EXIT_TEMPFAIL;
-      return EXIT_CONFIG;
-    }
-    if (error instanceof Usage || error instanceof InvalidKeyringArgument || isParseArgsError(error)) {
-      io.err(`caas keyring ${command}: ${firstSentence(error.message)} (see caas keyring ${command} --help)`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    return commandFailed(io, `caas keyring ${command}`, error, `caas keyring ${command} --help`);
   }
 }

@@ -14,26 +14,14 @@ import {
   DEFAULT_SCOPES,
   importKey,
   isValidScope,
-  InvalidKeyArgument,
   isApiKeyProfile,
-  KeyNotFound,
-  KeyNotShown,
-  KeysFileBusy,
   KeysFileError,
   listKeys,
   removeKey,
 } from "../credentials/api-keys.ts";
-import {
-  type CliIo,
-  EXIT_CONFIG,
-  EXIT_IOERR,
-  EXIT_NOT_FOUND,
-  EXIT_OK,
-  EXIT_TEMPFAIL,
-  EXIT_USAGE,
-  firstSentence,
-  isParseArgsError,
-} from "./io.ts";
+import { UsageError } from "../errors.ts";
+import { commandFailed } from "./exit-codes.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE } from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
 
@@ -107,18 +95,15 @@ function isSubcommand(name: string | undefined): name is keyof typeof COMMANDS {
   return name !== undefined && Object.hasOwn(COMMANDS, name);
 }
 
-/** Thrown inside this module for any usage error; becomes one line on stderr and exit 2. */
-class Usage extends Error {}
-
 function keysFile(file: string | undefined, io: CliIo): string {
   const path = file ?? io.env[KEYS_FILE_ENV];
-  if (path === undefined || path === "") throw new Usage(`no keys file: pass --file FILE or set ${KEYS_FILE_ENV}`);
+  if (path === undefined || path === "") throw new UsageError(`no keys file: pass --file FILE or set ${KEYS_FILE_ENV}`);
   return path;
 }
 
 function profileOf(value: string | undefined): ApiKeyProfile {
   if (value === undefined) return DEFAULT_PROFILE;
-  if (!isApiKeyProfile(value)) throw new Usage(`--profile must be one of: ${API_KEY_PROFILES.join(", ")}`);
+  if (!isApiKeyProfile(value)) throw new UsageError(`--profile must be one of: ${API_KEY_PROFILES.join(", ")}`);
   return value;
 }
 
@@ -127,12 +112,12 @@ function scopesOf(values: readonly string[] | undefined): readonly string[] {
   if (values === undefined || values.length === 0) return DEFAULT_SCOPES;
   for (const scope of values) {
     if (!isValidScope(scope))
-      throw new Usage("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
+      throw new UsageError("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
   }
   return values;
 }
 
-/** Why a --key-file could not be read; exit 78 like the keys file's own errors. */
+/** Why a --key-file could not be read; a file error, like the keys file's own. */
 class KeyFileUnreadable extends KeysFileError {
   readonly code = "key_file_unreadable";
   constructor(path: string, error: unknown) {
@@ -142,7 +127,8 @@ class KeyFileUnreadable extends KeysFileError {
 
 /** The key to import, from exactly one of --key and --key-file (which keeps it out of ps). */
 async function keyToImport(inline: string | undefined, file: string | undefined): Promise<string> {
-  if ((inline === undefined) === (file === undefined)) throw new Usage("give the key with exactly one of --key-file PATH or --key VALUE");
+  if ((inline === undefined) === (file === undefined))
+    throw new UsageError("give the key with exactly one of --key-file PATH or --key VALUE");
   if (file === undefined) return inline ?? "";
   let text: string;
   try {
@@ -172,14 +158,14 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
     const allowed: readonly OptionName[] = COMMANDS[command].options;
     for (const option of Object.keys(values)) {
-      if (!(allowed as readonly string[]).includes(option)) throw new Usage(`option '--${option}' does not apply here`);
+      if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
     }
     if (values.help === true) {
       io.out(HELP[command] ?? "");
       return EXIT_OK;
     }
     if (positionals.length !== COMMANDS[command].names) {
-      throw new Usage(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
+      throw new UsageError(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
     }
     const name = positionals[0] ?? "";
     const path = keysFile(values.file, io);
@@ -221,21 +207,6 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
       }
     }
   } catch (error) {
-    if (error instanceof KeysFileError) {
-      io.err(`caas keys ${command}: ${error.message}`);
-      return keysFileExit(error);
-    }
-    if (error instanceof Usage || error instanceof InvalidKeyArgument || isParseArgsError(error)) {
-      io.err(`caas keys ${command}: ${firstSentence(error.message)} (see caas keys ${command} --help)`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    return commandFailed(io, `caas keys ${command}`, error, `caas keys ${command} --help`);
   }
-}
-
-function keysFileExit(error: KeysFileError): number {
-  if (error instanceof KeyNotFound) return EXIT_NOT_FOUND;
-  if (error instanceof KeysFileBusy) return EXIT_TEMPFAIL;
-  if (error instanceof KeyNotShown) return EXIT_IOERR;
-  return EXIT_CONFIG;
 }

@@ -1,7 +1,9 @@
 /** `caas root-key init FILE`: the 32 random bytes the keyring is wrapped under. Never prints them. */
 import { parseArgs } from "node:util";
-import { initRootKey, RootKeyFileError } from "../credentials/keyring.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import { initRootKey } from "../credentials/keyring.ts";
+import { UsageError } from "../errors.ts";
+import { commandFailed } from "./exit-codes.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE } from "./io.ts";
 
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
 
@@ -14,8 +16,6 @@ Point the server at it with ${ROOT_KEY_ENV}=FILE, or hand it to systemd sealed:
   LoadCredentialEncrypted=root-key:/etc/credstore.encrypted/root-key   (in caas.service)
 
 Exit codes: 0 ok, 2 usage, 78 file error (it exists, or its directory is not yours alone).`;
-
-class Usage extends Error {}
 
 export async function runRootKeyCommand(args: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
@@ -42,21 +42,13 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
       io.out(HELP);
       return EXIT_OK;
     }
-    if (positionals.length > 1) throw new Usage("expects one FILE");
+    if (positionals.length > 1) throw new UsageError("expects one FILE");
     const path = positionals[0] ?? io.env[ROOT_KEY_ENV];
-    if (path === undefined || path === "") throw new Usage(`no root key file: pass FILE or set ${ROOT_KEY_ENV}`);
+    if (path === undefined || path === "") throw new UsageError(`no root key file: pass FILE or set ${ROOT_KEY_ENV}`);
     await initRootKey(path);
     io.out(`wrote a new root key (32 random bytes) to ${path} with mode 0600; keep a copy offline: without it no keyring key opens`);
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof RootKeyFileError) {
-      io.err(`caas root-key init: ${error.message}`);
-      return EXIT_CONFIG;
-    }
-    if (error instanceof Usage || isParseArgsError(error)) {
-      io.err(`caas root-key init: ${firstSentence(error.message)} (see caas root-key --help)`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    return commandFailed(io, "caas root-key init", error, "caas root-key --help");
   }
 }

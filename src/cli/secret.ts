@@ -3,8 +3,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { initSecretFile, rotateSecretFile, SecretFileBusy, SecretFileError } from "../credentials/secret-ring.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import { initSecretFile, rotateSecretFile } from "../credentials/secret-ring.ts";
+import { UsageError } from "../errors.ts";
+import { commandFailed } from "./exit-codes.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE } from "./io.ts";
 
 const SECRET_FILE_ENV = "CAAS_SECRET_FILE";
 
@@ -35,9 +37,6 @@ verifying. Refuses a file that group or others can read. Rotations run at once w
 other (up to 10 s) and each adds its own version.`,
 };
 
-/** Thrown inside this module for any usage error; becomes one line on stderr and exit 2. */
-class Usage extends Error {}
-
 export async function runSecretCommand(args: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === "--help" || command === "-h" || command === "help") {
@@ -63,9 +62,9 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
       io.out(HELP[command] ?? "");
       return EXIT_OK;
     }
-    if (positionals.length > 1) throw new Usage("expects one FILE");
+    if (positionals.length > 1) throw new UsageError("expects one FILE");
     const path = positionals[0] ?? io.env[SECRET_FILE_ENV];
-    if (path === undefined || path === "") throw new Usage(`no secret file: pass FILE or set ${SECRET_FILE_ENV}`);
+    if (path === undefined || path === "") throw new UsageError(`no secret file: pass FILE or set ${SECRET_FILE_ENV}`);
     if (command === "init") {
       await initSecretFile(path);
       io.out(`wrote a new secret (version 1) to ${path} with mode 0600; start the server with ${SECRET_FILE_ENV}=${path}`);
@@ -78,14 +77,6 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
     }
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof SecretFileError) {
-      io.err(`caas secret ${command}: ${error.message}`);
-      return error instanceof SecretFileBusy ? EXIT_TEMPFAIL : EXIT_CONFIG;
-    }
-    if (error instanceof Usage || isParseArgsError(error)) {
-      io.err(`caas secret ${command}: ${firstSentence(error.message)} (see caas secret ${command} --help)`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    return commandFailed(io, `caas secret ${command}`, error, `caas secret ${command} --help`);
   }
 }

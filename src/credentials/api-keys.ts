@@ -14,14 +14,15 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { digest } from "../crypto/hash.ts";
+import { CaasError } from "../errors.ts";
 import {
+  asStoreErrors,
   errnoReason,
-  PrivateFileFailed,
-  type PrivateFileProblem,
   type PrivateFileRules,
   readPrivateFile,
   removePrivateFile,
   StoreFileError,
+  type StoreErrors,
   withPrivateFileLock,
   writePrivateFile,
 } from "../files/private-file.ts";
@@ -96,7 +97,7 @@ export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
+// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
 
 export abstract class KeysFileError extends StoreFileError {}
 
@@ -196,12 +197,8 @@ export class KeyNotFound extends KeysFileError {
 }
 
 /** Not a file problem but a bad argument; a class of its own so the CLI can answer with usage. */
-export class InvalidKeyArgument extends Error {
+export class InvalidKeyArgument extends CaasError {
   readonly code = "invalid_key_argument";
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidKeyArgument";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +268,7 @@ export class ApiKeyStore {
   readonly #entries: readonly StoreEntry[];
   /** Records by the hex SHA-256 of their key. */
   readonly #byHash: ReadonlyMap<string, ApiKeyRecord>;
+  #lookups = 0;
 
   private constructor(entries: readonly StoreEntry[]) {
     this.#entries = entries;
@@ -314,6 +312,14 @@ export class ApiKeyStore {
     return this.#entries.length;
   }
 
+  /**
+   * Keys hashed and looked up in this store so far. Hashing is the cost of authenticating, and
+   * the rate-limit gate and a route both want the answer: this says whether it was paid once.
+   */
+  get lookups(): number {
+    return this.#lookups;
+  }
+
   /** Every key's record (name, profile, created, scopes), for start-up checks; never a key or hash. */
   get records(): readonly ApiKeyRecord[] {
     return this.#entries.map((entry) => entry.record);
@@ -332,6 +338,7 @@ export class ApiKeyStore {
     if (typeof presented !== "string" || presented.length === 0 || presented.length > PRESENTED_KEY_MAX_LENGTH) {
       return undefined;
     }
+    this.#lookups += 1;
     let hash: Uint8Array;
     try {
       hash = hashApiKey(presented);
@@ -346,39 +353,19 @@ export class ApiKeyStore {
 // ---------------------------------------------------------------------------------------------
 // The file
 
-function keysFileError(path: string, problem: PrivateFileProblem): KeysFileError {
-  switch (problem.kind) {
-    case "missing":
-      return new KeysFileMissing(path);
-    case "not_regular":
-      return new KeysFileInvalid(path, "not a regular file");
-    case "too_large":
-      return new KeysFileInvalid(path, "larger than 4 MiB");
-    case "insecure":
-      return new KeysFileInsecure(path, problem.subject, problem.sentence, problem.fix);
-    case "unreadable":
-      return new KeysFileUnreadable(path, problem.reason);
-    case "busy":
-      return new KeysFileBusy(path);
-    case "exists":
-      return new KeysFileUnwritable(path, "it appeared while being written");
-    case "unwritable":
-      return new KeysFileUnwritable(path, problem.reason);
-  }
-}
-
-/** Runs `action`, turning the shared file layer's failures into this store's errors. */
-async function asKeysFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw keysFileError(path, error.problem);
-    throw error;
-  }
-}
+const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
+  maxSize: "4 MiB",
+  missing: (path) => new KeysFileMissing(path),
+  exists: (path) => new KeysFileUnwritable(path, "it appeared while being written"),
+  invalid: (path, reason) => new KeysFileInvalid(path, reason),
+  insecure: (path, subject, sentence, fix) => new KeysFileInsecure(path, subject, sentence, fix),
+  unreadable: (path, reason) => new KeysFileUnreadable(path, reason),
+  unwritable: (path, reason) => new KeysFileUnwritable(path, reason),
+  busy: (path) => new KeysFileBusy(path),
+};
 
 async function readKeysFile(path: string): Promise<KeysFile> {
-  const text = await asKeysFileErrors(path, () => readPrivateFile(path, KEYS_FILE_RULES));
+  const text = await asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
   return parseKeysFile(path, text);
 }
 
@@ -419,7 +406,7 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
     if (error instanceof KeysFileInvalid) throw new KeysFileRefused(path, error.reason);
     throw error;
   }
-  await asKeysFileErrors(path, () => writePrivateFile(target, text, "replace"));
+  await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
 }
 
 function checkScopes(scopes: readonly string[]): void {
@@ -469,7 +456,7 @@ async function storeKey(
 }
 
 function withKeysFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
-  return asKeysFileErrors(path, () => withPrivateFileLock(path, change));
+  return asStoreErrors(KEYS_FILE_ERRORS, path, () => withPrivateFileLock(path, change));
 }
 
 /**
@@ -495,7 +482,7 @@ export async function addKey(
       let undone = true;
       try {
         if (existed) await removeEntry(path, target, name);
-        else await asKeysFileErrors(path, () => removePrivateFile(target));
+        else await asStoreErrors(KEYS_FILE_ERRORS, path, () => removePrivateFile(target));
       } catch {
         undone = false;
       }

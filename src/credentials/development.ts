@@ -10,9 +10,9 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
-import { asSecretFileErrors, prepareStateDirectory, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
+import { prepareStateDirectory, SECRET_FILE_ERRORS, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
 import {
   createKeyringFile,
   initRootKey,
@@ -46,7 +46,7 @@ export interface DevApiKey {
 }
 
 async function readDevApiKey(path: string): Promise<string> {
-  const text = await asSecretFileErrors(path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
+  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
   const key = text.trim();
   if (!isGeneratedApiKey(key)) throw new SecretFileInvalid(path, "not a caas API key; delete the file and caas makes a new one");
   return key;
@@ -66,7 +66,7 @@ export async function ensureDevApiKey(stateDir: string): Promise<DevApiKey> {
   }
   const key = generateApiKey();
   try {
-    await asSecretFileErrors(path, () => writePrivateFile(path, `${key}\n`, "create"));
+    await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
     return { key, path, created: true };
   } catch (error) {
     if (!(error instanceof SecretFileExists)) throw error;
@@ -90,7 +90,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
 export async function publishDevCertificate(stateDir: string, certificatePem: string): Promise<string> {
   await prepareStateDirectory(stateDir);
   const path = join(stateDir, DEV_CERTIFICATE_FILE);
-  await asSecretFileErrors(path, () => writePrivateFile(path, certificatePem, "replace"));
+  await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
   return path;
 }
 

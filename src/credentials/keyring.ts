@@ -23,15 +23,15 @@ import { AuthenticationFailed } from "../crypto/aead.ts";
 import { EncodingError, encodeUtf8, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { lengthPrefixed, uint32Bytes } from "../crypto/framing.ts";
 import { XAES_NONCE_BYTES, XAES_TAG_BYTES, XaesKey, randomXaesNonce } from "../crypto/xaes.ts";
-import { DecryptionFailed, InvalidCiphertext, KeyVersionRetired } from "../errors.ts";
+import { CaasError, DecryptionFailed, InvalidCiphertext, KeyVersionRetired } from "../errors.ts";
 import {
-  PrivateFileFailed,
+  asStoreErrors,
   privateFileTarget,
-  type PrivateFileProblem,
   type PrivateFileRules,
   readPrivateFile,
   readPrivateFileBytes,
   StoreFileError,
+  type StoreErrors,
   withPrivateFileLock,
   writePrivateFile,
 } from "../files/private-file.ts";
@@ -52,8 +52,8 @@ const CIPHERTEXT_PREFIX = "caas:v";
 const MIN_SEALED_BYTES = XAES_NONCE_BYTES + XAES_TAG_BYTES;
 
 // ---------------------------------------------------------------------------------------------
-// Errors: a family per file, each with a stable code; the CLI exits 78 on any of them unless it
-// says otherwise (busy 75, no such key 1). Messages name the file and the fix, never its contents.
+// Errors: a family per file, each with a stable code, which src/cli/exit-codes.ts gives its exit
+// status (78 for most, busy 75, no such key 1). Messages name the file and the fix, never its contents.
 
 export abstract class RootKeyFileError extends StoreFileError {}
 
@@ -188,91 +188,31 @@ export class KeyringKeyNotFound extends KeyringFileError {
 }
 
 /** A bad argument (a name, a version number): the CLI answers with usage, exit 2. */
-export class InvalidKeyringArgument extends Error {
+export class InvalidKeyringArgument extends CaasError {
   readonly code = "invalid_keyring_argument";
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidKeyringArgument";
-  }
 }
 
-function problemError<F extends StoreFileError>(
-  family: {
-    missing: (path: string) => F;
-    exists: (path: string) => F;
-    invalid: (path: string, reason: string) => F;
-    insecure: (path: string, subject: string, sentence: string, fix: string) => F;
-    unreadable: (path: string, reason: string) => F;
-    unwritable: (path: string, reason: string) => F;
-    busy: (path: string) => F;
-  },
-  maxBytes: string,
-): (path: string, problem: PrivateFileProblem) => F {
-  return (path, problem) => {
-    switch (problem.kind) {
-      case "missing":
-        return family.missing(path);
-      case "exists":
-        return family.exists(path);
-      case "not_regular":
-        return family.invalid(path, "not a regular file");
-      case "too_large":
-        return family.invalid(path, `larger than ${maxBytes}`);
-      case "insecure":
-        return family.insecure(path, problem.subject, problem.sentence, problem.fix);
-      case "unreadable":
-        return family.unreadable(path, problem.reason);
-      case "unwritable":
-        return family.unwritable(path, problem.reason);
-      case "busy":
-        return family.busy(path);
-    }
-  };
-}
+const ROOT_KEY_ERRORS: StoreErrors<RootKeyFileError> = {
+  maxSize: "1 KiB",
+  missing: (path) => new RootKeyMissing(path),
+  exists: (path) => new RootKeyExists(path),
+  invalid: (path, reason) => new RootKeyInvalid(path, reason),
+  insecure: (path, subject, sentence, fix) => new RootKeyInsecure(path, subject, sentence, fix),
+  unreadable: (path, reason) => new RootKeyUnreadable(path, reason),
+  unwritable: (path, reason) => new RootKeyUnwritable(path, reason),
+  busy: (path) => new RootKeyUnwritable(path, "another command holds it"),
+};
 
-const rootKeyError = problemError<RootKeyFileError>(
-  {
-    missing: (path) => new RootKeyMissing(path),
-    exists: (path) => new RootKeyExists(path),
-    invalid: (path, reason) => new RootKeyInvalid(path, reason),
-    insecure: (path, subject, sentence, fix) => new RootKeyInsecure(path, subject, sentence, fix),
-    unreadable: (path, reason) => new RootKeyUnreadable(path, reason),
-    unwritable: (path, reason) => new RootKeyUnwritable(path, reason),
-    busy: (path) => new RootKeyUnwritable(path, "another command holds it"),
-  },
-  "1 KiB",
-);
-
-const keyringFileError = problemError<KeyringFileError>(
-  {
-    missing: (path) => new KeyringFileMissing(path),
-    exists: (path) => new KeyringFileExists(path),
-    invalid: (path, reason) => new KeyringFileInvalid(path, reason),
-    insecure: (path, subject, sentence, fix) => new KeyringFileInsecure(path, subject, sentence, fix),
-    unreadable: (path, reason) => new KeyringFileUnreadable(path, reason),
-    unwritable: (path, reason) => new KeyringFileUnwritable(path, reason),
-    busy: (path) => new KeyringFileBusy(path),
-  },
-  "16 MiB",
-);
-
-async function asRootKeyErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw rootKeyError(path, error.problem);
-    throw error;
-  }
-}
-
-async function asKeyringErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw keyringFileError(path, error.problem);
-    throw error;
-  }
-}
+const KEYRING_FILE_ERRORS: StoreErrors<KeyringFileError> = {
+  maxSize: "16 MiB",
+  missing: (path) => new KeyringFileMissing(path),
+  exists: (path) => new KeyringFileExists(path),
+  invalid: (path, reason) => new KeyringFileInvalid(path, reason),
+  insecure: (path, subject, sentence, fix) => new KeyringFileInsecure(path, subject, sentence, fix),
+  unreadable: (path, reason) => new KeyringFileUnreadable(path, reason),
+  unwritable: (path, reason) => new KeyringFileUnwritable(path, reason),
+  busy: (path) => new KeyringFileBusy(path),
+};
 
 // ---------------------------------------------------------------------------------------------
 // The root key
@@ -285,7 +225,7 @@ export interface RootKey {
 
 /** Reads the root key file: exactly 32 bytes, with the private file rules (owner, mode 0600, directory). */
 export async function loadRootKey(path: string): Promise<RootKey> {
-  const bytes = await asRootKeyErrors(path, () => readPrivateFileBytes(path, ROOT_KEY_RULES));
+  const bytes = await asStoreErrors(ROOT_KEY_ERRORS, path, () => readPrivateFileBytes(path, ROOT_KEY_RULES));
   if (bytes.length !== ROOT_KEY_BYTES) {
     bytes.fill(0);
     throw new RootKeyInvalid(
@@ -302,8 +242,8 @@ export async function loadRootKey(path: string): Promise<RootKey> {
 export async function initRootKey(path: string): Promise<void> {
   const bytes = new Uint8Array(randomBytes(ROOT_KEY_BYTES));
   try {
-    const target = await asRootKeyErrors(path, () => privateFileTarget(path));
-    await asRootKeyErrors(path, () => writePrivateFile(target, bytes, "create"));
+    const target = await asStoreErrors(ROOT_KEY_ERRORS, path, () => privateFileTarget(path));
+    await asStoreErrors(ROOT_KEY_ERRORS, path, () => writePrivateFile(target, bytes, "create"));
   } finally {
     bytes.fill(0);
   }
@@ -615,14 +555,14 @@ function parseKeyringFile(path: string, text: string, root: RootKey): { readonly
 
 /** Reads the keyring file and opens every version under the root key; a file that does not open is refused whole. */
 export async function loadKeyring(path: string, root: RootKey): Promise<Keyring> {
-  const text = await asKeyringErrors(path, () => readPrivateFile(path, KEYRING_FILE_RULES));
+  const text = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
   return parseKeyringFile(path, text, root).keyring;
 }
 
 async function readKeyringFile(path: string, root: RootKey, missingIsEmpty: boolean): Promise<KeyringFile> {
   let text: string;
   try {
-    text = await asKeyringErrors(path, () => readPrivateFile(path, KEYRING_FILE_RULES));
+    text = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
   } catch (error) {
     if (missingIsEmpty && error instanceof KeyringFileMissing) return { keys: [] };
     throw error;
@@ -650,7 +590,7 @@ async function writeKeyringFile(
     if (error instanceof KeyringFileInvalid) throw new KeyringFileRefused(path, `the result would not load (${error.reason})`);
     throw error;
   }
-  await asKeyringErrors(path, () => writePrivateFile(target, text, how));
+  await asStoreErrors(KEYRING_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
   return keyring;
 }
 
@@ -685,7 +625,7 @@ async function changeKeyring<T>(
   missingIsEmpty = false,
 ): Promise<T> {
   const root = await loadRootKey(rootKeyPath);
-  return asKeyringErrors(path, () =>
+  return asStoreErrors(KEYRING_FILE_ERRORS, path, () =>
     withPrivateFileLock(path, async (target) => {
       const current = await readKeyringFile(path, root, missingIsEmpty);
       const { file, result } = change(current, root);
@@ -803,6 +743,6 @@ export async function listKeyring(path: string, rootKeyPath: string): Promise<re
 
 /** Creates a keyring file holding one new key (for development mode); refuses if it exists. */
 export async function createKeyringFile(path: string, root: RootKey, name: string): Promise<Keyring> {
-  const target = await asKeyringErrors(path, () => privateFileTarget(path));
+  const target = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => privateFileTarget(path));
   return writeKeyringFile(path, target, { keys: [newKeyWithOneVersion(root, name)] }, root, "create");
 }

@@ -16,15 +16,16 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import {
+  asStoreErrors,
   checkPrivateDirectory,
   errnoCode,
   errnoReason,
   PrivateFileFailed,
   privateFileTarget,
-  type PrivateFileProblem,
   type PrivateFileRules,
   readPrivateFile,
   StoreFileError,
+  type StoreErrors,
   withPrivateFileLock,
   writePrivateFile,
 } from "../files/private-file.ts";
@@ -51,7 +52,7 @@ export interface SecretRing {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code; the CLI exits 78 on any of them.
+// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
 // Messages name the file and the fix, never the file's contents.
 
 export abstract class SecretFileError extends StoreFileError {}
@@ -206,40 +207,21 @@ function serializeRing(ring: SecretRing): string {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-function secretFileError(path: string, problem: PrivateFileProblem): SecretFileError {
-  switch (problem.kind) {
-    case "missing":
-      return new SecretFileMissing(path);
-    case "exists":
-      return new SecretFileExists(path);
-    case "not_regular":
-      return new SecretFileInvalid(path, "not a regular file");
-    case "too_large":
-      return new SecretFileInvalid(path, "larger than 1 MiB");
-    case "insecure":
-      return new SecretFileInsecure(path, problem.subject, problem.sentence, problem.fix);
-    case "unreadable":
-      return new SecretFileUnreadable(path, problem.reason);
-    case "unwritable":
-      return new SecretFileUnwritable(path, problem.reason);
-    case "busy":
-      return new SecretFileBusy(path);
-  }
-}
-
-/** Runs `action`, turning the shared file layer's failures into this store's errors (also for the other private files of the state directory). */
-export async function asSecretFileErrors<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw secretFileError(path, error.problem);
-    throw error;
-  }
-}
+/** The secret file's errors, also used for the other private files of the state directory (development.ts). */
+export const SECRET_FILE_ERRORS: StoreErrors<SecretFileError> = {
+  maxSize: "1 MiB",
+  missing: (path) => new SecretFileMissing(path),
+  exists: (path) => new SecretFileExists(path),
+  invalid: (path, reason) => new SecretFileInvalid(path, reason),
+  insecure: (path, subject, sentence, fix) => new SecretFileInsecure(path, subject, sentence, fix),
+  unreadable: (path, reason) => new SecretFileUnreadable(path, reason),
+  unwritable: (path, reason) => new SecretFileUnwritable(path, reason),
+  busy: (path) => new SecretFileBusy(path),
+};
 
 /** Reads the ring through any symbolic link, with owner, mode and directory checked (see readPrivateFile). */
 export async function loadSecretRing(path: string): Promise<SecretRing> {
-  const text = await asSecretFileErrors(path, () => readPrivateFile(path, SECRET_FILE_RULES));
+  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, SECRET_FILE_RULES));
   return parseSecretFile(path, text);
 }
 
@@ -252,18 +234,18 @@ async function writeSecretFile(path: string, target: string, ring: SecretRing, h
     if (error instanceof SecretFileInvalid) throw new SecretFileRefused(path, `the result would not load (${error.reason})`);
     throw error;
   }
-  await asSecretFileErrors(path, () => writePrivateFile(target, text, how));
+  await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
 }
 
 function withSecretFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
-  return asSecretFileErrors(path, () => withPrivateFileLock(path, change));
+  return asStoreErrors(SECRET_FILE_ERRORS, path, () => withPrivateFileLock(path, change));
 }
 
 /** Creates `path` with one fresh secret (version 1), mode 0600; refuses if `path` exists. */
 export async function initSecretFile(path: string): Promise<SecretRing> {
   const ring = makeSecretRing([newSecretVersion(1)]);
   // No lock: link() creates the file only if absent, so two inits cannot both succeed.
-  const target = await asSecretFileErrors(path, () => privateFileTarget(path));
+  const target = await asStoreErrors(SECRET_FILE_ERRORS, path, () => privateFileTarget(path));
   await writeSecretFile(path, target, ring, "create");
   return ring;
 }
@@ -330,7 +312,7 @@ export async function prepareStateDirectory(stateDir: string): Promise<void> {
 
 /** Whoever can write the state directory, or owns it, can replace the secret file with one of their own. */
 async function refuseUnsafeStateDirectory(stateDir: string): Promise<void> {
-  await asSecretFileErrors(stateDir, async () => {
+  await asStoreErrors(SECRET_FILE_ERRORS, stateDir, async () => {
     try {
       await checkPrivateDirectory(stateDir, "chmod 700");
     } catch (error) {

@@ -8,12 +8,13 @@
  * no fsync: a record survives a crash of caas, not one of the machine.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import { CaasError } from "../errors.ts";
 
 /** Why an append failed: the errno name (ENOSPC, EBADF...), nothing of the record. */
-export class AppendFailed extends Error {
+export class AppendFailed extends CaasError {
+  readonly code = "append_failed";
   constructor(readonly errno: string) {
     super(`append failed (${errno})`);
-    this.name = "AppendFailed";
   }
 }
 

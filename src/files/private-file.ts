@@ -4,7 +4,8 @@
  * how a command changes one (an exclusive lock for the whole read-modify-write, then a 0600
  * temporary beside the file, fsynced and moved into place, so a reader never sees half a file)
  * and what a symbolic link means (the file it points to is the one read and the one updated).
- * Failures are PrivateFileFailed with a problem the store words as its own error.
+ * Failures are PrivateFileFailed with a problem; storeError words it with the store's own error
+ * classes (StoreErrors), one mapping for every store.
  */
 import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
@@ -20,7 +21,7 @@ export const LOCK_WAIT_MS = 10_000;
 /**
  * A file caas keeps (secret, API keys) is missing, unreadable, insecure or malformed: a stable
  * code, the path, and a message that names the file and the fix, never the file's contents.
- * The CLI exits 78 on any of them unless the store's CLI says otherwise (busy 75, not found 1).
+ * The CLI's exit status is its code's (src/cli/exit-codes.ts): 78 for most, busy 75, not found 1.
  */
 export abstract class StoreFileError extends CaasError {
   constructor(
@@ -66,10 +67,63 @@ export type PrivateFileProblem =
   | { readonly kind: "insecure"; readonly subject: string; readonly sentence: string; readonly fix: string }
   | { readonly kind: "busy" };
 
-export class PrivateFileFailed extends Error {
+/** The shared layer's failure, which the store whose file it is words as its own error before anyone sees it. */
+export class PrivateFileFailed extends CaasError {
+  readonly code = "private_file_failed";
   constructor(readonly problem: PrivateFileProblem) {
     super(problem.kind);
-    this.name = "PrivateFileFailed";
+  }
+}
+
+/**
+ * How one store words the problems above: a constructor of its own error family for each, and
+ * its size limit as its messages say it. The mapping itself is storeError's, the same for all.
+ */
+export interface StoreErrors<F extends StoreFileError> {
+  /** The file's size limit in words ("4 MiB"), for "larger than ...". */
+  readonly maxSize: string;
+  readonly missing: (path: string) => F;
+  readonly exists: (path: string) => F;
+  readonly invalid: (path: string, reason: string) => F;
+  readonly insecure: (path: string, subject: string, sentence: string, fix: string) => F;
+  readonly unreadable: (path: string, reason: string) => F;
+  readonly unwritable: (path: string, reason: string) => F;
+  readonly busy: (path: string) => F;
+}
+
+/** `problem` with the file at `path`, as the store whose `errors` these are says it. */
+export function storeError<F extends StoreFileError>(errors: StoreErrors<F>, path: string, problem: PrivateFileProblem): F {
+  switch (problem.kind) {
+    case "missing":
+      return errors.missing(path);
+    case "exists":
+      return errors.exists(path);
+    case "not_regular":
+      return errors.invalid(path, "not a regular file");
+    case "too_large":
+      return errors.invalid(path, `larger than ${errors.maxSize}`);
+    case "insecure":
+      return errors.insecure(path, problem.subject, problem.sentence, problem.fix);
+    case "unreadable":
+      return errors.unreadable(path, problem.reason);
+    case "unwritable":
+      return errors.unwritable(path, problem.reason);
+    case "busy":
+      return errors.busy(path);
+  }
+}
+
+/** Runs `action` on the file at `path`, turning this layer's failures into the store's own errors. */
+export async function asStoreErrors<T, F extends StoreFileError>(
+  errors: StoreErrors<F>,
+  path: string,
+  action: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof PrivateFileFailed) throw storeError(errors, path, error.problem);
+    throw error;
   }
 }
 

@@ -62,12 +62,29 @@ export function presentedApiKey(headers: Headers, body: unknown): string | undef
   return agreed;
 }
 
+/** The key a request's headers carry and its record in one store: what the rate-limit gate found, kept for the route. */
+export interface HeaderCaller {
+  readonly apiKeys: ApiKeyStore;
+  readonly presented: string | undefined;
+  /** undefined: no key, or not a valid one. */
+  readonly record: ApiKeyRecord | undefined;
+}
+
+/** Looks up the key the headers carry (the gate's question: is this a valid key, and whose?). */
+export function headerCaller(apiKeys: ApiKeyStore, headers: Headers): HeaderCaller {
+  const presented = presentedApiKey(headers, undefined);
+  return { apiKeys, presented, record: apiKeys.lookup(presented) };
+}
+
 /**
  * The record of the caller's key, or Unauthorized. Runs on the raw parsed body, before the
  * route's schema is checked, so that a request with a bad key and a bad field is a 401 too.
+ * `known` is what the gate already found in the headers: when the key presented is that one
+ * and the store has not been reloaded since, its answer stands and the key is not hashed again.
  */
-export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown): ApiKeyRecord {
-  const record = store.lookup(presentedApiKey(headers, body));
+export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown, known?: HeaderCaller): ApiKeyRecord {
+  const presented = presentedApiKey(headers, body);
+  const record = known !== undefined && known.apiKeys === store && known.presented === presented ? known.record : store.lookup(presented);
   if (record === undefined) throw new Unauthorized();
   return record;
 }
@@ -78,7 +95,7 @@ export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown
  * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
  * use that the keyring does not hold. The caller's key name goes into the audit line as soon as
  * the key is known, so a refusal for a missing scope still says who was refused. Credentials are
- * read once, so the key and the scope that allowed it come from one load.
+ * read once, so the key and the scope that allowed it come from one load. `known`: as for authenticate.
  */
 export function keyringCaller(
   credentials: CredentialsHolder,
@@ -86,9 +103,10 @@ export function keyringCaller(
   name: string | undefined,
   operation: KeyringOperation,
   audit: Pick<RequestAudit, "note">,
+  known?: HeaderCaller,
 ): { readonly caller: ApiKeyRecord; readonly key: KeyringKey } {
   const { apiKeys, keyring } = credentials.current;
-  const caller = authenticate(apiKeys, request.headers, undefined);
+  const caller = authenticate(apiKeys, request.headers, undefined, known);
   audit.note({ apiKeyName: caller.name });
   if (name === undefined || !permitsKeyring(caller, name, operation)) throw new ScopeMissing();
   const key = keyring.get(name);

@@ -15,6 +15,8 @@
 import type { Server } from "bun";
 import { answerFor } from "./error-answers.ts";
 import { RateLimited } from "../errors.ts";
+import type { ApiKeyStore } from "../credentials/api-keys.ts";
+import { headerCaller, type HeaderCaller } from "./authenticate.ts";
 import { pathOf, withoutTrailingSlash } from "./paths.ts";
 
 /** Most clients tracked at once; about 100 bytes each. */
@@ -132,30 +134,56 @@ function ipv6Prefix64(address: string): string {
     .join(":");
 }
 
-/** Which bucket the gate charged for a request, so a route that learns the caller's key later can move the charge. */
-const charges = new WeakMap<Request, { readonly limiter: RateLimiter; readonly client: string }>();
+/** What the gate learned of one request: the bucket it charged, and the API key its headers carry, looked up. */
+interface Admission {
+  client: string;
+  readonly caller: HeaderCaller;
+}
 
 /**
- * For routes that find the caller's key in the JSON body, after authenticating it: moves this
- * request's charge from its address to the key, throwing RateLimited (429) if the key is over
- * its rate. Nothing happens when the limiter is off, or when the request was already charged to
- * this key (the key came in a header too). Call it once per request, and only with a valid key.
+ * The gate's admissions, each kept as long as its request: the app's routes take the caller the
+ * gate looked up instead of hashing the key again, and move the charge to a key found only in
+ * the body. One per server, handed to the gate and to the app, so no state outlives a server
+ * and nothing is shared between two of them (tests build several).
  */
-export function chargeToKey(request: Request, keyName: string): void {
-  const charged = charges.get(request);
-  const client = apiKeyClient(keyName);
-  if (charged === undefined || charged.client === client) return;
-  charges.set(request, { limiter: charged.limiter, client });
-  charged.limiter.refund(charged.client);
-  charged.limiter.charge(client);
+export class Admissions {
+  readonly #byRequest = new WeakMap<Request, Admission>();
+
+  constructor(readonly limiter: RateLimiter) {}
+
+  /** Records that the gate charged `request` to `client`, having looked up its header key as `caller`. */
+  admit(request: Request, client: string, caller: HeaderCaller): void {
+    this.#byRequest.set(request, { client, caller });
+  }
+
+  /** The header key as the gate looked it up; undefined for a request the gate never saw (a probe, or no gate). */
+  headerCaller(request: Request): HeaderCaller | undefined {
+    return this.#byRequest.get(request)?.caller;
+  }
+
+  /**
+   * For routes that find the caller's key in the JSON body, after authenticating it: moves this
+   * request's charge from its address to the key, throwing RateLimited (429) if the key is over
+   * its rate. Nothing happens for a request the gate never saw, or one already charged to this
+   * key (the key came in a header too). Call it only with a valid key.
+   */
+  chargeToKey(request: Request, keyName: string): void {
+    const admission = this.#byRequest.get(request);
+    const client = apiKeyClient(keyName);
+    if (admission === undefined || admission.client === client) return;
+    const charged = admission.client;
+    admission.client = client;
+    this.limiter.refund(charged);
+    this.limiter.charge(client);
+  }
 }
 
 /** Something the server checks before routing: an answer to send instead, or undefined to go on. */
 export type Gate = (request: Request, server?: Pick<Server<undefined>, "requestIP">) => Response | undefined;
 
 export interface RateLimitGateOptions {
-  /** The name of the valid API key the request's headers carry, or undefined (none, or not a valid one). */
-  readonly keyNameFromHeaders: (headers: Headers) => string | undefined;
+  /** The API key store in force now; the key a request's headers carry is looked up in it, once, and only a valid one counts. */
+  readonly apiKeys: () => ApiKeyStore;
   /**
    * Paths (without a trailing slash) whose GET and HEAD requests are never limited nor counted:
    * the probes. Behind a load balancer every client shares its address, so a burst of traffic
@@ -172,19 +200,22 @@ function isProbe(request: Request, probePaths: ReadonlySet<string>): boolean {
  * The server-level check: every request spends a token of its client's bucket before it is
  * routed, so even a body that cannot be parsed is paid for. A key that is presented but not
  * valid counts as no key, so guessing keys is limited by address, and inventing keys buys no
- * fresh buckets. A key sent only in the JSON body is seen later, by its route, which moves the
- * charge to it with chargeToKey(). Probes pass untouched. undefined when the limiter is off.
+ * fresh buckets. What the gate found is admitted to `admissions`, refusals included (their log
+ * line names the key): a route takes the header key's record from there, and a key sent only in
+ * the JSON body moves the charge with chargeToKey(). Probes pass untouched. undefined when the
+ * limiter is off.
  */
-export function rateLimitGate(limiter: RateLimiter, options: RateLimitGateOptions): Gate | undefined {
+export function rateLimitGate(admissions: Admissions, options: RateLimitGateOptions): Gate | undefined {
+  const { limiter } = admissions;
   if (!limiter.enabled) return undefined;
   const probePaths = options.probePaths ?? new Set<string>();
   return (request, server) => {
     if (probePaths.size > 0 && isProbe(request, probePaths)) return undefined;
-    const keyName = options.keyNameFromHeaders(request.headers);
-    const client = keyName === undefined ? addressClient(server?.requestIP(request)?.address ?? "unknown") : apiKeyClient(keyName);
+    const caller = headerCaller(options.apiKeys(), request.headers);
+    const client =
+      caller.record === undefined ? addressClient(server?.requestIP(request)?.address ?? "unknown") : apiKeyClient(caller.record.name);
+    admissions.admit(request, client, caller);
     const retryAfter = limiter.take(client);
-    if (retryAfter > 0) return answerFor(new RateLimited(retryAfter));
-    charges.set(request, { limiter, client });
-    return undefined;
+    return retryAfter > 0 ? answerFor(new RateLimited(retryAfter)) : undefined;
   };
 }

@@ -24,7 +24,7 @@ export function instrument(
   metrics: Metrics,
   logger: Logger,
   gate?: Gate,
-  keyNameOf?: (headers: Headers) => string | undefined,
+  keyNameOf?: (request: Request) => string | undefined,
 ): FetchHandler {
   // The access log line is written outside the try below: a throw there would reach Bun.
   const log = loggerThatNeverThrows(logger);
@@ -32,7 +32,7 @@ export function instrument(
   const about = (request: Request) => ({
     route: metrics.routeOf(pathOf(request.url)),
     traceId: traceIdOf(request.headers),
-    apiKeyName: keyNameOf?.(request.headers),
+    apiKeyName: keyNameOf?.(request),
   });
   return async (request, server) => {
     const started = performance.now();
@@ -67,7 +67,7 @@ export function instrument(
     const seconds = (performance.now() - started) / 1000;
     const route = metrics.routeIndexOf(pathOf(request.url));
     metrics.observe(route, status, seconds);
-    // The gate's refusals and a body key's (chargeToKey, answered by the app) alike.
+    // The gate's refusals and a body key's (Admissions.chargeToKey, answered by the app) alike.
     if (status === 429) metrics.rateLimited += 1;
     if (accessLog) {
       const id = response.headers.get(REQUEST_ID_HEADER) ?? undefined;

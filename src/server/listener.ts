@@ -7,8 +7,8 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Server } from "bun";
-import { createApp, type CaasApp } from "../app.ts";
-import { presentedApiKey } from "../http/authenticate.ts";
+import { type AppDeps, createApp, type CaasApp } from "../app.ts";
+import { headerCaller } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError, opsAddress } from "../config.ts";
 import { isDevelopment, publishDevCertificate } from "../credentials/development.ts";
@@ -17,7 +17,7 @@ import { AppendFailed, AppendFile } from "../files/append-file.ts";
 import { AuditTrail } from "../http/audit.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
-import { RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
+import { Admissions, RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../http/metrics.ts";
 import { probePaths } from "../modules/ops/index.ts";
@@ -217,6 +217,30 @@ export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
   }
 }
 
+/**
+ * The app behind the per-client rate limit and the instrumentation: what the API listener serves
+ * on every routed path. The gate looks a request's header key up once, before routing, and the
+ * app's routes take its answer from the admissions they share, so a key is hashed once a request.
+ * Probes are never limited (see src/http/rate-limit.ts).
+ */
+export function gatedApp(
+  config: Config,
+  deps: Omit<AppDeps, "admissions" | "metrics"> & { readonly metrics: Metrics },
+): { readonly app: CaasApp; readonly handle: FetchHandler } {
+  const { credentials, logger, metrics } = deps;
+  const admissions = new Admissions(new RateLimiter({ rate: config.rateLimit }));
+  // Without a limit there is no gate, and nothing for the app to ask of the admissions.
+  const app: CaasApp = createApp(config, { ...deps, admissions: admissions.limiter.enabled ? admissions : undefined });
+  const gate = rateLimitGate(admissions, { apiKeys: () => credentials.current.apiKeys, probePaths: probePaths(app.routes) });
+  // For the log lines of what is answered here (the gate's 429s, a last-resort 500): the gate's
+  // lookup where it made one, else (no limit; a 500 alone) the key is looked up for the line.
+  const keyNameOf = (request: Request) => {
+    const known = admissions.headerCaller(request) ?? headerCaller(credentials.current.apiKeys, request.headers);
+    return known.record?.name;
+  };
+  return { app, handle: instrument(app.fetch, metrics, logger, gate, keyNameOf) };
+}
+
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   // First, so a second instance fails at once, before it makes certificates or secrets.
   if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
@@ -226,7 +250,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const metrics = new Metrics();
   metrics.tlsCertificateExpiry = certificateExpiry(tls.cert);
   let shuttingDown = false;
-  const limiter = new RateLimiter({ rate: config.rateLimit });
   const auditTrail = openAuditTrail(config, logger);
   if (auditTrail.enabled) metrics.auditTrail = auditTrail;
   // The listeners that may hold a request: the current one, and one being retired after a SIGHUP.
@@ -239,14 +262,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
     return undefined;
   };
-  const app: CaasApp = createApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown, auditTrail, clientAddress });
-  // Per-client rate limit before routing; a key counts only if valid, and probes are never limited (see src/http/rate-limit.ts).
-  const keyNameOf = (headers: Headers) => credentials.current.apiKeys.lookup(presentedApiKey(headers, undefined))?.name;
-  const gate = rateLimitGate(limiter, {
-    keyNameFromHeaders: keyNameOf,
-    probePaths: probePaths(app.routes),
-  });
-  const handle = instrument(app.fetch, metrics, logger, gate, keyNameOf);
+  const { app, handle } = gatedApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown, auditTrail, clientAddress });
   const refuse = instrument(
     (request) => {
       metrics.countError("invalid_target");

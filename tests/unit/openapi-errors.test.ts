@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from "bun:test";
 import { AuditTrail } from "../../src/http/audit.ts";
-import { RateLimiter, rateLimitGate } from "../../src/http/rate-limit.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { Admissions, RateLimiter, rateLimitGate } from "../../src/http/rate-limit.ts";
 import { SPEC_PATH } from "../../src/modules/ops/docs.ts";
 import { badInputCases, BAD_INPUT_MAX_BODY } from "../cases/bad-input.ts";
 import {
@@ -171,9 +172,8 @@ async function answer(operation: Operation, attempt: Attempt): Promise<{ status:
   if (attempt.twice === true) {
     // The rate limit is the server's gate in front of the app: one request a second, this one the
     // second. As the server does, it charges a valid key in a header to that key's bucket.
-    const gate = rateLimitGate(new RateLimiter({ rate: 1, capacity: 1 }), {
-      keyNameFromHeaders: (headers) => (headers.get("x-api-key") === FULL_KEY ? "full" : undefined),
-    });
+    const keys = ApiKeyStore.fromKeys([{ name: "full", key: FULL_KEY }]);
+    const gate = rateLimitGate(new Admissions(new RateLimiter({ rate: 1, capacity: 1 })), { apiKeys: () => keys });
     served = async (incoming) => gate?.(incoming) ?? app.handle(incoming);
     await served(request());
   }

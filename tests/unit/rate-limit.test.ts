@@ -1,7 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { Elysia } from "elysia";
-import { addressClient, apiKeyClient, chargeToKey, RateLimiter, rateLimitGate } from "../../src/http/rate-limit.ts";
+import { addressClient, Admissions, apiKeyClient, RateLimiter, rateLimitGate } from "../../src/http/rate-limit.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { answerFor } from "../../src/http/error-answers.ts";
 import type { RateLimited } from "../../src/errors.ts";
 
@@ -164,15 +165,19 @@ describe("client identities", () => {
 
 describe("rateLimitGate", () => {
   const server = (address: string) => ({ requestIP: () => ({ address, port: 1, family: "IPv4" as const }) });
-  const keys = new Map([["good-key", "main"]]);
-  const options = { keyNameFromHeaders: (headers: Headers) => keys.get(headers.get("x-api-key") ?? "") };
+  const store = ApiKeyStore.fromKeys([{ name: "main", key: "good-key-0123456789" }]);
+  const options = { apiKeys: () => store };
+  const gateOf = (limiter: RateLimiter) => {
+    const admissions = new Admissions(limiter);
+    return { admissions, gate: rateLimitGate(admissions, options)! };
+  };
 
   it("is absent when the limit is 0", () => {
-    expect(rateLimitGate(new RateLimiter({ rate: 0 }), options)).toBeUndefined();
+    expect(rateLimitGate(new Admissions(new RateLimiter({ rate: 0 })), options)).toBeUndefined();
   });
 
   it("answers 429 rate_limited in JSON with Retry-After once the client's bucket is empty", async () => {
-    const gate = rateLimitGate(new RateLimiter({ rate: 2, now: clock().now }), options)!;
+    const { gate } = gateOf(new RateLimiter({ rate: 2, now: clock().now }));
     const request = () => new Request("https://caas/healthz");
     expect(gate(request(), server("192.0.2.1"))).toBeUndefined();
     expect(gate(request(), server("192.0.2.1"))).toBeUndefined();
@@ -185,10 +190,10 @@ describe("rateLimitGate", () => {
   });
 
   it("limits a valid key by its name wherever it comes from, and an invalid key by address", () => {
-    const gate = rateLimitGate(new RateLimiter({ rate: 1, now: clock().now }), options)!;
+    const { gate } = gateOf(new RateLimiter({ rate: 1, now: clock().now }));
     const withKey = (key: string) => new Request("https://caas/oracleinvocation", { headers: { "x-api-key": key } });
-    expect(gate(withKey("good-key"), server("192.0.2.1"))).toBeUndefined();
-    expect(gate(withKey("good-key"), server("192.0.2.2"))?.status).toBe(429);
+    expect(gate(withKey("good-key-0123456789"), server("192.0.2.1"))).toBeUndefined();
+    expect(gate(withKey("good-key-0123456789"), server("192.0.2.2"))?.status).toBe(429);
     // Inventing keys buys no fresh buckets: they all land on the address.
     expect(gate(withKey("guess-1"), server("192.0.2.3"))).toBeUndefined();
     expect(gate(withKey("guess-2"), server("192.0.2.3"))?.status).toBe(429);
@@ -196,19 +201,19 @@ describe("rateLimitGate", () => {
 
   it("moves a request's charge from its address to the key its route found in the body", () => {
     const limiter = new RateLimiter({ rate: 2, now: clock().now });
-    const gate = rateLimitGate(limiter, options)!;
+    const { admissions, gate } = gateOf(limiter);
     const address = server("192.0.2.5");
     // Two requests with a body key: each is charged to the address by the gate, then moved to the key.
     for (let i = 0; i < 2; i++) {
       const request = new Request("https://caas/encrypt", { method: "POST" });
       expect(gate(request, address)).toBeUndefined();
-      chargeToKey(request, "main");
-      chargeToKey(request, "main"); // a second call for the same request changes nothing
+      admissions.chargeToKey(request, "main");
+      admissions.chargeToKey(request, "main"); // a second call for the same request changes nothing
     }
     // The key's burst is spent, so a third is refused by the key...
     const third = new Request("https://caas/encrypt", { method: "POST" });
     expect(gate(third, address)).toBeUndefined();
-    expect(() => chargeToKey(third, "main")).toThrow(expect.objectContaining({ code: "rate_limited" }));
+    expect(() => admissions.chargeToKey(third, "main")).toThrow(expect.objectContaining({ code: "rate_limited" }));
     // ...while the address paid nothing in the end: its whole burst is still there.
     expect(limiter.take(addressClient("192.0.2.5"))).toBe(0);
     expect(limiter.take(addressClient("192.0.2.5"))).toBe(0);
@@ -217,24 +222,24 @@ describe("rateLimitGate", () => {
 
   it("leaves a request charged to a header key where it is", () => {
     const limiter = new RateLimiter({ rate: 1, now: clock().now });
-    const gate = rateLimitGate(limiter, options)!;
-    const request = new Request("https://caas/encrypt", { method: "POST", headers: { "x-api-key": "good-key" } });
+    const { admissions, gate } = gateOf(limiter);
+    const request = new Request("https://caas/encrypt", { method: "POST", headers: { "x-api-key": "good-key-0123456789" } });
     expect(gate(request, server("192.0.2.6"))).toBeUndefined();
-    chargeToKey(request, "main"); // already charged to "main": no second token
+    admissions.chargeToKey(request, "main"); // already charged to "main": no second token
     expect(limiter.take(addressClient("192.0.2.6"))).toBe(0);
   });
 
-  it("does nothing for a request the gate never saw (limiter off)", () => {
-    expect(() => chargeToKey(new Request("https://caas/encrypt"), "main")).not.toThrow();
+  it("does nothing for a request the gate never saw (a probe, or another server's)", () => {
+    const { admissions } = gateOf(new RateLimiter({ rate: 1, now: clock().now }));
+    expect(() => admissions.chargeToKey(new Request("https://caas/encrypt"), "main")).not.toThrow();
   });
 
   it("reaches an Elysia route: the context's request is the one the gate charged", async () => {
-    const limiter = new RateLimiter({ rate: 1, now: clock().now });
-    const gate = rateLimitGate(limiter, options)!;
+    const { admissions, gate } = gateOf(new RateLimiter({ rate: 1, now: clock().now }));
     const app = new Elysia()
       .onError(({ error }) => new Response((error as { code?: string }).code ?? "?", { status: 429 }))
       .post("/encrypt", ({ request }) => {
-        chargeToKey(request, "main");
+        admissions.chargeToKey(request, "main");
         return "ok";
       });
     const statuses: number[] = [];

@@ -1,13 +1,13 @@
 /**
  * Every place a setting's default is written down says what SETTINGS (src/config.ts) says, the one
- * place it is stated: `serve --help`, the README's settings table, docs/configuration.md and
- * deploy/caas.toml. A new row, or a changed default, fails here until each of them follows. So
- * do the other lists the docs keep of something stated once: the metrics families
- * (src/http/exposition.ts) in docs/operations.md, and the requests Bun answers itself
- * (docs/security.md) in the README's limits.
+ * place it is stated: `serve --help`, the README's settings table, docs/configuration.md,
+ * deploy/caas.toml, and prose in the docs that gives a default beside its variable. A new row,
+ * or a changed default, fails here until each of them follows. So do the other lists the docs
+ * keep of something stated once: the metrics families (src/http/exposition.ts) in
+ * docs/operations.md, and the requests Bun answers itself (docs/security.md) in the README's limits.
  */
 import { describe, expect, it } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SERVE_HELP } from "../../src/cli/serve.ts";
 import { ComputedDefault, defaultConfig, defaultText, SETTINGS, type Setting } from "../../src/config.ts";
@@ -172,5 +172,43 @@ describe("README.md's limits", () => {
     expect(section).toContain("`400 invalid_target`");
     expect(section).toMatch(/form-encoded, as `text\/plain` or with no Content-Type as strict JSON/);
     expect(section).toContain("(docs/security.md#limits)");
+  });
+});
+
+describe("prose in the docs that gives a setting's default", () => {
+  const settingOf = (env: string | undefined) => SETTINGS.find((setting) => setting.env === env);
+  const UNITS: Readonly<Record<string, number>> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+  const documents = ["README.md", ...readdirSync(join(REPO, "docs"), { encoding: "utf8" }).map((name) => `docs/${name}`)].filter((path) =>
+    path.endsWith(".md"),
+  );
+  /** `CAAS_X` (64 MiB): a size, said beside its variable. */
+  const sizes = documents.flatMap((path) =>
+    [...read(path).matchAll(/`(CAAS_[A-Z_]+)` \((\d+) (KiB|MiB|GiB)\)/g)].map((match) => ({
+      path,
+      setting: settingOf(match[1]),
+      bytes: Number(match[2]) * (UNITS[match[3] ?? ""] ?? Number.NaN),
+    })),
+  );
+  /** `CAAS_X` (default `V`...) or `CAAS_X`, ..., `V` by default: a value, said in the same sentence as its variable. */
+  const values = documents.flatMap((path) =>
+    [
+      ...read(path).matchAll(/`(CAAS_[A-Z_]+)`(?: \(default |[^`.]*)`([^`]+)`(?: by default)/g),
+      ...read(path).matchAll(/`(CAAS_[A-Z_]+)` \(default `([^`]+)`/g),
+    ].map((match) => ({ path, setting: settingOf(match[1]), value: match[2] })),
+  );
+
+  it("finds the places it checks", () => {
+    expect(sizes.map((found) => `${found.path} ${found.setting?.env}`)).toContain("docs/security.md CAAS_MAX_BODY_IN_FLIGHT");
+    expect(values.map((found) => `${found.path} ${found.setting?.env}`)).toContain("docs/api.md CAAS_OPS_LISTEN");
+  });
+
+  it("says the size the table gives", () => {
+    for (const { path, setting, bytes } of sizes)
+      expect(`${path}: ${setting?.env} ${bytes}`).toBe(`${path}: ${setting?.env} ${setting?.default}`);
+  });
+
+  it("says the value the table gives", () => {
+    for (const { path, setting, value } of values)
+      expect(`${path}: ${setting?.env} ${value}`).toBe(`${path}: ${setting?.env} ${setting?.default}`);
   });
 });

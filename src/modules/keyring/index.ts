@@ -7,6 +7,7 @@ import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import type { KeyUseObserver } from "../../http/metrics.ts";
+import type { Admissions } from "../../http/rate-limit.ts";
 import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../http/model.ts";
 import {
   batchOf,
@@ -29,6 +30,8 @@ export interface KeyringDeps {
   readonly audit: AuditPlugin;
   /** Told each use of a key's version (metrics). */
   readonly keyUse?: KeyUseObserver;
+  /** What the rate-limit gate found of each request (the header key, looked up); absent when there is no gate. */
+  readonly admissions?: Admissions;
 }
 
 /** What every keyring route can refuse: the body, the caller's key and scope, then the keyring key's name (keyringCaller). */
@@ -40,7 +43,8 @@ const OPEN_CODES = ["invalid_ciphertext", "key_version_retired", "authentication
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
   return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
-    const found = keyringCaller(deps.credentials, request, (params as Readonly<Record<string, string | undefined>>).name, operation, audit);
+    const name = (params as Readonly<Record<string, string | undefined>>).name;
+    const found = keyringCaller(deps.credentials, request, name, operation, audit, deps.admissions?.headerCaller(request));
     return deps.keyUse === undefined ? found : { caller: found.caller, key: observedKey(found.key, deps.keyUse) };
   });
 }

@@ -8,6 +8,7 @@ import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import type { KeyUseObserver } from "../../http/metrics.ts";
+import type { Admissions } from "../../http/rate-limit.ts";
 import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import { OpenedText, OpenRequest, OracleAnswer, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
 import { envelopeOf, openText, sealText, sealTextWrapped } from "./service.ts";
@@ -23,6 +24,8 @@ export interface OracleOptions {
   readonly credentials?: CredentialsHolder;
   /** Told each use of a keyring key's version in envelope mode (metrics). */
   readonly keyUse?: KeyUseObserver;
+  /** What the rate-limit gate found of each request (the header key, looked up); absent when there is no gate. */
+  readonly admissions?: Admissions;
 }
 
 /** The body's wrap_with as sent, before any schema: a string, or undefined (absent or mistyped, which the schema then refuses). */
@@ -58,11 +61,11 @@ function oracleCaller(
   const credentials = options.credentials;
   if (credentials === undefined || (options.requireKey !== true && wrapWith === undefined)) return NO_CALLER;
   if (wrapWith !== undefined) {
-    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit);
+    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit, options.admissions?.headerCaller(request));
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
     return { caller, wrapper: options.keyUse === undefined ? key : observedKey(key, options.keyUse) };
   }
-  const caller = authenticate(credentials.current.apiKeys, request.headers, undefined);
+  const caller = authenticate(credentials.current.apiKeys, request.headers, undefined, options.admissions?.headerCaller(request));
   audit.note({ apiKeyName: caller.name });
   if (!permits(caller, "oracle")) throw new ScopeMissing();
   return { caller, wrapper: undefined };

@@ -10,7 +10,7 @@ import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../
 import { PseudonymAnswer, PseudonymBatchAnswer, pseudonymBatchRequest, PseudonymRequest, VerifyAnswer, VerifyRequest } from "./model.ts";
 import { PseudonymMemo } from "./profiles/standard.ts";
 import { encrypt, verify } from "./service.ts";
-import { chargeToKey } from "../../http/rate-limit.ts";
+import type { Admissions } from "../../http/rate-limit.ts";
 
 export interface PseudonymDeps {
   readonly credentials: CredentialsHolder;
@@ -20,6 +20,8 @@ export interface PseudonymDeps {
   readonly audit: AuditPlugin;
   /** Users per secret version whose derived material is kept (config.pseudonymCacheUsers). */
   readonly cacheUsers: number;
+  /** What the rate-limit gate found of each request; absent when there is no gate. */
+  readonly admissions?: Admissions;
 }
 
 const KEY_CODES = ["unauthorized", "forbidden"] as const;
@@ -49,10 +51,10 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
        */
       .derive(({ request, body, audit }) => {
         const { apiKeys, secrets } = deps.credentials.current;
-        const caller = authenticate(apiKeys, request.headers, body);
+        const caller = authenticate(apiKeys, request.headers, body, deps.admissions?.headerCaller(request));
         audit.note({ apiKeyName: caller.name });
-        // The server charged this request to its address; a key found in the body takes the charge over.
-        chargeToKey(request, caller.name);
+        // The gate charged this request to its address; a key found in the body takes the charge over.
+        deps.admissions?.chargeToKey(request, caller.name);
         // A key for the keyring alone is no key here: 403, still before the body's schema.
         if (!permits(caller, "pseudonym")) throw new ScopeMissing();
         return { caller, keys: { secrets, memo } };

@@ -21,6 +21,7 @@ import {
   type PoolAlgorithm,
 } from "../../../crypto/hash.ts";
 import { deriveSaltPool, deriveSelectionKey, deriveUserKey, type PoolSalt } from "../../../crypto/kdf.ts";
+import { fixedDefault } from "../../../config.ts";
 import { InvalidText, InvalidUuid } from "../../../errors.ts";
 import type { SecretRing, SecretVersion } from "../../../credentials/secret-ring.ts";
 
@@ -96,8 +97,8 @@ export class PseudonymMemo {
   }
 }
 
-/** The memo of callers that bring none (tests, the CLI); the server makes its own from its settings. */
-const sharedMemo = new PseudonymMemo(16_384);
+/** The memo of callers that bring none (tests, the CLI), as large as the server's by default; the server makes its own from its settings. */
+const sharedMemo = new PseudonymMemo(fixedDefault("pseudonymCacheUsers"));
 
 const TWO_TO_32 = 2 ** 32;
 
