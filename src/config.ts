@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
+import { closestName } from "./closest-name.ts";
 import { ConfigError } from "./errors.ts";
 import type { LogLevel } from "./log.ts";
 
@@ -215,27 +216,15 @@ export interface UnknownVariable {
   readonly message: string;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 /** CAAS_* variables that no setting reads: a misspelt one would otherwise be ignored silently. */
 export function unknownSettingVariables(env: Readonly<Record<string, string | undefined>>): UnknownVariable[] {
-  const known = new Set([...SETTINGS.map((setting) => setting.env), ...NON_SETTING_VARIABLES]);
+  const settingVariables = SETTINGS.map((setting) => setting.env);
+  const known = new Set([...settingVariables, ...NON_SETTING_VARIABLES]);
   return Object.keys(env)
     .filter((name) => name.startsWith("CAAS_") && !known.has(name))
     .sort()
     .map((name) => {
-      let closest = SETTINGS[0]!.env;
-      for (const setting of SETTINGS) if (editDistance(name, setting.env) < editDistance(name, closest)) closest = setting.env;
+      const closest = closestName(name, settingVariables) ?? "";
       return { name, closest, message: `${name} is not a setting and is ignored (did you mean ${closest}?)` };
     });
 }
