@@ -1,8 +1,8 @@
 /** `caas decrypt`: open an oracle answer offline (the Flask original's decode_cli.py). */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CaasError } from "../errors.ts";
 import { openText } from "../modules/oracle/service.ts";
-import { EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
+import { EXIT_OK, EXIT_USAGE, isParseArgsError, type CliIo, usageProblem } from "./io.ts";
 
 export const DECRYPT_HELP = [
   "usage: caas decrypt --key K --nonce N --mac M --data D [--aad A]",
@@ -14,25 +14,27 @@ export const DECRYPT_HELP = [
 
 export const EXIT_DECRYPT_FAILED = 1;
 
+const OPTIONS = {
+  key: { type: "string" },
+  nonce: { type: "string" },
+  mac: { type: "string" },
+  data: { type: "string" },
+  aad: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
 export async function runDecryptCommand(args: readonly string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: {
-        key: { type: "string" },
-        nonce: { type: "string" },
-        mac: { type: "string" },
-        data: { type: "string" },
-        aad: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: OPTIONS,
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     if (isParseArgsError(error)) {
-      io.err(`caas decrypt: ${firstSentence(error.message)}`);
+      io.err(`caas decrypt: ${usageProblem(error, Object.keys(OPTIONS))}`);
       return EXIT_USAGE;
     }
     throw error;

@@ -17,7 +17,17 @@ import {
   setMinDecryptionVersion,
   trimKeyringKey,
 } from "../credentials/keyring.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import {
+  type CliIo,
+  didYouMean,
+  EXIT_CONFIG,
+  EXIT_NOT_FOUND,
+  EXIT_OK,
+  EXIT_TEMPFAIL,
+  EXIT_USAGE,
+  isParseArgsError,
+  usageProblem,
+} from "./io.ts";
 
 const KEYRING_FILE_ENV = "CAAS_KEYRING_FILE";
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
@@ -117,7 +127,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
     io.err(
       command === undefined
         ? "caas keyring: missing command (create, rotate, list, set or trim); see caas keyring --help"
-        : "caas keyring: unknown command; expected create, rotate, list, set or trim",
+        : `caas keyring: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected create, rotate, list, set or trim"}`,
     );
     return EXIT_USAGE;
   }
@@ -196,7 +206,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       return EXIT_CONFIG;
     }
     if (error instanceof Usage || error instanceof InvalidKeyringArgument || isParseArgsError(error)) {
-      io.err(`caas keyring ${command}: ${firstSentence(error.message)} (see caas keyring ${command} --help)`);
+      io.err(`caas keyring ${command}: ${usageProblem(error, COMMANDS[command].options)} (see caas keyring ${command} --help)`);
       return EXIT_USAGE;
     }
     throw error;

@@ -31,8 +31,9 @@ import {
   EXIT_OK,
   EXIT_TEMPFAIL,
   EXIT_USAGE,
-  firstSentence,
+  didYouMean,
   isParseArgsError,
+  usageProblem,
 } from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
@@ -164,7 +165,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     io.err(
       command === undefined
         ? "caas keys: missing command (add, import, list or remove); see caas keys --help"
-        : "caas keys: unknown command; expected add, import, list or remove",
+        : `caas keys: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected add, import, list or remove"}`,
     );
     return EXIT_USAGE;
   }
@@ -226,7 +227,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
       return keysFileExit(error);
     }
     if (error instanceof Usage || error instanceof InvalidKeyArgument || isParseArgsError(error)) {
-      io.err(`caas keys ${command}: ${firstSentence(error.message)} (see caas keys ${command} --help)`);
+      io.err(`caas keys ${command}: ${usageProblem(error, COMMANDS[command].options)} (see caas keys ${command} --help)`);
       return EXIT_USAGE;
     }
     throw error;

@@ -1,7 +1,7 @@
 /** `caas root-key init FILE`: the 32 random bytes the keyring is wrapped under. Never prints them. */
 import { parseArgs } from "node:util";
 import { initRootKey, RootKeyFileError } from "../credentials/keyring.ts";
-import { type CliIo, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError } from "./io.ts";
+import { type CliIo, didYouMean, EXIT_CONFIG, EXIT_OK, EXIT_USAGE, isParseArgsError, usageProblem } from "./io.ts";
 
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
 
@@ -27,7 +27,7 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
     io.err(
       command === undefined
         ? "caas root-key: missing command (init); see caas root-key --help"
-        : "caas root-key: unknown command; expected init",
+        : `caas root-key: unknown command '${command}'${didYouMean(command, ["init"]) || "; expected init"}`,
     );
     return EXIT_USAGE;
   }
@@ -54,7 +54,7 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
       return EXIT_CONFIG;
     }
     if (error instanceof Usage || isParseArgsError(error)) {
-      io.err(`caas root-key init: ${firstSentence(error.message)} (see caas root-key --help)`);
+      io.err(`caas root-key init: ${usageProblem(error, ["help"])} (see caas root-key --help)`);
       return EXIT_USAGE;
     }
     throw error;

@@ -10,7 +10,7 @@ import { SecretFileError } from "../credentials/secret-ring.ts";
 import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
-import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, firstSentence, isParseArgsError, type CliIo } from "./io.ts";
+import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, isParseArgsError, type CliIo, usageProblem } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<
   string,
@@ -53,7 +53,7 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
     ({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
     if (isParseArgsError(error)) {
-      io.err(`caas serve: ${firstSentence(error.message)}`);
+      io.err(`caas serve: ${usageProblem(error, Object.keys(OPTIONS))}`);
       return EXIT_USAGE;
     }
     throw error;

@@ -50,19 +50,20 @@ describe("the commands, from an empty directory", () => {
   it("answers --help with every command, exit 0", () => {
     const result = run(["--help"]);
     expect(result.code).toBe(0);
-    for (const command of ["serve", "keys", "secret", "decrypt", "version"])
+    for (const command of ["serve", "keys", "secret", "root-key", "keyring", "decrypt", "version"])
       expect(result.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
     expect(result.stdout).toContain(
       "Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),\n78 configuration error",
     );
   });
 
-  for (const command of ["serve", "keys", "secret", "decrypt", "version"]) {
-    it(`answers '${command} --help' with its usage, exit 0`, () => {
+  for (const command of ["serve", "keys", "secret", "root-key", "keyring", "decrypt", "version"]) {
+    it(`answers '${command} --help' and 'help ${command}' with its usage, exit 0`, () => {
       const result = run([command, "--help"]);
       expect(result.code).toBe(0);
       expect(result.stdout).toStartWith(`usage: caas ${command}`);
       expect(result.stderr).toBe("");
+      expect(run(["help", command])).toMatchObject({ code: 0, stdout: result.stdout, stderr: "" });
     });
   }
 
@@ -102,10 +103,27 @@ describe("the commands, from an empty directory", () => {
     expect(stderrLines(unknownCommand)).toEqual(["caas: unknown command 'frobnicate' (try 'caas --help')"]);
     const unknownOption = run(["serve", "--frobnicate"]);
     expect(unknownOption.code).toBe(2);
-    expect(stderrLines(unknownOption)).toEqual(["caas serve: Unknown option '--frobnicate'"]);
+    expect(stderrLines(unknownOption)).toEqual(["caas serve: unknown option '--frobnicate'"]);
+    expect(run(["help", "nonsense"])).toMatchObject({ code: 2, stdout: "", stderr: "caas: unknown command 'nonsense' (try 'caas --help')\n" });
     expect(run(["keys", "add"]).code).toBe(2);
     expect(run(["version", "extra"]).code).toBe(2);
     expect(run([]).code).toBe(2);
+  });
+
+  it("quotes a mistyped command or option back with the one most likely meant: one line, exit 2", () => {
+    for (const [args, line] of [
+      [["kyes"], "caas: unknown command 'kyes'; did you mean 'keys'?"],
+      [["keys", "lsit"], "caas keys: unknown command 'lsit'; did you mean 'list'?"],
+      [["serve", "--chek"], "caas serve: unknown option '--chek'; did you mean '--check'?"],
+    ] as const) {
+      const result = run([...args]);
+      expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        args,
+        code: 2,
+        stdout: "",
+        stderr: `${line}\n`,
+      });
+    }
   });
 
   it("writes nothing beside itself while answering these", () => {
@@ -181,7 +199,7 @@ describe("configuration errors stop start-up within a second, in one line naming
       name: "an unknown flag (a usage error)",
       args: () => ["--prot", "8443"],
       code: 2,
-      line: () => /^caas serve: Unknown option '--prot'$/,
+      line: () => /^caas serve: unknown option '--prot'; did you mean '--port'\?$/,
     },
     {
       name: "an unknown key in the TOML file",
