@@ -104,7 +104,11 @@ describe("the commands, from an empty directory", () => {
     const unknownOption = run(["serve", "--frobnicate"]);
     expect(unknownOption.code).toBe(2);
     expect(stderrLines(unknownOption)).toEqual(["caas serve: unknown option '--frobnicate'"]);
-    expect(run(["help", "nonsense"])).toMatchObject({ code: 2, stdout: "", stderr: "caas: unknown command 'nonsense' (try 'caas --help')\n" });
+    expect(run(["help", "nonsense"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "caas: unknown command 'nonsense' (try 'caas --help')\n",
+    });
     expect(run(["keys", "add"]).code).toBe(2);
     expect(run(["version", "extra"]).code).toBe(2);
     expect(run([]).code).toBe(2);
@@ -243,6 +247,24 @@ describe("configuration errors stop start-up within a second, in one line naming
       expect(lines[0]).toMatch(mistake.line());
     });
   }
+});
+
+describe("the credential files, listed and changed", () => {
+  it("lists API keys as JSON without a key or hash, and exits 1 removing a name no keys file holds", () => {
+    const files = tempDir("caas-keys-");
+    const keys = join(files, "keys.json");
+    const key = run(["keys", "add", "main", "--file", keys]).stdout.trimEnd().split("\n").at(-1)!;
+    const listed = run(["keys", "list", "--json", "--file", keys]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({
+      keys: [{ name: "main", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] }],
+    });
+    expect(listed.stdout).not.toContain(key.slice(5));
+    const absent = run(["keys", "remove", "main", "--file", join(files, "absent.json")]);
+    expect(absent.code).toBe(1);
+    expect(stderrLines(absent)).toHaveLength(1);
+    rmSync(files, { recursive: true, force: true });
+  });
 });
 
 describe("serve --check", () => {
