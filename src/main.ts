@@ -19,7 +19,7 @@ const HELP = [
   "",
   "  serve     serve the oracle and pseudonym APIs over HTTPS",
   "  keys      add, import, list and remove API keys",
-  "  secret    create and rotate the server secret",
+  "  secret    create, rotate, list and retire server secret versions",
   "  root-key  create the root key the keyring is wrapped under",
   "  keyring   create, rotate, list, retire and trim keyring keys",
   "  decrypt   open an oracle answer offline",

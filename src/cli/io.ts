@@ -19,7 +19,10 @@ export interface CliIo {
 /** Exit codes, from sysexits.h where one fits. */
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
-/** `keys remove` of a name the file does not hold: the file is fine, the name is not in it. */
+/**
+ * The file is fine, but what the command names is not in it (a key, a keyring key, a secret
+ * version), or may not be changed that way (retiring the current secret version).
+ */
 export const EXIT_NOT_FOUND = 1;
 /** EX_SOFTWARE: an error caas did not expect; one line on stderr, never a stack trace. */
 export const EXIT_SOFTWARE = 70;

@@ -5,7 +5,7 @@
  * line within a second for each configuration mistake, and `caas decrypt` against a live answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
@@ -263,6 +263,27 @@ describe("the credential files, listed and changed", () => {
     const absent = run(["keys", "remove", "main", "--file", join(files, "absent.json")]);
     expect(absent.code).toBe(1);
     expect(stderrLines(absent)).toHaveLength(1);
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it("lists secret versions and retires an old one, never the current one, printing no secret", () => {
+    const files = tempDir("caas-secret-");
+    const secret = join(files, "secret.json");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    expect(run(["secret", "rotate", secret]).code).toBe(0);
+    const current = run(["secret", "retire", "2", secret]);
+    expect(current.code).toBe(1);
+    expect(stderrLines(current)).toHaveLength(1);
+    expect(run(["secret", "retire", "9", secret]).code).toBe(1);
+    const retired = run(["secret", "retire", "1", secret]);
+    expect(retired.code).toBe(0);
+    const listed = run(["secret", "list", "--json", secret]);
+    expect(listed.code).toBe(0);
+    const { current_version, versions } = JSON.parse(listed.stdout) as { current_version: number; versions: { state: string }[] };
+    expect([current_version, versions.map((entry) => entry.state)]).toEqual([2, ["retired", "current"]]);
+    const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions.map((entry) => entry.secret);
+    for (const text of [retired.stdout, listed.stdout, run(["secret", "list", secret]).stdout])
+      for (const value of stored) expect(text).not.toContain(value.slice(0, 16));
     rmSync(files, { recursive: true, force: true });
   });
 });

@@ -27,6 +27,7 @@ describe("caas help CMD", () => {
     ["keys"],
     ["keys", "list"],
     ["secret"],
+    ["secret", "retire"],
     ["root-key"],
     ["keyring"],
     ["keyring", "trim"],
