@@ -315,6 +315,78 @@ describe("serve --check", () => {
     rmSync(files, { recursive: true, force: true });
   });
 
+  it("says in one line that every API key will be refused when a certificate comes with no keys file, and not in development", () => {
+    const files = tempDir("caas-check-");
+    const secret = join(files, "secret.json");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    const production = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret]);
+    expect(production.code).toBe(0);
+    expect(production.stdout).toBe(
+      "no API keys file (CAAS_API_KEYS_FILE): every API key will be refused; the pseudonym (/encrypt, /encode, /verify) and keyring routes answer 401\nconfiguration ok\n",
+    );
+    const withOracle = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret], {
+      CAAS_ORACLE_REQUIRE_KEY: "true",
+    });
+    expect(withOracle.stdout).toContain("401, and so does the oracle (CAAS_ORACLE_REQUIRE_KEY)\n");
+    // Development makes a key of its own, so nothing is refused; --check names the key file instead.
+    const development = run(["serve", "--check", "--secret-file", secret], { CAAS_STATE_DIR: join(files, "state") });
+    expect(development.code).toBe(0);
+    expect(development.stdout).toContain(`would create ${join(files, "state", "dev-api-key")} (a development API key, mode 0600)`);
+    expect(development.stdout).not.toContain("refused");
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it("prints the effective configuration as JSON with --check --json: values, where each came from, files as paths only", () => {
+    const files = tempDir("caas-check-");
+    const secret = join(files, "secret.json");
+    const keys = join(files, "keys.json");
+    const config = join(files, "caas.toml");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    const key = run(["keys", "add", "main", "--file", keys]).stdout.trimEnd().split("\n").at(-1)!;
+    writeFileSync(config, "batch_max = 50\n");
+    const result = run(
+      ["serve", "--check", "--json", "--config", config, "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--port", "9443"],
+      { CAAS_SECRET_FILE: secret, CAAS_API_KEYS_FILE: keys, CAAS_PROT: "1", CAAS_STATE_DIR: join(files, "state") },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trimEnd().split("\n")).toHaveLength(1);
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      mode: string;
+      settings: Record<string, { value: unknown; from: string; env: string }>;
+      would_create: string[];
+      notes: string[];
+      warnings: string[];
+    };
+    expect(report.ok).toBe(true);
+    expect(report.mode).toBe("production");
+    expect(Object.keys(report.settings)).toEqual(SETTINGS.map((setting) => setting.file));
+    expect(report.settings.port).toEqual({ value: 9443, from: "--port", env: "CAAS_PORT" });
+    expect(report.settings.secret_file).toEqual({ value: secret, from: "CAAS_SECRET_FILE", env: "CAAS_SECRET_FILE" });
+    expect(report.settings.batch_max).toEqual({ value: 50, from: `${config}: batch_max`, env: "CAAS_BATCH_MAX" });
+    expect(report.settings.host).toEqual({ value: "127.0.0.1", from: "default", env: "CAAS_HOST" });
+    expect(report.settings.root_key_file).toEqual({ value: null, from: "default", env: "CAAS_ROOT_KEY_FILE" });
+    expect(report.would_create).toEqual([]);
+    expect(report.notes).toEqual([]);
+    expect(report.warnings).toEqual(["CAAS_PROT is not a setting and is ignored (did you mean CAAS_PORT?)"]);
+    // Credential files by path, never what they hold.
+    const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions[0]!.secret;
+    expect(result.stdout).not.toContain(stored.slice(0, 16));
+    expect(result.stdout).not.toContain(key.slice(5));
+    expect(result.stdout).not.toContain("BEGIN");
+    expect(run(["serve", "--json"]).code).toBe(2);
+
+    // Without a certificate or keys file: development, with what it would create and no key refused.
+    const state = join(files, "dev-state");
+    const development = JSON.parse(run(["serve", "--check", "--json"], { CAAS_STATE_DIR: state }).stdout) as typeof report;
+    expect(development.mode).toBe("development");
+    expect(development.would_create).toContain(`${join(state, "dev-api-key")} (a development API key, mode 0600)`);
+    expect(development.would_create[0]).toStartWith("an ad-hoc self-signed certificate in memory");
+    expect(development.notes).toEqual([]);
+    rmSync(files, { recursive: true, force: true });
+  });
+
   it("accepts the example configuration in deploy/caas.toml", () => {
     const result = run(["serve", "--check", "--config", join(REPO, "deploy/caas.toml")]);
     expect(result.stderr).toBe("");
