@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
+import { closestName } from "./closest-name.ts";
 import { ConfigError } from "./errors.ts";
 import type { LogLevel } from "./log.ts";
 
@@ -223,27 +224,15 @@ export interface UnknownVariable {
   readonly message: string;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 /** CAAS_* variables that no setting reads: a misspelt one would otherwise be ignored silently. */
 export function unknownSettingVariables(env: Readonly<Record<string, string | undefined>>): UnknownVariable[] {
-  const known = new Set([...SETTINGS.map((setting) => setting.env), ...NON_SETTING_VARIABLES]);
+  const settingVariables = SETTINGS.map((setting) => setting.env);
+  const known = new Set([...settingVariables, ...NON_SETTING_VARIABLES]);
   return Object.keys(env)
     .filter((name) => name.startsWith("CAAS_") && !known.has(name))
     .sort()
     .map((name) => {
-      let closest = SETTINGS[0]!.env;
-      for (const setting of SETTINGS) if (editDistance(name, setting.env) < editDistance(name, closest)) closest = setting.env;
+      const closest = closestName(name, settingVariables) ?? "";
       return { name, closest, message: `${name} is not a setting and is ignored (did you mean ${closest}?)` };
     });
 }
@@ -284,33 +273,50 @@ interface Found {
   readonly fileValues: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Where each setting's value came from, as its errors name it: `--port`, `CAAS_PORT`,
+ * `/etc/caas/caas.toml: port`, `$CREDENTIALS_DIRECTORY/tls.crt`, or `default`.
+ */
+export type ConfigOrigins = Readonly<Record<keyof Config, string>>;
+
+interface Resolved<V> {
+  readonly value: V;
+  readonly from: string;
+}
+
+function parsed<V>(parse: Parse<V>, value: RawValue, from: string): Resolved<V> {
+  return { value: parse(value, from), from };
+}
+
 /** One setting's value: its flag, else its variable, else the TOML file, else its systemd credential, else its default. */
-function resolve<K extends keyof Config>(setting: Setting<K>, { sources, fileValues }: Found): Config[K] {
+function resolve<K extends keyof Config>(setting: Setting<K>, { sources, fileValues }: Found): Resolved<Config[K]> {
   const flagValue = sources.flags[setting.key];
   const envValue = sources.env[setting.env];
   const fileValue = fileValues[setting.file];
-  if (flagValue !== undefined) return setting.parse(flagValue, `--${setting.flag}`);
-  if (envValue !== undefined && envValue !== "") return setting.parse(envValue, setting.env);
+  if (flagValue !== undefined) return parsed(setting.parse, flagValue, `--${setting.flag}`);
+  if (envValue !== undefined && envValue !== "") return parsed(setting.parse, envValue, setting.env);
   if (fileValue !== undefined) {
     if (typeof fileValue !== "string" && typeof fileValue !== "number" && typeof fileValue !== "boolean") {
       throw new ConfigError(`${sources.configFile}: '${setting.file}' must be a string or number`);
     }
-    return setting.parse(fileValue, `${sources.configFile}: ${setting.file}`);
+    return parsed(setting.parse, fileValue, `${sources.configFile}: ${setting.file}`);
   }
   const credentialsDirectory = sources.env.CREDENTIALS_DIRECTORY;
   if (setting.credential !== undefined && credentialsDirectory) {
     // Under systemd, LoadCredential=tls.crt:/etc/caas/tls.crt and friends need no setting at all.
     const path = join(credentialsDirectory, setting.credential);
-    if (existsSync(path)) return setting.parse(path, `$CREDENTIALS_DIRECTORY/${setting.credential}`);
+    if (existsSync(path)) return parsed(setting.parse, path, `$CREDENTIALS_DIRECTORY/${setting.credential}`);
   }
   const fallback = setting.default;
-  return fallback instanceof ComputedDefault ? fallback.compute(sources.env) : fallback;
+  return { value: fallback instanceof ComputedDefault ? fallback.compute(sources.env) : fallback, from: "default" };
 }
 
 type Draft = { -readonly [K in keyof Config]?: Config[K] };
 
-function fill<K extends keyof Config>(draft: Draft, setting: Setting<K>, found: Found): void {
-  draft[setting.key] = resolve(setting, found);
+function fill<K extends keyof Config>(draft: Draft, origins: Record<string, string>, setting: Setting<K>, found: Found): void {
+  const { value, from } = resolve(setting, found);
+  draft[setting.key] = value;
+  origins[setting.key] = from;
 }
 
 function isComplete(draft: Draft): draft is Config {
@@ -318,13 +324,19 @@ function isComplete(draft: Draft): draft is Config {
 }
 
 export function loadConfig(sources: ConfigSources): Config {
+  return loadConfigWithOrigins(sources).config;
+}
+
+/** The Config, and where each of its values came from (for `serve --check --json`). */
+export function loadConfigWithOrigins(sources: ConfigSources): { readonly config: Config; readonly origins: ConfigOrigins } {
   const fileValues = sources.configFile === undefined ? {} : readConfigFile(sources.configFile);
   const known = new Set(SETTINGS.map((setting) => setting.file));
   for (const name of Object.keys(fileValues)) {
     if (!known.has(name)) throw new ConfigError(`${sources.configFile}: unknown setting '${name}'`);
   }
   const config: Draft = {};
-  for (const setting of SETTINGS) fill(config, setting, { sources, fileValues });
+  const origins: Record<string, string> = {};
+  for (const setting of SETTINGS) fill(config, origins, setting, { sources, fileValues });
   // Always true: every row was filled, and everyFieldHasARow holds every field to a row.
   if (!isComplete(config)) throw new Error("a Config field has no row in SETTINGS");
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
@@ -338,7 +350,8 @@ export function loadConfig(sources: ConfigSources): Config {
   if (config.maxBodyInFlight < config.maxBody) {
     throw new ConfigError(`CAAS_MAX_BODY_IN_FLIGHT: ${config.maxBodyInFlight} is less than CAAS_MAX_BODY (${config.maxBody})`);
   }
-  return Object.freeze(config);
+  // Every row filled its origin beside its value.
+  return { config: Object.freeze(config), origins: Object.freeze(origins as ConfigOrigins) };
 }
 
 /** A Config for tests and embedding, with the defaults and no files. */

@@ -3,7 +3,7 @@ import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
 import { runDecryptCommand } from "./cli/decrypt.ts";
 import { commandFailed } from "./cli/exit-codes.ts";
-import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, type CliIo, unexpectedErrorLine } from "./cli/io.ts";
+import { type CliIo, didYouMean, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, unexpectedErrorLine } from "./cli/io.ts";
 import { OutputFailed } from "./errors.ts";
 import { runKeysCommand } from "./cli/keys.ts";
 import { runKeyringCommand } from "./cli/keyring.ts";
@@ -16,13 +16,13 @@ const HELP = [
   "",
   "  serve     serve the oracle and pseudonym APIs over HTTPS",
   "  keys      add, import, list and remove API keys",
-  "  secret    create and rotate the server secret",
+  "  secret    create, rotate, list and retire server secret versions",
   "  root-key  create the root key the keyring is wrapped under",
   "  keyring   create, rotate, list, retire and trim keyring keys",
   "  decrypt   open an oracle answer offline",
   "  version   print the version and commit",
   "",
-  "Run 'caas <command> --help' for a command's options.",
+  "Run 'caas <command> --help' or 'caas help <command>' for a command's options.",
   "Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),",
   "78 configuration error; 'caas <command> --help' lists a command's own.",
 ].join("\n");
@@ -47,19 +47,26 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
 };
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
     io.out(HELP);
-    return command === undefined ? EXIT_USAGE : EXIT_OK;
+    return first === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  if (command === "--version" || command === "-V") return COMMANDS.version!([], io);
+  if (first === "--version" || first === "-V") return COMMANDS.version!([], io);
+  // `caas help CMD [SUB]` is `caas CMD [SUB] --help`, so both ways of asking get the same page.
+  const [command, args] = first === "help" ? [rest[0], [...rest.slice(1), "--help"]] : [first, rest];
+  if (command === undefined || command === "help") {
+    io.out(HELP);
+    return EXIT_OK;
+  }
   const run = COMMANDS[command];
   if (run === undefined) {
-    io.err(`caas: unknown command '${command}' (try 'caas --help')`);
+    const meant = didYouMean(command, [...Object.keys(COMMANDS), "help"]);
+    io.err(`caas: unknown command '${command}'${meant || " (try 'caas --help')"}`);
     return EXIT_USAGE;
   }
   try {
-    return await run(rest, io);
+    return await run(args, io);
   } catch (error) {
     return commandFailed(io, `caas ${command}`, error);
   }

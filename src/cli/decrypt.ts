@@ -1,5 +1,5 @@
 /** `caas decrypt`: open an oracle answer offline (the Flask original's decode_cli.py). */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CaasError } from "../errors.ts";
 import { openText } from "../modules/oracle/service.ts";
 import { commandFailed, exitStatusOf } from "./exit-codes.ts";
@@ -13,24 +13,26 @@ export const DECRYPT_HELP = [
   "Arguments are visible to other local users (ps): use this for tests and recovery only.",
 ].join("\n");
 
+const OPTIONS = {
+  key: { type: "string" },
+  nonce: { type: "string" },
+  mac: { type: "string" },
+  data: { type: "string" },
+  aad: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
 export async function runDecryptCommand(args: readonly string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: {
-        key: { type: "string" },
-        nonce: { type: "string" },
-        mac: { type: "string" },
-        data: { type: "string" },
-        aad: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: OPTIONS,
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    return commandFailed(io, "caas decrypt", error);
+    return commandFailed(io, "caas decrypt", error, undefined, Object.keys(OPTIONS));
   }
   if (values.help === true) {
     io.out(DECRYPT_HELP);

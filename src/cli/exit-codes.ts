@@ -17,6 +17,7 @@ import {
   firstSentence,
   isParseArgsError,
   unexpectedErrorLine,
+  usageProblem,
 } from "./io.ts";
 
 /** `caas decrypt` refused the values it was given (they did not authenticate, or are not base64): the same 1 as a name not found. */
@@ -65,6 +66,9 @@ export const EXIT_STATUS_OF: Readonly<Record<string, number>> = Object.freeze({
   invalid_key_argument: EXIT_USAGE,
   invalid_keyring_argument: EXIT_USAGE,
   key_not_found: EXIT_NOT_FOUND,
+  secret_version_not_found: EXIT_NOT_FOUND,
+  // Retiring the version that makes pseudonyms is refused like a name that is not there: nothing changed, nothing is wrong with the file.
+  secret_version_current: EXIT_NOT_FOUND,
   keyring_key_not_found: EXIT_NOT_FOUND,
   // The shared file layer's and the append file's own failures are worded by their callers; one escaping is a bug.
   private_file_failed: EXIT_SOFTWARE,
@@ -89,8 +93,8 @@ export function exitStatusOf(error: unknown): number {
  * points to it. What caas did not expect is one line naming only its class, never its message,
  * which may quote anything it was handed.
  */
-export function commandFailed(io: CliIo, prefix: string, error: unknown, help?: string): number {
-  const known = isParseArgsError(error) ? new UsageError(error.message) : error;
+export function commandFailed(io: CliIo, prefix: string, error: unknown, help?: string, options: readonly string[] = []): number {
+  const known = isParseArgsError(error) ? new UsageError(usageProblem(error, options)) : error;
   const status = exitStatusOf(known);
   if (!(known instanceof CaasError) || status === EXIT_SOFTWARE) io.err(unexpectedErrorLine(prefix, error));
   else if (status === EXIT_USAGE) io.err(`${prefix}: ${firstSentence(known.message)}${help === undefined ? "" : ` (see ${help})`}`);

@@ -1,3 +1,5 @@
+import { likelyMeant } from "../closest-name.ts";
+
 /**
  * What a CLI command may touch of the outside world, passed in rather than reached for, so
  * tests run a command in-process and read exactly what it printed and returned.
@@ -17,7 +19,10 @@ export interface CliIo {
 /** Exit codes, from sysexits.h where one fits. */
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
-/** `keys remove` of a name the file does not hold: the file is fine, the name is not in it. */
+/**
+ * The file is fine, but what the command names is not in it (a key, a keyring key, a secret
+ * version), or may not be changed that way (retiring the current secret version).
+ */
 export const EXIT_NOT_FOUND = 1;
 /** EX_SOFTWARE: an error caas did not expect; one line on stderr, never a stack trace. */
 export const EXIT_SOFTWARE = 70;
@@ -31,6 +36,28 @@ export const EXIT_CONFIG = 78;
 /** node:util parseArgs reports bad arguments as TypeErrors with an ERR_PARSE_ARGS_* code. */
 export function isParseArgsError(error: unknown): error is TypeError {
   return error instanceof TypeError && "code" in error && typeof error.code === "string" && error.code.startsWith("ERR_PARSE_ARGS_");
+}
+
+/** `; did you mean 'x'?` when `given` is a likely slip for one of `candidates`, else the empty string. */
+export function didYouMean(given: string, candidates: readonly string[], prefix = ""): string {
+  const meant = likelyMeant(given, candidates);
+  return meant === undefined ? "" : `; did you mean '${prefix}${meant}'?`;
+}
+
+/**
+ * The one clause a usage error comes down to. An unknown option from parseArgs is quoted back
+ * with the option of `options` it most likely meant; parseArgs quotes the option's name only,
+ * never a value given with it (`--kye=VALUE`), so no key typed there is echoed.
+ */
+export function usageProblem(error: Error, options: readonly string[]): string {
+  const unknown =
+    isParseArgsError(error) && "code" in error && error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+      ? /'([^']*)'/.exec(error.message)?.[1]
+      : undefined;
+  if (unknown === undefined) return firstSentence(error.message);
+  // A bundle of short options (-xyz) is reported by its letter alone.
+  const option = unknown.startsWith("-") ? unknown : `-${unknown}`;
+  return `unknown option '${option}'${didYouMean(option.replace(/^--?/, ""), options, "--")}`;
 }
 
 /** parseArgs follows its one-line diagnosis with advice about "--"; the diagnosis is enough. */

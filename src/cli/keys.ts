@@ -21,7 +21,7 @@ import {
 } from "../credentials/api-keys.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, EXIT_OK, EXIT_USAGE } from "./io.ts";
+import { type CliIo, didYouMean, EXIT_OK, EXIT_USAGE } from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
 
@@ -33,7 +33,7 @@ profile and creation time. --file defaults to $${KEYS_FILE_ENV}.
 
   caas keys add NAME [--profile standard|django-compat] [--scope SCOPE ...] --file FILE
   caas keys import NAME --key-file PATH|--key VALUE [--profile ...] [--scope SCOPE ...] --file FILE
-  caas keys list --file FILE
+  caas keys list [--json] --file FILE
   caas keys remove NAME --file FILE
 
 Commands that change the file take its lock (.FILE.lock beside it) for the whole change, so
@@ -63,14 +63,14 @@ client that already holds a key, such as the Django original's main server.
 --key-file reads the key from a file, one trailing newline dropped; /dev/stdin reads a pipe
 (printf %s "$KEY" | caas keys import NAME --key-file /dev/stdin). Prefer it: --key VALUE puts
 the key on the command line, where other local users can see it (ps).`,
-  list: `usage: caas keys list [--file FILE]
+  list: `usage: caas keys list [--json] [--file FILE]
 
 Prints one line per key: name, profile, creation time and scopes (comma-separated),
-tab-separated. Never a key or hash.`,
+tab-separated. --json prints one JSON document instead. Never a key or hash.`,
   remove: `usage: caas keys remove NAME [--file FILE]
 
 Removes the key named NAME. A running server drops it on its next reload (SIGHUP).
-Exits 1 when the file holds no key named NAME.`,
+Exits 1 when the file holds no key named NAME, or does not exist.`,
 };
 
 const OPTIONS = {
@@ -78,6 +78,7 @@ const OPTIONS = {
   profile: { type: "string" },
   key: { type: "string" },
   "key-file": { type: "string" },
+  json: { type: "boolean" },
   scope: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
@@ -87,7 +88,7 @@ type OptionName = keyof typeof OPTIONS;
 const COMMANDS = {
   add: { options: ["file", "profile", "scope", "help"], names: 1 },
   import: { options: ["file", "profile", "scope", "key", "key-file", "help"], names: 1 },
-  list: { options: ["file", "help"], names: 0 },
+  list: { options: ["file", "json", "help"], names: 0 },
   remove: { options: ["file", "help"], names: 1 },
 } as const satisfies Record<string, { options: readonly OptionName[]; names: number }>;
 
@@ -150,7 +151,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     io.err(
       command === undefined
         ? "caas keys: missing command (add, import, list or remove); see caas keys --help"
-        : "caas keys: unknown command; expected add, import, list or remove",
+        : `caas keys: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected add, import, list or remove"}`,
     );
     return EXIT_USAGE;
   }
@@ -196,8 +197,15 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
         return EXIT_OK;
       }
       case "list": {
-        for (const record of await listKeys(path))
-          io.out(`${record.name}\t${record.profile}\t${record.created}\t${record.scopes.join(",")}`);
+        const records = await listKeys(path);
+        // Each field picked by name: a record never carries a hash, and a field added to it later is not listed by accident.
+        if (values.json === true)
+          io.out(
+            JSON.stringify({
+              keys: records.map(({ name, profile, created, scopes }) => ({ name, profile, created, scopes })),
+            }),
+          );
+        else for (const record of records) io.out(`${record.name}\t${record.profile}\t${record.created}\t${record.scopes.join(",")}`);
         return EXIT_OK;
       }
       case "remove": {
@@ -207,6 +215,6 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
       }
     }
   } catch (error) {
-    return commandFailed(io, `caas keys ${command}`, error, `caas keys ${command} --help`);
+    return commandFailed(io, `caas keys ${command}`, error, `caas keys ${command} --help`, COMMANDS[command].options);
   }
 }

@@ -3,7 +3,16 @@ import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
 import { KeysFileError } from "../credentials/api-keys.ts";
-import { ConfigError, defaultText, loadConfig, SETTINGS, unknownSettingVariables, type Config, type RawSettings } from "../config.ts";
+import {
+  type Config,
+  ConfigError,
+  type ConfigOrigins,
+  defaultText,
+  loadConfigWithOrigins,
+  type RawSettings,
+  SETTINGS,
+  unknownSettingVariables,
+} from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
@@ -11,7 +20,7 @@ import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { EXIT_CONFIG, EXIT_OK, type CliIo } from "./io.ts";
+import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, type CliIo } from "./io.ts";
 
 const settingOptions = Object.fromEntries(SETTINGS.map((setting) => [setting.flag, { type: "string" }])) as Record<
   string,
@@ -22,6 +31,7 @@ const OPTIONS = {
   ...settingOptions,
   config: { type: "string" },
   check: { type: "boolean" },
+  json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -39,6 +49,8 @@ export const SERVE_HELP = [
   "  --config FILE      a TOML file with the settings above in snake_case (port = 8443)",
   "  --check            validate the configuration, certificate, secret and keys, say what",
   "                     serve would create, then exit; creates and listens on nothing",
+  "  --json             with --check: one JSON document on stdout instead, with every setting's",
+  "                     value and where it came from, what serve would create, and the warnings",
   "",
   "Under systemd (LoadCredential=), these files in $CREDENTIALS_DIRECTORY are used for the",
   `matching settings left unset: ${SETTINGS.flatMap((setting) => setting.credential ?? []).join(", ")}.`,
@@ -53,7 +65,7 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   try {
     ({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
-    return commandFailed(io, "caas serve", error);
+    return commandFailed(io, "caas serve", error, undefined, Object.keys(OPTIONS));
   }
   if (values.help === true) {
     io.out(SERVE_HELP);
@@ -64,10 +76,15 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
     const value = values[setting.flag];
     if (typeof value === "string") flags[setting.key] = value;
   }
+  if (values.json === true && values.check !== true) {
+    io.err("caas serve: --json goes with --check only");
+    return EXIT_USAGE;
+  }
   const configFile = typeof values.config === "string" ? values.config : undefined;
-  const config = loadConfig({ flags, env: io.env, configFile });
+  const { config, origins } = loadConfigWithOrigins({ flags, env: io.env, configFile });
   try {
-    return await serve(config, args, io, values.check === true);
+    if (values.check === true) return await check(config, origins, io, values.json === true);
+    return await serve(config, args, io);
   } catch (error) {
     throw namingTheSetting(error, config);
   }
@@ -88,16 +105,10 @@ function namingTheSetting(error: unknown, config: Config): unknown {
 /** The drain a worker is given once its supervisor is gone, so it never serves unsupervised for long. */
 const SUPERVISOR_GONE_DRAIN_SECONDS = 2;
 
-async function serve(config: Config, args: readonly string[], io: CliIo, checkOnly: boolean): Promise<number> {
+async function serve(config: Config, args: readonly string[], io: CliIo): Promise<number> {
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
   // Said once, by the process the operator started; its workers inherit the same environment.
   const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
-  if (checkOnly)
-    return check(
-      config,
-      io,
-      unknownVariables.map((variable) => variable.message),
-    );
   const logger = createLogger(config.logLevel);
   for (const variable of unknownVariables)
     logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
@@ -131,25 +142,75 @@ async function serve(config: Config, args: readonly string[], io: CliIo, checkOn
   return new Promise<number>(() => undefined);
 }
 
+const AD_HOC_CERTIFICATE = "an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)";
+
+/** What `--check` found: said as plain lines, or as one JSON document with --json. */
+interface CheckReport {
+  /** Where the ad-hoc certificate's public half would be written; undefined when a certificate is configured. */
+  readonly adHocCertificate: string | undefined;
+  /** The files serve would create, in order. */
+  readonly wouldCreate: readonly string[];
+  /** What serve will do that an operator may not expect, though nothing is wrong (every key refused). */
+  readonly notes: readonly string[];
+  readonly warnings: readonly string[];
+}
+
 /** Everything serve would load, loaded and checked; nothing created, nothing bound. */
-async function check(config: Config, io: CliIo, warnings: readonly string[]): Promise<number> {
-  const tlsWarnings: string[] = [];
+async function check(config: Config, origins: ConfigOrigins, io: CliIo, json: boolean): Promise<number> {
+  const warnings = unknownSettingVariables(io.env).map((variable) => variable.message);
   const collecting: Logger = {
     ...createLogger("error", () => undefined),
     warn: (_event, fields) => {
-      if (typeof fields?.message === "string") tlsWarnings.push(fields.message);
+      if (typeof fields?.message === "string") warnings.push(fields.message);
     },
   };
   await loadTlsMaterial(config, collecting);
-  const { wouldCreate } = await checkCredentials(config);
-  for (const warning of [...warnings, ...tlsWarnings]) io.err(`caas serve: warning: ${warning}`);
-  if (config.tlsCert === undefined) {
-    io.out("would create an ad-hoc self-signed certificate in memory (development only; set CAAS_TLS_CERT and CAAS_TLS_KEY)");
-    io.out(`would write its public half to ${join(config.stateDir, DEV_CERTIFICATE_FILE)}`);
+  const credentials = await checkCredentials(config);
+  const report: CheckReport = {
+    adHocCertificate: config.tlsCert === undefined ? join(config.stateDir, DEV_CERTIFICATE_FILE) : undefined,
+    wouldCreate: credentials.wouldCreate,
+    notes: credentials.apiKeys === 0 ? [everyKeyRefused(config)] : [],
+    warnings,
+  };
+  if (json) {
+    io.out(JSON.stringify(checkJson(config, origins, report)));
+    return EXIT_OK;
   }
-  for (const item of wouldCreate) io.out(`would create ${item}`);
+  for (const warning of report.warnings) io.err(`caas serve: warning: ${warning}`);
+  if (report.adHocCertificate !== undefined) {
+    io.out(`would create ${AD_HOC_CERTIFICATE}`);
+    io.out(`would write its public half to ${report.adHocCertificate}`);
+  }
+  for (const item of report.wouldCreate) io.out(`would create ${item}`);
+  for (const note of report.notes) io.out(note);
   io.out("configuration ok");
   return EXIT_OK;
+}
+
+/** Every request that needs a key answers 401: said by --check, since otherwise only the running server's log says it. */
+function everyKeyRefused(config: Config): string {
+  const why = config.apiKeysFile === undefined ? "no API keys file (CAAS_API_KEYS_FILE)" : `${config.apiKeysFile} holds no API keys`;
+  const oracle = config.oracleRequireKey ? ", and so does the oracle (CAAS_ORACLE_REQUIRE_KEY)" : "";
+  return `${why}: every API key will be refused; the pseudonym (/encrypt, /encode, /verify) and keyring routes answer 401${oracle}`;
+}
+
+/**
+ * The effective configuration as JSON: each setting's value (files as paths, never what they
+ * hold; no setting's value is a secret) and where it came from, by the name the TOML file uses.
+ */
+function checkJson(config: Config, origins: ConfigOrigins, report: CheckReport): unknown {
+  const adHoc =
+    report.adHocCertificate === undefined ? [] : [AD_HOC_CERTIFICATE, `${report.adHocCertificate} (the ad-hoc certificate's public half)`];
+  return {
+    ok: true,
+    mode: report.adHocCertificate === undefined ? "production" : "development",
+    settings: Object.fromEntries(
+      SETTINGS.map((setting) => [setting.file, { value: config[setting.key] ?? null, from: origins[setting.key], env: setting.env }]),
+    ),
+    would_create: [...adHoc, ...report.wouldCreate],
+    notes: report.notes,
+    warnings: report.warnings,
+  };
 }
 
 export { ConfigError, EXIT_CONFIG };

@@ -191,8 +191,8 @@ export class KeyNotShown extends KeysFileError {
 
 export class KeyNotFound extends KeysFileError {
   readonly code = "key_not_found";
-  constructor(path: string, name: string) {
-    super(path, `${path} has no key named "${name}"`);
+  constructor(path: string, name: string, fileMissing = false) {
+    super(path, `${path} has no key named "${name}"${fileMissing ? " (the file does not exist)" : ""}`);
   }
 }
 
@@ -514,8 +514,18 @@ export async function importKey(
   });
 }
 
+/** The file `keys remove` takes a name out of; one that does not exist holds no name, which is not a file error. */
+async function readKeysFileToRemoveFrom(path: string, name: string): Promise<KeysFile> {
+  try {
+    return await readKeysFile(path);
+  } catch (error) {
+    if (error instanceof KeysFileMissing) throw new KeyNotFound(path, name, true);
+    throw error;
+  }
+}
+
 async function removeEntry(path: string, target: string, name: string): Promise<void> {
-  const file = await readKeysFile(path);
+  const file = await readKeysFileToRemoveFrom(path, name);
   const kept = file.keys.filter((stored) => stored.name !== name);
   if (kept.length === file.keys.length) throw new KeyNotFound(path, name);
   await writeKeysFile(path, target, { keys: kept });
@@ -523,6 +533,8 @@ async function removeEntry(path: string, target: string, name: string): Promise<
 
 /** Removes the key named `name`, under the file's lock, so a concurrent add cannot bring it back. */
 export async function removeKey(path: string, name: string): Promise<void> {
+  // Read once before the lock as well, so a name removed from no file leaves no lock file behind.
+  await readKeysFileToRemoveFrom(path, name);
   await withKeysFileLock(path, (target) => removeEntry(path, target, name));
 }
 

@@ -117,19 +117,31 @@ async function loadKeyringOf(config: Config, logger: Logger): Promise<Keyring> {
   return Keyring.empty();
 }
 
+export interface CredentialsCheck {
+  /** What serve would create, in order. */
+  readonly wouldCreate: readonly string[];
+  /** How many API keys serve would accept: 0 means every request that needs a key is refused. */
+  readonly apiKeys: number;
+}
+
 /**
  * For `caas serve --check`: loads and checks what loadCredentials would load, and names what it
  * would create, without creating it (a check that writes the state secret is not a dry run).
  */
-export async function checkCredentials(config: Config): Promise<{ readonly wouldCreate: readonly string[] }> {
+export async function checkCredentials(config: Config): Promise<CredentialsCheck> {
   let wouldCreate: readonly string[] = [];
+  let apiKeys = 0;
   if (config.secretFile !== undefined) await loadSecretRing(config.secretFile);
   else wouldCreate = (await planStateSecret(config.stateDir)).wouldCreate;
-  if (config.apiKeysFile !== undefined) await ApiKeyStore.load(config.apiKeysFile);
-  else if (isDevelopment(config)) wouldCreate = [...wouldCreate, ...(await planDevApiKey(config.stateDir))];
+  if (config.apiKeysFile !== undefined) apiKeys = (await ApiKeyStore.load(config.apiKeysFile)).size;
+  else if (isDevelopment(config)) {
+    // The development key, found or made at start.
+    apiKeys = 1;
+    wouldCreate = [...wouldCreate, ...(await planDevApiKey(config.stateDir))];
+  }
   if (config.rootKeyFile !== undefined) {
     const root = await loadRootKey(config.rootKeyFile);
     if (config.keyringFile !== undefined) await loadKeyring(config.keyringFile, root);
   } else if (isDevelopment(config)) wouldCreate = [...wouldCreate, ...(await planDevKeyring(config.stateDir))];
-  return { wouldCreate };
+  return { wouldCreate, apiKeys };
 }

@@ -1,10 +1,13 @@
 /**
  * The pseudonym server secret on disk: a JSON file of numbered versions, newest last.
  *
- *   {"versions":[{"version":1,"created":"2025-01-01T00:00:00.000Z","secret":"<base64 of 32 bytes>"}]}
+ *   {"versions":[{"version":1,"created":"2025-01-01T00:00:00.000Z","retired":"2025-06-01T00:00:00.000Z","secret":"…"},
+ *                {"version":2,"created":"2025-03-01T00:00:00.000Z","secret":"<base64 of 32 bytes>"}]}
  *
- * The newest version makes pseudonyms, every version verifies them, so a rotation never breaks a
- * stored pseudonym. The file is the one thing whose leak undoes the service, so it is written
+ * The newest version makes pseudonyms, every version not retired verifies them, so a rotation
+ * never breaks a stored pseudonym. Retiring a version (`caas secret retire`) is how the operator
+ * says no stored pseudonym needs it any more: it stops verifying, and the newest version, which
+ * makes pseudonyms, cannot be retired. The file is the one thing whose leak undoes the service, so it is written
  * 0600 and atomically, and a file that group or others can read is refused rather than used.
  */
 
@@ -42,12 +45,17 @@ const PRIVATE_DIR_MODE = 0o700;
 export interface SecretVersion {
   readonly version: number;
   readonly created: string;
+  /** When it was retired: from then on it verifies nothing. Absent while it verifies. */
+  readonly retired?: string;
   readonly secret: Uint8Array;
 }
 
-/** Versions in ascending order, never empty; `newest` is the last one. */
+/** Versions in ascending order, never empty; `newest` is the last one and is never retired. */
 export interface SecretRing {
+  /** Every version the file holds, retired ones included, so a change writes them all back. */
   readonly versions: readonly SecretVersion[];
+  /** The versions /verify compares against: all but the retired ones, worked out once per load. */
+  readonly verifying: readonly SecretVersion[];
   readonly newest: SecretVersion;
 }
 
@@ -84,6 +92,25 @@ export class SecretFileBusy extends SecretFileError {
   readonly code = "secret_file_busy";
   constructor(path: string) {
     super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
+  }
+}
+
+/** `secret retire` of a version the file does not hold; exit 1, as the file itself is fine. */
+export class SecretVersionNotFound extends SecretFileError {
+  readonly code = "secret_version_not_found";
+  constructor(path: string, version: number, held: readonly number[]) {
+    super(path, `${path} has no secret version ${version} (it holds ${held.join(", ")})`);
+  }
+}
+
+/** `secret retire` of the newest version, the one that makes pseudonyms; exit 1. */
+export class SecretVersionCurrent extends SecretFileError {
+  readonly code = "secret_version_current";
+  constructor(path: string, version: number) {
+    super(
+      path,
+      `version ${version} is the current secret of ${path}, which makes pseudonyms, and cannot be retired; rotate first (caas secret rotate ${path})`,
+    );
   }
 }
 
@@ -129,6 +156,7 @@ const SecretFileSchema = Type.Object(
         {
           version: Type.Integer({ minimum: 1, maximum: MAX_SECRET_VERSION }),
           created: Type.String({ minLength: 1, maxLength: 64 }),
+          retired: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           // 32 bytes in padded base64 are exactly 43 characters and one "=".
           secret: Type.String({ pattern: "^[A-Za-z0-9+/]{43}=$" }),
         },
@@ -141,7 +169,7 @@ const SecretFileSchema = Type.Object(
 );
 type SecretFile = Static<typeof SecretFileSchema>;
 
-/** Builds a ring from versions in any order; refuses an empty list or a repeated version. */
+/** Builds a ring from versions in any order; refuses an empty list, a repeated version or a retired newest one. */
 export function makeSecretRing(versions: readonly SecretVersion[]): SecretRing {
   const sorted = Object.freeze([...versions].sort((a, b) => a.version - b.version).map((v) => Object.freeze({ ...v })));
   const newest = sorted.at(-1);
@@ -152,7 +180,9 @@ export function makeSecretRing(versions: readonly SecretVersion[]): SecretRing {
   for (const entry of sorted) {
     if (entry.secret.length !== SECRET_BYTES) throw new RangeError("a secret is 32 bytes");
   }
-  return Object.freeze({ versions: sorted, newest });
+  if (newest.retired !== undefined) throw new RangeError("the newest secret version makes pseudonyms and cannot be retired");
+  const verifying = Object.freeze(sorted.filter((entry) => entry.retired === undefined));
+  return Object.freeze({ versions: sorted, verifying, newest });
 }
 
 /** A fresh random 256-bit secret. */
@@ -182,6 +212,9 @@ function parseSecretFile(path: string, text: string): SecretRing {
     if (Number.isNaN(Date.parse(entry.created))) {
       throw new SecretFileInvalid(path, `version ${entry.version} has no valid "created" date`);
     }
+    if (entry.retired !== undefined && Number.isNaN(Date.parse(entry.retired))) {
+      throw new SecretFileInvalid(path, `version ${entry.version} has no valid "retired" date`);
+    }
     let secret: Uint8Array;
     try {
       secret = fromBase64(entry.secret);
@@ -192,14 +225,28 @@ function parseSecretFile(path: string, text: string): SecretRing {
     if (secret.length !== SECRET_BYTES) {
       throw new SecretFileInvalid(path, `version ${entry.version} is not a 32-byte secret`);
     }
-    versions.push({ version: entry.version, created: entry.created, secret });
+    versions.push({
+      version: entry.version,
+      created: entry.created,
+      secret,
+      ...(entry.retired === undefined ? {} : { retired: entry.retired }),
+    });
+  }
+  const newest = Math.max(...seen);
+  if (versions.some((entry) => entry.version === newest && entry.retired !== undefined)) {
+    throw new SecretFileInvalid(path, `version ${newest}, the newest, is retired, so no version could make pseudonyms`);
   }
   return makeSecretRing(versions);
 }
 
 function serializeRing(ring: SecretRing): string {
   const file: SecretFile = {
-    versions: ring.versions.map((v) => ({ version: v.version, created: v.created, secret: toBase64(v.secret) })),
+    versions: ring.versions.map((v) => ({
+      version: v.version,
+      created: v.created,
+      ...(v.retired === undefined ? {} : { retired: v.retired }),
+      secret: toBase64(v.secret),
+    })),
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
@@ -267,6 +314,30 @@ export async function rotateSecretFile(path: string): Promise<SecretRing> {
     const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
     await writeSecretFile(path, target, ring, "replace");
     return ring;
+  });
+}
+
+/**
+ * Marks `version` retired, under the file's lock like a rotation: once the server reloads, it
+ * verifies nothing. Refuses the newest version and one the file does not hold; a version already
+ * retired keeps its date and the file is not rewritten. Its secret stays in the file.
+ */
+export async function retireSecretVersion(path: string, version: number, now: Date = new Date()): Promise<SecretVersion> {
+  return withSecretFileLock(path, async (target) => {
+    const current = await loadSecretRing(path);
+    const entry = current.versions.find((candidate) => candidate.version === version);
+    if (entry === undefined)
+      throw new SecretVersionNotFound(
+        path,
+        version,
+        current.versions.map((v) => v.version),
+      );
+    if (entry === current.newest) throw new SecretVersionCurrent(path, version);
+    if (entry.retired !== undefined) return entry;
+    const retired: SecretVersion = { ...entry, retired: now.toISOString() };
+    const ring = makeSecretRing(current.versions.map((candidate) => (candidate === entry ? retired : candidate)));
+    await writeSecretFile(path, target, ring, "replace");
+    return retired;
   });
 }
 

@@ -5,7 +5,7 @@
  * line within a second for each configuration mistake, and `caas decrypt` against a live answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
@@ -50,19 +50,20 @@ describe("the commands, from an empty directory", () => {
   it("answers --help with every command, exit 0", () => {
     const result = run(["--help"]);
     expect(result.code).toBe(0);
-    for (const command of ["serve", "keys", "secret", "decrypt", "version"])
+    for (const command of ["serve", "keys", "secret", "root-key", "keyring", "decrypt", "version"])
       expect(result.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
     expect(result.stdout).toContain(
       "Exit codes: 0 ok, 2 usage, 70 unexpected error, 74 stdout closed, 75 file locked (try again),\n78 configuration error",
     );
   });
 
-  for (const command of ["serve", "keys", "secret", "decrypt", "version"]) {
-    it(`answers '${command} --help' with its usage, exit 0`, () => {
+  for (const command of ["serve", "keys", "secret", "root-key", "keyring", "decrypt", "version"]) {
+    it(`answers '${command} --help' and 'help ${command}' with its usage, exit 0`, () => {
       const result = run([command, "--help"]);
       expect(result.code).toBe(0);
       expect(result.stdout).toStartWith(`usage: caas ${command}`);
       expect(result.stderr).toBe("");
+      expect(run(["help", command])).toMatchObject({ code: 0, stdout: result.stdout, stderr: "" });
     });
   }
 
@@ -102,10 +103,31 @@ describe("the commands, from an empty directory", () => {
     expect(stderrLines(unknownCommand)).toEqual(["caas: unknown command 'frobnicate' (try 'caas --help')"]);
     const unknownOption = run(["serve", "--frobnicate"]);
     expect(unknownOption.code).toBe(2);
-    expect(stderrLines(unknownOption)).toEqual(["caas serve: Unknown option '--frobnicate'"]);
+    expect(stderrLines(unknownOption)).toEqual(["caas serve: unknown option '--frobnicate'"]);
+    expect(run(["help", "nonsense"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "caas: unknown command 'nonsense' (try 'caas --help')\n",
+    });
     expect(run(["keys", "add"]).code).toBe(2);
     expect(run(["version", "extra"]).code).toBe(2);
     expect(run([]).code).toBe(2);
+  });
+
+  it("quotes a mistyped command or option back with the one most likely meant: one line, exit 2", () => {
+    for (const [args, line] of [
+      [["kyes"], "caas: unknown command 'kyes'; did you mean 'keys'?"],
+      [["keys", "lsit"], "caas keys: unknown command 'lsit'; did you mean 'list'?"],
+      [["serve", "--chek"], "caas serve: unknown option '--chek'; did you mean '--check'?"],
+    ] as const) {
+      const result = run([...args]);
+      expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        args,
+        code: 2,
+        stdout: "",
+        stderr: `${line}\n`,
+      });
+    }
   });
 
   it("writes nothing beside itself while answering these", () => {
@@ -181,7 +203,7 @@ describe("configuration errors stop start-up within a second, in one line naming
       name: "an unknown flag (a usage error)",
       args: () => ["--prot", "8443"],
       code: 2,
-      line: () => /^caas serve: Unknown option '--prot'$/,
+      line: () => /^caas serve: unknown option '--prot'; did you mean '--port'\?$/,
     },
     {
       name: "an unknown key in the TOML file",
@@ -227,6 +249,45 @@ describe("configuration errors stop start-up within a second, in one line naming
   }
 });
 
+describe("the credential files, listed and changed", () => {
+  it("lists API keys as JSON without a key or hash, and exits 1 removing a name no keys file holds", () => {
+    const files = tempDir("caas-keys-");
+    const keys = join(files, "keys.json");
+    const key = run(["keys", "add", "main", "--file", keys]).stdout.trimEnd().split("\n").at(-1)!;
+    const listed = run(["keys", "list", "--json", "--file", keys]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({
+      keys: [{ name: "main", profile: "standard", created: expect.any(String), scopes: ["pseudonym"] }],
+    });
+    expect(listed.stdout).not.toContain(key.slice(5));
+    const absent = run(["keys", "remove", "main", "--file", join(files, "absent.json")]);
+    expect(absent.code).toBe(1);
+    expect(stderrLines(absent)).toHaveLength(1);
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it("lists secret versions and retires an old one, never the current one, printing no secret", () => {
+    const files = tempDir("caas-secret-");
+    const secret = join(files, "secret.json");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    expect(run(["secret", "rotate", secret]).code).toBe(0);
+    const current = run(["secret", "retire", "2", secret]);
+    expect(current.code).toBe(1);
+    expect(stderrLines(current)).toHaveLength(1);
+    expect(run(["secret", "retire", "9", secret]).code).toBe(1);
+    const retired = run(["secret", "retire", "1", secret]);
+    expect(retired.code).toBe(0);
+    const listed = run(["secret", "list", "--json", secret]);
+    expect(listed.code).toBe(0);
+    const { current_version, versions } = JSON.parse(listed.stdout) as { current_version: number; versions: { state: string }[] };
+    expect([current_version, versions.map((entry) => entry.state)]).toEqual([2, ["retired", "current"]]);
+    const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions.map((entry) => entry.secret);
+    for (const text of [retired.stdout, listed.stdout, run(["secret", "list", secret]).stdout])
+      for (const value of stored) expect(text).not.toContain(value.slice(0, 16));
+    rmSync(files, { recursive: true, force: true });
+  });
+});
+
 describe("serve --check", () => {
   it("validates certificate, secret and keys, says so and exits 0 without listening", () => {
     const files = tempDir("caas-check-");
@@ -251,6 +312,78 @@ describe("serve --check", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("configuration ok\n");
     expect(result.stderr).toBe("");
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it("says in one line that every API key will be refused when a certificate comes with no keys file, and not in development", () => {
+    const files = tempDir("caas-check-");
+    const secret = join(files, "secret.json");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    const production = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret]);
+    expect(production.code).toBe(0);
+    expect(production.stdout).toBe(
+      "no API keys file (CAAS_API_KEYS_FILE): every API key will be refused; the pseudonym (/encrypt, /encode, /verify) and keyring routes answer 401\nconfiguration ok\n",
+    );
+    const withOracle = run(["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--secret-file", secret], {
+      CAAS_ORACLE_REQUIRE_KEY: "true",
+    });
+    expect(withOracle.stdout).toContain("401, and so does the oracle (CAAS_ORACLE_REQUIRE_KEY)\n");
+    // Development makes a key of its own, so nothing is refused; --check names the key file instead.
+    const development = run(["serve", "--check", "--secret-file", secret], { CAAS_STATE_DIR: join(files, "state") });
+    expect(development.code).toBe(0);
+    expect(development.stdout).toContain(`would create ${join(files, "state", "dev-api-key")} (a development API key, mode 0600)`);
+    expect(development.stdout).not.toContain("refused");
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it("prints the effective configuration as JSON with --check --json: values, where each came from, files as paths only", () => {
+    const files = tempDir("caas-check-");
+    const secret = join(files, "secret.json");
+    const keys = join(files, "keys.json");
+    const config = join(files, "caas.toml");
+    expect(run(["secret", "init", secret]).code).toBe(0);
+    const key = run(["keys", "add", "main", "--file", keys]).stdout.trimEnd().split("\n").at(-1)!;
+    writeFileSync(config, "batch_max = 50\n");
+    const result = run(
+      ["serve", "--check", "--json", "--config", config, "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--port", "9443"],
+      { CAAS_SECRET_FILE: secret, CAAS_API_KEYS_FILE: keys, CAAS_PROT: "1", CAAS_STATE_DIR: join(files, "state") },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trimEnd().split("\n")).toHaveLength(1);
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      mode: string;
+      settings: Record<string, { value: unknown; from: string; env: string }>;
+      would_create: string[];
+      notes: string[];
+      warnings: string[];
+    };
+    expect(report.ok).toBe(true);
+    expect(report.mode).toBe("production");
+    expect(Object.keys(report.settings)).toEqual(SETTINGS.map((setting) => setting.file));
+    expect(report.settings.port).toEqual({ value: 9443, from: "--port", env: "CAAS_PORT" });
+    expect(report.settings.secret_file).toEqual({ value: secret, from: "CAAS_SECRET_FILE", env: "CAAS_SECRET_FILE" });
+    expect(report.settings.batch_max).toEqual({ value: 50, from: `${config}: batch_max`, env: "CAAS_BATCH_MAX" });
+    expect(report.settings.host).toEqual({ value: "127.0.0.1", from: "default", env: "CAAS_HOST" });
+    expect(report.settings.root_key_file).toEqual({ value: null, from: "default", env: "CAAS_ROOT_KEY_FILE" });
+    expect(report.would_create).toEqual([]);
+    expect(report.notes).toEqual([]);
+    expect(report.warnings).toEqual(["CAAS_PROT is not a setting and is ignored (did you mean CAAS_PORT?)"]);
+    // Credential files by path, never what they hold.
+    const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions[0]!.secret;
+    expect(result.stdout).not.toContain(stored.slice(0, 16));
+    expect(result.stdout).not.toContain(key.slice(5));
+    expect(result.stdout).not.toContain("BEGIN");
+    expect(run(["serve", "--json"]).code).toBe(2);
+
+    // Without a certificate or keys file: development, with what it would create and no key refused.
+    const state = join(files, "dev-state");
+    const development = JSON.parse(run(["serve", "--check", "--json"], { CAAS_STATE_DIR: state }).stdout) as typeof report;
+    expect(development.mode).toBe("development");
+    expect(development.would_create).toContain(`${join(state, "dev-api-key")} (a development API key, mode 0600)`);
+    expect(development.would_create[0]).toStartWith("an ad-hoc self-signed certificate in memory");
+    expect(development.notes).toEqual([]);
     rmSync(files, { recursive: true, force: true });
   });
 

@@ -234,6 +234,10 @@ describe("a port another process holds", () => {
   });
 });
 
+/** What --check says when a configured certificate (production) comes with no keys file: no key is made for it. */
+const EVERY_KEY_REFUSED =
+  "no API keys file (CAAS_API_KEYS_FILE): every API key will be refused; the pseudonym (/encrypt, /encode, /verify) and keyring routes answer 401";
+
 describe("serve --check is a dry run", () => {
   it("creates no state directory, says what serve would create, and serve then creates just that", async () => {
     const state = join(tempDir("caas-dry-"), "state");
@@ -243,6 +247,7 @@ describe("serve --check is a dry run", () => {
     expect(lines(checked.stdout)).toEqual([
       `would create ${state} (directory, mode 0700)`,
       `would create ${state}/secret.json (a new secret, mode 0600)`,
+      EVERY_KEY_REFUSED,
       "configuration ok",
     ]);
     expect(existsSync(state)).toBe(false);
@@ -260,7 +265,11 @@ describe("serve --check is a dry run", () => {
     chmodSync(state, 0o700);
     const checked = run(["serve", "--check", ...tlsArgs()], { CAAS_STATE_DIR: state });
     expect(checked.code).toBe(0);
-    expect(lines(checked.stdout)).toEqual([`would create ${state}/secret.json (a new secret, mode 0600)`, "configuration ok"]);
+    expect(lines(checked.stdout)).toEqual([
+      `would create ${state}/secret.json (a new secret, mode 0600)`,
+      EVERY_KEY_REFUSED,
+      "configuration ok",
+    ]);
     expect(readdirSync(state)).toEqual([]);
     rmSync(state, { recursive: true, force: true });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import type { CliIo } from "../../src/cli/io.ts";
@@ -98,10 +98,35 @@ describe("caas keys import, list and remove", () => {
     expect((await keys(["list", "--file", file])).out.length).toBe(1);
   });
 
+  it("lists with --json: names, profiles, created dates and scopes in one document, never a key or hash", async () => {
+    const file = await keysPath();
+    const key = (await keys(["add", "main", "--scope", "pseudonym", "--scope", "oracle", "--file", file])).out.at(-1) ?? "";
+    await keys(["import", "legacy", "--key", "legacy-django-key-0123456789", "--profile", "django-compat", "--file", file]);
+    const listed = await keys(["list", "--json", "--file", file]);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toHaveLength(1);
+    expect(JSON.parse(listed.out[0] ?? "")).toEqual({
+      keys: [
+        { name: "main", profile: "standard", created: expect.any(String), scopes: ["pseudonym", "oracle"] },
+        { name: "legacy", profile: "django-compat", created: expect.any(String), scopes: ["pseudonym"] },
+      ],
+    });
+    expect(listed.out[0]).not.toMatch(/[0-9a-f]{64}/);
+    expect(listed.out[0]).not.toContain(key.slice(5));
+    expect(listed.out[0]).not.toContain("legacy-django-key");
+  });
+
+  it("exits 1 for removing a name from a keys file that does not exist, and leaves nothing behind", async () => {
+    const file = await keysPath();
+    const run = await keys(["remove", "x", "--file", file]);
+    expect(run.code).toBe(1);
+    expect(run.err).toEqual([`caas keys remove: ${file} has no key named "x" (the file does not exist)`]);
+    expect(await readdir(join(file, ".."))).toEqual([]);
+  });
+
   it("exits 78 for a missing, unknown or broken file, and 1 for removing a name the file does not hold", async () => {
     const file = await keysPath();
     expect((await keys(["list", "--file", file])).code).toBe(78);
-    expect((await keys(["remove", "x", "--file", file])).code).toBe(78);
     await keys(["add", "a", "--file", file]);
     expect((await keys(["remove", "nobody", "--file", file])).code).toBe(1);
     await writeFile(file, "{ broken");
@@ -156,6 +181,7 @@ describe("caas keys usage", () => {
       ["list", "extra", "--file", file],
       ["list", "--key", "v", "--file", file],
       ["remove", "--file", file],
+      ["add", "x", "--json", "--file", file],
     ];
     for (const args of usageErrors) {
       const run = await keys(args);
@@ -163,10 +189,25 @@ describe("caas keys usage", () => {
     }
   });
 
-  it("does not echo the value of a mistyped option, which may be a key", async () => {
+  it("does not echo the value of a mistyped option, which may be a key, though it names the option meant", async () => {
     const run = await keys(["import", "x", "--kye=secret-value-0123456789", "--file", await keysPath()]);
     expect(run.code).toBe(2);
-    expect(run.err.join("\n")).not.toContain("secret-value");
+    expect(run.err).toEqual(["caas keys import: unknown option '--kye'; did you mean '--key'? (see caas keys import --help)"]);
+  });
+
+  it("quotes an unknown command or option back with the one most likely meant, in one line, exit 2", async () => {
+    const file = await keysPath();
+    const cases: [string[], string][] = [
+      [["lsit"], "caas keys: unknown command 'lsit'; did you mean 'list'?"],
+      [["reomve", "x"], "caas keys: unknown command 'reomve'; did you mean 'remove'?"],
+      [["frobnicate"], "caas keys: unknown command 'frobnicate'; expected add, import, list or remove"],
+      [["list", "--jsno", "--file", file], "caas keys list: unknown option '--jsno'; did you mean '--json'? (see caas keys list --help)"],
+      [["add", "x", "--scopes", "oracle"], "caas keys add: unknown option '--scopes'; did you mean '--scope'? (see caas keys add --help)"],
+    ];
+    for (const [args, line] of cases) {
+      const run = await keys(args);
+      expect({ args, code: run.code, err: run.err, out: run.out }).toEqual({ args, code: 2, err: [line], out: [] });
+    }
   });
 
   it("prints help and exits 0 for the group and for each command", async () => {

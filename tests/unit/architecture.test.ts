@@ -26,7 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["credentials"],
   ["files"],
   ["config.ts"],
-  ["log.ts", "build-info.ts"],
+  ["log.ts", "build-info.ts", "closest-name.ts"],
   ["errors.ts"],
   ["crypto"],
 ];

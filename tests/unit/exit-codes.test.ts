@@ -46,7 +46,7 @@ describe("the exit status table", () => {
   it("finds the codes it checks (the scan of src/ works)", () => {
     expect(declaredCodes()).toContain("keys_file_missing");
     expect(declaredCodes()).toContain("usage");
-    expect(documentedStatuses().get(78)).toBe("configuration or file error");
+    expect(documentedStatuses().get(78)).toStartWith("configuration or file error");
   });
 
   for (const code of declaredCodes()) {

@@ -293,7 +293,11 @@ describe("POST /verify", () => {
     expect(await verify({ ...fields, encrypted_data: before.encrypted_data }, rotating)).toBe(true);
     expect(await verify({ ...fields, encrypted_data: after.encrypted_data }, rotating)).toBe(true);
 
-    // Once version 1 is dropped from the file, its pseudonyms no longer verify.
+    // Once version 1 is retired (caas secret retire) or dropped from the file, its pseudonyms no longer verify.
+    credentials.replace({ apiKeys: keys(), secrets: makeSecretRing([{ ...first, retired: new Date().toISOString() }, second]) });
+    expect(await verify({ ...fields, encrypted_data: before.encrypted_data }, rotating)).toBe(false);
+    expect(await verify({ ...fields, encrypted_data: after.encrypted_data }, rotating)).toBe(true);
+    expect((await pseudonym(fields, {}, "/encrypt", rotating)).encrypted_data).toBe(after.encrypted_data);
     credentials.replace({ apiKeys: keys(), secrets: makeSecretRing([second]) });
     expect(await verify({ ...fields, encrypted_data: before.encrypted_data }, rotating)).toBe(false);
   });

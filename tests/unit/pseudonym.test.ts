@@ -207,6 +207,19 @@ describe("verifyPseudonym", () => {
     expect(verifyPseudonym(ring, user, data, fresh.digest)).toBe(false);
   });
 
+  it("is false for a digest made under a retired version, and true again for one not retired", () => {
+    const next = rotated(rotated(ring));
+    const retiredFirst = makeSecretRing(next.versions.map((v) => (v.version === 1 ? { ...v, retired: "2025-06-01T00:00:00.000Z" } : v)));
+    expect(retiredFirst.verifying.map((v) => v.version)).toEqual([2, 3]);
+    expect(verifyPseudonym(retiredFirst, user, data, digest)).toBe(false);
+    const underTwo = pseudonymFor(makeSecretRing(next.versions.slice(0, 2)), user, data).digest;
+    expect(verifyPseudonym(retiredFirst, user, data, underTwo)).toBe(true);
+  });
+
+  it("never lets the newest version, which makes pseudonyms, be retired", () => {
+    expect(() => makeSecretRing([{ ...newSecretVersion(1), retired: "2025-06-01T00:00:00.000Z" }])).toThrow(RangeError);
+  });
+
   it("refuses a non-UUID user as pseudonymFor does", () => {
     expect(() => verifyPseudonym(ring, "nope", data, digest)).toThrow(InvalidUuid);
   });

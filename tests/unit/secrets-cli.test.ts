@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { CliIo } from "../../src/cli/io.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
 import { loadSecretRing } from "../../src/credentials/secret-ring.ts";
+import { withPrivateFileLock } from "../../src/files/private-file.ts";
 
 interface Run {
   code: number;
@@ -81,20 +82,153 @@ describe("caas secret rotate", () => {
   });
 });
 
+/** A secret file with versions 1..n, made by the commands themselves. */
+async function secretWithVersions(n: number): Promise<string> {
+  const file = await secretPath();
+  await secret(["init", file]);
+  for (let version = 2; version <= n; version++) await secret(["rotate", file]);
+  return file;
+}
+
+/** Every secret the file holds, as the file stores it, to look for in what a command printed. */
+async function storedSecrets(file: string): Promise<string[]> {
+  return (await loadSecretRing(file)).versions.map((v) => v.secret.toBase64());
+}
+
+describe("caas secret list", () => {
+  it("prints one line per version, the newest marked current, and no secret", async () => {
+    const file = await secretWithVersions(3);
+    const run = await secret(["list", file]);
+    expect(run.code).toBe(0);
+    expect(run.out.map((line) => line.split("\t").slice(0, 2))).toEqual([
+      ["1", "verifies"],
+      ["2", "verifies"],
+      ["3", "current"],
+    ]);
+    for (const stored of await storedSecrets(file)) expect(run.out.join("\n")).not.toContain(stored.slice(0, 16));
+  });
+
+  it("prints one JSON document with --json: versions, which is current, created and retired dates, and no secret", async () => {
+    const file = await secretWithVersions(2);
+    expect((await secret(["retire", "1", file])).code).toBe(0);
+    const run = await secret(["list", "--json", file]);
+    expect(run.code).toBe(0);
+    expect(run.out).toHaveLength(1);
+    const listed = JSON.parse(run.out[0] ?? "") as { current_version: number; versions: Record<string, unknown>[] };
+    expect(listed.current_version).toBe(2);
+    expect(listed.versions).toEqual([
+      { version: 1, state: "retired", created: expect.any(String), retired: expect.any(String) },
+      { version: 2, state: "current", created: expect.any(String), retired: null },
+    ]);
+    for (const stored of await storedSecrets(file)) expect(run.out[0]).not.toContain(stored.slice(0, 16));
+  });
+
+  it("exits 78 for a missing file", async () => {
+    const run = await secret(["list", await secretPath()]);
+    expect(run.code).toBe(78);
+    expect(run.err).toHaveLength(1);
+  });
+});
+
+describe("caas secret retire", () => {
+  it("marks an older version retired, keeps every secret as it was, and prints none", async () => {
+    const file = await secretWithVersions(3);
+    const before = await storedSecrets(file);
+    const run = await secret(["retire", "2", file]);
+    expect(run.code).toBe(0);
+    expect(run.out).toHaveLength(1);
+    const ring = await loadSecretRing(file);
+    expect(ring.versions.map((v) => [v.version, v.retired !== undefined])).toEqual([
+      [1, false],
+      [2, true],
+      [3, false],
+    ]);
+    expect(ring.verifying.map((v) => v.version)).toEqual([1, 3]);
+    expect(await storedSecrets(file)).toEqual(before);
+    for (const stored of before) expect(run.out.join("\n")).not.toContain(stored.slice(0, 16));
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses the current version with exit 1, leaving the file as it was", async () => {
+    const file = await secretWithVersions(2);
+    const before = await readFile(file, "utf8");
+    const run = await secret(["retire", "2", file]);
+    expect(run.code).toBe(1);
+    expect(run.err).toHaveLength(1);
+    expect(run.err[0]).toContain("current");
+    expect(await readFile(file, "utf8")).toBe(before);
+  });
+
+  it("refuses a version the file does not hold with exit 1, not 78", async () => {
+    const file = await secretWithVersions(2);
+    const run = await secret(["retire", "7", file]);
+    expect(run.code).toBe(1);
+    expect(run.err).toEqual([`caas secret retire: ${file} has no secret version 7 (it holds 1, 2)`]);
+  });
+
+  it("leaves a version already retired as it was, its date kept", async () => {
+    const file = await secretWithVersions(2);
+    await secret(["retire", "1", file]);
+    const before = await readFile(file, "utf8");
+    expect((await secret(["retire", "1", file])).code).toBe(0);
+    expect(await readFile(file, "utf8")).toBe(before);
+  });
+
+  it("waits for the file's lock, as rotate does, and changes the file only once it holds it", async () => {
+    const file = await secretWithVersions(2);
+    let retiring: Promise<Run> | undefined;
+    await withPrivateFileLock(file, async () => {
+      retiring = secret(["retire", "1", file]);
+      await Bun.sleep(200);
+      // Still waiting: the file is as the lock holder left it.
+      expect((await loadSecretRing(file)).versions.every((v) => v.retired === undefined)).toBe(true);
+    });
+    expect((await retiring)?.code).toBe(0);
+    expect((await loadSecretRing(file)).verifying.map((v) => v.version)).toEqual([2]);
+  });
+
+  it("exits 2 for a missing or malformed VERSION", async () => {
+    const file = await secretWithVersions(2);
+    for (const args of [
+      ["retire", file],
+      ["retire", "one", file],
+      ["retire", "0", file],
+      ["retire", "1", file, "extra"],
+    ]) {
+      const run = await secret(args);
+      expect({ args, code: run.code, lines: run.err.length }).toEqual({ args, code: 2, lines: 1 });
+    }
+  });
+});
+
 describe("caas secret usage", () => {
   it("exits 2 with one line on stderr for any usage error", async () => {
     const file = await secretPath();
-    for (const args of [[], ["frobnicate"], ["init"], ["init", file, "other"], ["init", "--force", file], ["rotate", "-x", file]]) {
+    for (const args of [
+      [],
+      ["frobnicate"],
+      ["init"],
+      ["init", file, "other"],
+      ["init", "--force", file],
+      ["rotate", "-x", file],
+      ["rotate", "--json", file],
+    ]) {
       const run = await secret(args);
       expect({ args, code: run.code, lines: run.err.length, out: run.out }).toEqual({ args, code: 2, lines: 1, out: [] });
     }
   });
 
   it("prints help and exits 0 for the group and for each command", async () => {
-    for (const args of [["--help"], ["init", "--help"], ["rotate", "-h"]]) {
+    for (const args of [["--help"], ["init", "--help"], ["rotate", "-h"], ["list", "--help"], ["retire", "--help"]]) {
       const run = await secret(args);
       expect(run.code).toBe(0);
       expect(run.out.join("\n")).toContain("usage: caas secret");
     }
+  });
+
+  it("quotes an unknown command back with the one most likely meant", async () => {
+    const run = await secret(["retrie", "1"]);
+    expect(run.code).toBe(2);
+    expect(run.err).toEqual(["caas secret: unknown command 'retrie'; did you mean 'retire'?"]);
   });
 });

@@ -159,6 +159,18 @@ describe("loading a secret file", () => {
     "version 0": JSON.stringify({ versions: [{ version: 0, created, secret }] }),
     "a bad date": JSON.stringify({ versions: [{ version: 1, created: "yesterday", secret }] }),
     "an unknown field": JSON.stringify({ versions: [{ version: 1, created, secret, algorithm: "x" }] }),
+    "a bad retired date": JSON.stringify({
+      versions: [
+        { version: 1, created, retired: "last week", secret },
+        { version: 2, created, secret },
+      ],
+    }),
+    "its newest version retired": JSON.stringify({
+      versions: [
+        { version: 1, created, secret },
+        { version: 2, created, retired: created, secret },
+      ],
+    }),
   };
   for (const [what, text] of Object.entries(broken)) {
     it(`refuses a file with ${what} as invalid, without quoting the secret`, async () => {
@@ -191,6 +203,23 @@ describe("loading a secret file", () => {
     const ring = await loadSecretRing(path);
     expect(ring.versions.map((v) => v.version)).toEqual([1, 2]);
     expect(toBase64(ring.newest.secret)).toBe(other);
+  });
+
+  it("keeps a retired version in the ring but not among those that verify", async () => {
+    const path = join(await scratch(), "secret.json");
+    const other = toBase64(crypto.getRandomValues(new Uint8Array(32)));
+    const retired = "2025-06-01T00:00:00.000Z";
+    const versions = [
+      { version: 1, created, retired, secret },
+      { version: 2, created, secret: other },
+    ];
+    await writeFile(path, JSON.stringify({ versions }), { mode: 0o600 });
+    const ring = await loadSecretRing(path);
+    expect(ring.versions.map((v) => [v.version, v.retired])).toEqual([
+      [1, retired],
+      [2, undefined],
+    ]);
+    expect(ring.verifying.map((v) => v.version)).toEqual([2]);
   });
 });
 

@@ -201,8 +201,8 @@ export function pseudonymFor(ring: SecretRing, userId: string, data: string, mem
 const hexDigest = /^(?:[0-9a-f]{2})+$/;
 
 /**
- * Whether `digestHex` is this user's pseudonym of `data` under any secret version. Every
- * version's digest is computed and compared, whatever matched first, so the answer's timing
+ * Whether `digestHex` is this user's pseudonym of `data` under any secret version not retired.
+ * Every such version's digest is computed and compared, whatever matched first, so the answer's timing
  * says neither which version matched nor where the digests differ. Hex is accepted in either
  * case; anything that is not hex simply matches nothing.
  */
@@ -217,6 +217,6 @@ export function verifyPseudonym(
   const bytes = dataBytes(data);
   const lower = typeof digestHex === "string" ? digestHex.toLowerCase() : "";
   const presented = hexDigest.test(lower) ? fromHex(lower) : new Uint8Array(0);
-  const expected = ring.versions.map((version) => digestUnder(memo, version, canonicalId, bytes));
+  const expected = ring.verifying.map((version) => digestUnder(memo, version, canonicalId, bytes));
   return findConstantTime(expected, presented, constantTimeEqual) >= 0;
 }
