@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
-import { digest } from "../crypto/hash.ts";
+import { digest, digestHex } from "../crypto/hash.ts";
 import { CaasError } from "../errors.ts";
 import {
   asStoreErrors,
@@ -339,14 +339,14 @@ export class ApiKeyStore {
       return undefined;
     }
     this.#lookups += 1;
-    let hash: Uint8Array;
+    let hash: string;
     try {
-      hash = hashApiKey(presented);
+      hash = digestHex("sha256", encodeUtf8(presented));
     } catch (error) {
       if (error instanceof EncodingError) return undefined;
       throw error;
     }
-    return this.#byHash.get(toHex(hash));
+    return this.#byHash.get(hash);
   }
 }
 

@@ -264,6 +264,8 @@ interface LiveVersion {
   readonly prefix: string;
   /** lengthPrefixed([domain, name, version]) without the caller's part, appended per call. */
   readonly aadHead: Uint8Array;
+  /** The whole associated data when the caller gives none (most calls): made once, read by setAAD only. */
+  readonly aadWithoutCallers: Uint8Array;
 }
 
 export interface SealedByKey {
@@ -284,8 +286,13 @@ export interface KeyringKeyInfo {
   readonly versions: readonly { readonly version: number; readonly created: string }[];
 }
 
-function dataAad(head: Uint8Array, aad: Uint8Array | undefined): Uint8Array {
-  const caller = aad ?? new Uint8Array(0);
+function dataAad(live: LiveVersion, aad: Uint8Array | undefined): Uint8Array {
+  // An absent and an empty aad frame alike (a zero length), so both take the one made once.
+  if (aad === undefined || aad.length === 0) return live.aadWithoutCallers;
+  return framedAad(live.aadHead, aad);
+}
+
+function framedAad(head: Uint8Array, caller: Uint8Array): Uint8Array {
   const out = new Uint8Array(head.length + 4 + caller.length);
   out.set(head, 0);
   new DataView(out.buffer).setUint32(head.length, caller.length);
@@ -343,11 +350,13 @@ export class KeyringKey {
     const nameBytes = encodeUtf8(info.name);
     const versions = new Map<number, LiveVersion>();
     for (const [version, cipher] of ciphers) {
+      const aadHead = lengthPrefixed([DATA_DOMAIN, nameBytes, uint32Bytes(version)]);
       versions.set(version, {
         version,
         cipher,
         prefix: `${CIPHERTEXT_PREFIX}${version}:`,
-        aadHead: lengthPrefixed([DATA_DOMAIN, nameBytes, uint32Bytes(version)]),
+        aadHead,
+        aadWithoutCallers: framedAad(aadHead, new Uint8Array(0)),
       });
     }
     const numbers = [...versions.keys()].sort((a, b) => a - b);
@@ -371,7 +380,7 @@ export class KeyringKey {
   seal(plaintext: Uint8Array, aad?: Uint8Array): SealedByKey {
     const live = this.#newest;
     const nonce = randomXaesNonce();
-    const sealed = live.cipher.seal(nonce, plaintext, dataAad(live.aadHead, aad));
+    const sealed = live.cipher.seal(nonce, plaintext, dataAad(live, aad));
     const joined = new Uint8Array(nonce.length + sealed.length);
     joined.set(nonce, 0);
     joined.set(sealed, nonce.length);
@@ -390,7 +399,7 @@ export class KeyringKey {
     if (live === undefined) throw new DecryptionFailed();
     try {
       // XaesKey.open returns a fresh array over its own ArrayBuffer (new Uint8Array(buffer)).
-      const plaintext = live.cipher.open(parsed.nonce, parsed.sealed, dataAad(live.aadHead, aad)) as Uint8Array<ArrayBuffer>;
+      const plaintext = live.cipher.open(parsed.nonce, parsed.sealed, dataAad(live, aad)) as Uint8Array<ArrayBuffer>;
       return { plaintext, version: live.version };
     } catch (error) {
       if (error instanceof AuthenticationFailed) throw new DecryptionFailed();

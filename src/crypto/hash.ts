@@ -49,6 +49,11 @@ export function digest(algorithm: PoolAlgorithm, data: Uint8Array): Uint8Array {
   return plainBytes(new Bun.CryptoHasher(algorithm).update(data).digest());
 }
 
+/** digest() in lowercase hex, straight from the hasher: no byte copy, no second pass to encode it. */
+export function digestHex(algorithm: PoolAlgorithm, data: Uint8Array): string {
+  return new Bun.CryptoHasher(algorithm).update(data).digest("hex");
+}
+
 /**
  * CryptoHasher answers with a Buffer; callers get a plain Uint8Array, as everywhere in crypto/.
  * (Its digest(into) form is no way around the copy: Bun 1.4.5 wants 64 bytes of room there

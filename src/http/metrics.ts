@@ -34,7 +34,9 @@ export interface AuditTrailReading {
 }
 
 /** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
-export type KeyUseObserver = (keyName: string, version: number, operation: "encrypt" | "decrypt") => void;
+const KEY_OPERATIONS = ["encrypt", "decrypt"] as const;
+
+export type KeyUseObserver = (keyName: string, version: number, operation: (typeof KEY_OPERATIONS)[number]) => void;
 
 export class Metrics {
   readonly #routes: string[] = [UNMATCHED_ROUTE];
@@ -47,8 +49,11 @@ export class Metrics {
   #latencySeconds = new Float64Array(1);
   readonly #errors = new Float64Array(ERROR_CODES.length);
   readonly #apiKeyRequests = new Map<string, number>();
-  /** By their label set, `key="orders",version="2",operation="encrypt"`. */
-  readonly #keyUses = new Map<string, number>();
+  /**
+   * Keyring uses by key name, then version: [encrypt, decrypt]. Labels are written at scrape time,
+   * not per use: escaping and joining them on every call cost more than the count itself.
+   */
+  readonly #keyUses = new Map<string, Map<number, Float64Array>>();
   inFlight = 0;
   rateLimited = 0;
   reloads = 0;
@@ -111,9 +116,30 @@ export class Metrics {
   }
 
   readonly keyUse: KeyUseObserver = (keyName, version, operation) => {
-    const labels = `key="${labelValue(keyName)}",version="${version}",operation="${operation}"`;
-    this.#keyUses.set(labels, (this.#keyUses.get(labels) ?? 0) + 1);
+    let versions = this.#keyUses.get(keyName);
+    if (versions === undefined) {
+      versions = new Map();
+      this.#keyUses.set(keyName, versions);
+    }
+    let counts = versions.get(version);
+    if (counts === undefined) {
+      counts = new Float64Array(KEY_OPERATIONS.length);
+      versions.set(version, counts);
+    }
+    counts[operation === "encrypt" ? 0 : 1]! += 1;
   };
+
+  #keyUseSamples(): Samples {
+    const samples: Samples = {};
+    for (const [keyName, versions] of this.#keyUses) {
+      const key = labelValue(keyName);
+      for (const [version, counts] of versions)
+        KEY_OPERATIONS.forEach((operation, index) => {
+          if (counts[index]! > 0) samples[`key="${key}",version="${version}",operation="${operation}"`] = counts[index]!;
+        });
+    }
+    return samples;
+  }
 
   /** Every sample of this process, its process_* and build_info included. */
   snapshot(): MetricsSnapshot {
@@ -139,7 +165,7 @@ export class Metrics {
       caas_requests_total: requests,
       caas_errors_total: errors,
       caas_api_key_requests_total: apiKeys,
-      caas_keyring_operations_total: Object.fromEntries(this.#keyUses),
+      caas_keyring_operations_total: this.#keyUseSamples(),
       caas_in_flight_requests: { "": this.inFlight },
       caas_rate_limited_total: { "": this.rateLimited },
       caas_reloads_total: { 'outcome="ok"': this.reloads, 'outcome="failed"': this.reloadFailures },

@@ -6,6 +6,7 @@ import {
   constantTimeEqual,
   DIGEST_BYTES,
   digest,
+  digestHex,
   findConstantTime,
   hmac,
   isPoolAlgorithm,
@@ -68,6 +69,16 @@ describe("the pool", () => {
     expect(hmac("sha256", new Uint8Array(1), new Uint8Array(1)).constructor).toBe(Uint8Array);
     expect(hmac("blake2s256", new Uint8Array(1), new Uint8Array(1)).constructor).toBe(Uint8Array);
     expect(digest("sha256", new Uint8Array(1)).constructor).toBe(Uint8Array);
+  });
+
+  it("gives digestHex as the lowercase hex of digest, for every algorithm and length", () => {
+    for (const algorithm of POOL_ALGORITHMS)
+      for (const length of [0, 1, 55, 64, 200]) {
+        const data = crypto.getRandomValues(new Uint8Array(length));
+        expect({ algorithm, length, hex: digestHex(algorithm, data) }).toEqual({ algorithm, length, hex: toHex(digest(algorithm, data)) });
+      }
+    // SHA-256 of "abc" (FIPS 180-2, appendix B.1): the API key store's lookup form.
+    expect(digestHex("sha256", new TextEncoder().encode("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 });
 

@@ -34,6 +34,8 @@ import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
 
+const ascii = (text: string) => new TextEncoder().encode(text);
+
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 200);
 
 function randomKey(): XaesKey {
@@ -155,6 +157,34 @@ describe("keyring ciphertexts", () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it("opens ciphertexts an earlier build made under fixed keys: the format and its associated data do not drift", () => {
+    // TEST FIXTURE: key material 0x01..0x20 for version 1 and its complement for version 2, key "orders".
+    const material = Uint8Array.from({ length: 32 }, (_, index) => index + 1);
+    const created = "2026-01-01T00:00:00.000Z";
+    const ciphers = new Map([
+      [1, new XaesKey(material)],
+      [2, new XaesKey(material.map((byte) => byte ^ 0xff))],
+    ]);
+    const key = new KeyringKey(
+      { name: "orders", created, minDecryptionVersion: 1, versions: [1, 2].map((version) => ({ version, created })) },
+      ciphers,
+    );
+    const text = (ciphertext: string, aad?: string) =>
+      new TextDecoder().decode(key.open(ciphertext, aad === undefined ? undefined : ascii(aad)).plaintext);
+    const sealedWithoutAad = "caas:v2:TwVmkAeN3/0TPTl5Pz8X3k3ExX41lV39ILCNbxOFjW5TyiAjWecgG0oMAdAT";
+    const sealedWithEmptyAad = "caas:v2:pgkCwHfeZzNjMdB6jQP8TM8QHQnP1IZfQ36gjSzqMJ6TgFIbYCsmUGUFdpOE";
+    const sealedWithAad = "caas:v2:Jncsjlfqypx1IMwJ9lRsp9gFwJCIdJHsBu+dNxIdV5sx2iBavbHu6UUfri8p";
+    // No aad and an empty aad are one framing, so each opens the other's ciphertext.
+    expect([text(sealedWithoutAad), text(sealedWithoutAad, ""), text(sealedWithEmptyAad), text(sealedWithAad, "ctx")]).toEqual([
+      "hello",
+      "hello",
+      "hello",
+      "hello",
+    ]);
+    expect(outcome(() => key.open(sealedWithAad))).toBe("authentication_failed");
+    expect(outcome(() => key.open(sealedWithoutAad, ascii("ctx")))).toBe("authentication_failed");
   });
 
   it("keeps old ciphertexts open after a rotation, and seals new ones under the new version", () => {
