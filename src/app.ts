@@ -37,9 +37,12 @@ export interface AppDeps {
   readonly admissions?: Admissions;
 }
 
-/** Refusals and failures an operator wants to see without the debug access log. */
+/**
+ * Refusals and failures an operator wants to see without the debug access log: for auth (401,
+ * 403), for limits (413: a body or batch too large; 429), and every 5xx (503 busy included).
+ */
 function isNoteworthy(status: number): boolean {
-  return status >= 500 || status === 401 || status === 403 || status === 429;
+  return status >= 500 || status === 401 || status === 403 || status === 413 || status === 429;
 }
 
 export function createApp(config: Config, deps: AppDeps) {

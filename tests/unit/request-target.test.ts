@@ -222,3 +222,38 @@ describe("the app's error path, with a broken audit trail or logger", () => {
     expect(metrics.inFlight).toBe(0);
   });
 });
+
+describe("what the info log says of each answer", () => {
+  it("logs refusals for auth and limits (401, 413) once each, with route, code and request id, and nothing for other 4xx or successes", async () => {
+    const { lines, logger } = recordingLogger();
+    const app = testApp({ logger, config: { maxBody: 512, batchMax: 2 } });
+    const answers = [
+      await sealCall(app),
+      await postJson(app, "/oracleinvocation", { data: "x".repeat(600) }),
+      await postJson(app, "/oracleinvocation/batch", { items: [{ data: "a" }, { data: "b" }, { data: "c" }] }),
+      await refusedCall(app),
+      await postJson(app, "/oracleinvocation", "{bad"),
+      await app.handle(new Request("http://localhost/nope")),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 413, 413, 401, 400, 404]);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const idOf = (index: number) => answers[index]?.headers.get(REQUEST_ID_HEADER);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        event: "request_refused",
+        status: 413,
+        code: "body_too_large",
+        route: "/oracleinvocation",
+        requestId: idOf(1),
+      }),
+      expect.objectContaining({
+        event: "request_refused",
+        status: 413,
+        code: "batch_too_large",
+        route: "/oracleinvocation/batch",
+        requestId: idOf(2),
+      }),
+      expect.objectContaining({ event: "request_refused", status: 401, code: "unauthorized", route: "/encrypt", requestId: idOf(3) }),
+    ]);
+  });
+});
