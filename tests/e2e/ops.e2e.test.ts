@@ -428,3 +428,19 @@ describe("the operating surface", () => {
     expect(caas.output()).toMatch(/"event":"request"[^\n]*"id":"[0-9a-f-]{36}"[^\n]*"route":"\/healthz"[^\n]*"status":200/);
   });
 });
+
+describe("CAAS_OPS_LISTEN=off", () => {
+  it("opens no ops listener, and the API port keeps its probes and not /metrics", async () => {
+    const caas = await startCaas({ env: { CAAS_OPS_LISTEN: "off" } });
+    try {
+      expect(caas.opsPort).toBeUndefined();
+      expect(caas.output()).not.toContain('"opsUrl"');
+      expect(await (await caas.request("/healthz")).json()).toEqual({ status: "ok" });
+      expect(await (await caas.request("/readyz")).json()).toEqual({ status: "ready" });
+      expect((await caas.request("/metrics")).status).toBe(404);
+      expect((await caas.post("/oracleinvocation/", { data: "x" })).status).toBe(200);
+    } finally {
+      await caas.stop();
+    }
+  });
+});

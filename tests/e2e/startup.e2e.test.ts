@@ -84,6 +84,18 @@ const MISTAKES: readonly Mistake[] = [
   { name: "a body limit too small", args: () => [...tlsArgs(), "--max-body", "1"], says: /^--max-body: 1 is outside / },
   { name: "no workers", args: () => [...tlsArgs(), "--workers", "0"], says: /^--workers: 0 is outside / },
   {
+    name: "an ops listener that is not host:port",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_OPS_LISTEN: "9464" }),
+    says: /^CAAS_OPS_LISTEN: '9464' is not host:port or off$/,
+  },
+  {
+    name: "an ops listener port out of range",
+    args: () => [...tlsArgs()],
+    env: () => ({ CAAS_OPS_LISTEN: "127.0.0.1:70000" }),
+    says: /^CAAS_OPS_LISTEN: '127\.0\.0\.1:70000' is not host:port or off$/,
+  },
+  {
     name: "a negative drain timeout",
     args: () => [...tlsArgs()],
     env: () => ({ CAAS_DRAIN_TIMEOUT: "-1" }),
