@@ -48,27 +48,29 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h") {
-    io.out(HELP);
-    return first === undefined ? EXIT_USAGE : EXIT_OK;
-  }
-  if (first === "--version" || first === "-V") return COMMANDS.version!([], io);
   // `caas help CMD [SUB]` is `caas CMD [SUB] --help`, so both ways of asking get the same page.
   const [command, args] = first === "help" ? [rest[0], [...rest.slice(1), "--help"]] : [first, rest];
-  if (command === undefined || command === "help") {
-    io.out(HELP);
-    return EXIT_OK;
-  }
-  const run = COMMANDS[command];
-  if (run === undefined) {
-    const meant = didYouMean(command, [...Object.keys(COMMANDS), "help"]);
-    io.err(`caas: unknown command '${command}'${meant || " (try 'caas --help')"}`);
-    return EXIT_USAGE;
-  }
+  // Every write is inside: a closed stdout is exit 74 for the top-level help and --version too.
   try {
+    if (first === undefined || first === "--help" || first === "-h") {
+      io.out(HELP);
+      return first === undefined ? EXIT_USAGE : EXIT_OK;
+    }
+    if (first === "--version" || first === "-V") return await COMMANDS.version!([], io);
+    if (command === undefined || command === "help") {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const run = COMMANDS[command];
+    if (run === undefined) {
+      const meant = didYouMean(command, [...Object.keys(COMMANDS), "help"]);
+      io.err(`caas: unknown command '${command}'${meant || " (try 'caas --help')"}`);
+      return EXIT_USAGE;
+    }
     return await run(args, io);
   } catch (error) {
-    return commandFailed(io, `caas ${command}`, error);
+    const known = command !== undefined && Object.hasOwn(COMMANDS, command);
+    return commandFailed(io, known ? `caas ${command}` : "caas", error);
   }
 }
 

@@ -187,6 +187,44 @@ describe("a closed stdout", () => {
     if (stderr !== "") expect(await Bun.file(file).exists()).toBe(false);
   }, 20_000);
 
+  it("makes every command that prints exit 74 with one line and no stack trace, whatever it prints", async () => {
+    const dir = tempDir("caas-files-");
+    const keys = join(dir, "keys.json");
+    const secret = join(dir, "secret.json");
+    const rootKey = join(dir, "root.key");
+    const keyring = join(dir, "keyring.json");
+    for (const args of [
+      ["keys", "add", "listed", "--file", keys],
+      ["secret", "init", secret],
+      ["secret", "rotate", secret],
+      ["root-key", "init", rootKey],
+      ["keyring", "create", "orders", "--file", keyring, "--root-key", rootKey],
+    ])
+      expect({ args, code: (await caas(args, dir)).code }).toEqual({ args, code: 0 });
+    const pki = makeTestPki();
+    const printing = [
+      ["--version"],
+      ["--help"],
+      ["help", "keys"],
+      ["keys", "list", "--file", keys],
+      ["keys", "list", "--json", "--file", keys],
+      ["secret", "list", secret],
+      ["secret", "list", "--json", secret],
+      ["secret", "rotate", secret],
+      ["secret", "retire", "1", secret],
+      ["keyring", "list", "--file", keyring, "--root-key", rootKey],
+      ["keyring", "list", "--json", "--file", keyring, "--root-key", rootKey],
+      ["keyring", "rotate", "orders", "--file", keyring, "--root-key", rootKey],
+      ["serve", "--check", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey],
+      ["serve", "--check", "--json", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey],
+    ];
+    for (const args of printing) {
+      const run = await withClosedStdout(args, dir);
+      expect({ args, code: run.code }).toEqual({ args, code: 74 });
+      expectOneLine(run.stderr);
+    }
+  }, 60_000);
+
   it("makes `keys list` exit 74 with one line instead of a crash", async () => {
     const dir = tempDir("caas-files-");
     const file = join(dir, "keys.json");
