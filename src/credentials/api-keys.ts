@@ -27,7 +27,7 @@ import {
   writePrivateFile,
 } from "../files/private-file.ts";
 
-/** "standard" is the keyed pool; "django-compat" answers like the Django original (issue 4). */
+/** "standard" is the keyed pool; "django-compat" answers like the Django original. */
 export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
 export type ApiKeyProfile = (typeof API_KEY_PROFILES)[number];
 export const DEFAULT_PROFILE: ApiKeyProfile = "standard";
