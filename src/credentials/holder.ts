@@ -64,7 +64,9 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
   }
   logger.info("credentials_loaded", {
     apiKeys: apiKeys.size,
-    secretVersions: secrets.versions.length,
+    // Versions that still verify, and those retired (kept in the file, no longer used).
+    secretVersions: secrets.verifying.length,
+    retiredSecretVersions: secrets.versions.length - secrets.verifying.length,
     newestSecretVersion: secrets.newest.version,
     keyringKeys: keyring.size,
   });

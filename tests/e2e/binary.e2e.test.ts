@@ -266,7 +266,7 @@ describe("the credential files, listed and changed", () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  it("lists secret versions and retires an old one, never the current one, printing no secret", () => {
+  it("lists secret versions and retires an old one, never the current one, printing no secret", async () => {
     const files = tempDir("caas-secret-");
     const secret = join(files, "secret.json");
     expect(run(["secret", "init", secret]).code).toBe(0);
@@ -284,6 +284,15 @@ describe("the credential files, listed and changed", () => {
     const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions.map((entry) => entry.secret);
     for (const text of [retired.stdout, listed.stdout, run(["secret", "list", secret]).stdout])
       for (const value of stored) expect(text).not.toContain(value.slice(0, 16));
+    // The server loads the file and says how many versions verify and how many are retired.
+    const served = await startCaas({ binary: caas, env: { CAAS_SECRET_FILE: secret } });
+    try {
+      expect(served.output()).toMatch(
+        /"event":"credentials_loaded"[^\n]*"secretVersions":1,"retiredSecretVersions":1,"newestSecretVersion":2/,
+      );
+    } finally {
+      await served.stop();
+    }
     rmSync(files, { recursive: true, force: true });
   });
 });
