@@ -243,6 +243,7 @@ describe("the audit trail of keyring and envelope oracle requests", () => {
       await ask("/oracleinvocation/decrypt", { ...box, wrap_with: "orders" }, keys["orders-client"], 200, {
         ...client,
         operation: "oracle.open",
+        keyVersion: 1,
       });
       await ask("/oracleinvocation/decrypt", { ...box, wrap_with: "orders" }, keys["encrypt-only"], 403, {
         ...refused,

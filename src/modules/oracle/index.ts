@@ -129,7 +129,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       ({ body, wrapper, audit }) => {
         const envelope = envelopeOf(body);
         if (envelope !== undefined && wrapper !== undefined) audit.note({ keyName: wrapper.name });
-        return { data: openText(body, envelope === undefined ? undefined : wrapper) };
+        return { data: openText(body, envelope === undefined ? undefined : wrapper, (version) => audit.note({ keyVersion: version })) };
       },
       {
         parse: parseJson,

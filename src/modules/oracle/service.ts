@@ -78,17 +78,22 @@ export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; r
   return undefined;
 }
 
+function unwrappedKey(unwrapper: KeyringCipher, wrappedKey: string, onVersion?: (version: number) => void): Bytes {
+  const opened = unwrapper.open(wrappedKey, undefined, "wrapped_key");
+  onVersion?.(opened.version);
+  return opened.plaintext;
+}
+
 /**
  * The text an oracle answer holds, or DecryptionFailed for anything that does not authenticate.
- * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key.
+ * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key;
+ * `onVersion` is told the version that opened it (for the audit line).
  */
-export function openText(request: OpenRequest, unwrapper?: KeyringCipher): string {
+export function openText(request: OpenRequest, unwrapper?: KeyringCipher, onVersion?: (version: number) => void): string {
   if (unwrapper === undefined && request.key === undefined) throw new InvalidBody("Field 'key' is required.");
   const ciphertext = base64Field("data", request.data);
   const key =
-    unwrapper === undefined
-      ? base64Field("key", request.key ?? "")
-      : unwrapper.open(request.wrapped_key ?? "", undefined, "wrapped_key").plaintext;
+    unwrapper === undefined ? base64Field("key", request.key ?? "") : unwrappedKey(unwrapper, request.wrapped_key ?? "", onVersion);
   const tag = base64Field("mac", request.mac);
   const nonce = base64Field("nonce", request.nonce);
   const aad = request.aad === undefined ? undefined : textField("aad", request.aad);
