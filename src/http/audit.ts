@@ -42,6 +42,8 @@ export interface AuditFacts {
   /** The keyring key the request used, and its version. */
   readonly keyName?: string;
   readonly keyVersion?: number;
+  /** For a batch whose items may each open under another version: one more version used. */
+  readonly batchKeyVersion?: number;
 }
 
 /** One request's audit facts, gathered as its route learns them. */
@@ -50,6 +52,8 @@ export class RequestAudit {
   apiKeyName: string | undefined;
   keyName: string | undefined;
   keyVersion: number | undefined;
+  /** The versions a batch's items used, each once, in the order first met. */
+  keyVersions: number[] | undefined;
   /** Its line was written, or its write was tried and failed: either way it is not tried again. */
   settled = false;
 
@@ -65,6 +69,10 @@ export class RequestAudit {
     }
     if (facts.keyName !== undefined) this.keyName = facts.keyName;
     if (facts.keyVersion !== undefined) this.keyVersion = facts.keyVersion;
+    if (facts.batchKeyVersion !== undefined) {
+      this.keyVersions ??= [];
+      if (!this.keyVersions.includes(facts.batchKeyVersion)) this.keyVersions.push(facts.batchKeyVersion);
+    }
   }
 }
 
@@ -85,6 +93,7 @@ export interface AuditEntry {
   readonly operation: string;
   readonly keyName: string | undefined;
   readonly keyVersion: number | undefined;
+  readonly keyVersions: readonly number[] | undefined;
   readonly items: number | undefined;
   readonly status: number;
   readonly code: AuditOutcomeCode | undefined;
@@ -303,6 +312,7 @@ export class Audit {
       operation,
       keyName: facts?.keyName,
       keyVersion: facts?.keyVersion,
+      keyVersions: facts?.keyVersions === undefined ? undefined : [...facts.keyVersions].sort((a, b) => a - b),
       items: itemsOf(body),
       status,
       code,

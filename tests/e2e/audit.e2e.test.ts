@@ -16,7 +16,7 @@ const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-type Line = Record<string, string | number | undefined>;
+type Line = Record<string, string | number | readonly number[] | undefined>;
 
 function linesOf(path: string): Line[] {
   if (!existsSync(path)) return [];
@@ -202,6 +202,18 @@ describe("the audit trail of keyring and envelope oracle requests", () => {
         operation: "keyring.decrypt",
         code: "authentication_failed",
       });
+      await ask(
+        "/keyring/orders/decrypt/batch",
+        { items: [{ ciphertext: sealed.ciphertext, aad: "aad canary" }, { ciphertext: "x" }] },
+        keys["orders-client"],
+        200,
+        {
+          ...client,
+          operation: "keyring.decrypt_batch",
+          keyVersions: [1],
+          items: 2,
+        },
+      );
       await ask(
         "/keyring/orders/rewrap/batch",
         { items: [{ ciphertext: sealed.ciphertext, aad: "aad canary" }] },

@@ -131,6 +131,7 @@ describe("the trail", () => {
     operation: "oracle.seal",
     keyName: undefined,
     keyVersion: undefined,
+    keyVersions: undefined,
     items: undefined,
     status: 200,
     code: undefined,

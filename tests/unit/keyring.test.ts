@@ -11,13 +11,13 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { testApp } from "./helpers.ts";
+import { postJson, testApp } from "./helpers.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import {
   createKeyringKey,
   initRootKey,
-  type Keyring,
+  Keyring,
   KeyringKey,
   KeyringRootKeyMismatch,
   loadKeyring,
@@ -427,6 +427,34 @@ describe("keyring routes and scopes", () => {
       { ...unauthorized, operation: "oracle.seal" },
     ]);
     expect(JSON.stringify(auditLines())).not.toContain("caas-not-a-key-at-all-0001");
+  });
+
+  it("names in a batch decrypt's audit line each version its items opened under, once, and never a ciphertext", async () => {
+    const ciphers = new Map<number, XaesKey>();
+    const older = keyWith("orders", 1, 1, 1, ciphers);
+    const key = keyWith("orders", 1, 2, 1, ciphers);
+    const sealed = [older.seal(ascii("one")), key.seal(ascii("two")), older.seal(ascii("three"))].map((box) => box.ciphertext);
+    const written: string[] = [];
+    const app = testApp({
+      credentials: new CredentialsHolder({
+        apiKeys: ApiKeyStore.fromKeys([{ name: "whole", key: KEYS.whole, scopes: ["keyring:orders"] }]),
+        secrets: makeSecretRing([newSecretVersion(1)]),
+        keyring: new Keyring([key]),
+      }),
+      auditTrail: new AuditTrail({ append: (lines) => written.push(lines), reopen: () => undefined }),
+    });
+    const items = [...sealed, "caas:v2:AAAA"].map((ciphertext) => ({ ciphertext }));
+    const answer = await postJson(app, "/keyring/orders/decrypt/batch", { items }, { authorization: `Bearer ${KEYS.whole}` });
+    expect(answer.status).toBe(200);
+    const line = JSON.parse(written.join("").trim()) as Record<string, unknown>;
+    expect([line.operation, line.keyName, line.keyVersion, line.keyVersions, line.items]).toEqual([
+      "keyring.decrypt_batch",
+      "orders",
+      undefined,
+      [1, 2],
+      4,
+    ]);
+    for (const ciphertext of sealed) expect(written.join("")).not.toContain(ciphertext.slice(8, 24));
   });
 
   it("answers 404 unknown_key for a name the caller may use that the keyring lacks, and 200 where it has it", async () => {

@@ -123,13 +123,25 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             },
           },
         )
-        .post("/keyring/:name/decrypt/batch", ({ key, body }) => ({ results: answerEach(body.items, (item) => decryptWith(key, item)) }), {
-          parse: parseJson,
-          transform: batchSize,
-          body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringDecryptBatchRequest"),
-          response: { 200: resultsOf(OpenedAnswer, "KeyringOpenedBatch"), ...batchErrors },
-          detail: { tags, security, operationId: "keyring.decrypt_batch", summary: "Decrypt many", description: `${batchNote}${KEY_NOTE}` },
-        }),
+        .post(
+          "/keyring/:name/decrypt/batch",
+          ({ key, body, audit }) => ({
+            results: answerEach(body.items, (item) => decryptWith(key, item, (version) => audit.note({ batchKeyVersion: version }))),
+          }),
+          {
+            parse: parseJson,
+            transform: batchSize,
+            body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringDecryptBatchRequest"),
+            response: { 200: resultsOf(OpenedAnswer, "KeyringOpenedBatch"), ...batchErrors },
+            detail: {
+              tags,
+              security,
+              operationId: "keyring.decrypt_batch",
+              summary: "Decrypt many",
+              description: `${batchNote}${KEY_NOTE}`,
+            },
+          },
+        ),
     )
     .use(
       operationRoutes("rewrap", deps)
