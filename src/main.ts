@@ -3,7 +3,7 @@ import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
 import { runDecryptCommand } from "./cli/decrypt.ts";
 import { commandFailed } from "./cli/exit-codes.ts";
-import { type CliIo, didYouMean, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, unexpectedErrorLine } from "./cli/io.ts";
+import { type CliIo, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, unexpectedErrorLine, unknownCommand } from "./cli/io.ts";
 import { OutputFailed } from "./errors.ts";
 import { runKeysCommand } from "./cli/keys.ts";
 import { runKeyringCommand } from "./cli/keyring.ts";
@@ -63,8 +63,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const run = COMMANDS[command];
     if (run === undefined) {
-      const meant = didYouMean(command, [...Object.keys(COMMANDS), "help"]);
-      io.err(`caas: unknown command '${command}'${meant || " (try 'caas --help')"}`);
+      io.err(unknownCommand("caas", command, [...Object.keys(COMMANDS), "help"], " (try 'caas --help')"));
       return EXIT_USAGE;
     }
     return await run(args, io);

@@ -49,7 +49,20 @@ export function didYouMean(given: string, candidates: readonly string[], prefix 
  * with the option of `options` it most likely meant; parseArgs quotes the option's name only,
  * never a value given with it (`--kye=VALUE`), so no key typed there is echoed.
  */
+/**
+ * The line for a word given where a command goes. The word is quoted back only when it looks
+ * like a command (a short lower-case word): what lands there by mistake is often a value, a key
+ * say, and stderr ends up in CI logs.
+ */
+export function unknownCommand(prefix: string, given: string, commands: readonly string[], otherwise: string): string {
+  const quoted = /^[a-z][a-z-]{0,23}$/.test(given) ? ` '${given}'` : "";
+  return `${prefix}: unknown command${quoted}${didYouMean(given, commands) || otherwise}`;
+}
+
 export function usageProblem(error: Error, options: readonly string[]): string {
+  // "Unexpected argument 'X'": X is whatever was typed, a value included; the fact is enough.
+  if (isParseArgsError(error) && "code" in error && error.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")
+    return "takes no positional arguments";
   const unknown =
     isParseArgsError(error) && "code" in error && error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
       ? /'([^']*)'/.exec(error.message)?.[1]

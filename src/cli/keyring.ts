@@ -14,7 +14,7 @@ import {
 } from "../credentials/keyring.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, didYouMean, EXIT_OK, EXIT_USAGE } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
 
 const KEYRING_FILE_ENV = "CAAS_KEYRING_FILE";
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
@@ -112,7 +112,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
     io.err(
       command === undefined
         ? "caas keyring: missing command (create, rotate, list, set or trim); see caas keyring --help"
-        : `caas keyring: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected create, rotate, list, set or trim"}`,
+        : unknownCommand("caas keyring", command, Object.keys(COMMANDS), "; expected create, rotate, list, set or trim"),
     );
     return EXIT_USAGE;
   }

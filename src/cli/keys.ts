@@ -21,7 +21,7 @@ import {
 } from "../credentials/api-keys.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, didYouMean, EXIT_OK, EXIT_USAGE } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
 
@@ -151,7 +151,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     io.err(
       command === undefined
         ? "caas keys: missing command (add, import, list or remove); see caas keys --help"
-        : `caas keys: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected add, import, list or remove"}`,
+        : unknownCommand("caas keys", command, Object.keys(COMMANDS), "; expected add, import, list or remove"),
     );
     return EXIT_USAGE;
   }

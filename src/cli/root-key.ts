@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { initRootKey } from "../credentials/keyring.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, didYouMean, EXIT_OK, EXIT_USAGE } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
 
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
 
@@ -27,7 +27,7 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
     io.err(
       command === undefined
         ? "caas root-key: missing command (init); see caas root-key --help"
-        : `caas root-key: unknown command '${command}'${didYouMean(command, ["init"]) || "; expected init"}`,
+        : unknownCommand("caas root-key", command, ["init"], "; expected init"),
     );
     return EXIT_USAGE;
   }

@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { initSecretFile, loadSecretRing, retireSecretVersion, rotateSecretFile, type SecretVersion } from "../credentials/secret-ring.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, didYouMean, EXIT_OK, EXIT_USAGE } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
 
 const SECRET_FILE_ENV = "CAAS_SECRET_FILE";
 
@@ -92,7 +92,7 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
     io.err(
       command === undefined
         ? "caas secret: missing command (init, rotate, list or retire); see caas secret --help"
-        : `caas secret: unknown command '${command}'${didYouMean(command, Object.keys(COMMANDS)) || "; expected init, rotate, list or retire"}`,
+        : unknownCommand("caas secret", command, Object.keys(COMMANDS), "; expected init, rotate, list or retire"),
     );
     return EXIT_USAGE;
   }

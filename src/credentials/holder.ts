@@ -64,8 +64,8 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
   }
   logger.info("credentials_loaded", {
     apiKeys: apiKeys.size,
-    // Versions that still verify, and those retired (kept in the file, no longer used).
-    secretVersions: secrets.verifying.length,
+    // Every version in the file, and of those the retired ones (kept, no longer verifying).
+    secretVersions: secrets.versions.length,
     retiredSecretVersions: secrets.versions.length - secrets.verifying.length,
     newestSecretVersion: secrets.newest.version,
     keyringKeys: keyring.size,

@@ -284,11 +284,11 @@ describe("the credential files, listed and changed", () => {
     const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions.map((entry) => entry.secret);
     for (const text of [retired.stdout, listed.stdout, run(["secret", "list", secret]).stdout])
       for (const value of stored) expect(text).not.toContain(value.slice(0, 16));
-    // The server loads the file and says how many versions verify and how many are retired.
+    // The server loads the file and says how many versions it holds and how many of them are retired.
     const served = await startCaas({ binary: caas, env: { CAAS_SECRET_FILE: secret } });
     try {
       expect(served.output()).toMatch(
-        /"event":"credentials_loaded"[^\n]*"secretVersions":1,"retiredSecretVersions":1,"newestSecretVersion":2/,
+        /"event":"credentials_loaded"[^\n]*"secretVersions":2,"retiredSecretVersions":1,"newestSecretVersion":2/,
       );
     } finally {
       await served.stop();

@@ -75,3 +75,33 @@ describe("a mistyped command or option", () => {
     });
   }
 });
+
+describe("a value typed where a command or option goes", () => {
+  // TEST FIXTURE: shaped like a key or a base64 data key, which is what lands in these places by mistake.
+  const VALUE = "caas_Zm9yLXRlc3RzLW9ubHktbm90LWEta2V5LTAx";
+  const DATA_KEY = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=";
+  for (const args of [
+    [VALUE],
+    ["keys", VALUE],
+    ["secret", VALUE],
+    ["keyring", VALUE],
+    ["root-key", VALUE],
+    ["decrypt", "--key=", DATA_KEY, "--nonce", "AAAAAAAAAAAAAAAA", "--mac", "AAAAAAAAAAAAAAAAAAAAAA==", "--data", "AA=="],
+    ["serve", DATA_KEY],
+    ["version", VALUE],
+    ["keys", "list", VALUE, "--file", "/nonexistent/keys.json"],
+  ]) {
+    it(`is never repeated: caas ${args.map((arg) => (arg === VALUE ? "VALUE" : arg === DATA_KEY ? "DATA_KEY" : arg)).join(" ")}`, async () => {
+      const run = await caas(args);
+      expect(run.code).toBe(2);
+      expect(run.err).toHaveLength(1);
+      expect(run.err.join("\n")).not.toContain(VALUE.slice(5, 25));
+      expect(run.err.join("\n")).not.toContain(DATA_KEY.slice(0, 20));
+    });
+  }
+
+  it("still quotes a word that looks like a command, with the one meant", async () => {
+    expect((await caas(["kyes"])).err).toEqual(["caas: unknown command 'kyes'; did you mean 'keys'?"]);
+    expect((await caas(["keys", "lsit"])).err).toEqual(["caas keys: unknown command 'lsit'; did you mean 'list'?"]);
+  });
+});
