@@ -89,8 +89,8 @@ export function exitStatusOf(error: unknown): number {
 
 /**
  * Reports a command's failure in one line on stderr and returns its exit status. `prefix` names
- * the command ("caas keys add"); a usage error gives parseArgs' first sentence and, with `help`,
- * points to it. What caas did not expect is one line naming only its class, never its message,
+ * the command ("caas keys add"); a usage error gives its one clause (usageProblem, which names
+ * the option of `options` a mistyped one most likely meant) and, with `help`, points to it. What caas did not expect is one line naming only its class, never its message,
  * which may quote anything it was handed.
  */
 export function commandFailed(io: CliIo, prefix: string, error: unknown, help?: string, options: readonly string[] = []): number {

@@ -45,11 +45,6 @@ export function didYouMean(given: string, candidates: readonly string[], prefix 
 }
 
 /**
- * The one clause a usage error comes down to. An unknown option from parseArgs is quoted back
- * with the option of `options` it most likely meant; parseArgs quotes the option's name only,
- * never a value given with it (`--kye=VALUE`), so no key typed there is echoed.
- */
-/**
  * The line for a word given where a command goes. The word is quoted back only when it looks
  * like a command (a short lower-case word): what lands there by mistake is often a value, a key
  * say, and stderr ends up in CI logs.
@@ -59,6 +54,11 @@ export function unknownCommand(prefix: string, given: string, commands: readonly
   return `${prefix}: unknown command${quoted}${didYouMean(given, commands) || otherwise}`;
 }
 
+/**
+ * The one clause a usage error comes down to. An unknown option from parseArgs is quoted back
+ * with the option of `options` it most likely meant; parseArgs quotes the option's name only,
+ * never a value given with it (`--kye=VALUE`), so no key typed there is echoed.
+ */
 export function usageProblem(error: Error, options: readonly string[]): string {
   // "Unexpected argument 'X'": X is whatever was typed, a value included; the fact is enough.
   if (isParseArgsError(error) && "code" in error && error.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")

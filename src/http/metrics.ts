@@ -33,9 +33,9 @@ export interface AuditTrailReading {
   readonly writeFailures: number;
 }
 
-/** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
 const KEY_OPERATIONS = ["encrypt", "decrypt"] as const;
 
+/** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
 export type KeyUseObserver = (keyName: string, version: number, operation: (typeof KEY_OPERATIONS)[number]) => void;
 
 export class Metrics {
@@ -126,7 +126,7 @@ export class Metrics {
       counts = new Float64Array(KEY_OPERATIONS.length);
       versions.set(version, counts);
     }
-    counts[operation === "encrypt" ? 0 : 1]! += 1;
+    counts[KEY_OPERATIONS.indexOf(operation)]! += 1;
   };
 
   #keyUseSamples(): Samples {
