@@ -255,6 +255,11 @@ export function hashApiKey(key: string): Uint8Array {
   return digest("sha256", encodeUtf8(key));
 }
 
+/** hashApiKey in lowercase hex, as the keys file holds it and the store's Map is keyed. */
+function apiKeyHashHex(key: string): string {
+  return digestHex("sha256", encodeUtf8(key));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The store
 
@@ -341,7 +346,7 @@ export class ApiKeyStore {
     this.#lookups += 1;
     let hash: string;
     try {
-      hash = digestHex("sha256", encodeUtf8(presented));
+      hash = apiKeyHashHex(presented);
     } catch (error) {
       if (error instanceof EncodingError) return undefined;
       throw error;
@@ -447,7 +452,7 @@ async function storeKey(
     existed = false;
   }
   if (file.keys.some((stored) => stored.name === name)) throw new KeyNameTaken(path, name);
-  const hash = toHex(hashApiKey(key));
+  const hash = apiKeyHashHex(key);
   const same = file.keys.find((stored) => stored.hash === hash);
   if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
   const entry: StoredKey = { name, profile, hash, created: new Date().toISOString(), scopes: [...new Set(scopes)] };
