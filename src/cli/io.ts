@@ -1,4 +1,6 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { likelyMeant } from "../closest-name.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * What a CLI command may touch of the outside world, passed in rather than reached for, so
@@ -71,6 +73,21 @@ export function usageProblem(error: Error, options: readonly string[]): string {
   // A bundle of short options (-xyz) is reported by its letter alone.
   const option = unknown.startsWith("-") ? unknown : `-${unknown}`;
   return `unknown option '${option}'${didYouMean(option.replace(/^--?/, ""), options, "--")}`;
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * A subcommand's arguments, for a command family that keeps one table of options (keys,
+ * keyring, secret): parseArgs over all of them, then an option this subcommand does not take is
+ * a usage error.
+ */
+export function parseSubcommandArgs<const O extends OptionsConfig>(args: readonly string[], options: O, allowed: readonly (keyof O)[]) {
+  const parsed = parseArgs({ args: [...args], options, allowPositionals: true as const, strict: true as const });
+  for (const option of Object.keys(parsed.values)) {
+    if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
+  }
+  return parsed;
 }
 
 /** parseArgs follows its one-line diagnosis with advice about "--"; the diagnosis is enough. */

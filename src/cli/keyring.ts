@@ -3,7 +3,7 @@
  * (the file is checked as the server would check it) and changes take the file's lock for the
  * whole read-modify-write. No command prints key material, wrapped or not.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import {
   createKeyringKey,
   type KeyringKeyInfo,
@@ -14,7 +14,7 @@ import {
 } from "../credentials/keyring.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 
 const KEYRING_FILE_ENV = "CAAS_KEYRING_FILE";
 const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
@@ -117,11 +117,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
     return EXIT_USAGE;
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
-    const allowed: readonly OptionName[] = COMMANDS[command].options;
-    for (const option of Object.keys(values)) {
-      if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
-    }
+    const { values, positionals } = parseSubcommandArgs(rest, OPTIONS, COMMANDS[command].options);
     if (values.help === true) {
       io.out(HELP[command] ?? "");
       return EXIT_OK;

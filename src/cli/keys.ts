@@ -4,7 +4,7 @@
  */
 
 import { readFile } from "node:fs/promises";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { errnoReason } from "../files/private-file.ts";
 import {
   addKey,
@@ -21,7 +21,7 @@ import {
 } from "../credentials/api-keys.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 
 const KEYS_FILE_ENV = "CAAS_API_KEYS_FILE";
 
@@ -156,11 +156,7 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
     return EXIT_USAGE;
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
-    const allowed: readonly OptionName[] = COMMANDS[command].options;
-    for (const option of Object.keys(values)) {
-      if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
-    }
+    const { values, positionals } = parseSubcommandArgs(rest, OPTIONS, COMMANDS[command].options);
     if (values.help === true) {
       io.out(HELP[command] ?? "");
       return EXIT_OK;

@@ -3,11 +3,11 @@
  * file. Never prints a secret.
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { initSecretFile, loadSecretRing, retireSecretVersion, rotateSecretFile, type SecretVersion } from "../credentials/secret-ring.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
-import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";
+import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 
 const SECRET_FILE_ENV = "CAAS_SECRET_FILE";
 
@@ -97,11 +97,7 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
     return EXIT_USAGE;
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
-    const allowed: readonly OptionName[] = COMMANDS[command].options;
-    for (const option of Object.keys(values)) {
-      if (!(allowed as readonly string[]).includes(option)) throw new UsageError(`option '--${option}' does not apply here`);
-    }
+    const { values, positionals } = parseSubcommandArgs(rest, OPTIONS, COMMANDS[command].options);
     if (values.help === true) {
       io.out(HELP[command] ?? "");
       return EXIT_OK;
