@@ -3,21 +3,11 @@ import { scratchDirectories } from "./scratch.ts";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import type { CliIo } from "../../src/cli/io.ts";
 import { runKeysCommand } from "../../src/cli/keys.ts";
+import { type CommandRun, runCommand } from "./helpers.ts";
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function keys(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (line) => out.push(line), err: (line) => err.push(line), env };
-  const code = await runKeysCommand(args, io);
-  return { code, out, err };
+function keys(args: string[], env: Record<string, string | undefined> = {}): Promise<CommandRun> {
+  return runCommand(runKeysCommand, args, env);
 }
 
 const scratch = scratchDirectories("caas-keys-cli-");

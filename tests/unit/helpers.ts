@@ -9,6 +9,7 @@ import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
+import type { CliIo } from "../../src/cli/io.ts";
 import type { AuditTrail } from "../../src/http/audit.ts";
 import type { Metrics } from "../../src/http/metrics.ts";
 
@@ -77,4 +78,23 @@ export async function postForJson<Body = unknown>(
 ): Promise<JsonAnswer<Body>> {
   const answer = await postJson(app, path, body, headers);
   return { status: answer.status, json: (await answer.json()) as Body };
+}
+
+export interface CommandRun {
+  readonly code: number;
+  /** Lines printed on standard output and standard error, in order. */
+  readonly out: string[];
+  readonly err: string[];
+}
+
+/** Runs a CLI command in-process (main, or one command's runner) with an io that keeps what it printed; `env` is all it sees. */
+export async function runCommand(
+  command: (args: readonly string[], io: CliIo) => Promise<number>,
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CommandRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await command(args, { out: (line) => out.push(line), err: (line) => err.push(line), env });
+  return { code, out, err };
 }

@@ -4,21 +4,11 @@
  * on stderr with exit 2.
  */
 import { describe, expect, it } from "bun:test";
-import type { CliIo } from "../../src/cli/io.ts";
 import { main } from "../../src/main.ts";
+import { type CommandRun, runCommand } from "./helpers.ts";
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function caas(args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (line) => out.push(line), err: (line) => err.push(line), env: {} };
-  const code = await main(args, io);
-  return { code, out, err };
+function caas(args: string[]): Promise<CommandRun> {
+  return runCommand(main, args);
 }
 
 describe("caas help CMD", () => {

@@ -2,23 +2,13 @@ import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { chmod, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { CliIo } from "../../src/cli/io.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
 import { loadSecretRing } from "../../src/credentials/secret-ring.ts";
 import { withPrivateFileLock } from "../../src/files/private-file.ts";
+import { type CommandRun, runCommand } from "./helpers.ts";
 
-interface Run {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
-async function secret(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (line) => out.push(line), err: (line) => err.push(line), env };
-  const code = await runSecretCommand(args, io);
-  return { code, out, err };
+function secret(args: string[], env: Record<string, string | undefined> = {}): Promise<CommandRun> {
+  return runCommand(runSecretCommand, args, env);
 }
 
 const scratch = scratchDirectories("caas-secret-cli-");
@@ -176,7 +166,7 @@ describe("caas secret retire", () => {
 
   it("waits for the file's lock, as rotate does, and changes the file only once it holds it", async () => {
     const file = await secretWithVersions(2);
-    let retiring: Promise<Run> | undefined;
+    let retiring: Promise<CommandRun> | undefined;
     await withPrivateFileLock(file, async () => {
       retiring = secret(["retire", "1", file]);
       await Bun.sleep(200);
