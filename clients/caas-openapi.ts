@@ -165,7 +165,7 @@ export interface paths {
         put?: never;
         /**
          * Whether encrypted_data is this user's pseudonym of sensitiveData
-         * @description Compared in constant time against every secret version, so pseudonyms made before a rotation still match. The API key (scope pseudonym) comes as apiKey in the JSON body (the Django original's way), as Authorization: Bearer, or as X-API-Key; where several are sent they must be equal.
+         * @description Compared in constant time against every secret version that verifies (staged ones included), so pseudonyms made before a rotation still match; with `version`, against that version alone, and a version this instance has not loaded is 503 secret_version_unknown with Retry-After. The API key (scope pseudonym) comes as apiKey in the JSON body (the Django original's way), as Authorization: Bearer, or as X-API-Key; where several are sent they must be equal.
          */
         post: operations["pseudonym.verify"];
         delete?: never;
@@ -388,7 +388,7 @@ export interface components {
          * @description Stable machine-readable code
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "empty_body" | "invalid_utf8" | "invalid_text" | "invalid_body" | "invalid_encoding" | "invalid_uuid" | "invalid_target" | "authentication_failed" | "plaintext_not_utf8" | "invalid_ciphertext" | "key_version_retired" | "unauthorized" | "forbidden" | "not_found" | "unknown_key" | "method_not_allowed" | "body_too_large" | "batch_too_large" | "unsupported_media_type" | "rate_limited" | "not_ready" | "busy" | "audit_unavailable" | "internal";
+        ErrorCode: "invalid_json" | "empty_body" | "invalid_utf8" | "invalid_text" | "invalid_body" | "invalid_encoding" | "invalid_uuid" | "invalid_target" | "authentication_failed" | "plaintext_not_utf8" | "invalid_ciphertext" | "key_version_retired" | "secret_version_retired" | "unauthorized" | "forbidden" | "not_found" | "unknown_key" | "method_not_allowed" | "body_too_large" | "batch_too_large" | "unsupported_media_type" | "rate_limited" | "not_ready" | "busy" | "audit_unavailable" | "key_version_unknown" | "secret_version_unknown" | "internal";
         /** HealthAnswer */
         HealthAnswer: {
             /** @constant */
@@ -779,6 +779,11 @@ export interface components {
              * @example 35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1
              */
             encrypted_data: string;
+            /**
+             * @description The secret version /encrypt answered with it. Given, only that version is compared, and a version this instance has not loaded is 503 secret_version_unknown rather than a match: false it cannot know
+             * @example 1
+             */
+            version?: number;
         };
     };
     responses: never;
@@ -1637,7 +1642,7 @@ export interface operations {
                     "application/json": components["schemas"]["VerifyAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_uuid, invalid_text. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_uuid, invalid_text, secret_version_retired. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1646,7 +1651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_uuid" | "invalid_text";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_uuid" | "invalid_text" | "secret_version_retired";
                         };
                     };
                 };
@@ -1721,7 +1726,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The error answer, with one of: busy, audit_unavailable. */
+            /** @description The error answer, with one of: busy, audit_unavailable, secret_version_unknown. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1730,7 +1735,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "busy" | "audit_unavailable";
+                            code: "busy" | "audit_unavailable" | "secret_version_unknown";
                         };
                     };
                 };

@@ -34,6 +34,9 @@ export type RequestErrorCode =
   | "plaintext_not_utf8"
   | "invalid_ciphertext"
   | "key_version_retired"
+  | "key_version_unknown"
+  | "secret_version_unknown"
+  | "secret_version_retired"
   | "unknown_key"
   | "unauthorized"
   | "forbidden"
@@ -181,6 +184,31 @@ export class KeyVersionRetired extends RequestError {
   readonly code = "key_version_retired";
   override readonly message =
     "The ciphertext was made under a key version that no longer decrypts; it needed a rewrap before the version was retired.";
+}
+
+/**
+ * The ciphertext or wrapped key names a version newer than any this instance holds. Another
+ * instance, or this one after its next reload, may hold it; nothing says it was tampered with.
+ */
+export class KeyVersionUnknown extends RequestError {
+  readonly code = "key_version_unknown";
+  override readonly message =
+    "The ciphertext names a key version this instance has not loaded yet; retry after the time in Retry-After, or on another instance.";
+  readonly retryAfterSeconds = 5;
+}
+
+/** /verify was told a secret version this instance does not hold: it cannot say whether the pseudonym matches. */
+export class SecretVersionUnknown extends RequestError {
+  readonly code = "secret_version_unknown";
+  override readonly message =
+    "The pseudonym names a secret version this instance has not loaded yet; retry after the time in Retry-After, or on another instance.";
+  readonly retryAfterSeconds = 5;
+}
+
+/** /verify was told a secret version that is retired here: it verifies nothing any more. */
+export class SecretVersionRetired extends RequestError {
+  readonly code = "secret_version_retired";
+  override readonly message = "The pseudonym names a secret version that is retired and verifies nothing any more.";
 }
 
 export class RateLimited extends RequestError {

@@ -4,14 +4,19 @@
  * whole read-modify-write. No command prints key material, wrapped or not.
  */
 import type { ParseArgsConfig } from "node:util";
+import { VersionTimeline } from "../credentials/key-versions.ts";
+import type { KeyringKeyInfo } from "../credentials/keyring.ts";
 import {
+  addRootKey,
   createKeyringKey,
-  type KeyringKeyInfo,
-  listKeyring,
+  promoteKeyringVersion,
+  removeRootKey,
   rotateKeyringKey,
   setMinDecryptionVersion,
   trimKeyringKey,
-} from "../credentials/keyring.ts";
+} from "../credentials/keyring-changes.ts";
+import { listKeyring } from "../credentials/keyring-file.ts";
+import { activationFrom, activationText, nextStepLine, PROMOTE_ACTIVATION, ROTATE_ACTIVATION } from "./activation.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
@@ -21,21 +26,29 @@ const ROOT_KEY_ENV = "CAAS_ROOT_KEY_FILE";
 const FILES = `--file defaults to $${KEYRING_FILE_ENV}, --root-key to $${ROOT_KEY_ENV}.`;
 
 const HELP: Readonly<Record<string, string>> = {
-  keyring: `usage: caas keyring <create|rotate|list|set|trim> ... [--file FILE] [--root-key FILE]
+  keyring: `usage: caas keyring <create|rotate|promote|list|set|trim|root-key> ... [--file FILE] [--root-key FILE]
 
 Manage the keyring: named keys caas holds and never hands out, each with versions 1..n, every
 version stored wrapped under the root key (caas root-key init). ${FILES}
 
-  caas keyring create NAME                           a new key, version 1
-  caas keyring rotate NAME                           add a version; it encrypts from now on
-  caas keyring list [--json]                         names, versions, min decryption version, dates
+  caas keyring create NAME                           a new key, version 1, active
+  caas keyring rotate NAME [--activate-in D | --activate-at T]
+                                                     add a staged version: it decrypts, encrypts nothing yet
+  caas keyring promote NAME VERSION [--in D | --at T]
+                                                     VERSION encrypts from now, or from a time
+  caas keyring list [--json]                         keys, versions, states, activation, dates
   caas keyring set NAME --min-decryption-version N   ciphertexts below version N stop decrypting
   caas keyring trim NAME --below N                   delete versions below N (N <= min decryption version)
+  caas keyring root-key add NEW_ROOT_KEY_FILE        wrap every version also under a new root key
+  caas keyring root-key remove OLD_ROOT_KEY_FILE     drop the wrapping under an old root key
 
-Rotation runbook: rotate, rewrap stored ciphertexts (POST /keyring/NAME/rewrap), set the
-minimum decryption version to the new one, then trim. A running server picks up a change on
-its next reload (SIGHUP). Every change takes the file's lock (.FILE.lock beside it) and is
-checked with the server's own reader before it is written.
+Rotation runbook: rotate (the version is staged), let every instance load the file, promote
+(or rotate with --activate-in 10m: every instance that loaded the file switches then), rewrap
+stored ciphertexts (POST /keyring/NAME/rewrap), set the minimum decryption version to the new
+one, then trim. --activate-in 0 is the one-step rotation: active at once. D is 0 or a whole
+number with s, m, h or d; T is an RFC 3339 time. A running server picks up a change on its next
+reload: on change (CAAS_RELOAD_ON_CHANGE) or SIGHUP. Every change takes the file's lock
+(.FILE.lock beside it) and is checked with the server's own reader before it is written.
 
 Exit codes: 0 ok, 1 no key of that name, 2 usage, 75 the file stayed locked by another command
 for 10 s, 78 file error (missing, insecure, not opening under this root key, or a change refused).`,
@@ -43,14 +56,33 @@ for 10 s, 78 file error (missing, insecure, not opening under this root key, or 
 
 Adds key NAME (1 to 64 letters, digits, '.', '_' or '-') with one fresh random version.
 The keyring file is created if absent, mode 0600. ${FILES}`,
-  rotate: `usage: caas keyring rotate NAME [--file FILE] [--root-key FILE]
+  rotate: `usage: caas keyring rotate NAME [--activate-in DURATION | --activate-at TIME] [--file FILE] [--root-key FILE]
 
-Adds version n+1 to NAME; once the server reloads it encrypts with it. Older versions still
-decrypt down to the minimum decryption version. ${FILES}`,
+Adds version n+1 to NAME, staged: every server that has loaded the file decrypts with it, none
+encrypts with it until it is promoted (caas keyring promote) or its activation time comes
+(--activate-in 10m, --activate-at 2026-12-07T10:00:00Z; --activate-in 0 makes it active at
+once). Older versions still decrypt down to the minimum decryption version. ${FILES}`,
+  promote: `usage: caas keyring promote NAME VERSION [--in DURATION | --at TIME] [--file FILE] [--root-key FILE]
+
+Makes VERSION of NAME the one that encrypts, now or at a time written in the file, so every
+instance that has loaded the file switches at that moment with no reload. Promote once every
+instance holds the version (the credentials fingerprint on /metrics is equal everywhere). An
+older version promoted again becomes active again (a rollback); a version below the minimum
+decryption version cannot be promoted. ${FILES}`,
+  "root-key": `usage: caas keyring root-key <add|remove> ROOT_KEY_FILE [--file FILE] [--root-key CURRENT_ROOT_KEY_FILE]
+
+Changes the root key the keyring is wrapped under, one instance at a time with no failed request:
+  1. caas keyring root-key add NEW --root-key CURRENT   every version is wrapped under both;
+     the file opens under either. Let every instance load it.
+  2. Point each instance at NEW (CAAS_ROOT_KEY_FILE) and reload it, one at a time.
+  3. caas keyring root-key remove CURRENT --root-key NEW   drops the old wrapping; refused if
+     any version would then open under no other root key. ${FILES}`,
   list: `usage: caas keyring list [--json] [--file FILE] [--root-key FILE]
 
 One line per key, tab-separated: name, versions (oldest-newest), min decryption version,
-creation time, newest version's creation time. --json prints one JSON document. ${FILES}`,
+creation time, newest version's creation time, then one line per version: version, state
+(active, staged, decrypt-only or retired), activation ("-" for a version active since it was
+written, "pending", or a time), creation time. --json prints one JSON document. ${FILES}`,
   set: `usage: caas keyring set NAME --min-decryption-version N [--file FILE] [--root-key FILE]
 
 Ciphertexts made under versions below N no longer decrypt (400 key_version_retired); N is at
@@ -67,17 +99,33 @@ const OPTIONS = {
   json: { type: "boolean" },
   "min-decryption-version": { type: "string" },
   below: { type: "string" },
+  "activate-in": { type: "string" },
+  "activate-at": { type: "string" },
+  in: { type: "string" },
+  at: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 type OptionName = keyof typeof OPTIONS;
 
 const COMMANDS = {
   create: { options: ["file", "root-key", "help"], names: 1 },
-  rotate: { options: ["file", "root-key", "help"], names: 1 },
+  rotate: { options: ["file", "root-key", "activate-in", "activate-at", "help"], names: 1 },
+  promote: { options: ["file", "root-key", "in", "at", "help"], names: 2 },
   list: { options: ["file", "root-key", "json", "help"], names: 0 },
   set: { options: ["file", "root-key", "min-decryption-version", "help"], names: 1 },
   trim: { options: ["file", "root-key", "below", "help"], names: 1 },
+  "root-key": { options: ["file", "root-key", "help"], names: 2 },
 } as const satisfies Record<string, { options: readonly OptionName[]; names: number }>;
+
+const USAGE_OF_POSITIONALS: Readonly<Record<keyof typeof COMMANDS, string>> = {
+  create: "expects exactly one NAME",
+  rotate: "expects exactly one NAME",
+  promote: "expects NAME and VERSION",
+  list: "takes no NAME",
+  set: "expects exactly one NAME",
+  trim: "expects exactly one NAME",
+  "root-key": "expects add or remove, and a ROOT_KEY_FILE",
+};
 
 function isSubcommand(name: string | undefined): name is keyof typeof COMMANDS {
   return name !== undefined && Object.hasOwn(COMMANDS, name);
@@ -102,6 +150,25 @@ function range(info: KeyringKeyInfo): string {
   return first === last ? `${last}` : `${first}-${last}`;
 }
 
+function timelineOf(info: KeyringKeyInfo): VersionTimeline {
+  return new VersionTimeline(
+    info.versions.map((entry) => ({
+      version: entry.version,
+      activatesAt: entry.activatesAt ?? Number.NEGATIVE_INFINITY,
+      retired: entry.version < info.minDecryptionVersion,
+    })),
+  );
+}
+
+function versionWords(name: string, version: number) {
+  return {
+    subject: `version ${version} of "${name}"`,
+    makes: "ciphertexts",
+    trusted: "decrypts",
+    promote: `caas keyring promote ${name} ${version}`,
+  };
+}
+
 export async function runKeyringCommand(args: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === "--help" || command === "-h" || command === "help") {
@@ -111,8 +178,8 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
   if (!isSubcommand(command)) {
     io.err(
       command === undefined
-        ? "caas keyring: missing command (create, rotate, list, set or trim); see caas keyring --help"
-        : unknownCommand("caas keyring", command, Object.keys(COMMANDS), "; expected create, rotate, list, set or trim"),
+        ? "caas keyring: missing command (create, rotate, promote, list, set, trim or root-key); see caas keyring --help"
+        : unknownCommand("caas keyring", command, Object.keys(COMMANDS), "; expected create, rotate, promote, list, set, trim or root-key"),
     );
     return EXIT_USAGE;
   }
@@ -122,8 +189,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       io.out(HELP[command] ?? "");
       return EXIT_OK;
     }
-    if (positionals.length !== COMMANDS[command].names)
-      throw new UsageError(COMMANDS[command].names === 0 ? "takes no NAME" : "expects exactly one NAME");
+    if (positionals.length !== COMMANDS[command].names) throw new UsageError(USAGE_OF_POSITIONALS[command]);
     const name = positionals[0] ?? "";
     const path = pathOf(values.file, KEYRING_FILE_ENV, "--file", io);
     const rootKey = pathOf(values["root-key"], ROOT_KEY_ENV, "--root-key", io);
@@ -134,31 +200,70 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
         return EXIT_OK;
       }
       case "rotate": {
-        const info = await rotateKeyringKey(path, rootKey, name);
-        io.out(
-          `added version ${info.versions.at(-1)?.version} to "${name}" in ${path}; it encrypts once the server reloads (SIGHUP). Versions ${range(info)} are kept, ${info.minDecryptionVersion} and up decrypt.`,
-        );
+        const activatesAt = activationFrom(values, ROTATE_ACTIVATION, Number.POSITIVE_INFINITY);
+        const info = await rotateKeyringKey(path, rootKey, name, activatesAt);
+        const added = info.versions.at(-1)?.version ?? 0;
+        io.out(nextStepLine(versionWords(name, added), timelineOf(info).stateOf(added, Date.now()), activatesAt));
         return EXIT_OK;
+      }
+      case "promote": {
+        const version = versionOf(positionals[1], "VERSION");
+        const activatesAt = activationFrom(values, PROMOTE_ACTIVATION, Date.now());
+        const info = await promoteKeyringVersion(path, rootKey, name, { version, activatesAt });
+        io.out(nextStepLine(versionWords(name, version), timelineOf(info).stateOf(version, Date.now()), activatesAt));
+        return EXIT_OK;
+      }
+      case "root-key": {
+        const other = positionals[1] ?? "";
+        if (name === "add") {
+          const { versions } = await addRootKey(path, rootKey, other);
+          io.out(
+            `${path}: ${versions} version(s) wrapped also under ${other}; the file opens under either root key. Move each instance to it (CAAS_ROOT_KEY_FILE, then reload), then: caas keyring root-key remove ${rootKey} --root-key ${other}`,
+          );
+          return EXIT_OK;
+        }
+        if (name === "remove") {
+          const { versions } = await removeRootKey(path, rootKey, other);
+          io.out(`${path}: the wrapping under ${other} removed from ${versions} version(s); the file opens under ${rootKey} alone.`);
+          return EXIT_OK;
+        }
+        throw new UsageError("expects add or remove, and a ROOT_KEY_FILE");
       }
       case "list": {
         const keys = await listKeyring(path, rootKey);
+        const now = Date.now();
         if (values.json === true) {
           io.out(
             JSON.stringify({
-              keys: keys.map((info) => ({
-                name: info.name,
-                created: info.created,
-                newest_version: info.versions.at(-1)?.version,
-                min_decryption_version: info.minDecryptionVersion,
-                versions: info.versions,
-              })),
+              keys: keys.map((info) => {
+                const timeline = timelineOf(info);
+                return {
+                  name: info.name,
+                  created: info.created,
+                  newest_version: info.versions.at(-1)?.version,
+                  active_version: timeline.activeAt(now) ?? null,
+                  min_decryption_version: info.minDecryptionVersion,
+                  versions: info.versions.map((entry) => ({
+                    version: entry.version,
+                    created: entry.created,
+                    state: timeline.stateOf(entry.version, now),
+                    activation: entry.activatesAt === undefined ? null : activationText(entry.activatesAt),
+                  })),
+                };
+              }),
             }),
           );
         } else {
-          for (const info of keys)
+          for (const info of keys) {
+            const timeline = timelineOf(info);
             io.out(
               `${info.name}\tversions ${range(info)}\tmin ${info.minDecryptionVersion}\t${info.created}\t${info.versions.at(-1)?.created ?? ""}`,
             );
+            for (const entry of info.versions)
+              io.out(
+                `  ${entry.version}\t${timeline.stateOf(entry.version, now)}\t${activationText(entry.activatesAt ?? Number.NEGATIVE_INFINITY)}\t${entry.created}`,
+              );
+          }
         }
         return EXIT_OK;
       }

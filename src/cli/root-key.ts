@@ -1,6 +1,6 @@
 /** `caas root-key init FILE`: the 32 random bytes the keyring is wrapped under. Never prints them. */
 import { parseArgs } from "node:util";
-import { initRootKey } from "../credentials/keyring.ts";
+import { initRootKey } from "../credentials/root-key.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand } from "./io.ts";

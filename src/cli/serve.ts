@@ -16,7 +16,8 @@ import {
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
-import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
+import { KeyringFileError } from "../credentials/keyring-errors.ts";
+import { RootKeyFileError } from "../credentials/root-key.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";

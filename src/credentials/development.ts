@@ -13,17 +13,10 @@ import type { Config } from "../config.ts";
 import { asStoreErrors, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
 import { prepareStateDirectory, SECRET_FILE_ERRORS, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
-import {
-  createKeyringFile,
-  initRootKey,
-  type Keyring,
-  KeyringFileExists,
-  KeyringFileMissing,
-  loadKeyring,
-  loadRootKey,
-  RootKeyExists,
-  RootKeyMissing,
-} from "./keyring.ts";
+import type { Keyring } from "./keyring.ts";
+import { KeyringFileExists, KeyringFileMissing } from "./keyring-errors.ts";
+import { createKeyringFile, loadKeyring } from "./keyring-file.ts";
+import { initRootKey, loadRootKey, RootKeyExists, RootKeyMissing } from "./root-key.ts";
 
 export const DEV_API_KEY_FILE = "dev-api-key";
 export const DEV_CERTIFICATE_FILE = "dev-certificate.pem";

@@ -7,7 +7,9 @@ import { ApiKeyStore } from "./api-keys.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { DEV_API_KEY_NAME, ensureDevApiKey, ensureDevKeyring, isDevelopment, planDevApiKey, planDevKeyring } from "./development.ts";
-import { Keyring, loadKeyring, loadRootKey } from "./keyring.ts";
+import { Keyring } from "./keyring.ts";
+import { loadKeyring } from "./keyring-file.ts";
+import { loadRootKey } from "./root-key.ts";
 import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./secret-ring.ts";
 
 export interface Credentials {

@@ -2,13 +2,16 @@
  * The pseudonym server secret on disk: a JSON file of numbered versions, newest last.
  *
  *   {"versions":[{"version":1,"created":"2025-01-01T00:00:00.000Z","retired":"2025-06-01T00:00:00.000Z","secret":"…"},
- *                {"version":2,"created":"2025-03-01T00:00:00.000Z","secret":"<base64 of 32 bytes>"}]}
+ *                {"version":2,"created":"2025-03-01T00:00:00.000Z","secret":"<base64 of 32 bytes>"},
+ *                {"version":3,"created":"2025-09-01T00:00:00.000Z","activation":"pending","secret":"…"}]}
  *
- * The newest version makes pseudonyms, every version not retired verifies them, so a rotation
- * never breaks a stored pseudonym. Retiring a version (`caas secret retire`) is how the operator
- * says no stored pseudonym needs it any more: it stops verifying, and the newest version, which
- * makes pseudonyms, cannot be retired. The file is the one thing whose leak undoes the service, so it is written
- * 0600 and atomically, and a file that group or others can read is refused rather than used.
+ * Each version is staged, active, decrypt-only or retired (key-versions.ts): the active version
+ * makes pseudonyms, every version not retired verifies them, so a rotation never breaks a stored
+ * pseudonym, and a staged version verifies on every instance before any instance makes a
+ * pseudonym with it. Retiring a version (`caas secret retire`) is how the operator says no stored
+ * pseudonym needs it any more: it stops verifying; the active version cannot be retired. The file
+ * is the one thing whose leak undoes the service, so it is written 0600 and atomically, and a
+ * file that group or others can read is refused rather than used.
  */
 
 import { randomBytes } from "node:crypto";
@@ -18,6 +21,7 @@ import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
+import { type ActivationTime, activationField, PENDING_ACTIVATION, parseActivation, VersionTimeline } from "./key-versions.ts";
 import {
   asStoreErrors,
   checkPrivateDirectory,
@@ -47,16 +51,43 @@ export interface SecretVersion {
   readonly created: string;
   /** When it was retired: from then on it verifies nothing. Absent while it verifies. */
   readonly retired?: string;
+  /** When it becomes active (key-versions.ts); absent: active since it was written, as before staged versions. */
+  readonly activatesAt?: ActivationTime;
   readonly secret: Uint8Array;
 }
 
-/** Versions in ascending order, never empty; `newest` is the last one and is never retired. */
-export interface SecretRing {
+/** Versions in ascending order, never empty, one of them active at any moment. Immutable: a reload builds a new one. */
+export class SecretRing {
   /** Every version the file holds, retired ones included, so a change writes them all back. */
   readonly versions: readonly SecretVersion[];
-  /** The versions /verify compares against: all but the retired ones, worked out once per load. */
+  /** The versions /verify compares against: all but the retired ones (staged ones included), worked out once per load. */
   readonly verifying: readonly SecretVersion[];
+  /** The highest version number held (the next rotation adds one above it); not necessarily the active one. */
   readonly newest: SecretVersion;
+  readonly timeline: VersionTimeline;
+  readonly #byVersion: ReadonlyMap<number, SecretVersion>;
+  /** Active when the ring was made; kept only for a clock set back before every activation. */
+  readonly #firstActive: SecretVersion;
+
+  constructor(sorted: readonly SecretVersion[], timeline: VersionTimeline, firstActive: SecretVersion) {
+    this.versions = sorted;
+    this.verifying = Object.freeze(sorted.filter((entry) => entry.retired === undefined));
+    this.newest = sorted.at(-1) as SecretVersion;
+    this.timeline = timeline;
+    this.#byVersion = new Map(sorted.map((entry) => [entry.version, entry]));
+    this.#firstActive = firstActive;
+  }
+
+  /** The version that makes pseudonyms at `now`. */
+  active(now: number = Date.now()): SecretVersion {
+    const version = this.timeline.activeAt(now);
+    return (version === undefined ? undefined : this.#byVersion.get(version)) ?? this.#firstActive;
+  }
+
+  /** The version numbered `version`, retired or not, or undefined when this ring does not hold it. */
+  held(version: number): SecretVersion | undefined {
+    return this.#byVersion.get(version);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,13 +134,13 @@ export class SecretVersionNotFound extends SecretFileError {
   }
 }
 
-/** `secret retire` of the newest version, the one that makes pseudonyms; exit 1. */
+/** `secret retire` of the active version, the one that makes pseudonyms; exit 1. */
 export class SecretVersionCurrent extends SecretFileError {
   readonly code = "secret_version_current";
   constructor(path: string, version: number) {
     super(
       path,
-      `version ${version} is the current secret of ${path}, which makes pseudonyms, and cannot be retired; rotate first (caas secret rotate ${path})`,
+      `version ${version} is the active secret of ${path}, which makes pseudonyms, and cannot be retired; rotate and promote first (caas secret rotate ${path})`,
     );
   }
 }
@@ -157,6 +188,7 @@ const SecretFileSchema = Type.Object(
           version: Type.Integer({ minimum: 1, maximum: MAX_SECRET_VERSION }),
           created: Type.String({ minLength: 1, maxLength: 64 }),
           retired: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          activation: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           // 32 bytes in padded base64 are exactly 43 characters and one "=".
           secret: Type.String({ pattern: "^[A-Za-z0-9+/]{43}=$" }),
         },
@@ -169,8 +201,11 @@ const SecretFileSchema = Type.Object(
 );
 type SecretFile = Static<typeof SecretFileSchema>;
 
-/** Builds a ring from versions in any order; refuses an empty list, a repeated version or a retired newest one. */
-export function makeSecretRing(versions: readonly SecretVersion[]): SecretRing {
+/**
+ * Builds a ring from versions in any order; refuses an empty list, a repeated version, or versions
+ * none of which is active at `now` (all retired, or all staged).
+ */
+export function makeSecretRing(versions: readonly SecretVersion[], now: number = Date.now()): SecretRing {
   const sorted = Object.freeze([...versions].sort((a, b) => a.version - b.version).map((v) => Object.freeze({ ...v })));
   const newest = sorted.at(-1);
   if (newest === undefined) throw new RangeError("a secret ring needs at least one version");
@@ -180,14 +215,26 @@ export function makeSecretRing(versions: readonly SecretVersion[]): SecretRing {
   for (const entry of sorted) {
     if (entry.secret.length !== SECRET_BYTES) throw new RangeError("a secret is 32 bytes");
   }
-  if (newest.retired !== undefined) throw new RangeError("the newest secret version makes pseudonyms and cannot be retired");
-  const verifying = Object.freeze(sorted.filter((entry) => entry.retired === undefined));
-  return Object.freeze({ versions: sorted, verifying, newest });
+  const timeline = new VersionTimeline(
+    sorted.map((entry) => ({
+      version: entry.version,
+      activatesAt: entry.activatesAt ?? Number.NEGATIVE_INFINITY,
+      retired: entry.retired !== undefined,
+    })),
+  );
+  const first = timeline.activeAt(now);
+  if (first === undefined) throw new RangeError("no secret version is active: every version is retired or staged");
+  return new SecretRing(sorted, timeline, sorted.find((entry) => entry.version === first) as SecretVersion);
 }
 
-/** A fresh random 256-bit secret. */
-export function newSecretVersion(version: number, now: Date = new Date()): SecretVersion {
-  return { version, created: now.toISOString(), secret: new Uint8Array(randomBytes(SECRET_BYTES)) };
+/** A fresh random 256-bit secret; active from the start unless `activatesAt` says otherwise. */
+export function newSecretVersion(version: number, now: Date = new Date(), activatesAt?: ActivationTime): SecretVersion {
+  return {
+    version,
+    created: now.toISOString(),
+    ...(activatesAt === undefined ? {} : { activatesAt }),
+    secret: new Uint8Array(randomBytes(SECRET_BYTES)),
+  };
 }
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
@@ -215,6 +262,10 @@ function parseSecretFile(path: string, text: string): SecretRing {
     if (entry.retired !== undefined && Number.isNaN(Date.parse(entry.retired))) {
       throw new SecretFileInvalid(path, `version ${entry.version} has no valid "retired" date`);
     }
+    const activatesAt = parseActivation(entry.activation);
+    if (activatesAt === undefined) {
+      throw new SecretFileInvalid(path, `version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`);
+    }
     let secret: Uint8Array;
     try {
       secret = fromBase64(entry.secret);
@@ -229,14 +280,22 @@ function parseSecretFile(path: string, text: string): SecretRing {
       version: entry.version,
       created: entry.created,
       secret,
+      ...(activatesAt === Number.NEGATIVE_INFINITY ? {} : { activatesAt }),
       ...(entry.retired === undefined ? {} : { retired: entry.retired }),
     });
   }
-  const newest = Math.max(...seen);
-  if (versions.some((entry) => entry.version === newest && entry.retired !== undefined)) {
-    throw new SecretFileInvalid(path, `version ${newest}, the newest, is retired, so no version could make pseudonyms`);
+  try {
+    return makeSecretRing(versions);
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new SecretFileInvalid(path, "no version is active now (every version is retired or staged), so none could make pseudonyms");
+    throw error;
   }
-  return makeSecretRing(versions);
+}
+
+function optionalActivation(at: ActivationTime | undefined): { activation?: string } {
+  const field = at === undefined ? undefined : activationField(at);
+  return field === undefined ? {} : { activation: field };
 }
 
 function serializeRing(ring: SecretRing): string {
@@ -245,6 +304,7 @@ function serializeRing(ring: SecretRing): string {
       version: v.version,
       created: v.created,
       ...(v.retired === undefined ? {} : { retired: v.retired }),
+      ...optionalActivation(v.activatesAt),
       secret: toBase64(v.secret),
     })),
   };
@@ -299,10 +359,11 @@ export async function initSecretFile(path: string): Promise<SecretRing> {
 
 /**
  * Adds version n+1 with a fresh secret and replaces the file atomically; older versions stay
- * so their pseudonyms still verify. The file's lock is held from the read to the rename, so
- * rotations run at once each get their own version and none is lost.
+ * so their pseudonyms still verify. The new version is staged (it verifies, and makes nothing)
+ * until `activatesAt`, which is "pending" (until promoted) unless given. The file's lock is held
+ * from the read to the rename, so rotations run at once each get their own version and none is lost.
  */
-export async function rotateSecretFile(path: string): Promise<SecretRing> {
+export async function rotateSecretFile(path: string, activatesAt: ActivationTime = Number.POSITIVE_INFINITY): Promise<SecretRing> {
   return withSecretFileLock(path, async (target) => {
     const current = await loadSecretRing(path);
     if (current.newest.version >= MAX_SECRET_VERSION) {
@@ -311,28 +372,51 @@ export async function rotateSecretFile(path: string): Promise<SecretRing> {
         `it already holds version ${MAX_SECRET_VERSION}, the highest a secret file can hold, so no version can be added`,
       );
     }
-    const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1)]);
+    const ring = makeSecretRing([...current.versions, newSecretVersion(current.newest.version + 1, new Date(), activatesAt)]);
     await writeSecretFile(path, target, ring, "replace");
     return ring;
   });
 }
 
 /**
+ * Sets when `version` becomes the active version (now, or a time), under the file's lock. Refuses
+ * a version the file does not hold and a retired one; promoting an older version makes it active
+ * again from that time (a rollback).
+ */
+export async function promoteSecretVersion(path: string, version: number, activatesAt: number): Promise<SecretRing> {
+  return withSecretFileLock(path, async (target) => {
+    const current = await loadSecretRing(path);
+    const entry = heldVersion(path, current, version);
+    if (entry.retired !== undefined)
+      throw new SecretFileRefused(path, `version ${version} is retired and verifies nothing, so it cannot become active`);
+    const promoted: SecretVersion = { ...entry, activatesAt };
+    const ring = makeSecretRing(current.versions.map((candidate) => (candidate === entry ? promoted : candidate)));
+    await writeSecretFile(path, target, ring, "replace");
+    return ring;
+  });
+}
+
+function heldVersion(path: string, ring: SecretRing, version: number): SecretVersion {
+  const entry = ring.held(version);
+  if (entry === undefined)
+    throw new SecretVersionNotFound(
+      path,
+      version,
+      ring.versions.map((v) => v.version),
+    );
+  return entry;
+}
+
+/**
  * Marks `version` retired, under the file's lock like a rotation: once the server reloads, it
- * verifies nothing. Refuses the newest version and one the file does not hold; a version already
+ * verifies nothing. Refuses the active version and one the file does not hold; a version already
  * retired keeps its date and the file is not rewritten. Its secret stays in the file.
  */
 export async function retireSecretVersion(path: string, version: number, now: Date = new Date()): Promise<SecretVersion> {
   return withSecretFileLock(path, async (target) => {
     const current = await loadSecretRing(path);
-    const entry = current.versions.find((candidate) => candidate.version === version);
-    if (entry === undefined)
-      throw new SecretVersionNotFound(
-        path,
-        version,
-        current.versions.map((v) => v.version),
-      );
-    if (entry === current.newest) throw new SecretVersionCurrent(path, version);
+    const entry = heldVersion(path, current, version);
+    if (entry === current.active(now.getTime())) throw new SecretVersionCurrent(path, version);
     if (entry.retired !== undefined) return entry;
     const retired: SecretVersion = { ...entry, retired: now.toISOString() };
     const ring = makeSecretRing(current.versions.map((candidate) => (candidate === entry ? retired : candidate)));

@@ -10,6 +10,8 @@ import type { LogFields, Logger } from "../log.ts";
 import {
   BodyBudgetExhausted,
   errorBody,
+  KeyVersionUnknown,
+  SecretVersionUnknown,
   InvalidBody,
   InvalidJson,
   MethodNotAllowed,
@@ -35,6 +37,7 @@ export const STATUS_OF = {
   plaintext_not_utf8: 400,
   invalid_ciphertext: 400,
   key_version_retired: 400,
+  secret_version_retired: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -47,12 +50,20 @@ export const STATUS_OF = {
   not_ready: 503,
   busy: 503,
   audit_unavailable: 503,
+  key_version_unknown: 503,
+  secret_version_unknown: 503,
 } as const satisfies Readonly<Record<RequestErrorCode, number>>;
 
 /** The headers an answer carries beyond the JSON ones, from what the error knows. */
 function headersOf(error: RequestError): Readonly<Record<string, string>> {
   if (error instanceof MethodNotAllowed) return { allow: error.allowed.join(", ") };
-  if (error instanceof RateLimited || error instanceof BodyBudgetExhausted) return { "retry-after": String(error.retryAfterSeconds) };
+  if (
+    error instanceof RateLimited ||
+    error instanceof BodyBudgetExhausted ||
+    error instanceof KeyVersionUnknown ||
+    error instanceof SecretVersionUnknown
+  )
+    return { "retry-after": String(error.retryAfterSeconds) };
   if (error.code === "unauthorized") return { "www-authenticate": 'Bearer realm="caas"' };
   return {};
 }

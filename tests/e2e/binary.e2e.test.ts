@@ -266,11 +266,12 @@ describe("the credential files, listed and changed", () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  it("lists secret versions and retires an old one, never the current one, printing no secret", async () => {
+  it("lists secret versions and retires an old one, never the active one, printing no secret", async () => {
     const files = tempDir("caas-secret-");
     const secret = join(files, "secret.json");
     expect(run(["secret", "init", secret]).code).toBe(0);
-    expect(run(["secret", "rotate", secret]).code).toBe(0);
+    // The one-step rotation, so version 2 is active and 1 can be retired.
+    expect(run(["secret", "rotate", "--activate-in", "0", secret]).code).toBe(0);
     const current = run(["secret", "retire", "2", secret]);
     expect(current.code).toBe(1);
     expect(stderrLines(current)).toHaveLength(1);
@@ -279,8 +280,8 @@ describe("the credential files, listed and changed", () => {
     expect(retired.code).toBe(0);
     const listed = run(["secret", "list", "--json", secret]);
     expect(listed.code).toBe(0);
-    const { current_version, versions } = JSON.parse(listed.stdout) as { current_version: number; versions: { state: string }[] };
-    expect([current_version, versions.map((entry) => entry.state)]).toEqual([2, ["retired", "current"]]);
+    const { active_version, versions } = JSON.parse(listed.stdout) as { active_version: number; versions: { state: string }[] };
+    expect([active_version, versions.map((entry) => entry.state)]).toEqual([2, ["retired", "active"]]);
     const stored = (JSON.parse(readFileSync(secret, "utf8")) as { versions: { secret: string }[] }).versions.map((entry) => entry.secret);
     for (const text of [retired.stdout, listed.stdout, run(["secret", "list", secret]).stdout])
       for (const value of stored) expect(text).not.toContain(value.slice(0, 16));

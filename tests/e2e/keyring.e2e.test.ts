@@ -111,7 +111,7 @@ async function reload(server: RunningCaas): Promise<void> {
 }
 
 describe("the keyring through the CLI and the API", () => {
-  it("encrypts, rotates on SIGHUP, rewraps, retires the old version and trims it", async () => {
+  it("encrypts, rotates in one step (--activate-in 0) on SIGHUP, rewraps, retires the old version and trims it", async () => {
     const { files, keys, keyring } = await setUp();
     const server = await startCaas({ pki, env: serverEnv(files) });
     try {
@@ -120,7 +120,7 @@ describe("the keyring through the CLI and the API", () => {
       expect(first.body.version).toBe(1);
       expect(first.body.ciphertext as string).toMatch(/^caas:v1:[A-Za-z0-9+/]+=*$/);
 
-      expect((await keyring("rotate", "orders")).code).toBe(0);
+      expect((await keyring("rotate", "orders", "--activate-in", "0")).code).toBe(0);
       await reload(server);
       const second = await call(server, "/keyring/orders/encrypt", { data: "card 4343" }, keys.whole);
       expect(second.body.version).toBe(2);

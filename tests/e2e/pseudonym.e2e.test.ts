@@ -101,8 +101,8 @@ describe("standard pseudonyms, end to end", () => {
     }
   });
 
-  it("after rotation and SIGHUP, hashes under the new version and still verifies the old digest", async () => {
-    cliOk("secret", "rotate", secretFile);
+  it("after a one-step rotation (--activate-in 0) and SIGHUP, hashes under the new version and still verifies the old digest", async () => {
+    cliOk("secret", "rotate", "--activate-in", "0", secretFile);
     const reloads = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", reloads + 1);

@@ -73,7 +73,8 @@ export function fixtureCredentials(): CredentialsHolder {
       { name: "full", key: FULL_KEY, scopes: ["pseudonym", "oracle", `keyring:${KEY_NAME}`, `keyring:${UNKNOWN_KEY_NAME}`] },
       { name: "scopeless", key: SCOPELESS_KEY, scopes: ["keyring:elsewhere"] },
     ]),
-    secrets: makeSecretRing([newSecretVersion(1)]),
+    // Version 1 retired and 2 active, so /verify can be asked for a retired version.
+    secrets: makeSecretRing([{ ...newSecretVersion(1), retired: "2025-06-01T00:00:00.000Z" }, newSecretVersion(2)]),
     keyring: new Keyring([orders]),
   });
 }

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { EXIT_STATUS_OF, exitStatusOf } from "../../src/cli/exit-codes.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { KeysFileBusy } from "../../src/credentials/api-keys.ts";
-import { KeyringFileBusy } from "../../src/credentials/keyring.ts";
+import { KeyringFileBusy } from "../../src/credentials/keyring-errors.ts";
 import { SecretFileBusy } from "../../src/credentials/secret-ring.ts";
 import { OutputFailed } from "../../src/errors.ts";
 import { main } from "../../src/main.ts";

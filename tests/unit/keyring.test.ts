@@ -14,20 +14,19 @@ import fc from "fast-check";
 import { postJson, testApp } from "./helpers.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
+import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
 import {
+  addRootKey,
   createKeyringKey,
-  initRootKey,
-  Keyring,
-  KeyringKey,
-  KeyringRootKeyMismatch,
-  loadKeyring,
-  loadRootKey,
+  promoteKeyringVersion,
+  removeRootKey,
   rotateKeyringKey,
   setMinDecryptionVersion,
   trimKeyringKey,
-  KeyringFileRefused,
-  RootKeyExists,
-} from "../../src/credentials/keyring.ts";
+} from "../../src/credentials/keyring-changes.ts";
+import { KeyringFileRefused, KeyringRootKeyMismatch } from "../../src/credentials/keyring-errors.ts";
+import { loadKeyring } from "../../src/credentials/keyring-file.ts";
+import { initRootKey, loadRootKey, RootKeyExists } from "../../src/credentials/root-key.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
@@ -49,6 +48,12 @@ function keyWith(name: string, first: number, newest: number, minDecryptionVersi
   for (const version of [...map.keys()]) if (version < first || version > newest) map.delete(version);
   const versions = [...map.keys()].sort((a, b) => a - b).map((version) => ({ version, created: new Date().toISOString() }));
   return new KeyringKey({ name, created: new Date().toISOString(), minDecryptionVersion, versions }, map);
+}
+
+/** key_version_unknown, where the ciphertext names a version above `newest` (a keyring not loaded here): never an authentication failure. */
+function unknownIfAbove(ciphertext: string, newest: number): string[] {
+  const version = /^caas:v([1-9]\d{0,9}):/.exec(ciphertext)?.[1];
+  return version !== undefined && Number(version) > newest ? ["key_version_unknown"] : [];
 }
 
 /** The code a keyring operation refused with, or "ok"; anything that is not a RequestError fails the test. */
@@ -87,14 +92,14 @@ describe("keyring ciphertexts", () => {
     );
   });
 
-  it("refuses a flipped bit anywhere in the string with authentication_failed or invalid_ciphertext, never a throw", () => {
+  it("refuses a flipped bit anywhere in the string with authentication_failed or invalid_ciphertext (key_version_unknown where the flip names a version above the newest), never a throw", () => {
     const key = keyWith("orders", 1, 3);
     const sealed = encryptWith(key, { data: "attack at dawn", aad: "order-42" }).ciphertext;
     fc.assert(
       fc.property(fc.nat({ max: sealed.length - 1 }), fc.integer({ min: 0, max: 15 }), (index, bit) => {
         const code = sealed.charCodeAt(index) ^ (1 << bit);
         const altered = sealed.slice(0, index) + String.fromCharCode(code) + sealed.slice(index + 1);
-        expect(["authentication_failed", "invalid_ciphertext"]).toContain(
+        expect(["authentication_failed", "invalid_ciphertext", ...unknownIfAbove(altered, 3)]).toContain(
           outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })),
         );
       }),
@@ -104,7 +109,7 @@ describe("keyring ciphertexts", () => {
     for (let index = 0; index < sealed.length; index++) {
       for (let bit = 0; bit < 8; bit++) {
         const altered = sealed.slice(0, index) + String.fromCharCode(sealed.charCodeAt(index) ^ (1 << bit)) + sealed.slice(index + 1);
-        expect(["authentication_failed", "invalid_ciphertext"]).toContain(
+        expect(["authentication_failed", "invalid_ciphertext", ...unknownIfAbove(altered, 3)]).toContain(
           outcome(() => decryptWith(key, { ciphertext: altered, aad: "order-42" })),
         );
       }
@@ -288,13 +293,16 @@ describe("the keyring file", () => {
     for (const key of original.keys) for (const version of key.versions) expect(Buffer.from(version.key, "base64").length).toBe(72);
   });
 
-  it("refuses a min decryption version past the newest, and a trim of versions that still decrypt", async () => {
+  it("refuses a min decryption version past the active one, and a trim of versions that still decrypt", async () => {
     const dir = privateDir();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
     await createKeyringKey(path, root, "orders");
     await rotateKeyringKey(path, root, "orders");
+    // Version 2 is staged: retiring 1 would leave nothing that encrypts.
+    await expect(setMinDecryptionVersion(path, root, "orders", 2)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await promoteKeyringVersion(path, root, "orders", { version: 2, activatesAt: Date.now() });
     await expect(setMinDecryptionVersion(path, root, "orders", 3)).rejects.toBeInstanceOf(KeyringFileRefused);
     await expect(trimKeyringKey(path, root, "orders", 2)).rejects.toBeInstanceOf(KeyringFileRefused);
     await setMinDecryptionVersion(path, root, "orders", 2);
@@ -502,5 +510,86 @@ describe("keyring routes and scopes", () => {
       ),
       { numRuns: RUNS },
     );
+  });
+});
+
+describe("staged keyring versions", () => {
+  async function keyringWithTwoVersions(activatesAt?: number) {
+    const dir = privateDir();
+    const path = join(dir, "keyring.json");
+    const root = join(dir, "root");
+    await initRootKey(root);
+    await createKeyringKey(path, root, "orders");
+    await rotateKeyringKey(path, root, "orders", activatesAt);
+    return { dir, path, root, load: async () => (await loadKeyring(path, await loadRootKey(root))).get("orders")! };
+  }
+
+  it("decrypts with a staged version and never encrypts with it until it is promoted", async () => {
+    const { path, root, load } = await keyringWithTwoVersions();
+    const staged = await load();
+    expect(staged.activeVersion).toBe(1);
+    expect(encryptWith(staged, { data: "x" }).version).toBe(1);
+    await promoteKeyringVersion(path, root, "orders", { version: 2, activatesAt: Date.now() });
+    const promoted = await load();
+    const sealed = encryptWith(promoted, { data: "made after the promotion" });
+    expect(sealed.version).toBe(2);
+    // An instance that loaded the staged version already opens what the promoted one makes.
+    expect(decryptWith(staged, { ciphertext: sealed.ciphertext })).toEqual({ data: "made after the promotion" });
+  });
+
+  it("switches to a version at its activation time with no reload", async () => {
+    const { load } = await keyringWithTwoVersions(Date.now() + 300);
+    const key = await load();
+    expect(key.activeVersion).toBe(1);
+    await Bun.sleep(320);
+    expect(key.activeVersion).toBe(2);
+    expect(encryptWith(key, { data: "x" }).version).toBe(2);
+  });
+
+  it("answers key_version_unknown, never authentication_failed, for a version this instance has not loaded", async () => {
+    const { path, root, load } = await keyringWithTwoVersions(Date.now());
+    const older = await load();
+    await rotateKeyringKey(path, root, "orders", Date.now());
+    const newer = encryptWith(await load(), { data: "x" });
+    expect(newer.version).toBe(3);
+    expect(outcome(() => decryptWith(older, { ciphertext: newer.ciphertext }))).toBe("key_version_unknown");
+  });
+
+  it("writes no activation field for what the build before staged versions wrote (create), and one for a staged version", async () => {
+    const { path } = await keyringWithTwoVersions();
+    const stored = JSON.parse(readFileSync(path, "utf8")) as { keys: { versions: Record<string, unknown>[] }[] };
+    expect(stored.keys[0]!.versions.map((entry) => entry.activation)).toEqual([undefined, "pending"]);
+  });
+});
+
+describe("root key rotation", () => {
+  it("opens the file under either root key between add and remove, then under the new one alone", async () => {
+    const dir = privateDir();
+    const path = join(dir, "keyring.json");
+    const [oldRoot, newRoot] = [join(dir, "old-root"), join(dir, "new-root")];
+    await initRootKey(oldRoot);
+    await initRootKey(newRoot);
+    await createKeyringKey(path, oldRoot, "orders");
+    await rotateKeyringKey(path, oldRoot, "orders", Date.now());
+    const sealed = encryptWith((await loadKeyring(path, await loadRootKey(oldRoot))).get("orders")!, { data: "kept" });
+    await expect(loadKeyring(path, await loadRootKey(newRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    // Removing the only wrapping is refused, and leaves the file as it was.
+    const before = readFileSync(path, "utf8");
+    await expect(removeRootKey(path, oldRoot, oldRoot)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await expect(removeRootKey(path, newRoot, oldRoot)).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    expect(readFileSync(path, "utf8")).toBe(before);
+
+    expect((await addRootKey(path, oldRoot, newRoot)).versions).toBe(2);
+    expect((await addRootKey(path, oldRoot, newRoot)).versions).toBe(0);
+    for (const root of [oldRoot, newRoot]) {
+      const key = (await loadKeyring(path, await loadRootKey(root))).get("orders")!;
+      expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
+    }
+    expect((await removeRootKey(path, newRoot, oldRoot)).versions).toBe(2);
+    await expect(loadKeyring(path, await loadRootKey(oldRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    const key = (await loadKeyring(path, await loadRootKey(newRoot))).get("orders")!;
+    expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
+    const stored = JSON.parse(readFileSync(path, "utf8")) as { keys: { versions: Record<string, unknown>[] }[] };
+    expect(stored.keys[0]!.versions.every((entry) => entry.also_wrapped === undefined)).toBe(true);
   });
 });

@@ -72,11 +72,11 @@ describe("caas secret rotate", () => {
   });
 });
 
-/** A secret file with versions 1..n, made by the commands themselves. */
+/** A secret file with versions 1..n, made by the commands themselves; the one-step rotation (--activate-in 0) makes n active. */
 async function secretWithVersions(n: number): Promise<string> {
   const file = await secretPath();
   await secret(["init", file]);
-  for (let version = 2; version <= n; version++) await secret(["rotate", file]);
+  for (let version = 2; version <= n; version++) await secret(["rotate", "--activate-in", "0", file]);
   return file;
 }
 
@@ -86,29 +86,31 @@ async function storedSecrets(file: string): Promise<string[]> {
 }
 
 describe("caas secret list", () => {
-  it("prints one line per version, the newest marked current, and no secret", async () => {
+  it("prints one line per version, its state and activation, and no secret", async () => {
     const file = await secretWithVersions(3);
+    expect((await secret(["rotate", file])).code).toBe(0);
     const run = await secret(["list", file]);
     expect(run.code).toBe(0);
-    expect(run.out.map((line) => line.split("\t").slice(0, 2))).toEqual([
-      ["1", "verifies"],
-      ["2", "verifies"],
-      ["3", "current"],
+    expect(run.out.map((line) => line.split("\t").slice(0, 3))).toEqual([
+      ["1", "decrypt-only", "-"],
+      ["2", "decrypt-only", expect.stringMatching(/^\d{4}-/)],
+      ["3", "active", expect.stringMatching(/^\d{4}-/)],
+      ["4", "staged", "pending"],
     ]);
     for (const stored of await storedSecrets(file)) expect(run.out.join("\n")).not.toContain(stored.slice(0, 16));
   });
 
-  it("prints one JSON document with --json: versions, which is current, created and retired dates, and no secret", async () => {
+  it("prints one JSON document with --json: versions, which is active, states, activation, created and retired dates, and no secret", async () => {
     const file = await secretWithVersions(2);
     expect((await secret(["retire", "1", file])).code).toBe(0);
     const run = await secret(["list", "--json", file]);
     expect(run.code).toBe(0);
     expect(run.out).toHaveLength(1);
-    const listed = JSON.parse(run.out[0] ?? "") as { current_version: number; versions: Record<string, unknown>[] };
-    expect(listed.current_version).toBe(2);
+    const listed = JSON.parse(run.out[0] ?? "") as { active_version: number; versions: Record<string, unknown>[] };
+    expect(listed.active_version).toBe(2);
     expect(listed.versions).toEqual([
-      { version: 1, state: "retired", created: expect.any(String), retired: expect.any(String) },
-      { version: 2, state: "current", created: expect.any(String), retired: null },
+      { version: 1, state: "retired", activation: null, created: expect.any(String), retired: expect.any(String) },
+      { version: 2, state: "active", activation: expect.any(String), created: expect.any(String), retired: null },
     ]);
     for (const stored of await storedSecrets(file)) expect(run.out[0]).not.toContain(stored.slice(0, 16));
   });
@@ -139,13 +141,13 @@ describe("caas secret retire", () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
-  it("refuses the current version with exit 1, leaving the file as it was", async () => {
+  it("refuses the active version with exit 1, leaving the file as it was", async () => {
     const file = await secretWithVersions(2);
     const before = await readFile(file, "utf8");
     const run = await secret(["retire", "2", file]);
     expect(run.code).toBe(1);
     expect(run.err).toHaveLength(1);
-    expect(run.err[0]).toContain("current");
+    expect(run.err[0]).toContain("active");
     expect(await readFile(file, "utf8")).toBe(before);
   });
 

@@ -79,8 +79,9 @@ describe("secret rotate", () => {
     const directory = await scratch();
     const path = join(directory, "secret.json");
     const first = await initSecretFile(path);
-    const second = await rotateSecretFile(path);
-    const third = await rotateSecretFile(path);
+    // The one-step rotation: each new version active at once.
+    const second = await rotateSecretFile(path, Date.now());
+    const third = await rotateSecretFile(path, Date.now());
     expect(third.versions.map((v) => v.version)).toEqual([1, 2, 3]);
     expect(third.newest.version).toBe(3);
     expect(toBase64(third.versions[0]?.secret ?? new Uint8Array())).toBe(toBase64(first.newest.secret));
@@ -165,12 +166,19 @@ describe("loading a secret file", () => {
         { version: 2, created, secret },
       ],
     }),
-    "its newest version retired": JSON.stringify({
+    "every version retired": JSON.stringify({
       versions: [
-        { version: 1, created, secret },
+        { version: 1, created, retired: created, secret },
         { version: 2, created, retired: created, secret },
       ],
     }),
+    "every version staged": JSON.stringify({
+      versions: [
+        { version: 1, created, activation: "pending", secret },
+        { version: 2, created, activation: "2999-01-01T00:00:00Z", secret },
+      ],
+    }),
+    "an activation that is no time": JSON.stringify({ versions: [{ version: 1, created, activation: "soon", secret }] }),
   };
   for (const [what, text] of Object.entries(broken)) {
     it(`refuses a file with ${what} as invalid, without quoting the secret`, async () => {

@@ -85,7 +85,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
         .post(
           "/keyring/:name/encrypt/batch",
           ({ key, body, audit }) => {
-            audit.note({ keyVersion: key.newestVersion });
+            audit.note({ keyVersion: key.activeVersion });
             return { results: answerEach(body.items, (item) => encryptWith(key, item)) };
           },
           {
@@ -168,7 +168,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
         .post(
           "/keyring/:name/rewrap/batch",
           ({ key, body, audit }) => {
-            audit.note({ keyVersion: key.newestVersion });
+            audit.note({ keyVersion: key.activeVersion });
             return { results: answerEach(body.items, (item) => rewrapWith(key, item)) };
           },
           {
@@ -184,7 +184,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
       operationRoutes("datakey", deps).post(
         "/keyring/:name/datakey",
         ({ key, body, audit }) => {
-          audit.note({ keyVersion: key.newestVersion });
+          audit.note({ keyVersion: key.activeVersion });
           return datakeyWith(key, body);
         },
         {

@@ -86,7 +86,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       "/oracleinvocation",
       ({ body, wrapper, audit }) => {
         if (wrapper === undefined) return sealText(body.data, body.aad);
-        audit.note({ keyName: wrapper.name, keyVersion: wrapper.newestVersion });
+        audit.note({ keyName: wrapper.name, keyVersion: wrapper.activeVersion });
         return sealTextWrapped(body.data, body.aad, wrapper);
       },
       {

@@ -103,13 +103,24 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
         {
           parse: parseJson,
           body: VerifyRequest,
-          response: { 200: VerifyAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, ...KEY_CODES, "invalid_uuid", "invalid_text") },
+          response: {
+            200: VerifyAnswer,
+            ...errorAnswers(
+              ...BODY_CODES,
+              ...SERVED_CODES,
+              ...KEY_CODES,
+              "invalid_uuid",
+              "invalid_text",
+              "secret_version_retired",
+              "secret_version_unknown",
+            ),
+          },
           detail: {
             tags: ["pseudonym"],
             operationId: "pseudonym.verify",
             security: API_KEY_REQUIRED,
             summary: "Whether encrypted_data is this user's pseudonym of sensitiveData",
-            description: `Compared in constant time against every secret version, so pseudonyms made before a rotation still match.${KEY_NOTE}`,
+            description: `Compared in constant time against every secret version that verifies (staged ones included), so pseudonyms made before a rotation still match; with \`version\`, against that version alone, and a version this instance has not loaded is 503 secret_version_unknown with Retry-After.${KEY_NOTE}`,
           },
         },
       )

@@ -54,6 +54,15 @@ export const VerifyRequest = t.Object(
       maxLength: LONGEST_DIGEST_HEX,
       examples: [EXAMPLE_DIGEST],
     }),
+    version: t.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2 ** 31 - 1,
+        description:
+          "The secret version /encrypt answered with it. Given, only that version is compared, and a version this instance has not loaded is 503 secret_version_unknown rather than a match: false it cannot know",
+        examples: [1],
+      }),
+    ),
   },
   { additionalProperties: false, title: "VerifyRequest" },
 );

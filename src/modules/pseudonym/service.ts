@@ -6,7 +6,7 @@
  */
 import type { ApiKeyProfile, ApiKeyRecord } from "../../credentials/api-keys.ts";
 import type { SecretRing } from "../../credentials/secret-ring.ts";
-import type { PseudonymAnswer, PseudonymRequest } from "./model.ts";
+import type { PseudonymAnswer, PseudonymRequest, VerifyRequest } from "./model.ts";
 import { compatPseudonymFor, verifyCompatPseudonym } from "./profiles/django-compat/index.ts";
 import { type PseudonymMemo, pseudonymFor, verifyPseudonym } from "./profiles/standard.ts";
 
@@ -14,7 +14,7 @@ import { type PseudonymMemo, pseudonymFor, verifyPseudonym } from "./profiles/st
 interface ProfileService {
   /** The whole answer: each profile's clients expect their own shape (model.ts). */
   pseudonym(keys: PseudonymKeys, userId: string, data: string): PseudonymAnswer;
-  verify(keys: PseudonymKeys, userId: string, data: string, digestHex: string): boolean;
+  verify(keys: PseudonymKeys, request: VerifyRequest): boolean;
 }
 
 /** What the standard profile computes under: the server secret's versions, and the memo of what it derives from them. */
@@ -29,12 +29,14 @@ const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
       const { digest, version } = pseudonymFor(secrets, userId, data, memo);
       return { encrypted_data: digest, version };
     },
-    verify: ({ secrets, memo }, userId, data, digestHex) => verifyPseudonym(secrets, userId, data, digestHex, memo),
+    verify: ({ secrets, memo }, request) =>
+      verifyPseudonym(secrets, request.userUUID, request.sensitiveData, request.encrypted_data, memo, request.version),
   },
   // The original's digests depend on no secret, so the ring is not passed on.
   "django-compat": {
     pseudonym: (_secrets, userId, data) => ({ encrypted_data: compatPseudonymFor(userId, data).digest }),
-    verify: (_secrets, userId, data, digestHex) => verifyCompatPseudonym(userId, data, digestHex),
+    // Its digests carry no version; one sent anyway names nothing here.
+    verify: (_secrets, request) => verifyCompatPseudonym(request.userUUID, request.sensitiveData, request.encrypted_data),
   },
 };
 
@@ -42,6 +44,6 @@ export function encrypt(caller: ApiKeyRecord, keys: PseudonymKeys, body: Pseudon
   return PROFILES[caller.profile].pseudonym(keys, body.userUUID, body.sensitiveData);
 }
 
-export function verify(caller: ApiKeyRecord, keys: PseudonymKeys, body: PseudonymRequest & { readonly encrypted_data: string }): boolean {
-  return PROFILES[caller.profile].verify(keys, body.userUUID, body.sensitiveData, body.encrypted_data);
+export function verify(caller: ApiKeyRecord, keys: PseudonymKeys, body: VerifyRequest): boolean {
+  return PROFILES[caller.profile].verify(keys, body);
 }

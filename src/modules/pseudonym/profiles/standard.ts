@@ -22,7 +22,7 @@ import {
 } from "../../../crypto/hash.ts";
 import { deriveSaltPool, deriveSelectionKey, deriveUserKey, type PoolSalt } from "../../../crypto/kdf.ts";
 import { fixedDefault } from "../../../config.ts";
-import { InvalidText, InvalidUuid } from "../../../errors.ts";
+import { InvalidText, InvalidUuid, SecretVersionRetired, SecretVersionUnknown } from "../../../errors.ts";
 import type { SecretRing, SecretVersion } from "../../../credentials/secret-ring.ts";
 
 /**
@@ -191,17 +191,32 @@ export interface Pseudonym {
   readonly version: number;
 }
 
-/** The pseudonym of `data` for this user, under the newest secret version. */
+/** The pseudonym of `data` for this user, under the active secret version. */
 export function pseudonymFor(ring: SecretRing, userId: string, data: string, memo: PseudonymMemo = sharedMemo): Pseudonym {
   const canonicalId = canonicalUserId(userId);
-  const digest = digestUnder(memo, ring.newest, canonicalId, dataBytes(data));
-  return { digest: toHex(digest), version: ring.newest.version };
+  const active = ring.active();
+  const digest = digestUnder(memo, active, canonicalId, dataBytes(data));
+  return { digest: toHex(digest), version: active.version };
+}
+
+/**
+ * The versions a /verify compares against: all that verify, or the one the caller names. A named
+ * version this ring does not hold may be held by another instance (or by this one after its next
+ * reload), so it is SecretVersionUnknown, never a `false` that cannot be known.
+ */
+function versionsToCompare(ring: SecretRing, version: number | undefined): readonly SecretVersion[] {
+  if (version === undefined) return ring.verifying;
+  const held = ring.held(version);
+  if (held === undefined) throw new SecretVersionUnknown();
+  if (held.retired !== undefined) throw new SecretVersionRetired();
+  return [held];
 }
 
 const hexDigest = /^(?:[0-9a-f]{2})+$/;
 
 /**
- * Whether `digestHex` is this user's pseudonym of `data` under any secret version not retired.
+ * Whether `digestHex` is this user's pseudonym of `data` under any secret version not retired
+ * (staged ones included), or under `version` alone when it is given.
  * Every such version's digest is computed and compared, whatever matched first, so the answer's timing
  * says neither which version matched nor where the digests differ. Hex is accepted in either
  * case; anything that is not hex simply matches nothing.
@@ -212,11 +227,13 @@ export function verifyPseudonym(
   data: string,
   digestHex: string,
   memo: PseudonymMemo = sharedMemo,
+  version?: number,
 ): boolean {
   const canonicalId = canonicalUserId(userId);
   const bytes = dataBytes(data);
+  const compared = versionsToCompare(ring, version);
   const lower = typeof digestHex === "string" ? digestHex.toLowerCase() : "";
   const presented = hexDigest.test(lower) ? fromHex(lower) : new Uint8Array(0);
-  const expected = ring.verifying.map((version) => digestUnder(memo, version, canonicalId, bytes));
+  const expected = compared.map((entry) => digestUnder(memo, entry, canonicalId, bytes));
   return findConstantTime(expected, presented, constantTimeEqual) >= 0;
 }

@@ -1,0 +1,272 @@
+/**
+ * The keyring file: every key, its versions and when each becomes active, each version's key
+ * wrapped under the root key (root-key.ts).
+ *
+ *   {"keys":[{"name":"orders","created":"<ISO 8601>","min_decryption_version":1,
+ *             "versions":[{"version":1,"created":"<ISO 8601>","key":"<base64>"},
+ *                         {"version":2,"created":"<ISO 8601>","activation":"pending","key":"<base64>",
+ *                          "also_wrapped":["<base64>"]}]}]}
+ *
+ * `activation` is absent (active since written, as before staged versions), "pending" (staged
+ * until promoted) or an RFC 3339 time (key-versions.ts). `also_wrapped` holds the same key
+ * wrapped under other root keys while the root key is being changed, so the file opens under
+ * any of them. A file is checked whole, every version unwrapped, before it is used or written.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { XaesKey } from "../crypto/xaes.ts";
+import {
+  asStoreErrors,
+  privateFileTarget,
+  type PrivateFileRules,
+  readPrivateFile,
+  withPrivateFileLock,
+  writePrivateFile,
+} from "../files/private-file.ts";
+import { isValidKeyName } from "./api-keys.ts";
+import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
+import {
+  InvalidKeyringArgument,
+  KEYRING_FILE_ERRORS,
+  KeyringFileInvalid,
+  KeyringFileMissing,
+  KeyringFileRefused,
+  KeyringKeyNotFound,
+  KeyringRootKeyMismatch,
+} from "./keyring-errors.ts";
+import { KEYRING_KEY_BYTES, Keyring, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
+import { loadRootKey, type RootKey, unwrapVersionKey, wrapVersionKey } from "./root-key.ts";
+
+/** Nobody else may read or write the keyring (rewriting it could delete keys). */
+export const KEYRING_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 16 * 1024 * 1024 };
+
+const CREATED = Type.String({ minLength: 1, maxLength: 64 });
+// 24-byte nonce, 32-byte key, 16-byte tag: 72 bytes are 96 base64 characters, unpadded.
+const WRAPPED = Type.String({ pattern: "^[A-Za-z0-9+/]{96}$" });
+const KeyringFileSchema = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, maxLength: 64 }),
+          created: CREATED,
+          min_decryption_version: Type.Integer({ minimum: 1, maximum: MAX_KEY_VERSION }),
+          versions: Type.Array(
+            Type.Object(
+              {
+                version: Type.Integer({ minimum: 1, maximum: MAX_KEY_VERSION }),
+                created: CREATED,
+                activation: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+                key: WRAPPED,
+                also_wrapped: Type.Optional(Type.Array(WRAPPED, { minItems: 1, maxItems: 8 })),
+              },
+              { additionalProperties: false },
+            ),
+            { minItems: 1, maxItems: 100_000 },
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 10_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type KeyringFile = Static<typeof KeyringFileSchema>;
+export type StoredKey = KeyringFile["keys"][number];
+
+/** Every check the server applies to the file's text, unwrapping included; also run on what a command is about to write. */
+export function parseKeyringFile(
+  path: string,
+  text: string,
+  root: RootKey,
+  now: number = Date.now(),
+): { readonly file: KeyringFile; readonly keyring: Keyring } {
+  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw new KeyringFileInvalid(path, "larger than 16 MiB");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new KeyringFileInvalid(path, "not JSON");
+  }
+  if (!Value.Check(KeyringFileSchema, json)) {
+    // Only where, never what: a value may be wrapped key material.
+    const where = Value.Errors(KeyringFileSchema, json).First()?.path || "/";
+    throw new KeyringFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+  }
+  const names = new Set<string>();
+  const keys: KeyringKey[] = [];
+  for (const stored of json.keys) {
+    // The name was checked for length only, so it is not quoted unless it is a valid one.
+    if (!isValidKeyName(stored.name)) throw new KeyringFileInvalid(path, "a key name is not 1 to 64 letters, digits, '.', '_' or '-'");
+    if (names.has(stored.name)) throw new KeyringFileInvalid(path, `the name "${stored.name}" appears twice`);
+    names.add(stored.name);
+    if (Number.isNaN(Date.parse(stored.created))) throw new KeyringFileInvalid(path, `"${stored.name}" has no valid "created" date`);
+    for (let i = 1; i < stored.versions.length; i++) {
+      if (stored.versions[i]!.version !== stored.versions[i - 1]!.version + 1) {
+        throw new KeyringFileInvalid(path, `"${stored.name}" has versions that are not consecutive and ascending`);
+      }
+    }
+    const oldest = stored.versions[0]!.version;
+    const newest = stored.versions.at(-1)!.version;
+    if (stored.min_decryption_version < oldest || stored.min_decryption_version > newest) {
+      throw new KeyringFileInvalid(path, `"${stored.name}" has a min_decryption_version outside its versions ${oldest}..${newest}`);
+    }
+    const ciphers = new Map<number, XaesKey>();
+    for (const entry of stored.versions) {
+      if (Number.isNaN(Date.parse(entry.created)))
+        throw new KeyringFileInvalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
+      if (parseActivation(entry.activation) === undefined)
+        throw new KeyringFileInvalid(
+          path,
+          `"${stored.name}" version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`,
+        );
+      const material = openWrapped(root, stored.name, entry);
+      if (material === undefined) throw new KeyringRootKeyMismatch(path, root.path);
+      ciphers.set(entry.version, new XaesKey(material));
+      material.fill(0);
+    }
+    try {
+      keys.push(new KeyringKey(infoOf(stored), ciphers, now));
+    } catch (error) {
+      if (error instanceof RangeError)
+        throw new KeyringFileInvalid(path, `"${stored.name}" has no version active now (every version is retired or staged)`);
+      throw error;
+    }
+  }
+  return { file: json, keyring: new Keyring(keys) };
+}
+
+/** Reads the keyring file and opens every version under the root key; a file that does not open is refused whole. */
+export async function loadKeyring(path: string, root: RootKey): Promise<Keyring> {
+  return parseKeyringFile(path, await readKeyringText(path), root).keyring;
+}
+
+/** The keyring file's text, read with the private file rules (owner, mode, directory, size). */
+export function readKeyringText(path: string): Promise<string> {
+  return asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
+}
+
+async function readKeyringFile(path: string, root: RootKey, missingIsEmpty: boolean): Promise<KeyringFile> {
+  let text: string;
+  try {
+    text = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
+  } catch (error) {
+    if (missingIsEmpty && error instanceof KeyringFileMissing) return { keys: [] };
+    throw error;
+  }
+  return parseKeyringFile(path, text, root).file;
+}
+
+function serialize(file: KeyringFile): string {
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+/** Writes after reading the text back with the server's own checks (unwrapping every version), so no command leaves a file the server refuses. */
+async function writeKeyringFile(
+  path: string,
+  target: string,
+  file: KeyringFile,
+  root: RootKey,
+  how: "create" | "replace" = "replace",
+): Promise<Keyring> {
+  const text = serialize(file);
+  let keyring: Keyring;
+  try {
+    keyring = parseKeyringFile(path, text, root).keyring;
+  } catch (error) {
+    if (error instanceof KeyringFileInvalid) throw new KeyringFileRefused(path, `the result would not load (${error.reason})`);
+    throw error;
+  }
+  await asStoreErrors(KEYRING_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
+  return keyring;
+}
+
+/** A fresh random version, wrapped under the root key for this name and number. */
+export function newStoredVersion(root: RootKey, name: string, version: number, activation?: string): StoredKey["versions"][number] {
+  const material = crypto.getRandomValues(new Uint8Array(KEYRING_KEY_BYTES));
+  try {
+    return {
+      version,
+      created: new Date().toISOString(),
+      ...(activation === undefined ? {} : { activation }),
+      key: wrapVersionKey(root, name, version, material),
+    };
+  } finally {
+    material.fill(0);
+  }
+}
+
+/** The version's key, opened from whichever of its wrappings `root` opens; undefined when none does. */
+export function openWrapped(root: RootKey, name: string, entry: StoredKey["versions"][number]): Uint8Array | undefined {
+  for (const wrapped of [entry.key, ...(entry.also_wrapped ?? [])]) {
+    const material = unwrapVersionKey(root, name, entry.version, wrapped);
+    if (material !== undefined) return material;
+  }
+  return undefined;
+}
+
+export function checkName(name: string): void {
+  if (!isValidKeyName(name)) {
+    throw new InvalidKeyringArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+}
+
+/** A new keyring file's content: one key, version 1. */
+export function newKeyWithOneVersion(root: RootKey, name: string): StoredKey {
+  return { name, created: new Date().toISOString(), min_decryption_version: 1, versions: [newStoredVersion(root, name, 1)] };
+}
+
+/** Runs `change` on the file under its lock, with the root key loaded, and writes what it returns. */
+export async function changeKeyring<T>(
+  path: string,
+  rootKeyPath: string,
+  change: (file: KeyringFile, root: RootKey) => { readonly file: KeyringFile; readonly result: T },
+  missingIsEmpty = false,
+): Promise<T> {
+  const root = await loadRootKey(rootKeyPath);
+  return asStoreErrors(KEYRING_FILE_ERRORS, path, () =>
+    withPrivateFileLock(path, async (target) => {
+      const current = await readKeyringFile(path, root, missingIsEmpty);
+      const { file, result } = change(current, root);
+      await writeKeyringFile(path, target, file, root);
+      return result;
+    }),
+  );
+}
+
+export function findKey(path: string, file: KeyringFile, name: string): StoredKey {
+  const key = file.keys.find((stored) => stored.name === name);
+  if (key === undefined) throw new KeyringKeyNotFound(path, name);
+  return key;
+}
+
+export function replaceKey(file: KeyringFile, next: StoredKey): KeyringFile {
+  return { keys: file.keys.map((stored) => (stored.name === next.name ? next : stored)) };
+}
+
+/** What `keyring list` and the server's log show of a stored key: never key material. */
+export function infoOf(key: StoredKey): KeyringKeyInfo {
+  return {
+    name: key.name,
+    created: key.created,
+    minDecryptionVersion: key.min_decryption_version,
+    versions: key.versions.map((entry) => {
+      const activatesAt = parseActivation(entry.activation) ?? Number.NEGATIVE_INFINITY;
+      return { version: entry.version, created: entry.created, ...(activatesAt === Number.NEGATIVE_INFINITY ? {} : { activatesAt }) };
+    }),
+  };
+}
+
+/** Creates a keyring file holding one new key (for development mode); refuses if it exists. */
+export async function createKeyringFile(path: string, root: RootKey, name: string): Promise<Keyring> {
+  const target = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => privateFileTarget(path));
+  return writeKeyringFile(path, target, { keys: [newKeyWithOneVersion(root, name)] }, root, "create");
+}
+
+/** Every key's name, versions and dates, checked as the server would (the root key must open it). */
+export async function listKeyring(path: string, rootKeyPath: string): Promise<readonly KeyringKeyInfo[]> {
+  const root = await loadRootKey(rootKeyPath);
+  const file = await readKeyringFile(path, root, false);
+  return file.keys.map(infoOf);
+}
