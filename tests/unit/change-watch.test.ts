@@ -125,8 +125,8 @@ describe("watchForChanges", () => {
     const directory = await scratch();
     const cert = await fileIn(directory, "tls.crt", "old cert");
     const key = await fileIn(directory, "tls.key", "old key");
-    // Settling longer than the gap between the writes, which spans a few polls.
-    const { calls } = await watch([cert, key], 150);
+    // Settling well beyond the gap between the writes, which spans a few polls.
+    const { calls } = await watch([cert, key], 300);
     await writeFile(cert, "new cert");
     await Bun.sleep(3 * INTERVAL_MS);
     await writeFile(key, "new key");
@@ -138,7 +138,8 @@ describe("watchForChanges", () => {
   it("does not report a change again once rebase() has taken it as the baseline", async () => {
     const directory = await scratch();
     const secret = await fileIn(directory, "secret.json", '{"v":1}');
-    const { watch: started, calls } = await watch([secret]);
+    // A settle time the rebase below comes well within.
+    const { watch: started, calls } = await watch([secret], 300);
     await writeFile(secret, '{"v":2}');
     await until(() => calls.length === 1);
     // A second write lands before the reload the first one caused reads the file: the reload
