@@ -35,6 +35,7 @@ export interface Config {
   readonly pseudonymCacheUsers: number;
   readonly auditLog: string | undefined;
   readonly opsListen: string;
+  readonly reloadOnChange: boolean;
 }
 
 export { ConfigError };
@@ -182,6 +183,7 @@ export const SETTINGS = [
   { key: "pseudonymCacheUsers", env: "CAAS_PSEUDONYM_CACHE_USERS", flag: "pseudonym-cache-users", file: "pseudonym_cache_users", parse: count, default: 16_384, help: "users per secret version whose derived pseudonym key is kept (about 1.2 KB each), so a returning user costs one HMAC" },
   { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", parse: text, default: undefined, defaultText: "off (the systemd unit: `/var/log/caas/audit.log`)", help: "audit trail: one JSON line per request that touches a secret, appended to this file (- for stdout); reopened on SIGHUP" },
   { key: "opsListen", env: "CAAS_OPS_LISTEN", flag: "ops-listen", file: "ops_listen", parse: opsListen, default: "127.0.0.1:9464", help: "plain-HTTP listener for /metrics, /healthz and /readyz, as host:port (port 0 picks a free one and logs it), or off" },
+  { key: "reloadOnChange", env: "CAAS_RELOAD_ON_CHANGE", flag: "reload-on-change", file: "reload_on_change", parse: yesOrNo, default: true, help: "reload within 5 s of a change to any credential or TLS file loaded (a Kubernetes Secret's swap included); false leaves it to SIGHUP" },
 ] satisfies readonly SettingRow[];
 
 /** A setting's default where it is a value, not computed from the environment: for code that has no Config to read it from. */

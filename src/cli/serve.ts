@@ -118,10 +118,12 @@ async function serve(config: Config, args: readonly string[], io: CliIo): Promis
     return new Promise<number>(() => undefined);
   }
   const supervisor = isWorker ? await connectToSupervisor() : undefined;
-  const running = await startServer(config, logger, {
-    portHeldBySupervisor: isWorker,
-    ...(supervisor === undefined ? {} : { tls: supervisor.tls }),
-  });
+  const running = await startServer(
+    config,
+    logger,
+    supervisor === undefined ? { role: "standalone" } : { role: "worker", handoff: supervisor.handoff },
+  );
+  supervisor?.onHandoff((handoff) => void running.apply(handoff));
   handleSignals(running, logger);
   if (supervisor !== undefined) {
     let signalled = false;

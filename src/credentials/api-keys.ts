@@ -287,7 +287,12 @@ export class ApiKeyStore {
 
   /** Reads and validates a keys file. */
   static async load(path: string): Promise<ApiKeyStore> {
-    const file = await readKeysFile(path);
+    return ApiKeyStore.fromText(path, await readKeysText(path));
+  }
+
+  /** A keys file's text, checked as load checks it (for text the supervisor read and handed over). */
+  static fromText(path: string, text: string): ApiKeyStore {
+    const file = parseKeysFile(path, text);
     return new ApiKeyStore(
       file.keys.map((stored) => ({
         record: Object.freeze({
@@ -370,8 +375,12 @@ const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
 };
 
 async function readKeysFile(path: string): Promise<KeysFile> {
-  const text = await asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
-  return parseKeysFile(path, text);
+  return parseKeysFile(path, await readKeysText(path));
+}
+
+/** The keys file's text, read with the private file rules (owner, mode, directory, size). */
+export function readKeysText(path: string): Promise<string> {
+  return asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
 }
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */

@@ -11,6 +11,17 @@ import { Keyring } from "./keyring.ts";
 import { loadKeyring } from "./keyring-file.ts";
 import { loadRootKey } from "./root-key.ts";
 import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./secret-ring.ts";
+import {
+  type ApiKeySource,
+  buildCredentials,
+  type CredentialSources,
+  type FileText,
+  fingerprintOf,
+  type KeyringSource,
+  readKeyringSource,
+  readKeysSource,
+  readSecretSource,
+} from "./sources.ts";
 
 export interface Credentials {
   readonly apiKeys: ApiKeyStore;
@@ -41,20 +52,41 @@ export class CredentialsHolder {
   }
 }
 
+/** What a load read and what it built from it; the fingerprint names the files (sources.ts). */
+export interface LoadedCredentials {
+  readonly sources: CredentialSources;
+  readonly credentials: Credentials;
+}
+
 export async function loadCredentials(config: Config, logger: Logger): Promise<Credentials> {
-  let secrets: SecretRing;
+  return credentialsFrom(await readCredentialSources(config, logger), logger);
+}
+
+/**
+ * Reads every configured credential file (in development, the state directory's, made on the
+ * first start), checking each with the private file rules; builds nothing yet.
+ */
+export async function readCredentialSources(config: Config, logger: Logger): Promise<CredentialSources> {
+  let secret: FileText;
   if (config.secretFile !== undefined) {
-    secrets = await loadSecretRing(config.secretFile);
+    secret = await readSecretSource(config.secretFile);
   } else {
     const state = await ensureStateSecret(config.stateDir);
-    secrets = state.ring;
+    secret = await readSecretSource(state.path);
     logger.warn(state.created ? "secret_created" : "secret_from_state_dir", {
       path: state.path,
       hint: "set CAAS_SECRET_FILE (caas secret init FILE) for production",
     });
   }
-  const keyring = await loadKeyringOf(config, logger);
-  const apiKeys = await loadApiKeys(config, logger, keyring);
+  const keyring = await readKeyringSourceOf(config, logger);
+  const apiKeys = await readApiKeySource(config, logger);
+  return { secret, apiKeys, ...(keyring === undefined ? {} : { keyring }) };
+}
+
+/** Builds the credentials from what was read (every file checked, all or nothing), and says what was loaded. */
+export function credentialsFrom(sources: CredentialSources, logger: Logger, tls: readonly string[] = []): Credentials {
+  const credentials = buildCredentials(sources);
+  const { apiKeys, secrets, keyring } = credentials;
   // Named, never shown: a compat key's digests use the original's public salts and legacy
   // hashes (md5, SHA-1 among them), and the key itself may be a short imported one.
   for (const record of apiKeys.records) {
@@ -64,23 +96,46 @@ export async function loadCredentials(config: Config, logger: Logger): Promise<C
       hint: "its digests use public salts and legacy hashes and exist for migration only; re-hash with a standard key (README: migrating off django-compat), then caas keys remove it",
     });
   }
+  const versions = versionSummary(credentials);
   logger.info("credentials_loaded", {
     apiKeys: apiKeys.size,
     // Every version in the file, and of those the retired ones (kept, no longer verifying).
     secretVersions: secrets.versions.length,
     retiredSecretVersions: secrets.versions.length - secrets.verifying.length,
     newestSecretVersion: secrets.newest.version,
+    activeSecretVersion: versions.secret.active,
+    stagedSecretVersions: versions.secret.staged,
     keyringKeys: keyring.size,
+    // name=version pairs, so an operator compares instances before promoting; never key material.
+    keyringActive: versions.keyring.map((key) => `${key.name}=${key.active}`).join(","),
+    keyringStaged: versions.keyring.map((key) => `${key.name}=${key.staged}`).join(","),
+    fingerprint: fingerprintOf(sources, tls),
   });
-  return { apiKeys, secrets, keyring };
+  return credentials;
+}
+
+/** Per key, the version active now and how many are staged: what /metrics and the log show of a fleet's convergence. */
+export interface VersionSummary {
+  readonly secret: { readonly active: number; readonly staged: number };
+  readonly keyring: readonly { readonly name: string; readonly active: number; readonly staged: number }[];
+}
+
+export function versionSummary(credentials: Credentials, now: number = Date.now()): VersionSummary {
+  return {
+    secret: { active: credentials.secrets.active(now).version, staged: credentials.secrets.timeline.stagedAt(now).length },
+    keyring: credentials.keyring.names.map((name) => {
+      const key = credentials.keyring.get(name);
+      return { name, active: key?.activeVersion ?? 0, staged: key?.timeline.stagedAt(now).length ?? 0 };
+    }),
+  };
 }
 
 /**
  * The configured keys file; in development without one, the development key alone; otherwise
  * none, and every key is refused.
  */
-async function loadApiKeys(config: Config, logger: Logger, keyring: Keyring): Promise<ApiKeyStore> {
-  if (config.apiKeysFile !== undefined) return ApiKeyStore.load(config.apiKeysFile);
+async function readApiKeySource(config: Config, logger: Logger): Promise<ApiKeySource> {
+  if (config.apiKeysFile !== undefined) return readKeysSource(config.apiKeysFile);
   if (isDevelopment(config)) {
     const dev = await ensureDevApiKey(config.stateDir);
     logger.warn(dev.created ? "dev_api_key_created" : "dev_api_key", {
@@ -88,26 +143,18 @@ async function loadApiKeys(config: Config, logger: Logger, keyring: Keyring): Pr
       path: dev.path,
       hint: "development only: the key is in this file; with CAAS_TLS_CERT set, CAAS_API_KEYS_FILE names the keys",
     });
-    // Every scope, so every endpoint answers on the first run: the development keyring's keys included.
-    const scopes = ["pseudonym", "oracle", ...keyring.names.map((name) => `keyring:${name}`)];
-    return ApiKeyStore.fromKeys([{ name: DEV_API_KEY_NAME, key: dev.key, scopes }]);
+    return { kind: "development", path: dev.path, key: dev.key, name: DEV_API_KEY_NAME };
   }
   logger.warn("no_api_keys", { hint: "set CAAS_API_KEYS_FILE (caas keys add NAME --file FILE); /encrypt refuses every key until then" });
-  return ApiKeyStore.empty();
+  return { kind: "none" };
 }
 
 /**
- * The configured keyring, opened under the configured root key; in development with neither
- * set, the one in the state directory; otherwise none, and every keyring name is unknown.
+ * The configured keyring and root key; in development with neither set, the ones in the state
+ * directory; otherwise none, and every keyring name is unknown.
  */
-async function loadKeyringOf(config: Config, logger: Logger): Promise<Keyring> {
-  if (config.keyringFile !== undefined && config.rootKeyFile !== undefined) {
-    return loadKeyring(config.keyringFile, await loadRootKey(config.rootKeyFile));
-  }
-  if (config.rootKeyFile !== undefined) {
-    await loadRootKey(config.rootKeyFile);
-    return Keyring.empty();
-  }
+async function readKeyringSourceOf(config: Config, logger: Logger): Promise<KeyringSource | undefined> {
+  if (config.rootKeyFile !== undefined) return readKeyringSource(config.rootKeyFile, config.keyringFile);
   if (isDevelopment(config)) {
     const dev = await ensureDevKeyring(config.stateDir);
     logger.warn(dev.created ? "dev_keyring_created" : "dev_keyring", {
@@ -116,9 +163,9 @@ async function loadKeyringOf(config: Config, logger: Logger): Promise<Keyring> {
       keys: dev.keyring.names.join(","),
       hint: "development only: the root key is in the state directory; with CAAS_TLS_CERT set, CAAS_ROOT_KEY_FILE and CAAS_KEYRING_FILE name them",
     });
-    return dev.keyring;
+    return readKeyringSource(dev.rootKeyPath, dev.keyringPath);
   }
-  return Keyring.empty();
+  return undefined;
 }
 
 export interface CredentialsCheck {

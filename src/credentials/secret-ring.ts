@@ -238,7 +238,7 @@ export function newSecretVersion(version: number, now: Date = new Date(), activa
 }
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
-function parseSecretFile(path: string, text: string): SecretRing {
+export function parseSecretFile(path: string, text: string): SecretRing {
   if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw new SecretFileInvalid(path, "larger than 1 MiB");
   let json: unknown;
   try {
@@ -328,8 +328,12 @@ export const SECRET_FILE_ERRORS: StoreErrors<SecretFileError> = {
 
 /** Reads the ring through any symbolic link, with owner, mode and directory checked (see readPrivateFile). */
 export async function loadSecretRing(path: string): Promise<SecretRing> {
-  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, SECRET_FILE_RULES));
-  return parseSecretFile(path, text);
+  return parseSecretFile(path, await readSecretText(path));
+}
+
+/** The secret file's text, read with the private file rules (owner, mode, directory, size). */
+export function readSecretText(path: string): Promise<string> {
+  return asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, SECRET_FILE_RULES));
 }
 
 /** Writes the ring after reading the text back with the server's own checks, so no command leaves a file the server refuses. */

@@ -38,6 +38,12 @@ const KEY_OPERATIONS = ["encrypt", "decrypt"] as const;
 /** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
 export type KeyUseObserver = (keyName: string, version: number, operation: (typeof KEY_OPERATIONS)[number]) => void;
 
+/** Per key, the version active now and how many are staged (credentials/holder.ts versionSummary). */
+export interface LoadedVersions {
+  readonly secret: { readonly active: number; readonly staged: number };
+  readonly keyring: readonly { readonly name: string; readonly active: number; readonly staged: number }[];
+}
+
 export class Metrics {
   readonly #routes: string[] = [UNMATCHED_ROUTE];
   /** Routes by pattern: "/keyring/orders/encrypt" is counted as "/keyring/:name/encrypt", never by the name sent. */
@@ -141,6 +147,33 @@ export class Metrics {
     return samples;
   }
 
+  /** The fingerprint of the files this process loaded (credentials/sources.ts); set at start and on each reload. */
+  credentialsFingerprint: string | undefined;
+  /** The versions active and staged now, asked at each scrape: an activation time passes with no reload. */
+  versionsNow: (() => LoadedVersions) | undefined;
+
+  #versionSamples(): MetricsSnapshot["samples"] {
+    const versions = this.versionsNow?.();
+    const info =
+      this.credentialsFingerprint === undefined
+        ? {}
+        : { caas_credentials_info: { [labelSet({ fingerprint: this.credentialsFingerprint })]: 1 } };
+    if (versions === undefined) return info;
+    const active: Samples = {};
+    const staged: Samples = {};
+    for (const key of versions.keyring) {
+      active[labelSet({ key: key.name })] = key.active;
+      staged[labelSet({ key: key.name })] = key.staged;
+    }
+    return {
+      ...info,
+      caas_secret_active_version: { "": versions.secret.active },
+      caas_secret_staged_versions: { "": versions.secret.staged },
+      caas_keyring_active_version: active,
+      caas_keyring_staged_versions: staged,
+    };
+  }
+
   /** Every sample of this process, its process_* and build_info included. */
   snapshot(): MetricsSnapshot {
     const requests: Samples = {};
@@ -162,6 +195,7 @@ export class Metrics {
     for (const [name, count] of this.#apiKeyRequests) apiKeys[labelSet({ api_key: name })] = count;
     const samples: MetricsSnapshot["samples"] = {
       ...processSamples(),
+      ...this.#versionSamples(),
       caas_requests_total: requests,
       caas_errors_total: errors,
       caas_api_key_requests_total: apiKeys,

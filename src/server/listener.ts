@@ -12,7 +12,9 @@ import { headerCaller } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError, opsAddress } from "../config.ts";
 import { isDevelopment, publishDevCertificate } from "../credentials/development.ts";
-import { CredentialsHolder, loadCredentials } from "../credentials/holder.ts";
+import { CredentialsHolder, credentialsFrom, readCredentialSources, versionSummary } from "../credentials/holder.ts";
+import { type CredentialSources, fingerprintOf, pathsOf } from "../credentials/sources.ts";
+import { watchForChanges } from "../files/change-watch.ts";
 import { AppendFailed, AppendFile } from "../files/append-file.ts";
 import { AuditTrail } from "../http/audit.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
@@ -188,6 +190,38 @@ async function closeAfter(answer: Response | Promise<Response>): Promise<Respons
   return response;
 }
 
+/**
+ * What a process serves from, loaded and checked together: the TLS material and the text of
+ * every credential file. A reload builds everything from one of these before it changes
+ * anything, so it applies all of it or none; a supervisor hands the same one to every worker.
+ */
+export interface Handoff {
+  readonly tls: TlsMaterial;
+  readonly sources: CredentialSources;
+}
+
+/** Reads every file a reload applies. `previous` keeps an ad-hoc certificate: a new one would only break clients that pinned it. */
+export async function loadHandoff(config: Config, logger: Logger, previous?: Handoff): Promise<Handoff> {
+  const sources = await readCredentialSources(config, logger);
+  const tls = previous !== undefined && config.tlsCert === undefined ? previous.tls : await loadTlsMaterial(config, logger);
+  return { tls, sources };
+}
+
+/** The TLS material as the credentials fingerprint counts it. */
+export function tlsParts(tls: TlsMaterial): readonly string[] {
+  return [tls.cert, tls.key, tls.clientCa ?? ""];
+}
+
+export function handoffFingerprint(handoff: Handoff): string {
+  return fingerprintOf(handoff.sources, tlsParts(handoff.tls));
+}
+
+/** Every file a handoff was read from: what the change watch polls. */
+export function watchedPaths(config: Config, handoff: Handoff): readonly string[] {
+  const tlsFiles = [config.tlsCert, config.tlsKey, config.tlsClientCa].filter((path): path is string => path !== undefined);
+  return [...pathsOf(handoff.sources), ...tlsFiles];
+}
+
 export interface RunningServer {
   readonly port: number;
   /** The URL it listens on, for the "listening" line its caller logs once signals are handled. */
@@ -196,15 +230,17 @@ export interface RunningServer {
   readonly opsUrl: string | undefined;
   /** Retires the listener (see retire: a "Connection: close" grace, then the drain) and resolves once it has stopped. */
   shutdown(reason: string): Promise<void>;
+  /** Reads every file again and applies all of it or none (standalone); a worker takes its supervisor's instead. */
   reload(): Promise<void>;
+  /** Applies what the supervisor loaded (a worker), all of it or none. */
+  apply(handoff: Handoff): Promise<void>;
 }
 
-export interface StartOptions {
-  /** Set in worker processes: the supervisor already checked the port, and siblings share it. */
-  readonly portHeldBySupervisor?: boolean;
-  /** TLS material handed down by the supervisor (so every worker shows one ad-hoc certificate). */
-  readonly tls?: TlsMaterial;
-}
+/**
+ * A standalone process checks its port, reads its own files and reloads them; a worker shares
+ * the port its supervisor checked and serves what the supervisor hands it, never files it read itself.
+ */
+export type StartOptions = { readonly role: "standalone" } | { readonly role: "worker"; readonly handoff: Handoff };
 
 /** The audit trail CAAS_AUDIT_LOG names, opened (and created, mode 0600) now, or one that writes nothing. */
 export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
@@ -241,14 +277,16 @@ export function gatedApp(
   return { app, handle: instrument(app.fetch, metrics, logger, gate, keyNameOf) };
 }
 
-export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: StartOptions = { role: "standalone" }): Promise<RunningServer> {
   // First, so a second instance fails at once, before it makes certificates or secrets.
-  if (options.portHeldBySupervisor !== true) assertPortFree(config.host, config.port);
-  const tls = options.tls ?? (await loadTlsMaterial(config, logger));
-  if (options.tls === undefined) await publishAdhocCertificate(config, tls, logger);
-  const credentials = new CredentialsHolder(await loadCredentials(config, logger));
+  if (options.role === "standalone") assertPortFree(config.host, config.port);
+  let current = options.role === "worker" ? options.handoff : await loadHandoff(config, logger);
+  if (options.role === "standalone") await publishAdhocCertificate(config, current.tls, logger);
+  const credentials = new CredentialsHolder(credentialsFrom(current.sources, logger, tlsParts(current.tls)));
   const metrics = new Metrics();
-  metrics.tlsCertificateExpiry = certificateExpiry(tls.cert);
+  metrics.tlsCertificateExpiry = certificateExpiry(current.tls.cert);
+  metrics.credentialsFingerprint = handoffFingerprint(current);
+  metrics.versionsNow = () => versionSummary(credentials.current);
   let shuttingDown = false;
   const auditTrail = openAuditTrail(config, logger);
   if (auditTrail.enabled) metrics.auditTrail = auditTrail;
@@ -273,13 +311,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
   );
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
-  let server = listenOrConfigError(() => listen(served, config, tls, config.port), config, config.port);
+  let server = listenOrConfigError(() => listen(served, config, current.tls, config.port), config, config.port);
   listeners.add(server);
   const port = server.port ?? config.port;
   // Readiness as the API port's /readyz answers it: not draining, and the audit trail writable.
   const isReady = () => !shuttingDown && auditTrail.ready();
   let ops: string | undefined;
-  if (options.portHeldBySupervisor === true) {
+  if (options.role === "worker") {
     answerScrapes(() => metrics.snapshot(), isReady);
   } else {
     const address = opsAddress(config.opsListen);
@@ -331,32 +369,74 @@ export async function startServer(config: Config, logger: Logger, options: Start
         if (shuttingDown) return;
         // First, and whatever else fails: after a rotation (rename, then SIGHUP) new lines go to a new file at the path.
         auditTrail.reopen();
-        try {
-          credentials.replace(await loadCredentials(config, logger));
-          // An ad-hoc certificate is kept: a new one would only break clients that pinned it.
-          const nextTls = config.tlsCert === undefined ? tls : await loadTlsMaterial(config, logger);
-          const next = listenOrConfigError(() => listen(served, config, nextTls, port), config, port);
-          metrics.tlsCertificateExpiry = certificateExpiry(nextTls.cert);
-          const old = server;
-          server = next;
-          listeners.add(next);
-          await retire(old);
-          metrics.reloads += 1;
-          logger.info("reloaded", { port });
-          if ((await acceptQueueMigration()) === false) {
-            logger.warn("reload_may_reset_connections", {
-              hint: "connections still waiting in the old listener's accept queue were reset, if there were any; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",
-            });
-          }
-        } catch (error) {
-          metrics.reloadFailures += 1;
-          // A bad reload keeps the running configuration: better stale keys than no service.
-          logger.error("reload_failed", { reason: error instanceof Error ? error.message : "unknown" });
+        if (options.role === "worker") {
+          logger.warn("reload_ignored", { hint: "a worker serves what its supervisor loaded: send SIGHUP to the supervisor" });
+          return;
         }
+        let next: Handoff;
+        try {
+          next = await loadHandoff(config, logger, current);
+        } catch (error) {
+          reloadFailed(error);
+          return;
+        }
+        await applyNow(next);
+      });
+      return reloading;
+    },
+    apply(handoff) {
+      reloading = reloading.then(async () => {
+        if (!shuttingDown) await applyNow(handoff);
       });
       return reloading;
     },
   };
+
+  const reloadFailed = (error: unknown): void => {
+    metrics.reloadFailures += 1;
+    // A bad reload keeps the running configuration, all of it: better stale keys than no service.
+    logger.error("reload_failed", {
+      reason: error instanceof Error ? error.message : "unknown",
+      applied: "nothing",
+      fingerprint: handoffFingerprint(current),
+    });
+  };
+
+  /** Builds everything from `next` (credentials, then a listener with its certificate) before it changes anything. */
+  const applyNow = async (next: Handoff): Promise<void> => {
+    let listener: Server<undefined>;
+    let built: ReturnType<typeof credentialsFrom>;
+    try {
+      built = credentialsFrom(next.sources, logger, tlsParts(next.tls));
+      listener = listenOrConfigError(() => listen(served, config, next.tls, port), config, port);
+    } catch (error) {
+      reloadFailed(error);
+      return;
+    }
+    credentials.replace(built);
+    current = next;
+    metrics.tlsCertificateExpiry = certificateExpiry(next.tls.cert);
+    metrics.credentialsFingerprint = handoffFingerprint(next);
+    const old = server;
+    server = listener;
+    listeners.add(listener);
+    await retire(old);
+    metrics.reloads += 1;
+    logger.info("reloaded", { port, applied: "credentials,tls", fingerprint: handoffFingerprint(next) });
+    if ((await acceptQueueMigration()) === false) {
+      logger.warn("reload_may_reset_connections", {
+        hint: "connections still waiting in the old listener's accept queue were reset, if there were any; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",
+      });
+    }
+  };
+
+  if (options.role === "standalone" && config.reloadOnChange) {
+    const watch = await watchForChanges(watchedPaths(config, current), (changed) => {
+      logger.info("reload_requested", { reason: "files_changed", files: changed.join(",") });
+      // The baseline first: a change made while the reload reads the files is seen again.
+      void watch.rebase().then(() => running.reload());
+    });
+  }
   return running;
 }
 

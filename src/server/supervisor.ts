@@ -6,20 +6,34 @@
  * itself; it serves the ops listener (CAAS_OPS_LISTEN), with the metrics of all its workers
  * gathered over an IPC channel to each (group-metrics.ts).
  *
- * Each worker's stdin is a pipe from the supervisor: the first line is the TLS material (one
- * line of JSON, checked once here, so all workers show one certificate and one client CA), and
- * the pipe then stays open. It closes only when the supervisor ends, however it ends (SIGKILL
- * included), and a worker that sees it close drains and exits rather than serve unsupervised.
+ * The supervisor alone reads the files. Each worker's stdin is a pipe from it: the first line is
+ * the handoff (one line of JSON: the TLS material and the text of every credential file, read and
+ * checked here), so all workers show one certificate and hold the same keys. On SIGHUP, or when a
+ * file changes (CAAS_RELOAD_ON_CHANGE), the supervisor reads and checks everything again and, if
+ * it all loads, sends the new handoff as a further line to every worker; a worker started or
+ * restarted later gets the handoff the supervisor holds, never newer files it has not checked.
+ * The pipe closes only when the supervisor ends, however it ends (SIGKILL included), and a worker
+ * that sees it close drains and exits rather than serve unsupervised.
  */
 import type { Subprocess } from "bun";
 import type { Config } from "../config.ts";
 import { ConfigError, opsAddress } from "../config.ts";
-import { loadCredentials } from "../credentials/holder.ts";
+import { Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { credentialsFrom } from "../credentials/holder.ts";
+import { watchForChanges } from "../files/change-watch.ts";
 import type { Logger } from "../log.ts";
 import { GroupMetrics } from "./group-metrics.ts";
-import { assertPortFree, loadTlsMaterial, publishAdhocCertificate } from "./listener.ts";
+import {
+  assertPortFree,
+  type Handoff,
+  handoffFingerprint,
+  loadHandoff,
+  publishAdhocCertificate,
+  tlsParts,
+  watchedPaths,
+} from "./listener.ts";
 import { opsUrl, startOpsListener } from "./ops-listener.ts";
-import { parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "./tls/material.ts";
 
 /** Environment variables the supervisor sets for its workers. */
 export const WORKER_INDEX_ENV = "CAAS_WORKER_INDEX";
@@ -42,10 +56,10 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   if (config.port === 0 && port === 0) throw new ConfigError("CAAS_PORT: could not find a free port");
   // Loaded and checked once here, so a mistake stops the supervisor (exit 78) instead of every
   // worker in turn, the state secret is created by one process, and all workers show one certificate.
-  const tls = await loadTlsMaterial(config, logger);
-  await publishAdhocCertificate(config, tls, logger);
-  const handoff = `${serializeTlsMaterial(tls)}\n`;
-  await loadCredentials(config, logger);
+  let current = await loadHandoff(config, logger);
+  await publishAdhocCertificate(config, current.tls, logger);
+  credentialsFrom(current.sources, logger, tlsParts(current.tls));
+  let handoff = serializeHandoff(current);
 
   const workers = new Map<number, Subprocess>();
   const recentExits: number[][] = Array.from({ length: config.workers }, () => []);
@@ -86,14 +100,8 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         }, pauseMs);
       },
     });
-    // Never ended: the pipe closing is how the worker learns that this process is gone. A worker
-    // that died at once has closed its end; its exit is handled above, so the failed write is not.
-    try {
-      child.stdin.write(handoff);
-      void Promise.resolve(child.stdin.flush()).catch(() => undefined);
-    } catch {
-      // Reported by onExit.
-    }
+    // Never ended: the pipe closing is how the worker learns that this process is gone.
+    send(child, handoff);
     workers.set(index, child);
     group.added(child);
   };
@@ -118,20 +126,94 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   };
   process.on("SIGTERM", () => stopAll("SIGTERM"));
   process.on("SIGINT", () => stopAll("SIGINT"));
+  /** Reads and checks every file; only when all of it loads is it sent to the workers (and kept for the ones started later). */
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): Promise<void> => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      try {
+        const next = await loadHandoff(config, logger, current);
+        credentialsFrom(next.sources, logger, tlsParts(next.tls));
+        current = next;
+        handoff = serializeHandoff(next);
+        for (const child of workers.values()) send(child, handoff);
+        logger.info("reloaded", { workers: workers.size, applied: "credentials,tls", fingerprint: handoffFingerprint(next) });
+      } catch (error) {
+        logger.error("reload_failed", {
+          reason: error instanceof Error ? error.message : "unknown",
+          applied: "nothing",
+          fingerprint: handoffFingerprint(current),
+        });
+      }
+    });
+    return reloading;
+  };
   process.on("SIGHUP", () => {
     logger.info("reload_requested", { signal: "SIGHUP", workers: workers.size });
-    for (const child of workers.values()) child.kill("SIGHUP");
+    void reload();
   });
+  if (config.reloadOnChange) {
+    const watch = await watchForChanges(watchedPaths(config, current), (changed) => {
+      logger.info("reload_requested", { reason: "files_changed", files: changed.join(",") });
+      // The baseline first: a change made while the reload reads the files is seen again.
+      void watch.rebase().then(reload);
+    });
+  }
+}
+
+/** Writes one handoff line to a worker's pipe; a worker that died has closed its end, and its exit is handled by onExit. */
+function send(child: Subprocess<"pipe", "inherit", "inherit">, line: string): void {
+  try {
+    child.stdin.write(line);
+    void Promise.resolve(child.stdin.flush()).catch(() => undefined);
+  } catch {
+    // Reported by onExit.
+  }
+}
+
+const TlsMaterialSchema = Type.Object({ cert: Type.String(), key: Type.String(), clientCa: Type.Optional(Type.String()) });
+const FileTextSchema = Type.Object({ path: Type.String(), text: Type.String() });
+const HandoffSchema = Type.Object({
+  tls: TlsMaterialSchema,
+  sources: Type.Object({
+    secret: FileTextSchema,
+    apiKeys: Type.Union([
+      Type.Object({ kind: Type.Literal("file"), file: FileTextSchema }),
+      Type.Object({ kind: Type.Literal("development"), path: Type.String(), key: Type.String(), name: Type.String() }),
+      Type.Object({ kind: Type.Literal("none") }),
+    ]),
+    keyring: Type.Optional(
+      Type.Object({ rootKey: Type.Object({ path: Type.String(), base64: Type.String() }), keyring: Type.Optional(FileTextSchema) }),
+    ),
+  }),
+});
+
+/** One line of JSON: JSON.stringify escapes every newline inside the texts. */
+export function serializeHandoff(handoff: Handoff): string {
+  return `${JSON.stringify(handoff)}\n`;
+}
+
+/** Undefined when the line is not a handoff: the sender and receiver disagree, or the line was cut. */
+export function parseHandoff(line: string): Handoff | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return Value.Check(HandoffSchema, parsed) ? parsed : undefined;
 }
 
 export interface SupervisorLink {
-  /** The TLS material the supervisor loaded and checked, whole. */
-  readonly tls: TlsMaterial;
+  /** What the supervisor loaded and checked, whole: the TLS material and every credential file's text. */
+  readonly handoff: Handoff;
+  /** Each later handoff (a reload), in order, to the one listener set. */
+  onHandoff(listener: (handoff: Handoff) => void): void;
   /** Resolves when the supervisor's end of the pipe closes: it has exited or was killed. */
   readonly gone: Promise<void>;
 }
 
-/** In a worker: reads the supervisor's first line from stdin, then watches the pipe for its end. */
+/** In a worker: reads the supervisor's first line from stdin, then each later line, until the pipe ends. */
 export async function connectToSupervisor(stdin: ReadableStream<Uint8Array> = Bun.stdin.stream()): Promise<SupervisorLink> {
   const reader = stdin.getReader();
   const decoder = new TextDecoder();
@@ -139,17 +221,25 @@ export async function connectToSupervisor(stdin: ReadableStream<Uint8Array> = Bu
   let newline = -1;
   while (newline === -1) {
     const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
-    if (chunk.done) throw new ConfigError("worker: the supervisor closed the pipe before sending the TLS material");
+    if (chunk.done) throw new ConfigError("worker: the supervisor closed the pipe before sending what it loaded");
     received += decoder.decode(chunk.value, { stream: true });
     newline = received.indexOf("\n");
   }
-  const tls = parseTlsMaterial(received.slice(0, newline));
-  if (tls === undefined) throw new ConfigError("worker: the supervisor sent no valid TLS material");
+  const handoff = parseHandoff(received.slice(0, newline));
+  if (handoff === undefined) throw new ConfigError("worker: the supervisor sent no valid TLS material and credentials");
+  received = received.slice(newline + 1);
+  let listener: (handoff: Handoff) => void = () => undefined;
   const gone = (async () => {
     for (;;) {
+      for (let end = received.indexOf("\n"); end !== -1; end = received.indexOf("\n")) {
+        const next = parseHandoff(received.slice(0, end));
+        received = received.slice(end + 1);
+        if (next !== undefined) listener(next);
+      }
       const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
       if (chunk.done) return;
+      received += decoder.decode(chunk.value, { stream: true });
     }
   })();
-  return { tls, gone };
+  return { handoff, onHandoff: (next) => (listener = next), gone };
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ConfigError, defaultConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
+import { readCredentialSources } from "../../src/credentials/holder.ts";
 import { startServer } from "../../src/server/listener.ts";
 import { checkTlsMaterial, parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "../../src/server/tls/material.ts";
 import { datedCertificate } from "../e2e/certificates.ts";
@@ -125,7 +126,8 @@ describe("a listener Bun.serve refuses", () => {
   for (const [name, material, reason] of cases) {
     it(`is a ConfigError naming the TLS settings: ${name}`, async () => {
       const config = defaultConfig({ port: 0, stateDir: await scratch() });
-      const started = startServer(config, silentLogger, { tls: material() });
+      const sources = await readCredentialSources(config, silentLogger);
+      const started = startServer(config, silentLogger, { role: "worker", handoff: { tls: material(), sources } });
       await expect(started).rejects.toBeInstanceOf(ConfigError);
       await expect(started).rejects.toThrow(
         /^CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on 127\.0\.0\.1:0 with this TLS material/,
