@@ -10,6 +10,7 @@
 import { type CipherGCMTypes, createDecipheriv } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "bun:test";
+import { SEAL_UNKNOWN_FIELDS } from "../../src/modules/oracle/model.ts";
 import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
 import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, SEALED, USER } from "../openapi/fixture.ts";
 import { type CaasApp, testApp } from "./helpers.ts";
@@ -116,6 +117,30 @@ describe("fields the original ignored, on every route of the originals", () => {
     for (const path of DJANGO_PATHS) {
       expect((await send(django, path, JSON.stringify({ ...DJANGO_REQUEST, sensitiveData: 1, id: 7 }))).status).toBe(400);
       expect((await send(django, path, JSON.stringify({ apiKey: COMPAT_KEY, userUUID: USER, id: 7 }))).status).toBe(400);
+    }
+  });
+});
+
+describe("the caas options on the originals' routes", () => {
+  /** The fields each original read (the Flask oracle's README and code; the Django README's request body). */
+  const ORIGINAL_FIELDS: Readonly<Record<string, readonly string[]>> = {
+    "/oracleinvocation": ["data"],
+    "/encrypt": ["apiKey", "sensitiveData", "userUUID"],
+    "/encode": ["apiKey", "sensitiveData", "userUUID"],
+  };
+
+  it("are aad and wrap_with on the oracle, which the rule guards, and none on the Django routes", () => {
+    const routes = fixture.routes.filter((route) => route.method === "POST" && route.path in ORIGINAL_FIELDS);
+    expect(routes.map((route) => route.path).sort()).toEqual(Object.keys(ORIGINAL_FIELDS).sort());
+    for (const route of routes) {
+      const schema = route.hooks.body as { properties: Record<string, unknown> };
+      expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining([...(ORIGINAL_FIELDS[route.path] ?? [])]));
+      const options = Object.keys(schema.properties).filter((field) => !ORIGINAL_FIELDS[route.path]?.includes(field));
+      // A new caas option on an original's route must join its rule, or a misspelling of it would be dropped.
+      expect({ path: route.path, options: options.sort() }).toEqual({
+        path: route.path,
+        options: route.path === "/oracleinvocation" ? SEAL_UNKNOWN_FIELDS.options.map((option) => option.name).sort() : [],
+      });
     }
   });
 });
