@@ -125,7 +125,7 @@ export type MediaTypeProblem = "media_type" | "charset";
 
 export class UnsupportedMediaType extends RequestError {
   readonly code = "unsupported_media_type";
-  constructor(readonly problem: MediaTypeProblem = "media_type") {
+  constructor(problem: MediaTypeProblem = "media_type") {
     super(
       problem === "charset"
         ? "caas reads request bodies in UTF-8 only: declare charset=utf-8, or no charset."
