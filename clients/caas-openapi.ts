@@ -630,6 +630,7 @@ export interface components {
         };
         /**
          * PseudonymRequest
+         * @description Other fields are ignored, as the Django original ignored them.
          * @example {
          *       "userUUID": "4dbcbcfe-4800-40a8-badf-c26b73af230c",
          *       "sensitiveData": "example sensitive data"
@@ -651,6 +652,8 @@ export interface components {
              * @example example sensitive data
              */
             sensitiveData: string;
+        } & {
+            [key: string]: unknown;
         };
         /** ReadyAnswer */
         ReadyAnswer: {
@@ -690,6 +693,7 @@ export interface components {
         };
         /**
          * SealRequest
+         * @description Other fields are ignored, as the Flask original ignored them, except: beside aad or wrap_with (options the original did not have) every field must be one of these; and a field whose name looks like aad or wrap_with (case and punctuation aside: holding its name, or 'wrap' or 'envelope', or within a third of its length in edits) is refused. Either is 400 invalid_body.
          * @example {
          *       "data": "attack at dawn"
          *     }
@@ -710,6 +714,8 @@ export interface components {
              * @example orders
              */
             wrap_with?: string;
+        } & {
+            [key: string]: unknown;
         };
         /** SealedBatch */
         SealedBatch: {
@@ -855,6 +861,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Other fields are ignored, as the Flask original ignored them, except: beside aad or wrap_with (options the original did not have) every field must be one of these; and a field whose name looks like aad or wrap_with (case and punctuation aside: holding its name, or 'wrap' or 'envelope', or within a third of its length in edits) is refused. Either is 400 invalid_body. */
         requestBody: {
             content: {
                 /**
@@ -1239,6 +1246,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Other fields are ignored, as the Django original ignored them. */
         requestBody: {
             content: {
                 /**
@@ -1499,6 +1507,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Other fields are ignored, as the Django original ignored them. */
         requestBody: {
             content: {
                 /**
@@ -2758,6 +2767,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Other fields are ignored, as the Flask original ignored them, except: beside aad or wrap_with (options the original did not have) every field must be one of these; and a field whose name looks like aad or wrap_with (case and punctuation aside: holding its name, or 'wrap' or 'envelope', or within a third of its length in edits) is refused. Either is 400 invalid_body. */
         requestBody: {
             content: {
                 /**

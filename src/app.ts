@@ -55,8 +55,8 @@ export function createApp(config: Config, deps: AppDeps) {
   const budget = new BodyBudget(config.maxBodyInFlight);
   metrics.bodyBudget = budget;
   const parseJson = jsonBodyParser(config.maxBody, { budget });
-  // The Django original's routes also read JSON sent as a form or plain text, or undeclared, as it did.
-  const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, acceptUndeclaredJson: true });
+  // The Django original's routes read JSON whatever the Content-Type says, as it did.
+  const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, mediaTypes: "any" });
   const trail = deps.auditTrail ?? new AuditTrail();
   const audit = new Audit(trail, {
     onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),

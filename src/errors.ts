@@ -123,9 +123,18 @@ export class BatchTooLarge extends RequestError {
   }
 }
 
+/** Why a body's Content-Type is refused: not a JSON media type the route reads, or a charset other than UTF-8. */
+export type MediaTypeProblem = "media_type" | "charset";
+
 export class UnsupportedMediaType extends RequestError {
   readonly code = "unsupported_media_type";
-  override readonly message = "Send the body as Content-Type: application/json (UTF-8).";
+  constructor(problem: MediaTypeProblem = "media_type") {
+    super(
+      problem === "charset"
+        ? "caas reads request bodies in UTF-8 only: declare charset=utf-8, or no charset."
+        : "Send the body as Content-Type: application/json (UTF-8).",
+    );
+  }
 }
 
 export class MethodNotAllowed extends RequestError {

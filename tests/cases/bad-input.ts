@@ -4,9 +4,11 @@
  * with a body limit of BAD_INPUT_MAX_BODY bytes (CAAS_MAX_BODY for the binary).
  *
  * Each body carries BAD_INPUT_CANARY somewhere (a value, a field name, a path, the plaintext of a
- * sealed box) so a check can prove no answer repeats the input. Unknown fields are rejected with
- * 400 invalid_body (not ignored): a client's typo, say "add" for "aad", must not silently drop
- * authentication data.
+ * sealed box) so a check can prove no answer repeats the input. The seal route ignores a field it
+ * does not know, as the Flask original did, but not beside a caas option (aad, wrap_with) nor
+ * when it looks like one: a client's typo, say "add" for "aad" or "wrapWith" for "wrap_with", must
+ * not silently drop authentication data or hand back a key it asked to keep wrapped
+ * (src/http/unknown-fields.ts). The decrypt route, which the original did not have, refuses any.
  */
 
 export const BAD_INPUT_CANARY = "canary-5b1e";
@@ -99,9 +101,10 @@ export const badInputCases: readonly BadInputCase[] = [
   sealCase("data an object", `{"data": {"${canary}": 1}}`, 400, "invalid_body"),
   sealCase("data an array", `{"data": ["${canary}"]}`, 400, "invalid_body"),
   sealCase("aad a number", `{"data": "${canary}", "aad": 1}`, 400, "invalid_body"),
-  sealCase("unknown extra field (rejected, named by the client)", `{"data": "x", "${canary}": "y"}`, 400, "invalid_body"),
+  sealCase("unknown field beside aad (named by the client)", `{"data": "x", "aad": "y", "${canary}": "y"}`, 400, "invalid_body"),
   sealCase("misspelt aad", `{"data": "x", "add": "${canary}"}`, 400, "invalid_body"),
-  sealCase("__proto__ field", `{"data": "x", "__proto__": {"${canary}": 1}}`, 400, "invalid_body"),
+  sealCase("misspelt wrap_with", `{"data": "x", "wrapWith": "${canary}"}`, 400, "invalid_body"),
+  sealCase("__proto__ field beside aad", `{"data": "x", "aad": "y", "__proto__": {"${canary}": 1}}`, 400, "invalid_body"),
   // Bytes that are not UTF-8, or text with no UTF-8 form.
   sealCase("invalid UTF-8 byte", bytes(`{"data": "${canary}`, [0xff], `"}`), 400, "invalid_utf8"),
   sealCase("truncated UTF-8 sequence", bytes(`{"data": "${canary}`, [0xe2, 0x82], `"}`), 400, "invalid_utf8"),
@@ -110,8 +113,8 @@ export const badInputCases: readonly BadInputCase[] = [
   sealCase("UTF-16 body", bytes([0xff, 0xfe], ...[...`{"data":"${canary}"}`].map((char) => [char.charCodeAt(0), 0])), 400, "invalid_utf8"),
   sealCase("lone surrogate escape in data", `{"data": "${canary}\\ud800"}`, 400, "invalid_text"),
   sealCase("lone low surrogate escape in aad", `{"data": "x", "aad": "\\udc00${canary}"}`, 400, "invalid_text"),
-  // RFC 8259 §8.1: a JSON text must not begin with a byte order mark; caas does not skip one.
-  sealCase("UTF-8 byte order mark", bytes([0xef, 0xbb, 0xbf], `{"data": "${canary}"}`), 400, "invalid_json"),
+  // RFC 8259 §8.1 lets a parser skip one byte order mark, as both originals did; a second is not JSON.
+  sealCase("two UTF-8 byte order marks", bytes([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf], `{"data": "${canary}"}`), 400, "invalid_json"),
   // Size and media type.
   sealCase("body over the limit", `{"data": "${canary}${"x".repeat(BAD_INPUT_MAX_BODY)}"}`, 413, "body_too_large"),
   { ...sealCase("text/plain", `{"data": "${canary}"}`, 415, "unsupported_media_type"), headers: { "content-type": "text/plain" } },

@@ -170,7 +170,7 @@ describe("README.md's limits", () => {
     expect(section).toContain("not normalised");
     expect(section).toContain("fragment");
     expect(section).toContain("`400 invalid_target`");
-    expect(section).toMatch(/form-encoded, as `text\/plain` or with no Content-Type as strict JSON/);
+    expect(section).toMatch(/read a body as strict JSON\s+whatever its Content-Type/);
     expect(section).toContain("(docs/security.md#limits)");
   });
 });

@@ -10,7 +10,8 @@ import type { JsonBodyParser } from "../../http/json-body.ts";
 import type { KeyUseObserver } from "../../http/metrics.ts";
 import type { Admissions } from "../../http/rate-limit.ts";
 import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
-import { OpenedText, OpenRequest, OracleAnswer, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
+import { checkUnknownFields } from "../../http/unknown-fields.ts";
+import { OpenedText, OpenRequest, OracleAnswer, SEAL_UNKNOWN_FIELDS, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
 import { envelopeOf, openText, sealText, sealTextWrapped } from "./service.ts";
 
 export interface OracleOptions {
@@ -92,6 +93,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
       {
         parse: parseJson,
         body: SealRequest,
+        beforeHandle: ({ body }) => checkUnknownFields(body, SEAL_UNKNOWN_FIELDS),
         response: { 200: OracleAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, "invalid_text", ...keyCodes, ...envelopeCodes) },
         detail: {
           tags: ["oracle"],

@@ -1,5 +1,6 @@
 import { t } from "elysia";
 import { ErrorAnswer } from "../../http/model.ts";
+import { unknownFieldRule } from "../../http/unknown-fields.ts";
 
 const base64 = (description: string, example: string) =>
   t.String({ description: `${description} (standard padded base64)`, examples: [example] });
@@ -16,10 +17,26 @@ const wrapWith = t.Optional(
 const sealData = t.String({ description: "UTF-8 text to encrypt", examples: ["attack at dawn"] });
 const sealAad = t.Optional(t.String({ description: "UTF-8 text to authenticate but not encrypt; not returned", examples: ["order-42"] }));
 
+/**
+ * Other fields are let through the schema, as the Flask original ignored them; the route then
+ * refuses those it cannot safely ignore (SEAL_UNKNOWN_FIELDS).
+ */
 export const SealRequest = t.Object(
   { data: sealData, aad: sealAad, wrap_with: wrapWith },
-  { additionalProperties: false, title: "SealRequest", examples: [{ data: "attack at dawn" }] },
+  {
+    additionalProperties: true,
+    title: "SealRequest",
+    description:
+      "Other fields are ignored, as the Flask original ignored them, except: beside aad or wrap_with (options the original did not have) every field must be one of these; and a field whose name looks like aad or wrap_with (case and punctuation aside: holding its name, or 'wrap' or 'envelope', or within a third of its length in edits) is refused. Either is 400 invalid_body.",
+    examples: [{ data: "attack at dawn" }],
+  },
 );
+
+/** aad and wrap_with are caas's: a body with one is strict, and a field that looks like one is refused, never dropped. */
+export const SEAL_UNKNOWN_FIELDS = unknownFieldRule(Object.keys(SealRequest.properties), [
+  { name: "aad" },
+  { name: "wrap_with", stems: ["wrap", "envelope"] },
+]);
 
 /** One item of a batch: no envelope mode there, each item is sealed under its own key returned in clear. */
 const SealItem = t.Object({ data: sealData, aad: sealAad }, { additionalProperties: false, title: "SealItem" });

@@ -28,11 +28,16 @@ const userUUID = t.String({
 
 const sensitiveData = t.String({ description: "UTF-8 text to pseudonymize; never stored or logged", examples: ["example sensitive data"] });
 
+/**
+ * Every field here is the Django original's, so another field can be ignored as the original
+ * ignored it: none of them is a caas option a misspelling could silently drop.
+ */
 export const PseudonymRequest = t.Object(
   { apiKey, userUUID, sensitiveData },
   {
-    additionalProperties: false,
+    additionalProperties: true,
     title: "PseudonymRequest",
+    description: "Other fields are ignored, as the Django original ignored them.",
     examples: [{ userUUID: EXAMPLE_USER, sensitiveData: "example sensitive data" }],
   },
 );
