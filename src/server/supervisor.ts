@@ -137,7 +137,8 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
         current = next;
         handoff = serializeHandoff(next);
         for (const child of workers.values()) send(child, handoff);
-        logger.info("reloaded", { workers: workers.size, applied: "credentials,tls", fingerprint: handoffFingerprint(next) });
+        // Each worker says "reloaded" once it has applied it.
+        logger.info("reload_handed", { workers: workers.size, fingerprint: handoffFingerprint(next) });
       } catch (error) {
         logger.error("reload_failed", {
           reason: error instanceof Error ? error.message : "unknown",

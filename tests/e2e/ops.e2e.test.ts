@@ -282,7 +282,7 @@ describe("--workers 2", () => {
     }
   });
 
-  it("passes SIGHUP to every worker, each of which reloads", async () => {
+  it("reloads every worker on SIGHUP to the supervisor, each with what the supervisor read", async () => {
     const before = logCount(caas.output(), "reloaded");
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", before + 2);
@@ -290,6 +290,12 @@ describe("--workers 2", () => {
       (match) => Number(match[1] ?? match[2]),
     );
     expect(new Set(reloadedBy)).toEqual(new Set(listeningPids()));
+    // One read, by the supervisor: every worker applied the same files.
+    const fingerprints = [...caas.output().matchAll(/"event":"(?:reloaded|reload_handed)"[^\n]*"fingerprint":"([0-9a-f]{16})"/g)].map(
+      (match) => match[1],
+    );
+    expect(fingerprints.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(fingerprints.slice(-3)).size).toBe(1);
     expect((await caas.request("/healthz")).status).toBe(200);
   });
 
