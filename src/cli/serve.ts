@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
 import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
+import { remoteOpsWarning } from "../server/ops-listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, type CliIo } from "./io.ts";
@@ -112,6 +113,8 @@ async function serve(config: Config, args: readonly string[], io: CliIo): Promis
   const logger = createLogger(config.logLevel);
   for (const variable of unknownVariables)
     logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
+  const remoteOps = isWorker ? undefined : remoteOpsWarning(config);
+  if (remoteOps !== undefined) logger.warn("ops_listen_remote", { message: remoteOps });
   if (!isWorker && config.workers > 1) {
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
@@ -158,6 +161,8 @@ interface CheckReport {
 /** Everything serve would load, loaded and checked; nothing created, nothing bound. */
 async function check(config: Config, origins: ConfigOrigins, io: CliIo, json: boolean): Promise<number> {
   const warnings = unknownSettingVariables(io.env).map((variable) => variable.message);
+  const remoteOps = remoteOpsWarning(config);
+  if (remoteOps !== undefined) warnings.push(remoteOps);
   const collecting: Logger = {
     ...createLogger("error", () => undefined),
     warn: (_event, fields) => {
