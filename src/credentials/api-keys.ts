@@ -63,10 +63,18 @@ export interface ApiKeyRecord {
 
 export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey"] as const;
 export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
+/**
+ * What a keyring scope's OP may name: an operation, or "datakey-wrapped", the datakey operation
+ * with {"plaintext": false} only, for a writer that stores wrapped keys and must never hold one.
+ */
+export const KEYRING_SCOPE_OPERATIONS = [...KEYRING_OPERATIONS, "datakey-wrapped"] as const;
+export type KeyringPermission = (typeof KEYRING_SCOPE_OPERATIONS)[number];
 /** What every key could do before scopes existed, so a keys file without them keeps working as it did. */
 export const DEFAULT_SCOPES: readonly string[] = Object.freeze(["pseudonym"]);
-const SCOPE_PATTERN = "^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:encrypt|decrypt|rewrap|datakey))?)$";
+const SCOPE_PATTERN = `^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:${KEYRING_SCOPE_OPERATIONS.join("|")}))?)$`;
 const scopePattern = new RegExp(SCOPE_PATTERN);
+/** The scopes there are, in words, for the errors a bad --scope gets. */
+export const SCOPE_FORMS = `pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: ${KEYRING_SCOPE_OPERATIONS.join(", ")})`;
 
 export function isValidScope(scope: string): boolean {
   return scopePattern.test(scope);
@@ -77,21 +85,28 @@ export function permits(record: ApiKeyRecord, scope: "pseudonym" | "oracle"): bo
   return record.scopes.includes(scope);
 }
 
-/** Whether the key may do `operation` on keyring key `keyName`: its whole-key scope or that operation's. */
-export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation: KeyringOperation): boolean {
+/** Whether `scope` is `whole` (keyring:NAME) followed by ":" and `operation`. */
+function isOperationScope(scope: string, whole: string, operation: string): boolean {
+  return (
+    scope.length === whole.length + 1 + operation.length &&
+    scope.startsWith(whole) &&
+    scope.endsWith(operation) &&
+    scope.charCodeAt(whole.length) === 58
+  );
+}
+
+/**
+ * Whether the key may do `permission` on keyring key `keyName`: its whole-key scope or that
+ * operation's; "datakey-wrapped" is also allowed by "datakey", which gives more.
+ */
+export function permitsKeyring(record: ApiKeyRecord, keyName: string, permission: KeyringPermission): boolean {
   // A name from a request path may hold ':' (sent or percent-encoded): "orders:encrypt" would read
   // scope keyring:orders:encrypt as a whole-key scope. No keyring key has such a name, so no scope covers it.
   if (!isValidKeyName(keyName)) return false;
   const whole = `keyring:${keyName}`;
   for (const scope of record.scopes) {
-    if (scope === whole) return true;
-    if (
-      scope.length === whole.length + 1 + operation.length &&
-      scope.startsWith(whole) &&
-      scope.endsWith(operation) &&
-      scope.charCodeAt(whole.length) === 58
-    )
-      return true;
+    if (scope === whole || isOperationScope(scope, whole, permission)) return true;
+    if (permission === "datakey-wrapped" && isOperationScope(scope, whole, "datakey")) return true;
   }
   return false;
 }
@@ -417,9 +432,7 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
 function checkScopes(scopes: readonly string[]): void {
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
-      throw new InvalidKeyArgument(
-        "a scope is pseudonym, oracle, keyring:NAME or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey",
-      );
+      throw new InvalidKeyArgument(`a scope is ${SCOPE_FORMS}`);
     }
   }
 }
