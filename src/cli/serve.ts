@@ -14,7 +14,7 @@ import {
   unknownSettingVariables,
 } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, summarisingRepeats } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
 import { KeyringFileError, RootKeyFileError } from "../credentials/keyring.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
@@ -110,7 +110,8 @@ async function serve(config: Config, args: readonly string[], io: CliIo): Promis
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
   // Said once, by the process the operator started; its workers inherit the same environment.
   const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
-  const logger = createLogger(config.logLevel);
+  // A flood of refused requests is summarised, so it cannot crowd other lines out of journald.
+  const logger = summarisingRepeats(createLogger(config.logLevel));
   for (const variable of unknownVariables)
     logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
   const remoteOps = isWorker ? undefined : remoteOpsWarning(config);
