@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPEAT_LIMITS } from "../../src/log.ts";
-import { addApiKey, startCaas, tempDir, waitForLog, type RunningCaas } from "./harness.ts";
+import { addApiKey, logLines, startCaas, tempDir, waitForLog, type RunningCaas } from "./harness.ts";
 
 const REFUSED = 4_000;
 const CONCURRENCY = 32;
@@ -19,13 +19,7 @@ interface Line {
   readonly count?: number;
 }
 
-function lines(caas: RunningCaas): Line[] {
-  return caas
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Line);
-}
+const lines = logLines<Line>;
 
 describe("a flood of refused requests", () => {
   let caas: RunningCaas;
