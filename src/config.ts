@@ -3,6 +3,7 @@
  * checked once at the edge. Every failure names the setting and where its value came from.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { BlockList, isIP } from "node:net";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import { closestName } from "./closest-name.ts";
@@ -35,6 +36,8 @@ export interface Config {
   readonly pseudonymCacheUsers: number;
   readonly auditLog: string | undefined;
   readonly opsListen: string;
+  readonly opsAllowRemote: boolean;
+  readonly trustedProxies: string | undefined;
   readonly reloadOnChange: boolean;
 }
 
@@ -135,14 +138,59 @@ export function opsAddress(value: string): OpsAddress | undefined {
   return { hostname: match[1].replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-const opsListen: Parse<string> = (value, where) => {
-  const text = String(value).trim();
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/**
+ * Whether a listener's host is loopback only (127.0.0.0/8, ::1, localhost). Any other name may
+ * resolve to an address the network reaches, so it counts as remote.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (host === "localhost") return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? "ipv4" : "ipv6");
+}
+
+/**
+ * CAAS_TRUSTED_PROXIES as the set of addresses it names: comma-separated addresses and CIDRs
+ * (`10.0.0.0/8`, `2001:db8::/32`, `127.0.0.1`). Throws a ConfigError naming the entry that is neither.
+ */
+export function trustedProxyList(text: string): BlockList {
+  const list = new BlockList();
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    const [address = "", prefix, ...rest] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const length = prefix === undefined ? bits : /^\d{1,3}$/.test(prefix) ? Number(prefix) : Number.NaN;
+    if (family === 0 || rest.length > 0 || !(length <= bits)) {
+      throw new ConfigError(`'${entry}' is not an IP address or CIDR (10.0.0.0/8, 2001:db8::/32)`);
+    }
+    list.addSubnet(address, length, family === 4 ? "ipv4" : "ipv6");
+  }
+  return list;
+}
+
+/** A ConfigError thrown by `check`, said again under `where` (the setting and where its value came from). */
+function named<V>(where: string, check: () => V): V {
   try {
-    opsAddress(text);
+    return check();
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${where}: ${error.message}`);
     throw error;
   }
+}
+
+const addressList: Parse<string> = (value, where) => {
+  const list = String(value).trim();
+  named(where, () => trustedProxyList(list));
+  return list;
+};
+
+const opsListen: Parse<string> = (value, where) => {
+  const text = String(value).trim();
+  named(where, () => opsAddress(text));
   return text;
 };
 
@@ -182,7 +230,9 @@ export const SETTINGS = [
   { key: "batchMax", env: "CAAS_BATCH_MAX", flag: "batch-max", file: "batch_max", parse: count, default: 1000, help: "most items in one batch request" },
   { key: "pseudonymCacheUsers", env: "CAAS_PSEUDONYM_CACHE_USERS", flag: "pseudonym-cache-users", file: "pseudonym_cache_users", parse: count, default: 16_384, help: "users per secret version whose derived pseudonym key is kept (about 1.2 KB each), so a returning user costs one HMAC" },
   { key: "auditLog", env: "CAAS_AUDIT_LOG", flag: "audit-log", file: "audit_log", parse: text, default: undefined, defaultText: "off (the systemd unit: `/var/log/caas/audit.log`)", help: "audit trail: one JSON line per request that touches a secret, appended to this file (- for stdout); reopened on SIGHUP" },
-  { key: "opsListen", env: "CAAS_OPS_LISTEN", flag: "ops-listen", file: "ops_listen", parse: opsListen, default: "127.0.0.1:9464", help: "plain-HTTP listener for /metrics, /healthz and /readyz, as host:port (port 0 picks a free one and logs it), or off" },
+  { key: "opsListen", env: "CAAS_OPS_LISTEN", flag: "ops-listen", file: "ops_listen", parse: opsListen, default: "127.0.0.1:9464", help: "plain-HTTP listener for /metrics, /healthz and /readyz, as host:port (port 0 picks a free one and logs it), or off; loopback only unless CAAS_OPS_ALLOW_REMOTE" },
+  { key: "opsAllowRemote", env: "CAAS_OPS_ALLOW_REMOTE", flag: "ops-allow-remote", file: "ops_allow_remote", parse: yesOrNo, default: false, help: "true: CAAS_OPS_LISTEN may be an address other than loopback; /metrics names every API key and keyring key, over plain HTTP" },
+  { key: "trustedProxies", env: "CAAS_TRUSTED_PROXIES", flag: "trusted-proxies", file: "trusted_proxies", parse: addressList, default: undefined, defaultText: "none: X-Forwarded-For is ignored", help: "proxies whose X-Forwarded-For names the client (audit lines, the rate limit), as comma-separated addresses or CIDRs" },
   { key: "reloadOnChange", env: "CAAS_RELOAD_ON_CHANGE", flag: "reload-on-change", file: "reload_on_change", parse: yesOrNo, default: true, help: "reload within 5 s of a change to any credential or TLS file loaded (a Kubernetes Secret's swap included); false leaves it to SIGHUP" },
 ] satisfies readonly SettingRow[];
 
@@ -351,6 +401,13 @@ export function loadConfigWithOrigins(sources: ConfigSources): { readonly config
   // Otherwise a body within CAAS_MAX_BODY but over the budget would be refused forever.
   if (config.maxBodyInFlight < config.maxBody) {
     throw new ConfigError(`CAAS_MAX_BODY_IN_FLIGHT: ${config.maxBodyInFlight} is less than CAAS_MAX_BODY (${config.maxBody})`);
+  }
+  // /metrics names every API key, keyring key and version, in plain HTTP: on the network only when asked for.
+  const ops = opsAddress(config.opsListen);
+  if (ops !== undefined && !config.opsAllowRemote && !isLoopbackHost(ops.hostname)) {
+    throw new ConfigError(
+      `CAAS_OPS_LISTEN: ${config.opsListen} is not a loopback address, and its plain-HTTP /metrics names every API key and keyring key; bind it to 127.0.0.1 or set CAAS_OPS_ALLOW_REMOTE=true`,
+    );
   }
   // Every row filled its origin beside its value.
   return { config: Object.freeze(config), origins: Object.freeze(origins as ConfigOrigins) };

@@ -84,3 +84,102 @@ export function loggerThatNeverThrows(logger: Logger): Logger {
     },
   };
 }
+
+/** Events a client causes once per request, however fast it sends requests. */
+const PER_REQUEST_EVENTS: ReadonlySet<string> = new Set(["request_refused", "request_failed"]);
+
+export interface RepeatLimits {
+  /** How long a window lasts: each kind starts afresh, and what was held back is summarised, at its end. */
+  readonly intervalMs: number;
+  /** Lines of one kind written in full per window; more are counted. */
+  readonly linesPerKind: number;
+  /** Kinds told apart by key name per window; past it, a code's further key names share one kind. */
+  readonly kinds: number;
+}
+
+/**
+ * At most 10 lines of a kind per 10 s, then one summary: at most a few hundred lines a minute
+ * from a flood of refusals, well inside journald's default (10,000 per 30 s), which would
+ * otherwise drop reload_failed and worker_exited with them.
+ */
+export const REPEAT_LIMITS: RepeatLimits = { intervalMs: 10_000, linesPerKind: 10, kinds: 256 };
+
+interface Tally {
+  readonly event: string;
+  readonly fields: LogFields;
+  logged: number;
+  held: number;
+  /** When the first line held back since the last summary was, ISO 8601. */
+  heldSince: string;
+}
+
+/**
+ * `logger`, with the per-request refusal and failure lines (request_refused, request_failed)
+ * summarised: within each window, a kind (event, code and API key name) gets its first
+ * `linesPerKind` lines in full; the rest are counted and said in one `<event>_repeats` line
+ * (code, status, apiKeyName, count, since) when the window ends, or before the next line of any
+ * other event at info or above. So a flood of refusals grows the log with time, not with
+ * requests, and never hides a line of another kind. Every other event passes untouched.
+ */
+export function summarisingRepeats(logger: Logger, limits: RepeatLimits = REPEAT_LIMITS): Logger {
+  const tallies = new Map<string, Tally>();
+  let held = 0;
+  let window: ReturnType<typeof setInterval> | undefined;
+  const sayHeld = () => {
+    if (held === 0) return;
+    held = 0;
+    for (const tally of tallies.values()) {
+      if (tally.held === 0) continue;
+      const { code, status, apiKeyName } = tally.fields;
+      logger.info(`${tally.event}_repeats`, { code, status, apiKeyName, count: tally.held, since: tally.heldSince });
+      tally.held = 0;
+    }
+  };
+  const endWindow = () => {
+    if (tallies.size === 0) {
+      clearInterval(window);
+      window = undefined;
+    }
+    sayHeld();
+    tallies.clear();
+  };
+  const kindOf = (event: string, fields: LogFields | undefined): string => {
+    const code = String(fields?.code ?? "");
+    const named = `${event} ${code} ${String(fields?.apiKeyName ?? "")}`;
+    return tallies.has(named) || tallies.size < limits.kinds ? named : `${event} ${code} *`;
+  };
+  const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
+    if (!PER_REQUEST_EVENTS.has(event)) {
+      if (level !== "debug") sayHeld();
+      logger[level](event, fields);
+      return;
+    }
+    const kind = kindOf(event, fields);
+    let tally = tallies.get(kind);
+    if (tally === undefined) {
+      const apiKeyName = kind.endsWith(" *") ? "*" : fields?.apiKeyName;
+      tally = { event, fields: { code: fields?.code, status: fields?.status, apiKeyName }, logged: 0, held: 0, heldSince: "" };
+      tallies.set(kind, tally);
+    }
+    if (window === undefined) {
+      window = setInterval(endWindow, limits.intervalMs);
+      // A summary is not worth keeping a process alive for.
+      window.unref();
+    }
+    if (tally.logged < limits.linesPerKind) {
+      tally.logged += 1;
+      logger[level](event, fields);
+      return;
+    }
+    if (tally.held === 0) tally.heldSince = new Date().toISOString();
+    tally.held += 1;
+    held += 1;
+  };
+  return {
+    debug: (event, fields) => emit("debug", event, fields),
+    info: (event, fields) => emit("info", event, fields),
+    warn: (event, fields) => emit("warn", event, fields),
+    error: (event, fields) => emit("error", event, fields),
+    enabled: (level) => logger.enabled(level),
+  };
+}

@@ -18,6 +18,7 @@ import {
   KeysFileError,
   listKeys,
   removeKey,
+  SCOPE_FORMS,
 } from "../credentials/api-keys.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
@@ -42,8 +43,9 @@ file it points to updated. Run 'caas keys <command> --help' for one command.
 
 Scopes (--scope, repeatable) say what a key may do: pseudonym (/encrypt, /encode, /verify),
 oracle (the oracle, when CAAS_ORACLE_REQUIRE_KEY is on), keyring:NAME (every operation on
-keyring key NAME) or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey. A key
-added without --scope, or stored before scopes existed, has pseudonym only.
+keyring key NAME) or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey, or
+datakey-wrapped (datakey with {"plaintext": false} only: the key never leaves caas in clear). A
+key added without --scope, or stored before scopes existed, has pseudonym only.
 
 Exit codes: 0 ok, 1 no key of that name (remove), 2 usage, 74 stdout closed (add: the key
 was not kept), 75 the file stayed locked by another command for 10 s, 78 file error.`,
@@ -112,8 +114,7 @@ function profileOf(value: string | undefined): ApiKeyProfile {
 function scopesOf(values: readonly string[] | undefined): readonly string[] {
   if (values === undefined || values.length === 0) return DEFAULT_SCOPES;
   for (const scope of values) {
-    if (!isValidScope(scope))
-      throw new UsageError("--scope takes pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: encrypt, decrypt, rewrap, datakey)");
+    if (!isValidScope(scope)) throw new UsageError(`--scope takes ${SCOPE_FORMS}`);
   }
   return values;
 }

@@ -14,11 +14,12 @@ import {
   unknownSettingVariables,
 } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, summarisingRepeats } from "../log.ts";
 import { SecretFileError } from "../credentials/secret-ring.ts";
 import { KeyringFileError } from "../credentials/keyring-errors.ts";
 import { RootKeyFileError } from "../credentials/root-key.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
+import { remoteOpsWarning } from "../server/ops-listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_USAGE, type CliIo } from "./io.ts";
@@ -110,9 +111,12 @@ async function serve(config: Config, args: readonly string[], io: CliIo): Promis
   const isWorker = io.env[WORKER_INDEX_ENV] !== undefined;
   // Said once, by the process the operator started; its workers inherit the same environment.
   const unknownVariables = isWorker ? [] : unknownSettingVariables(io.env);
-  const logger = createLogger(config.logLevel);
+  // A flood of refused requests is summarised, so it cannot crowd other lines out of journald.
+  const logger = summarisingRepeats(createLogger(config.logLevel));
   for (const variable of unknownVariables)
     logger.warn("unknown_variable", { variable: variable.name, closest: variable.closest, message: variable.message });
+  const remoteOps = isWorker ? undefined : remoteOpsWarning(config);
+  if (remoteOps !== undefined) logger.warn("ops_listen_remote", { message: remoteOps });
   if (!isWorker && config.workers > 1) {
     await superviseWorkers(config, args, logger);
     return new Promise<number>(() => undefined);
@@ -161,6 +165,8 @@ interface CheckReport {
 /** Everything serve would load, loaded and checked; nothing created, nothing bound. */
 async function check(config: Config, origins: ConfigOrigins, io: CliIo, json: boolean): Promise<number> {
   const warnings = unknownSettingVariables(io.env).map((variable) => variable.message);
+  const remoteOps = remoteOpsWarning(config);
+  if (remoteOps !== undefined) warnings.push(remoteOps);
   const collecting: Logger = {
     ...createLogger("error", () => undefined),
     warn: (_event, fields) => {

@@ -44,8 +44,16 @@ export const IMPORTED_KEY_MIN_LENGTH = 16;
  */
 export const IMPORTED_COMPAT_KEY_MIN_LENGTH = 1;
 export const PRESENTED_KEY_MAX_LENGTH = 512;
+/**
+ * The keys file's limits, one set, as docs/security.md states them. The byte cap is what 100,000
+ * keys take as caas writes them with the longest names and one scope each (about 300 bytes a key),
+ * with room to spare, so the count is a limit a real file reaches; keys with many scopes reach
+ * the byte cap first. Each is checked with an error that names it.
+ */
+export const KEYS_FILE_LIMITS = { bytes: 32 * 1024 * 1024, keys: 100_000, scopesPerKey: 1000 } as const;
+const KEYS_FILE_MAX_SIZE = `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`;
 /** Hashes are no secret, so others may read the file; writing it grants access, so nobody else may. */
-const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: 4 * 1024 * 1024 };
+const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: KEYS_FILE_LIMITS.bytes };
 
 /** What a lookup answers and `keys list` shows: never the key, never its hash. */
 export interface ApiKeyRecord {
@@ -63,10 +71,18 @@ export interface ApiKeyRecord {
 
 export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey"] as const;
 export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
+/**
+ * What a keyring scope's OP may name: an operation, or "datakey-wrapped", the datakey operation
+ * with {"plaintext": false} only, for a writer that stores wrapped keys and must never hold one.
+ */
+export const KEYRING_SCOPE_OPERATIONS = [...KEYRING_OPERATIONS, "datakey-wrapped"] as const;
+export type KeyringPermission = (typeof KEYRING_SCOPE_OPERATIONS)[number];
 /** What every key could do before scopes existed, so a keys file without them keeps working as it did. */
 export const DEFAULT_SCOPES: readonly string[] = Object.freeze(["pseudonym"]);
-const SCOPE_PATTERN = "^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:encrypt|decrypt|rewrap|datakey))?)$";
+const SCOPE_PATTERN = `^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:${KEYRING_SCOPE_OPERATIONS.join("|")}))?)$`;
 const scopePattern = new RegExp(SCOPE_PATTERN);
+/** The scopes there are, in words, for the errors a bad --scope gets. */
+export const SCOPE_FORMS = `pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: ${KEYRING_SCOPE_OPERATIONS.join(", ")})`;
 
 export function isValidScope(scope: string): boolean {
   return scopePattern.test(scope);
@@ -77,21 +93,28 @@ export function permits(record: ApiKeyRecord, scope: "pseudonym" | "oracle"): bo
   return record.scopes.includes(scope);
 }
 
-/** Whether the key may do `operation` on keyring key `keyName`: its whole-key scope or that operation's. */
-export function permitsKeyring(record: ApiKeyRecord, keyName: string, operation: KeyringOperation): boolean {
+/** Whether `scope` is `whole` (keyring:NAME) followed by ":" and `operation`. */
+function isOperationScope(scope: string, whole: string, operation: string): boolean {
+  return (
+    scope.length === whole.length + 1 + operation.length &&
+    scope.startsWith(whole) &&
+    scope.endsWith(operation) &&
+    scope.charCodeAt(whole.length) === 58
+  );
+}
+
+/**
+ * Whether the key may do `permission` on keyring key `keyName`: its whole-key scope or that
+ * operation's; "datakey-wrapped" is also allowed by "datakey", which gives more.
+ */
+export function permitsKeyring(record: ApiKeyRecord, keyName: string, permission: KeyringPermission): boolean {
   // A name from a request path may hold ':' (sent or percent-encoded): "orders:encrypt" would read
   // scope keyring:orders:encrypt as a whole-key scope. No keyring key has such a name, so no scope covers it.
   if (!isValidKeyName(keyName)) return false;
   const whole = `keyring:${keyName}`;
   for (const scope of record.scopes) {
-    if (scope === whole) return true;
-    if (
-      scope.length === whole.length + 1 + operation.length &&
-      scope.startsWith(whole) &&
-      scope.endsWith(operation) &&
-      scope.charCodeAt(whole.length) === 58
-    )
-      return true;
+    if (scope === whole || isOperationScope(scope, whole, permission)) return true;
+    if (permission === "datakey-wrapped" && isOperationScope(scope, whole, "datakey")) return true;
   }
   return false;
 }
@@ -217,11 +240,11 @@ const KeysFileSchema = Type.Object(
           profile: Type.Union(API_KEY_PROFILES.map((profile) => Type.Literal(profile))),
           hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
           created: Type.String({ minLength: 1, maxLength: 64 }),
-          scopes: Type.Optional(Type.Array(Type.String({ pattern: SCOPE_PATTERN }), { maxItems: 1000 })),
+          scopes: Type.Optional(Type.Array(Type.String({ pattern: SCOPE_PATTERN }), { maxItems: KEYS_FILE_LIMITS.scopesPerKey })),
         },
         { additionalProperties: false },
       ),
-      { maxItems: 100_000 },
+      { maxItems: KEYS_FILE_LIMITS.keys },
     ),
   },
   { additionalProperties: false },
@@ -364,7 +387,7 @@ export class ApiKeyStore {
 // The file
 
 const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
-  maxSize: "4 MiB",
+  maxSize: KEYS_FILE_MAX_SIZE,
   missing: (path) => new KeysFileMissing(path),
   exists: (path) => new KeysFileUnwritable(path, "it appeared while being written"),
   invalid: (path, reason) => new KeysFileInvalid(path, reason),
@@ -383,15 +406,36 @@ export function readKeysText(path: string): Promise<string> {
   return asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
 }
 
+const counted = (count: number) => count.toLocaleString("en");
+
+/** The count limits, said as such: the schema would only point at the field. */
+function checkCounts(path: string, json: unknown): void {
+  const keys = typeof json === "object" && json !== null ? (json as { readonly keys?: unknown }).keys : undefined;
+  if (!Array.isArray(keys)) return;
+  if (keys.length > KEYS_FILE_LIMITS.keys) {
+    throw new KeysFileInvalid(path, `it holds ${counted(keys.length)} keys; a keys file holds at most ${counted(KEYS_FILE_LIMITS.keys)}`);
+  }
+  keys.forEach((key: unknown, index) => {
+    const scopes = typeof key === "object" && key !== null ? (key as { readonly scopes?: unknown }).scopes : undefined;
+    if (Array.isArray(scopes) && scopes.length > KEYS_FILE_LIMITS.scopesPerKey) {
+      throw new KeysFileInvalid(
+        path,
+        `the key at /keys/${index} has ${counted(scopes.length)} scopes; a key has at most ${counted(KEYS_FILE_LIMITS.scopesPerKey)}`,
+      );
+    }
+  });
+}
+
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 function parseKeysFile(path: string, text: string): KeysFile {
-  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw new KeysFileInvalid(path, "larger than 4 MiB");
+  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw new KeysFileInvalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new KeysFileInvalid(path, "not JSON");
   }
+  checkCounts(path, json);
   if (!Value.Check(KeysFileSchema, json)) {
     const where = Value.Errors(KeysFileSchema, json).First()?.path || "/";
     throw new KeysFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
@@ -426,9 +470,7 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
 function checkScopes(scopes: readonly string[]): void {
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
-      throw new InvalidKeyArgument(
-        "a scope is pseudonym, oracle, keyring:NAME or keyring:NAME:OP with OP one of encrypt, decrypt, rewrap, datakey",
-      );
+      throw new InvalidKeyArgument(`a scope is ${SCOPE_FORMS}`);
     }
   }
 }

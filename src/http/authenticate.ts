@@ -11,7 +11,7 @@
  */
 
 import { ScopeMissing, Unauthorized, UnknownKey } from "../errors.ts";
-import { type ApiKeyRecord, type ApiKeyStore, type KeyringOperation, permitsKeyring } from "../credentials/api-keys.ts";
+import { type ApiKeyRecord, type ApiKeyStore, type KeyringPermission, permitsKeyring } from "../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../credentials/holder.ts";
 import type { KeyringKey } from "../credentials/keyring.ts";
 import type { RequestAudit } from "./audit.ts";
@@ -101,7 +101,7 @@ export function keyringCaller(
   credentials: CredentialsHolder,
   request: Request,
   name: string | undefined,
-  operation: KeyringOperation,
+  operation: KeyringPermission,
   audit: Pick<RequestAudit, "note">,
   known?: HeaderCaller,
 ): { readonly caller: ApiKeyRecord; readonly key: KeyringKey } {

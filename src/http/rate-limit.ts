@@ -17,6 +17,7 @@ import { answerFor } from "./error-answers.ts";
 import { RateLimited } from "../errors.ts";
 import type { ApiKeyStore } from "../credentials/api-keys.ts";
 import { headerCaller, type HeaderCaller } from "./authenticate.ts";
+import type { AddressOf } from "./client-address.ts";
 import { pathOf, withoutTrailingSlash } from "./paths.ts";
 
 /** Most clients tracked at once; about 100 bytes each. */
@@ -190,6 +191,11 @@ export interface RateLimitGateOptions {
    * would otherwise fail the health checks and take the instance out of rotation.
    */
   readonly probePaths?: ReadonlySet<string>;
+  /**
+   * The client's address, as the audit trail has it (X-Forwarded-For from a trusted proxy:
+   * client-address.ts); the listener's peer address where it answers none.
+   */
+  readonly clientAddress?: AddressOf;
 }
 
 function isProbe(request: Request, probePaths: ReadonlySet<string>): boolean {
@@ -212,8 +218,8 @@ export function rateLimitGate(admissions: Admissions, options: RateLimitGateOpti
   return (request, server) => {
     if (probePaths.size > 0 && isProbe(request, probePaths)) return undefined;
     const caller = headerCaller(options.apiKeys(), request.headers);
-    const client =
-      caller.record === undefined ? addressClient(server?.requestIP(request)?.address ?? "unknown") : apiKeyClient(caller.record.name);
+    const address = () => options.clientAddress?.(request) ?? server?.requestIP(request)?.address ?? "unknown";
+    const client = caller.record === undefined ? addressClient(address()) : apiKeyClient(caller.record.name);
     admissions.admit(request, client, caller);
     const retryAfter = limiter.take(client);
     return retryAfter > 0 ? answerFor(new RateLimited(retryAfter)) : undefined;

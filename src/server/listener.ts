@@ -17,6 +17,7 @@ import { type CredentialSources, fingerprintOf, pathsOf } from "../credentials/s
 import { watchForChanges } from "../files/change-watch.ts";
 import { AppendFailed, AppendFile } from "../files/append-file.ts";
 import { AuditTrail } from "../http/audit.ts";
+import { clientAddressBehind } from "../http/client-address.ts";
 import { instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
 import { Admissions, RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
@@ -265,9 +266,11 @@ export function gatedApp(
 ): { readonly app: CaasApp; readonly handle: FetchHandler } {
   const { credentials, logger, metrics } = deps;
   const admissions = new Admissions(new RateLimiter({ rate: config.rateLimit }));
+  // One client address for the audit line and the rate limit: X-Forwarded-For from CAAS_TRUSTED_PROXIES only.
+  const clientAddress = deps.clientAddress && clientAddressBehind(config.trustedProxies, deps.clientAddress);
   // Without a limit there is no gate, and nothing for the app to ask of the admissions.
-  const app: CaasApp = createApp(config, { ...deps, admissions: admissions.limiter.enabled ? admissions : undefined });
-  const gate = rateLimitGate(admissions, { apiKeys: () => credentials.current.apiKeys, probePaths: probePaths(app.routes) });
+  const app: CaasApp = createApp(config, { ...deps, clientAddress, admissions: admissions.limiter.enabled ? admissions : undefined });
+  const gate = rateLimitGate(admissions, { apiKeys: () => credentials.current.apiKeys, probePaths: probePaths(app.routes), clientAddress });
   // For the log lines of what is answered here (the gate's 429s, a last-resort 500): the gate's
   // lookup where it made one, else (no limit; a 500 alone) the key is looked up for the line.
   const keyNameOf = (request: Request) => {

@@ -5,7 +5,7 @@
  * the supervisor serves it for the whole group (supervisor.ts); otherwise the one process does.
  */
 import type { Server } from "bun";
-import { ConfigError, type OpsAddress } from "../config.ts";
+import { type Config, ConfigError, isLoopbackHost, type OpsAddress, opsAddress } from "../config.ts";
 import { errorBody, MethodNotAllowed, NotFound, NotReady } from "../errors.ts";
 import { answerFor } from "../http/error-answers.ts";
 import { JSON_HEADERS } from "../http/headers.ts";
@@ -34,6 +34,16 @@ async function answer(request: Request, sources: OpsSources): Promise<Response> 
   if (path === "/healthz") return ok({ status: "ok" });
   if (path === "/readyz") return (await sources.isReady()) ? ok({ status: "ready" }) : answerFor(new NotReady());
   return new Response(await sources.metricsPage(), { headers: { "content-type": EXPOSITION_CONTENT_TYPE } });
+}
+
+/**
+ * What an operator should hear about an ops listener on the network (CAAS_OPS_ALLOW_REMOTE=true):
+ * said by `serve --check` and at every start. undefined when it is off or on loopback.
+ */
+export function remoteOpsWarning(config: Config): string | undefined {
+  const address = opsAddress(config.opsListen);
+  if (address === undefined || isLoopbackHost(address.hostname)) return undefined;
+  return `CAAS_OPS_LISTEN: ${config.opsListen} is reachable from the network (CAAS_OPS_ALLOW_REMOTE=true); its plain-HTTP /metrics names every API key and keyring key, so keep the port to the monitoring network`;
 }
 
 /** Binds the ops listener, or throws a ConfigError naming CAAS_OPS_LISTEN (the address is taken, say). */

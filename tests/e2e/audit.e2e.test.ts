@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addApiKey, BINARY, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { addApiKey, BINARY, cliOk, logLines as harnessLogLines, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
@@ -26,13 +26,7 @@ function linesOf(path: string): Line[] {
     .map((line) => JSON.parse(line) as Line);
 }
 
-function logLines(caas: RunningCaas): Line[] {
-  return caas
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Line);
-}
+const logLines = harnessLogLines<Line>;
 
 async function until<T>(what: () => T | undefined, label: string, ms = 5_000): Promise<T> {
   const deadline = Date.now() + ms;

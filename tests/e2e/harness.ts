@@ -92,6 +92,15 @@ export function logCount(output: string, event: string): number {
   return output.split(`"event":"${event}"`).length - 1;
 }
 
+/** The JSON log lines the server has written so far, parsed, as the caller's type for them. */
+export function logLines<Line = Record<string, unknown>>(caas: RunningCaas): Line[] {
+  return caas
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Line);
+}
+
 /** Waits until the server has logged `event` `times` times in all (once by default). */
 export function waitForLog(caas: RunningCaas, event: string, times = 1, timeoutMs = 5_000): Promise<void> {
   return waitFor(() => logCount(caas.output(), event) >= times, `${times} '${event}' log line(s)`, timeoutMs);

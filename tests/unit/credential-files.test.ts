@@ -6,7 +6,7 @@
 import { describe, expect, it } from "bun:test";
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore, hashApiKey, KeysFileInsecure } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore, hashApiKey, KEYS_FILE_LIMITS, KeysFileInsecure } from "../../src/credentials/api-keys.ts";
 import { toBase64, toHex } from "../../src/crypto/encoding.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { OutputFailed } from "../../src/errors.ts";
@@ -100,19 +100,21 @@ describe("changes run at once", () => {
 });
 
 describe("nothing is written that the server refuses", () => {
-  /** A keys file whose next entry would take it past the 4 MiB the reader accepts. */
+  /** A keys file whose next entry would take it past the size the reader accepts (keys with several scopes, so the size comes before the count). */
   function keysFileAtTheLimit(): string {
     const entry = (i: number) => ({
       name: `k${String(i).padStart(7, "0")}`,
       profile: "standard",
       hash: toHex(hashApiKey(`key ${i}`)),
       created: "2025-01-01T00:00:00.000Z",
+      scopes: range(8).map((scope) => `keyring:${"n".repeat(60)}${scope}:datakey-wrapped`),
     });
     const text = (n: number) => `${JSON.stringify({ keys: range(n).map(entry) }, null, 2)}\n`;
     const perEntry = text(2).length - text(1).length;
-    const count = 1 + Math.floor((4 * 1024 * 1024 - text(1).length) / perEntry);
-    expect(text(count).length).toBeLessThanOrEqual(4 * 1024 * 1024);
-    expect(text(count + 1).length).toBeGreaterThan(4 * 1024 * 1024);
+    const count = 1 + Math.floor((KEYS_FILE_LIMITS.bytes - text(1).length) / perEntry);
+    expect(count).toBeLessThan(KEYS_FILE_LIMITS.keys);
+    expect(text(count).length).toBeLessThanOrEqual(KEYS_FILE_LIMITS.bytes);
+    expect(text(count + 1).length).toBeGreaterThan(KEYS_FILE_LIMITS.bytes);
     return text(count);
   }
 

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import type { KeyringOperation } from "../../credentials/api-keys.ts";
+import type { KeyringOperation, KeyringPermission } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { observedKey } from "../../credentials/keyring.ts";
 import { keyringCaller } from "../../http/authenticate.ts";
@@ -40,13 +40,26 @@ const batchErrors = errorAnswers(...CALLER_CODES, "batch_too_large");
 /** What opening a caas ciphertext can fail with (KeyringKey.open), besides a lone surrogate in aad. */
 const OPEN_CODES = ["invalid_ciphertext", "key_version_retired", "authentication_failed", "invalid_text"] as const;
 
+/**
+ * What a request of `operation` asks the caller's scope for: a datakey request whose body, as
+ * sent, says {"plaintext": false} needs only datakey-wrapped. Read before the schema, like the
+ * scope itself, so any other body (plaintext true, absent or mistyped) needs datakey in full.
+ */
+function permissionFor(operation: KeyringOperation, body: unknown): KeyringPermission {
+  if (operation !== "datakey" || typeof body !== "object" || body === null) return operation;
+  return (body as { readonly plaintext?: unknown }).plaintext === false ? "datakey-wrapped" : operation;
+}
+
 /** One operation's routes (the single call and, where there is one, its batch), with the caller checked first. */
 function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
-  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, audit }) => {
-    const name = (params as Readonly<Record<string, string | undefined>>).name;
-    const found = keyringCaller(deps.credentials, request, name, operation, audit, deps.admissions?.headerCaller(request));
-    return deps.keyUse === undefined ? found : { caller: found.caller, key: observedKey(found.key, deps.keyUse) };
-  });
+  return new Elysia({ name: `caas.keyring.${operation}`, seed: deps.batchMax })
+    .use(deps.audit)
+    .derive(({ request, params, body, audit }) => {
+      const name = (params as Readonly<Record<string, string | undefined>>).name;
+      const permission = permissionFor(operation, body);
+      const found = keyringCaller(deps.credentials, request, name, permission, audit, deps.admissions?.headerCaller(request));
+      return deps.keyUse === undefined ? found : { caller: found.caller, key: observedKey(found.key, deps.keyUse) };
+    });
 }
 
 const tags = ["keyring"];
@@ -197,7 +210,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             operationId: "keyring.datakey",
             summary: "A fresh 256-bit data key, wrapped under this key",
             description:
-              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key." +
+              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key. Scope keyring:NAME or keyring:NAME:datakey; with plaintext false, keyring:NAME:datakey-wrapped is enough." +
               KEY_NOTE,
           },
         },
