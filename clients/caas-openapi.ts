@@ -305,7 +305,7 @@ export interface paths {
         put?: never;
         /**
          * A fresh 256-bit data key, wrapped under this key
-         * @description For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         * @description For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key. Scope keyring:NAME or keyring:NAME:datakey; with plaintext false, keyring:NAME:datakey-wrapped is enough. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
          */
         post: operations["keyring.datakey"];
         delete?: never;

@@ -46,6 +46,7 @@ export const FAMILIES = [
   { name: "caas_keyring_active_version", type: "gauge", rule: "max", help: "The version of each keyring key that encrypts now, by key name." },
   { name: "caas_keyring_staged_versions", type: "gauge", rule: "max", help: "Versions of each keyring key staged now (they decrypt, and encrypt nothing yet), by key name." },
   { name: "caas_workers", type: "gauge", help: "Worker processes running now (serve --workers)." },
+  { name: "caas_worker_hangs_total", type: "counter", help: "Workers that stopped answering the supervisor's heartbeat and were killed, then restarted." },
   { name: "caas_worker_exits_total", type: "counter", help: "Worker processes that exited without being asked to, each then restarted." },
   { name: "process_cpu_seconds_total", type: "counter", help: "User and system CPU time spent, by every process of this caas." },
   { name: "process_resident_memory_bytes", type: "gauge", help: "Resident memory, of every process of this caas together." },

@@ -24,8 +24,21 @@ interface ScrapeAnswer {
   readonly snapshot: MetricsSnapshot;
 }
 
+/** The supervisor's heartbeat: a worker's event loop that answers it is serving. */
+interface Ping {
+  readonly kind: "ping";
+}
+
+interface Pong {
+  readonly kind: "pong";
+}
+
+function kindOf(message: unknown): unknown {
+  return typeof message === "object" && message !== null ? (message as { kind?: unknown }).kind : undefined;
+}
+
 function isScrapeRequest(message: unknown): message is ScrapeRequest {
-  return typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === "scrape";
+  return kindOf(message) === "scrape";
 }
 
 function isScrapeAnswer(message: unknown): message is ScrapeAnswer {
@@ -39,6 +52,10 @@ export function answerScrapes(snapshot: () => MetricsSnapshot, isReady: () => bo
   const send = process.send?.bind(process);
   if (send === undefined) return;
   process.on("message", (message: unknown) => {
+    if (kindOf(message) === "ping") {
+      send({ kind: "pong" } satisfies Pong);
+      return;
+    }
     if (!isScrapeRequest(message)) return;
     const answer: ScrapeAnswer = { kind: "metrics", id: message.id, ready: isReady(), snapshot: snapshot() };
     send(answer);
@@ -48,6 +65,10 @@ export function answerScrapes(snapshot: () => MetricsSnapshot, isReady: () => bo
 interface Worker {
   last: MetricsSnapshot | undefined;
   ready: boolean;
+  /** When it last answered anything (a pong or a snapshot), or was started. */
+  heardAt: number;
+  /** Whether it has answered at all: a worker still starting is given longer. */
+  answered: boolean;
 }
 
 interface Collection {
@@ -62,10 +83,39 @@ export class GroupMetrics {
   /** Counters and histograms of workers that have exited. */
   #retired: MetricsSnapshot = EMPTY_SNAPSHOT;
   #unexpectedExits = 0;
+  #hangs = 0;
   #nextId = 1;
 
   added(child: Subprocess): void {
-    this.#workers.set(child, { last: undefined, ready: false });
+    this.#workers.set(child, { last: undefined, ready: false, heardAt: Date.now(), answered: false });
+  }
+
+  /** Sends every worker a heartbeat; each answer is noted by received(). */
+  ping(): void {
+    for (const child of this.#workers.keys()) {
+      try {
+        child.send({ kind: "ping" } satisfies Ping);
+      } catch {
+        // Exiting: onExit handles it.
+      }
+    }
+  }
+
+  /**
+   * The workers that have answered nothing for `silentMs` (or, while still starting, for
+   * `startingMs`): a process stopped, or an event loop that no longer turns. Each is counted once.
+   */
+  unresponsive(now: number, silentMs: number, startingMs: number): readonly { readonly child: Subprocess; readonly silentMs: number }[] {
+    const found: { child: Subprocess; silentMs: number }[] = [];
+    for (const [child, worker] of this.#workers) {
+      const silent = now - worker.heardAt;
+      if (silent < (worker.answered ? silentMs : startingMs)) continue;
+      this.#hangs += 1;
+      // Counted once: a kill that takes a moment is not a second hang.
+      worker.heardAt = Number.POSITIVE_INFINITY;
+      found.push({ child, silentMs: silent });
+    }
+    return found;
   }
 
   /** A worker has exited: its counts stay. `unexpected` when it was not asked to stop. */
@@ -80,7 +130,10 @@ export class GroupMetrics {
   /** For Bun.spawn's `ipc` callback. */
   received(child: Subprocess, message: unknown): void {
     const worker = this.#workers.get(child);
-    if (worker === undefined || !isScrapeAnswer(message)) return;
+    if (worker === undefined) return;
+    if (worker.heardAt !== Number.POSITIVE_INFINITY) worker.heardAt = Date.now();
+    worker.answered = true;
+    if (!isScrapeAnswer(message)) return;
     worker.last = message.snapshot;
     worker.ready = message.ready === true;
     const collection = this.#collections.get(message.id);
@@ -122,6 +175,7 @@ export class GroupMetrics {
         ...processSamples(),
         caas_workers: { "": this.#workers.size },
         caas_worker_exits_total: { "": this.#unexpectedExits },
+        caas_worker_hangs_total: { "": this.#hangs },
       },
       histograms: {},
     };

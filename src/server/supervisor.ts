@@ -35,6 +35,11 @@ import {
 } from "./listener.ts";
 import { opsUrl, startOpsListener } from "./ops-listener.ts";
 
+/** How often the supervisor pings its workers, and how long a silence means a worker is hung (longer while it starts). */
+const HEARTBEAT_INTERVAL_MS = 500;
+const HEARTBEAT_SILENCE_MS = 2_000;
+const HEARTBEAT_STARTING_MS = 15_000;
+
 /** Environment variables the supervisor sets for its workers. */
 export const WORKER_INDEX_ENV = "CAAS_WORKER_INDEX";
 
@@ -107,6 +112,18 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
   };
 
   for (let index = 0; index < config.workers; index++) start(index);
+  // A worker stopped (SIGSTOP, a debugger) or stuck in a loop keeps its share of the port's new
+  // connections, which then wait forever: the heartbeat finds it, and it is killed and replaced.
+  const heartbeat = setInterval(() => {
+    if (stopping) return;
+    group.ping();
+    for (const { child, silentMs } of group.unresponsive(Date.now(), HEARTBEAT_SILENCE_MS, HEARTBEAT_STARTING_MS)) {
+      const index = [...workers.entries()].find(([, worker]) => worker === child)?.[0];
+      logger.warn("worker_unresponsive", { worker: index, pid: child.pid, silentMs, hint: "killed with SIGKILL and replaced" });
+      child.kill("SIGKILL");
+    }
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
   logger.info("supervising", { workers: config.workers, port, ...(ops === undefined ? {} : { opsUrl: ops }), pid: process.pid });
 
   const stopAll = (signal: "SIGTERM" | "SIGINT") => {

@@ -343,6 +343,41 @@ describe("--workers 2", () => {
     }
   });
 
+  it("replaces a worker that stops answering (SIGSTOP) within seconds, says so, counts it, and new connections are answered again", async () => {
+    const [victim] = listeningPids().slice(-2);
+    const started = listeningPids().length;
+    const before = await scrape();
+    const stoppedAt = performance.now();
+    process.kill(victim!, "SIGSTOP");
+    try {
+      await waitFor(() => /"event":"worker_unresponsive"/.test(caas.output()), "worker_unresponsive", 6_000);
+      const detectedMs = performance.now() - stoppedAt;
+      await waitFor(() => listeningPids().length === started + 1, "a replacement worker", 6_000);
+      const replacedMs = performance.now() - stoppedAt;
+      console.info(`hung worker: noticed after ${Math.round(detectedMs)} ms, replaced after ${Math.round(replacedMs)} ms`);
+      expect(replacedMs).toBeLessThan(6_000);
+    } finally {
+      try {
+        process.kill(victim!, "SIGCONT");
+      } catch {
+        // Killed: as expected.
+      }
+    }
+    // Every new connection is answered: none lands on the stopped process any more.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        caas.request("/healthz", { headers: { connection: "close" }, signal: AbortSignal.timeout(3_000) }).then(
+          (response) => response.status,
+          () => 0,
+        ),
+      ),
+    );
+    expect(answers).toEqual(answers.map(() => 200));
+    const after = await scrape();
+    expect(after.value("caas_worker_hangs_total")).toBe((before.value("caas_worker_hangs_total") ?? 0) + 1);
+    expect(after.value("caas_workers")).toBe(2);
+  }, 20_000);
+
   it("stops every worker on SIGTERM and exits 0", async () => {
     const workers = listeningPids().slice(-2);
     expect(await caas.stop()).toBe(0);
