@@ -99,7 +99,7 @@ export class InvalidKeyringArgument extends CaasError {
 }
 
 export const KEYRING_FILE_ERRORS: StoreErrors<KeyringFileError> = {
-  maxSize: "16 MiB",
+  maxSize: "32 MiB",
   missing: (path) => new KeyringFileMissing(path),
   exists: (path) => new KeyringFileExists(path),
   invalid: (path, reason) => new KeyringFileInvalid(path, reason),

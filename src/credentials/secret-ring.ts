@@ -40,8 +40,13 @@ import {
 export const SECRET_BYTES = 32;
 /** The file name ensureStateSecret keeps under the state directory. */
 export const STATE_SECRET_FILE = "secret.json";
-/** Nobody else may even read it; a real file is well under 1 KiB per version, so 1 MiB is not one. */
-const SECRET_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 1024 * 1024 };
+/**
+ * Nobody else may even read it. A version as caas writes it takes at most about 200 bytes (with
+ * its activation and retired dates), so MAX_SECRET_VERSIONS fit in 4 MiB and the count is the
+ * limit reached first.
+ */
+const SECRET_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 4 * 1024 * 1024 };
+export const MAX_SECRET_VERSIONS = 10_000;
 /** The highest version the file format holds. */
 export const MAX_SECRET_VERSION = 2 ** 31 - 1;
 const PRIVATE_DIR_MODE = 0o700;
@@ -194,7 +199,7 @@ const SecretFileSchema = Type.Object(
         },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: 10_000 },
+      { minItems: 1 },
     ),
   },
   { additionalProperties: false },
@@ -239,7 +244,7 @@ export function newSecretVersion(version: number, now: Date = new Date(), activa
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseSecretFile(path: string, text: string): SecretRing {
-  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw new SecretFileInvalid(path, "larger than 1 MiB");
+  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw new SecretFileInvalid(path, "larger than 4 MiB");
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -251,6 +256,11 @@ export function parseSecretFile(path: string, text: string): SecretRing {
     const where = Value.Errors(SecretFileSchema, json).First()?.path || "/";
     throw new SecretFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
   }
+  if (json.versions.length > MAX_SECRET_VERSIONS)
+    throw new SecretFileInvalid(
+      path,
+      `it holds ${json.versions.length.toLocaleString("en-US")} versions; a secret file holds at most ${MAX_SECRET_VERSIONS.toLocaleString("en-US")}`,
+    );
   const versions: SecretVersion[] = [];
   const seen = new Set<number>();
   for (const entry of json.versions) {
@@ -316,7 +326,7 @@ function serializeRing(ring: SecretRing): string {
 
 /** The secret file's errors, also used for the other private files of the state directory (development.ts). */
 export const SECRET_FILE_ERRORS: StoreErrors<SecretFileError> = {
-  maxSize: "1 MiB",
+  maxSize: "4 MiB",
   missing: (path) => new SecretFileMissing(path),
   exists: (path) => new SecretFileExists(path),
   invalid: (path, reason) => new SecretFileInvalid(path, reason),

@@ -14,7 +14,7 @@ import { runKeysCommand } from "../../src/cli/keys.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
 import { PrivateFileFailed, withPrivateFileLock } from "../../src/files/private-file.ts";
 import { main } from "../../src/main.ts";
-import { loadSecretRing, MAX_SECRET_VERSION, SecretFileInsecure } from "../../src/credentials/secret-ring.ts";
+import { loadSecretRing, MAX_SECRET_VERSION, MAX_SECRET_VERSIONS, SecretFileInsecure } from "../../src/credentials/secret-ring.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 interface Run {
@@ -118,19 +118,20 @@ describe("nothing is written that the server refuses", () => {
     return text(count);
   }
 
-  /** A secret file whose next version would take it past the 1 MiB the reader accepts. */
+  /** A secret file at its version limit, of versions as large as caas writes them: the count is reached before the size. */
   function secretFileAtTheLimit(): string {
     const version = (i: number) => ({
       version: 1_000_000 + i,
       created: "2025-01-01T00:00:00.000Z",
+      retired: "2025-01-01T00:00:00.000Z",
+      activation: "2025-01-01T00:00:00.000Z",
       secret: toBase64(new Uint8Array(32).fill(i % 256)),
     });
-    const text = (n: number) => `${JSON.stringify({ versions: range(n).map(version) }, null, 2)}\n`;
-    const perVersion = text(2).length - text(1).length;
-    const count = 1 + Math.floor((1024 * 1024 - text(1).length) / perVersion);
-    expect(text(count).length).toBeLessThanOrEqual(1024 * 1024);
-    expect(text(count + 1).length).toBeGreaterThan(1024 * 1024);
-    return text(count);
+    const text = (n: number) =>
+      `${JSON.stringify({ versions: range(n).map((i) => (i === n - 1 ? { ...version(i), retired: undefined } : version(i))) }, null, 2)}\n`;
+    const atLimit = text(MAX_SECRET_VERSIONS);
+    expect(text(MAX_SECRET_VERSIONS + 1).length).toBeLessThanOrEqual(4 * 1024 * 1024);
+    return atLimit;
   }
 
   const cases: { name: string; file: string; text: () => string; command: (path: string) => Promise<Run> }[] = [
@@ -147,7 +148,7 @@ describe("nothing is written that the server refuses", () => {
       command: (path) => keys(["import", "x000000", "--key", "an-imported-key-of-some-length", "--file", path]),
     },
     {
-      name: "secret rotate of a file at its size limit",
+      name: `secret rotate of a file at ${MAX_SECRET_VERSIONS} versions`,
       file: "secret.json",
       text: secretFileAtTheLimit,
       command: (path) => secret(["rotate", path]),

@@ -593,3 +593,45 @@ describe("root key rotation", () => {
     expect(stored.keys[0]!.versions.every((entry) => entry.also_wrapped === undefined)).toBe(true);
   });
 });
+
+describe("the keyring file's limits", () => {
+  const wrapped = "A".repeat(96);
+  const created = "2026-01-01T00:00:00.000Z";
+  const keyWithVersions = (name: string, count: number) => ({
+    name,
+    created,
+    min_decryption_version: 1,
+    versions: Array.from({ length: count }, (_, i) => ({ version: i + 1, created, key: wrapped })),
+  });
+
+  for (const [what, file, message] of [
+    [
+      "50,001 versions in all",
+      { keys: [keyWithVersions("a", 25_000), keyWithVersions("b", 25_001)] },
+      "it holds 50,001 versions in all; a keyring holds at most 50,000",
+    ],
+    [
+      "10,001 keys",
+      { keys: Array.from({ length: 10_001 }, (_, i) => keyWithVersions(`k${i}`, 1)) },
+      "it holds 10,001 keys; a keyring holds at most 10,000",
+    ],
+  ] as const) {
+    it(`refuses a file of ${what}, naming the limit, and the same count of versions as caas writes them fits in the size limit`, async () => {
+      const dir = privateDir();
+      const path = join(dir, "keyring.json");
+      const root = join(dir, "root");
+      await initRootKey(root);
+      const text = `${JSON.stringify(file, null, 2)}\n`;
+      writeFileSync(path, text, { mode: 0o600 });
+      const refused = await loadKeyring(path, await loadRootKey(root)).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(CaasError);
+      expect((refused as Error).message).toContain(message);
+      // With two extra wrappings and an activation on every version, still under 32 MiB: the count is reached first.
+      const largest = text.replaceAll(
+        `"key": "${wrapped}"`,
+        `"activation": "${created}", "key": "${wrapped}", "also_wrapped": ["${wrapped}", "${wrapped}"]`,
+      );
+      expect(Buffer.byteLength(largest)).toBeLessThan(32 * 1024 * 1024);
+    });
+  }
+});
