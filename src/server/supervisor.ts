@@ -246,18 +246,26 @@ export async function connectToSupervisor(stdin: ReadableStream<Uint8Array> = Bu
   const handoff = parseHandoff(received.slice(0, newline));
   if (handoff === undefined) throw new ConfigError("worker: the supervisor sent no valid TLS material and credentials");
   received = received.slice(newline + 1);
-  let listener: (handoff: Handoff) => void = () => undefined;
+  // Lines that arrive before the worker listens (it is still starting) wait for it, in order.
+  const waiting: Handoff[] = [];
+  let listener: ((handoff: Handoff) => void) | undefined;
   const gone = (async () => {
     for (;;) {
       for (let end = received.indexOf("\n"); end !== -1; end = received.indexOf("\n")) {
         const next = parseHandoff(received.slice(0, end));
         received = received.slice(end + 1);
-        if (next !== undefined) listener(next);
+        if (next === undefined) continue;
+        if (listener === undefined) waiting.push(next);
+        else listener(next);
       }
       const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
       if (chunk.done) return;
       received += decoder.decode(chunk.value, { stream: true });
     }
   })();
-  return { handoff, onHandoff: (next) => (listener = next), gone };
+  const onHandoff = (next: (handoff: Handoff) => void): void => {
+    listener = next;
+    for (const handoff of waiting.splice(0)) next(handoff);
+  };
+  return { handoff, onHandoff, gone };
 }
