@@ -25,6 +25,8 @@ export type Appended = (written: number, error?: AppendFailed) => void;
 
 /** What the audit trail writes to. */
 export interface Appender {
+  /** The most bytes one append should take; no bound when absent. */
+  readonly chunkBytes?: number;
   /** Appends `records` (each a whole line) in order, and calls `done` once, never before they are with the kernel. */
   append(records: readonly string[], done: Appended): void;
   /** Opens the path anew (after a rotation, or a failure); throws AppendFailed and keeps the old one when it cannot. */
@@ -157,6 +159,13 @@ export class AppendFile implements Appender {
  * (EPIPE: the reader is gone). Never reopened or replaced.
  */
 export class StdoutAppender implements Appender {
+  /**
+   * Records handed to the stream can no longer be taken back, so they are handed on a few at a
+   * time (about a dozen audit lines), each after the last was written: behind a stalled reader,
+   * only those wait, and the caller can still withdraw the rest.
+   */
+  readonly chunkBytes = 4096;
+
   constructor() {
     // Failures are told to each write's callback; unheard, the stream's 'error' event would end the process.
     process.stdout.on("error", () => undefined);

@@ -84,6 +84,8 @@ export class RequestAudit {
 export interface AuditSink {
   append(lines: readonly string[], done: (written: number, error?: unknown) => void): void;
   reopen(): void;
+  /** The most bytes one append should take, for a sink whose writes may not finish (standard output); no bound when absent. */
+  readonly chunkBytes?: number;
   /** For a file: opens the path anew when the file was deleted, and says so; throws when it cannot. */
   replaceIfDeleted?(): boolean;
 }
@@ -116,19 +118,12 @@ function errnoOf(error: unknown): string {
       : "unknown";
 }
 
-/** The lines of one turn of the event loop, and how many of them were written, which every one of their requests waits on. */
-class GroupWrite {
-  readonly lines: string[] = [];
-  bytes = 0;
-  /** performance.now() when it was handed on to be written. */
-  queuedAt = 0;
-  readonly written: Promise<number>;
-  resolve!: (written: number) => void;
-  constructor() {
-    this.written = new Promise<number>((resolve) => {
-      this.resolve = resolve;
-    });
-  }
+/** A request's line waiting to be written, and how its request learns whether it was. */
+interface QueuedLine {
+  readonly text: string;
+  /** performance.now() when it was queued. */
+  readonly queuedAt: number;
+  readonly settle: (written: boolean) => void;
 }
 
 /**
@@ -153,9 +148,10 @@ export interface AuditTrailOptions {
 }
 
 /**
- * The trail itself: writes lines, one write at a time, each of every line queued meanwhile; knows
- * whether writing is failing, and tries again (first reopening the file) when asked while failing.
- * A trail without a sink (CAAS_AUDIT_LOG unset) takes every line and writes none.
+ * The trail itself: writes lines, one write at a time, each of every line queued meanwhile (up to
+ * the sink's chunkBytes); knows whether writing is failing, and tries again (first reopening the
+ * file) when asked while failing. A trail without a sink (CAAS_AUDIT_LOG unset) takes every line
+ * and writes none.
  */
 export class AuditTrail {
   readonly #sink: AuditSink | undefined;
@@ -164,13 +160,15 @@ export class AuditTrail {
   readonly #queueBytes: number;
   readonly #waitMs: number;
   #failingSince: string | undefined;
-  /** The lines of this turn of the event loop, if any. */
-  #open: GroupWrite | undefined;
-  /** Turns' lines waiting for the write under way to finish. */
-  #waiting: GroupWrite[] = [];
-  /** Bytes of the lines in #open, #waiting and the write under way. */
+  /** Lines waiting for the next write, oldest first. */
+  #queue: QueuedLine[] = [];
+  /** A write of the queue is due at the end of this turn of the event loop. */
+  #due = false;
+  /** Bytes of the lines queued and being written. */
   #queued = 0;
   #writing = false;
+  /** Lines were withdrawn from behind the write under way. */
+  #stalled = false;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   /** Requests answered 503 audit_unavailable since the trail started failing. */
   #refused = 0;
@@ -200,48 +198,39 @@ export class AuditTrail {
    */
   record(entry: AuditEntry): Promise<void> | undefined {
     if (this.#sink === undefined) return undefined;
-    const line = `${JSON.stringify({ time: this.#now().toISOString(), ...entry })}\n`;
-    if (this.#queued + line.length > this.#queueBytes) {
+    const text = `${JSON.stringify({ time: this.#now().toISOString(), ...entry })}\n`;
+    // Once lines had to be withdrawn, a new one would only wait as long: refused at once until the write finishes.
+    if (this.#queued + text.length > this.#queueBytes || (this.#writing && this.#stalled)) {
       this.#refuse(1, "queue_full");
       return Promise.reject(new AuditUnavailable());
     }
-    let batch = this.#open;
-    if (batch === undefined) {
-      batch = this.#open = new GroupWrite();
-      setImmediate(() => this.#close());
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ text, queuedAt: performance.now(), settle: (written) => (written ? resolve() : reject(new AuditUnavailable())) });
+    this.#queued += text.length;
+    if (!this.#due) {
+      this.#due = true;
+      setImmediate(() => {
+        this.#due = false;
+        this.#write(false);
+      });
     }
-    const index = batch.lines.push(line) - 1;
-    batch.bytes += line.length;
-    this.#queued += line.length;
-    return batch.written.then((written) => {
-      if (index >= written) throw new AuditUnavailable();
-    });
-  }
-
-  /** Hands this turn's lines on to be written. */
-  #close(): void {
-    const batch = this.#open;
-    this.#open = undefined;
-    if (batch === undefined) return;
-    batch.queuedAt = performance.now();
-    this.#waiting.push(batch);
-    this.#write(false);
+    return promise;
   }
 
   /**
-   * Writes every waiting line in one append, unless a write is under way (then they wait for it).
-   * The trail's own lines go first: that the file was re-created, or that writing resumed after a
-   * failure. `probe`: write those even with no request's line waiting (a readiness probe).
+   * Writes the queued lines in one append (as many as the sink's chunkBytes allows), unless a
+   * write is under way: then they wait for it. The trail's own lines go first: that the file was
+   * re-created, or that writing resumed after a failure. `probe`: write those even with no
+   * request's line waiting (a readiness probe).
    */
   #write(probe: boolean): void {
     const sink = this.#sink;
-    if (sink === undefined || (this.#waiting.length === 0 && !probe)) return;
+    if (sink === undefined || (this.#queue.length === 0 && !probe)) return;
     if (this.#writing) {
       this.#armDeadline();
       return;
     }
-    const batches = this.#waiting;
-    this.#waiting = [];
+    const taken = this.#take(sink.chunkBytes ?? Number.POSITIVE_INFINITY);
     const notes: string[] = [];
     try {
       if (this.#failingSince !== undefined) sink.reopen();
@@ -251,49 +240,60 @@ export class AuditTrail {
       }
     } catch (error) {
       this.#failed(error);
-      this.#settle(batches, 0);
+      this.#settle(taken, 0);
       return;
     }
     const gap = this.#failingSince === undefined ? undefined : { failingSince: this.#failingSince, refused: this.#refused };
     if (gap !== undefined) notes.push(this.#note("audit.resumed", gap));
-    if (notes.length === 0 && batches.length === 0) return;
+    if (notes.length === 0 && taken.length === 0) return;
     this.#writing = true;
-    sink.append([...notes, ...batches.flatMap((batch) => batch.lines)], (written, error) => {
+    sink.append([...notes, ...taken.map((line) => line.text)], (written, error) => {
       this.#writing = false;
+      this.#stalled = false;
       if (gap !== undefined && written >= notes.length) this.#resumed(gap);
       if (error !== undefined) this.#failed(error);
-      this.#settle(batches, written - notes.length);
+      this.#settle(taken, written - notes.length);
       this.#write(false);
     });
+    // Lines left behind a write that has not finished wait no longer than the deadline, whether or not more arrive.
+    if (this.#writing && this.#queue.length > 0) this.#armDeadline();
   }
 
-  /** Answers the requests of `batches`, whose first `written` lines (across them, in order) were written. */
-  #settle(batches: readonly GroupWrite[], written: number): void {
-    let left = written;
-    let refused = 0;
-    for (const batch of batches) {
-      const taken = Math.max(0, Math.min(left, batch.lines.length));
-      left -= batch.lines.length;
-      refused += batch.lines.length - taken;
-      this.#queued -= batch.bytes;
-      batch.resolve(taken);
+  /** The oldest queued lines, as many as fit in `bytes` (at least one). */
+  #take(bytes: number): QueuedLine[] {
+    let count = 0;
+    let size = 0;
+    for (const line of this.#queue) {
+      if (count > 0 && size + line.text.length > bytes) break;
+      size += line.text.length;
+      count += 1;
     }
+    return count === this.#queue.length ? this.#queue.splice(0) : this.#queue.splice(0, count);
+  }
+
+  /** Answers the requests of `lines`, of which the first `written` were written. */
+  #settle(lines: readonly QueuedLine[], written: number): void {
+    for (const [index, line] of lines.entries()) {
+      this.#queued -= line.text.length;
+      line.settle(index < written);
+    }
+    const refused = lines.length - Math.max(0, written);
     if (refused > 0) this.#refused += refused;
   }
 
   /** Lines that cannot wait any longer behind a write that has not finished are withdrawn, and their requests refused. */
   #armDeadline(): void {
-    if (this.#deadline !== undefined) return;
-    const first = this.#waiting[0];
-    if (first === undefined) return;
+    const first = this.#queue[0];
+    if (this.#deadline !== undefined || first === undefined) return;
     this.#deadline = setTimeout(
       () => {
         this.#deadline = undefined;
         const cutoff = performance.now() - this.#waitMs;
-        const expired = this.#waiting.filter((batch) => batch.queuedAt <= cutoff);
-        if (expired.length > 0) {
-          this.#waiting = this.#waiting.filter((batch) => batch.queuedAt > cutoff);
-          this.#settle(expired, 0);
+        const expired = this.#queue.findIndex((line) => line.queuedAt > cutoff);
+        const withdrawn = this.#queue.splice(0, expired < 0 ? this.#queue.length : expired);
+        if (withdrawn.length > 0) {
+          this.#settle(withdrawn, 0);
+          this.#stalled = true;
           this.#refuse(0, "stalled");
         }
         if (this.#writing) this.#armDeadline();

@@ -252,6 +252,7 @@ describe("request ids and trace ids", () => {
 /** A sink whose writes finish only when the test says so: standard output read by a reader that stalls. */
 class StalledSink implements AuditSink {
   readonly lines: string[] = [];
+  constructor(readonly chunkBytes?: number) {}
   readonly #pending: { readonly lines: readonly string[]; readonly done: (written: number) => void }[] = [];
   append(lines: readonly string[], done: (written: number, error?: unknown) => void): void {
     this.#pending.push({ lines, done });
@@ -330,6 +331,30 @@ describe("a trail whose writes do not finish (standard output read by a reader t
     const written = sink.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(written.map((line) => line.clientRequestId ?? line.operation)).toEqual(["first", "audit.resumed"]);
     expect(written[1]).toMatchObject({ refused: 1 });
+  });
+});
+
+describe("a trail that hands lines to standard output a few at a time", () => {
+  it("keeps only those waiting behind a write that does not finish, and withdraws the rest at the deadline with no new request", async () => {
+    const sink = new StalledSink(400);
+    const app = testApp({ credentials, auditTrail: new AuditTrail(sink, { waitMs: 50 }) });
+    const statuses = new Map<number, number>();
+    const asked = Array.from({ length: 10 }, (_, n) =>
+      app.handle(sealRequest()).then((answer) => {
+        statuses.set(n, answer.status);
+        return answer;
+      }),
+    );
+    await Bun.sleep(200);
+    const waiting = asked.length - statuses.size;
+    expect(waiting).toBeGreaterThan(0);
+    expect(waiting).toBeLessThan(5);
+    expect([...statuses.values()].every((status) => status === 503)).toBe(true);
+    sink.drain();
+    const answers = await Promise.all(asked);
+    const written = new Set(sink.lines.map((line) => (JSON.parse(line) as { requestId: string }).requestId));
+    for (const answer of answers) expect(written.has(answer.headers.get(REQUEST_ID_HEADER) ?? "")).toBe(answer.status === 200);
+    expect(answers.filter((answer) => answer.status === 200).length).toBe(waiting);
   });
 });
 
