@@ -440,6 +440,38 @@ describe("an audit trail on a standard output whose reader stalls", () => {
     }
   }, 30_000);
 
+  it("drops log lines past a bounded backlog instead of holding them, and says how many once the reader is back", async () => {
+    const stall = 6;
+    // At debug every request has an access log line: /healthz, never audited, makes them fast.
+    const caas = await serveIntoStalledReader(stall, { CAAS_LOG_LEVEL: "debug" });
+    try {
+      const started = performance.now();
+      let sent = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (sent < 12_000 && performance.now() < started + (stall - 2) * 1000) {
+            sent += 1;
+            expect((await caas.request("/healthz")).status).toBe(200);
+          }
+        }),
+      );
+      const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${caas.pid}/status`, "utf8"))?.[1]);
+      while (performance.now() < started + (stall + 1) * 1000) await Bun.sleep(100);
+      // A line logged once the backlog is written carries the count of those dropped.
+      expect((await caas.request("/healthz")).status).toBe(200);
+      await Bun.sleep(300);
+      process.kill(caas.pid, "SIGTERM");
+      expect(await caas.shell.exited).toBe(0);
+      const dropped = linesIn(readFileSync(caas.out, "utf8")).find((line) => line.event === "log_lines_dropped");
+      console.log(
+        `stalled stdout: ${sent} /healthz at debug, RSS ${Math.round(rssKiB / 1024)} MiB, ${String(dropped?.lines)} log lines dropped`,
+      );
+      expect(dropped).toMatchObject({ level: "warn", lines: expect.any(Number) });
+    } finally {
+      caas.end();
+    }
+  }, 30_000);
+
   it("stops on SIGTERM within its drain timeout while the reader still sleeps", async () => {
     const caas = await serveIntoStalledReader(30, { CAAS_DRAIN_TIMEOUT: "2" });
     try {
