@@ -99,6 +99,14 @@ export class AppendFile implements Appender {
     return true;
   }
 
+  #unlinked(): boolean {
+    try {
+      return fstatSync(this.#fd).nlink === 0;
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * One write() of every record. A disk that fills up takes only part of it: the records wholly
    * in that part are written (and counted), the one cut short is taken back off the end of the
@@ -120,7 +128,9 @@ export class AppendFile implements Appender {
     }
     if (written === bytes.length) {
       this.#brokenRecord = false;
-      done(records.length);
+      // Deleted since the caller's replaceIfDeleted(), and before this write: no one can read these.
+      if (this.#unlinked()) done(0, new AppendFailed("ENOENT"));
+      else done(records.length);
       return;
     }
     if (written > 0) this.#brokenRecord = false;

@@ -242,14 +242,9 @@ export function gatedApp(
   };
   const outside = { metrics, logger, audit, keyNameOf };
   const handle = instrument(app.fetch, { ...outside, gate });
-  const refuse = instrument(
-    (request) => answerOutsideApp(request, { response: rewrittenTargetAnswer(), code: "invalid_target" }, outside),
-    {
-      metrics,
-      logger,
-    },
-  );
-  return { app, handle, refuse };
+  const rewrittenTarget = (request: Request) =>
+    answerOutsideApp(request, { response: rewrittenTargetAnswer(), code: "invalid_target" }, outside);
+  return { app, handle, refuse: instrument(rewrittenTarget, { metrics, logger }) };
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {

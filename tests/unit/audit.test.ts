@@ -443,6 +443,16 @@ describe("a trail whose file is no longer at its path", () => {
     }
   });
 
+  it("counts nothing written to a file deleted just before the write, so its requests are refused, not answered", async () => {
+    const path = join(await scratch(), "audit.log");
+    const file = new AppendFile(path);
+    rmSync(path);
+    const outcomes: [number, string | undefined][] = [];
+    file.append(['{"a":1}\n', '{"a":2}\n'], (written, error) => outcomes.push([written, error?.errno]));
+    file.close();
+    expect(outcomes).toEqual([[0, "ENOENT"]]);
+  });
+
   it("notices a deletion at the readiness probe too, with no request to write", async () => {
     const path = join(await scratch(), "audit.log");
     const app = testApp({ credentials, auditTrail: new AuditTrail(new AppendFile(path)) });
