@@ -186,7 +186,7 @@ export class AuditTrail {
     return this.#sink !== undefined;
   }
 
-  /** Writes that failed since start, retries included: what the metrics page reports. */
+  /** Writes that failed or did not finish in time since start, retries included: what the metrics page reports. */
   get writeFailures(): number {
     return this.#writeFailures;
   }
@@ -350,7 +350,11 @@ export class AuditTrail {
   /** Refused without a write failing: the writes under way are not finishing (a stalled standard output). */
   #refuse(requests: number, reason: "queue_full" | "stalled"): void {
     this.#refused += requests;
-    if (this.#failingSince !== undefined) return;
+    const starting = this.#failingSince === undefined;
+    // Counted with the failed writes, which the alert on caas_audit_write_failures_total watches: each
+    // time lines are withdrawn (a write that did not finish in time), and a queue found full.
+    if (starting || reason === "stalled") this.#writeFailures += 1;
+    if (!starting) return;
     this.#failingSince = this.#now().toISOString();
     this.#logger?.error("audit_stalled", {
       reason,

@@ -10,6 +10,9 @@ import { Elysia } from "elysia";
 import { testApp } from "./helpers.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { AppendFile } from "../../src/files/append-file.ts";
+import { appAudit } from "../../src/app.ts";
+import { Metrics } from "../../src/http/metrics.ts";
+import { instrument } from "../../src/server/instrument.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
@@ -322,6 +325,8 @@ describe("a trail whose writes do not finish (standard output read by a reader t
     const second = await seal(app, "second");
     expect(second.status).toBe(503);
     expect(trail.ready()).toBe(false);
+    // What the alert on caas_audit_write_failures_total sees.
+    expect(trail.writeFailures).toBeGreaterThan(0);
     sink.drain();
     expect((await first).status).toBe(200);
     // The next write says what was refused meanwhile.
@@ -500,5 +505,30 @@ describe("a disk that fills up in the middle of a group write", () => {
       // Lazily, should anything still hold it: the directory is removed with the other scratch ones.
       Bun.spawnSync(["umount", "--lazy", directory]);
     }
+  });
+});
+
+describe("an answer made outside the app", () => {
+  it("has its one line too: the last-resort 500 of a bug below the app", async () => {
+    const sink = new MemorySink();
+    const metrics = new Metrics();
+    const audit = appAudit(new AuditTrail(sink), metrics);
+    audit.registerRoutes(testApp().routes);
+    const handle = instrument(
+      () => {
+        throw new RangeError("a bug");
+      },
+      { metrics, logger: silentLogger, audit },
+    );
+    const answer = await handle(sealRequest());
+    expect(answer.status).toBe(500);
+    expect(sink.parsed()).toEqual([
+      expect.objectContaining({
+        requestId: answer.headers.get(REQUEST_ID_HEADER),
+        operation: "oracle.seal",
+        status: 500,
+        code: "internal",
+      }),
+    ]);
   });
 });
