@@ -8,7 +8,7 @@ import type { CredentialsHolder } from "./credentials/holder.ts";
 import { Audit, AuditTrail, auditPlugin, RequestAudit } from "./http/audit.ts";
 import { type ErrorAnswered, errorAnswer, internalError } from "./http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./http/headers.ts";
-import { requestIdOf, traceIdOf } from "./http/request-ids.ts";
+import { answeredRequestIdOf, clientRequestIdOf, requestIdOf, traceIdOf } from "./http/request-ids.ts";
 import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
@@ -31,6 +31,8 @@ export interface AppDeps {
   readonly isReady?: () => boolean;
   /** The audit trail (CAAS_AUDIT_LOG); one that writes nothing when absent. */
   readonly auditTrail?: AuditTrail;
+  /** The trail with its routes, when the server audits requests it answers before routing too (listener.ts); else made here. */
+  readonly audit?: Audit;
   /** The client's address as the listener saw it, for the audit line; absent under app.handle(). */
   readonly clientAddress?: (request: Request) => string | undefined;
   /** What the server's rate-limit gate found of each request, so a route does not look a header key up again; absent without a gate. */
@@ -45,6 +47,14 @@ function isNoteworthy(status: number): boolean {
   return status >= 500 || status === 401 || status === 403 || status === 413 || status === 429;
 }
 
+/** The trail as an app uses it: each request's authenticated key counted in the metrics, each line naming the client's address. */
+export function appAudit(trail: AuditTrail, metrics: Metrics, clientAddress?: (request: Request) => string | undefined): Audit {
+  return new Audit(trail, {
+    onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),
+    ...(clientAddress === undefined ? {} : { clientAddress }),
+  });
+}
+
 export function createApp(config: Config, deps: AppDeps) {
   const methodsByPath = new Map<string, string[]>();
   // By route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
@@ -57,11 +67,8 @@ export function createApp(config: Config, deps: AppDeps) {
   const parseJson = jsonBodyParser(config.maxBody, { budget });
   // The Django original's routes read JSON whatever the Content-Type says, as it did.
   const parseDjangoJson = jsonBodyParser(config.maxBody, { budget, mediaTypes: "any" });
-  const trail = deps.auditTrail ?? new AuditTrail();
-  const audit = new Audit(trail, {
-    onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),
-    ...(deps.clientAddress === undefined ? {} : { clientAddress: deps.clientAddress }),
-  });
+  const audit = deps.audit ?? appAudit(deps.auditTrail ?? new AuditTrail(), metrics, deps.clientAddress);
+  const trail = audit.trail;
   const audited = auditPlugin(audit);
   // onError logs while answering: a logger that throws there would make a 401 a 500.
   const logger = loggerThatNeverThrows(deps.logger);
@@ -69,25 +76,30 @@ export function createApp(config: Config, deps: AppDeps) {
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
-    // A request id per request (the client's when it is a safe token), put into the headers
+    // The answer's request id (the client's when it is a safe token, else caas's own), put into the headers
     // Elysia builds each answer with, errors included: adding a header to a finished Response
     // costs about 6 µs under load (bench/load.ts).
     .onRequest(({ request, set }) => {
-      set.headers[REQUEST_ID_HEADER] = requestIdOf(request.headers);
+      set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
       // Before routing, so no handler, and no 404 or 405, is chosen for a target caas refuses.
       const problem = targetProblem(request.url);
       if (problem !== undefined) throw new InvalidTarget(problem);
     })
     .onError(async (context) => {
-      const { code, error, request, set, route } = context;
-      const requestId = set.headers[REQUEST_ID_HEADER];
+      const { code, error, request, route } = context;
+      const requestId = requestIdOf(request);
       // The audit plugin's derive has not run for a body that could not be parsed.
       const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
-      const about = { route, traceId: traceIdOf(request.headers), apiKeyName: facts?.apiKeyName };
+      const about = {
+        route,
+        clientRequestId: clientRequestIdOf(request.headers),
+        traceId: traceIdOf(request.headers),
+        apiKeyName: facts?.apiKeyName,
+      };
       const chosen = errorAnswer(code, error, request, allowedMethods, logger, requestId, about);
       let answered: ErrorAnswered;
       try {
-        answered = await audit.settleError(request, route, facts, requestId, "body" in context ? context.body : undefined, chosen);
+        answered = await audit.settleError(request, route, facts, "body" in context ? context.body : undefined, chosen);
       } catch (failure) {
         // A bug in the trail itself (a write that failed is settleError's 503): thrown from here,
         // it would reach Bun, whose 500 is plain text without caas's headers. A bug already

@@ -21,6 +21,15 @@ export interface Logger {
 let stdoutErrorsIgnored = false;
 
 /**
+ * Bytes of log lines handed to stdout and not yet written past which new lines are dropped, and
+ * counted, instead of held: stdout never blocks the process, so a reader that stalls would
+ * otherwise grow it by every line logged meanwhile (a 503 is logged per request).
+ */
+const STDOUT_BACKLOG_BYTES = 1024 * 1024;
+let stdoutBacklog = 0;
+let droppedLines = 0;
+
+/**
  * Writes a line to stdout. A stdout that went away (a closed pipe: EPIPE) would otherwise raise an
  * unhandled 'error' event, or throw, and end the process; losing log lines is better than losing
  * the service.
@@ -30,8 +39,22 @@ function writeToStdout(line: string): void {
     stdoutErrorsIgnored = true;
     process.stdout.on("error", () => undefined);
   }
+  if (stdoutBacklog + line.length > STDOUT_BACKLOG_BYTES) {
+    droppedLines += 1;
+    return;
+  }
+  let text = line;
+  if (droppedLines > 0) {
+    const dropped = { time: new Date().toISOString(), level: "warn", event: "log_lines_dropped", pid: process.pid, lines: droppedLines };
+    text = `${JSON.stringify(dropped)}\n${line}`;
+    droppedLines = 0;
+  }
+  const length = text.length;
+  stdoutBacklog += length;
   try {
-    process.stdout.write(line);
+    process.stdout.write(text, () => {
+      stdoutBacklog -= length;
+    });
   } catch {
     // The same closed pipe may also be reported at once, as a throw from write(): a log call must
     // never end the code that made it (a reload, a drain, an error answer).

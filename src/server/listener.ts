@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Server } from "bun";
-import { type AppDeps, createApp, type CaasApp } from "../app.ts";
+import { type AppDeps, appAudit, createApp, type CaasApp } from "../app.ts";
 import { headerCaller } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError, opsAddress } from "../config.ts";
@@ -15,10 +15,10 @@ import { isDevelopment, publishDevCertificate } from "../credentials/development
 import { CredentialsHolder, credentialsFrom, readCredentialSources, versionSummary } from "../credentials/holder.ts";
 import { type CredentialSources, fingerprintOf, pathsOf } from "../credentials/sources.ts";
 import { watchForChanges } from "../files/change-watch.ts";
-import { AppendFailed, AppendFile } from "../files/append-file.ts";
+import { AppendFailed, openAppender } from "../files/append-file.ts";
 import { AuditTrail } from "../http/audit.ts";
 import { clientAddressBehind } from "../http/client-address.ts";
-import { instrument, type FetchHandler } from "./instrument.ts";
+import { answerOutsideApp, instrument, type FetchHandler } from "./instrument.ts";
 import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target-routes.ts";
 import { Admissions, RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
@@ -247,7 +247,7 @@ export type StartOptions = { readonly role: "standalone" } | { readonly role: "w
 export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
   if (config.auditLog === undefined) return new AuditTrail();
   try {
-    return new AuditTrail(new AppendFile(config.auditLog), logger);
+    return new AuditTrail(openAppender(config.auditLog), { logger });
   } catch (error) {
     const errno = error instanceof AppendFailed ? error.errno : "unknown";
     throw new ConfigError(`CAAS_AUDIT_LOG: cannot open '${config.auditLog}' for appending (${errno})`);
@@ -256,28 +256,39 @@ export function openAuditTrail(config: Config, logger: Logger): AuditTrail {
 
 /**
  * The app behind the per-client rate limit and the instrumentation: what the API listener serves
- * on every routed path. The gate looks a request's header key up once, before routing, and the
- * app's routes take its answer from the admissions they share, so a key is hashed once a request.
- * Probes are never limited (see src/http/rate-limit.ts).
+ * on every routed path, and `refuse`, what it answers a target Bun rewrote into one of caas's
+ * paths. The gate looks a request's header key up once, before routing, and the app's routes take
+ * its answer from the admissions they share, so a key is hashed once a request. Probes are never
+ * limited (see src/http/rate-limit.ts). What is answered before routing is audited like the rest.
  */
 export function gatedApp(
   config: Config,
-  deps: Omit<AppDeps, "admissions" | "metrics"> & { readonly metrics: Metrics },
-): { readonly app: CaasApp; readonly handle: FetchHandler } {
+  deps: Omit<AppDeps, "admissions" | "metrics" | "audit"> & { readonly metrics: Metrics },
+): { readonly app: CaasApp; readonly handle: FetchHandler; readonly refuse: FetchHandler } {
   const { credentials, logger, metrics } = deps;
   const admissions = new Admissions(new RateLimiter({ rate: config.rateLimit }));
   // One client address for the audit line and the rate limit: X-Forwarded-For from CAAS_TRUSTED_PROXIES only.
   const clientAddress = deps.clientAddress && clientAddressBehind(config.trustedProxies, deps.clientAddress);
+  const audit = appAudit(deps.auditTrail ?? new AuditTrail(), metrics, clientAddress);
   // Without a limit there is no gate, and nothing for the app to ask of the admissions.
-  const app: CaasApp = createApp(config, { ...deps, clientAddress, admissions: admissions.limiter.enabled ? admissions : undefined });
+  const app: CaasApp = createApp(config, {
+    ...deps,
+    clientAddress,
+    audit,
+    admissions: admissions.limiter.enabled ? admissions : undefined,
+  });
   const gate = rateLimitGate(admissions, { apiKeys: () => credentials.current.apiKeys, probePaths: probePaths(app.routes), clientAddress });
-  // For the log lines of what is answered here (the gate's 429s, a last-resort 500): the gate's
-  // lookup where it made one, else (no limit; a 500 alone) the key is looked up for the line.
+  // For the log and audit lines of what is answered here (the gate's 429s, a last-resort 500): the
+  // gate's lookup where it made one, else (no limit; a 500 alone) the key is looked up for the line.
   const keyNameOf = (request: Request) => {
     const known = admissions.headerCaller(request) ?? headerCaller(credentials.current.apiKeys, request.headers);
     return known.record?.name;
   };
-  return { app, handle: instrument(app.fetch, metrics, logger, gate, keyNameOf) };
+  const outside = { metrics, logger, audit, keyNameOf };
+  const handle = instrument(app.fetch, { ...outside, gate });
+  const rewrittenTarget = (request: Request) =>
+    answerOutsideApp(request, { response: rewrittenTargetAnswer(), code: "invalid_target" }, outside);
+  return { app, handle, refuse: instrument(rewrittenTarget, { metrics, logger }) };
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions = { role: "standalone" }): Promise<RunningServer> {
@@ -303,15 +314,14 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
     return undefined;
   };
-  const { app, handle } = gatedApp(config, { logger, credentials, metrics, isReady: () => !shuttingDown, auditTrail, clientAddress });
-  const refuse = instrument(
-    (request) => {
-      metrics.countError("invalid_target");
-      return rewrittenTargetAnswer(request);
-    },
-    metrics,
+  const { app, handle, refuse } = gatedApp(config, {
     logger,
-  );
+    credentials,
+    metrics,
+    isReady: () => !shuttingDown,
+    auditTrail,
+    clientAddress,
+  });
   const paths = app.routes.map((route) => route.path);
   const served = targetRoutes(paths, handle, refuse);
   let server = listenOrConfigError(() => listen(served, config, current.tls, config.port), config, config.port);

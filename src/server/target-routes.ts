@@ -10,8 +10,6 @@
 import type { FetchHandler } from "./instrument.ts";
 import { answerFor } from "../http/error-answers.ts";
 import { InvalidTarget } from "../errors.ts";
-import { REQUEST_ID_HEADER } from "../http/headers.ts";
-import { requestIdOf } from "../http/request-ids.ts";
 import { pathMatchesRoute, pathOf, RouteMatcher, withoutTrailingSlash } from "../http/paths.ts";
 
 export interface TargetRoutes {
@@ -19,11 +17,9 @@ export interface TargetRoutes {
   readonly fetch: FetchHandler;
 }
 
-/** The answer to a target Bun rewrote into one of caas's paths. */
-export function rewrittenTargetAnswer(request: Request): Response {
-  const response = answerFor(new InvalidTarget("dot_segment"));
-  response.headers.set(REQUEST_ID_HEADER, requestIdOf(request.headers));
-  return response;
+/** The answer to a target Bun rewrote into one of caas's paths (its request id and audit line are added by answerOutsideApp). */
+export function rewrittenTargetAnswer(): Response {
+  return answerFor(new InvalidTarget("dot_segment"));
 }
 
 /**

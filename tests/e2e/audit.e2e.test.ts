@@ -145,10 +145,27 @@ describe("the audit trail", () => {
     }
   });
 
-  it("takes a client's safe X-Request-Id and a well-formed traceparent into the line", async () => {
+  it("takes a client's safe X-Request-Id and a well-formed traceparent into the line, beside caas's own id", async () => {
     const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": "client-42:retry.1_a", traceparent: TRACEPARENT });
     expect(answer.headers.get("x-request-id")).toBe("client-42:retry.1_a");
-    expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: "client-42:retry.1_a", traceId: TRACE_ID, operation: "oracle.seal" });
+    expect(linesOf(auditFile).at(-1)).toMatchObject({
+      requestId: expect.stringMatching(UUID),
+      clientRequestId: "client-42:retry.1_a",
+      traceId: TRACE_ID,
+      operation: "oracle.seal",
+    });
+  });
+
+  it("names every request by an id of caas's own, unique, whatever id the clients send", async () => {
+    const before = linesOf(auditFile).length;
+    // Two clients that send the same id, one that sends none, one that sends an unsafe one.
+    const sent = ["same-id", "same-id", undefined, "has space"];
+    for (const id of sent) await caas.post("/oracleinvocation", { data: "x" }, id === undefined ? {} : { "x-request-id": id });
+    const lines = linesOf(auditFile).slice(before);
+    expect(lines.map((line) => line.clientRequestId)).toEqual(["same-id", "same-id", undefined, undefined]);
+    const ids = lines.map((line) => String(line.requestId));
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(sent.length);
   });
 });
 
@@ -332,7 +349,7 @@ describe("request ids and trace ids", () => {
   ])("echoes a safe X-Request-Id (%s)", async (_name, id) => {
     const answer = await caas.post("/oracleinvocation", { data: "x" }, { "x-request-id": id });
     expect(answer.headers.get("x-request-id")).toBe(id);
-    expect(linesOf(auditFile).at(-1)?.requestId).toBe(id);
+    expect(linesOf(auditFile).at(-1)?.clientRequestId).toBe(id);
   });
 
   it.each([
@@ -600,7 +617,8 @@ describe("workers sharing one audit file", () => {
       expect(text.endsWith("\n")).toBe(true);
       const lines = linesOf(path);
       expect(lines.length).toBe(total);
-      expect(new Set(lines.map((line) => line.requestId))).toEqual(ids);
+      expect(new Set(lines.map((line) => line.clientRequestId))).toEqual(ids);
+      expect(new Set(lines.map((line) => line.requestId)).size).toBe(total);
       // Both workers wrote: the lines came from two processes, into one file.
       const pids = new Set(
         logLines(caas)

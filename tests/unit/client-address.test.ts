@@ -17,8 +17,9 @@ import { runCommand, testCredentials } from "./helpers.ts";
 
 class MemorySink implements AuditSink {
   readonly lines: string[] = [];
-  append(line: string): void {
-    this.lines.push(line);
+  append(lines: readonly string[], done: (written: number) => void): void {
+    this.lines.push(lines.join(""));
+    done(lines.length);
   }
   reopen(): void {}
   clients(): unknown[] {

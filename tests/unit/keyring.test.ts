@@ -339,7 +339,7 @@ describe("keyring routes and scopes", () => {
     const app = testApp({
       config: { batchMax: 3, ...config },
       credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
-      auditTrail: new AuditTrail({ append: (lines) => written.push(lines), reopen: () => undefined }),
+      auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     return {
       keyring,
@@ -449,7 +449,7 @@ describe("keyring routes and scopes", () => {
         secrets: makeSecretRing([newSecretVersion(1)]),
         keyring: new Keyring([key]),
       }),
-      auditTrail: new AuditTrail({ append: (lines) => written.push(lines), reopen: () => undefined }),
+      auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     const items = [...sealed, "caas:v2:AAAA"].map((ciphertext) => ({ ciphertext }));
     const answer = await postJson(app, "/keyring/orders/decrypt/batch", { items }, { authorization: `Bearer ${KEYS.whole}` });

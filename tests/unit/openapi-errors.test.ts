@@ -41,8 +41,8 @@ const codesOf = (response: ErrorResponse | undefined): string[] =>
 
 /** A sink that refuses every line, as a full disk does. */
 const failingSink = {
-  append(): void {
-    throw Object.assign(new Error("append failed (ENOSPC)"), { errno: "ENOSPC" });
+  append(_lines: readonly string[], done: (written: number, error?: unknown) => void): void {
+    done(0, Object.assign(new Error("append failed (ENOSPC)"), { errno: "ENOSPC" }));
   },
   reopen(): void {
     throw Object.assign(new Error("reopen failed (ENOSPC)"), { errno: "ENOSPC" });

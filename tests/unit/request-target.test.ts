@@ -105,7 +105,7 @@ describe("the error path", () => {
   ] as const)("answers an app that %s with caas's JSON 500, headers and a request id, logged once", async (_how, app) => {
     const { lines, logger } = recordingLogger();
     const metrics = new Metrics();
-    const handle = instrument(app, metrics, logger);
+    const handle = instrument(app, { metrics, logger });
     const response = await handle(new Request("https://localhost/healthz"));
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/json");
@@ -145,14 +145,13 @@ const throwingLogger: Logger = createLogger("debug", () => {
 /** A trail whose every write fails, as on a full disk. */
 const unwritableTrail = () =>
   new AuditTrail({
-    append: () => {
-      throw new Error("ENOSPC");
-    },
+    append: (_lines, done) => done(0, new Error("ENOSPC")),
     reopen: () => undefined,
   });
 
 /** A trail with a bug of its own: its clock gives an invalid date, so building a line throws (a RangeError) before any write. */
-const throwingTrail = () => new AuditTrail({ append: () => undefined, reopen: () => undefined }, undefined, () => new Date(Number.NaN));
+const throwingTrail = () =>
+  new AuditTrail({ append: (lines, done) => done(lines.length), reopen: () => undefined }, { now: () => new Date(Number.NaN) });
 
 /** The audited calls: an answer (the oracle's seal), and a refusal (/encrypt without a key). */
 const sealCall = (app: CaasApp) => postJson(app, "/oracleinvocation", { data: SECRET });
@@ -210,7 +209,7 @@ describe("the app's error path, with a broken audit trail or logger", () => {
   it("answers through the server's instrumentation, whose access log line throws, as the app does", async () => {
     const metrics = new Metrics();
     const app = testApp({ logger: throwingLogger, metrics });
-    const handle = instrument(app.fetch, metrics, throwingLogger);
+    const handle = instrument(app.fetch, { metrics, logger: throwingLogger });
     await expectCaasJson(await handle(new Request("https://localhost/healthz")), 200);
     await expectCaasJson(await handle(new Request("https://localhost/nope")), 404, "not_found");
     const refused = new Request("https://localhost/encrypt", {
