@@ -1,0 +1,523 @@
+/**
+ * A fleet: three dist/caas instances behind nginx (stream, TLS passthrough, round-robin), each
+ * with its own copy of the credential files in its own directory, as a configuration manager
+ * lays them down: the operator changes the master files with the CLI, and a change reaches an
+ * instance when the master file is copied beside its copy and renamed over it. While the files
+ * move, clients seal on one instance and open on another without pause (keyring encrypt and
+ * decrypt, the oracle's envelope mode, /encrypt and /verify with the version it answered) and
+ * every failed request and every wrong answer is counted. Each scenario starts its own fleet.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
+import { chmodSync, copyFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { addApiKey, cliOk, logCount, makeTestPki, type RunningCaas, startCaas, tempDir, type TestPki, waitFor } from "./harness.ts";
+import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
+
+if (!haveNginx) console.warn(`fleet: skipped: ${NGINX_MISSING}`);
+
+const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+const KEY = "orders";
+const AAD = "fleet";
+const CLIENTS = 4;
+/** How far apart a rolling reload takes the instances. */
+const ROLLING_GAP_MS = 2_000;
+/** An instance switches to a promoted version this soon after the activation time, or it failed to. */
+const SWITCH_TOLERANCE_MS = 1_000;
+
+const CREDENTIAL_FILES = ["secret.json", "keys.json", "root-key", "keyring.json", "tls.crt", "tls.key"] as const;
+type CredentialFile = (typeof CREDENTIAL_FILES)[number];
+
+let pki: TestPki;
+
+beforeAll(() => {
+  pki = makeTestPki();
+});
+
+afterAll(() => {
+  rmSync(pki.dir, { recursive: true, force: true });
+});
+
+/** The operator's files: the ones the CLI changes, copied from here to every instance. */
+interface Master {
+  readonly dir: string;
+  readonly apiKey: string;
+  path(file: CredentialFile): string;
+  /** `caas keyring ...` on the master keyring under the master root key. */
+  keyring(...args: string[]): string;
+}
+
+function makeMaster(): Master {
+  const dir = tempDir("caas-fleet-master-");
+  const path = (file: CredentialFile) => join(dir, file);
+  cliOk("secret", "init", path("secret.json"));
+  cliOk("root-key", "init", path("root-key"));
+  cliOk("keyring", "create", KEY, "--file", path("keyring.json"), "--root-key", path("root-key"));
+  const apiKey = addApiKey("fleet-client", path("keys.json"), "--scope", "pseudonym", "--scope", `keyring:${KEY}`);
+  copyFileSync(pki.serverCert, path("tls.crt"));
+  copyFileSync(pki.serverKey, path("tls.key"));
+  return {
+    dir,
+    apiKey,
+    path,
+    keyring: (...args) => cliOk("keyring", ...args, "--file", path("keyring.json"), "--root-key", path("root-key")),
+  };
+}
+
+/**
+ * How an instance's files are laid out. "files": each file in the instance's directory, replaced
+ * by a copy renamed over it. "kubernetes": a Secret volume as the kubelet writes it (its
+ * atomic_writer): the files in a timestamped directory, `..data` linking to it, `files` linking
+ * to `..data/files`, the volume's root mode 1777; an update is a new timestamped directory and
+ * a new `..data` link renamed over the old one. The files sit one level down, as in
+ * deploy/kubernetes/deployment.yaml: a link at the top of a 1777 directory is refused (anyone
+ * could replace it), one in a directory of the kubelet's own is not.
+ */
+type Layout = "files" | "kubernetes";
+
+interface Member {
+  readonly label: string;
+  readonly dir: string;
+  readonly caas: RunningCaas;
+  /** The path the instance is configured with for `file`. */
+  path(file: CredentialFile): string;
+}
+
+let stamps = 0;
+
+function volumeStamp(): string {
+  stamps += 1;
+  return `..${new Date().toISOString().replace(/[-:T]/g, "_").replace(/\..*/, "")}.${process.pid}${stamps}`;
+}
+
+/** Writes the kubelet's next version of the volume at `root`: `replace` files from their sources, the others as they were. */
+function swapVolume(root: string, replace: Partial<Record<CredentialFile, string>>): void {
+  const previous = join(root, "..data");
+  let old: string | undefined;
+  try {
+    old = join(root, readlinkSync(previous));
+  } catch {
+    // The volume's first version.
+  }
+  const stamp = volumeStamp();
+  mkdirSync(join(root, stamp, "files"), { recursive: true, mode: 0o755 });
+  for (const file of CREDENTIAL_FILES) {
+    const target = join(root, stamp, "files", file);
+    copyFileSync(replace[file] ?? join(root, "files", file), target);
+    chmodSync(target, 0o400);
+  }
+  symlinkSync(stamp, join(root, "..data_tmp"));
+  renameSync(join(root, "..data_tmp"), previous);
+  if (old === undefined) symlinkSync(join("..data", "files"), join(root, "files"));
+  else rmSync(old, { recursive: true, force: true });
+}
+
+/** Replaces `file` in the instance's files with a copy of `source`: renamed over it, or a new volume version. */
+function deliver(member: Member, layout: Layout, files: Partial<Record<CredentialFile, string>>): void {
+  if (layout === "kubernetes") {
+    swapVolume(join(member.dir, "volume"), files);
+    return;
+  }
+  for (const [file, source] of Object.entries(files)) {
+    const target = member.path(file as CredentialFile);
+    const temporary = `${target}.new`;
+    copyFileSync(source, temporary);
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, target);
+  }
+}
+
+/** Copies the master's `files` to the instance. */
+function distribute(master: Master, member: Member, layout: Layout, files: readonly CredentialFile[]): void {
+  deliver(member, layout, Object.fromEntries(files.map((file) => [file, master.path(file)])));
+}
+
+async function startMember(master: Master, label: string, layout: Layout, env: Record<string, string>): Promise<Member> {
+  const dir = tempDir(`caas-fleet-${label}-`);
+  const path =
+    layout === "files" ? (file: CredentialFile) => join(dir, file) : (file: CredentialFile) => join(dir, "volume", "files", file);
+  if (layout === "kubernetes") {
+    mkdirSync(join(dir, "volume"));
+    chmodSync(join(dir, "volume"), 0o1777);
+    swapVolume(join(dir, "volume"), Object.fromEntries(CREDENTIAL_FILES.map((file) => [file, master.path(file)])));
+  } else {
+    for (const file of CREDENTIAL_FILES) {
+      copyFileSync(master.path(file), path(file));
+      chmodSync(path(file), 0o600);
+    }
+  }
+  const caas = await startCaas({
+    pki,
+    cwd: dir,
+    env: {
+      CAAS_SECRET_FILE: path("secret.json"),
+      CAAS_API_KEYS_FILE: path("keys.json"),
+      CAAS_ROOT_KEY_FILE: path("root-key"),
+      CAAS_KEYRING_FILE: path("keyring.json"),
+      CAAS_TLS_CERT: path("tls.crt"),
+      CAAS_TLS_KEY: path("tls.key"),
+      ...env,
+    },
+  });
+  return { label, dir, caas, path };
+}
+
+interface Fleet {
+  readonly master: Master;
+  readonly members: readonly Member[];
+  readonly nginx: RunningNginx;
+  readonly layout: Layout;
+}
+
+const running: { fleet?: Fleet; extra: RunningCaas[] } = { extra: [] };
+
+async function startFleet(layout: Layout, env: Record<string, string>): Promise<Fleet> {
+  const master = makeMaster();
+  const members = await Promise.all(["a", "b", "c"].map((label) => startMember(master, label, layout, env)));
+  const nginx = await startNginx(
+    members.map((member) => member.caas.port),
+    pki.caCertPem,
+  );
+  const fleet = { master, members, nginx, layout };
+  running.fleet = fleet;
+  return fleet;
+}
+
+afterEach(async () => {
+  const fleet = running.fleet;
+  running.fleet = undefined;
+  await fleet?.nginx.stop();
+  await Promise.all([...(fleet?.members.map((member) => member.caas.stop()) ?? []), ...running.extra.map((caas) => caas.stop())]);
+  running.extra = [];
+  if (fleet !== undefined) rmSync(fleet.master.dir, { recursive: true, force: true });
+});
+
+/** Where a request goes: an instance directly (keep-alive), or nginx on a fresh connection each time, so it takes turns. */
+interface Target {
+  readonly label: string;
+  readonly url: string;
+  readonly keepalive: boolean;
+}
+
+interface Route {
+  readonly seal: Target;
+  readonly open: Target;
+}
+
+const direct = (member: Member): Target => ({ label: member.label, url: member.caas.url, keepalive: true });
+
+/** Every ordered pair of distinct instances, and through nginx as often as all of them together. */
+function fleetRoutes(fleet: Fleet): Route[] {
+  const routes: Route[] = [];
+  for (const seal of fleet.members)
+    for (const open of fleet.members) if (seal !== open) routes.push({ seal: direct(seal), open: direct(open) });
+  const balanced: Target = { label: "nginx", url: fleet.nginx.url, keepalive: false };
+  for (let i = 0; i < 6; i++) routes.push({ seal: balanced, open: balanced });
+  return routes;
+}
+
+interface Counts {
+  requests: number;
+  ok: number;
+  /** No answer, or any answer but the expected one (an unknown version aside). */
+  failed: number;
+  /** A 200 that is wrong: match: false, or other data than was sealed. */
+  mismatched: number;
+  /** 503 key_version_unknown or secret_version_unknown with a Retry-After. */
+  unknownVersion: number;
+  /** The instances (or nginx) that answered an unknown version. */
+  readonly unknownAt: Set<string>;
+  /** What was sealed, by kind and version: "keyring v2", "secret v1". */
+  readonly sealed: Map<string, number>;
+  /** Each distinct failure, with how often it happened. */
+  readonly failures: Map<string, number>;
+}
+
+function newCounts(): Counts {
+  return { requests: 0, ok: 0, failed: 0, mismatched: 0, unknownVersion: 0, unknownAt: new Set(), sealed: new Map(), failures: new Map() };
+}
+
+function summary(counts: Counts): string {
+  const sealed = [...counts.sealed].map(([kind, n]) => `${kind}: ${n}`).join(", ");
+  const failures = [...counts.failures].map(([what, n]) => `${n}× ${what}`).join("; ");
+  return `${counts.requests} requests, ${counts.ok} ok, ${counts.failed} failed, ${counts.mismatched} wrong, ${counts.unknownVersion} unknown version (${[...counts.unknownAt].join(",")}); sealed ${sealed}${failures === "" ? "" : `; failures: ${failures}`}`;
+}
+
+type Json = Record<string, unknown>;
+
+interface Answer {
+  readonly status: number;
+  readonly json: Json;
+  readonly retryAfter: string | null;
+}
+
+const UNKNOWN_VERSION = new Set(["key_version_unknown", "secret_version_unknown"]);
+
+function fail(counts: Counts, what: string): void {
+  counts.failed += 1;
+  counts.failures.set(what, (counts.failures.get(what) ?? 0) + 1);
+}
+
+/** One request, counted; undefined (counted as failed) when no answer came. */
+async function send(counts: Counts, apiKey: string, target: Target, path: string, body: Json): Promise<Answer | undefined> {
+  counts.requests += 1;
+  try {
+    const answer = await fetch(`${target.url}${path}`, {
+      method: "POST",
+      keepalive: target.keepalive,
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify(body),
+      tls: { ca: pki.caCertPem },
+    } as RequestInit);
+    return { status: answer.status, json: (await answer.json()) as Json, retryAfter: answer.headers.get("retry-after") };
+  } catch (error) {
+    fail(counts, `${target.label} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+function codeOf(answer: Answer): string {
+  const error = answer.json.error as { code?: unknown } | undefined;
+  return typeof error?.code === "string" ? error.code : "";
+}
+
+/** A seal's answer: its JSON when it is a 200, else counted as failed. */
+function sealed(counts: Counts, target: Target, path: string, answer: Answer | undefined): Json | undefined {
+  if (answer === undefined) return undefined;
+  if (answer.status === 200) {
+    counts.ok += 1;
+    return answer.json;
+  }
+  fail(counts, `${target.label} ${path}: HTTP ${answer.status} ${codeOf(answer)}`);
+  return undefined;
+}
+
+/** An opening's answer: right, wrong, an unknown version said properly, or a failure. */
+function opened(counts: Counts, target: Target, path: string, answer: Answer | undefined, right: (json: Json) => boolean): void {
+  if (answer === undefined) return;
+  if (answer.status === 200) {
+    if (right(answer.json)) counts.ok += 1;
+    else counts.mismatched += 1;
+    return;
+  }
+  if (answer.status === 503 && UNKNOWN_VERSION.has(codeOf(answer)) && /^[1-9]\d*$/.test(answer.retryAfter ?? "")) {
+    counts.unknownVersion += 1;
+    counts.unknownAt.add(target.label);
+    return;
+  }
+  fail(counts, `${target.label} ${path}: HTTP ${answer.status} ${codeOf(answer)}`);
+}
+
+function noteSealed(counts: Counts, kind: string, version: number | undefined): void {
+  const name = `${kind} v${version ?? "?"}`;
+  counts.sealed.set(name, (counts.sealed.get(name) ?? 0) + 1);
+}
+
+/** The version a caas ciphertext (`caas:vN:…`) names. */
+function versionOf(ciphertext: unknown): number | undefined {
+  const match = /^caas:v(\d+):/.exec(typeof ciphertext === "string" ? ciphertext : "");
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** Seals on `route.seal` and opens on `route.open`: a keyring ciphertext, an envelope-mode oracle seal, a pseudonym. */
+async function exchange(counts: Counts, apiKey: string, route: Route, n: number): Promise<void> {
+  const { seal, open } = route;
+  const data = `fleet item ${n}`;
+  const ciphertext = sealed(counts, seal, "encrypt", await send(counts, apiKey, seal, `/keyring/${KEY}/encrypt`, { data, aad: AAD }));
+  if (ciphertext !== undefined) {
+    noteSealed(counts, "keyring", versionOf(ciphertext.ciphertext));
+    const answer = await send(counts, apiKey, open, `/keyring/${KEY}/decrypt`, { ciphertext: ciphertext.ciphertext, aad: AAD });
+    opened(counts, open, "decrypt", answer, (json) => json.data === data);
+  }
+  const envelope = sealed(counts, seal, "oracle", await send(counts, apiKey, seal, "/oracleinvocation", { data, wrap_with: KEY }));
+  if (envelope !== undefined) {
+    noteSealed(counts, "envelope", versionOf(envelope.wrapped_key));
+    const { data: sealedData, wrapped_key, mac, nonce } = envelope;
+    const answer = await send(counts, apiKey, open, "/oracleinvocation/decrypt", {
+      data: sealedData,
+      wrapped_key,
+      mac,
+      nonce,
+      wrap_with: KEY,
+    });
+    opened(counts, open, "oracle decrypt", answer, (json) => json.data === data);
+  }
+  const pseudonym = sealed(counts, seal, "/encrypt", await send(counts, apiKey, seal, "/encrypt", { userUUID: USER, sensitiveData: data }));
+  if (pseudonym !== undefined) {
+    const version = typeof pseudonym.version === "number" ? pseudonym.version : undefined;
+    noteSealed(counts, "secret", version);
+    const answer = await send(counts, apiKey, open, "/verify", {
+      userUUID: USER,
+      sensitiveData: data,
+      encrypted_data: pseudonym.encrypted_data,
+      version,
+    });
+    opened(counts, open, "/verify", answer, (json) => json.match === true);
+  }
+}
+
+interface Traffic {
+  readonly counts: Counts;
+  /** Stops every client after its current exchange; the counts, once all have stopped. */
+  stop(): Promise<Counts>;
+}
+
+/** CLIENTS loops, each going through `routes` in turn without pause until stopped. */
+function startTraffic(routes: readonly Route[], apiKey: string, counts: Counts = newCounts()): Traffic {
+  let stopping = false;
+  const client = async (id: number) => {
+    for (let n = id; !stopping; n += CLIENTS) await exchange(counts, apiKey, routes[n % routes.length]!, n);
+  };
+  const clients = Array.from({ length: CLIENTS }, (_, id) => client(id));
+  return {
+    counts,
+    async stop() {
+      stopping = true;
+      await Promise.all(clients);
+      return counts;
+    },
+  };
+}
+
+/** Sends SIGHUP and waits for the instance's next `reloaded` or `reload_failed` line; which of the two came. */
+async function reload(caas: RunningCaas): Promise<"reloaded" | "reload_failed"> {
+  const outcomes = () => logCount(caas.output(), "reloaded") + logCount(caas.output(), "reload_failed");
+  const before = { reloaded: logCount(caas.output(), "reloaded"), outcomes: outcomes() };
+  caas.process.kill("SIGHUP");
+  await waitFor(() => outcomes() > before.outcomes, "a reload's outcome", 10_000);
+  return logCount(caas.output(), "reloaded") > before.reloaded ? "reloaded" : "reload_failed";
+}
+
+/** The fingerprints /metrics labels caas_credentials_info with: one, unless workers disagree. */
+async function fingerprints(caas: RunningCaas): Promise<string[]> {
+  const page = await (await caas.ops("/metrics")).text();
+  return [...page.matchAll(/^caas_credentials_info\{fingerprint="([0-9a-f]+)"\} 1$/gm)].map((match) => match[1] ?? "");
+}
+
+/** The last line logged for `event`, parsed. */
+function lastLine(caas: RunningCaas, event: string): Json {
+  const line = caas
+    .output()
+    .split("\n")
+    .findLast((candidate) => candidate.includes(`"event":"${event}"`));
+  expect(line).toBeDefined();
+  return JSON.parse(line ?? "{}") as Json;
+}
+
+/** The versions an instance makes now, asked directly: its keyring ciphertexts' and its pseudonyms'. */
+async function versionsMade(counts: Counts, apiKey: string, target: Target): Promise<{ keyring?: number; secret?: number }> {
+  const ciphertext = sealed(counts, target, "encrypt", await send(counts, apiKey, target, `/keyring/${KEY}/encrypt`, { data: "probe" }));
+  const pseudonym = sealed(
+    counts,
+    target,
+    "/encrypt",
+    await send(counts, apiKey, target, "/encrypt", { userUUID: USER, sensitiveData: "probe" }),
+  );
+  return {
+    keyring: versionOf(ciphertext?.ciphertext),
+    secret: typeof pseudonym?.version === "number" ? pseudonym.version : undefined,
+  };
+}
+
+interface Switch {
+  /** When each instance first answered the new version, keyring and secret (ms since the epoch). */
+  readonly first: Map<string, number>;
+  /** Answers of the old version asked for after that instance had first answered the new one. */
+  oldAfterNew: number;
+  probes: number;
+}
+
+/** Asks every instance directly, about every 50 ms until `until`, which versions it makes; notes when each first makes `version`. */
+async function watchSwitch(members: readonly Member[], apiKey: string, counts: Counts, version: number, until: number): Promise<Switch> {
+  const result: Switch = { first: new Map(), oldAfterNew: 0, probes: 0 };
+  await Promise.all(
+    members.map(async (member) => {
+      while (Date.now() < until) {
+        const asked = Date.now();
+        const made = await versionsMade(counts, apiKey, direct(member));
+        const answered = Date.now();
+        result.probes += 1;
+        for (const kind of ["keyring", "secret"] as const) {
+          const name = `${member.label} ${kind}`;
+          const first = result.first.get(name);
+          if (made[kind] === version && first === undefined) result.first.set(name, answered);
+          if (made[kind] !== version && first !== undefined && asked > first) result.oldAfterNew += 1;
+        }
+        await Bun.sleep(50);
+      }
+    }),
+  );
+  return result;
+}
+
+/** Every instance holds the same files once each has loaded them: one fingerprint across the fleet. */
+async function fleetFingerprints(fleet: Fleet): Promise<Set<string>> {
+  return new Set((await Promise.all(fleet.members.map((member) => fingerprints(member.caas)))).flat());
+}
+
+describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own copy of the files", () => {
+  it("rotates a keyring key and the secret staged, reloaded one at a time, then promoted at a time: no failure, every instance switches within 1 s", async () => {
+    const fleet = await startFleet("files", { CAAS_RELOAD_ON_CHANGE: "false" });
+    const { master, members } = fleet;
+    const traffic = startTraffic(fleetRoutes(fleet), master.apiKey);
+    await Bun.sleep(500);
+
+    master.keyring("rotate", KEY);
+    cliOk("secret", "rotate", master.path("secret.json"));
+    for (const [index, member] of members.entries()) {
+      const started = Date.now();
+      distribute(master, member, "files", ["secret.json", "keyring.json"]);
+      expect(await reload(member.caas)).toBe("reloaded");
+      expect(lastLine(member.caas, "credentials_loaded")).toMatchObject({
+        activeSecretVersion: 1,
+        stagedSecretVersions: 1,
+        keyringActive: `${KEY}=1`,
+        keyringStaged: `${KEY}=1`,
+      });
+      if (index < members.length - 1) await Bun.sleep(Math.max(0, started + ROLLING_GAP_MS - Date.now()));
+    }
+    // What an operator checks before promoting: every instance loaded the same files.
+    expect((await fleetFingerprints(fleet)).size).toBe(1);
+
+    const activation = Date.now() + 3 * ROLLING_GAP_MS + 1_500;
+    const at = new Date(activation).toISOString();
+    master.keyring("promote", KEY, "2", "--at", at);
+    cliOk("secret", "promote", "2", master.path("secret.json"), "--at", at);
+    const watching = watchSwitch(members, master.apiKey, traffic.counts, 2, activation + 1_500);
+    const reloadedAt: number[] = [];
+    for (const [index, member] of members.entries()) {
+      const started = Date.now();
+      distribute(master, member, "files", ["secret.json", "keyring.json"]);
+      expect(await reload(member.caas)).toBe("reloaded");
+      reloadedAt.push(Date.now());
+      if (index < members.length - 1) await Bun.sleep(Math.max(0, started + ROLLING_GAP_MS - Date.now()));
+    }
+    const switched = await watching;
+    const counts = await traffic.stop();
+    const lags = [...switched.first].map(([name, first]) => `${name} +${first - activation} ms`);
+    console.log(
+      `fleet, staged rotation: ${summary(counts)}; switch after the activation time: ${lags.join(", ")}; ${switched.probes} probes`,
+    );
+
+    expect(Math.max(...reloadedAt)).toBeLessThan(activation);
+    expect(counts.failed).toBe(0);
+    expect(counts.mismatched).toBe(0);
+    expect(counts.unknownVersion).toBe(0);
+    expect(counts.failures).toEqual(new Map());
+    expect(counts.requests).toBeGreaterThan(300);
+    // The traffic crossed the switch: it sealed under both versions.
+    for (const kind of ["keyring", "envelope", "secret"]) {
+      expect(counts.sealed.get(`${kind} v1`)).toBeGreaterThan(0);
+      expect(counts.sealed.get(`${kind} v2`)).toBeGreaterThan(0);
+    }
+    expect([...switched.first.keys()].sort()).toEqual(
+      members.flatMap((member) => [`${member.label} keyring`, `${member.label} secret`]).sort(),
+    );
+    for (const first of switched.first.values()) {
+      expect(first).toBeGreaterThanOrEqual(activation);
+      expect(first - activation).toBeLessThan(SWITCH_TOLERANCE_MS);
+    }
+    expect(switched.oldAfterNew).toBe(0);
+    // Nobody reloaded at the activation: each switched on its own clock.
+    for (const member of members) expect(logCount(member.caas.output(), "reloaded")).toBe(2);
+  }, 40_000);
+});
