@@ -10,7 +10,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { addApiKey, cliOk, logCount, makeTestPki, type RunningCaas, startCaas, tempDir, type TestPki, waitFor } from "./harness.ts";
+import {
+  addApiKey,
+  cliOk,
+  logCount,
+  makeTestPki,
+  type RunningCaas,
+  startCaas,
+  tempDir,
+  type TestPki,
+  waitFor,
+  waitForLog,
+} from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
 
 if (!haveNginx) console.warn(`fleet: skipped: ${NGINX_MISSING}`);
@@ -454,70 +465,107 @@ async function fleetFingerprints(fleet: Fleet): Promise<Set<string>> {
   return new Set((await Promise.all(fleet.members.map((member) => fingerprints(member.caas)))).flat());
 }
 
+/** How a rolled-out change reaches a running instance. */
+type Trigger = "sighup" | "change";
+
+/**
+ * Copies the master's `files` to one instance after another, ROLLING_GAP_MS apart, each reloaded
+ * by SIGHUP at once, or left to notice the change itself; resolves once every one has logged a
+ * further `reloaded`.
+ */
+async function rollOut(fleet: Fleet, files: readonly CredentialFile[], trigger: Trigger): Promise<void> {
+  const expected = fleet.members.map((member) => logCount(member.caas.output(), "reloaded") + 1);
+  for (const [index, member] of fleet.members.entries()) {
+    const started = Date.now();
+    distribute(fleet.master, member, fleet.layout, files);
+    if (trigger === "sighup") expect(await reload(member.caas)).toBe("reloaded");
+    if (index < fleet.members.length - 1) await Bun.sleep(Math.max(0, started + ROLLING_GAP_MS - Date.now()));
+  }
+  await Promise.all(fleet.members.map((member, index) => waitForLog(member.caas, "reloaded", expected[index], 5_000)));
+}
+
+/**
+ * The rotation runbook under traffic: `keyring rotate` and `secret rotate` (staged), rolled out;
+ * the fingerprints compared; both promoted at one time a few seconds ahead, rolled out before
+ * it; then every instance watched across that time.
+ */
+async function stagedRotation(fleet: Fleet, trigger: Trigger): Promise<void> {
+  const { master, members } = fleet;
+  const traffic = startTraffic(fleetRoutes(fleet), master.apiKey);
+  await Bun.sleep(500);
+
+  master.keyring("rotate", KEY);
+  cliOk("secret", "rotate", master.path("secret.json"));
+  await rollOut(fleet, ["secret.json", "keyring.json"], trigger);
+  for (const member of members) {
+    expect(lastLine(member.caas, "credentials_loaded")).toMatchObject({
+      activeSecretVersion: 1,
+      stagedSecretVersions: 1,
+      keyringActive: `${KEY}=1`,
+      keyringStaged: `${KEY}=1`,
+    });
+  }
+  // What an operator checks before promoting: every instance loaded the same files.
+  expect((await fleetFingerprints(fleet)).size).toBe(1);
+
+  // Time for the rollout (the last instance may take up to 2.3 s to notice a change) and a margin.
+  const activation = Date.now() + 3 * ROLLING_GAP_MS + 2_500;
+  const at = new Date(activation).toISOString();
+  master.keyring("promote", KEY, "2", "--at", at);
+  cliOk("secret", "promote", "2", master.path("secret.json"), "--at", at);
+  const watching = watchSwitch(members, master.apiKey, traffic.counts, 2, activation + 1_500);
+  await rollOut(fleet, ["secret.json", "keyring.json"], trigger);
+  const rolledOut = Date.now();
+  const switched = await watching;
+  const counts = await traffic.stop();
+  const lags = [...switched.first].map(([name, first]) => `${name} +${first - activation} ms`);
+  console.log(
+    `fleet, staged rotation (${fleet.layout}, ${trigger}): ${summary(counts)}; rolled out ${activation - rolledOut} ms before the activation time; switched after it: ${lags.join(", ")}; ${switched.probes} probes`,
+  );
+
+  expect(rolledOut).toBeLessThan(activation);
+  expect(counts.failures).toEqual(new Map());
+  expect(counts.failed).toBe(0);
+  expect(counts.mismatched).toBe(0);
+  expect(counts.unknownVersion).toBe(0);
+  expect(counts.requests).toBeGreaterThan(300);
+  // The traffic crossed the switch: it sealed under both versions.
+  for (const kind of ["keyring", "envelope", "secret"]) {
+    expect(counts.sealed.get(`${kind} v1`)).toBeGreaterThan(0);
+    expect(counts.sealed.get(`${kind} v2`)).toBeGreaterThan(0);
+  }
+  expect([...switched.first.keys()].sort()).toEqual(
+    members.flatMap((member) => [`${member.label} keyring`, `${member.label} secret`]).sort(),
+  );
+  for (const first of switched.first.values()) {
+    expect(first).toBeGreaterThanOrEqual(activation);
+    expect(first - activation).toBeLessThan(SWITCH_TOLERANCE_MS);
+  }
+  expect(switched.oldAfterNew).toBe(0);
+  for (const member of members) {
+    // Two reloads each, none at the activation time: each instance switched on its own clock.
+    expect(logCount(member.caas.output(), "reloaded")).toBe(2);
+    expect(logCount(member.caas.output(), "reload_failed")).toBe(0);
+    expect(lastLine(member.caas, "reloaded")).toMatchObject({ applied: "credentials,tls" });
+  }
+}
+
 describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own copy of the files", () => {
-  it("rotates a keyring key and the secret staged, reloaded one at a time, then promoted at a time: no failure, every instance switches within 1 s", async () => {
-    const fleet = await startFleet("files", { CAAS_RELOAD_ON_CHANGE: "false" });
-    const { master, members } = fleet;
-    const traffic = startTraffic(fleetRoutes(fleet), master.apiKey);
-    await Bun.sleep(500);
+  it("rotates a keyring key and the secret staged, reloaded one at a time by SIGHUP, then promoted at a time: no failure, every instance switches within 1 s", async () => {
+    await stagedRotation(await startFleet("files", { CAAS_RELOAD_ON_CHANGE: "false" }), "sighup");
+  }, 40_000);
 
-    master.keyring("rotate", KEY);
-    cliOk("secret", "rotate", master.path("secret.json"));
-    for (const [index, member] of members.entries()) {
-      const started = Date.now();
-      distribute(master, member, "files", ["secret.json", "keyring.json"]);
-      expect(await reload(member.caas)).toBe("reloaded");
-      expect(lastLine(member.caas, "credentials_loaded")).toMatchObject({
-        activeSecretVersion: 1,
-        stagedSecretVersions: 1,
-        keyringActive: `${KEY}=1`,
-        keyringStaged: `${KEY}=1`,
-      });
-      if (index < members.length - 1) await Bun.sleep(Math.max(0, started + ROLLING_GAP_MS - Date.now()));
+  it("does the same rotation with each instance's files in a Kubernetes Secret volume, reloaded on change (the ..data swap)", async () => {
+    const fleet = await startFleet("kubernetes", {});
+    await stagedRotation(fleet, "change");
+    for (const member of fleet.members) {
+      expect(member.caas.output()).not.toContain('"signal":"SIGHUP"');
+      expect(logCount(member.caas.output(), "reload_requested")).toBe(2);
+      expect(lastLine(member.caas, "reload_requested")).toMatchObject({ reason: "files_changed" });
+      // Every file of the volume moved with the swap, so every one is named as changed.
+      expect(String(lastLine(member.caas, "reload_requested").files).split(",").sort()).toEqual(
+        CREDENTIAL_FILES.map((file) => member.path(file)).sort(),
+      );
     }
-    // What an operator checks before promoting: every instance loaded the same files.
-    expect((await fleetFingerprints(fleet)).size).toBe(1);
-
-    const activation = Date.now() + 3 * ROLLING_GAP_MS + 1_500;
-    const at = new Date(activation).toISOString();
-    master.keyring("promote", KEY, "2", "--at", at);
-    cliOk("secret", "promote", "2", master.path("secret.json"), "--at", at);
-    const watching = watchSwitch(members, master.apiKey, traffic.counts, 2, activation + 1_500);
-    const reloadedAt: number[] = [];
-    for (const [index, member] of members.entries()) {
-      const started = Date.now();
-      distribute(master, member, "files", ["secret.json", "keyring.json"]);
-      expect(await reload(member.caas)).toBe("reloaded");
-      reloadedAt.push(Date.now());
-      if (index < members.length - 1) await Bun.sleep(Math.max(0, started + ROLLING_GAP_MS - Date.now()));
-    }
-    const switched = await watching;
-    const counts = await traffic.stop();
-    const lags = [...switched.first].map(([name, first]) => `${name} +${first - activation} ms`);
-    console.log(
-      `fleet, staged rotation: ${summary(counts)}; switch after the activation time: ${lags.join(", ")}; ${switched.probes} probes`,
-    );
-
-    expect(Math.max(...reloadedAt)).toBeLessThan(activation);
-    expect(counts.failed).toBe(0);
-    expect(counts.mismatched).toBe(0);
-    expect(counts.unknownVersion).toBe(0);
-    expect(counts.failures).toEqual(new Map());
-    expect(counts.requests).toBeGreaterThan(300);
-    // The traffic crossed the switch: it sealed under both versions.
-    for (const kind of ["keyring", "envelope", "secret"]) {
-      expect(counts.sealed.get(`${kind} v1`)).toBeGreaterThan(0);
-      expect(counts.sealed.get(`${kind} v2`)).toBeGreaterThan(0);
-    }
-    expect([...switched.first.keys()].sort()).toEqual(
-      members.flatMap((member) => [`${member.label} keyring`, `${member.label} secret`]).sort(),
-    );
-    for (const first of switched.first.values()) {
-      expect(first).toBeGreaterThanOrEqual(activation);
-      expect(first - activation).toBeLessThan(SWITCH_TOLERANCE_MS);
-    }
-    expect(switched.oldAfterNew).toBe(0);
-    // Nobody reloaded at the activation: each switched on its own clock.
-    for (const member of members) expect(logCount(member.caas.output(), "reloaded")).toBe(2);
   }, 40_000);
 });
