@@ -55,6 +55,8 @@ export interface RunningNginx {
   readonly accessLog: string;
   /** The upstreams that have served a connection so far, as nginx logged them. */
   served(): Set<string>;
+  /** nginx's own lines of level error or worse: an upstream that refused or reset a connection, say. */
+  errors(): string[];
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,8 @@ export async function startNginx(upstreams: readonly number[], ca: string): Prom
     url,
     accessLog,
     served: () => new Set(existsSync(accessLog) ? readFileSync(accessLog, "utf8").split("\n").filter(Boolean) : []),
+    errors: () =>
+      (existsSync(errorLog) ? readFileSync(errorLog, "utf8").split("\n") : []).filter((line) => /\[(error|crit|alert|emerg)\]/.test(line)),
     stop,
   };
 }
