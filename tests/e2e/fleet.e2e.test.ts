@@ -10,6 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import {
   addApiKey,
   cli,
@@ -96,6 +97,7 @@ type Layout = "files" | "kubernetes";
 interface Member {
   readonly label: string;
   readonly dir: string;
+  readonly layout: Layout;
   readonly caas: RunningCaas;
   /** The path the instance is configured with for `file`. */
   path(file: CredentialFile): string;
@@ -130,14 +132,19 @@ function swapVolume(root: string, replace: Partial<Record<CredentialFile, string
   else rmSync(old, { recursive: true, force: true });
 }
 
-/** Replaces `file` in the instance's files with a copy of `source`: renamed over it, or a new volume version. */
-function deliver(member: Member, layout: Layout, files: Partial<Record<CredentialFile, string>>): void {
+/** Where `file` is read from in an instance directory `dir` laid out as `layout`. */
+function pathIn(dir: string, layout: Layout, file: CredentialFile): string {
+  return layout === "files" ? join(dir, file) : join(dir, "volume", "files", file);
+}
+
+/** Puts a copy of each source in the instance directory `dir` in place of its file: renamed over it, or in a new volume version. */
+function lay(dir: string, layout: Layout, files: Partial<Record<CredentialFile, string>>): void {
   if (layout === "kubernetes") {
-    swapVolume(join(member.dir, "volume"), files);
+    swapVolume(join(dir, "volume"), files);
     return;
   }
   for (const [file, source] of Object.entries(files)) {
-    const target = member.path(file as CredentialFile);
+    const target = pathIn(dir, layout, file as CredentialFile);
     const temporary = `${target}.new`;
     copyFileSync(source, temporary);
     chmodSync(temporary, 0o600);
@@ -145,25 +152,23 @@ function deliver(member: Member, layout: Layout, files: Partial<Record<Credentia
   }
 }
 
-/** Copies the master's `files` to the instance. */
-function distribute(master: Master, member: Member, layout: Layout, files: readonly CredentialFile[]): void {
-  deliver(member, layout, Object.fromEntries(files.map((file) => [file, master.path(file)])));
+function deliver(member: Member, files: Partial<Record<CredentialFile, string>>): void {
+  lay(member.dir, member.layout, files);
+}
+
+/** Copies the master's `files` to the instance, as a configuration manager would. */
+function distribute(master: Master, member: Member, files: readonly CredentialFile[]): void {
+  deliver(member, Object.fromEntries(files.map((file) => [file, master.path(file)])));
 }
 
 async function startMember(master: Master, label: string, layout: Layout, env: Record<string, string>): Promise<Member> {
   const dir = tempDir(`caas-fleet-${label}-`);
-  const path =
-    layout === "files" ? (file: CredentialFile) => join(dir, file) : (file: CredentialFile) => join(dir, "volume", "files", file);
+  const path = (file: CredentialFile) => pathIn(dir, layout, file);
   if (layout === "kubernetes") {
     mkdirSync(join(dir, "volume"));
     chmodSync(join(dir, "volume"), 0o1777);
-    swapVolume(join(dir, "volume"), Object.fromEntries(CREDENTIAL_FILES.map((file) => [file, master.path(file)])));
-  } else {
-    for (const file of CREDENTIAL_FILES) {
-      copyFileSync(master.path(file), path(file));
-      chmodSync(path(file), 0o600);
-    }
   }
+  lay(dir, layout, Object.fromEntries(CREDENTIAL_FILES.map((file) => [file, master.path(file)])));
   const caas = await startCaas({
     pki,
     cwd: dir,
@@ -180,14 +185,13 @@ async function startMember(master: Master, label: string, layout: Layout, env: R
   cleanups.push(async () => {
     await caas.stop();
   });
-  return { label, dir, caas, path };
+  return { label, dir, layout, caas, path };
 }
 
 interface Fleet {
   readonly master: Master;
   readonly members: readonly Member[];
   readonly nginx: RunningNginx;
-  readonly layout: Layout;
 }
 
 async function startFleet(layout: Layout, env: Record<string, string>): Promise<Fleet> {
@@ -198,7 +202,7 @@ async function startFleet(layout: Layout, env: Record<string, string>): Promise<
     pki.caCertPem,
   );
   cleanups.push(() => nginx.stop());
-  return { master, members, nginx, layout };
+  return { master, members, nginx };
 }
 
 /** Where a request goes: an instance directly (keep-alive), or nginx on a fresh connection each time, so it takes turns. */
@@ -552,7 +556,7 @@ async function rollOut(fleet: Fleet, files: readonly CredentialFile[], trigger: 
   const expected = fleet.members.map((member) => logCount(member.caas.output(), "reloaded") + 1);
   for (const [index, member] of fleet.members.entries()) {
     const started = Date.now();
-    distribute(fleet.master, member, fleet.layout, files);
+    distribute(fleet.master, member, files);
     if (trigger === "sighup") expect(await reload(member.caas)).toBe("reloaded");
     if (index < fleet.members.length - 1) await Bun.sleep(Math.max(0, started + gapMs - Date.now()));
   }
@@ -595,7 +599,7 @@ async function stagedRotation(fleet: Fleet, trigger: Trigger): Promise<void> {
   const counts = await traffic.stop();
   const lags = [...switched.first].map(([name, first]) => `${name} +${first - activation} ms`);
   console.log(
-    `fleet, staged rotation (${fleet.layout}, ${trigger}): ${summary(counts)}; rolled out ${activation - rolledOut} ms before the activation time; switched after it: ${lags.join(", ")}; ${switched.probes} probes`,
+    `fleet, staged rotation (${fleet.members[0]?.layout}, ${trigger}): ${summary(counts)}; rolled out ${activation - rolledOut} ms before the activation time; switched after it: ${lags.join(", ")}; ${switched.probes} probes`,
   );
 
   expect(rolledOut).toBeLessThan(activation);
@@ -637,6 +641,20 @@ function expectUnknownVersion(answer: Answer, code: "key_version_unknown" | "sec
     code,
     retryAfter: expect.stringMatching(/^[1-9]\d*$/),
   });
+}
+
+/** The common name of the certificate an instance presents to a new connection. */
+async function presentedName(caas: RunningCaas): Promise<string> {
+  const socket = connect({ host: "127.0.0.1", port: caas.port, ca: pki.caCertPem, servername: "localhost" });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", resolve);
+      socket.once("error", reject);
+    });
+    return String(socket.getPeerCertificate().subject.CN);
+  } finally {
+    socket.destroy();
+  }
 }
 
 /** What a member that lags behind answers for material of a version it lacks, made on `maker`. */
@@ -757,13 +775,15 @@ describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own co
     await rollOut({ ...fleet, members: [a, b] }, ["keyring.json"], "sighup", 0);
     const held = await fingerprints(c.caas);
     expect(held).toHaveLength(1);
+    expect(await presentedName(c.caas)).toBe("server");
     // A certificate renewed without its key: it does not match tls.key.
     const other = makeTestPki(pki.dir, "renewed");
-    deliver(c, fleet.layout, { "keyring.json": master.path("keyring.json"), "tls.crt": other.serverCert });
+    deliver(c, { "keyring.json": master.path("keyring.json"), "tls.crt": other.serverCert });
     expect(await reload(c.caas)).toBe("reload_failed");
     const failed = lastLine(c.caas, "reload_failed");
     expect(failed).toMatchObject({ applied: "nothing", fingerprint: held[0] });
     expect(await fingerprints(c.caas)).toEqual(held);
+    expect(await presentedName(c.caas)).toBe("server");
     expect(await versionsMade(newCounts(), master.apiKey, direct(c))).toEqual({ keyring: 1, secret: 1 });
     await expectLaggard(master.apiKey, direct(a), direct(c), 2);
     await Bun.sleep(500);
@@ -775,7 +795,7 @@ describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own co
     expect(logCount(c.caas.output(), "reloaded")).toBe(0);
 
     // The certificate put right, the same reload applies all of it.
-    deliver(c, fleet.layout, { "tls.crt": master.path("tls.crt") });
+    deliver(c, { "tls.crt": master.path("tls.crt") });
     expect(await reload(c.caas)).toBe("reloaded");
     expect(await fingerprints(c.caas)).toEqual(await fingerprints(a.caas));
     expect(await versionsMade(newCounts(), master.apiKey, direct(c))).toEqual({ keyring: 2, secret: 1 });
@@ -801,7 +821,7 @@ describe("a supervisor with two workers", () => {
     // Changed on disk, not reloaded: a worker must not pick these up on its own.
     master.keyring("rotate", KEY, "--activate-in", "0");
     cliOk("secret", "rotate", "--activate-in", "0", master.path("secret.json"));
-    distribute(master, member, "files", ["secret.json", "keyring.json"]);
+    distribute(master, member, ["secret.json", "keyring.json"]);
 
     const workers = Bun.spawnSync(["pgrep", "-P", String(caas.process.pid)])
       .stdout.toString()
