@@ -407,14 +407,16 @@ function startTraffic(routes: readonly Route[], apiKey: string, counts: Counts =
     for (let n = id; !stopping; n += CLIENTS) await exchange(counts, apiKey, routes[n % routes.length]!, n);
   };
   const clients = Array.from({ length: CLIENTS }, (_, id) => client(id));
-  return {
-    counts,
-    async stop() {
-      stopping = true;
-      await Promise.all(clients);
-      return counts;
-    },
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(clients);
+    return counts;
   };
+  // A scenario that fails midway leaves no client hammering instances that are gone.
+  cleanups.push(async () => {
+    await stop();
+  });
+  return { counts, stop };
 }
 
 /** Sends SIGHUP and waits for the instance's next `reloaded` or `reload_failed` line; which of the two came. */
