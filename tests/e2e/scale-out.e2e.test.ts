@@ -7,55 +7,17 @@
  * keeps answering. The nginx configuration is deploy/nginx-caas-stream.conf with test ports.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
 
-const NGINX = "/usr/sbin/nginx";
-/** Debian builds the stream module as a dynamic module (package libnginx-mod-stream). */
-const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
-const staticStream =
-  existsSync(NGINX) && /--with-stream(?!=dynamic)(\s|$)/.test(Bun.spawnSync([NGINX, "-V"], { stderr: "pipe" }).stderr.toString());
-const haveNginx = existsSync(NGINX) && (staticStream || existsSync(STREAM_MODULE));
-if (!haveNginx) {
-  console.warn(
-    `scale-out: skipped: needs ${NGINX} with the stream module (apt-get install nginx libnginx-mod-stream; .ci/run installs them)`,
-  );
-}
+if (!haveNginx) console.warn(`scale-out: skipped: ${NGINX_MISSING}`);
 
 const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const CLIENTS = 8;
 const LOAD_MS = 3_000;
 const STOP_AFTER_MS = 1_200;
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
-/** The deploy example's `stream` block, with the test's ports and every path inside `dir`. */
-function nginxConfig(dir: string, listen: number, upstreams: number[]): string {
-  const example = readFileSync(join(import.meta.dir, "../../deploy/nginx-caas-stream.conf"), "utf8");
-  const stream = example.slice(example.indexOf("stream {"));
-  expect(stream.startsWith("stream {")).toBe(true);
-  const servers = upstreams.map((port) => `server 127.0.0.1:${port};`).join(" ");
-  return [
-    staticStream ? "" : `load_module ${STREAM_MODULE};`,
-    "daemon off;",
-    "master_process on;",
-    "worker_processes 1;",
-    `pid ${join(dir, "nginx.pid")};`,
-    `error_log ${join(dir, "error.log")} info;`,
-    "events { worker_connections 1024; }",
-    stream
-      .replace("stream {", `stream {\n    log_format upstream '$upstream_addr';\n    access_log ${join(dir, "access.log")} upstream;`)
-      .replace(/upstream caas \{[^}]*\}/, `upstream caas { ${servers} }`)
-      .replace(/listen [^;]+;/, `listen 127.0.0.1:${listen};`),
-  ].join("\n");
-}
 
 let files: string;
 let pki: TestPki;
@@ -63,8 +25,7 @@ let standardKey: string;
 let keyringKey: string;
 let first: RunningCaas;
 let second: RunningCaas;
-let nginx: Subprocess<"ignore", "pipe", "pipe"> | undefined;
-let nginxDir: string;
+let nginx: RunningNginx;
 let balancedUrl: string;
 
 const encryptAt = (base: string, sensitiveData: string, keepalive = true) =>
@@ -117,44 +78,15 @@ beforeAll(async () => {
   };
   [first, second] = await Promise.all([startCaas({ pki, env }), startCaas({ pki, env })]);
 
-  nginxDir = tempDir("caas-nginx-");
-  const listen = freePort();
-  const conf = join(nginxDir, "nginx.conf");
-  writeFileSync(conf, nginxConfig(nginxDir, listen, [first.port, second.port]));
-  const test = Bun.spawnSync([NGINX, "-t", "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (test.exitCode !== 0) throw new Error(`nginx -t failed: ${test.stderr.toString()}`);
-  nginx = Bun.spawn([NGINX, "-p", nginxDir, "-e", join(nginxDir, "error.log"), "-c", conf], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  balancedUrl = `https://127.0.0.1:${listen}`;
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const up = await fetch(`${balancedUrl}/healthz`, { tls: { ca: pki.caCertPem } } as RequestInit).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (nginx.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`nginx did not start (exit ${nginx.exitCode}): ${readFileSync(join(nginxDir, "error.log"), "utf8")}`);
-    }
-    await Bun.sleep(20);
-  }
+  nginx = await startNginx([first.port, second.port], pki.caCertPem);
+  balancedUrl = nginx.url;
 });
 
 afterAll(async () => {
   if (!haveNginx) return;
-  if (nginx && nginx.exitCode === null) {
-    nginx.kill("SIGTERM");
-    await nginx.exited;
-  }
+  await nginx?.stop();
   await Promise.all([first?.stop(), second?.stop()]);
   rmSync(files, { recursive: true, force: true });
-  rmSync(nginxDir, { recursive: true, force: true });
   rmSync(pki.dir, { recursive: true, force: true });
 });
 
@@ -169,11 +101,9 @@ describe("two instances behind nginx (stream, TLS passthrough)", () => {
     for (let i = 0; i < 8; i++) balanced.push(await digestAt(balancedUrl, data, false));
     expect(new Set(balanced)).toEqual(new Set([direct[0]]));
     // nginx logs a connection when it closes; both instances answered some of them.
-    const log = join(nginxDir, "access.log");
     const deadline = Date.now() + 5_000;
-    const served = () => new Set(existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
-    while (served().size < 2 && Date.now() < deadline) await Bun.sleep(20);
-    expect(served()).toEqual(new Set([`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`]));
+    while (nginx.served().size < 2 && Date.now() < deadline) await Bun.sleep(20);
+    expect(nginx.served()).toEqual(new Set([`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`]));
   });
 
   it.skipIf(!haveNginx)("decrypt each other's keyring ciphertexts, directly and through nginx", async () => {
