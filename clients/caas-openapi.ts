@@ -314,6 +314,206 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/keyring/{name}/sign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign data with the key's active version
+         * @description ed25519, ecdsa-p256 (r‖s by default, format der for ASN.1) or rsa-2048 (PSS by default, padding pkcs1 for PKCS#1 v1.5) keys; 400 unsupported_operation for another type. Scope keyring:NAME or keyring:NAME:sign. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.sign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/sign/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign many
+         * @description Up to 1000 items (CAAS_BATCH_MAX; more is 413 batch_too_large), in order; an item that fails gets {"error":{"code","message"}} in its place while the others are answered. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.sign_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/hmac": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * HMAC-SHA-256 of data under the key's active version
+         * @description hmac-sha256 keys only. Scope keyring:NAME or keyring:NAME:sign. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.hmac"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/hmac/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * MAC many
+         * @description Up to 1000 items (CAAS_BATCH_MAX; more is 413 batch_too_large), in order; an item that fails gets {"error":{"code","message"}} in its place while the others are answered. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.hmac_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a caas signature or MAC over data
+         * @description valid false for a signature or MAC that is not this key's over this data; 400 invalid_signature for a string that is not caas:v<version>:<base64>, key_version_retired for a version below the minimum; 503 key_version_unknown for a version above any this instance holds. MACs are compared in constant time. Scope keyring:NAME or keyring:NAME:verify. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/verify/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify many
+         * @description Up to 1000 items (CAAS_BATCH_MAX; more is 413 batch_too_large), in order; an item that fails gets {"error":{"code","message"}} in its place while the others are answered. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.verify_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/jwt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign a JWT with the key's active version
+         * @description caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days); claims holding iat or exp are 400 invalid_body. Scope keyring:NAME or keyring:NAME:sign. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.jwt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/jwt/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a JWT this key signed
+         * @description valid true with the claims and kid, or valid false with a reason: malformed, bad_signature, expired, not_yet_valid, wrong_audience, wrong_issuer, unknown_kid (another key, or a retired version), wrong_alg (alg not the key's: "none", HS256 against a signing key). 503 key_version_unknown for a kid naming a version above any this instance holds. Scope keyring:NAME or keyring:NAME:verify. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        post: operations["keyring.jwt_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keyring/{name}/public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The key's public versions
+         * @description Every version that verifies (staged, active, decrypt-only), with its state, as PEM (SubjectPublicKeyInfo) and as a JWK. Signing keys only. Scope keyring:NAME or keyring:NAME:verify. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         */
+        get: operations["keyring.public_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The JSON Web Key Set of every published signing key
+         * @description Every version that verifies (staged, active, decrypt-only) of each key created with --publish; never an HMAC key, a private member or an unpublished key. Cache-Control: public, max-age=300.
+         */
+        get: operations["get.well-knownJwks.json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oracleinvocation/": {
         parameters: {
             query?: never;
@@ -388,11 +588,17 @@ export interface components {
          * @description Stable machine-readable code
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "empty_body" | "invalid_utf8" | "invalid_text" | "invalid_body" | "invalid_encoding" | "invalid_uuid" | "invalid_target" | "authentication_failed" | "plaintext_not_utf8" | "invalid_ciphertext" | "key_version_retired" | "secret_version_retired" | "unauthorized" | "forbidden" | "not_found" | "unknown_key" | "method_not_allowed" | "body_too_large" | "batch_too_large" | "unsupported_media_type" | "rate_limited" | "not_ready" | "busy" | "audit_unavailable" | "key_version_unknown" | "secret_version_unknown" | "internal";
+        ErrorCode: "invalid_json" | "empty_body" | "invalid_utf8" | "invalid_text" | "invalid_body" | "invalid_encoding" | "invalid_uuid" | "invalid_target" | "authentication_failed" | "plaintext_not_utf8" | "invalid_ciphertext" | "invalid_signature" | "unsupported_operation" | "key_version_retired" | "secret_version_retired" | "unauthorized" | "forbidden" | "not_found" | "unknown_key" | "method_not_allowed" | "body_too_large" | "batch_too_large" | "unsupported_media_type" | "rate_limited" | "not_ready" | "busy" | "audit_unavailable" | "key_version_unknown" | "secret_version_unknown" | "internal";
         /** HealthAnswer */
         HealthAnswer: {
             /** @constant */
             status: "ok";
+        };
+        /** Jwks */
+        Jwks: {
+            keys: {
+                [key: string]: string;
+            }[];
         };
         /** KeyringDatakeyAnswer */
         KeyringDatakeyAnswer: {
@@ -489,6 +695,143 @@ export interface components {
              */
             encoding?: "utf8" | "base64";
         };
+        /** KeyringHmacAnswer */
+        KeyringHmacAnswer: {
+            /**
+             * @description A caas MAC: caas:v<version>:<base64 of HMAC-SHA-256>
+             * @example caas:v1:9t8WJ2Zk3mS3bq1m0x5w8E4pL6rT7yU2iO1aS3dF5gH=
+             */
+            hmac: string;
+            /**
+             * @description The key version that made it
+             * @example 2
+             */
+            version: number;
+        };
+        /** KeyringHmacBatch */
+        KeyringHmacBatch: {
+            /** @description One result per item, in order: the answer, or that item's error */
+            results: (components["schemas"]["KeyringHmacAnswer"] | components["schemas"]["ErrorAnswer"])[];
+        };
+        /**
+         * KeyringHmacBatchRequest
+         * @example {
+         *       "items": [
+         *         {
+         *           "data": "order 42 shipped"
+         *         }
+         *       ]
+         *     }
+         */
+        KeyringHmacBatchRequest: {
+            /** @description At most 1000 items (CAAS_BATCH_MAX); an empty list gets an empty list */
+            items: components["schemas"]["KeyringHmacRequest"][];
+        };
+        /**
+         * KeyringHmacRequest
+         * @example {
+         *       "data": "{\"event\":\"order.shipped\"}"
+         *     }
+         */
+        KeyringHmacRequest: {
+            /**
+             * @description Text, or base64 bytes with encoding base64
+             * @example order 42 shipped
+             */
+            data: string;
+            /**
+             * @description utf8 (default): the data is text; base64: the data is bytes, in standard padded base64
+             * @example utf8
+             */
+            encoding?: "utf8" | "base64";
+        };
+        /** KeyringJwtAnswer */
+        KeyringJwtAnswer: {
+            /**
+             * @description The compact JWS
+             * @example eyJhbGciOiJFUzI1NiIsImtpZCI6InNlc3Npb25zLnYyIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl
+             */
+            token: string;
+            /**
+             * @description The key version that signed it: <name>.v<version>
+             * @example sessions.v2
+             */
+            kid: string;
+            /**
+             * @description The key version that made it
+             * @example 2
+             */
+            version: number;
+        };
+        /** KeyringJwtInvalid */
+        KeyringJwtInvalid: {
+            /** @constant */
+            valid: false;
+            /**
+             * @description Why it is refused: a stable string
+             * @default malformed
+             * @enum {string}
+             */
+            reason: "malformed" | "bad_signature" | "expired" | "not_yet_valid" | "wrong_audience" | "wrong_issuer" | "unknown_kid" | "wrong_alg";
+        };
+        /**
+         * KeyringJwtRequest
+         * @example {
+         *       "claims": {
+         *         "sub": "user-42"
+         *       },
+         *       "expires_in": 900
+         *     }
+         */
+        KeyringJwtRequest: {
+            /**
+             * @description The token's claims (sub, aud, iss, nbf, anything); iat and exp are caas's own and may not be given
+             * @example {
+             *       "sub": "user-42",
+             *       "aud": "api"
+             *     }
+             */
+            claims: {
+                [key: string]: unknown;
+            };
+            /** @description Seconds until exp: 1 to 2,592,000 (30 days); 3600 when absent */
+            expires_in?: number;
+        };
+        /** KeyringJwtValid */
+        KeyringJwtValid: {
+            /** @constant */
+            valid: true;
+            claims: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The key version that signed it: <name>.v<version>
+             * @example sessions.v2
+             */
+            kid: string;
+        };
+        /** KeyringJwtVerifyAnswer */
+        KeyringJwtVerifyAnswer: components["schemas"]["KeyringJwtValid"] | components["schemas"]["KeyringJwtInvalid"];
+        /**
+         * KeyringJwtVerifyRequest
+         * @example {
+         *       "token": "eyJhbGciOiJFUzI1NiIsImtpZCI6InNlc3Npb25zLnYyIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
+         *       "audience": "api"
+         *     }
+         */
+        KeyringJwtVerifyRequest: {
+            /**
+             * @description A compact JWS
+             * @example eyJhbGciOiJFUzI1NiIsImtpZCI6InNlc3Npb25zLnYyIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl
+             */
+            token: string;
+            /** @description aud must be (or hold) this */
+            audience?: string;
+            /** @description iss must be this */
+            issuer?: string;
+            /** @description Seconds of clock skew allowed on exp and nbf (0 to 300; 0 when absent) */
+            leeway?: number;
+        };
         /** KeyringOpenedAnswer */
         KeyringOpenedAnswer: {
             /** @description The plaintext: text, or standard base64 with encoding base64 */
@@ -498,6 +841,32 @@ export interface components {
         KeyringOpenedBatch: {
             /** @description One result per item, in order: the answer, or that item's error */
             results: (components["schemas"]["KeyringOpenedAnswer"] | components["schemas"]["ErrorAnswer"])[];
+        };
+        /** KeyringPublicKeyAnswer */
+        KeyringPublicKeyAnswer: {
+            name: string;
+            /** @enum {string} */
+            type: "ed25519" | "ecdsa-p256" | "rsa-2048";
+            versions: {
+                /**
+                 * @description The key version that made it
+                 * @example 2
+                 */
+                version: number;
+                /** @enum {string} */
+                state: "staged" | "active" | "decrypt-only";
+                /**
+                 * @description The key version that signed it: <name>.v<version>
+                 * @example sessions.v2
+                 */
+                kid: string;
+                /** @description SubjectPublicKeyInfo, PEM */
+                pem: string;
+                /** @description The public key as a JWK (kty and its public members, kid, alg, use sig); never a private member */
+                jwk: {
+                    [key: string]: string;
+                };
+            }[];
         };
         /**
          * KeyringRewrapBatchRequest
@@ -548,6 +917,119 @@ export interface components {
         KeyringSealedBatch: {
             /** @description One result per item, in order: the answer, or that item's error */
             results: (components["schemas"]["KeyringSealedAnswer"] | components["schemas"]["ErrorAnswer"])[];
+        };
+        /** KeyringSignAnswer */
+        KeyringSignAnswer: {
+            /**
+             * @description A caas signature: caas:v<version>:<base64>
+             * @example caas:v2:MEUCIQDh3r2tq8v6Z0Xa1i2dM1sI6Hk3G9p1nq0lV3m6yQKnZwIgZ2o7bqJ4e0U1l9Qb0S8A6m1xX3v5mP2nq7c8d9e0f1g=
+             */
+            signature: string;
+            /**
+             * @description The key version that made it
+             * @example 2
+             */
+            version: number;
+        };
+        /** KeyringSignBatch */
+        KeyringSignBatch: {
+            /** @description One result per item, in order: the answer, or that item's error */
+            results: (components["schemas"]["KeyringSignAnswer"] | components["schemas"]["ErrorAnswer"])[];
+        };
+        /**
+         * KeyringSignBatchRequest
+         * @example {
+         *       "items": [
+         *         {
+         *           "data": "order 42 shipped"
+         *         }
+         *       ]
+         *     }
+         */
+        KeyringSignBatchRequest: {
+            /** @description At most 1000 items (CAAS_BATCH_MAX); an empty list gets an empty list */
+            items: components["schemas"]["KeyringSignRequest"][];
+        };
+        /**
+         * KeyringSignRequest
+         * @example {
+         *       "data": "order 42 shipped"
+         *     }
+         */
+        KeyringSignRequest: {
+            /**
+             * @description Text, or base64 bytes with encoding base64
+             * @example order 42 shipped
+             */
+            data: string;
+            /**
+             * @description utf8 (default): the data is text; base64: the data is bytes, in standard padded base64
+             * @example utf8
+             */
+            encoding?: "utf8" | "base64";
+            /** @description ecdsa-p256 keys only: p1363 (default), r‖s in 64 bytes as JWS and Web Crypto use; der, ASN.1 as OpenSSL makes it */
+            format?: "p1363" | "der";
+            /** @description rsa-2048 keys only: pss (default; SHA-256, MGF1-SHA-256, 32-byte salt) or pkcs1 (PKCS#1 v1.5) */
+            padding?: "pss" | "pkcs1";
+        };
+        /** KeyringVerifyAnswer */
+        KeyringVerifyAnswer: {
+            /** @description Whether it is this key's, over this data */
+            valid: boolean;
+        };
+        /** KeyringVerifyBatch */
+        KeyringVerifyBatch: {
+            /** @description One result per item, in order: the answer, or that item's error */
+            results: (components["schemas"]["KeyringVerifyAnswer"] | components["schemas"]["ErrorAnswer"])[];
+        };
+        /**
+         * KeyringVerifyBatchRequest
+         * @example {
+         *       "items": [
+         *         {
+         *           "data": "order 42 shipped",
+         *           "signature": "caas:v1:..."
+         *         }
+         *       ]
+         *     }
+         */
+        KeyringVerifyBatchRequest: {
+            /** @description At most 1000 items (CAAS_BATCH_MAX); an empty list gets an empty list */
+            items: components["schemas"]["KeyringVerifyRequest"][];
+        };
+        /**
+         * KeyringVerifyRequest
+         * @description signature for a signing key, hmac for an hmac-sha256 key: exactly one of them
+         * @example {
+         *       "data": "order 42 shipped",
+         *       "signature": "caas:v2:MEUCIQDh3r2tq8v6Z0Xa1i2dM1sI6Hk3G9p1nq0lV3m6yQKnZwIgZ2o7bqJ4e0U1l9Qb0S8A6m1xX3v5mP2nq7c8d9e0f1g="
+         *     }
+         */
+        KeyringVerifyRequest: {
+            /**
+             * @description Text, or base64 bytes with encoding base64
+             * @example order 42 shipped
+             */
+            data: string;
+            /**
+             * @description utf8 (default): the data is text; base64: the data is bytes, in standard padded base64
+             * @example utf8
+             */
+            encoding?: "utf8" | "base64";
+            /**
+             * @description A caas signature: caas:v<version>:<base64>
+             * @example caas:v2:MEUCIQDh3r2tq8v6Z0Xa1i2dM1sI6Hk3G9p1nq0lV3m6yQKnZwIgZ2o7bqJ4e0U1l9Qb0S8A6m1xX3v5mP2nq7c8d9e0f1g=
+             */
+            signature?: string;
+            /**
+             * @description A caas MAC: caas:v<version>:<base64 of HMAC-SHA-256>
+             * @example caas:v1:9t8WJ2Zk3mS3bq1m0x5w8E4pL6rT7yU2iO1aS3dF5gH=
+             */
+            hmac?: string;
+            /** @description ecdsa-p256 keys only: p1363 (default), r‖s in 64 bytes as JWS and Web Crypto use; der, ASN.1 as OpenSSL makes it */
+            format?: "p1363" | "der";
+            /** @description rsa-2048 keys only: pss (default; SHA-256, MGF1-SHA-256, 32-byte salt) or pkcs1 (PKCS#1 v1.5) */
+            padding?: "pss" | "pkcs1";
         };
         /** OpenRequest */
         OpenRequest: {
@@ -882,7 +1364,7 @@ export interface operations {
                     "application/json": components["schemas"]["OracleAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -891,7 +1373,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text" | "unsupported_operation";
                         };
                     };
                 };
@@ -1125,7 +1607,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenedText"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text, invalid_encoding, authentication_failed, plaintext_not_utf8, invalid_ciphertext, key_version_retired. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text, invalid_encoding, authentication_failed, plaintext_not_utf8, unsupported_operation, invalid_ciphertext, key_version_retired. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1134,7 +1616,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text" | "invalid_encoding" | "authentication_failed" | "plaintext_not_utf8" | "invalid_ciphertext" | "key_version_retired";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text" | "invalid_encoding" | "authentication_failed" | "plaintext_not_utf8" | "unsupported_operation" | "invalid_ciphertext" | "key_version_retired";
                         };
                     };
                 };
@@ -1780,7 +2262,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringSealedAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text, invalid_encoding. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_text, invalid_encoding. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1789,7 +2271,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text" | "invalid_encoding";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_text" | "invalid_encoding";
                         };
                     };
                 };
@@ -1927,7 +2409,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringSealedBatch"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1936,7 +2418,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
                         };
                     };
                 };
@@ -2070,7 +2552,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringOpenedAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_ciphertext, key_version_retired, authentication_failed, invalid_text, plaintext_not_utf8. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_ciphertext, key_version_retired, authentication_failed, invalid_text, plaintext_not_utf8. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2079,7 +2561,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_ciphertext" | "key_version_retired" | "authentication_failed" | "invalid_text" | "plaintext_not_utf8";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_ciphertext" | "key_version_retired" | "authentication_failed" | "invalid_text" | "plaintext_not_utf8";
                         };
                     };
                 };
@@ -2217,7 +2699,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringOpenedBatch"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2226,7 +2708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
                         };
                     };
                 };
@@ -2360,7 +2842,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringSealedAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_ciphertext, key_version_retired, authentication_failed, invalid_text. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_ciphertext, key_version_retired, authentication_failed, invalid_text. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2369,7 +2851,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_ciphertext" | "key_version_retired" | "authentication_failed" | "invalid_text";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_ciphertext" | "key_version_retired" | "authentication_failed" | "invalid_text";
                         };
                     };
                 };
@@ -2507,7 +2989,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringSealedBatch"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2516,7 +2998,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
                         };
                     };
                 };
@@ -2646,7 +3128,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringDatakeyAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2655,7 +3137,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
                         };
                     };
                 };
@@ -2760,6 +3242,1309 @@ export interface operations {
             };
         };
     };
+    "keyring.sign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": "order 42 shipped"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringSignRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringSignAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_text, invalid_encoding. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_text" | "invalid_encoding";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.sign_batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "data": "order 42 shipped"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringSignBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringSignBatch"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large, batch_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large" | "batch_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.hmac": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": "{\"event\":\"order.shipped\"}"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringHmacRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringHmacAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_text, invalid_encoding. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_text" | "invalid_encoding";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.hmac_batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "data": "order 42 shipped"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringHmacBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringHmacBatch"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large, batch_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large" | "batch_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description signature for a signing key, hmac for an hmac-sha256 key: exactly one of them */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "data": "order 42 shipped",
+                 *       "signature": "caas:v2:MEUCIQDh3r2tq8v6Z0Xa1i2dM1sI6Hk3G9p1nq0lV3m6yQKnZwIgZ2o7bqJ4e0U1l9Qb0S8A6m1xX3v5mP2nq7c8d9e0f1g="
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringVerifyAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_signature, key_version_retired, invalid_text, invalid_encoding. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_signature" | "key_version_retired" | "invalid_text" | "invalid_encoding";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable, key_version_unknown. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable" | "key_version_unknown";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.verify_batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "data": "order 42 shipped",
+                 *           "signature": "caas:v1:..."
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringVerifyBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringVerifyBatch"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large, batch_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large" | "batch_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.jwt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "claims": {
+                 *         "sub": "user-42"
+                 *       },
+                 *       "expires_in": 900
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringJwtRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringJwtAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.jwt_verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJFUzI1NiIsImtpZCI6InNlc3Npb25zLnYyIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl",
+                 *       "audience": "api"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyringJwtVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringJwtVerifyAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: body_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "body_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: busy, audit_unavailable, key_version_unknown. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "busy" | "audit_unavailable" | "key_version_unknown";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "keyring.public_key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyringPublicKeyAnswer"];
+                };
+            };
+            /** @description The error answer, with one of: unsupported_operation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unsupported_operation";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: unknown_key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "unknown_key";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+            /** @description The error answer, with one of: audit_unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "audit_unavailable";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "get.well-knownJwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            /** @description The error answer, with one of: rate_limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"] & {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                        };
+                    };
+                };
+            };
+        };
+    };
     "oracle.seal_with_slash": {
         parameters: {
             query?: never;
@@ -2788,7 +4573,7 @@ export interface operations {
                     "application/json": components["schemas"]["OracleAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, invalid_text, unsupported_operation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2797,7 +4582,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "invalid_text" | "unsupported_operation";
                         };
                     };
                 };

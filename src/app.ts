@@ -20,7 +20,7 @@ import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
 import { oracleRoutes } from "./modules/oracle/index.ts";
 import { pseudonymRoutes } from "./modules/pseudonym/index.ts";
-import { keyringRoutes } from "./modules/keyring/index.ts";
+import { jwksRoutes, keyringRoutes } from "./modules/keyring/index.ts";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -137,7 +137,8 @@ export function createApp(config: Config, deps: AppDeps) {
         keyUse: metrics.keyUse,
         admissions: deps.admissions,
       }),
-    );
+    )
+    .use(jwksRoutes(deps.credentials));
 
   for (const route of app.routes) {
     const path = withoutTrailingSlash(route.path);

@@ -33,6 +33,8 @@ export type RequestErrorCode =
   | "authentication_failed"
   | "plaintext_not_utf8"
   | "invalid_ciphertext"
+  | "invalid_signature"
+  | "unsupported_operation"
   | "key_version_retired"
   | "key_version_unknown"
   | "secret_version_unknown"
@@ -185,6 +187,22 @@ export class InvalidCiphertext extends RequestError {
   readonly code = "invalid_ciphertext";
   constructor(field = "ciphertext") {
     super(`Field '${field}' is not a caas ciphertext (caas:v<version>:<base64>).`);
+  }
+}
+
+/** Not a caas signature or MAC ("caas:v<version>:<base64>"): its shape is wrong, whatever it holds. */
+export class InvalidSignature extends RequestError {
+  readonly code = "invalid_signature";
+  constructor(field = "signature") {
+    super(`Field '${field}' is not a caas signature (caas:v<version>:<base64>).`);
+  }
+}
+
+/** The key's type does not do this operation (encrypt on a signing key, sign on an encryption key, …). */
+export class UnsupportedOperation extends RequestError {
+  readonly code = "unsupported_operation";
+  constructor(keyType: string, what: string) {
+    super(`A key of type ${keyType} does not ${what}.`);
   }
 }
 

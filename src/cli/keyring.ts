@@ -5,6 +5,7 @@
  */
 import type { ParseArgsConfig } from "node:util";
 import { VersionTimeline } from "../credentials/key-versions.ts";
+import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES } from "../credentials/key-types.ts";
 import type { KeyringKeyInfo } from "../credentials/keyring.ts";
 import {
   addRootKey,
@@ -31,7 +32,7 @@ const HELP: Readonly<Record<string, string>> = {
 Manage the keyring: named keys caas holds and never hands out, each with versions 1..n, every
 version stored wrapped under the root key (caas root-key init). ${FILES}
 
-  caas keyring create NAME                           a new key, version 1, active
+  caas keyring create NAME [--type TYPE] [--publish]  a new key, version 1, active
   caas keyring rotate NAME [--activate-in D | --activate-at T]
                                                      add a staged version: it decrypts, encrypts nothing yet
   caas keyring promote NAME VERSION [--in D | --at T]
@@ -52,9 +53,12 @@ reload: on change (CAAS_RELOAD_ON_CHANGE) or SIGHUP. Every change takes the file
 
 Exit codes: 0 ok, 1 no key of that name, 2 usage, 75 the file stayed locked by another command
 for 10 s, 78 file error (missing, insecure, not opening under this root key, or a change refused).`,
-  create: `usage: caas keyring create NAME [--file FILE] [--root-key FILE]
+  create: `usage: caas keyring create NAME [--type TYPE] [--publish] [--file FILE] [--root-key FILE]
 
 Adds key NAME (1 to 64 letters, digits, '.', '_' or '-') with one fresh random version.
+TYPE is what the key does, fixed for good: ${KEY_TYPES.join(", ")}
+(default ${DEFAULT_KEY_TYPE}: encrypt; hmac-sha256: MACs; the others sign and verify, and make
+JWTs). --publish puts a signing key's public versions in GET /.well-known/jwks.json.
 The keyring file is created if absent, mode 0600. ${FILES}`,
   rotate: `usage: caas keyring rotate NAME [--activate-in DURATION | --activate-at TIME] [--file FILE] [--root-key FILE]
 
@@ -80,7 +84,8 @@ Changes the root key the keyring is wrapped under, one instance at a time with n
   list: `usage: caas keyring list [--json] [--file FILE] [--root-key FILE]
 
 One line per key, tab-separated: name, versions (oldest-newest), min decryption version,
-creation time, newest version's creation time, then one line per version: version, state
+creation time, newest version's creation time, type (and "published" for a key in the JWKS),
+then one line per version: version, state
 (active, staged, decrypt-only or retired), activation ("-" for a version active since it was
 written, "pending", or a time), creation time. --json prints one JSON document. ${FILES}`,
   set: `usage: caas keyring set NAME --min-decryption-version N [--file FILE] [--root-key FILE]
@@ -97,6 +102,8 @@ const OPTIONS = {
   file: { type: "string" },
   "root-key": { type: "string" },
   json: { type: "boolean" },
+  type: { type: "string" },
+  publish: { type: "boolean" },
   "min-decryption-version": { type: "string" },
   below: { type: "string" },
   "activate-in": { type: "string" },
@@ -108,7 +115,7 @@ const OPTIONS = {
 type OptionName = keyof typeof OPTIONS;
 
 const COMMANDS = {
-  create: { options: ["file", "root-key", "help"], names: 1 },
+  create: { options: ["file", "root-key", "type", "publish", "help"], names: 1 },
   rotate: { options: ["file", "root-key", "activate-in", "activate-at", "help"], names: 1 },
   promote: { options: ["file", "root-key", "in", "at", "help"], names: 2 },
   list: { options: ["file", "root-key", "json", "help"], names: 0 },
@@ -195,8 +202,12 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
     const rootKey = pathOf(values["root-key"], ROOT_KEY_ENV, "--root-key", io);
     switch (command) {
       case "create": {
-        await createKeyringKey(path, rootKey, name);
-        io.out(`created key "${name}" (version 1) in ${path}; a running server offers it on its next reload (SIGHUP).`);
+        const type = values.type ?? DEFAULT_KEY_TYPE;
+        if (!isKeyType(type)) throw new UsageError(`--type takes one of ${KEY_TYPES.join(", ")}`);
+        await createKeyringKey(path, rootKey, name, type, values.publish === true);
+        io.out(
+          `created ${type} key "${name}" (version 1${values.publish === true ? ", published in the JWKS" : ""}) in ${path}; a running server offers it on its next reload (SIGHUP).`,
+        );
         return EXIT_OK;
       }
       case "rotate": {
@@ -239,6 +250,8 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
                 const timeline = timelineOf(info);
                 return {
                   name: info.name,
+                  type: info.type ?? DEFAULT_KEY_TYPE,
+                  publish: info.publish === true,
                   created: info.created,
                   newest_version: info.versions.at(-1)?.version,
                   active_version: timeline.activeAt(now) ?? null,
@@ -257,7 +270,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
           for (const info of keys) {
             const timeline = timelineOf(info);
             io.out(
-              `${info.name}\tversions ${range(info)}\tmin ${info.minDecryptionVersion}\t${info.created}\t${info.versions.at(-1)?.created ?? ""}`,
+              `${info.name}\tversions ${range(info)}\tmin ${info.minDecryptionVersion}\t${info.created}\t${info.versions.at(-1)?.created ?? ""}\t${info.type ?? DEFAULT_KEY_TYPE}${info.publish === true ? "\tpublished" : ""}`,
             );
             for (const entry of info.versions)
               io.out(

@@ -69,7 +69,8 @@ export interface ApiKeyRecord {
 // CAAS_ORACLE_REQUIRE_KEY is on), "keyring:NAME" (every operation on keyring key NAME) and
 // "keyring:NAME:OP" (one operation). Key names hold no ':', so a scope reads one way only.
 
-export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey"] as const;
+/** sign covers sign, hmac and jwt; verify covers verify, jwt/verify and public-key. */
+export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey", "sign", "verify"] as const;
 export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
 /**
  * What a keyring scope's OP may name: an operation, or "datakey-wrapped", the datakey operation

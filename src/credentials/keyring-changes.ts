@@ -15,18 +15,28 @@ import {
   openWrapped,
   replaceKey,
   type StoredKey,
+  typeOf,
 } from "./keyring-file.ts";
+import { DEFAULT_KEY_TYPE, isSignatureType, type KeyType } from "./key-types.ts";
 import { loadRootKey, type RootKey, wrapVersionKey } from "./root-key.ts";
 
-/** Adds key `name` with version 1; starts the file if it does not exist. */
-export async function createKeyringKey(path: string, rootKeyPath: string, name: string): Promise<KeyringKeyInfo> {
+/** Adds key `name` of `type` with version 1; starts the file if it does not exist. Only a signing key may be published. */
+export async function createKeyringKey(
+  path: string,
+  rootKeyPath: string,
+  name: string,
+  type: KeyType = DEFAULT_KEY_TYPE,
+  publish = false,
+): Promise<KeyringKeyInfo> {
   checkName(name);
+  if (publish && !isSignatureType(type))
+    throw new InvalidKeyringArgument(`--publish is for signing keys (ed25519, ecdsa-p256, rsa-2048); a ${type} key has no public part`);
   return changeKeyring(
     path,
     rootKeyPath,
     (file, root) => {
       if (file.keys.some((stored) => stored.name === name)) throw new KeyringKeyExists(path, name);
-      const key = newKeyWithOneVersion(root, name);
+      const key = newKeyWithOneVersion(root, name, type, publish);
       return { file: { keys: [...file.keys, key] }, result: infoOf(key) };
     },
     true,
@@ -49,7 +59,10 @@ export async function rotateKeyringKey(
     const newest = key.versions.at(-1)!.version;
     if (newest >= MAX_KEY_VERSION)
       throw new KeyringFileRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
-    const next: StoredKey = { ...key, versions: [...key.versions, newStoredVersion(root, name, newest + 1, activationField(activatesAt))] };
+    const next: StoredKey = {
+      ...key,
+      versions: [...key.versions, newStoredVersion(root, name, newest + 1, activationField(activatesAt), typeOf(key))],
+    };
     return { file: replaceKey(file, next), result: infoOf(next) };
   });
 }
@@ -170,11 +183,14 @@ export async function addRootKey(path: string, rootKeyPath: string, nextRootKeyP
     const keys = file.keys.map((key) => ({
       ...key,
       versions: key.versions.map((entry) => {
-        if (openWrapped(next, key.name, entry) !== undefined) return entry;
-        const material = openWrapped(root, key.name, entry) as Uint8Array;
+        if (openWrapped(next, key, entry) !== undefined) return entry;
+        const material = openWrapped(root, key, entry) as Uint8Array;
         try {
           versions += 1;
-          return { ...entry, also_wrapped: [...(entry.also_wrapped ?? []), wrapVersionKey(next, key.name, entry.version, material)] };
+          return {
+            ...entry,
+            also_wrapped: [...(entry.also_wrapped ?? []), wrapVersionKey(next, key.name, entry.version, material, key.type)],
+          };
         } finally {
           material.fill(0);
         }
@@ -196,9 +212,9 @@ export async function removeRootKey(path: string, rootKeyPath: string, oldRootKe
     const keys = file.keys.map((key) => ({
       ...key,
       versions: key.versions.map((entry) => {
-        const kept = [entry.key, ...(entry.also_wrapped ?? [])].filter((wrapped) => !opensUnder(old, key.name, entry.version, wrapped));
+        const kept = [entry.key, ...(entry.also_wrapped ?? [])].filter((wrapped) => !opensUnder(old, key, entry.version, wrapped));
         const [first, ...rest] = kept;
-        if (first === undefined || !kept.some((wrapped) => opensUnder(root, key.name, entry.version, wrapped)))
+        if (first === undefined || !kept.some((wrapped) => opensUnder(root, key, entry.version, wrapped)))
           throw new KeyringFileRefused(
             path,
             `version ${entry.version} of "${key.name}" opens under no root key but the one being removed; add the new one first (caas keyring root-key add)`,
@@ -213,8 +229,8 @@ export async function removeRootKey(path: string, rootKeyPath: string, oldRootKe
   });
 }
 
-function opensUnder(root: RootKey, name: string, version: number, wrapped: string): boolean {
-  const material = openWrapped(root, name, { version, created: "", key: wrapped });
+function opensUnder(root: RootKey, key: StoredKey, version: number, wrapped: string): boolean {
+  const material = openWrapped(root, key, { version, key: wrapped });
   material?.fill(0);
   return material !== undefined;
 }

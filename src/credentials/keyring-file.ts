@@ -25,6 +25,9 @@ import {
 } from "../files/private-file.ts";
 import { isValidKeyName } from "./api-keys.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
+import { DEFAULT_KEY_TYPE, isSignatureType, KEY_TYPES, type KeyType } from "./key-types.ts";
+import { MacKey, SigningKey } from "./signing-keys.ts";
+import { generateSigningKey, HMAC_KEY_BYTES, type SigningKeyPair, signingKeyFromPkcs8 } from "../crypto/signing.ts";
 import {
   InvalidKeyringArgument,
   KEYRING_FILE_ERRORS,
@@ -34,7 +37,7 @@ import {
   KeyringKeyNotFound,
   KeyringRootKeyMismatch,
 } from "./keyring-errors.ts";
-import { KEYRING_KEY_BYTES, Keyring, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
+import { KEYRING_KEY_BYTES, Keyring, type KeyringEntry, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
 import { loadRootKey, type RootKey, unwrapVersionKey, wrapVersionKey } from "./root-key.ts";
 
 /** Nobody else may read or write the keyring (rewriting it could delete keys). */
@@ -49,14 +52,23 @@ export const MAX_KEYRING_VERSIONS = 50_000;
 const MAX_EXTRA_WRAPPINGS = 2;
 
 const CREATED = Type.String({ minLength: 1, maxLength: 64 });
-// 24-byte nonce, 32-byte key, 16-byte tag: 72 bytes are 96 base64 characters, unpadded.
-const WRAPPED = Type.String({ pattern: "^[A-Za-z0-9+/]{96}$" });
+// 24-byte nonce, the key, 16-byte tag, in standard padded base64: 96 characters for a 32-byte
+// key (xaes-256-gcm, hmac-sha256), more for a PKCS#8 private key (about 1,680 for rsa-2048).
+const WRAPPED = Type.String({
+  minLength: 96,
+  maxLength: 2048,
+  pattern: "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+});
 const KeyringFileSchema = Type.Object(
   {
     keys: Type.Array(
       Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 64 }),
+          // Absent: xaes-256-gcm, the only type before types existed; caas writes none for it.
+          // publish: a signing key's public versions are in the JWKS.
+          type: Type.Optional(Type.Union(KEY_TYPES.map((type) => Type.Literal(type)))),
+          publish: Type.Optional(Type.Boolean()),
           created: CREATED,
           min_decryption_version: Type.Integer({ minimum: 1, maximum: MAX_KEY_VERSION }),
           versions: Type.Array(
@@ -112,7 +124,7 @@ export function parseKeyringFile(
       `it holds ${count(versions)} versions in all; a keyring holds at most ${count(MAX_KEYRING_VERSIONS)}`,
     );
   const names = new Set<string>();
-  const keys: KeyringKey[] = [];
+  const keys: KeyringEntry[] = [];
   for (const stored of json.keys) {
     // The name was checked for length only, so it is not quoted unless it is a valid one.
     if (!isValidKeyName(stored.name)) throw new KeyringFileInvalid(path, "a key name is not 1 to 64 letters, digits, '.', '_' or '-'");
@@ -129,7 +141,10 @@ export function parseKeyringFile(
     if (stored.min_decryption_version < oldest || stored.min_decryption_version > newest) {
       throw new KeyringFileInvalid(path, `"${stored.name}" has a min_decryption_version outside its versions ${oldest}..${newest}`);
     }
-    const ciphers = new Map<number, XaesKey>();
+    const type = typeOf(stored);
+    if (stored.publish === true && !isSignatureType(type))
+      throw new KeyringFileInvalid(path, `"${stored.name}" is of type ${type}, whose keys cannot be published (only signing keys can)`);
+    const materials = new Map<number, Uint8Array>();
     for (const entry of stored.versions) {
       if (Number.isNaN(Date.parse(entry.created)))
         throw new KeyringFileInvalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
@@ -138,20 +153,48 @@ export function parseKeyringFile(
           path,
           `"${stored.name}" version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`,
         );
-      const material = openWrapped(root, stored.name, entry);
+      const material = openWrapped(root, stored, entry);
       if (material === undefined) throw new KeyringRootKeyMismatch(path, root.path);
-      ciphers.set(entry.version, new XaesKey(material));
-      material.fill(0);
+      materials.set(entry.version, material);
     }
     try {
-      keys.push(new KeyringKey(infoOf(stored), ciphers, now));
+      keys.push(keyOf(path, stored, type, materials, now));
     } catch (error) {
       if (error instanceof RangeError)
         throw new KeyringFileInvalid(path, `"${stored.name}" has no version active now (every version is retired or staged)`);
       throw error;
+    } finally {
+      for (const material of materials.values()) material.fill(0);
     }
   }
   return { file: json, keyring: new Keyring(keys) };
+}
+
+export function typeOf(stored: StoredKey): KeyType {
+  return stored.type ?? DEFAULT_KEY_TYPE;
+}
+
+/** The key in memory for its type, each version's material checked for that type (KeyringFileInvalid when one is not). */
+function keyOf(path: string, stored: StoredKey, type: KeyType, materials: ReadonlyMap<number, Uint8Array>, now: number): KeyringEntry {
+  const info = infoOf(stored);
+  const wrong = (version: number) => new KeyringFileInvalid(path, `"${stored.name}" version ${version} does not hold a ${type} key`);
+  if (!isSignatureType(type)) {
+    const bytes = type === "hmac-sha256" ? HMAC_KEY_BYTES : KEYRING_KEY_BYTES;
+    for (const [version, material] of materials) if (material.length !== bytes) throw wrong(version);
+    if (type === "hmac-sha256")
+      return new MacKey(info, new Map([...materials].map(([version, material]) => [version, material.slice()])), now);
+    return new KeyringKey(info, new Map([...materials].map(([version, material]) => [version, new XaesKey(material)])), now);
+  }
+  const pairs = new Map<number, SigningKeyPair>();
+  for (const [version, material] of materials) {
+    try {
+      pairs.set(version, signingKeyFromPkcs8(type, material));
+    } catch {
+      // Not PKCS#8, or a key of another algorithm or size: either way not this key's.
+      throw wrong(version);
+    }
+  }
+  return new SigningKey({ ...info, type }, pairs, now);
 }
 
 /** Reads the keyring file and opens every version under the root key; a file that does not open is refused whole. */
@@ -199,15 +242,27 @@ async function writeKeyringFile(
   return keyring;
 }
 
-/** A fresh random version, wrapped under the root key for this name and number. */
-export function newStoredVersion(root: RootKey, name: string, version: number, activation?: string): StoredKey["versions"][number] {
-  const material = crypto.getRandomValues(new Uint8Array(KEYRING_KEY_BYTES));
+/** Fresh key material for a version of `type`, from the CSPRNG: 32 bytes, or a PKCS#8 private key. */
+function newMaterial(type: KeyType): Uint8Array {
+  if (isSignatureType(type)) return generateSigningKey(type);
+  return crypto.getRandomValues(new Uint8Array(type === "hmac-sha256" ? HMAC_KEY_BYTES : KEYRING_KEY_BYTES));
+}
+
+/** A fresh random version, wrapped under the root key for this name, number and type. */
+export function newStoredVersion(
+  root: RootKey,
+  name: string,
+  version: number,
+  activation?: string,
+  type: KeyType = DEFAULT_KEY_TYPE,
+): StoredKey["versions"][number] {
+  const material = newMaterial(type);
   try {
     return {
       version,
       created: new Date().toISOString(),
       ...(activation === undefined ? {} : { activation }),
-      key: wrapVersionKey(root, name, version, material),
+      key: wrapVersionKey(root, name, version, material, type),
     };
   } finally {
     material.fill(0);
@@ -215,9 +270,13 @@ export function newStoredVersion(root: RootKey, name: string, version: number, a
 }
 
 /** The version's key, opened from whichever of its wrappings `root` opens; undefined when none does. */
-export function openWrapped(root: RootKey, name: string, entry: StoredKey["versions"][number]): Uint8Array | undefined {
+export function openWrapped(
+  root: RootKey,
+  key: Pick<StoredKey, "name" | "type">,
+  entry: Pick<StoredKey["versions"][number], "version" | "key" | "also_wrapped">,
+): Uint8Array | undefined {
   for (const wrapped of [entry.key, ...(entry.also_wrapped ?? [])]) {
-    const material = unwrapVersionKey(root, name, entry.version, wrapped);
+    const material = unwrapVersionKey(root, key.name, entry.version, wrapped, key.type);
     if (material !== undefined) return material;
   }
   return undefined;
@@ -229,9 +288,16 @@ export function checkName(name: string): void {
   }
 }
 
-/** A new keyring file's content: one key, version 1. */
-export function newKeyWithOneVersion(root: RootKey, name: string): StoredKey {
-  return { name, created: new Date().toISOString(), min_decryption_version: 1, versions: [newStoredVersion(root, name, 1)] };
+/** A new key: version 1, of `type` (written only when not xaes-256-gcm, so the build before reads an encryption key as it did). */
+export function newKeyWithOneVersion(root: RootKey, name: string, type: KeyType = DEFAULT_KEY_TYPE, publish = false): StoredKey {
+  return {
+    name,
+    ...(type === DEFAULT_KEY_TYPE ? {} : { type }),
+    ...(publish ? { publish: true as const } : {}),
+    created: new Date().toISOString(),
+    min_decryption_version: 1,
+    versions: [newStoredVersion(root, name, 1, undefined, type)],
+  };
 }
 
 /** Runs `change` on the file under its lock, with the root key loaded, and writes what it returns. */
@@ -266,6 +332,8 @@ export function replaceKey(file: KeyringFile, next: StoredKey): KeyringFile {
 export function infoOf(key: StoredKey): KeyringKeyInfo {
   return {
     name: key.name,
+    type: typeOf(key),
+    ...(key.publish === true ? { publish: true } : {}),
     created: key.created,
     minDecryptionVersion: key.min_decryption_version,
     versions: key.versions.map((entry) => {

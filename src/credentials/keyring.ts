@@ -9,18 +9,20 @@
  * see crypto/framing.ts).
  */
 import { AuthenticationFailed } from "../crypto/aead.ts";
-import { EncodingError, encodeUtf8, fromBase64 } from "../crypto/encoding.ts";
+import { encodeUtf8 } from "../crypto/encoding.ts";
 import { lengthPrefixed, uint32Bytes } from "../crypto/framing.ts";
 import { XAES_NONCE_BYTES, XAES_TAG_BYTES, type XaesKey, randomXaesNonce } from "../crypto/xaes.ts";
-import { DecryptionFailed, InvalidCiphertext, KeyVersionRetired, KeyVersionUnknown } from "../errors.ts";
-import { type ActivationTime, VersionTimeline } from "./key-versions.ts";
+import { DecryptionFailed, InvalidCiphertext, UnsupportedOperation } from "../errors.ts";
+import type { VersionTimeline } from "./key-versions.ts";
+import type { MacKey, SigningKey } from "./signing-keys.ts";
+import { type KeyringKeyInfo, parseVersioned, VERSIONED_PREFIX, VersionBook } from "./versioned-key.ts";
+
+export { MAX_KEY_VERSION, type KeyringKeyInfo, type KeyringVersionInfo } from "./versioned-key.ts";
 
 export const KEYRING_KEY_BYTES = 32;
-/** The highest version a key can reach; also what a ciphertext's version may say. */
-export const MAX_KEY_VERSION = 2 ** 31 - 1;
 
 const DATA_DOMAIN = encodeUtf8("caas keyring data v1");
-const CIPHERTEXT_PREFIX = "caas:v";
+const CIPHERTEXT_PREFIX = VERSIONED_PREFIX;
 /** Nonce, at least an empty plaintext's tag. */
 const MIN_SEALED_BYTES = XAES_NONCE_BYTES + XAES_TAG_BYTES;
 
@@ -46,22 +48,6 @@ export interface OpenedByKey {
   readonly version: number;
 }
 
-/** What `keyring list` shows of a version: never key material. */
-export interface KeyringVersionInfo {
-  readonly version: number;
-  readonly created: string;
-  /** When it becomes active (key-versions.ts); absent: active since it was written, as before staged versions. */
-  readonly activatesAt?: ActivationTime;
-}
-
-/** What `keyring list` shows of a key, and what the server logs: never key material. */
-export interface KeyringKeyInfo {
-  readonly name: string;
-  readonly created: string;
-  readonly minDecryptionVersion: number;
-  readonly versions: readonly KeyringVersionInfo[];
-}
-
 function dataAad(live: LiveVersion, aad: Uint8Array | undefined): Uint8Array {
   // An absent and an empty aad frame alike (a zero length), so both take the one made once.
   if (aad === undefined || aad.length === 0) return live.aadWithoutCallers;
@@ -76,50 +62,25 @@ function framedAad(head: Uint8Array, caller: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Digits of a version as a ciphertext writes it: 1 to 10 of them, no leading zero. */
-function parseVersion(text: string): number | undefined {
-  if (text.length === 0 || text.length > 10 || text.charCodeAt(0) === 48) return undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-  }
-  const version = Number(text);
-  return version <= MAX_KEY_VERSION ? version : undefined;
-}
-
 /** A ciphertext string taken apart, or InvalidCiphertext; nothing about the key is looked at yet. */
 export function parseCiphertext(
   ciphertext: string,
   field = "ciphertext",
 ): { readonly version: number; readonly nonce: Uint8Array; readonly sealed: Uint8Array } {
-  if (!ciphertext.startsWith(CIPHERTEXT_PREFIX)) throw new InvalidCiphertext(field);
-  const colon = ciphertext.indexOf(":", CIPHERTEXT_PREFIX.length);
-  if (colon < 0) throw new InvalidCiphertext(field);
-  const version = parseVersion(ciphertext.slice(CIPHERTEXT_PREFIX.length, colon));
-  if (version === undefined) throw new InvalidCiphertext(field);
-  let bytes: Uint8Array;
-  try {
-    bytes = fromBase64(ciphertext.slice(colon + 1));
-  } catch (error) {
-    if (error instanceof EncodingError) throw new InvalidCiphertext(field);
-    throw error;
-  }
-  if (bytes.length < MIN_SEALED_BYTES) throw new InvalidCiphertext(field);
-  return { version, nonce: bytes.subarray(0, XAES_NONCE_BYTES), sealed: bytes.subarray(XAES_NONCE_BYTES) };
+  const parsed = parseVersioned(ciphertext);
+  if (parsed === undefined || parsed.bytes.length < MIN_SEALED_BYTES) throw new InvalidCiphertext(field);
+  return { version: parsed.version, nonce: parsed.bytes.subarray(0, XAES_NONCE_BYTES), sealed: parsed.bytes.subarray(XAES_NONCE_BYTES) };
 }
 
-/** One named key of the keyring, with every version it still holds. Immutable: a reload builds new ones. */
+/** One named encryption key of the keyring (xaes-256-gcm), with every version it still holds. Immutable: a reload builds new ones. */
 export class KeyringKey {
+  readonly type = "xaes-256-gcm";
+  readonly publish = false;
   readonly name: string;
   readonly created: string;
   readonly minDecryptionVersion: number;
-  readonly timeline: VersionTimeline;
-  readonly #versions: ReadonlyMap<number, LiveVersion>;
-  readonly #newest: number;
-  readonly #oldest: number;
+  readonly #book: VersionBook<LiveVersion>;
   readonly #info: KeyringKeyInfo;
-  /** Active when the key was built; kept only for a clock set back before every activation. */
-  readonly #firstActive: LiveVersion;
 
   constructor(info: KeyringKeyInfo, ciphers: ReadonlyMap<number, XaesKey>, now: number = Date.now()) {
     this.name = info.name;
@@ -138,32 +99,21 @@ export class KeyringKey {
         aadWithoutCallers: framedAad(aadHead, new Uint8Array(0)),
       });
     }
-    const numbers = [...versions.keys()].sort((a, b) => a - b);
-    if (numbers.length === 0) throw new RangeError("a keyring key needs at least one version");
-    this.#versions = versions;
-    this.#newest = numbers.at(-1) ?? 0;
-    this.#oldest = numbers[0] ?? 0;
-    const activation = new Map(info.versions.map((entry) => [entry.version, entry.activatesAt ?? Number.NEGATIVE_INFINITY]));
-    this.timeline = new VersionTimeline(
-      numbers.map((version) => ({
-        version,
-        activatesAt: activation.get(version) ?? Number.NEGATIVE_INFINITY,
-        retired: version < info.minDecryptionVersion,
-      })),
-    );
-    const first = versions.get(this.timeline.activeAt(now) ?? 0);
-    if (first === undefined) throw new RangeError("a keyring key needs a version active now (not retired, not staged)");
-    this.#firstActive = first;
+    this.#book = new VersionBook(info, versions, now);
+  }
+
+  get timeline(): VersionTimeline {
+    return this.#book.timeline;
   }
 
   /** The version that encrypts now. */
   get activeVersion(): number {
-    return this.#active().version;
+    return this.#book.active().version;
   }
 
   /** The highest version held: a ciphertext naming one above it was made by a keyring this instance has not loaded. */
   get newestVersion(): number {
-    return this.#newest;
+    return this.#book.newestVersion;
   }
 
   get info(): KeyringKeyInfo {
@@ -171,7 +121,7 @@ export class KeyringKey {
   }
 
   #active(): LiveVersion {
-    return this.#versions.get(this.timeline.activeAt(Date.now()) ?? 0) ?? this.#firstActive;
+    return this.#book.active().value;
   }
 
   /** Seals under the active version. */
@@ -193,10 +143,7 @@ export class KeyringKey {
    */
   open(ciphertext: string, aad?: Uint8Array, field = "ciphertext"): OpenedByKey {
     const parsed = parseCiphertext(ciphertext, field);
-    if (parsed.version < this.minDecryptionVersion || parsed.version < this.#oldest) throw new KeyVersionRetired();
-    if (parsed.version > this.#newest) throw new KeyVersionUnknown();
-    const live = this.#versions.get(parsed.version);
-    if (live === undefined) throw new DecryptionFailed();
+    const live = this.#book.held(parsed.version);
     try {
       // XaesKey.open returns a fresh array over its own ArrayBuffer (new Uint8Array(buffer)).
       const plaintext = live.cipher.open(parsed.nonce, parsed.sealed, dataAad(live, aad)) as Uint8Array<ArrayBuffer>;
@@ -238,11 +185,20 @@ export function observedKey(
   };
 }
 
+/** A key of the keyring, of whichever type. */
+export type KeyringEntry = KeyringKey | MacKey | SigningKey;
+
+/** `entry` as an encryption key, or 400 unsupported_operation (`what`: "encrypt", "decrypt", …) for a key of another type. */
+export function cipherOf(entry: KeyringEntry, what: string): KeyringKey {
+  if (entry instanceof KeyringKey) return entry;
+  throw new UnsupportedOperation(entry.type, what);
+}
+
 /** Every key the server holds, by name; empty when no keyring is configured. */
 export class Keyring {
-  readonly #keys: ReadonlyMap<string, KeyringKey>;
+  readonly #keys: ReadonlyMap<string, KeyringEntry>;
 
-  constructor(keys: readonly KeyringKey[]) {
+  constructor(keys: readonly KeyringEntry[]) {
     this.#keys = new Map(keys.map((key) => [key.name, key]));
   }
 
@@ -250,7 +206,7 @@ export class Keyring {
     return new Keyring([]);
   }
 
-  get(name: string): KeyringKey | undefined {
+  get(name: string): KeyringEntry | undefined {
     return this.#keys.get(name);
   }
 
@@ -260,5 +216,10 @@ export class Keyring {
 
   get size(): number {
     return this.#keys.size;
+  }
+
+  /** Every key, in the file's order. */
+  get entries(): readonly KeyringEntry[] {
+    return [...this.#keys.values()];
   }
 }

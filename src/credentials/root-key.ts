@@ -130,14 +130,20 @@ export async function initRootKey(path: string): Promise<void> {
   }
 }
 
-function wrapAad(name: string, version: number): Uint8Array {
-  return lengthPrefixed([WRAP_DOMAIN, encodeUtf8(name), uint32Bytes(version)]);
+/**
+ * An encryption key's versions keep the associated data they always had (name, version), so
+ * files written before key types open as they did; every other type adds itself, so a wrapped
+ * version moved into a key of another type does not open there.
+ */
+function wrapAad(name: string, version: number, type: string | undefined): Uint8Array {
+  const parts = [WRAP_DOMAIN, encodeUtf8(name), uint32Bytes(version)];
+  return lengthPrefixed(type === undefined || type === "xaes-256-gcm" ? parts : [...parts, encodeUtf8(type)]);
 }
 
-/** A version's key wrapped under `root` for this name and number, as the keyring file stores it (base64). */
-export function wrapVersionKey(root: RootKey, name: string, version: number, material: Uint8Array): string {
+/** A version's key wrapped under `root` for this name, number and type, as the keyring file stores it (base64). */
+export function wrapVersionKey(root: RootKey, name: string, version: number, material: Uint8Array, type?: string): string {
   const nonce = randomXaesNonce();
-  const sealed = root.cipher.seal(nonce, material, wrapAad(name, version));
+  const sealed = root.cipher.seal(nonce, material, wrapAad(name, version, type));
   const joined = new Uint8Array(nonce.length + sealed.length);
   joined.set(nonce, 0);
   joined.set(sealed, nonce.length);
@@ -145,10 +151,10 @@ export function wrapVersionKey(root: RootKey, name: string, version: number, mat
 }
 
 /** The key inside `wrapped` (base64, as the file stores it), or undefined when it does not open under `root` for this name and number. */
-export function unwrapVersionKey(root: RootKey, name: string, version: number, wrapped: string): Uint8Array | undefined {
+export function unwrapVersionKey(root: RootKey, name: string, version: number, wrapped: string, type?: string): Uint8Array | undefined {
   const bytes = fromBase64(wrapped);
   try {
-    return root.cipher.open(bytes.subarray(0, XAES_NONCE_BYTES), bytes.subarray(XAES_NONCE_BYTES), wrapAad(name, version));
+    return root.cipher.open(bytes.subarray(0, XAES_NONCE_BYTES), bytes.subarray(XAES_NONCE_BYTES), wrapAad(name, version, type));
   } catch (error) {
     if (error instanceof AuthenticationFailed) return undefined;
     throw error;

@@ -13,7 +13,7 @@
 import { ScopeMissing, Unauthorized, UnknownKey } from "../errors.ts";
 import { type ApiKeyRecord, type ApiKeyStore, type KeyringPermission, permitsKeyring } from "../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../credentials/holder.ts";
-import type { KeyringKey } from "../credentials/keyring.ts";
+import type { KeyringEntry } from "../credentials/keyring.ts";
 import type { RequestAudit } from "./audit.ts";
 
 /** What a request presents: a key, no key at all, or something that can never be a valid key. */
@@ -94,7 +94,8 @@ export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown
  * 401 without a valid key (headers only: a keyring body has no apiKey), 403 without the scope
  * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
  * use that the keyring does not hold. The caller's key name goes into the audit line as soon as
- * the key is known, so a refusal for a missing scope still says who was refused. Credentials are
+ * the key is known, so a refusal for a missing scope still says who was refused. The key is of
+ * whichever type: a route asks for the type it works with after this (400 unsupported_operation). Credentials are
  * read once, so the key and the scope that allowed it come from one load. `known`: as for authenticate.
  */
 export function keyringCaller(
@@ -104,7 +105,7 @@ export function keyringCaller(
   operation: KeyringPermission,
   audit: Pick<RequestAudit, "note">,
   known?: HeaderCaller,
-): { readonly caller: ApiKeyRecord; readonly key: KeyringKey } {
+): { readonly caller: ApiKeyRecord; readonly key: KeyringEntry } {
   const { apiKeys, keyring } = credentials.current;
   const caller = authenticate(apiKeys, request.headers, undefined, known);
   audit.note({ apiKeyName: caller.name });

@@ -36,6 +36,8 @@ export const STATUS_OF = {
   authentication_failed: 400,
   plaintext_not_utf8: 400,
   invalid_ciphertext: 400,
+  invalid_signature: 400,
+  unsupported_operation: 400,
   key_version_retired: 400,
   secret_version_retired: 400,
   unauthorized: 401,

@@ -33,9 +33,13 @@ export interface AuditTrailReading {
   readonly writeFailures: number;
 }
 
-const KEY_OPERATIONS = ["encrypt", "decrypt"] as const;
+const KEY_OPERATIONS = ["encrypt", "decrypt", "sign", "hmac", "verify", "jwt", "jwt_verify"] as const;
+export type KeyOperation = (typeof KEY_OPERATIONS)[number];
 
-/** Called for each use of a keyring key's version: sealing under it (encrypt) or opening with it (decrypt). */
+/**
+ * Called for each use of a keyring key's version: sealing under it (encrypt), opening with it
+ * (decrypt), signing or MACing with it (sign, hmac, jwt), or checking against it (verify, jwt_verify).
+ */
 export type KeyUseObserver = (keyName: string, version: number, operation: (typeof KEY_OPERATIONS)[number]) => void;
 
 /** Per key, the version active now and how many are staged (credentials/holder.ts versionSummary). */
@@ -56,7 +60,7 @@ export class Metrics {
   readonly #errors = new Float64Array(ERROR_CODES.length);
   readonly #apiKeyRequests = new Map<string, number>();
   /**
-   * Keyring uses by key name, then version: [encrypt, decrypt]. Labels are written at scrape time,
+   * Keyring uses by key name, then version: one count per KEY_OPERATIONS. Labels are written at scrape time,
    * not per use: escaping and joining them on every call cost more than the count itself.
    */
   readonly #keyUses = new Map<string, Map<number, Float64Array>>();

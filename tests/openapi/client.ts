@@ -112,3 +112,60 @@ export async function callEveryRoute(client: CaasClient, keyName: string, user: 
     refusal,
   };
 }
+
+export interface SigningTrips {
+  readonly verified: boolean;
+  readonly macVerified: boolean;
+  readonly tokenValid: boolean;
+  readonly kid: string;
+  readonly publicVersions: readonly number[];
+  readonly jwksKids: readonly string[];
+  readonly batchSizes: readonly number[];
+}
+
+/** Calls every signing route (the key must have scopes keyring:SIGNER and keyring:MAC). */
+export async function callSigningRoutes(client: CaasClient, signer: string, mac: string): Promise<SigningTrips> {
+  const bySigner = { path: { name: signer } };
+  const byMac = { path: { name: mac } };
+  const signed = answered("sign", await client.POST("/keyring/{name}/sign", { params: bySigner, body: { data: "order 42 shipped" } }));
+  const verified = answered(
+    "verify",
+    await client.POST("/keyring/{name}/verify", { params: bySigner, body: { data: "order 42 shipped", signature: signed.signature } }),
+  ).valid;
+  const maced = answered("hmac", await client.POST("/keyring/{name}/hmac", { params: byMac, body: { data: "order 42 shipped" } }));
+  const macVerified = answered(
+    "verify hmac",
+    await client.POST("/keyring/{name}/verify", { params: byMac, body: { data: "order 42 shipped", hmac: maced.hmac } }),
+  ).valid;
+  const token = answered("jwt", await client.POST("/keyring/{name}/jwt", { params: bySigner, body: { claims: { sub: "user-42" } } }));
+  const checked = answered(
+    "jwt verify",
+    await client.POST("/keyring/{name}/jwt/verify", { params: bySigner, body: { token: token.token } }),
+  );
+  const publicKey = answered("public-key", await client.GET("/keyring/{name}/public-key", { params: bySigner }));
+  const jwks = answered("jwks", await client.GET("/.well-known/jwks.json"));
+  const signedMany = answered(
+    "sign batch",
+    await client.POST("/keyring/{name}/sign/batch", { params: bySigner, body: { items: [{ data: "one" }, { data: "two" }] } }),
+  );
+  const macedMany = answered(
+    "hmac batch",
+    await client.POST("/keyring/{name}/hmac/batch", { params: byMac, body: { items: [{ data: "one" }] } }),
+  );
+  const verifiedMany = answered(
+    "verify batch",
+    await client.POST("/keyring/{name}/verify/batch", {
+      params: bySigner,
+      body: { items: [{ data: "order 42 shipped", signature: signed.signature }] },
+    }),
+  );
+  return {
+    verified,
+    macVerified,
+    tokenValid: checked.valid,
+    kid: token.kid,
+    publicVersions: publicKey.versions.map((entry) => entry.version),
+    jwksKids: jwks.keys.map((key) => key.kid ?? ""),
+    batchSizes: [signedMany, macedMany, verifiedMany].map((batch) => batch.results.length),
+  };
+}

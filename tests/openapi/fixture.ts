@@ -1,6 +1,7 @@
 /**
  * One caas for the OpenAPI tests: API keys with and without scopes, a secret, and a keyring key
- * "orders" whose version 1 is retired, with a ciphertext of each kind its routes open. Both the
+ * "orders" whose version 1 is retired, with a ciphertext of each kind its routes open, a signing
+ * key "tokens" (version 1 retired) and an HMAC key "webhooks". Both the
  * test that reaches every documented error code and the typed client that calls every route
  * use it, so what the document promises is tried against the same app.
  */
@@ -9,6 +10,8 @@ import type { Config } from "../../src/config.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
+import { MacKey, SigningKey } from "../../src/credentials/signing-keys.ts";
+import { generateSigningKey, signingKeyFromPkcs8 } from "../../src/crypto/signing.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import type { AuditTrail } from "../../src/http/audit.ts";
@@ -21,6 +24,9 @@ export const FULL_KEY = "caas_openapi-full-key-0123456789abcdef";
 /** A valid key with no scope any of these routes needs. */
 export const SCOPELESS_KEY = "caas_openapi-scopeless-key-0123456789ab";
 export const KEY_NAME = "orders";
+/** An ecdsa-p256 signing key, published, version 1 retired and 2 active; and an hmac-sha256 key. */
+export const SIGNER_NAME = "tokens";
+export const MAC_NAME = "webhooks";
 export const UNKNOWN_KEY_NAME = "ghost";
 export const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
@@ -40,6 +46,26 @@ const ordersBefore = new KeyringKey(
   { name: KEY_NAME, created, minDecryptionVersion: 1, versions: versions.slice(0, 1) },
   new Map([...ciphers].slice(0, 1)),
 );
+
+const pairs = new Map([1, 2].map((version) => [version, signingKeyFromPkcs8("ecdsa-p256", generateSigningKey("ecdsa-p256"))]));
+const signer = new SigningKey({ name: SIGNER_NAME, type: "ecdsa-p256", publish: true, created, minDecryptionVersion: 2, versions }, pairs);
+const signerBefore = new SigningKey(
+  { name: SIGNER_NAME, type: "ecdsa-p256", created, minDecryptionVersion: 1, versions: versions.slice(0, 1) },
+  new Map([...pairs].slice(0, 1)),
+);
+const mac = new MacKey(
+  { name: MAC_NAME, type: "hmac-sha256", created, minDecryptionVersion: 1, versions: versions.slice(0, 1) },
+  new Map([[1, new Uint8Array(randomBytes(32))]]),
+);
+
+/** Signatures of "order 42 shipped" by the signer: under version 2, under the retired version 1; and a MAC. */
+export const SIGNATURES = {
+  current: signer.sign(new TextEncoder().encode("order 42 shipped")).value,
+  retired: signerBefore.sign(new TextEncoder().encode("order 42 shipped")).value,
+  /** A well-formed signature naming a version above any held. */
+  newer: "caas:v9:AAAA",
+  hmac: mac.mac(new TextEncoder().encode("order 42 shipped")).value,
+};
 
 export const CIPHERTEXTS = {
   /** "attack at dawn" under aad "order-42", version 2. */
@@ -70,12 +96,23 @@ export const SEALED_NOT_TEXT = (() => {
 export function fixtureCredentials(): CredentialsHolder {
   return new CredentialsHolder({
     apiKeys: ApiKeyStore.fromKeys([
-      { name: "full", key: FULL_KEY, scopes: ["pseudonym", "oracle", `keyring:${KEY_NAME}`, `keyring:${UNKNOWN_KEY_NAME}`] },
+      {
+        name: "full",
+        key: FULL_KEY,
+        scopes: [
+          "pseudonym",
+          "oracle",
+          `keyring:${KEY_NAME}`,
+          `keyring:${UNKNOWN_KEY_NAME}`,
+          `keyring:${SIGNER_NAME}`,
+          `keyring:${MAC_NAME}`,
+        ],
+      },
       { name: "scopeless", key: SCOPELESS_KEY, scopes: ["keyring:elsewhere"] },
     ]),
     // Version 1 retired and 2 active, so /verify can be asked for a retired version.
     secrets: makeSecretRing([{ ...newSecretVersion(1), retired: "2025-06-01T00:00:00.000Z" }, newSecretVersion(2)]),
-    keyring: new Keyring([orders]),
+    keyring: new Keyring([orders, signer, mac]),
   });
 }
 

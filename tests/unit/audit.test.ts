@@ -86,6 +86,15 @@ describe("which routes are audited", () => {
       "/keyring/:name/rewrap": "keyring.rewrap",
       "/keyring/:name/rewrap/batch": "keyring.rewrap_batch",
       "/keyring/:name/datakey": "keyring.datakey",
+      "/keyring/:name/sign": "keyring.sign",
+      "/keyring/:name/sign/batch": "keyring.sign_batch",
+      "/keyring/:name/hmac": "keyring.hmac",
+      "/keyring/:name/hmac/batch": "keyring.hmac_batch",
+      "/keyring/:name/verify": "keyring.verify",
+      "/keyring/:name/verify/batch": "keyring.verify_batch",
+      "/keyring/:name/jwt": "keyring.jwt",
+      "/keyring/:name/jwt/verify": "keyring.jwt_verify",
+      "/keyring/:name/public-key": "keyring.public_key",
     });
   });
 });

@@ -331,7 +331,8 @@ describe("the OpenAPI document", () => {
       const route = `${method} ${path}`;
       if (path.startsWith("/keyring/") || operation.tags?.includes("pseudonym"))
         expect({ route, security: operation.security }).toEqual({ route, security: required });
-      if (path === "/oracleinvocation/batch") expect({ route, security: operation.security }).toEqual({ route, security: [] });
+      if (path === "/oracleinvocation/batch" || path === "/.well-known/jwks.json")
+        expect({ route, security: operation.security }).toEqual({ route, security: [] });
       // Envelope mode (wrap_with) checks a key if one is sent; none is needed otherwise.
       if (path === "/oracleinvocation" || path === "/oracleinvocation/decrypt")
         expect({ route, security: operation.security }).toEqual({ route, security: [{}, ...required] });

@@ -31,11 +31,13 @@ async function appWith(oracleRequireKey: boolean) {
   chmodSync(dir, 0o700);
   await initRootKey(join(dir, "root"));
   for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), name);
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "signer", "ed25519");
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "mac", "hmac-sha256");
   const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
   const apiKeys = ApiKeyStore.fromKeys([
     { name: "wrapped-only", key: KEYS.wrapped, scopes: ["keyring:orders:datakey-wrapped"] },
     { name: "unrelated", key: KEYS.unrelated, scopes: ["keyring:other"] },
-    { name: "all", key: KEYS.all, scopes: ["pseudonym", "oracle", "keyring:orders", "keyring:other"] },
+    { name: "all", key: KEYS.all, scopes: ["pseudonym", "oracle", "keyring:orders", "keyring:other", "keyring:signer", "keyring:mac"] },
   ]);
   const app = testApp({
     config: { oracleRequireKey },
@@ -64,6 +66,8 @@ async function bodiesByRoute(call: Call): Promise<Readonly<Record<string, readon
   const envelope = (await call("POST", "/oracleinvocation", { data: "x", wrap_with: "orders" }, KEYS.all)).json;
   const pseudonym = { userUUID: USER, sensitiveData: "data" };
   const digest = (await call("POST", "/encrypt", pseudonym, KEYS.all)).json;
+  const signed = (await call("POST", "/keyring/signer/sign", { data: "x" }, KEYS.all)).json;
+  const token = (await call("POST", "/keyring/signer/jwt", { claims: { sub: "x" } }, KEYS.all)).json;
   return {
     "/oracleinvocation": [{ data: "x" }, { data: "x", wrap_with: "orders" }],
     "/oracleinvocation/batch": [{ items: [{ data: "x" }] }],
@@ -79,7 +83,21 @@ async function bodiesByRoute(call: Call): Promise<Readonly<Record<string, readon
     "/keyring/orders/rewrap": [{ ciphertext: sealed.ciphertext }],
     "/keyring/orders/rewrap/batch": [{ items: [{ ciphertext: sealed.ciphertext }] }],
     "/keyring/orders/datakey": [{}, { plaintext: true }, { plaintext: false }],
+    "/keyring/signer/sign": [{ data: "x" }],
+    "/keyring/signer/sign/batch": [{ items: [{ data: "x" }] }],
+    "/keyring/mac/hmac": [{ data: "x" }],
+    "/keyring/mac/hmac/batch": [{ items: [{ data: "x" }] }],
+    "/keyring/signer/verify": [{ data: "x", signature: signed.signature }],
+    "/keyring/signer/verify/batch": [{ items: [{ data: "x", signature: signed.signature }] }],
+    "/keyring/signer/jwt": [{ claims: { sub: "x" } }],
+    "/keyring/signer/jwt/verify": [{ token: token.token }],
   };
+}
+
+/** The key each route works on: an encryption key, a signing key or an HMAC key. */
+function keyFor(route: string): string {
+  if (/\/hmac(\/|$)/.test(route)) return "mac";
+  return /\/(sign|verify|jwt|public-key)(\/|$)/.test(route) ? "signer" : "orders";
 }
 
 const isWrappedDatakey = (path: string, body: unknown) =>
@@ -93,7 +111,7 @@ describe("scope keyring:NAME:datakey-wrapped", () => {
       const app = testApp();
       let posts = 0;
       for (const route of app.routes) {
-        const path = withoutTrailingSlash(route.path).replace(":name", "orders");
+        const path = withoutTrailingSlash(route.path).replace(":name", keyFor(route.path));
         if (route.method !== "POST") {
           const asked = await call(route.method, path, undefined, KEYS.wrapped);
           expect({ path, status: asked.status }).toEqual({

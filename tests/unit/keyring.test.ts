@@ -521,7 +521,7 @@ describe("staged keyring versions", () => {
     await initRootKey(root);
     await createKeyringKey(path, root, "orders");
     await rotateKeyringKey(path, root, "orders", activatesAt);
-    return { dir, path, root, load: async () => (await loadKeyring(path, await loadRootKey(root))).get("orders")! };
+    return { dir, path, root, load: async () => (await loadKeyring(path, await loadRootKey(root))).get("orders") as KeyringKey };
   }
 
   it("decrypts with a staged version and never encrypts with it until it is promoted", async () => {
@@ -571,7 +571,7 @@ describe("root key rotation", () => {
     await initRootKey(newRoot);
     await createKeyringKey(path, oldRoot, "orders");
     await rotateKeyringKey(path, oldRoot, "orders", Date.now());
-    const sealed = encryptWith((await loadKeyring(path, await loadRootKey(oldRoot))).get("orders")!, { data: "kept" });
+    const sealed = encryptWith((await loadKeyring(path, await loadRootKey(oldRoot))).get("orders") as KeyringKey, { data: "kept" });
     await expect(loadKeyring(path, await loadRootKey(newRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
     // Removing the only wrapping is refused, and leaves the file as it was.
     const before = readFileSync(path, "utf8");
@@ -582,12 +582,12 @@ describe("root key rotation", () => {
     expect((await addRootKey(path, oldRoot, newRoot)).versions).toBe(2);
     expect((await addRootKey(path, oldRoot, newRoot)).versions).toBe(0);
     for (const root of [oldRoot, newRoot]) {
-      const key = (await loadKeyring(path, await loadRootKey(root))).get("orders")!;
+      const key = (await loadKeyring(path, await loadRootKey(root))).get("orders") as KeyringKey;
       expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
     }
     expect((await removeRootKey(path, newRoot, oldRoot)).versions).toBe(2);
     await expect(loadKeyring(path, await loadRootKey(oldRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
-    const key = (await loadKeyring(path, await loadRootKey(newRoot))).get("orders")!;
+    const key = (await loadKeyring(path, await loadRootKey(newRoot))).get("orders") as KeyringKey;
     expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
     const stored = JSON.parse(readFileSync(path, "utf8")) as { keys: { versions: Record<string, unknown>[] }[] };
     expect(stored.keys[0]!.versions.every((entry) => entry.also_wrapped === undefined)).toBe(true);

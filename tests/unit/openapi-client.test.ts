@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "bun:test";
 import { SPEC_PATH } from "../../src/modules/ops/docs.ts";
-import { callEveryRoute, caasClient } from "../openapi/client.ts";
-import { FULL_KEY, fixtureApp, KEY_NAME, USER } from "../openapi/fixture.ts";
+import { callEveryRoute, callSigningRoutes, caasClient } from "../openapi/client.ts";
+import { FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SIGNER_NAME, USER } from "../openapi/fixture.ts";
 import { generatedTypes, servedDocument, TYPES_FILE } from "../openapi/generate-types.ts";
 
 describe("the generated TypeScript types", () => {
@@ -21,7 +21,10 @@ describe("a client typed by the generated types alone", () => {
     const app = fixtureApp();
     const called = new Set<string>();
     const client = caasClient("https://caas.test", FULL_KEY, (request) => {
-      const path = new URL(request.url).pathname.replace(`/keyring/${KEY_NAME}/`, "/keyring/{name}/");
+      const path = new URL(request.url).pathname.replace(
+        new RegExp(`^/keyring/(${KEY_NAME}|${SIGNER_NAME}|${MAC_NAME})/`),
+        "/keyring/{name}/",
+      );
       called.add(`${request.method.toLowerCase()} ${path}`);
       return app.handle(request);
     });
@@ -33,6 +36,15 @@ describe("a client typed by the generated types alone", () => {
       verified: true,
       batchSizes: [2, 1, 2, 1, 1],
       refusal: "invalid_ciphertext",
+    });
+    expect(await callSigningRoutes(client, SIGNER_NAME, MAC_NAME)).toEqual({
+      verified: true,
+      macVerified: true,
+      tokenValid: true,
+      kid: `${SIGNER_NAME}.v2`,
+      publicVersions: [2],
+      jwksKids: [`${SIGNER_NAME}.v2`],
+      batchSizes: [2, 1, 1],
     });
 
     const document = (await (await app.handle(new Request(`https://caas.test${SPEC_PATH}`))).json()) as {

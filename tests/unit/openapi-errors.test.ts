@@ -17,8 +17,11 @@ import {
   FULL_KEY,
   fixtureApp,
   KEY_NAME,
+  MAC_NAME,
   SCOPELESS_KEY,
   SEALED,
+  SIGNATURES,
+  SIGNER_NAME,
   SEALED_NOT_TEXT,
   UNKNOWN_KEY_NAME,
   USER,
@@ -75,7 +78,28 @@ const VALID: Readonly<Record<string, { body: Body; text?: string }>> = {
   "keyring.rewrap": { body: { ciphertext: CIPHERTEXTS.current, aad: "order-42" }, text: "aad" },
   "keyring.rewrap_batch": { body: { items: [{ ciphertext: CIPHERTEXTS.current, aad: "order-42" }] } },
   "keyring.datakey": { body: {} },
+  "keyring.sign": { body: { data: "order 42 shipped" }, text: "data" },
+  "keyring.sign_batch": { body: { items: [{ data: "order 42 shipped" }] } },
+  "keyring.hmac": { body: { data: "order 42 shipped" }, text: "data" },
+  "keyring.hmac_batch": { body: { items: [{ data: "order 42 shipped" }] } },
+  "keyring.verify": { body: { data: "order 42 shipped", signature: SIGNATURES.current }, text: "data" },
+  "keyring.verify_batch": { body: { items: [{ data: "order 42 shipped", signature: SIGNATURES.current }] } },
+  "keyring.jwt": { body: { claims: { sub: "user-42" } } },
+  "keyring.jwt_verify": { body: { token: "a.b.c" } },
 };
+
+/** The key each keyring operation is asked of: one of the type that does it. */
+function keyNameOf(operation: Operation): string {
+  if (/^keyring\.hmac/.test(operation.route)) return MAC_NAME;
+  return /^keyring\.(sign|verify|jwt|public_key)/.test(operation.route) ? SIGNER_NAME : KEY_NAME;
+}
+
+/** A key of a type that does not do the operation. */
+function otherTypeOf(operation: Operation): string {
+  return keyNameOf(operation) === KEY_NAME ? SIGNER_NAME : KEY_NAME;
+}
+
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 interface Operation {
   readonly path: string;
@@ -127,9 +151,20 @@ const RECIPES: Readonly<Record<string, (operation: Operation) => Attempt | undef
   },
   invalid_encoding: (operation) => {
     if (operation.route === "oracle.open") return { body: { ...SEALED, key: "not base64!" } };
-    if (operation.route === "keyring.encrypt") return { body: { data: "not base64!", encoding: "base64" } };
+    if (["keyring.encrypt", "keyring.sign", "keyring.hmac", "keyring.verify"].includes(operation.route))
+      return { body: { ...validOf(operation).body, data: "not base64!", encoding: "base64" } };
     return undefined;
   },
+  unsupported_operation: (operation) => {
+    if (operation.route === "oracle.seal") return { body: { data: "attack at dawn", wrap_with: SIGNER_NAME } };
+    if (operation.route === "oracle.open") return { body: envelope(CIPHERTEXTS.wrappedKey, SIGNER_NAME) };
+    return { path: atName(operation, otherTypeOf(operation)) };
+  },
+  invalid_signature: () => ({ body: { data: "order 42 shipped", signature: "not a signature" } }),
+  key_version_unknown: (operation) =>
+    operation.route === "keyring.jwt_verify"
+      ? { body: { token: `${base64url({ alg: "ES256", kid: `${SIGNER_NAME}.v9`, typ: "JWT" })}.${base64url({})}.AAAA` } }
+      : { body: { data: "order 42 shipped", signature: SIGNATURES.newer } },
   authentication_failed: (operation) => ({ body: { ...validOf(operation).body, aad: "another aad" } }),
   plaintext_not_utf8: (operation) => {
     if (operation.route === "oracle.open") return { body: SEALED_NOT_TEXT };
@@ -138,8 +173,11 @@ const RECIPES: Readonly<Record<string, (operation: Operation) => Attempt | undef
   },
   invalid_ciphertext: (operation) =>
     operation.route === "oracle.open" ? { body: envelope("not a ciphertext") } : { body: { ciphertext: "not a ciphertext" } },
-  key_version_retired: (operation) =>
-    operation.route === "oracle.open" ? { body: envelope(CIPHERTEXTS.retiredWrappedKey) } : { body: { ciphertext: CIPHERTEXTS.retired } },
+  key_version_retired: (operation) => {
+    if (operation.route === "oracle.open") return { body: envelope(CIPHERTEXTS.retiredWrappedKey) };
+    if (operation.route === "keyring.verify") return { body: { data: "order 42 shipped", signature: SIGNATURES.retired } };
+    return { body: { ciphertext: CIPHERTEXTS.retired } };
+  },
   unknown_key: (operation) => {
     if (operation.route === "oracle.seal") return { body: { data: "attack at dawn", wrap_with: UNKNOWN_KEY_NAME } };
     if (operation.route === "oracle.open") return { body: envelope(CIPHERTEXTS.wrappedKey, UNKNOWN_KEY_NAME) };
@@ -161,7 +199,7 @@ const RECIPES: Readonly<Record<string, (operation: Operation) => Attempt | undef
 
 async function answer(operation: Operation, attempt: Attempt): Promise<{ status: number; code: unknown }> {
   const app = apps[attempt.app ?? "main"];
-  const path = attempt.path ?? (isKeyring(operation) ? atName(operation, KEY_NAME) : operation.path);
+  const path = attempt.path ?? (isKeyring(operation) ? atName(operation, keyNameOf(operation)) : operation.path);
   const body = "body" in attempt ? attempt.body : validOf(operation).body;
   const method = operation.method.toUpperCase();
   const request = () =>

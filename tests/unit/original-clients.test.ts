@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "bun:test";
 import { SEAL_UNKNOWN_FIELDS } from "../../src/modules/oracle/model.ts";
 import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
-import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, SEALED, USER } from "../openapi/fixture.ts";
+import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SEALED, SIGNATURES, SIGNER_NAME, USER } from "../openapi/fixture.ts";
 import { type CaasApp, testApp } from "./helpers.ts";
 
 const COMPAT_KEY = "example_api_key";
@@ -266,11 +266,21 @@ describe("caas's own routes", () => {
     "/keyring/:name/rewrap": { ciphertext: CIPHERTEXTS.current, aad: "order-42" },
     "/keyring/:name/rewrap/batch": { items: [{ ciphertext: CIPHERTEXTS.current, aad: "order-42" }] },
     "/keyring/:name/datakey": {},
+    "/keyring/:name/sign": { data: TEXT },
+    "/keyring/:name/sign/batch": { items: [{ data: TEXT }] },
+    "/keyring/:name/hmac": { data: TEXT },
+    "/keyring/:name/hmac/batch": { items: [{ data: TEXT }] },
+    "/keyring/:name/verify": { data: "order 42 shipped", signature: SIGNATURES.current },
+    "/keyring/:name/verify/batch": { items: [{ data: "order 42 shipped", signature: SIGNATURES.current }] },
+    "/keyring/:name/jwt": { claims: { sub: "user-42" } },
+    "/keyring/:name/jwt/verify": { token: "a.b.c" },
   };
+  /** The key each route is asked of: one of the type that does it. */
+  const keyOf = (route: string) => (route.includes("/hmac") ? MAC_NAME : /\/(sign|verify|jwt)/.test(route) ? SIGNER_NAME : KEY_NAME);
 
   const post = (route: string, body: object) =>
     fixture.handle(
-      new Request(`http://localhost${route.replace(":name", KEY_NAME)}`, {
+      new Request(`http://localhost${route.replace(":name", keyOf(route))}`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-api-key": FULL_KEY },
         body: JSON.stringify(body),

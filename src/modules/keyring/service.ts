@@ -25,7 +25,7 @@ function aadBytes(aad: string | undefined): Uint8Array | undefined {
   return aad === undefined ? undefined : textBytes("aad", aad);
 }
 
-function dataBytes(data: string, encoding: Encoding): Uint8Array {
+export function dataBytes(data: string, encoding: Encoding): Uint8Array {
   if (encoding !== "base64") return textBytes("data", data);
   try {
     return fromBase64(data);

@@ -19,6 +19,7 @@ import {
   EmptyBody,
   errorBody,
   InvalidCiphertext,
+  InvalidSignature,
   InvalidEncoding,
   InvalidJson,
   InvalidTarget,
@@ -37,6 +38,7 @@ import {
   ScopeMissing,
   Unauthorized,
   UnknownKey,
+  UnsupportedOperation,
   UnsupportedMediaType,
 } from "../../errors.ts";
 import { SECURITY_HEADERS } from "../../http/headers.ts";
@@ -164,6 +166,8 @@ const EXAMPLE_MESSAGES: Readonly<Record<ErrorAnswerCode, string>> = {
   authentication_failed: new DecryptionFailed().message,
   plaintext_not_utf8: new PlaintextNotText().message,
   invalid_ciphertext: new InvalidCiphertext().message,
+  invalid_signature: new InvalidSignature().message,
+  unsupported_operation: new UnsupportedOperation("xaes-256-gcm", "sign").message,
   key_version_retired: new KeyVersionRetired().message,
   key_version_unknown: new KeyVersionUnknown().message,
   secret_version_unknown: new SecretVersionUnknown().message,
@@ -332,12 +336,15 @@ export function docsRoutes() {
             { name: "pseudonym", description: "Deterministic keyed pseudonyms of a user's data (API key with scope pseudonym)" },
             {
               name: "keyring",
-              description: "Encrypt, decrypt, rewrap and data keys under named keys caas holds (API key with scope keyring:NAME)",
+              description:
+                "Encrypt, decrypt, rewrap and data keys, sign, MAC and JWTs under named keys caas holds (API key with scope keyring:NAME)",
             },
+            { name: "jwks", description: "The public keys of published signing keys, for any verifier (no API key)" },
             { name: "operations", description: "Health, readiness and metrics" },
           ],
         },
-        exclude: { paths: [DOCS_PATH, SPEC_PATH, new RegExp(`^${DOCS_ASSETS_PATH}/`)] },
+        // staticFile: the plugin would drop every path with a '.' in it, /.well-known/jwks.json included.
+        exclude: { paths: [DOCS_PATH, SPEC_PATH, new RegExp(`^${DOCS_ASSETS_PATH}/`)], staticFile: false },
         swagger: {
           theme: STYLESHEET.path,
           cdn: SCRIPT.path,

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { type ApiKeyRecord, permits } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
-import { type KeyringCipher, observedKey } from "../../credentials/keyring.ts";
+import { type KeyringCipher, cipherOf, observedKey } from "../../credentials/keyring.ts";
 import { ScopeMissing } from "../../errors.ts";
 import { authenticate, keyringCaller } from "../../http/authenticate.ts";
 import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
@@ -64,7 +64,8 @@ function oracleCaller(
   if (wrapWith !== undefined) {
     const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit, options.admissions?.headerCaller(request));
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
-    return { caller, wrapper: options.keyUse === undefined ? key : observedKey(key, options.keyUse) };
+    const cipher = cipherOf(key, operation === "datakey" ? "wrap data keys" : "unwrap data keys");
+    return { caller, wrapper: options.keyUse === undefined ? cipher : observedKey(cipher, options.keyUse) };
   }
   const caller = authenticate(credentials.current.apiKeys, request.headers, undefined, options.admissions?.headerCaller(request));
   audit.note({ apiKeyName: caller.name });
@@ -78,7 +79,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
   const envelope = options.credentials !== undefined;
   const keyed = envelope && options.requireKey === true;
   const keyCodes = keyed ? (["unauthorized", "forbidden"] as const) : [];
-  const envelopeCodes = envelope ? (["unauthorized", "forbidden", "unknown_key"] as const) : [];
+  const envelopeCodes = envelope ? (["unauthorized", "forbidden", "unknown_key", "unsupported_operation"] as const) : [];
   const security = keyed ? API_KEY_REQUIRED : envelope ? API_KEY_OPTIONAL : NO_API_KEY;
   const seal = new Elysia({ name: "caas.oracle.seal", seed: batchMax })
     .use(options.audit)
