@@ -101,18 +101,24 @@ describe("every request to a route that touches a secret has exactly one line, w
   // A safe X-Request-Id (request-ids.ts), so it is the line's clientRequestId.
   const nextId = (kind: string) => `${kind.replace(/[^A-Za-z0-9]+/g, "_")}-${sequence++}`;
 
-  /** One way a request may be answered: sends it with its own X-Request-Id, says what it got. */
-  type Way = (caas: RunningCaas, path: string, id: string) => Promise<Answered>;
-  const post =
+  type Route = (typeof AUDITED)[number];
+  /** One way a request may be answered: sends it with its own X-Request-Id, in the route's method, says what it got. */
+  type Way = (caas: RunningCaas, route: Route, id: string) => Promise<Answered>;
+  /** A body goes with a POST; a GET route is asked the same way without one. */
+  const send =
     (body: string, headers: Record<string, string>): Way =>
-    async (caas, path, id) =>
-      answered(id, await caas.request(path, { method: "POST", body, headers: { "x-request-id": id, ...headers } }));
+    async (caas, { path, method }, id) =>
+      answered(
+        id,
+        await caas.request(path, { method, ...(method === "POST" ? { body } : {}), headers: { "x-request-id": id, ...headers } }),
+      );
   const rawWay =
     (target: (path: string) => string, status: number): Way =>
-    async (caas, path, id) => {
+    async (caas, { path, method }, id) => {
+      const body = method === "POST" ? "Content-Type: application/json\r\nContent-Length: 2\r\n" : "";
       const answer = await raw(
         caas,
-        `POST ${target(path)} HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: ${id}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+        `${method} ${target(path)} HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: ${id}\r\n${body}Connection: close\r\n\r\n${method === "POST" ? "{}" : ""}`,
       );
       expect({ path, status: answer.status }).toEqual({ path, status });
       const code = (JSON.parse(answer.body) as { error: { code: string } }).error.code;
@@ -139,19 +145,22 @@ describe("every request to a route that touches a secret has exactly one line, w
     try {
       const json = { "content-type": "application/json" };
       const ways: Record<string, Way> = {
-        "answered with a key": post("{}", { ...json, authorization: `Bearer ${client}` }),
-        "invalid JSON": post("{bad", { ...json, authorization: `Bearer ${client}` }),
-        "a media type not taken": post("{}", { "content-type": "application/xml", authorization: `Bearer ${client}` }),
-        "a body too large": post(JSON.stringify({ data: "x".repeat(4096) }), { ...json, authorization: `Bearer ${client}` }),
-        "a key that is no key": post("{}", { ...json, authorization: "Bearer caas-not-a-key-0123456789abcdef", "x-api-key": "nope" }),
-        "a key without the scope": post("{}", { ...json, authorization: `Bearer ${encryptOnly}` }),
+        "answered with a key": send("{}", { ...json, authorization: `Bearer ${client}` }),
+        "invalid JSON": send("{bad", { ...json, authorization: `Bearer ${client}` }),
+        "a media type not taken": send("{}", { "content-type": "application/xml", authorization: `Bearer ${client}` }),
+        "a body too large": send(JSON.stringify({ data: "x".repeat(4096) }), { ...json, authorization: `Bearer ${client}` }),
+        "a key that is no key": send("{}", { ...json, authorization: "Bearer caas-not-a-key-0123456789abcdef", "x-api-key": "nope" }),
+        "a key without the scope": send("{}", { ...json, authorization: `Bearer ${encryptOnly}` }),
         "a target Bun rewrote (dot segments)": rawWay((path) => `/x/..${path}`, 400),
         "a fragment": rawWay((path) => `${path}#part`, 400),
       };
       const asked: (Answered & { operation: string })[] = [];
+      // A GET takes no body, so the body's refusals are asked of the POST routes only.
+      const bodyWays = new Set(["invalid JSON", "a media type not taken", "a body too large"]);
       for (const route of AUDITED) {
         for (const [kind, way] of Object.entries(ways))
-          asked.push({ ...(await way(caas, route.path, nextId(kind))), operation: route.operation });
+          if (route.method === "POST" || !bodyWays.has(kind))
+            asked.push({ ...(await way(caas, route, nextId(kind))), operation: route.operation });
       }
       // The refusals each kind stands for did happen (on every route for the pre-routing ones).
       const statuses = new Set(asked.map((answer) => `${answer.status} ${answer.code}`));
@@ -176,9 +185,9 @@ describe("every request to a route that touches a secret has exactly one line, w
     const caas = await startCaas({ env: { ...env, CAAS_AUDIT_LOG: auditFile, CAAS_RATE_LIMIT: "1" } });
     try {
       const asked: (Answered & { operation: string })[] = [];
-      const way = post("{}", { "content-type": "application/json", authorization: `Bearer ${client}` });
+      const way = send("{}", { "content-type": "application/json", authorization: `Bearer ${client}` });
       for (const route of AUDITED)
-        for (let i = 0; i < 3; i++) asked.push({ ...(await way(caas, route.path, nextId("limited"))), operation: route.operation });
+        for (let i = 0; i < 3; i++) asked.push({ ...(await way(caas, route, nextId("limited"))), operation: route.operation });
       const limited = asked.filter((answer) => answer.status === 429);
       expect(new Set(limited.map((answer) => answer.operation)).size).toBe(AUDITED.length);
       const trail = linesOf(auditFile);
@@ -201,8 +210,8 @@ describe("every request to a route that touches a secret has exactly one line, w
     try {
       await Bun.sleep(300);
       const asked: (Answered & { operation: string })[] = [];
-      const way = post('{"data":"x"}', { "content-type": "application/json" });
-      for (const route of AUDITED) asked.push({ ...(await way(caas, route.path, nextId("busy"))), operation: route.operation });
+      const way = send('{"data":"x"}', { "content-type": "application/json" });
+      for (const route of AUDITED) asked.push({ ...(await way(caas, route, nextId("busy"))), operation: route.operation });
       expect(asked.filter((answer) => answer.code === "busy").length).toBeGreaterThan(0);
       expectOneLineEach(linesOf(auditFile), asked);
     } finally {
