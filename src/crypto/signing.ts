@@ -8,6 +8,11 @@
  * signing in Bun's node:crypto is BoringSSL's, whose nonce mixes the private key and the message
  * digest into the random bytes (hedged), so a weak RNG alone does not reveal the key.
  *
+ * An ECDSA signature (r, s) has a twin, (r, n − s), that verifies as well and that anyone can
+ * make from it: a token or signature changed without the key. signWith always writes the one with
+ * s in the lower half (as Bitcoin's BIP 62 and libsecp256k1 do), and a verifier that asks
+ * (ecdsaHighS "refuse") takes that one only; every JWS and Web Crypto verifier takes it too.
+ *
  * Verification never throws on what a caller sends: a signature of the wrong length or form is
  * simply not valid.
  */
@@ -33,6 +38,8 @@ export type RsaPadding = "pss" | "pkcs1";
 export interface SignatureOptions {
   readonly ecdsaFormat?: EcdsaFormat;
   readonly rsaPadding?: RsaPadding;
+  /** A verifier's answer to an ECDSA signature with s in the upper half: accept (FIPS 186, the default) or refuse (the twin of a signature signWith made). */
+  readonly ecdsaHighS?: "accept" | "refuse";
 }
 
 export const HMAC_KEY_BYTES = 32;
@@ -85,12 +92,63 @@ function keyWithOptions(algorithm: SignatureAlgorithm, key: KeyObject, options: 
 /** node:crypto's constants.RSA_PKCS1_PSS_PADDING. */
 const RSA_PKCS1_PSS_PADDING = 6;
 
+/** P-256's group order n, and n / 2: the bound on s of the one form of each signature signWith makes. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = P256_ORDER >> 1n;
+const P256_SCALAR_BYTES = 32;
+
+function bigIntOf(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+function scalarBytes(value: bigint): Uint8Array {
+  const bytes = new Uint8Array(P256_SCALAR_BYTES);
+  for (let at = P256_SCALAR_BYTES - 1, rest = value; at >= 0; at--, rest >>= 8n) bytes[at] = Number(rest & 0xffn);
+  return bytes;
+}
+
+/** r‖s with s replaced by n − s where it is in the upper half. */
+function withLowS(p1363: Uint8Array): Uint8Array {
+  const s = bigIntOf(p1363.subarray(P256_SCALAR_BYTES));
+  if (s <= P256_HALF_ORDER) return p1363;
+  const out = Uint8Array.from(p1363);
+  out.set(scalarBytes(P256_ORDER - s), P256_SCALAR_BYTES);
+  return out;
+}
+
+/** r‖s as ASN.1 DER, SEQUENCE { INTEGER r, INTEGER s } (each at most 33 bytes, so every length is one byte). */
+function derOf(p1363: Uint8Array): Uint8Array {
+  const integer = (scalar: Uint8Array): number[] => {
+    let start = 0;
+    while (start < scalar.length - 1 && scalar[start] === 0) start++;
+    const body = [...scalar.subarray(start)];
+    if (((body[0] ?? 0) & 0x80) !== 0) body.unshift(0);
+    return [0x02, body.length, ...body];
+  };
+  const sequence = [...integer(p1363.subarray(0, P256_SCALAR_BYTES)), ...integer(p1363.subarray(P256_SCALAR_BYTES))];
+  return Uint8Array.from([0x30, sequence.length, ...sequence]);
+}
+
+/** s of a signature already verified (so of the form asked, and DER strict, with one-byte lengths). */
+function sOf(signature: Uint8Array, format: EcdsaFormat): bigint {
+  if (format === "p1363") return bigIntOf(signature.subarray(P256_SCALAR_BYTES));
+  const rLength = signature[3] ?? 0;
+  const sLength = signature[5 + rLength] ?? 0;
+  return bigIntOf(signature.subarray(6 + rLength, 6 + rLength + sLength));
+}
+
 export function signWith(
   algorithm: SignatureAlgorithm,
   privateKey: KeyObject,
   data: Uint8Array,
   options: SignatureOptions = {},
 ): Uint8Array {
+  if (algorithm === "ecdsa-p256") {
+    const p1363 = withLowS(new Uint8Array(sign(digestOf(algorithm), data, { key: privateKey, dsaEncoding: "ieee-p1363" })));
+    return options.ecdsaFormat === "der" ? derOf(p1363) : p1363;
+  }
   return new Uint8Array(sign(digestOf(algorithm), data, keyWithOptions(algorithm, privateKey, options)));
 }
 
@@ -102,11 +160,14 @@ export function verifyWith(
   signature: Uint8Array,
   options: SignatureOptions = {},
 ): boolean {
+  let valid: boolean;
   try {
-    return verify(digestOf(algorithm), data, keyWithOptions(algorithm, publicKey, options), signature);
+    valid = verify(digestOf(algorithm), data, keyWithOptions(algorithm, publicKey, options), signature);
   } catch {
     return false;
   }
+  if (!valid || algorithm !== "ecdsa-p256" || options.ecdsaHighS !== "refuse") return valid;
+  return sOf(signature, options.ecdsaFormat ?? "p1363") <= P256_HALF_ORDER;
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
