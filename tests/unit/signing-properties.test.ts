@@ -357,3 +357,88 @@ describe("ECDSA signatures have one valid form", () => {
     }
   });
 });
+
+describe("the claims a token carries", () => {
+  it("are exactly those sent, for any JSON object of claims", async () => {
+    const someClaims = fc.dictionary(
+      fc.string({ maxLength: 8 }).filter((name) => !["iat", "exp", "nbf", "aud", "iss", "sub", "jti"].includes(name)),
+      fc.jsonValue({ maxDepth: 3 }),
+      { maxKeys: 6 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...JWT_KEYS), someClaims, async ({ name }, sent) => {
+        const text = JSON.stringify({ claims: sent });
+        const signed = await app.handle(
+          new Request(`http://localhost/keyring/${name}/jwt`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+            body: text,
+          }),
+        );
+        const { token } = (await signed.json()) as { token: string };
+        const verified = await call(app, `/keyring/${name}/jwt/verify`, { token });
+        const { iat: _iat, exp: _exp, ...carried } = verified.body.claims as Record<string, unknown>;
+        expect(JSON.stringify(carried)).toBe(JSON.stringify((JSON.parse(text) as { claims: unknown }).claims));
+      }),
+      { numRuns: RUNS / 2 },
+    );
+  });
+
+  /** Raw JSON bodies: claims no verifier (caas's own jwt/verify included) would read as sent, each refused with its code. */
+  const REFUSED: readonly [string, string, string][] = [
+    ["nbf a string", '{"claims":{"nbf":"tomorrow"}}', "invalid_body"],
+    ["nbf null", '{"claims":{"nbf":null}}', "invalid_body"],
+    ["nbf an array", '{"claims":{"nbf":[1]}}', "invalid_body"],
+    ["nbf past JSON's numbers", '{"claims":{"nbf":1e999}}', "invalid_body"],
+    ["aud a number", '{"claims":{"aud":5}}', "invalid_body"],
+    ["aud an object", '{"claims":{"aud":{"a":"b"}}}', "invalid_body"],
+    ["aud an array holding a number", '{"claims":{"aud":["api",5]}}', "invalid_body"],
+    ["iss a number", '{"claims":{"iss":1}}', "invalid_body"],
+    ["iss null", '{"claims":{"iss":null}}', "invalid_body"],
+    ["sub an object", '{"claims":{"sub":{}}}', "invalid_body"],
+    ["sub true", '{"claims":{"sub":true}}', "invalid_body"],
+    ["jti a number", '{"claims":{"jti":7}}', "invalid_body"],
+    ["a number past JSON's (1e999 reads as Infinity)", '{"claims":{"n":1e999}}', "invalid_body"],
+    ["a negative one", '{"claims":{"n":-1e999}}', "invalid_body"],
+    ["one deep inside", '{"claims":{"a":{"b":[1,{"c":[2e400]}]}}}', "invalid_body"],
+    ["a lone surrogate in a value", '{"claims":{"s":"\\ud800"}}', "invalid_text"],
+    ["a lone surrogate deep inside", '{"claims":{"a":[{"b":"x\\udc00"}]}}', "invalid_text"],
+    ["a lone surrogate in a name", '{"claims":{"\\ud800":1}}', "invalid_text"],
+    ["a lone surrogate in sub", '{"claims":{"sub":"\\udfff"}}', "invalid_text"],
+  ];
+
+  it("are refused with 400 where a verifier would not read them as sent: registered claims of the wrong type, numbers JSON cannot carry, lone surrogates", async () => {
+    const seen: Record<string, string> = {};
+    const expected: Record<string, string> = {};
+    for (const { name } of JWT_KEYS) {
+      for (const [label, body, code] of REFUSED) {
+        const answer = await app.handle(
+          new Request(`http://localhost/keyring/${name}/jwt`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+            body,
+          }),
+        );
+        const json = (await answer.json()) as Record<string, unknown>;
+        seen[`${name}: ${label}`] = `${answer.status} ${codeOf({ status: answer.status, body: json })}`;
+        expected[`${name}: ${label}`] = `400 ${code}`;
+        expect(JSON.stringify(json)).not.toContain("tomorrow");
+      }
+    }
+    expect(seen).toEqual(expected);
+  });
+
+  it("are signed where registered claims have their types: nbf a number, aud a string or strings, iss, sub and jti strings", async () => {
+    const claims = { nbf: 0, aud: ["api", "web"], iss: "caas", sub: "user-42", jti: "a1" };
+    for (const { name } of JWT_KEYS) {
+      const signed = await call(app, `/keyring/${name}/jwt`, { claims });
+      const verified = await call(app, `/keyring/${name}/jwt/verify`, { token: signed.body.token, audience: "web", issuer: "caas" });
+      expect(verified.body).toEqual({
+        valid: true,
+        claims: { ...claims, iat: expect.any(Number), exp: expect.any(Number) },
+        kid: `${name}.v1`,
+      });
+      expect((await call(app, `/keyring/${name}/jwt`, { claims: { aud: "api" } })).status).toBe(200);
+    }
+  });
+});
