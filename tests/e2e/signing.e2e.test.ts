@@ -547,6 +547,7 @@ describe("jwt/verify refuses every wrong token with its reason", () => {
         ["alg none, signature kept", withHeader(good, { alg: "none", kid, typ: "JWT" }), {}, "wrong_alg"],
         ["another alg", withHeader(good, { alg: otherAlg[name], kid, typ: "JWT" }), {}, "wrong_alg"],
         ["no alg", withHeader(good, { kid, typ: "JWT" }), {}, "malformed"],
+        ["an extension it must understand (crit)", withHeader(good, { alg: alg[name], kid, typ: "JWT", crit: ["exp"] }), {}, "malformed"],
         ["no kid", withHeader(good, { alg: alg[name], typ: "JWT" }), {}, "unknown_kid"],
         ["a kid of another key", withHeader(good, { alg: alg[name], kid: `${name}2.v1`, typ: "JWT" }), {}, "unknown_kid"],
         ["a token of another key", fromOther, {}, "unknown_kid"],
@@ -697,5 +698,50 @@ describe("the audit trail and the metrics of signing", () => {
       jwt: delta("audited", "jwt"),
       jwtVerify: delta("audited", "jwt_verify"),
     }).toEqual({ sign: 3, hmac: 2, verifyAudited: 3, verifyMacs: 1, jwt: 1, jwtVerify: 2 });
+  }, 30_000);
+
+  it("keeps what a refused request carried out of its answer, the audit trail and the logs", async () => {
+    const canary = "canary-refused-3d8e";
+    const token = (await signJwt("audited")).token;
+    const [header, payload] = token.split(".") as [string, string];
+    const refused: [string, unknown, string?][] = [
+      ["/keyring/audited/sign", { data: canary, encoding: "base64" }],
+      ["/keyring/audited/sign", { data: canary, format: "der" }],
+      ["/keyring/audited/sign", { data: canary, [canary]: 1 }],
+      ["/keyring/audited/verify", { data: canary, signature: `caas:v1:${canary}` }],
+      ["/keyring/audited/verify", { data: canary, signature: `caas:v99:${b64url(canary)}` }],
+      ["/keyring/audited/verify", { data: canary, hmac: "caas:v1:AAAA" }],
+      ["/keyring/macs/verify", { data: canary, hmac: `caas:v1:${Buffer.from(canary).toString("base64")}` }],
+      ["/keyring/audited/jwt", { claims: { nbf: canary } }],
+      ["/keyring/audited/jwt", { claims: { iat: canary } }],
+      ["/keyring/audited/jwt", { claims: { sub: canary }, expires_in: 0 }],
+      ["/keyring/audited/jwt/verify", { token: canary }],
+      ["/keyring/audited/jwt/verify", { token: `${header}.${b64url(JSON.stringify({ sub: canary }))}.AAAA` }],
+      [
+        "/keyring/audited/jwt/verify",
+        { token: `${b64url(JSON.stringify({ alg: "EdDSA", kid: "audited.v77", x: canary }))}.${payload}.AAAA` },
+      ],
+      ["/keyring/audited/jwt/verify", { token, audience: canary, issuer: canary }],
+      ["/keyring/xa/jwt", { claims: { sub: canary } }, apiKey.admin],
+      ["/keyring/audited/hmac", { data: canary }, apiKey.admin],
+      ["/keyring/audited/sign", { data: canary }, apiKey.verifier],
+      ["/keyring/audited/sign", { data: canary }, canary],
+    ];
+    for (const [path, body, key] of refused) {
+      const answer = await call(path, body, key ?? apiKey.admin);
+      expect({
+        path,
+        refused: answer.status < 500 || codeOf(answer) === "key_version_unknown",
+        echoed: JSON.stringify(answer.body).includes(canary),
+      }).toEqual({
+        path,
+        refused: true,
+        echoed: false,
+      });
+    }
+    await Bun.sleep(200);
+    expect(readFileSync(files.audit, "utf8")).not.toContain(canary);
+    expect(server.output()).not.toContain(canary);
+    expect(server.output()).not.toContain(b64url(canary).slice(0, 16));
   }, 30_000);
 });
