@@ -70,6 +70,16 @@ function addKey(label: keyof typeof apiKey, scopes: readonly string[]): void {
   apiKey[label] = out.trimEnd().split("\n").at(-1) ?? "";
 }
 
+/** The files an instance serves; reloads come from SIGHUP alone, so each step of a rotation is applied when the test says. */
+function serverEnvironment(): Record<string, string> {
+  return {
+    CAAS_KEYRING_FILE: files.keyring,
+    CAAS_ROOT_KEY_FILE: files.rootKey,
+    CAAS_API_KEYS_FILE: files.apiKeys,
+    CAAS_RELOAD_ON_CHANGE: "false",
+  };
+}
+
 beforeAll(async () => {
   dir = tempDir("caas-signing-e2e-");
   chmodSync(dir, 0o700);
@@ -99,14 +109,10 @@ beforeAll(async () => {
     pki,
     cwd: dir,
     env: {
-      CAAS_KEYRING_FILE: files.keyring,
-      CAAS_ROOT_KEY_FILE: files.rootKey,
-      CAAS_API_KEYS_FILE: files.apiKeys,
+      ...serverEnvironment(),
       CAAS_AUDIT_LOG: files.audit,
       // Every line the server can write, so that the canaries are looked for in all of them.
       CAAS_LOG_LEVEL: "debug",
-      // Reloads come from SIGHUP alone, so that each step of a rotation is applied when the test says.
-      CAAS_RELOAD_ON_CHANGE: "false",
     },
   });
 }, 60_000);
@@ -368,6 +374,18 @@ describe("rotation of a published signing key", () => {
     const local = createLocalJWKSet(snapshot);
 
     keyring("promote", "sessions", "2");
+    // Another instance that loads the file now signs with version 2 at once; this one, which holds
+    // it staged and has not reloaded, already verifies what that one signs.
+    const ahead = await startCaas({ pki, env: serverEnvironment() });
+    try {
+      const answer = await ahead.post("/keyring/sessions/jwt", { claims: CLAIMS }, { authorization: `Bearer ${apiKey.admin}` });
+      const signedAhead = (await answer.json()) as Signed;
+      expect(signedAhead.kid).toBe("sessions.v2");
+      expect((await ok("/keyring/sessions/jwt/verify", { token: signedAhead.token })).valid).toBe(true);
+      expect((await signJwt("sessions")).kid).toBe("sessions.v1");
+    } finally {
+      await ahead.stop();
+    }
     await reload();
     const after = await signJwt("sessions");
     expect({ kid: after.kid, version: after.version }).toEqual({ kid: "sessions.v2", version: 2 });
