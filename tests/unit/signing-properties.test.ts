@@ -21,6 +21,7 @@ import { createKeyringKey, promoteKeyringVersion, rotateKeyringKey } from "../..
 import { loadKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { generateSigningKey, signingKeyFromPkcs8, signWith, verifyWith } from "../../src/crypto/signing.ts";
 import { JWT_REASONS } from "../../src/modules/keyring/jwt.ts";
 
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 200);
@@ -316,6 +317,25 @@ function otherS(signature: Uint8Array, format: "p1363" | "der"): Uint8Array {
 }
 
 describe("ECDSA signatures have one valid form", () => {
+  it("signWith writes s in the lower half, DER exactly as noble encodes it; verifyWith refuses the twin when asked, and takes it by default (FIPS 186)", () => {
+    const { privateKey, publicKey } = signingKeyFromPkcs8("ecdsa-p256", generateSigningKey("ecdsa-p256"));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (data) => {
+        for (const format of ["p1363", "der"] as const) {
+          const signature = signWith("ecdsa-p256", privateKey, data, { ecdsaFormat: format });
+          const parsed = p256.Signature.fromBytes(signature, NOBLE_FORMAT[format]);
+          expect(parsed.hasHighS()).toBe(false);
+          expect(Buffer.from(signature).equals(parsed.toBytes(NOBLE_FORMAT[format]))).toBe(true);
+          const twin = otherS(signature, format);
+          expect(verifyWith("ecdsa-p256", publicKey, data, signature, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(true);
+          expect(verifyWith("ecdsa-p256", publicKey, data, twin, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(false);
+          expect(verifyWith("ecdsa-p256", publicKey, data, twin, { ecdsaFormat: format })).toBe(true);
+        }
+      }),
+      { numRuns: RUNS / 2 },
+    );
+  });
+
   it("makes every signature and token with s in the lower half (sign, sign/batch, DER, jwt)", async () => {
     for (let round = 0; round < 16; round++) {
       const data = `order ${round}`;
