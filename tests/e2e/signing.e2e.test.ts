@@ -415,6 +415,17 @@ describe("rotation of a published signing key", () => {
     expect(await ok("/keyring/sessions/jwt/verify", { token: before.token })).toEqual({ valid: false, reason: "unknown_kid" });
     expect((await ok("/keyring/sessions/jwt/verify", { token: after.token })).valid).toBe(true);
     expect((await ok("/keyring/sessions/verify", { data: "x", signature: oldSignature })).valid).toBe(true);
+
+    // Each use counted under the version that made or checked it (the other instance's are its own).
+    const page = await parseMetricsPage(await (await server.ops("/metrics")).text());
+    const uses = (version: string, operation: string) =>
+      page.value("caas_keyring_operations_total", { key: "sessions", version, operation });
+    expect({
+      jwt: [uses("1", "jwt"), uses("2", "jwt")],
+      sign: [uses("1", "sign"), uses("2", "sign")],
+      jwtVerify: [uses("1", "jwt_verify"), uses("2", "jwt_verify")],
+      verify: [uses("1", "verify"), uses("2", "verify")],
+    }).toEqual({ jwt: [3, 1], sign: [1, 1], jwtVerify: [1, 2], verify: [undefined, 1] });
   }, 30_000);
 });
 
