@@ -658,6 +658,9 @@ describe("the audit trail and the metrics of signing", () => {
   }
 
   it("writes one line per request naming key and version, and never the data, signatures, tokens or claims; counts each use by key, version and operation", async () => {
+    // An encryption key's uses too, so the page shows every operation it counts.
+    const sealed = await ok<{ ciphertext: string }>("/keyring/xa/encrypt", { data: CANARY.data });
+    await ok("/keyring/xa/decrypt", { ciphertext: sealed.ciphertext });
     const usesBefore = await keyUses();
     const linesBefore = auditLines().length;
     const signed = await ok<{ signature: string }>("/keyring/audited/sign", { data: CANARY.data }, apiKey.signer);
@@ -734,6 +737,12 @@ describe("the audit trail and the metrics of signing", () => {
       jwt: delta("audited", "jwt"),
       jwtVerify: delta("audited", "jwt_verify"),
     }).toEqual({ sign: 3, hmac: 2, verifyAudited: 3, verifyMacs: 1, jwt: 1, jwtVerify: 2 });
+
+    // The family's help line says what each operation the page counts is.
+    const family = (await parseMetricsPage(await (await server.ops("/metrics")).text())).family("caas_keyring_operations_total");
+    const operations = new Set(family?.samples.map((sample) => sample.labels.operation ?? ""));
+    expect([...operations].sort()).toEqual(["decrypt", "encrypt", "hmac", "jwt", "jwt_verify", "sign", "verify"]);
+    for (const operation of operations) expect({ operation, named: family?.help.includes(operation) }).toEqual({ operation, named: true });
   }, 30_000);
 
   it("keeps what a refused request carried out of its answer, the audit trail and the logs", async () => {
