@@ -23,8 +23,9 @@ const PYTHON = "/usr/bin/python3";
 const hasPyJwt = existsSync(PYTHON) && Bun.spawnSync([PYTHON, "-c", "import jwt, cryptography"]).exitCode === 0;
 if (!hasPyJwt) console.warn("signing.e2e: skipping the PyJWT checks: install python3-jwt and python3-cryptography (Debian)");
 
-/** Key names by type; each "2" key is a second key of the same type (a token from another key), ed2 unpublished. */
+/** The signing keys' names and the JWS alg caas signs their JWTs with. */
 const SIGNING = { ed: "EdDSA", es: "ES256", rs: "RS256" } as const;
+/** One key of each type, then a second of each JWT type (a token from another key; ed2 unpublished), and keys of their own for rotation and audit. */
 const KEYS: readonly { readonly name: string; readonly type: string; readonly publish: boolean }[] = [
   { name: "ed", type: "ed25519", publish: true },
   { name: "es", type: "ecdsa-p256", publish: true },
@@ -448,7 +449,7 @@ describe("refusals", () => {
     for (const route of SIGNING_ROUTES) {
       const callers = [apiKey.bare, apiKey.other, route.needs === "sign" ? apiKey.verifier : apiKey.signer];
       const answers = new Map<string, Answer[]>();
-      for (const name of [...KEYS.map((key) => key.name), "no-such-key"]) {
+      for (const name of [...ALL_NAMES, "no-such-key"]) {
         const path = `/keyring/${name}/${route.path}`;
         answers.set(`401`, [...(answers.get("401") ?? []), await call(path, route.body)]);
         for (const caller of callers) answers.set("403", [...(answers.get("403") ?? []), await call(path, route.body, caller)]);
@@ -461,7 +462,19 @@ describe("refusals", () => {
         compared += seen.length;
       }
     }
-    expect(compared).toBe(SIGNING_ROUTES.length * (KEYS.length + 1) * 4);
+    expect(compared).toBe(SIGNING_ROUTES.length * (ALL_NAMES.length + 1) * 4);
+    // Only a caller whose scope covers the name learns that the keyring lacks it.
+    for (const route of SIGNING_ROUTES) {
+      const caller = route.needs === "sign" ? apiKey.signer : apiKey.verifier;
+      for (const key of [apiKey.admin, caller]) {
+        const answer = await call(`/keyring/${ABSENT}/${route.path}`, route.body, key);
+        expect({ route: route.path, status: answer.status, code: codeOf(answer) }).toEqual({
+          route: route.path,
+          status: 404,
+          code: "unknown_key",
+        });
+      }
+    }
   }, 60_000);
 
   const TYPES: Record<string, string> = { xa: "xaes-256-gcm", hs: "hmac-sha256", ed: "ed25519", es: "ecdsa-p256", rs: "rsa-2048" };
