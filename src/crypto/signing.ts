@@ -92,51 +92,62 @@ function keyWithOptions(algorithm: SignatureAlgorithm, key: KeyObject, options: 
 /** node:crypto's constants.RSA_PKCS1_PSS_PADDING. */
 const RSA_PKCS1_PSS_PADDING = 6;
 
-/** P-256's group order n, and n / 2: the bound on s of the one form of each signature signWith makes. */
+/** P-256's group order n, and n / 2 as 32 big-endian bytes: the bound on s of the one form of each signature signWith makes. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const P256_HALF_ORDER = P256_ORDER >> 1n;
 const P256_SCALAR_BYTES = 32;
+const P256_HALF_ORDER = Uint8Array.fromHex((P256_ORDER >> 1n).toString(16).padStart(2 * P256_SCALAR_BYTES, "0"));
 
-function bigIntOf(bytes: Uint8Array): bigint {
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  return value;
+/** Whether the big-endian unsigned integer in `bytes` (any length, leading zeros allowed) is above n / 2. */
+function aboveHalfOrder(bytes: Uint8Array): boolean {
+  let start = 0;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  const length = bytes.length - start;
+  if (length !== P256_SCALAR_BYTES) return length > P256_SCALAR_BYTES;
+  for (let at = 0; at < P256_SCALAR_BYTES; at++) {
+    const byte = bytes[start + at] ?? 0;
+    const bound = P256_HALF_ORDER[at] ?? 0;
+    if (byte !== bound) return byte > bound;
+  }
+  return false;
 }
 
-function scalarBytes(value: bigint): Uint8Array {
-  const bytes = new Uint8Array(P256_SCALAR_BYTES);
-  for (let at = P256_SCALAR_BYTES - 1, rest = value; at >= 0; at--, rest >>= 8n) bytes[at] = Number(rest & 0xffn);
-  return bytes;
-}
-
-/** r‖s with s replaced by n − s where it is in the upper half. */
+/** r‖s with s replaced by n − s where it is in the upper half (half of all signatures, so the BigInt work is done only then). */
 function withLowS(p1363: Uint8Array): Uint8Array {
-  const s = bigIntOf(p1363.subarray(P256_SCALAR_BYTES));
-  if (s <= P256_HALF_ORDER) return p1363;
-  const out = Uint8Array.from(p1363);
-  out.set(scalarBytes(P256_ORDER - s), P256_SCALAR_BYTES);
-  return out;
+  const s = p1363.subarray(P256_SCALAR_BYTES);
+  if (!aboveHalfOrder(s)) return p1363;
+  const low = (P256_ORDER - BigInt(`0x${s.toHex()}`)).toString(16).padStart(2 * P256_SCALAR_BYTES, "0");
+  p1363.set(Uint8Array.fromHex(low), P256_SCALAR_BYTES);
+  return p1363;
 }
 
-/** r‖s as ASN.1 DER, SEQUENCE { INTEGER r, INTEGER s } (each at most 33 bytes, so every length is one byte). */
+/** Writes a 32-byte scalar as a DER INTEGER at `at` (no leading zeros, one added where the top bit is set); returns the end. */
+function writeDerInteger(out: Uint8Array, at: number, scalar: Uint8Array): number {
+  let start = 0;
+  while (start < scalar.length - 1 && scalar[start] === 0) start++;
+  const pad = ((scalar[start] ?? 0) & 0x80) === 0 ? 0 : 1;
+  const length = scalar.length - start + pad;
+  out[at] = 0x02;
+  out[at + 1] = length;
+  out.set(scalar.subarray(start), at + 2 + pad);
+  return at + 2 + length;
+}
+
+/** r‖s as ASN.1 DER, SEQUENCE { INTEGER r, INTEGER s }: at most 72 bytes, so every length is one byte. */
 function derOf(p1363: Uint8Array): Uint8Array {
-  const integer = (scalar: Uint8Array): number[] => {
-    let start = 0;
-    while (start < scalar.length - 1 && scalar[start] === 0) start++;
-    const body = [...scalar.subarray(start)];
-    if (((body[0] ?? 0) & 0x80) !== 0) body.unshift(0);
-    return [0x02, body.length, ...body];
-  };
-  const sequence = [...integer(p1363.subarray(0, P256_SCALAR_BYTES)), ...integer(p1363.subarray(P256_SCALAR_BYTES))];
-  return Uint8Array.from([0x30, sequence.length, ...sequence]);
+  const out = new Uint8Array(2 + 2 * (2 + P256_SCALAR_BYTES + 1));
+  out[0] = 0x30;
+  const afterR = writeDerInteger(out, 2, p1363.subarray(0, P256_SCALAR_BYTES));
+  const end = writeDerInteger(out, afterR, p1363.subarray(P256_SCALAR_BYTES));
+  out[1] = end - 2;
+  return out.slice(0, end);
 }
 
-/** s of a signature already verified (so of the form asked, and DER strict, with one-byte lengths). */
-function sOf(signature: Uint8Array, format: EcdsaFormat): bigint {
-  if (format === "p1363") return bigIntOf(signature.subarray(P256_SCALAR_BYTES));
+/** s of a signature already verified (so of the form asked, and strict DER with one-byte lengths). */
+function sOf(signature: Uint8Array, format: EcdsaFormat): Uint8Array {
+  if (format === "p1363") return signature.subarray(P256_SCALAR_BYTES);
   const rLength = signature[3] ?? 0;
   const sLength = signature[5 + rLength] ?? 0;
-  return bigIntOf(signature.subarray(6 + rLength, 6 + rLength + sLength));
+  return signature.subarray(6 + rLength, 6 + rLength + sLength);
 }
 
 export function signWith(
@@ -167,7 +178,7 @@ export function verifyWith(
     return false;
   }
   if (!valid || algorithm !== "ecdsa-p256" || options.ecdsaHighS !== "refuse") return valid;
-  return sOf(signature, options.ecdsaFormat ?? "p1363") <= P256_HALF_ORDER;
+  return !aboveHalfOrder(sOf(signature, options.ecdsaFormat ?? "p1363"));
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
