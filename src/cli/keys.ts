@@ -5,7 +5,7 @@
 
 import { readFile } from "node:fs/promises";
 import type { ParseArgsConfig } from "node:util";
-import { errnoReason } from "../files/private-file.ts";
+import { errnoReason } from "../files/errno.ts";
 import {
   addKey,
   API_KEY_PROFILES,
@@ -15,12 +15,11 @@ import {
   importKey,
   isValidScope,
   isApiKeyProfile,
-  KeysFileError,
   listKeys,
   removeKey,
   SCOPE_FORMS,
 } from "../credentials/api-keys.ts";
-import { UsageError } from "../errors.ts";
+import { StoreFileError, UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 
@@ -119,14 +118,6 @@ function scopesOf(values: readonly string[] | undefined): readonly string[] {
   return values;
 }
 
-/** Why a --key-file could not be read; a file error, like the keys file's own. */
-class KeyFileUnreadable extends KeysFileError {
-  readonly code = "key_file_unreadable";
-  constructor(path: string, error: unknown) {
-    super(path, `--key-file: cannot read '${path}' (${errnoReason(error)})`);
-  }
-}
-
 /** The key to import, from exactly one of --key and --key-file (which keeps it out of ps). */
 async function keyToImport(inline: string | undefined, file: string | undefined): Promise<string> {
   if ((inline === undefined) === (file === undefined))
@@ -136,7 +127,11 @@ async function keyToImport(inline: string | undefined, file: string | undefined)
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new KeyFileUnreadable(file, error);
+    // A file error, like the keys file's own: exit 78.
+    throw new StoreFileError(
+      { store: "key_file", problem: "unreadable", path: file },
+      `--key-file: cannot read '${file}' (${errnoReason(error)})`,
+    );
   }
   // What `echo KEY > file` and a pipe add; any other whitespace stays and is refused as not printable.
   return text.replace(/\r?\n$/, "");

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
-import { KeysFileError } from "../credentials/api-keys.ts";
+import { type Store, StoreFileError } from "../errors.ts";
 import {
   type Config,
   ConfigError,
@@ -15,9 +15,6 @@ import {
 } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger, summarisingRepeats } from "../log.ts";
-import { SecretFileError } from "../credentials/secret-ring.ts";
-import { KeyringFileError } from "../credentials/keyring-errors.ts";
-import { RootKeyFileError } from "../credentials/root-key.ts";
 import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
 import { remoteOpsWarning } from "../server/ops-listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
@@ -92,16 +89,27 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   }
 }
 
-/** A secret or keys file that fails to load is reported, like every other setting, under its name. */
+/** A store's file that fails to load is reported, like every other setting, under its name. */
 function namingTheSetting(error: unknown, config: Config): unknown {
-  if (error instanceof SecretFileError)
-    return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
-  if (error instanceof KeysFileError) return new ConfigError(`CAAS_API_KEYS_FILE: ${error.message}`);
-  if (error instanceof RootKeyFileError)
-    return new ConfigError(`${config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE"}: ${error.message}`);
-  if (error instanceof KeyringFileError)
-    return new ConfigError(`${config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE"}: ${error.message}`);
-  return error;
+  if (!(error instanceof StoreFileError)) return error;
+  const setting = settingOf(error.store, config);
+  return setting === undefined ? error : new ConfigError(`${setting}: ${error.message}`);
+}
+
+/** The setting that names a store's file; a file the state directory holds is the state directory's. */
+function settingOf(store: Store, config: Config): string | undefined {
+  switch (store) {
+    case "secret_file":
+      return config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE";
+    case "keys_file":
+      return "CAAS_API_KEYS_FILE";
+    case "root_key":
+      return config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE";
+    case "keyring_file":
+      return config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE";
+    case "key_file":
+      return undefined;
+  }
 }
 
 /** The drain a worker is given once its supervisor is gone, so it never serves unsupervised for long. */

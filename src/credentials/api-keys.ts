@@ -14,18 +14,10 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { digest, digestHex } from "../crypto/hash.ts";
-import { CaasError } from "../errors.ts";
-import {
-  asStoreErrors,
-  errnoReason,
-  type PrivateFileRules,
-  readPrivateFile,
-  removePrivateFile,
-  StoreFileError,
-  type StoreErrors,
-  withPrivateFileLock,
-  writePrivateFile,
-} from "../files/private-file.ts";
+import { InvalidArgument, StoreFileError } from "../errors.ts";
+import { errnoReason } from "../files/errno.ts";
+import { type PrivateFileRules, readPrivateFile, removePrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, storeErrors } from "../files/store-errors.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original. */
 export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
@@ -118,111 +110,6 @@ export function permitsKeyring(record: ApiKeyRecord, keyName: string, permission
     if (permission === "datakey-wrapped" && isOperationScope(scope, whole, "datakey")) return true;
   }
   return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
-
-export abstract class KeysFileError extends StoreFileError {}
-
-export class KeysFileMissing extends KeysFileError {
-  readonly code = "keys_file_missing";
-  constructor(path: string) {
-    super(path, `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`);
-  }
-}
-
-export class KeysFileInvalid extends KeysFileError {
-  readonly code = "keys_file_invalid";
-  constructor(
-    path: string,
-    readonly reason: string,
-  ) {
-    super(path, `keys file ${path} is not a valid caas keys file: ${reason}`);
-  }
-}
-
-/** Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own. */
-export class KeysFileInsecure extends KeysFileError {
-  readonly code = "keys_file_insecure";
-  constructor(path: string, subject: string, sentence: string, fix: string) {
-    super(
-      path,
-      `${subject} ${sentence}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`,
-    );
-  }
-}
-
-export class KeysFileUnreadable extends KeysFileError {
-  readonly code = "keys_file_unreadable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot read ${path}: ${cause}`);
-  }
-}
-
-export class KeysFileUnwritable extends KeysFileError {
-  readonly code = "keys_file_unwritable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot write ${path}: ${cause}`);
-  }
-}
-
-export class KeyNameTaken extends KeysFileError {
-  readonly code = "key_name_taken";
-  constructor(path: string, name: string) {
-    super(path, `${path} already has a key named "${name}"; remove it first or choose another name`);
-  }
-}
-
-export class KeyAlreadyStored extends KeysFileError {
-  readonly code = "key_already_stored";
-  constructor(path: string, existingName: string) {
-    super(path, `this key is already in ${path} as "${existingName}"`);
-  }
-}
-
-/** Another command holds the file's lock for longer than a command waits; exit 75, try again. */
-export class KeysFileBusy extends KeysFileError {
-  readonly code = "keys_file_busy";
-  constructor(path: string) {
-    super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
-  }
-}
-
-/** The change would leave a file the server refuses to load; the file is left as it was. */
-export class KeysFileRefused extends KeysFileError {
-  readonly code = "keys_file_refused";
-  constructor(path: string, reason: string) {
-    super(path, `refusing to write ${path}: the result would not load (${reason}); the file is left as it was`);
-  }
-}
-
-/**
- * The new key could not be shown (stdout closed): it was taken out of the file again, since a
- * key nobody saw opens nothing for anyone and only widens what a leak of the file's hashes gives.
- */
-export class KeyNotShown extends KeysFileError {
-  readonly code = "key_not_shown";
-  constructor(path: string, name: string, reason: string, undone: boolean) {
-    super(
-      path,
-      undone
-        ? `the new key could not be written to standard output: ${reason}; so "${name}" was not kept in ${path}; run the command again with stdout open`
-        : `the new key could not be written to standard output: ${reason}; and "${name}" could not be taken out of ${path} again; remove it with: caas keys remove ${name} --file ${path}`,
-    );
-  }
-}
-
-export class KeyNotFound extends KeysFileError {
-  readonly code = "key_not_found";
-  constructor(path: string, name: string, fileMissing = false) {
-    super(path, `${path} has no key named "${name}"${fileMissing ? " (the file does not exist)" : ""}`);
-  }
-}
-
-/** Not a file problem but a bad argument; a class of its own so the CLI can answer with usage. */
-export class InvalidKeyArgument extends CaasError {
-  readonly code = "invalid_key_argument";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,16 +274,21 @@ export class ApiKeyStore {
 // ---------------------------------------------------------------------------------------------
 // The file
 
-const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
+/** The keys file's errors (store "keys_file"); messages name the file and the fix, never its contents. */
+export const KEYS_FILE_ERRORS = storeErrors({
+  store: "keys_file",
   maxSize: KEYS_FILE_MAX_SIZE,
-  missing: (path) => new KeysFileMissing(path),
-  exists: (path) => new KeysFileUnwritable(path, "it appeared while being written"),
-  invalid: (path, reason) => new KeysFileInvalid(path, reason),
-  insecure: (path, subject, sentence, fix) => new KeysFileInsecure(path, subject, sentence, fix),
-  unreadable: (path, reason) => new KeysFileUnreadable(path, reason),
-  unwritable: (path, reason) => new KeysFileUnwritable(path, reason),
-  busy: (path) => new KeysFileBusy(path),
-};
+  missing: (path) => `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`,
+  invalid: (path, reason) => `keys file ${path} is not a valid caas keys file: ${reason}`,
+  // Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own.
+  insecure: (found, fix) => `${found}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`,
+});
+
+/** `keys remove` of a name the file does not hold: exit 1, the file itself is fine (or absent, which holds no name either). */
+function keyNotFound(path: string, name: string, file: "present" | "absent"): StoreFileError {
+  const absent = file === "absent" ? " (the file does not exist)" : "";
+  return new StoreFileError({ store: "keys_file", problem: "no_such_entry", path }, `${path} has no key named "${name}"${absent}`);
+}
 
 async function readKeysFile(path: string): Promise<KeysFile> {
   return parseKeysFile(path, await readKeysText(path));
@@ -414,12 +306,15 @@ function checkCounts(path: string, json: unknown): void {
   const keys = typeof json === "object" && json !== null ? (json as { readonly keys?: unknown }).keys : undefined;
   if (!Array.isArray(keys)) return;
   if (keys.length > KEYS_FILE_LIMITS.keys) {
-    throw new KeysFileInvalid(path, `it holds ${counted(keys.length)} keys; a keys file holds at most ${counted(KEYS_FILE_LIMITS.keys)}`);
+    throw KEYS_FILE_ERRORS.invalid(
+      path,
+      `it holds ${counted(keys.length)} keys; a keys file holds at most ${counted(KEYS_FILE_LIMITS.keys)}`,
+    );
   }
   keys.forEach((key: unknown, index) => {
     const scopes = typeof key === "object" && key !== null ? (key as { readonly scopes?: unknown }).scopes : undefined;
     if (Array.isArray(scopes) && scopes.length > KEYS_FILE_LIMITS.scopesPerKey) {
-      throw new KeysFileInvalid(
+      throw KEYS_FILE_ERRORS.invalid(
         path,
         `the key at /keys/${index} has ${counted(scopes.length)} scopes; a key has at most ${counted(KEYS_FILE_LIMITS.scopesPerKey)}`,
       );
@@ -429,24 +324,24 @@ function checkCounts(path: string, json: unknown): void {
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 function parseKeysFile(path: string, text: string): KeysFile {
-  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw new KeysFileInvalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
+  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw KEYS_FILE_ERRORS.invalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new KeysFileInvalid(path, "not JSON");
+    throw KEYS_FILE_ERRORS.invalid(path, "not JSON");
   }
   checkCounts(path, json);
   if (!Value.Check(KeysFileSchema, json)) {
     const where = Value.Errors(KeysFileSchema, json).First()?.path || "/";
-    throw new KeysFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+    throw KEYS_FILE_ERRORS.invalid(path, `unexpected, missing or malformed field at ${where}`);
   }
   const names = new Set<string>();
   const hashes = new Set<string>();
   for (const key of json.keys) {
-    if (names.has(key.name)) throw new KeysFileInvalid(path, `the name "${key.name}" appears twice`);
-    if (hashes.has(key.hash)) throw new KeysFileInvalid(path, `the key named "${key.name}" appears twice`);
-    if (Number.isNaN(Date.parse(key.created))) throw new KeysFileInvalid(path, `"${key.name}" has no valid "created" date`);
+    if (names.has(key.name)) throw KEYS_FILE_ERRORS.invalid(path, `the name "${key.name}" appears twice`);
+    if (hashes.has(key.hash)) throw KEYS_FILE_ERRORS.invalid(path, `the key named "${key.name}" appears twice`);
+    if (Number.isNaN(Date.parse(key.created))) throw KEYS_FILE_ERRORS.invalid(path, `"${key.name}" has no valid "created" date`);
     names.add(key.name);
     hashes.add(key.hash);
   }
@@ -462,7 +357,11 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
   try {
     parseKeysFile(path, text);
   } catch (error) {
-    if (error instanceof KeysFileInvalid) throw new KeysFileRefused(path, error.reason);
+    if (StoreFileError.is(error, "keys_file", "invalid"))
+      throw new StoreFileError(
+        { store: "keys_file", problem: "refused", path },
+        `refusing to write ${path}: the result would not load (${error.reason}); the file is left as it was`,
+      );
     throw error;
   }
   await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
@@ -471,14 +370,14 @@ async function writeKeysFile(path: string, target: string, file: KeysFile): Prom
 function checkScopes(scopes: readonly string[]): void {
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
-      throw new InvalidKeyArgument(`a scope is ${SCOPE_FORMS}`);
+      throw new InvalidArgument("api_keys", `a scope is ${SCOPE_FORMS}`);
     }
   }
 }
 
 function checkName(name: string): void {
   if (!isValidKeyName(name)) {
-    throw new InvalidKeyArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    throw new InvalidArgument("api_keys", "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
   }
 }
 
@@ -499,14 +398,19 @@ async function storeKey(
     file = await readKeysFile(path);
   } catch (error) {
     // A keys file that does not exist yet reads as empty, so `keys add` can start one.
-    if (!(error instanceof KeysFileMissing)) throw error;
+    if (!StoreFileError.is(error, "keys_file", "missing")) throw error;
     file = { keys: [] };
     existed = false;
   }
-  if (file.keys.some((stored) => stored.name === name)) throw new KeyNameTaken(path, name);
+  if (file.keys.some((stored) => stored.name === name))
+    throw new StoreFileError(
+      { store: "keys_file", problem: "name_taken", path },
+      `${path} already has a key named "${name}"; remove it first or choose another name`,
+    );
   const hash = apiKeyHashHex(key);
   const same = file.keys.find((stored) => stored.hash === hash);
-  if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
+  if (same !== undefined)
+    throw new StoreFileError({ store: "keys_file", problem: "key_stored", path }, `this key is already in ${path} as "${same.name}"`);
   const entry: StoredKey = { name, profile, hash, created: new Date().toISOString(), scopes: [...new Set(scopes)] };
   await writeKeysFile(path, target, { keys: [...file.keys, entry] });
   return existed;
@@ -536,14 +440,21 @@ export async function addKey(
     try {
       show(key);
     } catch (error) {
-      let undone = true;
+      const notShown = `the new key could not be written to standard output: ${errnoReason(error)}`;
       try {
         if (existed) await removeEntry(path, target, name);
         else await asStoreErrors(KEYS_FILE_ERRORS, path, () => removePrivateFile(target));
       } catch {
-        undone = false;
+        throw new StoreFileError(
+          { store: "keys_file", problem: "not_shown", path },
+          `${notShown}; and "${name}" could not be taken out of ${path} again; remove it with: caas keys remove ${name} --file ${path}`,
+        );
       }
-      throw new KeyNotShown(path, name, errnoReason(error), undone);
+      // A key nobody saw opens nothing for anyone and only widens what a leak of the file's hashes gives: it is not kept.
+      throw new StoreFileError(
+        { store: "keys_file", problem: "not_shown", path },
+        `${notShown}; so "${name}" was not kept in ${path}; run the command again with stdout open`,
+      );
     }
   });
   return key;
@@ -560,11 +471,11 @@ export async function importKey(
   checkScopes(scopes);
   const minLength = profile === "django-compat" ? IMPORTED_COMPAT_KEY_MIN_LENGTH : IMPORTED_KEY_MIN_LENGTH;
   if (key.length < minLength || key.length > PRESENTED_KEY_MAX_LENGTH) {
-    throw new InvalidKeyArgument(`an imported ${profile} key must be ${minLength} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
+    throw new InvalidArgument("api_keys", `an imported ${profile} key must be ${minLength} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
   }
   // Keys travel in headers; whitespace or control characters there would not survive the trip.
   if (!/^[\x21-\x7e]+$/.test(key)) {
-    throw new InvalidKeyArgument("an imported key must be printable ASCII without spaces");
+    throw new InvalidArgument("api_keys", "an imported key must be printable ASCII without spaces");
   }
   await withKeysFileLock(path, async (target) => {
     await storeKey(path, target, name, key, profile, scopes);
@@ -576,7 +487,7 @@ async function readKeysFileToRemoveFrom(path: string, name: string): Promise<Key
   try {
     return await readKeysFile(path);
   } catch (error) {
-    if (error instanceof KeysFileMissing) throw new KeyNotFound(path, name, true);
+    if (StoreFileError.is(error, "keys_file", "missing")) throw keyNotFound(path, name, "absent");
     throw error;
   }
 }
@@ -584,7 +495,7 @@ async function readKeysFileToRemoveFrom(path: string, name: string): Promise<Key
 async function removeEntry(path: string, target: string, name: string): Promise<void> {
   const file = await readKeysFileToRemoveFrom(path, name);
   const kept = file.keys.filter((stored) => stored.name !== name);
-  if (kept.length === file.keys.length) throw new KeyNotFound(path, name);
+  if (kept.length === file.keys.length) throw keyNotFound(path, name, "present");
   await writeKeysFile(path, target, { keys: kept });
 }
 

@@ -9,8 +9,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addKey, ApiKeyStore, KEYS_FILE_LIMITS, KeysFileError, KeysFileRefused } from "../../src/credentials/api-keys.ts";
+import { addKey, ApiKeyStore, KEYS_FILE_LIMITS } from "../../src/credentials/api-keys.ts";
 import { scratchDirectories } from "./scratch.ts";
+import { StoreFileError } from "../../src/errors.ts";
 
 const scratch = scratchDirectories("caas-keys-file-limits-");
 const LONGEST_NAME_LENGTH = 64;
@@ -38,7 +39,7 @@ async function loadError(path: string): Promise<string> {
   try {
     await ApiKeyStore.load(path);
   } catch (error) {
-    if (error instanceof KeysFileError) return error.message;
+    if (StoreFileError.is(error, "keys_file")) return error.message;
     throw error;
   }
   return "loaded";
@@ -98,8 +99,8 @@ describe("the keys file's limits", () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect(refused).toBeInstanceOf(KeysFileRefused);
-    expect((refused as KeysFileRefused).message).toContain("a keys file holds at most 100,000");
+    expect(refused).toMatchObject({ code: "keys_file_refused" });
+    expect((refused as StoreFileError).message).toContain("a keys file holds at most 100,000");
     expect(await readFile(path, "utf8")).toBe(before);
   }, 30_000);
 
