@@ -6,19 +6,9 @@
 import { readFile } from "node:fs/promises";
 import type { ParseArgsConfig } from "node:util";
 import { errnoReason } from "../files/errno.ts";
-import {
-  addKey,
-  API_KEY_PROFILES,
-  type ApiKeyProfile,
-  DEFAULT_PROFILE,
-  DEFAULT_SCOPES,
-  importKey,
-  isValidScope,
-  isApiKeyProfile,
-  listKeys,
-  removeKey,
-  SCOPE_FORMS,
-} from "../credentials/api-keys.ts";
+import { addKey, importKey, listKeys, removeKey } from "../credentials/key-changes.ts";
+import { API_KEY_PROFILES, type ApiKeyProfile, DEFAULT_PROFILE, isApiKeyProfile } from "../credentials/keys-file.ts";
+import { DEFAULT_SCOPES, isValidScope, SCOPE_FORMS } from "../credentials/scopes.ts";
 import { StoreFileError, UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
@@ -167,24 +157,23 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
         const profile = profileOf(values.profile);
         const scopes = scopesOf(values.scope);
         // Shown while the file is still locked, so a key that cannot be shown is taken out again.
-        await addKey(
-          path,
+        await addKey(path, {
           name,
           profile,
-          (key) => {
+          scopes,
+          show: (key) => {
             io.out(`added key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) to ${path}; only its hash is stored.`);
             io.out("This is the only time the key is shown; store it now:");
             io.out(key);
           },
-          scopes,
-        );
+        });
         return EXIT_OK;
       }
       case "import": {
         const key = await keyToImport(values.key, values["key-file"]);
         const profile = profileOf(values.profile);
         const scopes = scopesOf(values.scope);
-        await importKey(path, name, key, profile, scopes);
+        await importKey(path, { name, key, profile, scopes });
         io.out(`imported key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) into ${path}; only its hash is stored.`);
         return EXIT_OK;
       }

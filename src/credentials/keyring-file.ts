@@ -18,7 +18,7 @@ import { XaesKey } from "../crypto/xaes.ts";
 import { InvalidArgument, StoreFileError } from "../errors.ts";
 import { asStoreErrors } from "../files/store-errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
-import { isValidKeyName } from "./api-keys.ts";
+import { isValidKeyName } from "./scopes.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
 import { DEFAULT_KEY_TYPE, isSignatureType, KEY_TYPES, type KeyType } from "./key-types.ts";
 import { MacKey, SigningKey } from "./signing-keys.ts";

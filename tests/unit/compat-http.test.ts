@@ -6,7 +6,8 @@
 import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
-import { ApiKeyStore, importKey } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { importKey } from "../../src/credentials/key-changes.ts";
 import { defaultConfig } from "../../src/config.ts";
 import { loadCredentials } from "../../src/credentials/holder.ts";
 import { createLogger } from "../../src/log.ts";
@@ -165,7 +166,7 @@ describe("the profiles never cross", () => {
 describe("the Django original's README example", () => {
   it("works unchanged once its key is imported with the django-compat profile", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await importKey(path, "django-main", README_KEY, "django-compat");
+    await importKey(path, { name: "django-main", key: README_KEY, profile: "django-compat" });
     const imported = testApp({ apiKeys: await ApiKeyStore.load(path) });
     const answer = await postJson(imported, "/encrypt", README_REQUEST);
     expect(answer.status).toBe(200);
@@ -174,21 +175,23 @@ describe("the Django original's README example", () => {
 
   it("takes a compat key of any length from one character, but still only printable ASCII without spaces", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await importKey(path, "tiny", "x", "django-compat");
+    await importKey(path, { name: "tiny", key: "x", profile: "django-compat" });
     expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({
       name: "tiny",
       profile: "django-compat",
       created: expect.any(String),
-      scopes: ["pseudonym"],
+      scopes: [{ to: "pseudonym" }],
     });
     for (const key of ["", "has space", "tab\there", "é"]) {
-      await expect(importKey(path, "bad", key, "django-compat")).rejects.toMatchObject({ code: "invalid_key_argument" });
+      await expect(importKey(path, { name: "bad", key, profile: "django-compat" })).rejects.toMatchObject({ code: "invalid_key_argument" });
     }
   });
 
   it("cannot be imported as a standard key: a standard key must be at least 16 characters", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await expect(importKey(path, "django-main", README_KEY, "standard")).rejects.toMatchObject({ code: "invalid_key_argument" });
+    await expect(importKey(path, { name: "django-main", key: README_KEY, profile: "standard" })).rejects.toMatchObject({
+      code: "invalid_key_argument",
+    });
   });
 });
 
@@ -198,9 +201,9 @@ describe("at start", () => {
     const keysFile = join(directory, "keys.json");
     const secretFile = join(directory, "secret.json");
     await initSecretFile(secretFile);
-    await importKey(keysFile, "django-main", README_KEY, "django-compat");
-    await importKey(keysFile, "django-batch", COMPAT_KEY, "django-compat");
-    await importKey(keysFile, "main-server", STANDARD_KEY, "standard");
+    await importKey(keysFile, { name: "django-main", key: README_KEY, profile: "django-compat" });
+    await importKey(keysFile, { name: "django-batch", key: COMPAT_KEY, profile: "django-compat" });
+    await importKey(keysFile, { name: "main-server", key: STANDARD_KEY, profile: "standard" });
 
     const lines: string[] = [];
     const logger = createLogger("debug", (line) => lines.push(line));

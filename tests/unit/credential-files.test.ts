@@ -6,7 +6,8 @@
 import { describe, expect, it } from "bun:test";
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore, hashApiKey, KEYS_FILE_LIMITS } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore, hashApiKey } from "../../src/credentials/api-keys.ts";
+import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
 import { toBase64, toHex } from "../../src/crypto/encoding.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { OutputFailed } from "../../src/errors.ts";

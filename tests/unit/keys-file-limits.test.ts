@@ -9,7 +9,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addKey, ApiKeyStore, KEYS_FILE_LIMITS } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { addKey } from "../../src/credentials/key-changes.ts";
+import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { StoreFileError } from "../../src/errors.ts";
 
@@ -95,7 +97,7 @@ describe("the keys file's limits", () => {
   it("refuses keys add past the count, naming the limit, and leaves the file as it was", async () => {
     const path = await fileOf(keysFileText(KEYS_FILE_LIMITS.keys));
     const before = await readFile(path, "utf8");
-    const refused = await addKey(path, "one-too-many").then(
+    const refused = await addKey(path, { name: "one-too-many" }).then(
       () => undefined,
       (error: unknown) => error,
     );
