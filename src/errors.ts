@@ -340,7 +340,9 @@ export type StoreProblem =
 /**
  * Each store's codes, by problem: the codes users and scripts see, kept as they always were
  * (which is why some do not read `<store>_<problem>`). A store has a code only for the problems
- * it can have. `key_file` is the file `caas keys import --key-file` reads a key from.
+ * it can have. `key_file` is the file `caas keys import --key-file` reads a key from;
+ * `state_directory` is CAAS_STATE_DIR and the development files in it (not its secret.json,
+ * which is a secret file like any other).
  */
 export const STORE_FILE_CODES = {
   keys_file: {
@@ -368,6 +370,14 @@ export const STORE_FILE_CODES = {
     refused: "secret_file_refused",
     no_such_entry: "secret_version_not_found",
     entry_active: "secret_version_current",
+  },
+  state_directory: {
+    missing: "state_directory_missing",
+    exists: "state_directory_exists",
+    invalid: "state_directory_invalid",
+    insecure: "state_directory_insecure",
+    unreadable: "state_directory_unreadable",
+    unwritable: "state_directory_unwritable",
   },
   root_key: {
     missing: "root_key_missing",

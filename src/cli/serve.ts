@@ -107,6 +107,8 @@ function settingOf(store: Store, config: Config): string | undefined {
       return config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE";
     case "keyring_file":
       return config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE";
+    case "state_directory":
+      return "CAAS_STATE_DIR";
     case "key_file":
       return undefined;
   }

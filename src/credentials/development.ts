@@ -14,7 +14,7 @@ import { StoreFileError } from "../errors.ts";
 import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { asStoreErrors } from "../files/store-errors.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
-import { prepareStateDirectory, SECRET_FILE_ERRORS } from "./secret-ring.ts";
+import { prepareStateDirectory, STATE_DIRECTORY_ERRORS } from "./state-directory.ts";
 import type { Keyring } from "./keyring.ts";
 import { createKeyringFile, loadKeyring } from "./keyring-file.ts";
 import { initRootKey, loadRootKey } from "./root-key.ts";
@@ -40,9 +40,9 @@ export interface DevApiKey {
 }
 
 async function readDevApiKey(path: string): Promise<string> {
-  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
+  const text = await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
   const key = text.trim();
-  if (!isGeneratedApiKey(key)) throw SECRET_FILE_ERRORS.invalid(path, "not a caas API key; delete the file and caas makes a new one");
+  if (!isGeneratedApiKey(key)) throw STATE_DIRECTORY_ERRORS.invalid(path, "not a caas API key; delete the file and caas makes a new one");
   return key;
 }
 
@@ -56,14 +56,14 @@ export async function ensureDevApiKey(stateDir: string): Promise<DevApiKey> {
   try {
     return { key: await readDevApiKey(path), path, created: false };
   } catch (error) {
-    if (!StoreFileError.is(error, "secret_file", "missing")) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
   }
   const key = generateApiKey();
   try {
-    await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
+    await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
     return { key, path, created: true };
   } catch (error) {
-    if (!StoreFileError.is(error, "secret_file", "exists")) throw error;
+    if (!StoreFileError.is(error, "state_directory", "exists")) throw error;
     return { key: await readDevApiKey(path), path, created: false };
   }
 }
@@ -75,7 +75,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
     await readDevApiKey(path);
     return [];
   } catch (error) {
-    if (!StoreFileError.is(error, "secret_file", "missing")) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
     return [`${path} (a development API key, mode 0600)`];
   }
 }
@@ -84,7 +84,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
 export async function publishDevCertificate(stateDir: string, certificatePem: string): Promise<string> {
   await prepareStateDirectory(stateDir);
   const path = join(stateDir, DEV_CERTIFICATE_FILE);
-  await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
+  await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
   return path;
 }
 

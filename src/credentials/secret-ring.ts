@@ -15,28 +15,15 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, mkdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { type ActivationTime, activationField, PENDING_ACTIVATION, parseActivation, VersionTimeline } from "./key-versions.ts";
 import { StoreFileError } from "../errors.ts";
-import { errnoCode, errnoReason } from "../files/errno.ts";
-import {
-  checkPrivateDirectory,
-  privateFileTarget,
-  type PrivateFileRules,
-  readPrivateFile,
-  withPrivateFileLock,
-  writePrivateFile,
-} from "../files/private-file.ts";
-import { asStoreErrors, PrivateFileFailed, storeErrors } from "../files/store-errors.ts";
+import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, storeErrors } from "../files/store-errors.ts";
 
 export const SECRET_BYTES = 32;
-/** The file name ensureStateSecret keeps under the state directory. */
-export const STATE_SECRET_FILE = "secret.json";
 /**
  * Nobody else may even read it. A version as caas writes it takes at most about 200 bytes (with
  * its activation and retired dates), so MAX_SECRET_VERSIONS fit in 4 MiB and the count is the
@@ -46,7 +33,6 @@ const SECRET_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes
 export const MAX_SECRET_VERSIONS = 10_000;
 /** The highest version the file format holds. */
 export const MAX_SECRET_VERSION = 2 ** 31 - 1;
-const PRIVATE_DIR_MODE = 0o700;
 
 export interface SecretVersion {
   readonly version: number;
@@ -364,113 +350,4 @@ export async function retireSecretVersion(path: string, version: number, now: Da
     await writeSecretFile(path, target, ring, "replace");
     return retired;
   });
-}
-
-export interface StateSecret {
-  readonly ring: SecretRing;
-  readonly path: string;
-  /** True when this call made a new secret, so the server can say so in its log. */
-  readonly created: boolean;
-}
-
-/**
- * The quick start's secret: loads `<stateDir>/secret.json`, creating the directory (0700) and
- * the file (0600) when absent, so digests stay stable across restarts with no configuration.
- * Several processes starting at once end up with one secret: creation is create-if-absent.
- */
-export async function ensureStateSecret(stateDir: string): Promise<StateSecret> {
-  await prepareStateDirectory(stateDir);
-
-  const path = join(stateDir, STATE_SECRET_FILE);
-  try {
-    return { ring: await loadSecretRing(path), path, created: false };
-  } catch (error) {
-    if (!StoreFileError.is(error, "secret_file", "missing")) throw error;
-  }
-  try {
-    return { ring: await initSecretFile(path), path, created: true };
-  } catch (error) {
-    // Another process created it between our read and our write: use theirs.
-    if (!StoreFileError.is(error, "secret_file", "exists")) throw error;
-    return { ring: await loadSecretRing(path), path, created: false };
-  }
-}
-
-/** Creates the state directory (0700) when absent, and refuses one that is not ours alone. */
-export async function prepareStateDirectory(stateDir: string): Promise<void> {
-  try {
-    await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  } catch (error) {
-    throw SECRET_FILE_ERRORS.of(stateDir, { kind: "unwritable", reason: `cannot create the state directory (${errnoReason(error)})` });
-  }
-  await refuseUnsafeStateDirectory(stateDir);
-}
-
-/** Whoever can write the state directory, or owns it, can replace the secret file with one of their own. */
-async function refuseUnsafeStateDirectory(stateDir: string): Promise<void> {
-  await asStoreErrors(SECRET_FILE_ERRORS, stateDir, async () => {
-    try {
-      await checkPrivateDirectory(stateDir, "chmod 700");
-    } catch (error) {
-      if (error instanceof PrivateFileFailed && error.problem.kind === "not_regular") {
-        throw SECRET_FILE_ERRORS.invalid(stateDir, "the state directory is not a directory");
-      }
-      throw error;
-    }
-  });
-}
-
-export interface StateSecretPlan {
-  readonly path: string;
-  /** What ensureStateSecret would create, in order; empty when the secret is already there. */
-  readonly wouldCreate: readonly string[];
-}
-
-/**
- * What ensureStateSecret would do, without doing it (for `caas serve --check`): the same checks
- * of an existing directory and secret, and, for what is absent, whether it could be created.
- */
-export async function planStateSecret(stateDir: string): Promise<StateSecretPlan> {
-  const path = join(stateDir, STATE_SECRET_FILE);
-  try {
-    await stat(stateDir);
-  } catch (error) {
-    if (errnoCode(error) !== "ENOENT") throw SECRET_FILE_ERRORS.of(stateDir, { kind: "unreadable", reason: errnoReason(error) });
-    await assertCanCreateIn(await nearestExistingAncestor(stateDir), stateDir, "cannot create the state directory");
-    return { path, wouldCreate: [`${stateDir} (directory, mode 0700)`, `${path} (a new secret, mode 0600)`] };
-  }
-  await refuseUnsafeStateDirectory(stateDir);
-  try {
-    await loadSecretRing(path);
-    return { path, wouldCreate: [] };
-  } catch (error) {
-    if (!StoreFileError.is(error, "secret_file", "missing")) throw error;
-  }
-  await assertCanCreateIn(stateDir, path, "cannot create the secret file");
-  return { path, wouldCreate: [`${path} (a new secret, mode 0600)`] };
-}
-
-async function nearestExistingAncestor(path: string): Promise<string> {
-  let candidate = dirname(path);
-  for (;;) {
-    try {
-      await stat(candidate);
-      return candidate;
-    } catch (error) {
-      const parent = dirname(candidate);
-      if (errnoCode(error) !== "ENOENT" || parent === candidate) return candidate;
-      candidate = parent;
-    }
-  }
-}
-
-async function assertCanCreateIn(directory: string, target: string, what: string): Promise<void> {
-  try {
-    if (!(await stat(directory)).isDirectory())
-      throw SECRET_FILE_ERRORS.of(target, { kind: "unwritable", reason: `${what} (${directory} is not a directory)` });
-    await access(directory, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    if (StoreFileError.is(error, "secret_file")) throw error;
-    throw SECRET_FILE_ERRORS.of(target, { kind: "unwritable", reason: `${what} (${errnoReason(error)})` });
-  }
 }

@@ -3,13 +3,9 @@ import { caught } from "./caught.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  ensureStateSecret,
-  initSecretFile,
-  loadSecretRing,
-  rotateSecretFile,
-  STATE_SECRET_FILE,
-} from "../../src/credentials/secret-ring.ts";
+import { ensureDevApiKey } from "../../src/credentials/development.ts";
+import { initSecretFile, loadSecretRing, rotateSecretFile } from "../../src/credentials/secret-ring.ts";
+import { ensureStateSecret, STATE_SECRET_FILE } from "../../src/credentials/state-directory.ts";
 import { toBase64 } from "../../src/crypto/encoding.ts";
 import type { StoreFileError } from "../../src/errors.ts";
 
@@ -246,7 +242,7 @@ describe("the quick start's state secret", () => {
     await mkdir(stateDir, { mode: 0o777 });
     await chmod(stateDir, 0o777);
     const error = await caught(ensureStateSecret(stateDir));
-    expect(error).toMatchObject({ code: "secret_file_insecure" });
+    expect(error).toMatchObject({ code: "state_directory_insecure" });
     expect((error as StoreFileError).message).toContain(`chmod 700 ${stateDir}`);
   });
 
@@ -261,7 +257,17 @@ describe("the quick start's state secret", () => {
     const root = await scratch();
     await writeFile(join(root, "file"), "");
     const error = await caught(ensureStateSecret(join(root, "file", "state")));
-    expect(error).toMatchObject({ store: "secret_file" });
+    expect(error).toMatchObject({ store: "state_directory" });
     expect((error as StoreFileError).message).toContain("state directory");
+  });
+
+  it("reports a broken development API key file as the state directory's, never as the secret file's", async () => {
+    const stateDir = join(await scratch(), "state");
+    await ensureStateSecret(stateDir);
+    await writeFile(join(stateDir, "dev-api-key"), "not a key\n", { mode: 0o600 });
+    const error = await caught(ensureDevApiKey(stateDir));
+    expect(error).toMatchObject({ store: "state_directory", code: "state_directory_invalid" });
+    expect((error as StoreFileError).message).toContain("not a caas API key");
+    expect((error as StoreFileError).message).not.toContain("secret file");
   });
 });
