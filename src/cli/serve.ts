@@ -15,7 +15,9 @@ import {
 } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger, summarisingRepeats } from "../log.ts";
-import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
+import { startServer } from "../server/listener.ts";
+import { handleSignals } from "../server/signals.ts";
+import { loadTlsMaterial } from "../server/tls/files.ts";
 import { remoteOpsWarning } from "../server/ops-listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";

@@ -24,15 +24,9 @@ import { credentialsFrom } from "../credentials/holder.ts";
 import { watchForChanges } from "../files/change-watch.ts";
 import type { Logger } from "../log.ts";
 import { GroupMetrics } from "./group-metrics.ts";
-import {
-  assertPortFree,
-  type Handoff,
-  handoffFingerprint,
-  loadHandoff,
-  publishAdhocCertificate,
-  tlsParts,
-  watchedPaths,
-} from "./listener.ts";
+import { assertPortFree } from "./bind.ts";
+import { type Handoff, handoffFingerprint, loadHandoff, tlsParts, watchedPaths } from "./handoff.ts";
+import { publishAdhocCertificate } from "./tls/files.ts";
 import { opsUrl, startOpsListener } from "./ops-listener.ts";
 
 /** How often the supervisor pings its workers, and how long a silence means a worker is hung (longer while it starts). */

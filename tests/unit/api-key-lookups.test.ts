@@ -11,7 +11,7 @@ import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
-import { gatedApp } from "../../src/server/listener.ts";
+import { gatedApp } from "../../src/server/gated-app.ts";
 
 const KEY = "lookup-test-key-0123456789";
 const USER = "3f2c8a4e-9b1d-4e6f-8a2b-1c3d5e7f9a0b";

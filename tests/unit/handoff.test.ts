@@ -13,7 +13,7 @@ import { createKeyringKey } from "../../src/credentials/keyring-changes.ts";
 import { initRootKey } from "../../src/credentials/root-key.ts";
 import { initSecretFile, rotateSecretFile } from "../../src/credentials/secret-ring.ts";
 import { silentLogger } from "../../src/log.ts";
-import type { Handoff } from "../../src/server/listener.ts";
+import type { Handoff } from "../../src/server/handoff.ts";
 import { connectToSupervisor, parseHandoff, serializeHandoff } from "../../src/server/supervisor.ts";
 import { scratchDirectories } from "./scratch.ts";
 
