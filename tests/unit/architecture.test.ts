@@ -26,7 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["credentials"],
   ["files"],
   ["config.ts"],
-  ["log.ts", "build-info.ts", "closest-name.ts"],
+  ["log.ts", "build-info.ts", "closest-name.ts", "addresses.ts"],
   ["errors.ts"],
   ["crypto"],
 ];
