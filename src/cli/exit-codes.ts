@@ -72,13 +72,21 @@ export function exitStatusOf(error: unknown): number {
   return (error instanceof CaasError ? EXIT_STATUS_OF[error.code] : undefined) ?? EXIT_SOFTWARE;
 }
 
+/** The command a failure is reported for: its name, its --help, and the options it takes (to name a mistyped one's likely meaning). */
+export interface FailedCommand {
+  /** "caas keys add". */
+  readonly prefix: string;
+  readonly help?: string | undefined;
+  readonly options?: readonly string[];
+}
+
 /**
- * Reports a command's failure in one line on stderr and returns its exit status. `prefix` names
- * the command ("caas keys add"); a usage error gives its one clause (usageProblem, which names
- * the option of `options` a mistyped one most likely meant) and, with `help`, points to it. What caas did not expect is one line naming only its class, never its message,
- * which may quote anything it was handed.
+ * Reports a command's failure in one line on stderr and returns its exit status. A usage error
+ * gives its one clause (usageProblem, which names the option a mistyped one most likely meant)
+ * and, with `help`, points to it. What caas did not expect is one line naming only its class,
+ * never its message, which may quote anything it was handed.
  */
-export function commandFailed(io: CliIo, prefix: string, error: unknown, help?: string, options: readonly string[] = []): number {
+export function commandFailed(io: CliIo, error: unknown, { prefix, help, options = [] }: FailedCommand): number {
   const known = isParseArgsError(error) ? new UsageError(usageProblem(error, options)) : error;
   const status = exitStatusOf(known);
   if (!(known instanceof CaasError) || status === EXIT_SOFTWARE) io.err(unexpectedErrorLine(prefix, error));

@@ -196,6 +196,10 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
       }
     }
   } catch (error) {
-    return commandFailed(io, `caas keys ${command}`, error, `caas keys ${command} --help`, COMMANDS[command].options);
+    return commandFailed(io, error, {
+      prefix: `caas keys ${command}`,
+      help: `caas keys ${command} --help`,
+      options: COMMANDS[command].options,
+    });
   }
 }

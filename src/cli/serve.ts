@@ -66,7 +66,7 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   try {
     ({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
-    return commandFailed(io, "caas serve", error, undefined, Object.keys(OPTIONS));
+    return commandFailed(io, error, { prefix: "caas serve", options: Object.keys(OPTIONS) });
   }
   if (values.help === true) {
     io.out(SERVE_HELP);
@@ -84,7 +84,7 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   const configFile = typeof values.config === "string" ? values.config : undefined;
   const { config, origins } = loadConfigWithOrigins({ flags, env: io.env, configFile });
   try {
-    if (values.check === true) return await check(config, origins, io, values.json === true);
+    if (values.check === true) return await check(config, origins, io, values.json === true ? "json" : "text");
     return await serve(config, args, io);
   } catch (error) {
     throw namingTheSetting(error, config);
@@ -175,7 +175,8 @@ interface CheckReport {
 }
 
 /** Everything serve would load, loaded and checked; nothing created, nothing bound. */
-async function check(config: Config, origins: ConfigOrigins, io: CliIo, json: boolean): Promise<number> {
+async function check(config: Config, origins: ConfigOrigins, io: CliIo, format: "text" | "json"): Promise<number> {
+  const json = format === "json";
   const warnings = unknownSettingVariables(io.env).map((variable) => variable.message);
   const remoteOps = remoteOpsWarning(config);
   if (remoteOps !== undefined) warnings.push(remoteOps);

@@ -12,23 +12,19 @@ import {
   findKey,
   infoOf,
   newKeyWithOneVersion,
+  type NewKeyringKey,
   newStoredVersion,
   openWrapped,
   replaceKey,
   type StoredKey,
   typeOf,
 } from "./keyring-file.ts";
-import { DEFAULT_KEY_TYPE, isSignatureType, type KeyType } from "./key-types.ts";
+import { DEFAULT_KEY_TYPE, isSignatureType } from "./key-types.ts";
 import { loadRootKey, type RootKey, wrapVersionKey } from "./root-key.ts";
 
 /** Adds key `name` of `type` with version 1; starts the file if it does not exist. Only a signing key may be published. */
-export async function createKeyringKey(
-  path: string,
-  rootKeyPath: string,
-  name: string,
-  type: KeyType = DEFAULT_KEY_TYPE,
-  publish = false,
-): Promise<KeyringKeyInfo> {
+export async function createKeyringKey(path: string, rootKeyPath: string, created: NewKeyringKey): Promise<KeyringKeyInfo> {
+  const { name, type = DEFAULT_KEY_TYPE, publish = false } = created;
   checkName(name);
   if (publish && !isSignatureType(type))
     throw new InvalidArgument("keyring", `--publish is for signing keys (ed25519, ecdsa-p256, rsa-2048); a ${type} key has no public part`);
@@ -37,7 +33,7 @@ export async function createKeyringKey(
     rootKeyPath,
     (file, root) => {
       if (file.keys.some((stored) => stored.name === name)) throw keyringKeyExists(path, name);
-      const key = newKeyWithOneVersion(root, name, type, publish);
+      const key = newKeyWithOneVersion(root, { name, type, publish });
       return { file: { keys: [...file.keys, key] }, result: infoOf(key) };
     },
     "empty",
@@ -62,7 +58,7 @@ export async function rotateKeyringKey(
       throw keyringChangeRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
     const next: StoredKey = {
       ...key,
-      versions: [...key.versions, newStoredVersion(root, name, newest + 1, activationField(activatesAt), typeOf(key))],
+      versions: [...key.versions, newStoredVersion(root, { name, version: newest + 1, type: typeOf(key) }, activationField(activatesAt))],
     };
     return { file: replaceKey(file, next), result: infoOf(next) };
   });
@@ -190,7 +186,10 @@ export async function addRootKey(path: string, rootKeyPath: string, nextRootKeyP
           versions += 1;
           return {
             ...entry,
-            also_wrapped: [...(entry.also_wrapped ?? []), wrapVersionKey(next, key.name, entry.version, material, key.type)],
+            also_wrapped: [
+              ...(entry.also_wrapped ?? []),
+              wrapVersionKey(next, { name: key.name, version: entry.version, type: key.type }, material),
+            ],
           };
         } finally {
           material.fill(0);

@@ -25,7 +25,7 @@ import { MacKey, SigningKey } from "./signing-keys.ts";
 import { generateSigningKey, HMAC_KEY_BYTES, type SigningKeyPair, signingKeyFromPkcs8 } from "../crypto/signing.ts";
 import { KEYRING_FILE_ERRORS, keyringChangeRefused, keyringKeyNotFound, otherRootKey } from "./keyring-errors.ts";
 import { KEYRING_KEY_BYTES, Keyring, type KeyringEntry, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
-import { loadRootKey, type RootKey, unwrapVersionKey, wrapVersionKey } from "./root-key.ts";
+import { loadRootKey, type RootKey, unwrapVersionKey, type WrapSlot, wrapVersionKey } from "./root-key.ts";
 
 /** Nobody else may read or write the keyring (rewriting it could delete keys). */
 export const KEYRING_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 32 * 1024 * 1024 };
@@ -148,7 +148,7 @@ export function parseKeyringFile(
       materials.set(entry.version, material);
     }
     try {
-      keys.push(keyOf(path, stored, type, materials, now));
+      keys.push(keyOf(path, { stored, type }, materials, now));
     } catch (error) {
       if (error instanceof RangeError)
         throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" has no version active now (every version is retired or staged)`);
@@ -165,7 +165,12 @@ export function typeOf(stored: StoredKey): KeyType {
 }
 
 /** The key in memory for its type, each version's material checked for that type (KeyringFileInvalid when one is not). */
-function keyOf(path: string, stored: StoredKey, type: KeyType, materials: ReadonlyMap<number, Uint8Array>, now: number): KeyringEntry {
+function keyOf(
+  path: string,
+  { stored, type }: { readonly stored: StoredKey; readonly type: KeyType },
+  materials: ReadonlyMap<number, Uint8Array>,
+  now: number,
+): KeyringEntry {
   const info = infoOf(stored);
   const wrong = (version: number) => KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" version ${version} does not hold a ${type} key`);
   if (!isSignatureType(type)) {
@@ -217,8 +222,7 @@ function serialize(file: KeyringFile): string {
 
 /** Writes after reading the text back with the server's own checks (unwrapping every version), so no command leaves a file the server refuses. */
 async function writeKeyringFile(
-  path: string,
-  target: string,
+  { path, target }: { readonly path: string; readonly target: string },
   file: KeyringFile,
   root: RootKey,
   how: "create" | "replace" = "replace",
@@ -242,21 +246,19 @@ function newMaterial(type: KeyType): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(type === "hmac-sha256" ? HMAC_KEY_BYTES : KEYRING_KEY_BYTES));
 }
 
-/** A fresh random version, wrapped under the root key for this name, number and type. */
+/** A fresh random version, wrapped under the root key for this name, number and type; active as `activation` says (absent: at once). */
 export function newStoredVersion(
   root: RootKey,
-  name: string,
-  version: number,
+  slot: WrapSlot & { readonly type: KeyType },
   activation?: string,
-  type: KeyType = DEFAULT_KEY_TYPE,
 ): StoredKey["versions"][number] {
-  const material = newMaterial(type);
+  const material = newMaterial(slot.type);
   try {
     return {
-      version,
+      version: slot.version,
       created: new Date().toISOString(),
       ...(activation === undefined ? {} : { activation }),
-      key: wrapVersionKey(root, name, version, material, type),
+      key: wrapVersionKey(root, slot, material),
     };
   } finally {
     material.fill(0);
@@ -270,7 +272,7 @@ export function openWrapped(
   entry: Pick<StoredKey["versions"][number], "version" | "key" | "also_wrapped">,
 ): Uint8Array | undefined {
   for (const wrapped of [entry.key, ...(entry.also_wrapped ?? [])]) {
-    const material = unwrapVersionKey(root, key.name, entry.version, wrapped, key.type);
+    const material = unwrapVersionKey(root, { name: key.name, version: entry.version, type: key.type }, wrapped);
     if (material !== undefined) return material;
   }
   return undefined;
@@ -282,15 +284,22 @@ export function checkName(name: string): void {
   }
 }
 
+/** A keyring key to create: its name, its type (xaes-256-gcm unless said) and whether its public key is published. */
+export interface NewKeyringKey {
+  readonly name: string;
+  readonly type?: KeyType;
+  readonly publish?: boolean;
+}
+
 /** A new key: version 1, of `type` (written only when not xaes-256-gcm, so the build before reads an encryption key as it did). */
-export function newKeyWithOneVersion(root: RootKey, name: string, type: KeyType = DEFAULT_KEY_TYPE, publish = false): StoredKey {
+export function newKeyWithOneVersion(root: RootKey, { name, type = DEFAULT_KEY_TYPE, publish = false }: NewKeyringKey): StoredKey {
   return {
     name,
     ...(type === DEFAULT_KEY_TYPE ? {} : { type }),
     ...(publish ? { publish: true as const } : {}),
     created: new Date().toISOString(),
     min_decryption_version: 1,
-    versions: [newStoredVersion(root, name, 1, undefined, type)],
+    versions: [newStoredVersion(root, { name, version: 1, type })],
   };
 }
 
@@ -306,7 +315,7 @@ export async function changeKeyring<T>(
     withPrivateFileLock(path, async (target) => {
       const current = await readKeyringFile(path, root, onMissing);
       const { file, result } = change(current, root);
-      await writeKeyringFile(path, target, file, root);
+      await writeKeyringFile({ path, target }, file, root);
       return result;
     }),
   );
@@ -340,7 +349,7 @@ export function infoOf(key: StoredKey): KeyringKeyInfo {
 /** Creates a keyring file holding one new key (for development mode); refuses if it exists. */
 export async function createKeyringFile(path: string, root: RootKey, name: string): Promise<Keyring> {
   const target = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => privateFileTarget(path));
-  return writeKeyringFile(path, target, { keys: [newKeyWithOneVersion(root, name)] }, root, "create");
+  return writeKeyringFile({ path, target }, { keys: [newKeyWithOneVersion(root, { name })] }, root, "create");
 }
 
 /** Every key's name, versions and dates, checked as the server would (the root key must open it). */

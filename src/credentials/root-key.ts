@@ -84,8 +84,15 @@ function wrapAad(name: string, version: number, type: string | undefined): Uint8
   return lengthPrefixed(type === undefined || type === "xaes-256-gcm" ? parts : [...parts, encodeUtf8(type)]);
 }
 
-/** A version's key wrapped under `root` for this name, number and type, as the keyring file stores it (base64). */
-export function wrapVersionKey(root: RootKey, name: string, version: number, material: Uint8Array, type?: string): string {
+/** Which version of which key a wrapping is for: bound into it, so it opens for that key, number and type only. */
+export interface WrapSlot {
+  readonly name: string;
+  readonly version: number;
+  readonly type?: string | undefined;
+}
+
+/** A version's key wrapped under `root` for its slot, as the keyring file stores it (base64). */
+export function wrapVersionKey(root: RootKey, { name, version, type }: WrapSlot, material: Uint8Array): string {
   const nonce = randomXaesNonce();
   const sealed = root.cipher.seal(nonce, material, wrapAad(name, version, type));
   const joined = new Uint8Array(nonce.length + sealed.length);
@@ -94,8 +101,8 @@ export function wrapVersionKey(root: RootKey, name: string, version: number, mat
   return toBase64(joined);
 }
 
-/** The key inside `wrapped` (base64, as the file stores it), or undefined when it does not open under `root` for this name and number. */
-export function unwrapVersionKey(root: RootKey, name: string, version: number, wrapped: string, type?: string): Uint8Array | undefined {
+/** The key inside `wrapped` (base64, as the file stores it), or undefined when it does not open under `root` for this slot. */
+export function unwrapVersionKey(root: RootKey, { name, version, type }: WrapSlot, wrapped: string): Uint8Array | undefined {
   const bytes = fromBase64(wrapped);
   try {
     return root.cipher.open(bytes.subarray(0, XAES_NONCE_BYTES), bytes.subarray(XAES_NONCE_BYTES), wrapAad(name, version, type));

@@ -82,7 +82,7 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
       ipc: (message, child) => group.received(child, message),
       onExit: (child, exitCode, signalCode) => {
         workers.delete(index);
-        group.exited(child, !stopping);
+        group.exited(child, stopping ? "asked" : "unasked");
         if (stopping) return;
         const now = Date.now();
         const exits = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now];

@@ -24,7 +24,7 @@ async function filesIn(dir: string) {
   const paths = { secret: join(dir, "secret.json"), rootKey: join(dir, "root-key"), keyring: join(dir, "keyring.json") };
   await initSecretFile(paths.secret);
   await initRootKey(paths.rootKey);
-  await createKeyringKey(paths.keyring, paths.rootKey, "orders");
+  await createKeyringKey(paths.keyring, paths.rootKey, { name: "orders" });
   return paths;
 }
 

@@ -31,9 +31,9 @@ async function appWith(oracleRequireKey: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "caas-wrapped-scope-"));
   chmodSync(dir, 0o700);
   await initRootKey(join(dir, "root"));
-  for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), name);
-  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "signer", "ed25519");
-  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "mac", "hmac-sha256");
+  for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: name });
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "signer", type: "ed25519" });
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "mac", type: "hmac-sha256" });
   const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
   const apiKeys = ApiKeyStore.fromKeys([
     { name: "wrapped-only", key: KEYS.wrapped, scopes: ["keyring:orders:datakey-wrapped"] },

@@ -261,7 +261,7 @@ describe("the keyring file", () => {
     const dir = privateDir();
     await initRootKey(join(dir, "root"));
     await initRootKey(join(dir, "other"));
-    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
     expect((await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")))).names).toEqual(["orders"]);
     await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toMatchObject({
       code: "keyring_root_key_mismatch",
@@ -274,8 +274,8 @@ describe("the keyring file", () => {
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
-    await createKeyringKey(path, root, "invoices");
+    await createKeyringKey(path, root, { name: "orders" });
+    await createKeyringKey(path, root, { name: "invoices" });
     await rotateKeyringKey(path, root, "orders");
     const original = JSON.parse(readFileSync(path, "utf8")) as { keys: { name: string; versions: { version: number; key: string }[] }[] };
     const swapped = structuredClone(original);
@@ -297,7 +297,7 @@ describe("the keyring file", () => {
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
+    await createKeyringKey(path, root, { name: "orders" });
     await rotateKeyringKey(path, root, "orders");
     // Version 2 is staged: retiring 1 would leave nothing that encrypts.
     await expect(setMinDecryptionVersion(path, root, "orders", 2)).rejects.toMatchObject({ code: "keyring_file_refused" });
@@ -327,7 +327,7 @@ describe("keyring routes and scopes", () => {
   }> {
     const dir = privateDir();
     await initRootKey(join(dir, "root"));
-    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
     const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
     const apiKeys = ApiKeyStore.fromKeys([
       { name: "whole", key: KEYS.whole, scopes: ["keyring:orders", "keyring:ghost"] },
@@ -518,7 +518,7 @@ describe("staged keyring versions", () => {
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
+    await createKeyringKey(path, root, { name: "orders" });
     await rotateKeyringKey(path, root, "orders", activatesAt);
     return { dir, path, root, load: async () => (await loadKeyring(path, await loadRootKey(root))).get("orders") as KeyringKey };
   }
@@ -568,7 +568,7 @@ describe("root key rotation", () => {
     const [oldRoot, newRoot] = [join(dir, "old-root"), join(dir, "new-root")];
     await initRootKey(oldRoot);
     await initRootKey(newRoot);
-    await createKeyringKey(path, oldRoot, "orders");
+    await createKeyringKey(path, oldRoot, { name: "orders" });
     await rotateKeyringKey(path, oldRoot, "orders", Date.now());
     const sealed = encryptWith((await loadKeyring(path, await loadRootKey(oldRoot))).get("orders") as KeyringKey, { data: "kept" });
     await expect(loadKeyring(path, await loadRootKey(newRoot))).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });

@@ -197,7 +197,7 @@ describe("the credentials Secret volume", () => {
     await initSecretFile(join(sources, "secret.json"));
     await addKey(join(sources, "api-keys.json"), { name: "main-server" });
     await initRootKey(join(sources, "root-key"));
-    await createKeyringKey(join(sources, "keyring.json"), join(sources, "root-key"), "customer-data");
+    await createKeyringKey(join(sources, "keyring.json"), join(sources, "root-key"), { name: "customer-data" });
     // TLS files are read without owner or mode checks; the listener tests cover their contents.
     await writeFile(join(sources, "tls.crt"), "certificate");
     await writeFile(join(sources, "tls.key"), "key");
