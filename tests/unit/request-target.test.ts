@@ -7,7 +7,7 @@
  * most. tests/e2e/raw-socket.e2e.test.ts sends the same targets to dist/caas over TLS.
  */
 import { describe, expect, it } from "bun:test";
-import { errorToResponse } from "../../src/http/error-answers.ts";
+import { errorAnswer } from "../../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { pathOf, targetProblem } from "../../src/http/paths.ts";
@@ -77,7 +77,7 @@ describe("the error path", () => {
     const failingLookup = () => {
       throw new TypeError("secret detail from the request");
     };
-    const response = errorToResponse(
+    const { response } = errorAnswer(
       "NOT_FOUND",
       new Error("not found"),
       new Request("https://localhost/nope"),
