@@ -15,13 +15,14 @@ import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat
 import { initSecretFile } from "../../src/credentials/secret-ring.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
+import { README_USER } from "../constants.ts";
 
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const README_KEY = "example_api_key";
 const README_REQUEST = {
   apiKey: README_KEY,
-  userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c",
+  userUUID: README_USER,
   sensitiveData: "example sensitive data",
 };
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";

@@ -31,6 +31,7 @@ import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
+import { README_USER } from "../constants.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -477,7 +478,7 @@ describe("keyring routes and scopes", () => {
 
   it("refuses a keyring-only key on the pseudonym routes with 403", async () => {
     const { handle } = await appWith();
-    const fields = { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const fields = { userUUID: README_USER, sensitiveData: "x" };
     for (const path of ["/encrypt", "/encode", "/verify", "/encrypt/batch"]) {
       const answer = await handle(path, { wrong: true }, KEYS.whole);
       expect({ path, status: answer.status }).toEqual({ path, status: 403 });

@@ -12,6 +12,7 @@ import { LATENCY_BUCKETS_SECONDS, mergeSnapshots, renderExposition } from "../..
 import { Metrics } from "../../src/http/metrics.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
 import { postJson, testApp } from "./helpers.ts";
+import { README_USER } from "../constants.ts";
 
 const page = (metrics: Metrics) => parseMetricsPage(renderExposition(metrics.snapshot()));
 
@@ -75,7 +76,7 @@ describe("what the app counts", () => {
   it("counts errors by code, and requests by the API key's name, never the key", async () => {
     const metrics = new Metrics();
     const app = testApp({ apiKeys: [{ name: "main-server", key: KEY }], metrics });
-    const user = { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const user = { userUUID: README_USER, sensitiveData: "x" };
     expect((await postJson(app, "/encrypt", { ...user, apiKey: KEY })).status).toBe(200);
     expect((await postJson(app, "/encrypt", user, { "x-api-key": KEY })).status).toBe(200);
     expect((await postJson(app, "/encrypt", { ...user, apiKey: "wrong" })).status).toBe(401);

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../../src/log.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
+import { README_USER } from "../constants.ts";
 
 /** Every form of request.url Bun 1.4.5 was seen to produce (tests/e2e/raw-socket.e2e.test.ts). */
 const URL_FORMS: ReadonlyArray<readonly [string, string]> = [
@@ -155,8 +156,7 @@ const throwingTrail = () =>
 
 /** The audited calls: an answer (the oracle's seal), and a refusal (/encrypt without a key). */
 const sealCall = (app: CaasApp) => postJson(app, "/oracleinvocation", { data: SECRET });
-const refusedCall = (app: CaasApp) =>
-  postJson(app, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: SECRET });
+const refusedCall = (app: CaasApp) => postJson(app, "/encrypt", { userUUID: README_USER, sensitiveData: SECRET });
 
 describe("the app's error path, with a broken audit trail or logger", () => {
   it("answers 503 audit_unavailable with caas's headers when no line can be written, for answers and refusals alike, one log line each", async () => {
