@@ -10,13 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { isValidScope } from "../../src/credentials/scopes.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { createKeyringKey } from "../../src/credentials/keyring-changes.ts";
 import { loadKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { withoutTrailingSlash } from "../../src/http/paths.ts";
 import { testApp } from "./helpers.ts";
+import { README_USER } from "../constants.ts";
 
 const KEYS = {
   wrapped: "caas-test-wrapped-only-0001",
@@ -25,7 +24,6 @@ const KEYS = {
   /** May do everything: each request in the table is one that succeeds with the scope. */
   all: "caas-test-every-scope-key-01",
 };
-const USER = "0b3f4d2e-7c1a-4e5b-9a8d-6f2e1c0b9a87";
 
 async function appWith(oracleRequireKey: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "caas-wrapped-scope-"));
@@ -40,10 +38,7 @@ async function appWith(oracleRequireKey: boolean) {
     { name: "unrelated", key: KEYS.unrelated, scopes: ["keyring:other"] },
     { name: "all", key: KEYS.all, scopes: ["pseudonym", "oracle", "keyring:orders", "keyring:other", "keyring:signer", "keyring:mac"] },
   ]);
-  const app = testApp({
-    config: { oracleRequireKey },
-    credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
-  });
+  const app = testApp({ config: { oracleRequireKey }, apiKeys, keyring });
   return async (method: string, path: string, body: unknown, key: string) => {
     const answer = await app.handle(
       new Request(`http://localhost${path}`, {
@@ -65,7 +60,7 @@ async function bodiesByRoute(call: Call): Promise<Readonly<Record<string, readon
   const sealed = (await call("POST", "/keyring/orders/encrypt", { data: "x" }, KEYS.all)).json;
   const oracle = (await call("POST", "/oracleinvocation", { data: "x" }, KEYS.all)).json;
   const envelope = (await call("POST", "/oracleinvocation", { data: "x", wrap_with: "orders" }, KEYS.all)).json;
-  const pseudonym = { userUUID: USER, sensitiveData: "data" };
+  const pseudonym = { userUUID: README_USER, sensitiveData: "data" };
   const digest = (await call("POST", "/encrypt", pseudonym, KEYS.all)).json;
   const signed = (await call("POST", "/keyring/signer/sign", { data: "x" }, KEYS.all)).json;
   const token = (await call("POST", "/keyring/signer/jwt", { claims: { sub: "x" } }, KEYS.all)).json;

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { postJson, testApp } from "./helpers.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
 import {
   addRootKey,
@@ -26,7 +25,6 @@ import {
 } from "../../src/credentials/keyring-changes.ts";
 import { loadKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
@@ -338,7 +336,8 @@ describe("keyring routes and scopes", () => {
     const written: string[] = [];
     const app = testApp({
       config: { batchMax: 3, ...config },
-      credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
+      apiKeys,
+      keyring,
       auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     return {
@@ -444,11 +443,8 @@ describe("keyring routes and scopes", () => {
     const sealed = [older.seal(ascii("one")), key.seal(ascii("two")), older.seal(ascii("three"))].map((box) => box.ciphertext);
     const written: string[] = [];
     const app = testApp({
-      credentials: new CredentialsHolder({
-        apiKeys: ApiKeyStore.fromKeys([{ name: "whole", key: KEYS.whole, scopes: ["keyring:orders"] }]),
-        secrets: makeSecretRing([newSecretVersion(1)]),
-        keyring: new Keyring([key]),
-      }),
+      apiKeys: [{ name: "whole", key: KEYS.whole, scopes: ["keyring:orders"] }],
+      keyring: new Keyring([key]),
       auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     const items = [...sealed, "caas:v2:AAAA"].map((ciphertext) => ({ ciphertext }));
