@@ -5,8 +5,6 @@
  * pseudonym routes) its key gets exactly what a key without any scope for NAME gets.
  */
 import { describe, expect, it } from "bun:test";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { isValidScope } from "../../src/credentials/scopes.ts";
@@ -16,6 +14,10 @@ import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
 import { withoutTrailingSlash } from "../../src/http/paths.ts";
 import { testApp } from "./helpers.ts";
 import { README_USER } from "../constants.ts";
+import { scratchDirectories } from "./scratch.ts";
+
+// Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.
+const scratch = scratchDirectories("caas-wrapped-scope-");
 
 const KEYS = {
   wrapped: "caas-test-wrapped-only-0001",
@@ -26,8 +28,7 @@ const KEYS = {
 };
 
 async function appWith(oracleRequireKey: boolean) {
-  const dir = mkdtempSync(join(tmpdir(), "caas-wrapped-scope-"));
-  chmodSync(dir, 0o700);
+  const dir = await scratch();
   await initRootKey(join(dir, "root"));
   for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: name });
   await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "signer", type: "ed25519" });

@@ -7,8 +7,7 @@
  * not open under another root key. And the routes: scopes decide before anything else.
  */
 import { describe, expect, it } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { postJson, testApp } from "./helpers.ts";
@@ -30,6 +29,10 @@ import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
 import { README_USER } from "../constants.ts";
+import { scratchDirectories } from "./scratch.ts";
+
+// Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.
+const scratch = scratchDirectories("caas-keyring-");
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -249,15 +252,9 @@ describe("keyring ciphertexts", () => {
   });
 });
 
-function privateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "caas-keyring-"));
-  chmodSync(dir, 0o700);
-  return dir;
-}
-
 describe("the keyring file", () => {
   it("opens under its root key only; another root key is refused whole", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     await initRootKey(join(dir, "root"));
     await initRootKey(join(dir, "other"));
     await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
@@ -269,7 +266,7 @@ describe("the keyring file", () => {
   });
 
   it("binds each wrapped version to its name and number: moved elsewhere, it does not open", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
@@ -292,7 +289,7 @@ describe("the keyring file", () => {
   });
 
   it("refuses a min decryption version past the active one, and a trim of versions that still decrypt", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
@@ -324,7 +321,7 @@ describe("keyring routes and scopes", () => {
     /** The audit trail's lines so far, parsed. */
     auditLines: () => Record<string, unknown>[];
   }> {
-    const dir = privateDir();
+    const dir = await scratch();
     await initRootKey(join(dir, "root"));
     await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
     const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
@@ -511,7 +508,7 @@ describe("keyring routes and scopes", () => {
 
 describe("staged keyring versions", () => {
   async function keyringWithTwoVersions(activatesAt?: number) {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
@@ -560,7 +557,7 @@ describe("staged keyring versions", () => {
 
 describe("root key rotation", () => {
   it("opens the file under either root key between add and remove, then under the new one alone", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const [oldRoot, newRoot] = [join(dir, "old-root"), join(dir, "new-root")];
     await initRootKey(oldRoot);
@@ -613,7 +610,7 @@ describe("the keyring file's limits", () => {
     ],
   ] as const) {
     it(`refuses a file of ${what}, naming the limit, and the same count of versions as caas writes them fits in the size limit`, async () => {
-      const dir = privateDir();
+      const dir = await scratch();
       const path = join(dir, "keyring.json");
       const root = join(dir, "root");
       await initRootKey(root);
