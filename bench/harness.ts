@@ -1,12 +1,12 @@
 /**
  * What the benchmarks need to run caas: a throwaway test PKI and caas instances, from the same
- * code the e2e suites use (tests/e2e/test-pki.ts, tests/e2e/instance.ts), of dist/caas as built
+ * code the e2e suites use (support/test-pki.ts, support/instance.ts), of dist/caas as built
  * (`bun run build` first): a benchmark measures the executable it is given and builds nothing.
  */
 import { resolve } from "node:path";
-import { type RunningCaas, type StartOptions, startInstance } from "../tests/e2e/instance.ts";
+import { type RunningCaas, type StartOptions, startInstance } from "../support/instance.ts";
 
-export { makeTestPki, tempDir, type TestPki } from "../tests/e2e/test-pki.ts";
+export { makeTestPki, tempDir, type TestPki } from "../support/test-pki.ts";
 export type { RunningCaas, StartOptions };
 
 export const BINARY = resolve(import.meta.dir, "../dist/caas");

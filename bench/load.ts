@@ -30,7 +30,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
-import { README_USER } from "../tests/constants.ts";
+import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({

@@ -17,7 +17,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { makeTestPki, tempDir } from "./harness.ts";
-import { README_USER } from "../tests/constants.ts";
+import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({

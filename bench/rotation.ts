@@ -15,7 +15,7 @@ import { copyFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
-import { README_USER } from "../tests/constants.ts";
+import { README_USER } from "../support/constants.ts";
 
 const { values } = parseArgs({
   options: { clients: { type: "string", default: "32" }, "phase-ms": { type: "string", default: "3000" }, "one-step": { type: "boolean" } },

@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cli, makeTestPki, startCaas, tempDir, type RunningCaas } from "./harness.ts";
-import { README_USER } from "../tests/constants.ts";
+import { README_USER } from "../support/constants.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

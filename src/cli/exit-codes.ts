@@ -4,7 +4,8 @@
  * every command use it, so a new error is given its status here once (a test walks every code
  * in src/ and fails on one without a row).
  */
-import { CaasError, STORE_FILE_CODES, StoreFileError, type StoreProblem, UsageError } from "../errors.ts";
+import { CaasError, UsageError } from "../errors.ts";
+import { STORE_FILE_CODES, StoreFileError, type StoreProblem } from "../files/store-errors.ts";
 import { STATUS_OF } from "../http/error-answers.ts";
 import {
   type CliIo,

@@ -9,7 +9,8 @@ import { errnoReason } from "../files/errno.ts";
 import { addKey, importKey, listKeys, removeKey } from "../credentials/key-changes.ts";
 import { API_KEY_PROFILES, type ApiKeyProfile, DEFAULT_PROFILE, isApiKeyProfile } from "../credentials/keys-file.ts";
 import { DEFAULT_SCOPES, isValidScope, SCOPE_FORMS } from "../credentials/scopes.ts";
-import { StoreFileError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { StoreFileError } from "../files/store-errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
-import { type Store, StoreFileError } from "../errors.ts";
+import { type Store, StoreFileError } from "../files/store-errors.ts";
 import {
   type Config,
   ConfigError,

@@ -10,9 +10,8 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { StoreFileError } from "../errors.ts";
 import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors } from "../files/store-errors.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
 import { prepareStateDirectory, STATE_DIRECTORY_ERRORS } from "./state-directory.ts";
 import type { Keyring } from "./keyring.ts";

@@ -4,10 +4,10 @@
  * once lose nothing, and is checked with the server's own reader before it is written
  * (keys-file.ts).
  */
-import { InvalidArgument, StoreFileError } from "../errors.ts";
+import { InvalidArgument } from "../errors.ts";
 import { errnoReason } from "../files/errno.ts";
 import { removePrivateFile, withPrivateFileLock } from "../files/private-file.ts";
-import { asStoreErrors } from "../files/store-errors.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { apiKeyHashHex, generateApiKey, PRESENTED_KEY_MAX_LENGTH } from "./api-keys.ts";
 import {
   type ApiKeyProfile,

@@ -3,8 +3,7 @@
  * src/cli/exit-codes.ts derives from the problem (78 for most, busy 75, no such key 1). Messages
  * name the file and the fix, never its contents.
  */
-import { StoreFileError } from "../errors.ts";
-import { storeErrors } from "../files/store-errors.ts";
+import { storeErrors, StoreFileError } from "../files/store-errors.ts";
 
 export const KEYRING_FILE_ERRORS = storeErrors({
   store: "keyring_file",

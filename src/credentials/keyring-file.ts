@@ -15,8 +15,8 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { XaesKey } from "../crypto/xaes.ts";
-import { InvalidArgument, StoreFileError } from "../errors.ts";
-import { asStoreErrors } from "../files/store-errors.ts";
+import { InvalidArgument } from "../errors.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
 import { isValidKeyName } from "./scopes.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";

@@ -9,9 +9,8 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { StoreFileError } from "../errors.ts";
 import { type PrivateFileRules, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors, storeErrors } from "../files/store-errors.ts";
+import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
 import { KEY_NAME_PATTERN, SCOPE_PATTERN } from "./scopes.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original. */

@@ -19,9 +19,8 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { type ActivationTime, activationField, PENDING_ACTIVATION, parseActivation, VersionTimeline } from "./key-versions.ts";
-import { StoreFileError } from "../errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors, storeErrors } from "../files/store-errors.ts";
+import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
 
 export const SECRET_BYTES = 32;
 /**

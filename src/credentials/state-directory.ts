@@ -8,10 +8,9 @@
 import { constants } from "node:fs";
 import { access, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { StoreFileError } from "../errors.ts";
 import { errnoCode, errnoReason } from "../files/errno.ts";
 import { checkPrivateDirectory } from "../files/private-file.ts";
-import { asStoreErrors, PrivateFileFailed, storeErrors } from "../files/store-errors.ts";
+import { asStoreErrors, PrivateFileFailed, storeErrors, StoreFileError } from "../files/store-errors.ts";
 import { initSecretFile, loadSecretRing, type SecretRing } from "./secret-ring.ts";
 
 /** The file name ensureStateSecret keeps under the state directory. */

@@ -1,10 +1,140 @@
 /**
- * How the private-file layer's failures reach a user: the layer says what is wrong
- * (PrivateFileFailed with a problem), and the store whose file it is says it in its own words as
- * a StoreFileError (src/errors.ts). The mapping is here, once, for every store; each store gives
- * only the sentences that are its own.
+ * The one error of the files caas keeps (StoreFileError: the store, the problem, the path), and
+ * how the private-file layer's failures become it: the layer says what is wrong
+ * (PrivateFileFailed with a problem), and the store whose file it is says it in its own words.
+ * The mapping is here, once, for every store; each store gives only the sentences that are its own.
  */
-import { CaasError, type ProblemOf, STORE_FILE_CODES, type Store, StoreFileError, type StoreFileAt } from "../errors.ts";
+import { CaasError } from "../errors.ts";
+
+/**
+ * What can be wrong with a store's file, or with the change a command asks of it:
+ *   missing, exists, invalid, insecure, unreadable, unwritable  the file itself
+ *   busy            another command holds its lock for longer than a command waits
+ *   refused         the change would leave a file the server refuses to load, or breaks a rule
+ *   other_root_key  a keyring file that does not open under the root key given
+ *   name_taken      a key of that name is in the file already
+ *   key_stored      the same key is in the file already under another name
+ *   not_shown       a new key could not be written to standard output
+ *   no_such_entry   the file is fine but holds no key or version of that name
+ *   entry_active    the version named is the active one, which cannot be retired
+ * The CLI's exit status follows from the kind alone (src/cli/exit-codes.ts).
+ */
+export type StoreProblem =
+  | "missing"
+  | "exists"
+  | "invalid"
+  | "insecure"
+  | "unreadable"
+  | "unwritable"
+  | "busy"
+  | "refused"
+  | "other_root_key"
+  | "name_taken"
+  | "key_stored"
+  | "not_shown"
+  | "no_such_entry"
+  | "entry_active";
+
+/**
+ * Each store's codes, by problem: the codes users and scripts see, kept as they always were
+ * (which is why some do not read `<store>_<problem>`). A store has a code only for the problems
+ * it can have. `key_file` is the file `caas keys import --key-file` reads a key from;
+ * `state_directory` is CAAS_STATE_DIR and the development files in it (not its secret.json,
+ * which is a secret file like any other).
+ */
+export const STORE_FILE_CODES = {
+  keys_file: {
+    missing: "keys_file_missing",
+    invalid: "keys_file_invalid",
+    insecure: "keys_file_insecure",
+    unreadable: "keys_file_unreadable",
+    unwritable: "keys_file_unwritable",
+    busy: "keys_file_busy",
+    refused: "keys_file_refused",
+    name_taken: "key_name_taken",
+    key_stored: "key_already_stored",
+    not_shown: "key_not_shown",
+    no_such_entry: "key_not_found",
+  },
+  key_file: { unreadable: "key_file_unreadable" },
+  secret_file: {
+    missing: "secret_file_missing",
+    exists: "secret_file_exists",
+    invalid: "secret_file_invalid",
+    insecure: "secret_file_insecure",
+    unreadable: "secret_file_unreadable",
+    unwritable: "secret_file_unwritable",
+    busy: "secret_file_busy",
+    refused: "secret_file_refused",
+    no_such_entry: "secret_version_not_found",
+    entry_active: "secret_version_current",
+  },
+  state_directory: {
+    missing: "state_directory_missing",
+    exists: "state_directory_exists",
+    invalid: "state_directory_invalid",
+    insecure: "state_directory_insecure",
+    unreadable: "state_directory_unreadable",
+    unwritable: "state_directory_unwritable",
+  },
+  root_key: {
+    missing: "root_key_missing",
+    exists: "root_key_exists",
+    invalid: "root_key_invalid",
+    insecure: "root_key_insecure",
+    unreadable: "root_key_unreadable",
+    unwritable: "root_key_unwritable",
+  },
+  keyring_file: {
+    missing: "keyring_file_missing",
+    exists: "keyring_file_exists",
+    invalid: "keyring_file_invalid",
+    insecure: "keyring_file_insecure",
+    unreadable: "keyring_file_unreadable",
+    unwritable: "keyring_file_unwritable",
+    busy: "keyring_file_busy",
+    refused: "keyring_file_refused",
+    other_root_key: "keyring_root_key_mismatch",
+    name_taken: "keyring_key_exists",
+    no_such_entry: "keyring_key_not_found",
+  },
+} as const satisfies Readonly<Record<string, Readonly<Partial<Record<StoreProblem, string>>>>>;
+
+export type Store = keyof typeof STORE_FILE_CODES;
+/** The problems `S` has a code for. */
+export type ProblemOf<S extends Store> = keyof (typeof STORE_FILE_CODES)[S] & StoreProblem;
+/** Where a StoreFileError is and what it is: a store, one of its problems, the path. */
+export type StoreFileAt = {
+  [S in Store]: { readonly store: S; readonly problem: ProblemOf<S>; readonly path: string };
+}[Store];
+
+/**
+ * A file caas keeps is missing, unreadable, insecure or malformed, or the change asked of it is
+ * refused: its store, the problem, the path, and a message that names the file and the fix,
+ * never the file's contents. `reason` is what an invalid file's message says is wrong, so a
+ * refused change can say it again.
+ */
+export class StoreFileError extends CaasError {
+  readonly code: string;
+  readonly store: Store;
+  readonly problem: StoreProblem;
+  readonly path: string;
+  readonly reason: string | undefined;
+
+  constructor(at: StoreFileAt, message: string, reason?: string) {
+    super(message);
+    this.store = at.store;
+    this.problem = at.problem;
+    this.path = at.path;
+    this.reason = reason;
+    this.code = (STORE_FILE_CODES[at.store] as Readonly<Partial<Record<StoreProblem, string>>>)[at.problem] ?? "";
+  }
+
+  /** Whether `error` is `store`'s `problem`, as a guard: `catch (e) { if (!StoreFileError.is(e, "keys_file", "missing")) throw e; }`. */
+  static is<S extends Store>(error: unknown, store: S, problem?: ProblemOf<S>): error is StoreFileError {
+    return error instanceof StoreFileError && error.store === store && (problem === undefined || error.problem === problem);
+  }
+}
 
 /** What is wrong, in a shape each store turns into its own words. */
 export type PrivateFileProblem =

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
 import { defaultText, SETTINGS } from "../../src/config.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const REPO = join(import.meta.dir, "../..");
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
 import { IDLE_TIMEOUT_SECONDS } from "../../src/server/bind.ts";
 import { startCaas, type RunningCaas } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const MAX_BODY = 64 * 1024;
 const BODIES_IN_BUDGET = 4;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 const run = crypto.randomUUID().slice(0, 8);
 const planted: string[] = [];
 /** A fresh canary: rare letters, an index and this run's id, so a hit names its case. */

@@ -25,7 +25,7 @@ import {
   waitForLog,
 } from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 if (!haveNginx) console.warn(`fleet: skipped: ${NGINX_MISSING}`);
 const KEY = "orders";

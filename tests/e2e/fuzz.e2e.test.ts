@@ -20,7 +20,7 @@ import { connect } from "node:tls";
 import fc from "fast-check";
 import { KNOWN_BOX } from "../cases/bad-input.ts";
 import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 5_000);
 const SEED = process.env.CAAS_FUZZ_SEED === undefined ? undefined : Number(process.env.CAAS_FUZZ_SEED);

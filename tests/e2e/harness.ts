@@ -4,8 +4,8 @@
  * dist/caas, once per test process.
  */
 import { join, resolve } from "node:path";
-import { type RunningCaas, type StartOptions, startInstance } from "./instance.ts";
-import { makeTestPki, tempDir, type TestPki } from "./test-pki.ts";
+import { type RunningCaas, type StartOptions, startInstance } from "../../support/instance.ts";
+import { makeTestPki, tempDir, type TestPki } from "../../support/test-pki.ts";
 
 export { makeTestPki, tempDir, type TestPki };
 export type { RunningCaas, StartOptions };

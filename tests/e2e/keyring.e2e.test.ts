@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 interface Result {
   readonly code: number;

@@ -11,7 +11,7 @@ import tls from "node:tls";
 import { parseMetricsPage, type MetricsPage } from "../metrics-page.ts";
 import { addApiKey, cli, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
 async function openTls(port: number): Promise<{ socket: tls.TLSSocket; received: () => string }> {

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
 import { addApiKey, cliOk, logCount, makeTestPki, startCaas, tempDir, waitForLog, type RunningCaas, type TestPki } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 let files: string;
 let pki: TestPki;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { addApiKey, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 import { testApp } from "../unit/helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const RATE = 5;
 let caas: RunningCaas;

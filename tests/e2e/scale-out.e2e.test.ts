@@ -11,7 +11,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 if (!haveNginx) console.warn(`scale-out: skipped: ${NGINX_MISSING}`);
 const CLIENTS = 8;

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from "node:path";
 import { datedCertificate, type DatedCertificate } from "./certificates.ts";
 import { cli, makeTestPki, startCaas, tempDir, type CliRun, type TestPki } from "./harness.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 let pki: TestPki;
 let other: TestPki;

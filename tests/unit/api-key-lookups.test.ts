@@ -11,7 +11,7 @@ import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
 import { gatedApp } from "../../src/server/gated-app.ts";
 import { testCredentials } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const KEY = "lookup-test-key-0123456789";
 

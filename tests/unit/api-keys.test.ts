@@ -7,7 +7,7 @@ import { ApiKeyStore, generateApiKey, hashApiKey } from "../../src/credentials/a
 import { addKey, importKey, listKeys, removeKey } from "../../src/credentials/key-changes.ts";
 import { allowsFeature, allowsKeyring, parseScope, parseScopes, scopeText } from "../../src/credentials/scopes.ts";
 import { toHex } from "../../src/crypto/encoding.ts";
-import type { StoreFileError } from "../../src/errors.ts";
+import type { StoreFileError } from "../../src/files/store-errors.ts";
 
 const scratch = scratchDirectories("caas-keys-");
 async function keysPath(): Promise<string> {

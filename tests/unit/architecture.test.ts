@@ -123,6 +123,13 @@ describe("the trees beside src/", () => {
     expect(importsInto(join(repo, "bench"), join(repo, "tests"))).toEqual([]);
   });
 
+  it("keeps support/, what the suites and the benchmarks share, off both: it imports nothing under tests/ or bench/", () => {
+    expect([
+      ...importsInto(join(repo, "support"), join(repo, "tests")),
+      ...importsInto(join(repo, "support"), join(repo, "bench")),
+    ]).toEqual([]);
+  });
+
   it("keeps unit tests off the end-to-end harness, which builds dist/caas when imported", () => {
     expect(importsInto(join(repo, "tests/unit"), join(repo, "tests/e2e/harness.ts"))).toEqual([]);
   });

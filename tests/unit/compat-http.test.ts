@@ -15,7 +15,7 @@ import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat
 import { initSecretFile } from "../../src/credentials/secret-ring.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
 const STANDARD_KEY = "standard-key-for-tests-0123456789";

@@ -9,8 +9,8 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EXIT_STATUS_OF, exitStatusOf } from "../../src/cli/exit-codes.ts";
 import type { CliIo } from "../../src/cli/io.ts";
-import { InvalidArgument, OutputFailed, STORE_FILE_CODES, StoreFileError, type StoreFileAt } from "../../src/errors.ts";
-import { PrivateFileFailed } from "../../src/files/store-errors.ts";
+import { InvalidArgument, OutputFailed } from "../../src/errors.ts";
+import { PrivateFileFailed, STORE_FILE_CODES, StoreFileError, type StoreFileAt } from "../../src/files/store-errors.ts";
 import { main } from "../../src/main.ts";
 import { scratchDirectories } from "./scratch.ts";
 

@@ -3,7 +3,7 @@ import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromHex, toHex } from "../../src/crypto/encoding.ts";
 import { deriveSaltPool, deriveSelectionKey, deriveUserKey, hkdfSha256, SALT_LENGTHS, SALTS_PER_LENGTH } from "../../src/crypto/kdf.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const secret = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const otherSecret = fromHex("ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");

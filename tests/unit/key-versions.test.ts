@@ -11,7 +11,7 @@ import {
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { pseudonymFor, verifyPseudonym } from "../../src/modules/pseudonym/profiles/standard.ts";
 import { SecretVersionRetired, SecretVersionUnknown } from "../../src/errors.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const NOW = Date.parse("2026-12-07T10:00:00.000Z");
 const LEGACY = Number.NEGATIVE_INFINITY;

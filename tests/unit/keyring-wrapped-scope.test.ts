@@ -13,7 +13,7 @@ import { loadKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
 import { withoutTrailingSlash } from "../../src/http/paths.ts";
 import { testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 // Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.

@@ -28,7 +28,7 @@ import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 // Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.

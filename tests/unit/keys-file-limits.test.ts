@@ -13,7 +13,7 @@ import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { addKey } from "../../src/credentials/key-changes.ts";
 import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
 import { scratchDirectories } from "./scratch.ts";
-import { StoreFileError } from "../../src/errors.ts";
+import { StoreFileError } from "../../src/files/store-errors.ts";
 
 const scratch = scratchDirectories("caas-keys-file-limits-");
 const LONGEST_NAME_LENGTH = 64;

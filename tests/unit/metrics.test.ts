@@ -10,7 +10,7 @@ import { LATENCY_BUCKETS_SECONDS, mergeSnapshots, renderExposition } from "../..
 import { Metrics } from "../../src/http/metrics.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
 import { postJson, testApp, testCredentials } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const page = (metrics: Metrics) => parseMetricsPage(renderExposition(metrics.snapshot()));
 

@@ -9,7 +9,7 @@ import { SPEC_PATH } from "../../src/modules/ops/docs.ts";
 import { callEveryRoute, callSigningRoutes, caasClient } from "../openapi/client.ts";
 import { FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SIGNER_NAME } from "../openapi/fixture.ts";
 import { generatedTypes, servedDocument, TYPES_FILE } from "../openapi/generate-types.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 describe("the generated TypeScript types", () => {
   it("are what openapi-typescript makes of the document today (run bun run openapi:types after changing a route)", async () => {

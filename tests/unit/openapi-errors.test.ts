@@ -26,7 +26,7 @@ import {
   UNKNOWN_KEY_NAME,
 } from "../openapi/fixture.ts";
 import { testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 type Body = Record<string, unknown>;
 

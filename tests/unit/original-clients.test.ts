@@ -14,7 +14,7 @@ import { SEAL_UNKNOWN_FIELDS } from "../../src/modules/oracle/model.ts";
 import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
 import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SEALED, SIGNATURES, SIGNER_NAME } from "../openapi/fixture.ts";
 import { type CaasApp, testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const COMPAT_KEY = "example_api_key";
 const DJANGO_REQUEST = { apiKey: COMPAT_KEY, userUUID: README_USER, sensitiveData: "example sensitive data" };

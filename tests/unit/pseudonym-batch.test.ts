@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { postForJson, testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const STANDARD_KEY = "standard-key-for-batch-tests-0123456789";
 const COMPAT_KEY = "compat-key-for-batch-tests-0123456789";

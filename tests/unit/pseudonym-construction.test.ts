@@ -16,7 +16,7 @@ import { fromHex, toHex } from "../../src/crypto/encoding.ts";
 import { POOL_ALGORITHMS, type PoolAlgorithm } from "../../src/crypto/hash.ts";
 import { initSecretFile, loadSecretRing, makeSecretRing } from "../../src/credentials/secret-ring.ts";
 import { pseudonymFor, selectFor } from "../../src/modules/pseudonym/profiles/standard.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** Computed once when the construction was settled; see the file's header before changing it. */
 const PINNED = {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { type CaasApp, testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const KEY = "standard-key-for-eden-0123456789";
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from "bun:test";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 import { type CaasApp, postJson, testApp, testCredentials } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const OTHER_STANDARD_KEY = "another-standard-key-0123456789";

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "../../src/log.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
-import { README_USER } from "../constants.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** Every form of request.url Bun 1.4.5 was seen to produce (tests/e2e/raw-socket.e2e.test.ts). */
 const URL_FORMS: ReadonlyArray<readonly [string, string]> = [

@@ -7,7 +7,7 @@ import { ensureDevApiKey } from "../../src/credentials/development.ts";
 import { initSecretFile, loadSecretRing, rotateSecretFile } from "../../src/credentials/secret-ring.ts";
 import { ensureStateSecret, STATE_SECRET_FILE } from "../../src/credentials/state-directory.ts";
 import { toBase64 } from "../../src/crypto/encoding.ts";
-import type { StoreFileError } from "../../src/errors.ts";
+import type { StoreFileError } from "../../src/files/store-errors.ts";
 
 const scratch = scratchDirectories("caas-secrets-");
 
