@@ -3,7 +3,7 @@ import { caught } from "./caught.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { chmod, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore, generateApiKey, hashApiKey } from "../../src/credentials/api-keys.ts";
+import { type ApiKeyProfile, ApiKeyStore, generateApiKey, hashApiKey } from "../../src/credentials/api-keys.ts";
 import { addKey, importKey, listKeys, removeKey } from "../../src/credentials/key-changes.ts";
 import { allowsFeature, allowsKeyring, parseScope, parseScopes, scopeText } from "../../src/credentials/scopes.ts";
 import { toHex } from "../../src/crypto/encoding.ts";
@@ -12,6 +12,11 @@ import type { StoreFileError } from "../../src/files/store-errors.ts";
 const scratch = scratchDirectories("caas-keys-");
 async function keysPath(): Promise<string> {
   return join(await scratch(), "keys.json");
+}
+
+/** What a lookup answers for a key stored without scopes: its name, profile and date, and the pseudonym scope every such key has. */
+function lookedUp(name: string, profile: ApiKeyProfile) {
+  return { name, profile, created: expect.any(String), scopes: [{ to: "pseudonym" }] };
 }
 
 describe("generateApiKey", () => {
@@ -53,18 +58,8 @@ describe("the keys file", () => {
     const compat = await addKey(path, { name: "django", profile: "django-compat" });
     const store = await ApiKeyStore.load(path);
     expect(store.size).toBe(2);
-    expect(store.lookup(standard)).toEqual({
-      name: "main-server",
-      profile: "standard",
-      created: expect.any(String),
-      scopes: [{ to: "pseudonym" }],
-    });
-    expect(store.lookup(compat)).toEqual({
-      name: "django",
-      profile: "django-compat",
-      created: expect.any(String),
-      scopes: [{ to: "pseudonym" }],
-    });
+    expect(store.lookup(standard)).toEqual(lookedUp("main-server", "standard"));
+    expect(store.lookup(compat)).toEqual(lookedUp("django", "django-compat"));
   });
 
   it("refuses a name already in the file, and keeps the first key working", async () => {
@@ -81,12 +76,7 @@ describe("the keys file", () => {
     const path = await keysPath();
     const key = "legacy-django-key-0123456789";
     await importKey(path, { name: "legacy", key, profile: "django-compat" });
-    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual({
-      name: "legacy",
-      profile: "django-compat",
-      created: expect.any(String),
-      scopes: [{ to: "pseudonym" }],
-    });
+    expect((await ApiKeyStore.load(path)).lookup(key)).toEqual(lookedUp("legacy", "django-compat"));
     expect(await readFile(path, "utf8")).not.toContain(key);
     expect(await caught(importKey(path, { name: "legacy-again", key: key }))).toMatchObject({ code: "key_already_stored" });
   });
@@ -189,18 +179,8 @@ describe("ApiKeyStore.lookup", () => {
 
   it("finds the record of a stored key, whichever position it holds", () => {
     expect(store.lookup(first)?.name).toBe("one");
-    expect(store.lookup(key)).toEqual({
-      name: "main-server",
-      profile: "standard",
-      created: expect.any(String),
-      scopes: [{ to: "pseudonym" }],
-    });
-    expect(store.lookup(last)).toEqual({
-      name: "three",
-      profile: "django-compat",
-      created: expect.any(String),
-      scopes: [{ to: "pseudonym" }],
-    });
+    expect(store.lookup(key)).toEqual(lookedUp("main-server", "standard"));
+    expect(store.lookup(last)).toEqual(lookedUp("three", "django-compat"));
   });
 
   it("answers undefined for every kind of wrong, missing or malformed key, all alike", () => {
