@@ -3,7 +3,7 @@ import { caught } from "./caught.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { chmod, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type ApiKeyProfile, ApiKeyStore, generateApiKey, hashApiKey } from "../../src/credentials/api-keys.ts";
+import { type ApiKeyProfile, type ApiKeyRecord, ApiKeyStore, generateApiKey, hashApiKey } from "../../src/credentials/api-keys.ts";
 import { addKey, importKey, listKeys, removeKey } from "../../src/credentials/key-changes.ts";
 import { allowsFeature, allowsKeyring, parseScope, parseScopes, scopeText } from "../../src/credentials/scopes.ts";
 import { toHex } from "../../src/crypto/encoding.ts";
@@ -15,7 +15,7 @@ async function keysPath(): Promise<string> {
 }
 
 /** What a lookup answers for a key stored without scopes: its name, profile and date, and the pseudonym scope every such key has. */
-function lookedUp(name: string, profile: ApiKeyProfile) {
+function lookedUp(name: string, profile: ApiKeyProfile): ApiKeyRecord {
   return { name, profile, created: expect.any(String), scopes: [{ to: "pseudonym" }] };
 }
 
