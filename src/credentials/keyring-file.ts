@@ -164,7 +164,7 @@ export function typeOf(stored: StoredKey): KeyType {
   return stored.type ?? DEFAULT_KEY_TYPE;
 }
 
-/** The key in memory for its type, each version's material checked for that type (KeyringFileInvalid when one is not). */
+/** The key in memory for its type, each version's material checked for that type (a keyring_file_invalid error when one is not). */
 function keyOf(
   path: string,
   { stored, type }: { readonly stored: StoredKey; readonly type: KeyType },
