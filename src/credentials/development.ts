@@ -10,13 +10,13 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { asStoreErrors, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
+import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
-import { prepareStateDirectory, SECRET_FILE_ERRORS, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
+import { prepareStateDirectory, STATE_DIRECTORY_ERRORS } from "./state-directory.ts";
 import type { Keyring } from "./keyring.ts";
-import { KeyringFileExists, KeyringFileMissing } from "./keyring-errors.ts";
 import { createKeyringFile, loadKeyring } from "./keyring-file.ts";
-import { initRootKey, loadRootKey, RootKeyExists, RootKeyMissing } from "./root-key.ts";
+import { initRootKey, loadRootKey } from "./root-key.ts";
 
 export const DEV_API_KEY_FILE = "dev-api-key";
 export const DEV_CERTIFICATE_FILE = "dev-certificate.pem";
@@ -39,9 +39,9 @@ export interface DevApiKey {
 }
 
 async function readDevApiKey(path: string): Promise<string> {
-  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
+  const text = await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
   const key = text.trim();
-  if (!isGeneratedApiKey(key)) throw new SecretFileInvalid(path, "not a caas API key; delete the file and caas makes a new one");
+  if (!isGeneratedApiKey(key)) throw STATE_DIRECTORY_ERRORS.invalid(path, "not a caas API key; delete the file and caas makes a new one");
   return key;
 }
 
@@ -55,14 +55,14 @@ export async function ensureDevApiKey(stateDir: string): Promise<DevApiKey> {
   try {
     return { key: await readDevApiKey(path), path, created: false };
   } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
   }
   const key = generateApiKey();
   try {
-    await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
+    await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
     return { key, path, created: true };
   } catch (error) {
-    if (!(error instanceof SecretFileExists)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "exists")) throw error;
     return { key: await readDevApiKey(path), path, created: false };
   }
 }
@@ -74,7 +74,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
     await readDevApiKey(path);
     return [];
   } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
     return [`${path} (a development API key, mode 0600)`];
   }
 }
@@ -83,7 +83,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
 export async function publishDevCertificate(stateDir: string, certificatePem: string): Promise<string> {
   await prepareStateDirectory(stateDir);
   const path = join(stateDir, DEV_CERTIFICATE_FILE);
-  await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
+  await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
   return path;
 }
 
@@ -108,18 +108,18 @@ export async function ensureDevKeyring(stateDir: string): Promise<DevKeyring> {
     await initRootKey(rootKeyPath);
     created = true;
   } catch (error) {
-    if (!(error instanceof RootKeyExists)) throw error;
+    if (!StoreFileError.is(error, "root_key", "exists")) throw error;
   }
   const root = await loadRootKey(rootKeyPath);
   try {
     return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
   } catch (error) {
-    if (!(error instanceof KeyringFileMissing)) throw error;
+    if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
   }
   try {
     return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEY_NAME), rootKeyPath, keyringPath, created: true };
   } catch (error) {
-    if (!(error instanceof KeyringFileExists)) throw error;
+    if (!StoreFileError.is(error, "keyring_file", "exists")) throw error;
     return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
   }
 }
@@ -134,11 +134,11 @@ export async function planDevKeyring(stateDir: string): Promise<readonly string[
     try {
       await loadKeyring(keyringPath, root);
     } catch (error) {
-      if (!(error instanceof KeyringFileMissing)) throw error;
+      if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
       wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
     }
   } catch (error) {
-    if (!(error instanceof RootKeyMissing)) throw error;
+    if (!StoreFileError.is(error, "root_key", "missing")) throw error;
     wouldCreate.push(`${rootKeyPath} (a development root key, mode 0600)`);
     wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
   }

@@ -28,7 +28,6 @@ export const KEY_NAME = "orders";
 export const SIGNER_NAME = "tokens";
 export const MAC_NAME = "webhooks";
 export const UNKNOWN_KEY_NAME = "ghost";
-export const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
 /** Small limits, so a body too large or a batch too large is cheap to send. */
 export const FIXTURE_CONFIG = { maxBody: 4096, batchMax: 2 } as const satisfies Partial<Config>;
