@@ -68,7 +68,7 @@ beforeAll(async () => {
   const dir = await scratch();
   files = { keyring: join(dir, "keyring.json"), root: join(dir, "root") };
   await initRootKey(files.root);
-  for (const key of JWT_KEYS) await createKeyringKey(files.keyring, files.root, key.name, key.type);
+  for (const key of JWT_KEYS) await createKeyringKey(files.keyring, files.root, { name: key.name, type: key.type });
   app = appOver(await loadKeyring(files.keyring, await loadRootKey(files.root)));
 });
 
