@@ -50,6 +50,9 @@ export async function startInstance(binary: string, options: StartOptions = {}):
     HOME: cwd,
     CAAS_PORT: "0",
     CAAS_OPS_LISTEN: "127.0.0.1:0",
+    // A test that changes files and then sends SIGHUP must see the SIGHUP's reload, not one the file
+    // watch started on the way; a test of change detection turns the watch back on.
+    CAAS_RELOAD_ON_CHANGE: "false",
     CAAS_STATE_DIR: join(cwd, "state"),
     CAAS_TLS_CERT: pki.serverCert,
     CAAS_TLS_KEY: pki.serverKey,

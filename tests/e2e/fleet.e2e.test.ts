@@ -681,7 +681,7 @@ describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own co
   }, 40_000);
 
   it("does the same rotation with each instance's files in a Kubernetes Secret volume, reloaded on change (the ..data swap)", async () => {
-    const fleet = await startFleet("kubernetes", {});
+    const fleet = await startFleet("kubernetes", { CAAS_RELOAD_ON_CHANGE: "true" });
     await stagedRotation(fleet, "change");
     for (const member of fleet.members) {
       expect(member.caas.output()).not.toContain('"signal":"SIGHUP"');

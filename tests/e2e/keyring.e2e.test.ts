@@ -421,6 +421,7 @@ describe("the files", () => {
         ...serverEnv(files),
         CAAS_ROOT_KEY_FILE: other,
         CAAS_PORT: "0",
+        CAAS_OPS_LISTEN: "127.0.0.1:0",
         CAAS_STATE_DIR: join(dir, "state"),
       });
       expect(run.code).toBe(78);
