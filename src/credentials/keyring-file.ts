@@ -347,9 +347,9 @@ export function infoOf(key: StoredKey): KeyringKeyInfo {
 }
 
 /** Creates a keyring file holding one new key (for development mode); refuses if it exists. */
-export async function createKeyringFile(path: string, root: RootKey, name: string): Promise<Keyring> {
+export async function createKeyringFile(path: string, root: RootKey, keys: readonly NewKeyringKey[]): Promise<Keyring> {
   const target = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => privateFileTarget(path));
-  return writeKeyringFile({ path, target }, { keys: [newKeyWithOneVersion(root, { name })] }, root, "create");
+  return writeKeyringFile({ path, target }, { keys: keys.map((key) => newKeyWithOneVersion(root, key)) }, root, "create");
 }
 
 /** Every key's name, versions and dates, checked as the server would (the root key must open it). */

@@ -525,7 +525,13 @@ describe("an audit trail that cannot be written", () => {
   it("refuses to start when the path cannot be opened, naming the setting (exit 78)", async () => {
     const missing = join(scratch(), "no-such-dir", "audit.log");
     const result = Bun.spawnSync([BINARY, "serve"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch(), CAAS_PORT: "0", CAAS_OPS_LISTEN: "127.0.0.1:0", CAAS_AUDIT_LOG: missing },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: scratch(),
+        CAAS_PORT: "0",
+        CAAS_OPS_LISTEN: "127.0.0.1:0",
+        CAAS_AUDIT_LOG: missing,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

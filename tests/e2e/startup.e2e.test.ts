@@ -353,7 +353,7 @@ describe("development mode (no certificate configured)", () => {
       `would create ${state}/secret.json (a new secret, mode 0600)`,
       `would create ${state}/dev-api-key (a development API key, mode 0600)`,
       `would create ${state}/dev-root-key (a development root key, mode 0600)`,
-      `would create ${state}/dev-keyring.json (a development keyring with one key named 'dev', mode 0600)`,
+      `would create ${state}/dev-keyring.json (a development keyring with keys 'dev', 'dev-jwt', 'dev-hmac', mode 0600)`,
       "configuration ok",
     ]);
     expect(existsSync(state)).toBe(false);
