@@ -146,6 +146,7 @@ const RECIPES: Readonly<Record<string, (operation: Operation) => Attempt | undef
   // Not an object: the originals' routes ignore a field they do not know, as the originals did.
   invalid_body: () => ({ body: "[]" }),
   invalid_text: (operation) => {
+    if (operation.route === "keyring.jwt") return { body: { claims: { sub: "\ud800" } } };
     const field = validOf(operation).text;
     return field === undefined ? undefined : { body: `${JSON.stringify(validOf(operation).body).slice(0, -1)},"${field}":"\\ud800"}` };
   },
