@@ -220,6 +220,7 @@ export const NON_SETTING_VARIABLES: readonly string[] = [
   "CAAS_API_KEY",
   "CAAS_CACERT",
   "CAAS_KEYRING_KEY",
+  "CAAS_SIGNING_KEY",
 ];
 
 export interface UnknownVariable {
