@@ -19,7 +19,7 @@ import { JSON_HEADERS } from "../src/http/headers.ts";
 import { readJsonBody } from "../src/http/json-body.ts";
 import { silentLogger } from "../src/log.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
-import { IDLE_TIMEOUT_SECONDS } from "../src/server/listener.ts";
+import { IDLE_TIMEOUT_SECONDS } from "../src/server/bind.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

@@ -32,6 +32,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
+import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -621,7 +622,7 @@ try {
   const signingApiKey = addSigningApiKey(keysFile);
 
   const text64 = "a".repeat(64);
-  const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+  const user = README_USER;
   const lua = join(work, "lua");
   const singleBody = JSON.stringify({ data: text64 });
   const singleScript = luaScript(lua, "single", singleBody, {});

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { addApiKey, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 import { testApp } from "../unit/helpers.ts";
+import { OPERATIONS_TAG } from "../../src/modules/ops/index.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const RATE = 5;
 let caas: RunningCaas;
@@ -37,7 +39,10 @@ async function burst(count: number, headers: Record<string, string> = {}): Promi
 /** The GET routes the app declares outside its docs page: the probes, read from the app itself so a new one is walked too. */
 function operationsGetRoutes(): string[] {
   const app = testApp();
-  return app.routes.filter((route) => route.method === "GET" && !route.path.startsWith("/swagger")).map((route) => route.path);
+  // The operations tag, not every GET: GET /keyring/{name}/public-key is an API route and is limited like one.
+  return app.routes
+    .filter((route) => route.method === "GET" && route.hooks.detail?.tags?.includes(OPERATIONS_TAG) === true)
+    .map((route) => route.path);
 }
 
 describe("rate limit per client", () => {
@@ -93,7 +98,7 @@ describe("rate limit per client", () => {
 
   it("charges a key sent only in the JSON body to that key, not to the address", async () => {
     await refill();
-    const body = { apiKey: key, userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const body = { apiKey: key, userUUID: README_USER, sensitiveData: "x" };
     const statuses: number[] = [];
     for (let i = 0; i < RATE * 2; i++) statuses.push((await caas.post("/encrypt", body)).status);
     expect(statuses.slice(0, RATE)).toEqual(Array(RATE).fill(200));
