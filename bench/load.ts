@@ -10,13 +10,16 @@
  * /keyring/{name}/sign and /hmac, single and batch, against hand-written servers making the same
  * node:crypto call) run where the build signs, and are skipped with a message where it does not.
  *
+ *   --help              this text
  *   --quick             a smoke run of well under a minute (CI): 1 round of 2 s, 30,000 requests for RSS
  *   --runs N            rounds (default 5; env BENCH_RUNS)
  *   --duration S        seconds per wrk run (default 10; env BENCH_DURATION)
  *   --connections C     wrk connections (default 50)
  *   --batch-size K      items per batch request (default 100)
  *   --rss-requests N    requests for the memory check (default 1,000,000; env BENCH_RSS_REQUESTS)
- *   --only a,b          scenarios to run (names in the table's first column)
+ *   --only a,b          scenarios to run (names in the table's first column); the signing rows are
+ *                       sign-ed25519, sign-es256, sign-rs256 and hmac-sha256, each with -batch, a
+ *                       hand-written- twin of each, and rss-sign (RSS under Ed25519 signing)
  *   --no-build          use dist/caas as it is
  *   --before FILE       also run the oracle on another caas executable (say, one built from an
  *                       earlier commit), reported as "oracle-before" against this build
@@ -38,6 +41,7 @@ const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
+    help: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
     duration: { type: "string" },
@@ -52,6 +56,12 @@ const { values } = parseArgs({
   },
   strict: true,
 });
+if (values.help) {
+  // The options are written once, in this file's opening comment.
+  const opening = /^\/\*\*\n([\s\S]*?)\n \*\//.exec(readFileSync(import.meta.path, "utf8"))?.[1] ?? "";
+  console.log(opening.replaceAll(/^ \* ?/gm, ""));
+  process.exit(0);
+}
 
 function whole(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined || text === "") return fallback;
