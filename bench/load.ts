@@ -18,6 +18,8 @@
  *   --no-build          use dist/caas as it is
  *   --before FILE       also run the oracle on another caas executable (say, one built from an
  *                       earlier commit), reported as "oracle-before" against this build
+ *   --buildup           only the build-up (bench/layers.ts): the oracle from the bare Elysia app to
+ *                       dist/caas one piece at a time, each step's server CPU per request, then exit
  *   --no-pin            do not pin with taskset
  *   --out FILE          where to write the table (default bench/results/latest.md; "-" for nowhere)
  *
@@ -30,6 +32,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
+import type { Layer } from "./layers.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     "no-pin": { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench/results/latest.md") },
     before: { type: "string" },
+    buildup: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -260,7 +264,7 @@ http {
   }
 }
 
-function startLayer(layer: "lean" | "elysia" | "app", pki: TestPki, stateDir: string): Promise<Server> {
+function startLayer(layer: Layer, pki: TestPki, stateDir: string): Promise<Server> {
   return startServer(
     `layer-${layer}`,
     [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir],
@@ -475,6 +479,54 @@ const median = (xs: readonly number[]): number => {
 const format = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // ---------------------------------------------------------------------------------------------
+// Build-up: the oracle from the bare Elysia app to dist/caas, one piece at a time
+
+const BUILDUP_STEPS: readonly (readonly [Layer, string])[] = [
+  ["ref", "bare Elysia: one route, t.Object({ data: t.String() }), Bun's JSON parser, sealText"],
+  ["headers", "+ the security headers (.headers())"],
+  ["request", "+ onRequest: the answer's request id, the request-target check"],
+  ["errors", "+ onError: error answers, audit settlement"],
+  ["audit", "+ the audit plugin (a RequestAudit per request; no trail)"],
+  ["parser", "+ caas's strict body reader as the parse hook"],
+  ["schema", "+ caas's schema, unknown-field check, response schemas"],
+  ["caller", "+ the oracle module (its caller derive, three routes)"],
+  ["app", "caas's whole app (createApp), as Bun.serve's fetch"],
+  ["served", "+ the metrics and rate-limit wrapper (gatedApp), as dist/caas serves it"],
+];
+
+/** Every step of the build-up against the hand-written oracle, interleaved; prints each step's CPU and what it added. */
+async function buildUp(pki: TestPki, script: string): Promise<void> {
+  const handWritten = await startBaseline("seal", pki);
+  const steps: [string, string, Server][] = [["hand-written", "raw Bun.serve + node:crypto seal", handWritten]];
+  for (const [layer, what] of BUILDUP_STEPS) steps.push([layer, what, await startLayer(layer, pki, join(work, `layer-${layer}`))]);
+  const url = (server: Server) => `https://127.0.0.1:${server.port}/oracleinvocation/`;
+  for (const [name, , server] of steps) {
+    const warm = await wrk(url(server), script, Math.min(2, DURATION), CONNECTIONS);
+    if (warm.non2xx > 0 || warm.requests === 0) throw new Error(`bench: ${name} answered ${warm.non2xx} non-2xx during warm-up`);
+  }
+  const results = new Map<string, WrkResult[]>(steps.map(([name]) => [name, []]));
+  for (let round = 1; round <= RUNS; round++) {
+    for (const [name, , server] of steps)
+      results.get(name)!.push(await wrk(url(server), script, DURATION, CONNECTIONS, server.process.pid));
+    console.log(`bench: build-up round ${round}/${RUNS} done (${Math.round((Date.now() - started) / 1000)} s)`);
+  }
+  for (const [, , server] of steps) await server.stop();
+  const cpu = (name: string) => median(results.get(name)!.map((result) => result.cpuMicrosPerRequest ?? Number.NaN));
+  const rps = (name: string) => median(results.get(name)!.map((result) => result.rps));
+  const lines = ["| step | what | req/s | server CPU µs/req | added µs |", "| --- | --- | --- | --- | --- |"];
+  let before: number | undefined;
+  for (const [name, what] of steps) {
+    const now = cpu(name);
+    const added = before === undefined || name === "ref" ? "" : format(now - before, 1);
+    lines.push(`| ${name} | ${what} | ${format(rps(name))} | ${format(now, 1)} | ${added} |`);
+    if (name !== "hand-written") before = now;
+  }
+  const report = `${lines.join("\n")}\n\nwrk -t1 -c${CONNECTIONS}, ${RUNS} interleaved round(s) of ${DURATION} s, 64-byte text; ${PIN ? `wrk on CPU ${CLIENT_CPU}, servers on CPU ${SERVER_CPU}` : "not pinned"}; medians.\n`;
+  console.log(`\n${report}`);
+  if (values.out !== "-" && values.out !== join(ROOT, "bench/results/latest.md")) writeFileSync(values.out, report);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 const work = tempDir("caas-bench-");
@@ -523,6 +575,11 @@ try {
     `bench: ${RUNS} round(s) of ${DURATION} s per scenario, wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), load average ${loadAverageBefore}`,
   );
 
+  if (values.buildup) {
+    await buildUp(pki, singleScript);
+    process.exit(0);
+  }
+
   const ceiling = await startBaseline("fixed", pki);
   const echo = await startBaseline("echo", pki);
   const handWritten = await startBaseline("seal", pki);
@@ -531,8 +588,7 @@ try {
   const nginx = await startNginx(pki, join(work, "nginx"), JSON.stringify({ data: text64 }));
   const goOracle = await startGoOracle(pki, work);
   const nodeOracle = await startNodeOracle(pki);
-  const lean = await startLayer("lean", pki, join(work, "layer-lean"));
-  const bareElysia = await startLayer("elysia", pki, join(work, "layer-elysia"));
+  const elysiaRef = await startLayer("ref", pki, join(work, "layer-ref"));
   const appOnly = await startLayer("app", pki, join(work, "layer-app"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
   // The same build writing its audit trail to a file in the bench's directory (one line per request).
@@ -613,17 +669,9 @@ try {
       connections: CONNECTIONS,
     },
     {
-      name: "caas-lean",
-      what: "caas's body reader, seal and headers in a bare Bun.serve",
-      server: () => lean,
-      path: "/oracleinvocation/",
-      script: singleScript,
-      connections: CONNECTIONS,
-    },
-    {
-      name: "elysia-bare",
-      what: "the same handler as the one route of a bare Elysia app",
-      server: () => bareElysia,
+      name: "elysia-ref",
+      what: "bare Elysia: one route with a TypeBox body schema, the same seal",
+      server: () => elysiaRef,
       path: "/oracleinvocation/",
       script: singleScript,
       connections: CONNECTIONS,
@@ -806,8 +854,7 @@ try {
     ceiling,
     echo,
     handWritten,
-    lean,
-    bareElysia,
+    elysiaRef,
     appOnly,
     handWrittenWebCrypto,
     handWrittenHmac,
@@ -943,17 +990,10 @@ try {
   );
   row("hand-written", "raw Bun.serve + node:crypto AES-256-GCM seal", rps("hand-written"), versus("hand-written", "ceiling"), "");
   row(
-    "caas-lean",
-    "caas's body reader + seal + headers, bare Bun.serve (no Elysia, no metrics)",
-    rps("caas-lean"),
-    withCeiling("caas-lean", versus("caas-lean", "hand-written")),
-    "",
-  );
-  row(
-    "elysia-bare",
-    "caas-lean's handler as the one route of a bare Elysia app (the framework's own cost)",
-    rps("elysia-bare"),
-    withCeiling("elysia-bare", versus("elysia-bare", "hand-written")),
+    "elysia-ref",
+    "bare Elysia: new Elysia().post(path, ({ body }) => sealText(body.data), { body: t.Object(…) }) (the framework's own cost)",
+    rps("elysia-ref"),
+    withCeiling("elysia-ref", versus("elysia-ref", "hand-written")),
     "",
   );
   row(
@@ -1112,11 +1152,10 @@ try {
     const steps: [string, string, string][] = [
       ["TLS, HTTP and JSON (the ceiling)", "", "ceiling"],
       ["AES-256-GCM seal with node:crypto", "ceiling", "hand-written"],
-      ["strict body reading (media type, length, UTF-8, depth) and the security headers", "hand-written", "caas-lean"],
-      ["Elysia itself (one bare route)", "caas-lean", "elysia-bare"],
+      ["Elysia with one TypeBox-checked route (elysia-ref)", "hand-written", "elysia-ref"],
       [
-        "caas's app on Elysia: routing among its routes, parse hook, schema checks, audit, answer mapping, request id",
-        "elysia-bare",
+        "caas's app on Elysia: routing among its routes, strict body reader, schema checks, audit, answer mapping, request id, headers",
+        "elysia-ref",
         "caas-app",
       ],
       ["metrics wrapper (in-flight, route, status, latency histogram)", "caas-app", "oracle"],
