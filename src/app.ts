@@ -14,7 +14,8 @@ import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
 import type { Admissions } from "./http/rate-limit.ts";
 import { InvalidTarget } from "./errors.ts";
-import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
+import { targetProblem } from "./http/paths.ts";
+import { RouteTable } from "./http/routes.ts";
 import { type Logger, loggerThatNeverThrows } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
@@ -56,10 +57,9 @@ export function appAudit(trail: AuditTrail, metrics: Metrics, clientAddress?: (r
 }
 
 export function createApp(config: Config, deps: AppDeps) {
-  const methodsByPath = new Map<string, string[]>();
-  // By route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
-  const methodsByRoute = new RouteMatcher<string[]>();
-  const allowedMethods = (path: string) => methodsByRoute.match(path);
+  // Read from the app once it is built, below; by route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
+  let routes: RouteTable | undefined;
+  const allowedMethods = (path: string) => routes?.match(path)?.methods;
   const metrics = deps.metrics ?? new Metrics();
   // One budget for every body this process reads, whatever route reads it.
   const budget = new BodyBudget(config.maxBodyInFlight);
@@ -140,16 +140,20 @@ export function createApp(config: Config, deps: AppDeps) {
     )
     .use(jwksRoutes(deps.credentials));
 
-  for (const route of app.routes) {
-    const path = withoutTrailingSlash(route.path);
-    const methods = methodsByPath.get(path) ?? [];
-    if (!methods.includes(route.method)) methods.push(route.method);
-    methodsByPath.set(path, methods);
-    methodsByRoute.add(path, methods);
-  }
-  metrics.registerRoutes(methodsByPath.keys());
-  audit.registerRoutes(app.routes);
+  routes = new RouteTable(app.routes);
+  metrics.registerRoutes(routes);
+  audit.useRoutes(routes);
+  tables.set(app, routes);
   return app;
+}
+
+const tables = new WeakMap<object, RouteTable>();
+
+/** The route table an app was built with: what the listener routes by target and exempts as probes. */
+export function routesOf(app: CaasApp): RouteTable {
+  const table = tables.get(app);
+  if (table === undefined) throw new Error("routesOf: an app createApp did not build");
+  return table;
 }
 
 export type CaasApp = ReturnType<typeof createApp>;

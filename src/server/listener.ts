@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Server } from "bun";
-import { type AppDeps, appAudit, createApp, type CaasApp } from "../app.ts";
+import { type AppDeps, appAudit, createApp, type CaasApp, routesOf } from "../app.ts";
 import { headerCaller } from "../http/authenticate.ts";
 import type { Config } from "../config.ts";
 import { ConfigError, opsAddress } from "../config.ts";
@@ -23,7 +23,6 @@ import { rewrittenTargetAnswer, targetRoutes, type TargetRoutes } from "./target
 import { Admissions, RateLimiter, rateLimitGate } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../http/metrics.ts";
-import { probePaths } from "../modules/ops/index.ts";
 import { answerScrapes } from "./group-metrics.ts";
 import { opsUrl, startOpsListener } from "./ops-listener.ts";
 import { renderExposition } from "../http/exposition.ts";
@@ -277,7 +276,11 @@ export function gatedApp(
     audit,
     admissions: admissions.limiter.enabled ? admissions : undefined,
   });
-  const gate = rateLimitGate(admissions, { apiKeys: () => credentials.current.apiKeys, probePaths: probePaths(app.routes), clientAddress });
+  const gate = rateLimitGate(admissions, {
+    apiKeys: () => credentials.current.apiKeys,
+    probePaths: routesOf(app).probePaths,
+    clientAddress,
+  });
   // For the log and audit lines of what is answered here (the gate's 429s, a last-resort 500): the
   // gate's lookup where it made one, else (no limit; a 500 alone) the key is looked up for the line.
   const keyNameOf = (request: Request) => {
@@ -322,7 +325,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     auditTrail,
     clientAddress,
   });
-  const paths = app.routes.map((route) => route.path);
+  const paths = routesOf(app).paths;
   const served = targetRoutes(paths, handle, refuse);
   let server = listenOrConfigError(() => listen(served, config, current.tls, config.port), config, config.port);
   listeners.add(server);

@@ -10,8 +10,12 @@ import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-r
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { LATENCY_BUCKETS_SECONDS, mergeSnapshots, renderExposition } from "../../src/http/exposition.ts";
 import { Metrics } from "../../src/http/metrics.ts";
+import { RouteTable } from "../../src/http/routes.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
 import { postJson, testApp } from "./helpers.ts";
+
+/** A table of POST routes at these paths, as an app declaring them would make. */
+const routeTable = (...paths: string[]) => new RouteTable(paths.map((path) => ({ method: "POST", path, hooks: {} })));
 
 const page = (metrics: Metrics) => parseMetricsPage(renderExposition(metrics.snapshot()));
 
@@ -25,7 +29,7 @@ function keyringOf(name: string, versions: readonly number[]): Keyring {
 describe("one process's page", () => {
   it("has HELP and TYPE for every family, and a histogram whose buckets add up to its count", async () => {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/oracleinvocation"]);
+    metrics.registerRoutes(routeTable("/oracleinvocation"));
     const route = metrics.routeIndexOf("/oracleinvocation");
     for (const seconds of [0.0001, 0.003, 0.003, 0.2, 9]) metrics.observe(route, 200, seconds);
     metrics.observe(route, 400, 0.001);
@@ -48,7 +52,7 @@ describe("one process's page", () => {
 
   it("counts a path by its route, never by what was sent, and an unknown path as unmatched", async () => {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/keyring/:name/encrypt"]);
+    metrics.registerRoutes(routeTable("/keyring/:name/encrypt"));
     metrics.observe(metrics.routeIndexOf("/keyring/orders/encrypt"), 200, 0.001);
     metrics.observe(metrics.routeIndexOf('/x"\n{}'), 404, 0.001);
     const parsed = await page(metrics);
@@ -117,7 +121,7 @@ describe("what the app counts", () => {
 describe("the pages of several processes, merged", () => {
   function worker(seals: number, inFlight: number, expiry: number): Metrics {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/oracleinvocation"]);
+    metrics.registerRoutes(routeTable("/oracleinvocation"));
     for (let i = 0; i < seals; i++) metrics.observe(metrics.routeIndexOf("/oracleinvocation"), 200, 0.002);
     metrics.inFlight = inFlight;
     metrics.tlsCertificateExpiry = expiry;
