@@ -24,6 +24,7 @@ import { loadConfig } from "../src/config.ts";
 import { CredentialsHolder, loadCredentials } from "../src/credentials/holder.ts";
 import { InvalidTarget } from "../src/errors.ts";
 import { Audit, AuditTrail, auditPlugin } from "../src/http/audit.ts";
+import { Callers } from "../src/http/caller.ts";
 import { errorAnswer } from "../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "../src/http/headers.ts";
 import { jsonBodyParser } from "../src/http/json-body.ts";
@@ -79,7 +80,7 @@ function builtUp(): AnyElysia {
       return (await audit.settleError(request, route, undefined, undefined, chosen)).response;
     });
   if (upTo("audit")) app.use(plugin);
-  if (upTo("caller")) return app.use(oracleRoutes(parse, { batchMax: config.batchMax, audit: plugin }));
+  if (upTo("caller")) return app.use(oracleRoutes(parse, { batchMax: config.batchMax, audit: plugin, callers: new Callers() }));
   if (upTo("schema"))
     return app.use(
       new Elysia().post("/oracleinvocation/", ({ body }) => sealText(body.data), {

@@ -13,6 +13,7 @@ import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
 import type { Admissions } from "./http/rate-limit.ts";
+import { Callers } from "./http/caller.ts";
 import { InvalidTarget } from "./errors.ts";
 import { targetProblem } from "./http/paths.ts";
 import { RouteTable } from "./http/routes.ts";
@@ -36,7 +37,9 @@ export interface AppDeps {
   readonly audit?: Audit;
   /** The client's address as the listener saw it, for the audit line; absent under app.handle(). */
   readonly clientAddress?: (request: Request) => string | undefined;
-  /** What the server's rate-limit gate found of each request, so a route does not look a header key up again; absent without a gate. */
+  /** Each request's caller, resolved once (shared with the server's rate-limit gate); the app's own when absent. */
+  readonly callers?: Callers;
+  /** The rate-limit gate's charges, which a key found only in a body moves to that key; absent without a gate. */
   readonly admissions?: Admissions;
 }
 
@@ -73,6 +76,7 @@ export function createApp(config: Config, deps: AppDeps) {
   // onError logs while answering: a logger that throws there would make a 401 a 500.
   const logger = loggerThatNeverThrows(deps.logger);
   const isReady = deps.isReady ?? (() => true);
+  const callers = deps.callers ?? new Callers();
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
@@ -125,17 +129,25 @@ export function createApp(config: Config, deps: AppDeps) {
         credentials: deps.credentials,
         audit: audited,
         keyUse: metrics.keyUse,
-        admissions: deps.admissions,
+        callers,
       }),
     )
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, cacheUsers: config.pseudonymCacheUsers, audit: audited }))
+    .use(
+      pseudonymRoutes(parseDjangoJson, {
+        ...deps,
+        callers,
+        batchMax: config.batchMax,
+        cacheUsers: config.pseudonymCacheUsers,
+        audit: audited,
+      }),
+    )
     .use(
       keyringRoutes(parseJson, {
         credentials: deps.credentials,
         batchMax: config.batchMax,
         audit: audited,
         keyUse: metrics.keyUse,
-        admissions: deps.admissions,
+        callers,
       }),
     )
     .use(jwksRoutes(deps.credentials));

@@ -2,12 +2,11 @@ import { Elysia } from "elysia";
 import type { KeyringOperation, KeyringPermission } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { cipherOf, type KeyringCipher, type KeyringEntry, observedKey } from "../../credentials/keyring.ts";
-import { keyringCaller } from "../../http/authenticate.ts";
+import type { Callers } from "../../http/caller.ts";
 import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
 import type { KeyUseObserver } from "../../http/metrics.ts";
-import type { Admissions } from "../../http/rate-limit.ts";
 import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import {
   batchOf,
@@ -45,8 +44,8 @@ export interface KeyringDeps {
   readonly audit: AuditPlugin;
   /** Told each use of a key's version (metrics). */
   readonly keyUse?: KeyUseObserver;
-  /** What the rate-limit gate found of each request (the header key, looked up); absent when there is no gate. */
-  readonly admissions?: Admissions;
+  /** Each request's caller, resolved once (src/http/caller.ts). */
+  readonly callers: Callers;
 }
 
 /** What every keyring route can refuse: the body, the caller's key and scope, then the keyring key's name (keyringCaller). */
@@ -79,7 +78,7 @@ function callerRoutes<Key>(
 ) {
   return new Elysia({ name: `caas.keyring.${label}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, body, audit }) => {
     const name = (params as Readonly<Record<string, string | undefined>>).name;
-    const found = keyringCaller(deps.credentials, request, name, permission(body), audit, deps.admissions?.headerCaller(request));
+    const found = deps.callers.forKeyring(deps.credentials, { request, name, operation: permission(body), audit });
     return { caller: found.caller, key: pick(found.key) };
   });
 }
