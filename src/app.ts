@@ -51,10 +51,10 @@ function isNoteworthy(status: number): boolean {
   return status >= 500 || status === 401 || status === 403 || status === 413 || status === 429;
 }
 
-/** The trail as an app uses it: each request's authenticated key counted in the metrics, each line naming the client's address. */
+/** The trail as an app uses it: each request's authenticated key and key uses counted in the metrics, each line naming the client's address. */
 export function appAudit(trail: AuditTrail, metrics: Metrics, clientAddress?: (request: Request) => string | undefined): Audit {
   return new Audit(trail, {
-    onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),
+    subscribers: { onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName), onKeyUse: metrics.keyUse },
     ...(clientAddress === undefined ? {} : { clientAddress }),
   });
 }
@@ -128,7 +128,6 @@ export function createApp(config: Config, deps: AppDeps) {
         requireKey: config.oracleRequireKey,
         credentials: deps.credentials,
         audit: audited,
-        keyUse: metrics.keyUse,
         callers,
       }),
     )
@@ -146,7 +145,6 @@ export function createApp(config: Config, deps: AppDeps) {
         credentials: deps.credentials,
         batchMax: config.batchMax,
         audit: audited,
-        keyUse: metrics.keyUse,
         callers,
       }),
     )

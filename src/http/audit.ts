@@ -29,6 +29,7 @@ import { AuditUnavailable } from "../errors.ts";
 import type { AuditOutcomeCode, AuditTrail } from "./audit-trail.ts";
 import { answerFor } from "./error-answers.ts";
 import { clientRequestIdOf, requestIdOf, traceIdOf } from "./request-ids.ts";
+import type { KeyUseObserver } from "./metrics.ts";
 import type { RouteTable } from "./routes.ts";
 
 export { AUDIT_QUEUE_BYTES, AUDIT_WAIT_MS, type AuditEntry, type AuditOutcomeCode, type AuditSink, AuditTrail } from "./audit-trail.ts";
@@ -44,9 +45,22 @@ export interface AuditFacts {
   readonly batchKeyVersion?: number;
 }
 
-/** One request's audit facts, gathered as its route learns them. */
+/** Who hears of each request's facts as they are learnt, besides its audit line (the metrics). */
+export interface AuditSubscribers {
+  /** The name of the API key the request was authenticated with, once. */
+  readonly onCaller?: (apiKeyName: string) => void;
+  /** Each use of a keyring key's version (KeyUseObserver). */
+  readonly onKeyUse?: KeyUseObserver;
+}
+
+/**
+ * One request's audit facts, gathered as its route learns them, and where a route reports a use
+ * of a key: one event (keyUsed) that the audit line and every subscriber (the metrics) hear.
+ */
 export class RequestAudit {
-  readonly #onCaller: ((apiKeyName: string) => void) | undefined;
+  readonly #subscribers: AuditSubscribers;
+  /** Whether each use's version is one more of a batch's (keyVersions) rather than the request's one keyVersion. */
+  #versionPerItem = false;
   apiKeyName: string | undefined;
   keyName: string | undefined;
   keyVersion: number | undefined;
@@ -55,14 +69,13 @@ export class RequestAudit {
   /** Its line was written, or its write was tried and failed: either way it is not tried again. */
   settled = false;
 
-  /** `onCaller` learns the name of the API key the request was authenticated with, once (the metrics count it). */
-  constructor(onCaller?: (apiKeyName: string) => void) {
-    this.#onCaller = onCaller;
+  constructor(subscribers: AuditSubscribers = {}) {
+    this.#subscribers = subscribers;
   }
 
   note(facts: AuditFacts): void {
     if (facts.apiKeyName !== undefined) {
-      if (this.apiKeyName === undefined) this.#onCaller?.(facts.apiKeyName);
+      if (this.apiKeyName === undefined) this.#subscribers.onCaller?.(facts.apiKeyName);
       this.apiKeyName = facts.apiKeyName;
     }
     if (facts.keyName !== undefined) this.keyName = facts.keyName;
@@ -72,13 +85,24 @@ export class RequestAudit {
       if (!this.keyVersions.includes(facts.batchKeyVersion)) this.keyVersions.push(facts.batchKeyVersion);
     }
   }
+
+  /** For a batch whose items may each use another version (decrypt, verify): each use's version is listed in the line. */
+  versionPerItem(): void {
+    this.#versionPerItem = true;
+  }
+
+  /** A keyring key's version was used (sealed, opened, signed, checked): recorded in the line, and told to every subscriber. */
+  readonly keyUsed: KeyUseObserver = (keyName, version, operation) => {
+    this.note(this.#versionPerItem ? { keyName, batchKeyVersion: version } : { keyName, keyVersion: version });
+    this.#subscribers.onKeyUse?.(keyName, version, operation);
+  };
 }
 
 export interface AuditOptions {
   /** The client's address as the listener saw it; absent under app.handle() (tests). */
   readonly clientAddress?: (request: Request) => string | undefined;
-  /** Told the name of each request's API key once it is authenticated (metrics). */
-  readonly onCaller?: (apiKeyName: string) => void;
+  /** Who hears each request's caller and key uses (the metrics). */
+  readonly subscribers?: AuditSubscribers;
 }
 
 /** The items a batch body holds, read before or after validation; undefined for a body that is not a batch. */
@@ -92,14 +116,14 @@ function itemsOf(body: unknown): number | undefined {
 export class Audit {
   readonly trail: AuditTrail;
   readonly #clientAddress: ((request: Request) => string | undefined) | undefined;
-  readonly onCaller: ((apiKeyName: string) => void) | undefined;
+  readonly subscribers: AuditSubscribers;
   /** The app's routes, by which a request's operation is named; none until useRoutes(): nothing is audited. */
   #routes: RouteTable | undefined;
 
   constructor(trail: AuditTrail, options: AuditOptions = {}) {
     this.trail = trail;
     this.#clientAddress = options.clientAddress;
-    this.onCaller = options.onCaller;
+    this.subscribers = options.subscribers ?? {};
   }
 
   /** The app's route table: a route with an operationId is audited under that name. */
@@ -198,7 +222,7 @@ export interface AuditedAnswer {
  * `audit.note()` `.use()` this same instance, which Elysia registers once by its name.
  */
 export function auditPlugin(audit: Audit) {
-  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit(audit.onCaller) }));
+  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit(audit.subscribers) }));
   // Only with a trail to write: an async hook is one more await on every request.
   if (audit.trail.enabled) {
     plugin.onAfterHandle({ as: "global" }, async ({ request, route, set, body, audit: facts }) => {

@@ -7,10 +7,9 @@ import { Elysia, type t } from "elysia";
 import type { KeyringOperation, KeyringPermission } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { cipherOf, type KeyringCipher, type KeyringEntry, observedKey } from "../../credentials/keyring.ts";
-import type { AuditPlugin } from "../../http/audit.ts";
+import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import type { Callers } from "../../http/caller.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import type { KeyUseObserver } from "../../http/metrics.ts";
 import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, SERVED_CODES } from "../../http/model.ts";
 
 export interface KeyringDeps {
@@ -19,8 +18,6 @@ export interface KeyringDeps {
   readonly batchMax: number;
   /** The app's audit plugin: each route's operationId names it in the trail; the caller and key are noted. */
   readonly audit: AuditPlugin;
-  /** Told each use of a key's version (metrics). */
-  readonly keyUse?: KeyUseObserver;
   /** Each request's caller, resolved once (src/http/caller.ts). */
   readonly callers: Callers;
 }
@@ -72,7 +69,7 @@ export function about(operationId: string, summary: string, description: string)
 export function keyUseRoutes<Key>(
   label: string,
   permission: (body: unknown) => KeyringPermission,
-  pick: (entry: KeyringEntry) => Key,
+  pick: (entry: KeyringEntry, audit: RequestAudit) => Key,
   deps: KeyringRouteDeps,
 ) {
   return new Elysia({ name: `caas.keyring.${label}`, seed: deps.batchMax })
@@ -81,19 +78,16 @@ export function keyUseRoutes<Key>(
     .derive(({ request, params, body, audit }) => {
       const name = (params as Readonly<Record<string, string | undefined>>).name;
       const found = deps.callers.forKeyring(deps.credentials, { request, name, operation: permission(body), audit });
-      return { caller: found.caller, key: pick(found.key) };
+      return { caller: found.caller, key: pick(found.key, audit) };
     });
 }
 
-/** One encryption operation's routes (the single call and, where there is one, its batch): uses of the key are counted as it seals and opens. */
+/** One encryption operation's routes (the single call and, where there is one, its batch): each seal and open is a use of the key (RequestAudit.keyUsed). */
 export function cipherRoutes(operation: KeyringOperation, deps: KeyringRouteDeps) {
   return keyUseRoutes(
     operation,
     (body) => permissionFor(operation, body),
-    (entry): KeyringCipher => {
-      const key = cipherOf(entry, operation);
-      return deps.keyUse === undefined ? key : observedKey(key, deps.keyUse);
-    },
+    (entry, audit): KeyringCipher => observedKey(cipherOf(entry, operation), audit.keyUsed),
     deps,
   );
 }

@@ -2,7 +2,6 @@
 import { Elysia } from "elysia";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import type { KeyOperation } from "../../http/metrics.ts";
 import { errorAnswers, SERVED_CODES } from "../../http/model.ts";
 import {
   about,
@@ -60,28 +59,18 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
     response: { 200: resultsOf(answer, names[1]), ...batchErrors },
   });
   const batchAbout = (operationId: string, summary: string) => about(operationId, summary, batchNote);
-  /** Each use of a signing, MAC or JWT key's version, counted (the cipher routes count theirs as they seal and open). */
-  const used = (key: { readonly name: string }, version: number, operation: KeyOperation) => deps.keyUse?.(key.name, version, operation);
   return new Elysia({ name: "caas.keyring", seed: batchMax })
     .use(
       cipherRoutes("encrypt", deps)
-        .post(
-          "/keyring/:name/encrypt",
-          ({ key, body, audit }) => {
-            const answer = encryptWith(key, body);
-            audit.note({ keyVersion: answer.version });
-            return answer;
-          },
-          {
-            body: EncryptRequest,
-            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
-            detail: about(
-              "keyring.encrypt",
-              "Encrypt under the key's newest version",
-              "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt.",
-            ),
-          },
-        )
+        .post("/keyring/:name/encrypt", ({ key, body }) => encryptWith(key, body), {
+          body: EncryptRequest,
+          response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
+          detail: about(
+            "keyring.encrypt",
+            "Encrypt under the key's newest version",
+            "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt.",
+          ),
+        })
         .post(
           "/keyring/:name/encrypt/batch",
           ({ key, body, audit }) => {
@@ -96,24 +85,21 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
     )
     .use(
       cipherRoutes("decrypt", deps)
-        .post(
-          "/keyring/:name/decrypt",
-          ({ key, body, audit }) => decryptWith(key, body, (version) => audit.note({ keyVersion: version })),
-          {
-            body: DecryptRequest,
-            response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
-            detail: about(
-              "keyring.decrypt",
-              "Decrypt a caas ciphertext of this key",
-              "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
-            ),
-          },
-        )
+        .post("/keyring/:name/decrypt", ({ key, body }) => decryptWith(key, body), {
+          body: DecryptRequest,
+          response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
+          detail: about(
+            "keyring.decrypt",
+            "Decrypt a caas ciphertext of this key",
+            "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
+          ),
+        })
         .post(
           "/keyring/:name/decrypt/batch",
-          ({ key, body, audit }) => ({
-            results: answerEach(body.items, (item) => decryptWith(key, item, (version) => audit.note({ batchKeyVersion: version }))),
-          }),
+          ({ key, body, audit }) => {
+            audit.versionPerItem();
+            return { results: answerEach(body.items, (item) => decryptWith(key, item)) };
+          },
           {
             ...batchOptions(
               DecryptRequest,
@@ -127,23 +113,15 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
     )
     .use(
       cipherRoutes("rewrap", deps)
-        .post(
-          "/keyring/:name/rewrap",
-          ({ key, body, audit }) => {
-            const answer = rewrapWith(key, body);
-            audit.note({ keyVersion: answer.version });
-            return answer;
-          },
-          {
-            body: RewrapRequest,
-            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES) },
-            detail: about(
-              "keyring.rewrap",
-              "Re-encrypt under the newest version",
-              "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.",
-            ),
-          },
-        )
+        .post("/keyring/:name/rewrap", ({ key, body }) => rewrapWith(key, body), {
+          body: RewrapRequest,
+          response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES) },
+          detail: about(
+            "keyring.rewrap",
+            "Re-encrypt under the newest version",
+            "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.",
+          ),
+        })
         .post(
           "/keyring/:name/rewrap/batch",
           ({ key, body, audit }) => {
@@ -190,8 +168,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
           "/keyring/:name/sign",
           ({ key, body, audit }) => {
             const answer = signWithKey(key, body);
-            audit.note({ keyVersion: answer.version });
-            used(key, answer.version, "sign");
+            audit.keyUsed(key.name, answer.version, "sign");
             return answer;
           },
           {
@@ -211,7 +188,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
             return {
               results: answerEach(body.items, (item) => {
                 const answer = signWithKey(key, item);
-                used(key, answer.version, "sign");
+                audit.keyUsed(key.name, answer.version, "sign");
                 return answer;
               }),
             };
@@ -233,8 +210,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
           "/keyring/:name/hmac",
           ({ key, body, audit }) => {
             const answer = hmacWithKey(key, body);
-            audit.note({ keyVersion: answer.version });
-            used(key, answer.version, "hmac");
+            audit.keyUsed(key.name, answer.version, "hmac");
             return answer;
           },
           {
@@ -254,7 +230,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
             return {
               results: answerEach(body.items, (item) => {
                 const answer = hmacWithKey(key, item);
-                used(key, answer.version, "hmac");
+                audit.keyUsed(key.name, answer.version, "hmac");
                 return answer;
               }),
             };
@@ -274,11 +250,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
       )
         .post(
           "/keyring/:name/verify",
-          ({ key, body, audit }) =>
-            verifyWithKey(key, body, (version) => {
-              audit.note({ keyVersion: version });
-              used(key, version, "verify");
-            }),
+          ({ key, body, audit }) => verifyWithKey(key, body, (version) => audit.keyUsed(key.name, version, "verify")),
           {
             body: VerifyRequest,
             response: { 200: VerifyAnswer, ...errorAnswers(...CALLER_CODES, ...VERIFY_CODES) },
@@ -291,14 +263,12 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
         )
         .post(
           "/keyring/:name/verify/batch",
-          ({ key, body, audit }) => ({
-            results: answerEach(body.items, (item) =>
-              verifyWithKey(key, item, (version) => {
-                audit.note({ batchKeyVersion: version });
-                used(key, version, "verify");
-              }),
-            ),
-          }),
+          ({ key, body, audit }) => {
+            audit.versionPerItem();
+            return {
+              results: answerEach(body.items, (item) => verifyWithKey(key, item, (version) => audit.keyUsed(key.name, version, "verify"))),
+            };
+          },
           {
             ...batchOptions(
               VerifyRequest,
@@ -320,8 +290,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
         "/keyring/:name/jwt",
         ({ key, body, audit }) => {
           const signed = signJwt(key, body.claims, body.expires_in);
-          audit.note({ keyVersion: signed.version });
-          used(key, signed.version, "jwt");
+          audit.keyUsed(key.name, signed.version, "jwt");
           return signed;
         },
         {
@@ -349,10 +318,7 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
             ...(body.issuer === undefined ? {} : { issuer: body.issuer }),
             ...(body.leeway === undefined ? {} : { leeway: body.leeway }),
           });
-          if (verdict.version !== undefined) {
-            audit.note({ keyVersion: verdict.version });
-            used(key, verdict.version, "jwt_verify");
-          }
+          if (verdict.version !== undefined) audit.keyUsed(key.name, verdict.version, "jwt_verify");
           return verdict.valid
             ? { valid: true as const, claims: verdict.claims, kid: verdict.kid }
             : { valid: false as const, reason: verdict.reason };

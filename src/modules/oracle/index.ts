@@ -7,7 +7,6 @@ import type { Callers } from "../../http/caller.ts";
 import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import type { KeyUseObserver } from "../../http/metrics.ts";
 import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import { checkUnknownFields } from "../../http/unknown-fields.ts";
 import { OpenedText, OpenRequest, OracleAnswer, SEAL_UNKNOWN_FIELDS, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
@@ -22,8 +21,6 @@ export interface OracleOptions {
   readonly requireKey?: boolean;
   /** The API keys and keyring, for envelope mode (wrap_with) and requireKey; none: neither is offered. */
   readonly credentials?: CredentialsHolder;
-  /** Told each use of a keyring key's version in envelope mode (metrics). */
-  readonly keyUse?: KeyUseObserver;
   /** Each request's caller, resolved once (src/http/caller.ts). */
   readonly callers: Callers;
 }
@@ -55,7 +52,7 @@ function oracleCaller(
   request: Request,
   body: unknown,
   operation: "datakey" | "decrypt",
-  audit: Pick<RequestAudit, "note">,
+  audit: Pick<RequestAudit, "note" | "keyUsed">,
 ): OracleCaller {
   const wrapWith = wrapWithOf(body);
   const credentials = options.credentials;
@@ -64,7 +61,8 @@ function oracleCaller(
     const { caller, key } = options.callers.forKeyring(credentials, { request, name: wrapWith, operation, audit });
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
     const cipher = cipherOf(key, operation === "datakey" ? "wrap data keys" : "unwrap data keys");
-    return { caller, wrapper: options.keyUse === undefined ? cipher : observedKey(cipher, options.keyUse) };
+    // Each seal and open under it is a use of the key, which the audit line and the metrics hear of.
+    return { caller, wrapper: observedKey(cipher, audit.keyUsed) };
   }
   const caller = options.callers.authenticate(credentials.current.apiKeys, request, undefined);
   audit.note({ apiKeyName: caller.name });
