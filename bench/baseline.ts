@@ -4,11 +4,14 @@
  *   fixed  parses the JSON body and answers a fixed JSON object (the req/s ceiling);
  *   echo   parses the JSON body and answers it re-serialised (the 1 MiB MB/s baseline);
  *   seal   the oracle by hand: node:crypto AES-256-GCM under a fresh key (seal-webcrypto: Web Crypto);
- *   hmac   /encrypt by hand: one HMAC-SHA256 of sensitiveData under a fixed key, in hex.
- * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo]`; prints
+ *   hmac   /encrypt by hand: one HMAC-SHA256 of sensitiveData under a fixed key, in hex;
+ *   sign-ed25519, sign-es256, sign-rs256, hmac-sha256
+ *          /keyring/{name}/sign and /hmac by hand: the node:crypto call caas makes (src/crypto/signing.ts)
+ *          under one key made at start, for `{"data"}` or, for the batch form, each of `{"items":[{"data"}]}`.
+ * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo|…]`; prints
  * `listening <port>` on stdout once bound, and stops on SIGTERM.
  */
-import { createCipheriv } from "node:crypto";
+import { createCipheriv, createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -23,9 +26,11 @@ const { values } = parseArgs({
   strict: true,
 });
 if (values.cert === undefined || values.key === undefined) throw new Error("baseline: --cert and --key are required");
+const MODES = ["fixed", "echo", "seal", "seal-webcrypto", "hmac", "sign-ed25519", "sign-es256", "sign-rs256", "hmac-sha256"] as const;
+type Mode = (typeof MODES)[number];
+const isMode = (text: string | undefined): text is Mode => MODES.some((mode) => mode === text);
 const mode = values.mode;
-if (mode !== "fixed" && mode !== "echo" && mode !== "seal" && mode !== "seal-webcrypto" && mode !== "hmac")
-  throw new Error("baseline: --mode is fixed, echo, seal, seal-webcrypto or hmac");
+if (!isMode(mode)) throw new Error(`baseline: --mode is one of ${MODES.join(", ")}`);
 
 // The same shape and size as an oracle answer for 64 bytes of text.
 const FIXED = {
@@ -68,6 +73,35 @@ function keyedDigest(data: string) {
   return { encrypted_data: new Bun.CryptoHasher("sha256", HMAC_KEY).update(data).digest("hex") };
 }
 
+/**
+ * One signature or MAC of `data` as caas's keyring answers it (`caas:v1:<base64>`), by the same
+ * node:crypto call src/crypto/signing.ts makes: Ed25519, ECDSA P-256 r‖s, RSA-2048 PKCS#1 v1.5
+ * (RS256), HMAC-SHA-256 under a 32-byte key.
+ */
+function signer(kind: "sign-ed25519" | "sign-es256" | "sign-rs256" | "hmac-sha256"): (data: string) => unknown {
+  if (kind === "hmac-sha256") {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    return (data) => ({ hmac: `caas:v1:${createHmac("sha256", key).update(data).digest().toBase64()}`, version: 1 });
+  }
+  const { privateKey } =
+    kind === "sign-ed25519"
+      ? generateKeyPairSync("ed25519")
+      : kind === "sign-es256"
+        ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+        : generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const key = kind === "sign-es256" ? { key: privateKey, dsaEncoding: "ieee-p1363" as const } : privateKey;
+  const digest = kind === "sign-ed25519" ? null : "sha256";
+  return (data) => ({ signature: `caas:v1:${sign(digest, Buffer.from(data), key).toBase64()}`, version: 1 });
+}
+
+/** A single item `{"data"}` answered by `one`, or a batch `{"items":[{"data"}]}` answered item by item as `{"results"}`, as caas does. */
+function singleOrBatch(one: (data: string) => unknown): (body: unknown) => unknown {
+  return (body) => {
+    const { data, items } = body as { data?: string; items?: { data: string }[] };
+    return items === undefined ? one(data ?? "") : { results: items.map((item) => one(item.data)) };
+  };
+}
+
 const answer: (body: unknown) => unknown =
   mode === "fixed"
     ? () => FIXED
@@ -77,7 +111,9 @@ const answer: (body: unknown) => unknown =
         ? (body) => seal((body as { data: string }).data)
         : mode === "hmac"
           ? (body) => keyedDigest((body as { sensitiveData: string }).sensitiveData)
-          : (body) => sealWithWebCrypto((body as { data: string }).data);
+          : mode === "seal-webcrypto"
+            ? (body) => sealWithWebCrypto((body as { data: string }).data)
+            : singleOrBatch(signer(mode));
 
 const server = Bun.serve({
   hostname: "127.0.0.1",

@@ -37,7 +37,8 @@ import { silentLogger } from "../src/log.ts";
 import { oracleRoutes } from "../src/modules/oracle/index.ts";
 import { OracleAnswer, SEAL_UNKNOWN_FIELDS, SealRequest } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
-import { gatedApp, IDLE_TIMEOUT_SECONDS } from "../src/server/listener.ts";
+import { IDLE_TIMEOUT_SECONDS } from "../src/server/bind.ts";
+import { gatedApp } from "../src/server/gated-app.ts";
 
 /** The build-up's steps, in order: each adds one piece to the one before. */
 export const BUILDUP = ["ref", "headers", "request", "errors", "audit", "parser", "schema", "caller", "app", "served"] as const;

@@ -6,7 +6,9 @@
  * with wrk (`-t1 -c<connections> -d<seconds>`, a Lua script for the POST body), in interleaved
  * rounds so the machine's noise falls on all of them alike. wrk is pinned to CPU 0 and the
  * servers to CPU 1 with taskset when there are two CPUs or more (said in the output).
- * Prints a markdown table and writes it to bench/results/latest.md.
+ * Prints a markdown table and writes it to bench/results/latest.md. The signing rows (caas's
+ * /keyring/{name}/sign and /hmac, single and batch, against hand-written servers making the same
+ * node:crypto call) run where the build signs, and are skipped with a message where it does not.
  *
  *   --quick             a smoke run of well under a minute (CI): 1 round of 2 s, 30,000 requests for RSS
  *   --runs N            rounds (default 5; env BENCH_RUNS)
@@ -36,6 +38,7 @@ import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
 import type { Layer } from "./layers.ts";
+import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -159,7 +162,9 @@ async function startServer(
 const CAAS_LISTENING = /"event":"listening"[^\n]*"url":"https:\/\/[^"]*:(\d+)"/;
 const BASELINE_LISTENING = /^listening (\d+)$/m;
 
-function startBaseline(mode: "fixed" | "echo" | "seal" | "seal-webcrypto" | "hmac", pki: TestPki): Promise<Server> {
+type BaselineMode = "fixed" | "echo" | "seal" | "seal-webcrypto" | "hmac" | SigningKind["row"];
+
+function startBaseline(mode: BaselineMode, pki: TestPki): Promise<Server> {
   return startServer(
     `baseline-${mode}`,
     [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode],
@@ -319,6 +324,22 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * Until `pid` stops using CPU (no more than one clock tick in 200 ms), at most 15 s: a batch of
+ * RSA signatures takes 50 ms a request, so when wrk stops, 50 connections' worth of work is still
+ * queued in the server; measured while it drains, the next scenario would be charged for it.
+ */
+async function untilIdle(pid: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = cpuSeconds(pid);
+  while (last !== undefined && Date.now() < deadline) {
+    await Bun.sleep(200);
+    const now = cpuSeconds(pid);
+    if (now === undefined || now - last <= 0.01) return;
+    last = now;
+  }
+}
+
 function rssKiB(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -357,6 +378,96 @@ function keyringEnv(stateDir: string): Record<string, string> {
     }
   }
   return { CAAS_ROOT_KEY_FILE: rootKey, CAAS_KEYRING_FILE: keyring };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing: caas's /keyring/{name}/sign and /hmac, single and batch, each beside a hand-written
+// Bun.serve making the same node:crypto call (bench/baseline.ts). caas's rows need keys of a
+// --type and the scope keyring:NAME:sign; on a build without them they are skipped with a
+// message, and the hand-written rows still run.
+
+interface SigningKind {
+  /** The scenario's name, and the hand-written server's --mode. */
+  readonly row: "sign-ed25519" | "sign-es256" | "sign-rs256" | "hmac-sha256";
+  readonly label: string;
+  /** `caas keyring create --type`. */
+  readonly type: string;
+  readonly operation: "sign" | "hmac";
+  /** Fields each request or batch item carries beside "data". */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+const SIGNING_KINDS: readonly SigningKind[] = [
+  { row: "sign-ed25519", label: "Ed25519", type: "ed25519", operation: "sign", options: {} },
+  { row: "sign-es256", label: "ECDSA P-256 r‖s (ES256)", type: "ecdsa-p256", operation: "sign", options: {} },
+  // caas signs RSA with PSS unless asked for PKCS#1 v1.5; RS256 is PKCS#1 v1.5.
+  { row: "sign-rs256", label: "RSA-2048 PKCS#1 v1.5 (RS256)", type: "rsa-2048", operation: "sign", options: { padding: "pkcs1" } },
+  { row: "hmac-sha256", label: "HMAC-SHA-256", type: "hmac-sha256", operation: "hmac", options: {} },
+];
+
+const signingKeyName = (kind: SigningKind) => `bench-${kind.type}`;
+const answerField = (kind: SigningKind) => (kind.operation === "sign" ? "signature" : "hmac");
+
+/** The signing keys beside the keyring of `stateDir` (keyringEnv's); why not, when this build cannot make them. */
+function addSigningKeys(stateDir: string): string | undefined {
+  const { CAAS_ROOT_KEY_FILE: rootKey, CAAS_KEYRING_FILE: keyring } = keyringEnv(stateDir);
+  for (const kind of SIGNING_KINDS) {
+    const args = ["keyring", "create", signingKeyName(kind), "--type", kind.type, "--file", keyring!, "--root-key", rootKey!];
+    const result = Bun.spawnSync([CAAS, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (result.exitCode !== 0)
+      return `caas keyring create --type ${kind.type} exited ${result.exitCode}: ${firstLine(result.stderr.toString())}`;
+  }
+  return undefined;
+}
+
+/** An API key with the sign scope of every signing key; why not, when this build refuses the scope. */
+function addSigningApiKey(keysFile: string): { key: string } | { refused: string } {
+  const scopes = SIGNING_KINDS.flatMap((kind) => ["--scope", `keyring:${signingKeyName(kind)}:sign`]);
+  const result = Bun.spawnSync([CAAS, "keys", "add", "bench-sign", ...scopes, "--file", keysFile], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const key = result.stdout.toString().trim().split("\n").at(-1);
+  if (result.exitCode !== 0 || key === undefined || key === "")
+    return { refused: `caas keys add --scope keyring:NAME:sign exited ${result.exitCode}: ${firstLine(result.stderr.toString())}` };
+  return { key };
+}
+
+function firstLine(text: string): string {
+  return text.trim().split("\n")[0] ?? "";
+}
+
+/** How many strings under `field` anywhere in `value` are caas's versioned form. */
+function versionedValues(value: unknown, field: string): number {
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + versionedValues(item, field), 0);
+  if (typeof value !== "object" || value === null) return 0;
+  return Object.entries(value).reduce(
+    (sum, [key, item]) => sum + (key === field && typeof item === "string" && item.startsWith("caas:v") ? 1 : versionedValues(item, field)),
+    0,
+  );
+}
+
+/** Why caas cannot serve a scenario (its status and error code), or undefined when it answers `expected` signatures or MACs. */
+async function refusal(
+  server: Server,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+  field: string,
+  expected: number,
+  trust: string,
+) {
+  const response = await fetch(`https://127.0.0.1:${server.port}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+    tls: { ca: trust },
+  } as RequestInit);
+  const answer: unknown = await response.json().catch(() => undefined);
+  if (response.status === 200 && versionedValues(answer, field) === expected) return undefined;
+  const code = (answer as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return `${response.status}${typeof code === "string" ? ` ${code}` : ""}`;
 }
 
 /** The same keys for a caas from before scopes existed, whose keys file takes no "scopes" field. */
@@ -598,9 +709,10 @@ try {
   const pki = makeTestPki(join(work, "pki"));
   const keysFile = join(work, "api-keys.json");
   const apiKey = addApiKey(keysFile);
+  const signingApiKey = addSigningApiKey(keysFile);
 
   const text64 = "a".repeat(64);
-  const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+  const user = README_USER;
   const lua = join(work, "lua");
   const singleBody = JSON.stringify({ data: text64 });
   const singleScript = luaScript(lua, "single", singleBody, {});
@@ -643,11 +755,14 @@ try {
   const handWritten = await startBaseline("seal", pki);
   const handWrittenWebCrypto = await startBaseline("seal-webcrypto", pki);
   const handWrittenHmac = await startBaseline("hmac", pki);
+  const handWrittenSigners = new Map<SigningKind["row"], Server>();
+  for (const kind of SIGNING_KINDS) handWrittenSigners.set(kind.row, await startBaseline(kind.row, pki));
   const nginx = await startNginx(pki, join(work, "nginx"), JSON.stringify({ data: text64 }));
   const goOracle = await startGoOracle(pki, work);
   const nodeOracle = await startNodeOracle(pki);
   const elysiaRef = await startLayer("ref", pki, join(work, "layer-ref"));
   const appOnly = await startLayer("app", pki, join(work, "layer-app"));
+  const signingKeysRefused = addSigningKeys(join(work, "caas"));
   const caas = await startCaas("caas", CAAS, pki, join(work, "caas"), keysFile);
   // The same build writing its audit trail to a file in the bench's directory (one line per request).
   const audited = await startCaas("caas-audit", CAAS, pki, join(work, "caas-audit"), keysFile, [], SERVER_CPU, {
@@ -676,6 +791,56 @@ try {
     JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => ({ data: text64 })) }),
     bearer,
   );
+
+  // Signing: the hand-written rows always; caas's where it makes signing keys, takes the scope and answers each route.
+  const signingBearer: Record<string, string> = "key" in signingApiKey ? { Authorization: `Bearer ${signingApiKey.key}` } : {};
+  const signingCannot = signingKeysRefused ?? ("refused" in signingApiKey ? signingApiKey.refused : undefined);
+  if (signingCannot !== undefined) console.log(`bench: this caas cannot sign (${signingCannot}); caas's sign and hmac rows are skipped`);
+  const signingSkipped: string[] = [];
+  const signingScenarios: Scenario[] = [];
+  for (const kind of SIGNING_KINDS) {
+    const item = { data: text64, ...kind.options };
+    const path = `/keyring/${signingKeyName(kind)}/${kind.operation}`;
+    const forms = [
+      { name: kind.row, path, body: JSON.stringify(item), perRequest: 1 },
+      {
+        name: `${kind.row}-batch`,
+        path: `${path}/batch`,
+        body: JSON.stringify({ items: Array.from({ length: BATCH_SIZE }, () => item) }),
+        perRequest: BATCH_SIZE,
+      },
+    ];
+    for (const form of forms) {
+      const script = luaScript(lua, form.name, form.body, signingBearer);
+      const handWrittenSigner = handWrittenSigners.get(kind.row)!;
+      const batch = form.perRequest > 1 ? { perRequest: form.perRequest } : {};
+      signingScenarios.push({
+        name: `hand-written-${form.name}`,
+        what: `raw Bun.serve + node:crypto ${kind.label}`,
+        server: () => handWrittenSigner,
+        path: form.path,
+        script,
+        connections: CONNECTIONS,
+        ...batch,
+      });
+      const why =
+        signingCannot ?? (await refusal(caas, form.path, form.body, signingBearer, answerField(kind), form.perRequest, pki.caCertPem));
+      if (why === undefined)
+        signingScenarios.push({
+          name: form.name,
+          what: `caas POST ${form.path}`,
+          server: () => caas,
+          path: form.path,
+          script,
+          connections: CONNECTIONS,
+          ...batch,
+        });
+      else {
+        signingSkipped.push(form.name);
+        if (signingCannot === undefined) console.log(`bench: caas answers POST ${form.path} with ${why}; the ${form.name} row is skipped`);
+      }
+    }
+  }
 
   const peer = (name: string, what: string, server: Server | undefined): Scenario[] =>
     server === undefined
@@ -860,6 +1025,7 @@ try {
       connections: CONNECTIONS,
       perRequest: BATCH_SIZE,
     },
+    ...signingScenarios,
     {
       name: "echo-1mib",
       what: "raw Bun.serve: parse + re-serialise 1 MiB JSON",
@@ -891,12 +1057,14 @@ try {
     const warm = await wrk(urlOf(scenario), scenario.script, Math.min(2, DURATION), scenario.connections);
     if (warm.non2xx > 0 || warm.requests === 0)
       throw new Error(`bench: ${scenario.name} answered ${warm.non2xx} non-2xx of ${warm.requests} during warm-up`);
+    await untilIdle(scenario.server().process.pid);
   }
   for (let round = 1; round <= RUNS; round++) {
     for (const scenario of chosen) {
       const cpuPid = scenario.measuresCpu === false ? undefined : scenario.server().process.pid;
       const result = await wrk(urlOf(scenario), scenario.script, DURATION, scenario.connections, cpuPid);
       results.get(scenario.name)!.push(result);
+      await untilIdle(scenario.server().process.pid);
     }
     console.log(`bench: round ${round}/${RUNS} done (${Math.round((Date.now() - started) / 1000)} s)`);
   }
@@ -933,30 +1101,39 @@ try {
     caas,
     audited,
     caasBefore,
+    ...handWrittenSigners.values(),
   ])
     await server?.stop();
 
-  // Memory: a fresh caas, the oracle under the same load until RSS_REQUESTS answers; VmRSS read
-  // from /proc once the first 10,000 are answered and again at the end. The count is caas's own (/metrics on the ops listener).
-  let memory: { firstCount: number; firstKiB: number; lastCount: number; lastKiB: number } | undefined;
-  if (only === undefined || only.has("rss")) {
-    const fresh = await startCaas("caas-rss", CAAS, pki, join(work, "caas-rss"), keysFile);
+  // Memory: a fresh caas under one scenario's load until RSS_REQUESTS answers; VmRSS read from
+  // /proc once the first 10,000 are answered and again at the end. The count is caas's own
+  // (/metrics on the ops listener), of 200s on the routes `route` matches.
+  interface Memory {
+    readonly firstCount: number;
+    readonly firstKiB: number;
+    readonly lastCount: number;
+    readonly lastKiB: number;
+  }
+  const memoryUnder = async (name: string, path: string, script: string, route: RegExp, signing: boolean): Promise<Memory | undefined> => {
+    const stateDir = join(work, name);
+    if (signing) addSigningKeys(stateDir);
+    const fresh = await startCaas(name, CAAS, pki, stateDir, keysFile);
     const metricsUrl = `http://127.0.0.1:${fresh.opsPort}/metrics`;
     const answered = async (): Promise<number> => {
       const text = await (await fetch(metricsUrl)).text();
       let total = 0;
-      for (const match of text.matchAll(/^caas_requests_total\{[^}]*route="\/oracleinvocation",status="200"\} (\d+)$/gm))
-        total += Number(match[1]);
+      for (const line of text.split("\n")) {
+        const match = /^caas_requests_total\{[^}]*route="([^"]*)",status="200"\} (\d+)$/.exec(line);
+        if (match?.[1] !== undefined && route.test(match[1])) total += Number(match[2]);
+      }
       return total;
     };
     // wrk runs until caas's own count passes the mark (polled every 50 ms), then RSS is read at
-    // once, still under load, and wrk is stopped; the next stretch starts a new wrk.
-    const loadUntil = async (until: number): Promise<{ count: number; kiB: number }> => {
+    // once, still under load, and wrk is stopped; the next stretch starts a new wrk. A count that
+    // stands still for 15 s (a route label this bench does not know) ends the run without a figure.
+    const loadUntil = async (until: number): Promise<{ count: number; kiB: number } | undefined> => {
       const child = Bun.spawn(
-        pinned(
-          ["wrk", "-t1", `-c${CONNECTIONS}`, "-d3600s", "-s", singleScript, `https://127.0.0.1:${fresh.port}/oracleinvocation/`],
-          CLIENT_CPU,
-        ),
+        pinned(["wrk", "-t1", `-c${CONNECTIONS}`, "-d3600s", "-s", script, `https://127.0.0.1:${fresh.port}${path}`], CLIENT_CPU),
         {
           stdout: "ignore",
           stderr: "ignore",
@@ -964,10 +1141,16 @@ try {
       );
       running.add(child);
       try {
+        let last = { count: -1, at: Date.now() };
         for (;;) {
           const count = await answered();
           if (count >= until) return { count, kiB: rssKiB(fresh.process.pid) ?? 0 };
           if (child.exitCode !== null) throw new Error("bench: wrk stopped during the memory run");
+          if (count !== last.count) last = { count, at: Date.now() };
+          else if (Date.now() - last.at > 15_000) {
+            console.log(`bench: caas's count of 200s on ${route} stood at ${count} for 15 s; the ${name} row has no figure`);
+            return undefined;
+          }
           await Bun.sleep(50);
         }
       } finally {
@@ -976,11 +1159,26 @@ try {
         running.delete(child);
       }
     };
-    const first = await loadUntil(RSS_FIRST);
-    const last = await loadUntil(RSS_REQUESTS);
-    memory = { firstCount: first.count, firstKiB: first.kiB, lastCount: last.count, lastKiB: last.kiB };
-    await fresh.stop();
-  }
+    try {
+      const first = await loadUntil(RSS_FIRST);
+      const last = first === undefined ? undefined : await loadUntil(RSS_REQUESTS);
+      return first === undefined || last === undefined
+        ? undefined
+        : { firstCount: first.count, firstKiB: first.kiB, lastCount: last.count, lastKiB: last.kiB };
+    } finally {
+      await fresh.stop();
+    }
+  };
+  const oracleMemory =
+    only === undefined || only.has("rss")
+      ? await memoryUnder("caas-rss", "/oracleinvocation/", singleScript, /^\/oracleinvocation$/, false)
+      : undefined;
+  // Signing's memory: Ed25519 signatures, where caas answers them.
+  const signingForMemory = signingScenarios.find((scenario) => scenario.name === "sign-ed25519");
+  const signingMemory =
+    signingForMemory !== undefined && (only === undefined || only.has("rss-sign"))
+      ? await memoryUnder("caas-rss-sign", signingForMemory.path, signingForMemory.script, /^\/keyring\/[^/]+\/sign$/, true)
+      : undefined;
 
   // -------------------------------------------------------------------------------------------
   // Report
@@ -1179,6 +1377,32 @@ try {
     versus("keyring-encrypt-batch", "keyring-encrypt", "single calls", BATCH_SIZE),
     "",
   );
+  for (const kind of SIGNING_KINDS) {
+    const handWritten = `hand-written-${kind.row}`;
+    const route = `/keyring/{name}/${kind.operation}`;
+    row(handWritten, `raw Bun.serve + node:crypto ${kind.label}, 64 B`, rps(handWritten), versus(handWritten, "ceiling"), "");
+    row(
+      kind.row,
+      `caas POST ${route}, ${kind.label}, 64 B`,
+      rps(kind.row),
+      versus(kind.row, handWritten, "hand-written"),
+      atLeast(kind.row, handWritten, 0.8, "hand-written"),
+    );
+    row(
+      `${handWritten}-batch`,
+      `raw Bun.serve + node:crypto ${kind.label}, ${BATCH_SIZE} × 64 B a request`,
+      itemsPerSecond(`${handWritten}-batch`),
+      versus(`${handWritten}-batch`, handWritten, "single calls", BATCH_SIZE),
+      "",
+    );
+    row(
+      `${kind.row}-batch`,
+      `caas POST ${route}/batch, ${kind.label}, ${BATCH_SIZE} × 64 B`,
+      itemsPerSecond(`${kind.row}-batch`),
+      versus(`${kind.row}-batch`, `${handWritten}-batch`, "hand-written"),
+      atLeast(`${kind.row}-batch`, `${handWritten}-batch`, 0.8, "hand-written"),
+    );
+  }
   const largeRatio = ratio("oracle-1mib", "echo-1mib");
   row(
     "echo-1mib",
@@ -1207,11 +1431,15 @@ try {
       "reported, no target",
     ]);
   }
-  if (memory !== undefined) {
+  for (const [name, memory, what] of [
+    ["rss", oracleMemory, "oracle requests"],
+    ["rss-sign", signingMemory, "Ed25519 sign requests"],
+  ] as const) {
+    if (memory === undefined) continue;
     const growth = (memory.lastKiB - memory.firstKiB) / memory.firstKiB;
     rows.push([
-      "rss",
-      `VmRSS after ${format(memory.firstCount)} and after ${format(memory.lastCount)} oracle requests`,
+      name,
+      `VmRSS after ${format(memory.firstCount)} and after ${format(memory.lastCount)} ${what}`,
       `${format(memory.firstKiB / 1024, 1)} → ${format(memory.lastKiB / 1024, 1)} MiB`,
       `${growth >= 0 ? "+" : ""}${format(growth * 100, 1)}%`,
       "",
@@ -1266,6 +1494,11 @@ try {
     `Load: wrk -t1 -c${CONNECTIONS} (1 MiB: -c${LARGE_CONNECTIONS}), ${RUNS} round(s) of ${DURATION} s per scenario, interleaved; TLS 1.3 over loopback, keep-alive, one openssl test certificate (P-256) for all.`,
     `Load average before ${loadAverageBefore}, after ${loadAverageAfter}; (±x%) is half the spread between the fastest and slowest round.`,
     `Command: \`bun run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${Math.round((Date.now() - started) / 1000)} s.`,
+    ...(signingCannot !== undefined
+      ? [`caas's sign and hmac rows were skipped: this build cannot sign (${signingCannot}).`]
+      : signingSkipped.length > 0
+        ? [`Skipped, caas not answering their route: ${signingSkipped.join(", ")}.`]
+        : []),
   ].join("\n");
   const layerCosts = whereTheTimeGoes();
   const pairedLine =

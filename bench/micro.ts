@@ -1,14 +1,20 @@
 /**
  * Micro-benchmarks (mitata) for the pieces of the oracle's hot path, one process, no HTTP:
  * AES-GCM seal with Web Crypto against node:crypto at 64 B, 1 KiB and 1 MiB; base64 with
- * Uint8Array.prototype.toBase64 against Buffer; the JSON body paths; key and nonce generation.
+ * Uint8Array.prototype.toBase64 against Buffer; the JSON body paths; key and nonce generation;
+ * signing and MACs (src/crypto/signing.ts, node:crypto) against Web Crypto and @noble/curves.
  * `bun run bench:micro` (add `-- --filter REGEX` to run only the benchmarks whose name matches).
  * Not part of `bun test`; the load benchmark (bench/load.ts) is what decides, these explain.
  */
 import { createCipheriv, randomBytes, randomFillSync } from "node:crypto";
 import { parseArgs } from "node:util";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { p256 } from "@noble/curves/nist.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { generateSigningKey, hmacSha256, type SignatureAlgorithm, signingKeyFromPkcs8, signWith } from "../src/crypto/signing.ts";
 import * as webAead from "../src/crypto/aead.ts";
 import * as nodeAead from "../src/crypto/aead-node.ts";
 import { decodeUtf8 } from "../src/crypto/encoding.ts";
@@ -290,6 +296,69 @@ group("a pseudonym, 64 B: a returning user against a new one (PseudonymMemo)", (
     bench("one returning user, 10,000 others held", () => do_not_optimize(pseudonymFor(ring, returning, text, warm)));
     bench("10,000 users in turn, all held", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, warm)));
     bench("a new user every call (pick, HKDF, keying, HMAC)", () => do_not_optimize(pseudonymFor(ring, nextUser(), text, cold)));
+  });
+});
+
+// Signing: why node:crypto's KeyObjects are on the hot path. Each key made once, as the keyring
+// holds it; 64 bytes of data; the same key imported into Web Crypto and, where it signs that
+// curve, @noble/curves (pure TypeScript).
+const message = new Uint8Array(64).fill(0x61);
+const messageBuffer = Uint8Array.from(message);
+async function webCryptoSigner(
+  algorithm: SignatureAlgorithm,
+  importParams: Parameters<typeof crypto.subtle.importKey>[2],
+  signParams: Parameters<typeof crypto.subtle.sign>[0],
+) {
+  const { privateKey } = signingKeyFromPkcs8(algorithm, generateSigningKey(algorithm));
+  const webKey = await crypto.subtle.importKey("pkcs8", privateKey.export({ format: "der", type: "pkcs8" }), importParams, false, ["sign"]);
+  return async () => do_not_optimize(await crypto.subtle.sign(signParams, webKey, messageBuffer));
+}
+const rawPrivate = (algorithm: SignatureAlgorithm) => {
+  const { privateKey } = signingKeyFromPkcs8(algorithm, generateSigningKey(algorithm));
+  return { privateKey, d: new Uint8Array(Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url")) };
+};
+const ed = rawPrivate("ed25519");
+const ec = rawPrivate("ecdsa-p256");
+const rsa = signingKeyFromPkcs8("rsa-2048", generateSigningKey("rsa-2048"));
+const webEd25519 = await webCryptoSigner("ed25519", { name: "Ed25519" }, { name: "Ed25519" });
+const webP256 = await webCryptoSigner("ecdsa-p256", { name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" });
+const webPss = await webCryptoSigner("rsa-2048", { name: "RSA-PSS", hash: "SHA-256" }, { name: "RSA-PSS", saltLength: 32 });
+const webPkcs1 = await webCryptoSigner("rsa-2048", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" });
+const hmacKey = crypto.getRandomValues(new Uint8Array(32));
+const webHmacKey = await crypto.subtle.importKey("raw", hmacKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+
+group("Ed25519 sign, 64 B", () => {
+  summary(() => {
+    bench("node:crypto KeyObject (signing.ts), sync", () => do_not_optimize(signWith("ed25519", ed.privateKey, message)));
+    bench("Web Crypto", webEd25519);
+    bench("@noble/curves", () => do_not_optimize(ed25519.sign(message, ed.d)));
+  });
+});
+
+group("ECDSA P-256 sign, SHA-256, r‖s, 64 B", () => {
+  summary(() => {
+    bench("node:crypto KeyObject (signing.ts), sync", () => do_not_optimize(signWith("ecdsa-p256", ec.privateKey, message)));
+    bench("Web Crypto", webP256);
+    bench("@noble/curves", () => do_not_optimize(p256.sign(message, ec.d)));
+  });
+});
+
+group("RSA-2048 sign, SHA-256, 64 B", () => {
+  summary(() => {
+    bench("node:crypto PSS (signing.ts), sync", () => do_not_optimize(signWith("rsa-2048", rsa.privateKey, message)));
+    bench("node:crypto PKCS#1 v1.5 (signing.ts), sync", () =>
+      do_not_optimize(signWith("rsa-2048", rsa.privateKey, message, { rsaPadding: "pkcs1" })),
+    );
+    bench("Web Crypto PSS", webPss);
+    bench("Web Crypto PKCS#1 v1.5", webPkcs1);
+  });
+});
+
+group("HMAC-SHA-256, 64 B", () => {
+  summary(() => {
+    bench("node:crypto (signing.ts), sync", () => do_not_optimize(hmacSha256(hmacKey, message)));
+    bench("Web Crypto", async () => do_not_optimize(await crypto.subtle.sign("HMAC", webHmacKey, messageBuffer)));
+    bench("@noble/hashes", () => do_not_optimize(hmac(sha256, hmacKey, message)));
   });
 });
 

@@ -17,6 +17,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { makeTestPki, tempDir } from "./harness.ts";
+import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -136,8 +137,7 @@ try {
     while (!(await reader.read()).done);
   })();
 
-  const body =
-    route === "oracle" ? { data: "a".repeat(64) } : { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "a".repeat(64) };
+  const body = route === "oracle" ? { data: "a".repeat(64) } : { userUUID: README_USER, sensitiveData: "a".repeat(64) };
   const path = route === "oracle" ? "/oracleinvocation/" : "/encrypt";
   const script = join(work, "load.lua");
   writeFileSync(

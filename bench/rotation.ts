@@ -15,6 +15,7 @@ import { copyFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
+import { README_USER } from "../support/constants.ts";
 
 const { values } = parseArgs({
   options: { clients: { type: "string", default: "32" }, "phase-ms": { type: "string", default: "3000" }, "one-step": { type: "boolean" } },
@@ -22,7 +23,6 @@ const { values } = parseArgs({
 const ONE_STEP = values["one-step"] === true;
 const CLIENTS = Number(values.clients);
 const PHASE_MS = Number(values["phase-ms"]);
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const FILES = ["secret.json", "keys.json", "root-key", "keyring.json"] as const;
 
 const pki = makeTestPki();
@@ -85,10 +85,10 @@ async function client(index: number): Promise<void> {
     const opener = instances[(index + round + 1) % 2]!;
     const sealed = await call(sealer, "/keyring/orders/encrypt", { data: `order ${round}` });
     if (sealed !== undefined) await call(opener, "/keyring/orders/decrypt", { ciphertext: sealed.ciphertext });
-    const made = await call(sealer, "/encrypt", { userUUID: USER, sensitiveData: `data ${index}` });
+    const made = await call(sealer, "/encrypt", { userUUID: README_USER, sensitiveData: `data ${index}` });
     if (made === undefined) continue;
     const verdict = await call(opener, "/verify", {
-      userUUID: USER,
+      userUUID: README_USER,
       sensitiveData: `data ${index}`,
       encrypted_data: made.encrypted_data,
       version: made.version,

@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cli, makeTestPki, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { README_USER } from "../support/constants.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -39,7 +40,6 @@ const connections = Number(values.connections);
 const engine = values.engine ?? (Bun.which("wrk") === null ? "bun" : "wrk");
 if (engine !== "wrk" && engine !== "bun") throw new Error("soak: --engine is wrk or bun");
 const warmupSeconds = Math.min(60, Math.max(5, durationSeconds * 0.1));
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
 // ---------------------------------------------------------------------------------------------
 // The server under test
@@ -77,10 +77,10 @@ const keyed = { ...json, "x-api-key": apiKey };
 const sealBody = JSON.stringify({ data: "soak test plaintext, of a typical short length", aad: "order-42" });
 const box = (await (await caas.post("/oracleinvocation", sealBody)).json()) as Record<string, string>;
 const openBody = JSON.stringify({ ...box, aad: "order-42" });
-const pseudonymBody = JSON.stringify({ userUUID: USER, sensitiveData: "soak sensitive data" });
+const pseudonymBody = JSON.stringify({ userUUID: README_USER, sensitiveData: "soak sensitive data" });
 const digest = ((await (await caas.post("/encrypt", pseudonymBody, { "x-api-key": apiKey })).json()) as { encrypted_data: string })
   .encrypted_data;
-const verifyBody = JSON.stringify({ userUUID: USER, sensitiveData: "soak sensitive data", encrypted_data: digest });
+const verifyBody = JSON.stringify({ userUUID: README_USER, sensitiveData: "soak sensitive data", encrypted_data: digest });
 
 interface MixEntry {
   readonly method: "GET" | "POST";
@@ -110,12 +110,14 @@ async function checkOnce(): Promise<void> {
     const sealed = (await (await caas.post("/oracleinvocation", { data: plaintext })).json()) as Record<string, string>;
     const opened = (await (await caas.post("/oracleinvocation/decrypt", sealed)).json()) as { data?: string };
     if (opened.data !== plaintext) checkErrors.push(`check ${checks}: the box did not open to its plaintext`);
-    const made = (await (await caas.post("/encrypt", { userUUID: USER, sensitiveData: plaintext }, { "x-api-key": apiKey })).json()) as {
+    const made = (await (
+      await caas.post("/encrypt", { userUUID: README_USER, sensitiveData: plaintext }, { "x-api-key": apiKey })
+    ).json()) as {
       encrypted_data?: string;
     };
     const verify = (encrypted_data: string) =>
       caas
-        .post("/verify", { userUUID: USER, sensitiveData: plaintext, encrypted_data }, { "x-api-key": apiKey })
+        .post("/verify", { userUUID: README_USER, sensitiveData: plaintext, encrypted_data }, { "x-api-key": apiKey })
         .then((answer) => answer.json() as Promise<{ match?: boolean }>);
     if ((await verify(made.encrypted_data ?? "")).match !== true) checkErrors.push(`check ${checks}: /verify refused its own pseudonym`);
     if ((await verify(digest)).match !== false) checkErrors.push(`check ${checks}: /verify accepted another data's pseudonym`);

@@ -445,7 +445,7 @@ export interface paths {
         put?: never;
         /**
          * Sign a JWT with the key's active version
-         * @description caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days); claims holding iat or exp are 400 invalid_body. Scope keyring:NAME or keyring:NAME:sign. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
+         * @description caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days). 400 invalid_body for claims holding iat or exp, a registered claim of another type (nbf a number; aud a string or strings; iss, sub, jti strings) or a number JSON cannot write; 400 invalid_text for a lone surrogate. Scope keyring:NAME or keyring:NAME:sign. The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).
          */
         post: operations["keyring.jwt"];
         delete?: never;
@@ -4147,7 +4147,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyringJwtAnswer"];
                 };
             };
-            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation. */
+            /** @description The error answer, with one of: empty_body, invalid_utf8, invalid_json, invalid_body, unsupported_operation, invalid_text. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4156,7 +4156,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorAnswer"] & {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation";
+                            code: "empty_body" | "invalid_utf8" | "invalid_json" | "invalid_body" | "unsupported_operation" | "invalid_text";
                         };
                     };
                 };

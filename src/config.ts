@@ -3,14 +3,16 @@
  * checked once at the edge. Every failure names the setting and where its value came from.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { BlockList, isIP } from "node:net";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
+import { isLoopbackHost, opsAddress, trustedProxyList } from "./addresses.ts";
 import { closestName } from "./closest-name.ts";
 import { ConfigError } from "./errors.ts";
 import type { LogLevel } from "./log.ts";
 
 export type { LogLevel };
+// Read by the listeners and the client-address check as well as by the settings they parse.
+export { isLoopbackHost, type OpsAddress, opsAddress, trustedProxyList } from "./addresses.ts";
 export type TlsMinVersion = "1.2" | "1.3";
 
 export interface Config {
@@ -123,55 +125,6 @@ const yesOrNo: Parse<boolean> = (value, where) => {
   throw new ConfigError(`${where}: '${String(value)}' is not true or false`);
 };
 
-/** Where the ops listener binds: a host (or [IPv6]) and a port, split from CAAS_OPS_LISTEN's `host:port`. */
-export interface OpsAddress {
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/** CAAS_OPS_LISTEN as an address, or undefined when it is `off`. */
-export function opsAddress(value: string): OpsAddress | undefined {
-  if (value === "off") return undefined;
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2]);
-  if (match?.[1] === undefined || !(port <= 65535)) throw new ConfigError(`'${value}' is not host:port or off`);
-  return { hostname: match[1].replace(/^\[(.*)\]$/, "$1"), port };
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
-
-/**
- * Whether a listener's host is loopback only (127.0.0.0/8, ::1, localhost). Any other name may
- * resolve to an address the network reaches, so it counts as remote.
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  if (host === "localhost") return true;
-  const family = isIP(host);
-  return family !== 0 && LOOPBACK.check(host, family === 4 ? "ipv4" : "ipv6");
-}
-
-/**
- * CAAS_TRUSTED_PROXIES as the set of addresses it names: comma-separated addresses and CIDRs
- * (`10.0.0.0/8`, `2001:db8::/32`, `127.0.0.1`). Throws a ConfigError naming the entry that is neither.
- */
-export function trustedProxyList(text: string): BlockList {
-  const list = new BlockList();
-  for (const entry of text.split(",").map((part) => part.trim())) {
-    const [address = "", prefix, ...rest] = entry.split("/");
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    const length = prefix === undefined ? bits : /^\d{1,3}$/.test(prefix) ? Number(prefix) : Number.NaN;
-    if (family === 0 || rest.length > 0 || !(length <= bits)) {
-      throw new ConfigError(`'${entry}' is not an IP address or CIDR (10.0.0.0/8, 2001:db8::/32)`);
-    }
-    list.addSubnet(address, length, family === 4 ? "ipv4" : "ipv6");
-  }
-  return list;
-}
-
 /** A ConfigError thrown by `check`, said again under `where` (the setting and where its value came from). */
 function named<V>(where: string, check: () => V): V {
   try {
@@ -267,6 +220,7 @@ export const NON_SETTING_VARIABLES: readonly string[] = [
   "CAAS_API_KEY",
   "CAAS_CACERT",
   "CAAS_KEYRING_KEY",
+  "CAAS_SIGNING_KEY",
 ];
 
 export interface UnknownVariable {

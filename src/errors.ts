@@ -167,12 +167,9 @@ export class Unauthorized extends RequestError {
   override readonly message = "A valid API key is required.";
 }
 
-export class Forbidden extends RequestError {
-  readonly code = "forbidden";
-}
-
 /** The caller's key lacks the scope a route needs; said the same whether or not a keyring key of that name exists. */
-export class ScopeMissing extends Forbidden {
+export class ScopeMissing extends RequestError {
+  readonly code = "forbidden";
   override readonly message = "This API key has no scope for this operation.";
 }
 
@@ -295,5 +292,15 @@ export class OutputFailed extends CaasError {
   readonly code = "output_failed";
   constructor(readonly errno: string) {
     super(`standard output closed before the answer was written (${errno})`);
+  }
+}
+
+/** A command's argument the store cannot take (a key name, a scope, a version number): usage, exit 2. */
+export class InvalidArgument extends CaasError {
+  readonly code: "invalid_key_argument" | "invalid_keyring_argument";
+  /** `of` is the store the argument is for: the API keys file or the keyring. */
+  constructor(of: "api_keys" | "keyring", message: string) {
+    super(message);
+    this.code = of === "api_keys" ? "invalid_key_argument" : "invalid_keyring_argument";
   }
 }

@@ -69,7 +69,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await run(args, io);
   } catch (error) {
     const known = command !== undefined && Object.hasOwn(COMMANDS, command);
-    return commandFailed(io, known ? `caas ${command}` : "caas", error);
+    return commandFailed(io, error, { prefix: known ? `caas ${command}` : "caas" });
   }
 }
 

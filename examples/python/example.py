@@ -2,13 +2,18 @@
 """A main server's calls to caas, with Python's standard library and pycryptodome.
 
 One round trip per endpoint family: the oracle (opened locally with AES-GCM and by caas),
-pseudonyms (the API key in the body, as the Django original's clients send it), the keyring and
-a data key. It prints what it did, never a key, plaintext or ciphertext, and exits 1 with the
-reason on the first failure.
+pseudonyms (the API key in the body, as the Django original's clients send it), the keyring, a
+data key and, with CAAS_SIGNING_KEY (a key made with --type ecdsa-p256, ed25519 or rsa-2048 and
+--publish), a JWT signed by caas and verified here with PyJWT against caas's JWKS. It prints what
+it did, never a key, plaintext, ciphertext or token, and exits 1 with the reason on the first
+failure.
 
-    CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] python3 example.py
+    CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] \
+      [CAAS_SIGNING_KEY=sessions] python3 example.py
 
-Needs pycryptodome for the local decrypt (Debian: python3-pycryptodome; pip: pycryptodome or pycryptodomex).
+Needs pycryptodome for the local decrypt (Debian: python3-pycryptodome; pip: pycryptodome or
+pycryptodomex) and, for the JWT, PyJWT with cryptography (Debian: python3-jwt, python3-cryptography;
+pip: pyjwt[crypto]).
 """
 
 import base64
@@ -24,6 +29,14 @@ try:
     from Cryptodome.Cipher import AES  # Debian's python3-pycryptodome, pip's pycryptodomex
 except ImportError:
     from Crypto.Cipher import AES  # pip's pycryptodome
+
+try:
+    import jwt  # PyJWT: Debian's python3-jwt, pip's pyjwt[crypto]
+except ImportError:
+    jwt = None
+
+# What a failed JWT check raises (a bad signature, a wrong audience, an expired token).
+JWT_ERRORS = (jwt.PyJWTError,) if jwt is not None else ()
 
 
 class CaasError(Exception):
@@ -43,6 +56,11 @@ class Caas:
         self.api_key = api_key
         # Trust exactly the CA that signed caas's certificate; the host name is checked as usual.
         self.tls = ssl.create_default_context(cafile=cacert)
+
+    def get(self, path):
+        """A GET that needs no API key (the JWKS)."""
+        with urllib.request.urlopen(self.url + path, context=self.tls, timeout=10) as answer:
+            return json.load(answer)
 
     def post(self, path, body, key_in="header"):
         headers = {"Content-Type": "application/json"}
@@ -107,13 +125,47 @@ def keyring(caas, name):
     print(f"datakey: a {len(base64.b64decode(datakey['key']))}-byte key, its wrapped form decrypted by caas to the same key")
 
 
+def jwt_signing(caas, name):
+    """A token signed by caas, verified here by PyJWT with the public key from caas's JWKS."""
+    if jwt is None:
+        raise CaasError("jwt: PyJWT is not installed (Debian: python3-jwt; pip: pyjwt[crypto])")
+    path = "/keyring/" + urllib.parse.quote(name, safe="") + "/jwt"
+    signed = caas.post(path, {"claims": {"sub": "user-42", "aud": "caas-example"}, "expires_in": 300})
+    token = signed["token"]
+    # The key is chosen by the token's kid, but its algorithm comes from the JWKS, never from the
+    # token: a token cannot talk the verifier into "none" or HS256.
+    kid = jwt.get_unverified_header(token).get("kid")
+    published = [key for key in caas.get("/.well-known/jwks.json")["keys"] if key.get("kid") == kid]
+    check(f"jwt: the JWKS publishes kid {kid}", len(published) == 1)
+    jwk = jwt.PyJWK(published[0])
+    claims = jwt.decode(token, key=jwk.key, algorithms=[published[0]["alg"]], audience="caas-example")
+    check("jwt: the claims are the ones sent", claims["sub"] == "user-42" and claims["exp"] - claims["iat"] == 300)
+    # One character of the signature changed (not the last, whose low bits base64url may ignore).
+    at = len(token) - 10
+    tampered = token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
+    try:
+        jwt.decode(tampered, key=jwk.key, algorithms=[published[0]["alg"]], audience="caas-example")
+        raise CaasError("jwt: a tampered token verified")
+    except jwt.InvalidSignatureError:
+        pass
+    print(
+        f"jwt: signed by caas as {signed['kid']} ({published[0]['alg']}), verified by PyJWT against the JWKS: "
+        f"sub {claims['sub']}, expires in {claims['exp'] - claims['iat']} s; a tampered token was refused"
+    )
+
+
 def main():
     try:
         caas = Caas(required("CAAS_URL"), required("CAAS_API_KEY"), required("CAAS_CACERT"))
         oracle(caas)
         pseudonyms(caas)
         keyring(caas, os.environ.get("CAAS_KEYRING_KEY") or "dev")
-    except (CaasError, OSError, ValueError, KeyError) as failure:
+        signing_key = os.environ.get("CAAS_SIGNING_KEY", "")
+        if signing_key == "":
+            print("jwt: skipped (set CAAS_SIGNING_KEY to a key made with --type ecdsa-p256 --publish)")
+        else:
+            jwt_signing(caas, signing_key)
+    except (CaasError, OSError, ValueError, KeyError) + JWT_ERRORS as failure:
         print(f"caas example failed: {type(failure).__name__}: {failure}", file=sys.stderr)
         return 1
     print("all round trips passed")

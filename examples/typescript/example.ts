@@ -1,14 +1,18 @@
 /**
  * A main server's calls to caas through Eden Treaty, typed by caas's exported `App` (only its
  * types: nothing of caas runs here). One round trip per endpoint family: the oracle (opened
- * locally with WebCrypto and by caas), pseudonyms, the keyring and a data key. It prints what it
- * did, never a key, plaintext or ciphertext, and exits 1 with the reason on the first failure.
+ * locally with WebCrypto and by caas), pseudonyms, the keyring, a data key and, with
+ * CAAS_SIGNING_KEY (a key made with --type ecdsa-p256, ed25519 or rsa-2048 and --publish), a JWT
+ * signed by caas and verified here by jose against caas's JWKS. It prints what it did, never a
+ * key, plaintext, ciphertext or token, and exits 1 with the reason on the first failure.
  *
- *   CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] bun run example.ts
+ *   CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] \
+ *     [CAAS_SIGNING_KEY=sessions] bun run example.ts
  */
 import { readFileSync } from "node:fs";
 import { treaty } from "@elysiajs/eden";
 import type { App } from "caas/client";
+import { createLocalJWKSet, errors, type JSONWebKeySet, jwtVerify } from "jose";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -16,13 +20,14 @@ function required(name: string): string {
   return value;
 }
 
-function connect() {
-  const apiKey = required("CAAS_API_KEY");
+function trustingFetch(): typeof fetch {
   const trusted = readFileSync(required("CAAS_CACERT"), "utf8");
   // Bun's fetch takes the CA to trust per request; under Node, start it with NODE_EXTRA_CA_CERTS instead.
-  const trustingFetch = ((input: string | URL | Request, init?: RequestInit) =>
-    fetch(input, { ...init, tls: { ca: trusted } })) as typeof fetch;
-  return treaty<App>(required("CAAS_URL"), { headers: { authorization: `Bearer ${apiKey}` }, fetcher: trustingFetch });
+  return ((input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, tls: { ca: trusted } })) as typeof fetch;
+}
+
+function connect(fetcher: typeof fetch) {
+  return treaty<App>(required("CAAS_URL"), { headers: { authorization: `Bearer ${required("CAAS_API_KEY")}` }, fetcher });
 }
 
 type Caas = ReturnType<typeof connect>;
@@ -94,11 +99,42 @@ async function keyring(caas: Caas, keyName: string): Promise<void> {
   console.log(`datakey: a ${bytes(datakey.key).length}-byte key, its wrapped form decrypted by caas to the same key`);
 }
 
+/** A token signed by caas, verified here by jose with the public keys caas publishes (no API key needed for them). */
+async function jwtSigning(caas: Caas, fetcher: typeof fetch, keyName: string): Promise<void> {
+  const claims = { sub: "user-42", aud: "caas-example" };
+  const signed = expectOk(`POST /keyring/${keyName}/jwt`, await caas.keyring({ name: keyName }).jwt.post({ claims, expires_in: 300 }));
+  const answer = await fetcher(new URL("/.well-known/jwks.json", required("CAAS_URL")));
+  if (!answer.ok) throw new Error(`GET /.well-known/jwks.json: caas answered ${answer.status}`);
+  // jose picks the key by the token's kid and holds the token to that key's own alg: "none" and HS256 never verify.
+  const jwks = createLocalJWKSet((await answer.json()) as JSONWebKeySet);
+  const { payload, protectedHeader } = await jwtVerify(signed.token, jwks, { audience: "caas-example" });
+  check(
+    "jwt: the claims are the ones sent",
+    payload.sub === "user-42" && payload.exp !== undefined && payload.exp - (payload.iat ?? 0) === 300,
+  );
+  check("jwt: the kid is the one caas named", protectedHeader.kid === signed.kid);
+  // One character of the signature changed (not the last, whose low bits base64url may ignore).
+  const at = signed.token.length - 10;
+  const tampered = `${signed.token.slice(0, at)}${signed.token[at] === "A" ? "B" : "A"}${signed.token.slice(at + 1)}`;
+  const refused = await jwtVerify(tampered, jwks, { audience: "caas-example" }).then(
+    () => false,
+    (error: unknown) => error instanceof errors.JWSSignatureVerificationFailed,
+  );
+  check("jwt: a tampered token is refused", refused);
+  console.log(
+    `jwt: signed by caas as ${signed.kid} (${protectedHeader.alg}), verified by jose against the JWKS: sub ${payload.sub}, expires in ${(payload.exp ?? 0) - (payload.iat ?? 0)} s; a tampered token was refused`,
+  );
+}
+
 try {
-  const caas = connect();
+  const fetcher = trustingFetch();
+  const caas = connect(fetcher);
   await oracle(caas);
   await pseudonyms(caas);
   await keyring(caas, process.env.CAAS_KEYRING_KEY || "dev");
+  const signingKey = process.env.CAAS_SIGNING_KEY ?? "";
+  if (signingKey === "") console.log("jwt: skipped (set CAAS_SIGNING_KEY to a key made with --type ecdsa-p256 --publish)");
+  else await jwtSigning(caas, fetcher, signingKey);
   console.log("all round trips passed");
 } catch (error) {
   console.error(`caas example failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -32,7 +32,7 @@ export async function runDecryptCommand(args: readonly string[], io: CliIo): Pro
       allowPositionals: false,
     }));
   } catch (error) {
-    return commandFailed(io, "caas decrypt", error, undefined, Object.keys(OPTIONS));
+    return commandFailed(io, error, { prefix: "caas decrypt", options: Object.keys(OPTIONS) });
   }
   if (values.help === true) {
     io.out(DECRYPT_HELP);

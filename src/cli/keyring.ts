@@ -204,7 +204,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       case "create": {
         const type = values.type ?? DEFAULT_KEY_TYPE;
         if (!isKeyType(type)) throw new UsageError(`--type takes one of ${KEY_TYPES.join(", ")}`);
-        await createKeyringKey(path, rootKey, name, type, values.publish === true);
+        await createKeyringKey(path, rootKey, { name, type, publish: values.publish === true });
         io.out(
           `created ${type} key "${name}" (version 1${values.publish === true ? ", published in the JWKS" : ""}) in ${path}; a running server offers it on its next reload (SIGHUP).`,
         );
@@ -298,6 +298,10 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
       }
     }
   } catch (error) {
-    return commandFailed(io, `caas keyring ${command}`, error, `caas keyring ${command} --help`, COMMANDS[command].options);
+    return commandFailed(io, error, {
+      prefix: `caas keyring ${command}`,
+      help: `caas keyring ${command} --help`,
+      options: COMMANDS[command].options,
+    });
   }
 }

@@ -5,22 +5,12 @@
 
 import { readFile } from "node:fs/promises";
 import type { ParseArgsConfig } from "node:util";
-import { errnoReason } from "../files/private-file.ts";
-import {
-  addKey,
-  API_KEY_PROFILES,
-  type ApiKeyProfile,
-  DEFAULT_PROFILE,
-  DEFAULT_SCOPES,
-  importKey,
-  isValidScope,
-  isApiKeyProfile,
-  KeysFileError,
-  listKeys,
-  removeKey,
-  SCOPE_FORMS,
-} from "../credentials/api-keys.ts";
+import { errnoReason } from "../files/errno.ts";
+import { addKey, importKey, listKeys, removeKey } from "../credentials/key-changes.ts";
+import { API_KEY_PROFILES, type ApiKeyProfile, DEFAULT_PROFILE, isApiKeyProfile } from "../credentials/keys-file.ts";
+import { DEFAULT_SCOPES, isValidScope, SCOPE_FORMS } from "../credentials/scopes.ts";
 import { UsageError } from "../errors.ts";
+import { StoreFileError } from "../files/store-errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
 
@@ -119,14 +109,6 @@ function scopesOf(values: readonly string[] | undefined): readonly string[] {
   return values;
 }
 
-/** Why a --key-file could not be read; a file error, like the keys file's own. */
-class KeyFileUnreadable extends KeysFileError {
-  readonly code = "key_file_unreadable";
-  constructor(path: string, error: unknown) {
-    super(path, `--key-file: cannot read '${path}' (${errnoReason(error)})`);
-  }
-}
-
 /** The key to import, from exactly one of --key and --key-file (which keeps it out of ps). */
 async function keyToImport(inline: string | undefined, file: string | undefined): Promise<string> {
   if ((inline === undefined) === (file === undefined))
@@ -136,7 +118,11 @@ async function keyToImport(inline: string | undefined, file: string | undefined)
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new KeyFileUnreadable(file, error);
+    // A file error, like the keys file's own: exit 78.
+    throw new StoreFileError(
+      { store: "key_file", problem: "unreadable", path: file },
+      `--key-file: cannot read '${file}' (${errnoReason(error)})`,
+    );
   }
   // What `echo KEY > file` and a pipe add; any other whitespace stays and is refused as not printable.
   return text.replace(/\r?\n$/, "");
@@ -172,24 +158,23 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
         const profile = profileOf(values.profile);
         const scopes = scopesOf(values.scope);
         // Shown while the file is still locked, so a key that cannot be shown is taken out again.
-        await addKey(
-          path,
+        await addKey(path, {
           name,
           profile,
-          (key) => {
+          scopes,
+          show: (key) => {
             io.out(`added key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) to ${path}; only its hash is stored.`);
             io.out("This is the only time the key is shown; store it now:");
             io.out(key);
           },
-          scopes,
-        );
+        });
         return EXIT_OK;
       }
       case "import": {
         const key = await keyToImport(values.key, values["key-file"]);
         const profile = profileOf(values.profile);
         const scopes = scopesOf(values.scope);
-        await importKey(path, name, key, profile, scopes);
+        await importKey(path, { name, key, profile, scopes });
         io.out(`imported key "${name}" (profile ${profile}, scopes ${scopes.join(",")}) into ${path}; only its hash is stored.`);
         return EXIT_OK;
       }
@@ -212,6 +197,10 @@ export async function runKeysCommand(args: readonly string[], io: CliIo): Promis
       }
     }
   } catch (error) {
-    return commandFailed(io, `caas keys ${command}`, error, `caas keys ${command} --help`, COMMANDS[command].options);
+    return commandFailed(io, error, {
+      prefix: `caas keys ${command}`,
+      help: `caas keys ${command} --help`,
+      options: COMMANDS[command].options,
+    });
   }
 }

@@ -49,6 +49,6 @@ export async function runRootKeyCommand(args: readonly string[], io: CliIo): Pro
     io.out(`wrote a new root key (32 random bytes) to ${path} with mode 0600; keep a copy offline: without it no keyring key opens`);
     return EXIT_OK;
   } catch (error) {
-    return commandFailed(io, "caas root-key init", error, "caas root-key --help", ["help"]);
+    return commandFailed(io, error, { prefix: "caas root-key init", help: "caas root-key --help", options: ["help"] });
   }
 }

@@ -206,6 +206,10 @@ export async function runSecretCommand(args: readonly string[], io: CliIo): Prom
       }
     }
   } catch (error) {
-    return commandFailed(io, `caas secret ${command}`, error, `caas secret ${command} --help`, COMMANDS[command].options);
+    return commandFailed(io, error, {
+      prefix: `caas secret ${command}`,
+      help: `caas secret ${command} --help`,
+      options: COMMANDS[command].options,
+    });
   }
 }

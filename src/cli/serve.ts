@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEV_CERTIFICATE_FILE } from "../credentials/development.ts";
-import { KeysFileError } from "../credentials/api-keys.ts";
+import { type Store, StoreFileError } from "../files/store-errors.ts";
 import {
   type Config,
   ConfigError,
@@ -15,10 +15,9 @@ import {
 } from "../config.ts";
 import { checkCredentials } from "../credentials/holder.ts";
 import { createLogger, type Logger, summarisingRepeats } from "../log.ts";
-import { SecretFileError } from "../credentials/secret-ring.ts";
-import { KeyringFileError } from "../credentials/keyring-errors.ts";
-import { RootKeyFileError } from "../credentials/root-key.ts";
-import { handleSignals, loadTlsMaterial, startServer } from "../server/listener.ts";
+import { startServer } from "../server/listener.ts";
+import { handleSignals } from "../server/signals.ts";
+import { loadTlsMaterial } from "../server/tls/files.ts";
 import { remoteOpsWarning } from "../server/ops-listener.ts";
 import { connectToSupervisor, superviseWorkers, WORKER_INDEX_ENV } from "../server/supervisor.ts";
 import { commandFailed } from "./exit-codes.ts";
@@ -67,7 +66,7 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   try {
     ({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
-    return commandFailed(io, "caas serve", error, undefined, Object.keys(OPTIONS));
+    return commandFailed(io, error, { prefix: "caas serve", options: Object.keys(OPTIONS) });
   }
   if (values.help === true) {
     io.out(SERVE_HELP);
@@ -85,23 +84,36 @@ export async function runServeCommand(args: readonly string[], io: CliIo): Promi
   const configFile = typeof values.config === "string" ? values.config : undefined;
   const { config, origins } = loadConfigWithOrigins({ flags, env: io.env, configFile });
   try {
-    if (values.check === true) return await check(config, origins, io, values.json === true);
+    if (values.check === true) return await check(config, origins, io, values.json === true ? "json" : "text");
     return await serve(config, args, io);
   } catch (error) {
     throw namingTheSetting(error, config);
   }
 }
 
-/** A secret or keys file that fails to load is reported, like every other setting, under its name. */
+/** A store's file that fails to load is reported, like every other setting, under its name. */
 function namingTheSetting(error: unknown, config: Config): unknown {
-  if (error instanceof SecretFileError)
-    return new ConfigError(`${config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE"}: ${error.message}`);
-  if (error instanceof KeysFileError) return new ConfigError(`CAAS_API_KEYS_FILE: ${error.message}`);
-  if (error instanceof RootKeyFileError)
-    return new ConfigError(`${config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE"}: ${error.message}`);
-  if (error instanceof KeyringFileError)
-    return new ConfigError(`${config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE"}: ${error.message}`);
-  return error;
+  if (!(error instanceof StoreFileError)) return error;
+  const setting = settingOf(error.store, config);
+  return setting === undefined ? error : new ConfigError(`${setting}: ${error.message}`);
+}
+
+/** The setting that names a store's file; a file the state directory holds is the state directory's. */
+function settingOf(store: Store, config: Config): string | undefined {
+  switch (store) {
+    case "secret_file":
+      return config.secretFile === undefined ? "CAAS_STATE_DIR" : "CAAS_SECRET_FILE";
+    case "keys_file":
+      return "CAAS_API_KEYS_FILE";
+    case "root_key":
+      return config.rootKeyFile === undefined ? "CAAS_STATE_DIR" : "CAAS_ROOT_KEY_FILE";
+    case "keyring_file":
+      return config.keyringFile === undefined ? "CAAS_STATE_DIR" : "CAAS_KEYRING_FILE";
+    case "state_directory":
+      return "CAAS_STATE_DIR";
+    case "key_file":
+      return undefined;
+  }
 }
 
 /** The drain a worker is given once its supervisor is gone, so it never serves unsupervised for long. */
@@ -163,7 +175,8 @@ interface CheckReport {
 }
 
 /** Everything serve would load, loaded and checked; nothing created, nothing bound. */
-async function check(config: Config, origins: ConfigOrigins, io: CliIo, json: boolean): Promise<number> {
+async function check(config: Config, origins: ConfigOrigins, io: CliIo, format: "text" | "json"): Promise<number> {
+  const json = format === "json";
   const warnings = unknownSettingVariables(io.env).map((variable) => variable.message);
   const remoteOps = remoteOpsWarning(config);
   if (remoteOps !== undefined) warnings.push(remoteOps);

@@ -1,7 +1,7 @@
 /**
- * API keys: a JSON file of named, hashed keys, and the store the server looks keys up in.
- *
- *   {"keys":[{"name":"main-server","profile":"standard","hash":"<sha256 hex>","created":"<ISO 8601>"}]}
+ * API keys at run time: the immutable store the server looks presented keys up in, swapped
+ * whole on reload. The file they come from is keys-file.ts; what a key may do is scopes.ts; the
+ * commands that change the file are key-changes.ts.
  *
  * Only SHA-256 of each key is kept. A fast hash is enough because generated keys carry 256
  * random bits (imported standard ones at least 16 characters; compat ones guard nothing secret,
@@ -10,255 +10,36 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { Type, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
 import { digest, digestHex } from "../crypto/hash.ts";
-import { CaasError } from "../errors.ts";
-import {
-  asStoreErrors,
-  errnoReason,
-  type PrivateFileRules,
-  readPrivateFile,
-  removePrivateFile,
-  StoreFileError,
-  type StoreErrors,
-  withPrivateFileLock,
-  writePrivateFile,
-} from "../files/private-file.ts";
+import { type ApiKeyProfile, DEFAULT_PROFILE, parseKeysFile, readKeysText } from "./keys-file.ts";
+import { allowsFeature, allowsKeyring, DEFAULT_SCOPES, type KeyringPermission, parseScopes, type Scope } from "./scopes.ts";
 
-/** "standard" is the keyed pool; "django-compat" answers like the Django original. */
-export const API_KEY_PROFILES = ["standard", "django-compat"] as const;
-export type ApiKeyProfile = (typeof API_KEY_PROFILES)[number];
-export const DEFAULT_PROFILE: ApiKeyProfile = "standard";
+// Routes read a caller's profile and scopes through its record; they need not know the file.
+export type { ApiKeyProfile } from "./keys-file.ts";
+export type { KeyringOperation, KeyringPermission } from "./scopes.ts";
 
 export const API_KEY_PREFIX = "caas_";
 const API_KEY_RANDOM_BYTES = 32;
-/** Bounds for keys brought from elsewhere with `keys import`. */
-export const IMPORTED_KEY_MIN_LENGTH = 16;
-/**
- * A django-compat key only gates digests anyone can compute from the original's public salts,
- * so its strength protects nothing but server time; what matters is that the original's
- * clients keep the key they send (its README's is "example_api_key", 15 characters). Such keys
- * are logged as a warning at every start (credentials.ts) until migrated off.
- */
-export const IMPORTED_COMPAT_KEY_MIN_LENGTH = 1;
 export const PRESENTED_KEY_MAX_LENGTH = 512;
-/**
- * The keys file's limits, one set, as docs/security.md states them. The byte cap is what 100,000
- * keys take as caas writes them with the longest names and one scope each (about 300 bytes a key),
- * with room to spare, so the count is a limit a real file reaches; keys with many scopes reach
- * the byte cap first. Each is checked with an error that names it.
- */
-export const KEYS_FILE_LIMITS = { bytes: 32 * 1024 * 1024, keys: 100_000, scopesPerKey: 1000 } as const;
-const KEYS_FILE_MAX_SIZE = `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`;
-/** Hashes are no secret, so others may read the file; writing it grants access, so nobody else may. */
-const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: KEYS_FILE_LIMITS.bytes };
 
 /** What a lookup answers and `keys list` shows: never the key, never its hash. */
 export interface ApiKeyRecord {
   readonly name: string;
   readonly profile: ApiKeyProfile;
   readonly created: string;
-  /** What the key may do (see SCOPE_PATTERN); a key stored without scopes has DEFAULT_SCOPES. */
-  readonly scopes: readonly string[];
+  /** What the key may do; a key stored without scopes has DEFAULT_SCOPES. */
+  readonly scopes: readonly Scope[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Scopes: what a key may do. "pseudonym" (the /encrypt family), "oracle" (the oracle when
-// CAAS_ORACLE_REQUIRE_KEY is on), "keyring:NAME" (every operation on keyring key NAME) and
-// "keyring:NAME:OP" (one operation). Key names hold no ':', so a scope reads one way only.
-
-/** sign covers sign, hmac and jwt; verify covers verify, jwt/verify and public-key. */
-export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey", "sign", "verify"] as const;
-export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
-/**
- * What a keyring scope's OP may name: an operation, or "datakey-wrapped", the datakey operation
- * with {"plaintext": false} only, for a writer that stores wrapped keys and must never hold one.
- */
-export const KEYRING_SCOPE_OPERATIONS = [...KEYRING_OPERATIONS, "datakey-wrapped"] as const;
-export type KeyringPermission = (typeof KEYRING_SCOPE_OPERATIONS)[number];
-/** What every key could do before scopes existed, so a keys file without them keeps working as it did. */
-export const DEFAULT_SCOPES: readonly string[] = Object.freeze(["pseudonym"]);
-const SCOPE_PATTERN = `^(?:pseudonym|oracle|keyring:[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?::(?:${KEYRING_SCOPE_OPERATIONS.join("|")}))?)$`;
-const scopePattern = new RegExp(SCOPE_PATTERN);
-/** The scopes there are, in words, for the errors a bad --scope gets. */
-export const SCOPE_FORMS = `pseudonym, oracle, keyring:NAME or keyring:NAME:OP (OP: ${KEYRING_SCOPE_OPERATIONS.join(", ")})`;
-
-export function isValidScope(scope: string): boolean {
-  return scopePattern.test(scope);
+/** Whether the key may use `feature` ("pseudonym" or "oracle"). */
+export function permits(record: ApiKeyRecord, feature: "pseudonym" | "oracle"): boolean {
+  return allowsFeature(record.scopes, feature);
 }
 
-/** Whether the key may do `scope` ("pseudonym" or "oracle"). */
-export function permits(record: ApiKeyRecord, scope: "pseudonym" | "oracle"): boolean {
-  return record.scopes.includes(scope);
-}
-
-/** Whether `scope` is `whole` (keyring:NAME) followed by ":" and `operation`. */
-function isOperationScope(scope: string, whole: string, operation: string): boolean {
-  return (
-    scope.length === whole.length + 1 + operation.length &&
-    scope.startsWith(whole) &&
-    scope.endsWith(operation) &&
-    scope.charCodeAt(whole.length) === 58
-  );
-}
-
-/**
- * Whether the key may do `permission` on keyring key `keyName`: its whole-key scope or that
- * operation's; "datakey-wrapped" is also allowed by "datakey", which gives more.
- */
+/** Whether the key may do `permission` on keyring key `keyName` (see allowsKeyring). */
 export function permitsKeyring(record: ApiKeyRecord, keyName: string, permission: KeyringPermission): boolean {
-  // A name from a request path may hold ':' (sent or percent-encoded): "orders:encrypt" would read
-  // scope keyring:orders:encrypt as a whole-key scope. No keyring key has such a name, so no scope covers it.
-  if (!isValidKeyName(keyName)) return false;
-  const whole = `keyring:${keyName}`;
-  for (const scope of record.scopes) {
-    if (scope === whole || isOperationScope(scope, whole, permission)) return true;
-    if (permission === "datakey-wrapped" && isOperationScope(scope, whole, "datakey")) return true;
-  }
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
-
-export abstract class KeysFileError extends StoreFileError {}
-
-export class KeysFileMissing extends KeysFileError {
-  readonly code = "keys_file_missing";
-  constructor(path: string) {
-    super(path, `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`);
-  }
-}
-
-export class KeysFileInvalid extends KeysFileError {
-  readonly code = "keys_file_invalid";
-  constructor(
-    path: string,
-    readonly reason: string,
-  ) {
-    super(path, `keys file ${path} is not a valid caas keys file: ${reason}`);
-  }
-}
-
-/** Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own. */
-export class KeysFileInsecure extends KeysFileError {
-  readonly code = "keys_file_insecure";
-  constructor(path: string, subject: string, sentence: string, fix: string) {
-    super(
-      path,
-      `${subject} ${sentence}; whoever can rewrite the keys file can add keys of their own, so caas refuses to use it. Fix: ${fix}`,
-    );
-  }
-}
-
-export class KeysFileUnreadable extends KeysFileError {
-  readonly code = "keys_file_unreadable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot read ${path}: ${cause}`);
-  }
-}
-
-export class KeysFileUnwritable extends KeysFileError {
-  readonly code = "keys_file_unwritable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot write ${path}: ${cause}`);
-  }
-}
-
-export class KeyNameTaken extends KeysFileError {
-  readonly code = "key_name_taken";
-  constructor(path: string, name: string) {
-    super(path, `${path} already has a key named "${name}"; remove it first or choose another name`);
-  }
-}
-
-export class KeyAlreadyStored extends KeysFileError {
-  readonly code = "key_already_stored";
-  constructor(path: string, existingName: string) {
-    super(path, `this key is already in ${path} as "${existingName}"`);
-  }
-}
-
-/** Another command holds the file's lock for longer than a command waits; exit 75, try again. */
-export class KeysFileBusy extends KeysFileError {
-  readonly code = "keys_file_busy";
-  constructor(path: string) {
-    super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
-  }
-}
-
-/** The change would leave a file the server refuses to load; the file is left as it was. */
-export class KeysFileRefused extends KeysFileError {
-  readonly code = "keys_file_refused";
-  constructor(path: string, reason: string) {
-    super(path, `refusing to write ${path}: the result would not load (${reason}); the file is left as it was`);
-  }
-}
-
-/**
- * The new key could not be shown (stdout closed): it was taken out of the file again, since a
- * key nobody saw opens nothing for anyone and only widens what a leak of the file's hashes gives.
- */
-export class KeyNotShown extends KeysFileError {
-  readonly code = "key_not_shown";
-  constructor(path: string, name: string, reason: string, undone: boolean) {
-    super(
-      path,
-      undone
-        ? `the new key could not be written to standard output: ${reason}; so "${name}" was not kept in ${path}; run the command again with stdout open`
-        : `the new key could not be written to standard output: ${reason}; and "${name}" could not be taken out of ${path} again; remove it with: caas keys remove ${name} --file ${path}`,
-    );
-  }
-}
-
-export class KeyNotFound extends KeysFileError {
-  readonly code = "key_not_found";
-  constructor(path: string, name: string, fileMissing = false) {
-    super(path, `${path} has no key named "${name}"${fileMissing ? " (the file does not exist)" : ""}`);
-  }
-}
-
-/** Not a file problem but a bad argument; a class of its own so the CLI can answer with usage. */
-export class InvalidKeyArgument extends CaasError {
-  readonly code = "invalid_key_argument";
-}
-
-// ---------------------------------------------------------------------------------------------
-// The format
-
-/** Names are shown in logs and listings, so they are kept to plain, unambiguous characters. */
-const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
-const namePattern = new RegExp(NAME_PATTERN);
-
-const KeysFileSchema = Type.Object(
-  {
-    keys: Type.Array(
-      Type.Object(
-        {
-          name: Type.String({ pattern: NAME_PATTERN }),
-          profile: Type.Union(API_KEY_PROFILES.map((profile) => Type.Literal(profile))),
-          hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
-          created: Type.String({ minLength: 1, maxLength: 64 }),
-          scopes: Type.Optional(Type.Array(Type.String({ pattern: SCOPE_PATTERN }), { maxItems: KEYS_FILE_LIMITS.scopesPerKey })),
-        },
-        { additionalProperties: false },
-      ),
-      { maxItems: KEYS_FILE_LIMITS.keys },
-    ),
-  },
-  { additionalProperties: false },
-);
-type KeysFile = Static<typeof KeysFileSchema>;
-type StoredKey = KeysFile["keys"][number];
-
-export function isApiKeyProfile(value: string): value is ApiKeyProfile {
-  return (API_KEY_PROFILES as readonly string[]).includes(value);
-}
-
-export function isValidKeyName(name: string): boolean {
-  return namePattern.test(name);
+  return allowsKeyring(record.scopes, keyName, permission);
 }
 
 /** A new key: "caas_" and 32 random bytes in unpadded base64url (48 characters in all). */
@@ -280,12 +61,9 @@ export function hashApiKey(key: string): Uint8Array {
 }
 
 /** hashApiKey in lowercase hex, as the keys file holds it and the store's Map is keyed. */
-function apiKeyHashHex(key: string): string {
+export function apiKeyHashHex(key: string): string {
   return digestHex("sha256", encodeUtf8(key));
 }
-
-// ---------------------------------------------------------------------------------------------
-// The store
 
 interface StoreEntry {
   readonly record: ApiKeyRecord;
@@ -323,7 +101,7 @@ export class ApiKeyStore {
           name: stored.name,
           profile: stored.profile,
           created: stored.created,
-          scopes: Object.freeze([...(stored.scopes ?? DEFAULT_SCOPES)]),
+          scopes: parseScopes(stored.scopes ?? DEFAULT_SCOPES),
         }),
         hash: fromHex(stored.hash),
       })),
@@ -336,7 +114,7 @@ export class ApiKeyStore {
   ): ApiKeyStore {
     return new ApiKeyStore(
       keys.map(({ name, key, profile = DEFAULT_PROFILE, created = new Date().toISOString(), scopes = DEFAULT_SCOPES }) => ({
-        record: Object.freeze({ name, profile, created, scopes: Object.freeze([...scopes]) }),
+        record: Object.freeze({ name, profile, created, scopes: parseScopes(scopes) }),
         hash: hashApiKey(key),
       })),
     );
@@ -382,220 +160,4 @@ export class ApiKeyStore {
     }
     return this.#byHash.get(hash);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The file
-
-const KEYS_FILE_ERRORS: StoreErrors<KeysFileError> = {
-  maxSize: KEYS_FILE_MAX_SIZE,
-  missing: (path) => new KeysFileMissing(path),
-  exists: (path) => new KeysFileUnwritable(path, "it appeared while being written"),
-  invalid: (path, reason) => new KeysFileInvalid(path, reason),
-  insecure: (path, subject, sentence, fix) => new KeysFileInsecure(path, subject, sentence, fix),
-  unreadable: (path, reason) => new KeysFileUnreadable(path, reason),
-  unwritable: (path, reason) => new KeysFileUnwritable(path, reason),
-  busy: (path) => new KeysFileBusy(path),
-};
-
-async function readKeysFile(path: string): Promise<KeysFile> {
-  return parseKeysFile(path, await readKeysText(path));
-}
-
-/** The keys file's text, read with the private file rules (owner, mode, directory, size). */
-export function readKeysText(path: string): Promise<string> {
-  return asStoreErrors(KEYS_FILE_ERRORS, path, () => readPrivateFile(path, KEYS_FILE_RULES));
-}
-
-const counted = (count: number) => count.toLocaleString("en");
-
-/** The count limits, said as such: the schema would only point at the field. */
-function checkCounts(path: string, json: unknown): void {
-  const keys = typeof json === "object" && json !== null ? (json as { readonly keys?: unknown }).keys : undefined;
-  if (!Array.isArray(keys)) return;
-  if (keys.length > KEYS_FILE_LIMITS.keys) {
-    throw new KeysFileInvalid(path, `it holds ${counted(keys.length)} keys; a keys file holds at most ${counted(KEYS_FILE_LIMITS.keys)}`);
-  }
-  keys.forEach((key: unknown, index) => {
-    const scopes = typeof key === "object" && key !== null ? (key as { readonly scopes?: unknown }).scopes : undefined;
-    if (Array.isArray(scopes) && scopes.length > KEYS_FILE_LIMITS.scopesPerKey) {
-      throw new KeysFileInvalid(
-        path,
-        `the key at /keys/${index} has ${counted(scopes.length)} scopes; a key has at most ${counted(KEYS_FILE_LIMITS.scopesPerKey)}`,
-      );
-    }
-  });
-}
-
-/** Every check the server applies to the file's text; also run on what a command is about to write. */
-function parseKeysFile(path: string, text: string): KeysFile {
-  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw new KeysFileInvalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new KeysFileInvalid(path, "not JSON");
-  }
-  checkCounts(path, json);
-  if (!Value.Check(KeysFileSchema, json)) {
-    const where = Value.Errors(KeysFileSchema, json).First()?.path || "/";
-    throw new KeysFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
-  }
-  const names = new Set<string>();
-  const hashes = new Set<string>();
-  for (const key of json.keys) {
-    if (names.has(key.name)) throw new KeysFileInvalid(path, `the name "${key.name}" appears twice`);
-    if (hashes.has(key.hash)) throw new KeysFileInvalid(path, `the key named "${key.name}" appears twice`);
-    if (Number.isNaN(Date.parse(key.created))) throw new KeysFileInvalid(path, `"${key.name}" has no valid "created" date`);
-    names.add(key.name);
-    hashes.add(key.hash);
-  }
-  return json;
-}
-
-/**
- * Replaces the file atomically (see writePrivateFile), after reading what it is about to write
- * with the server's own checks, so no command leaves a file the server refuses.
- */
-async function writeKeysFile(path: string, target: string, file: KeysFile): Promise<void> {
-  const text = `${JSON.stringify(file, null, 2)}\n`;
-  try {
-    parseKeysFile(path, text);
-  } catch (error) {
-    if (error instanceof KeysFileInvalid) throw new KeysFileRefused(path, error.reason);
-    throw error;
-  }
-  await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
-}
-
-function checkScopes(scopes: readonly string[]): void {
-  for (const scope of scopes) {
-    if (!isValidScope(scope)) {
-      throw new InvalidKeyArgument(`a scope is ${SCOPE_FORMS}`);
-    }
-  }
-}
-
-function checkName(name: string): void {
-  if (!isValidKeyName(name)) {
-    throw new InvalidKeyArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
-  }
-}
-
-/** Adds one entry under the file's lock, for the whole read-modify-write; returns whether the file existed before. */
-async function storeKey(
-  path: string,
-  target: string,
-  name: string,
-  key: string,
-  profile: ApiKeyProfile,
-  scopes: readonly string[],
-): Promise<boolean> {
-  checkName(name);
-  checkScopes(scopes);
-  let file: KeysFile;
-  let existed = true;
-  try {
-    file = await readKeysFile(path);
-  } catch (error) {
-    // A keys file that does not exist yet reads as empty, so `keys add` can start one.
-    if (!(error instanceof KeysFileMissing)) throw error;
-    file = { keys: [] };
-    existed = false;
-  }
-  if (file.keys.some((stored) => stored.name === name)) throw new KeyNameTaken(path, name);
-  const hash = apiKeyHashHex(key);
-  const same = file.keys.find((stored) => stored.hash === hash);
-  if (same !== undefined) throw new KeyAlreadyStored(path, same.name);
-  const entry: StoredKey = { name, profile, hash, created: new Date().toISOString(), scopes: [...new Set(scopes)] };
-  await writeKeysFile(path, target, { keys: [...file.keys, entry] });
-  return existed;
-}
-
-function withKeysFileLock<T>(path: string, change: (target: string) => Promise<T>): Promise<T> {
-  return asStoreErrors(KEYS_FILE_ERRORS, path, () => withPrivateFileLock(path, change));
-}
-
-/**
- * Adds a new random key under `name` and hands it to `show`: the only time it is ever seen in
- * clear. `show` runs before the lock is released; if it throws (stdout closed), the entry is
- * taken out again under the same lock, so no key stays in the file that nobody was shown, and
- * KeyNotShown is thrown. The key is returned as well, for callers that show it themselves.
- */
-export async function addKey(
-  path: string,
-  name: string,
-  profile: ApiKeyProfile = DEFAULT_PROFILE,
-  show: (key: string) => void = () => undefined,
-  scopes: readonly string[] = DEFAULT_SCOPES,
-): Promise<string> {
-  const key = generateApiKey();
-  checkScopes(scopes);
-  await withKeysFileLock(path, async (target) => {
-    const existed = await storeKey(path, target, name, key, profile, scopes);
-    try {
-      show(key);
-    } catch (error) {
-      let undone = true;
-      try {
-        if (existed) await removeEntry(path, target, name);
-        else await asStoreErrors(KEYS_FILE_ERRORS, path, () => removePrivateFile(target));
-      } catch {
-        undone = false;
-      }
-      throw new KeyNotShown(path, name, errnoReason(error), undone);
-    }
-  });
-  return key;
-}
-
-/** Adds an existing key (for example the Django original's) under `name`. */
-export async function importKey(
-  path: string,
-  name: string,
-  key: string,
-  profile: ApiKeyProfile = DEFAULT_PROFILE,
-  scopes: readonly string[] = DEFAULT_SCOPES,
-): Promise<void> {
-  checkScopes(scopes);
-  const minLength = profile === "django-compat" ? IMPORTED_COMPAT_KEY_MIN_LENGTH : IMPORTED_KEY_MIN_LENGTH;
-  if (key.length < minLength || key.length > PRESENTED_KEY_MAX_LENGTH) {
-    throw new InvalidKeyArgument(`an imported ${profile} key must be ${minLength} to ${PRESENTED_KEY_MAX_LENGTH} characters`);
-  }
-  // Keys travel in headers; whitespace or control characters there would not survive the trip.
-  if (!/^[\x21-\x7e]+$/.test(key)) {
-    throw new InvalidKeyArgument("an imported key must be printable ASCII without spaces");
-  }
-  await withKeysFileLock(path, async (target) => {
-    await storeKey(path, target, name, key, profile, scopes);
-  });
-}
-
-/** The file `keys remove` takes a name out of; one that does not exist holds no name, which is not a file error. */
-async function readKeysFileToRemoveFrom(path: string, name: string): Promise<KeysFile> {
-  try {
-    return await readKeysFile(path);
-  } catch (error) {
-    if (error instanceof KeysFileMissing) throw new KeyNotFound(path, name, true);
-    throw error;
-  }
-}
-
-async function removeEntry(path: string, target: string, name: string): Promise<void> {
-  const file = await readKeysFileToRemoveFrom(path, name);
-  const kept = file.keys.filter((stored) => stored.name !== name);
-  if (kept.length === file.keys.length) throw new KeyNotFound(path, name);
-  await writeKeysFile(path, target, { keys: kept });
-}
-
-/** Removes the key named `name`, under the file's lock, so a concurrent add cannot bring it back. */
-export async function removeKey(path: string, name: string): Promise<void> {
-  // Read once before the lock as well, so a name removed from no file leaves no lock file behind.
-  await readKeysFileToRemoveFrom(path, name);
-  await withKeysFileLock(path, (target) => removeEntry(path, target, name));
-}
-
-export async function listKeys(path: string): Promise<readonly ApiKeyRecord[]> {
-  const file = await readKeysFile(path);
-  return file.keys.map(({ name, profile, created, scopes }) => ({ name, profile, created, scopes: scopes ?? DEFAULT_SCOPES }));
 }

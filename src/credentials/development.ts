@@ -4,26 +4,38 @@
  *   dev-certificate.pem  the public half of the ad-hoc certificate, for clients to trust (curl --cacert)
  *   dev-api-key          one API key, named "dev", with every scope (mode 0600)
  *   dev-root-key         a root key (mode 0600), and
- *   dev-keyring.json     a keyring wrapped under it with one key, named "dev" (mode 0600)
+ *   dev-keyring.json     a keyring wrapped under it (mode 0600) with an encryption key "dev", a
+ *                        published ECDSA P-256 signing key "dev-jwt" and an HMAC key "dev-hmac"
  * The log names these files, never the key. A configured certificate means production: nothing
  * here happens, and no key exists that the operator did not make.
  */
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { asStoreErrors, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
+import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
-import { prepareStateDirectory, SECRET_FILE_ERRORS, SecretFileExists, SecretFileInvalid, SecretFileMissing } from "./secret-ring.ts";
+import { prepareStateDirectory, STATE_DIRECTORY_ERRORS } from "./state-directory.ts";
 import type { Keyring } from "./keyring.ts";
-import { KeyringFileExists, KeyringFileMissing } from "./keyring-errors.ts";
-import { createKeyringFile, loadKeyring } from "./keyring-file.ts";
-import { initRootKey, loadRootKey, RootKeyExists, RootKeyMissing } from "./root-key.ts";
+import { createKeyringKey } from "./keyring-changes.ts";
+import { createKeyringFile, loadKeyring, type NewKeyringKey } from "./keyring-file.ts";
+import { initRootKey, loadRootKey } from "./root-key.ts";
 
 export const DEV_API_KEY_FILE = "dev-api-key";
 export const DEV_CERTIFICATE_FILE = "dev-certificate.pem";
 export const DEV_ROOT_KEY_FILE = "dev-root-key";
 export const DEV_KEYRING_FILE = "dev-keyring.json";
-/** The one key the development keyring starts with. */
+/** The encryption key of the development keyring. */
 export const DEV_KEYRING_KEY_NAME = "dev";
+/**
+ * What the development keyring holds, so every endpoint family answers on the first start: an
+ * encryption key, a published signing key (JWTs verified against /.well-known/jwks.json) and an
+ * HMAC key (webhook signatures).
+ */
+export const DEV_KEYRING_KEYS: readonly NewKeyringKey[] = [
+  { name: DEV_KEYRING_KEY_NAME },
+  { name: "dev-jwt", type: "ecdsa-p256", publish: true },
+  { name: "dev-hmac", type: "hmac-sha256" },
+];
 /** The name the development key has in logs, listings and audit lines. */
 export const DEV_API_KEY_NAME = "dev";
 
@@ -39,9 +51,9 @@ export interface DevApiKey {
 }
 
 async function readDevApiKey(path: string): Promise<string> {
-  const text = await asStoreErrors(SECRET_FILE_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
+  const text = await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
   const key = text.trim();
-  if (!isGeneratedApiKey(key)) throw new SecretFileInvalid(path, "not a caas API key; delete the file and caas makes a new one");
+  if (!isGeneratedApiKey(key)) throw STATE_DIRECTORY_ERRORS.invalid(path, "not a caas API key; delete the file and caas makes a new one");
   return key;
 }
 
@@ -55,14 +67,14 @@ export async function ensureDevApiKey(stateDir: string): Promise<DevApiKey> {
   try {
     return { key: await readDevApiKey(path), path, created: false };
   } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
   }
   const key = generateApiKey();
   try {
-    await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
+    await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, `${key}\n`, "create"));
     return { key, path, created: true };
   } catch (error) {
-    if (!(error instanceof SecretFileExists)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "exists")) throw error;
     return { key: await readDevApiKey(path), path, created: false };
   }
 }
@@ -74,7 +86,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
     await readDevApiKey(path);
     return [];
   } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
+    if (!StoreFileError.is(error, "state_directory", "missing")) throw error;
     return [`${path} (a development API key, mode 0600)`];
   }
 }
@@ -83,7 +95,7 @@ export async function planDevApiKey(stateDir: string): Promise<readonly string[]
 export async function publishDevCertificate(stateDir: string, certificatePem: string): Promise<string> {
   await prepareStateDirectory(stateDir);
   const path = join(stateDir, DEV_CERTIFICATE_FILE);
-  await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
+  await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => writePrivateFile(path, certificatePem, "replace"));
   return path;
 }
 
@@ -108,20 +120,44 @@ export async function ensureDevKeyring(stateDir: string): Promise<DevKeyring> {
     await initRootKey(rootKeyPath);
     created = true;
   } catch (error) {
-    if (!(error instanceof RootKeyExists)) throw error;
+    if (!StoreFileError.is(error, "root_key", "exists")) throw error;
   }
   const root = await loadRootKey(rootKeyPath);
   try {
-    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
+    const keyring = await loadKeyring(keyringPath, root);
+    if (DEV_KEYRING_KEYS.every((key) => keyring.names.includes(key.name))) return { keyring, rootKeyPath, keyringPath, created };
+    // Another process may add them at the same moment: read what the file holds once they are there.
+    const added = await addMissingDevKeys(keyring, keyringPath, rootKeyPath);
+    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created: created || added };
   } catch (error) {
-    if (!(error instanceof KeyringFileMissing)) throw error;
+    if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
   }
   try {
-    return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEY_NAME), rootKeyPath, keyringPath, created: true };
+    return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEYS), rootKeyPath, keyringPath, created: true };
   } catch (error) {
-    if (!(error instanceof KeyringFileExists)) throw error;
+    if (!StoreFileError.is(error, "keyring_file", "exists")) throw error;
     return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
   }
+}
+
+/**
+ * A development keyring made by an older build holds "dev" alone: the keys added since are
+ * created beside it (under the file's lock, so processes starting at once add each once). A key
+ * of one of those names that the developer made themselves is kept as it is. Says whether this
+ * process added any.
+ */
+async function addMissingDevKeys(keyring: Keyring, keyringPath: string, rootKeyPath: string): Promise<boolean> {
+  let added = false;
+  for (const key of DEV_KEYRING_KEYS) {
+    if (keyring.names.includes(key.name)) continue;
+    try {
+      await createKeyringKey(keyringPath, rootKeyPath, key);
+      added = true;
+    } catch (error) {
+      if (!StoreFileError.is(error, "keyring_file", "name_taken")) throw error;
+    }
+  }
+  return added;
 }
 
 /** What ensureDevKeyring would create, for `serve --check`; what exists is loaded and checked. */
@@ -134,13 +170,17 @@ export async function planDevKeyring(stateDir: string): Promise<readonly string[
     try {
       await loadKeyring(keyringPath, root);
     } catch (error) {
-      if (!(error instanceof KeyringFileMissing)) throw error;
-      wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
+      if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
+      wouldCreate.push(
+        `${keyringPath} (a development keyring with keys ${DEV_KEYRING_KEYS.map((key) => `'${key.name}'`).join(", ")}, mode 0600)`,
+      );
     }
   } catch (error) {
-    if (!(error instanceof RootKeyMissing)) throw error;
+    if (!StoreFileError.is(error, "root_key", "missing")) throw error;
     wouldCreate.push(`${rootKeyPath} (a development root key, mode 0600)`);
-    wouldCreate.push(`${keyringPath} (a development keyring with one key named '${DEV_KEYRING_KEY_NAME}', mode 0600)`);
+    wouldCreate.push(
+      `${keyringPath} (a development keyring with keys ${DEV_KEYRING_KEYS.map((key) => `'${key.name}'`).join(", ")}, mode 0600)`,
+    );
   }
   return wouldCreate;
 }

@@ -10,7 +10,8 @@ import { DEV_API_KEY_NAME, ensureDevApiKey, ensureDevKeyring, isDevelopment, pla
 import { Keyring } from "./keyring.ts";
 import { loadKeyring } from "./keyring-file.ts";
 import { loadRootKey } from "./root-key.ts";
-import { ensureStateSecret, loadSecretRing, planStateSecret, type SecretRing } from "./secret-ring.ts";
+import { loadSecretRing, type SecretRing } from "./secret-ring.ts";
+import { ensureStateSecret, planStateSecret } from "./state-directory.ts";
 import {
   type ApiKeySource,
   buildCredentials,

@@ -3,7 +3,8 @@
  * result checked with the server's own reader before it is written (keyring-file.ts).
  */
 import { activationField } from "./key-versions.ts";
-import { InvalidKeyringArgument, KeyringFileRefused, KeyringKeyExists } from "./keyring-errors.ts";
+import { InvalidArgument } from "../errors.ts";
+import { keyringChangeRefused, keyringKeyExists } from "./keyring-errors.ts";
 import { type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
 import {
   changeKeyring,
@@ -11,35 +12,31 @@ import {
   findKey,
   infoOf,
   newKeyWithOneVersion,
+  type NewKeyringKey,
   newStoredVersion,
   openWrapped,
   replaceKey,
   type StoredKey,
   typeOf,
 } from "./keyring-file.ts";
-import { DEFAULT_KEY_TYPE, isSignatureType, type KeyType } from "./key-types.ts";
+import { DEFAULT_KEY_TYPE, isSignatureType } from "./key-types.ts";
 import { loadRootKey, type RootKey, wrapVersionKey } from "./root-key.ts";
 
 /** Adds key `name` of `type` with version 1; starts the file if it does not exist. Only a signing key may be published. */
-export async function createKeyringKey(
-  path: string,
-  rootKeyPath: string,
-  name: string,
-  type: KeyType = DEFAULT_KEY_TYPE,
-  publish = false,
-): Promise<KeyringKeyInfo> {
+export async function createKeyringKey(path: string, rootKeyPath: string, created: NewKeyringKey): Promise<KeyringKeyInfo> {
+  const { name, type = DEFAULT_KEY_TYPE, publish = false } = created;
   checkName(name);
   if (publish && !isSignatureType(type))
-    throw new InvalidKeyringArgument(`--publish is for signing keys (ed25519, ecdsa-p256, rsa-2048); a ${type} key has no public part`);
+    throw new InvalidArgument("keyring", `--publish is for signing keys (ed25519, ecdsa-p256, rsa-2048); a ${type} key has no public part`);
   return changeKeyring(
     path,
     rootKeyPath,
     (file, root) => {
-      if (file.keys.some((stored) => stored.name === name)) throw new KeyringKeyExists(path, name);
-      const key = newKeyWithOneVersion(root, name, type, publish);
+      if (file.keys.some((stored) => stored.name === name)) throw keyringKeyExists(path, name);
+      const key = newKeyWithOneVersion(root, { name, type, publish });
       return { file: { keys: [...file.keys, key] }, result: infoOf(key) };
     },
-    true,
+    "empty",
   );
 }
 
@@ -58,10 +55,10 @@ export async function rotateKeyringKey(
     const key = findKey(path, file, name);
     const newest = key.versions.at(-1)!.version;
     if (newest >= MAX_KEY_VERSION)
-      throw new KeyringFileRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
+      throw keyringChangeRefused(path, `"${name}" already has version ${MAX_KEY_VERSION}, the highest a key can have`);
     const next: StoredKey = {
       ...key,
-      versions: [...key.versions, newStoredVersion(root, name, newest + 1, activationField(activatesAt), typeOf(key))],
+      versions: [...key.versions, newStoredVersion(root, { name, version: newest + 1, type: typeOf(key) }, activationField(activatesAt))],
     };
     return { file: replaceKey(file, next), result: infoOf(next) };
   });
@@ -83,12 +80,12 @@ export async function promoteKeyringVersion(
   return changeKeyring(path, rootKeyPath, (file) => {
     const key = findKey(path, file, name);
     if (!key.versions.some((entry) => entry.version === version.version))
-      throw new KeyringFileRefused(
+      throw keyringChangeRefused(
         path,
         `"${name}" has no version ${version.version} (it holds ${key.versions[0]!.version}-${key.versions.at(-1)!.version})`,
       );
     if (version.version < key.min_decryption_version)
-      throw new KeyringFileRefused(
+      throw keyringChangeRefused(
         path,
         `version ${version.version} of "${name}" is below the minimum decryption version (${key.min_decryption_version}) and decrypts nothing, so it cannot become active`,
       );
@@ -114,12 +111,12 @@ export async function setMinDecryptionVersion(path: string, rootKeyPath: string,
     const oldest = key.versions[0]!.version;
     const active = activeNow(path, key);
     if (version > active)
-      throw new KeyringFileRefused(
+      throw keyringChangeRefused(
         path,
         `version ${active} of "${name}" is the one that encrypts, so the minimum decryption version cannot pass it (asked ${version})`,
       );
     if (version < oldest)
-      throw new KeyringFileRefused(
+      throw keyringChangeRefused(
         path,
         `versions of "${name}" below ${oldest} were trimmed, so the minimum decryption version cannot go below ${oldest}`,
       );
@@ -140,7 +137,7 @@ export async function trimKeyringKey(
   return changeKeyring(path, rootKeyPath, (file) => {
     const key = findKey(path, file, name);
     if (below > key.min_decryption_version) {
-      throw new KeyringFileRefused(
+      throw keyringChangeRefused(
         path,
         `versions at or above the minimum decryption version (${key.min_decryption_version}) still decrypt; raise it first (caas keyring set ${name} --min-decryption-version ${below})`,
       );
@@ -153,7 +150,7 @@ export async function trimKeyringKey(
 
 function checkVersionArgument(version: number, option: string): void {
   if (!Number.isSafeInteger(version) || version < 1 || version > MAX_KEY_VERSION) {
-    throw new InvalidKeyringArgument(`${option} takes a version number from 1 to ${MAX_KEY_VERSION}`);
+    throw new InvalidArgument("keyring", `${option} takes a version number from 1 to ${MAX_KEY_VERSION}`);
   }
 }
 
@@ -167,7 +164,7 @@ function activeNow(path: string, key: StoredKey): number {
     if (active === undefined || at > active.at || (at === active.at && version.version > active.version))
       active = { version: version.version, at };
   }
-  if (active === undefined) throw new KeyringFileRefused(path, `"${key.name}" has no version active now`);
+  if (active === undefined) throw keyringChangeRefused(path, `"${key.name}" has no version active now`);
   return active.version;
 }
 
@@ -189,7 +186,10 @@ export async function addRootKey(path: string, rootKeyPath: string, nextRootKeyP
           versions += 1;
           return {
             ...entry,
-            also_wrapped: [...(entry.also_wrapped ?? []), wrapVersionKey(next, key.name, entry.version, material, key.type)],
+            also_wrapped: [
+              ...(entry.also_wrapped ?? []),
+              wrapVersionKey(next, { name: key.name, version: entry.version, type: key.type }, material),
+            ],
           };
         } finally {
           material.fill(0);
@@ -215,7 +215,7 @@ export async function removeRootKey(path: string, rootKeyPath: string, oldRootKe
         const kept = [entry.key, ...(entry.also_wrapped ?? [])].filter((wrapped) => !opensUnder(old, key, entry.version, wrapped));
         const [first, ...rest] = kept;
         if (first === undefined || !kept.some((wrapped) => opensUnder(root, key, entry.version, wrapped)))
-          throw new KeyringFileRefused(
+          throw keyringChangeRefused(
             path,
             `version ${entry.version} of "${key.name}" opens under no root key but the one being removed; add the new one first (caas keyring root-key add)`,
           );

@@ -15,30 +15,17 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { XaesKey } from "../crypto/xaes.ts";
-import {
-  asStoreErrors,
-  privateFileTarget,
-  type PrivateFileRules,
-  readPrivateFile,
-  withPrivateFileLock,
-  writePrivateFile,
-} from "../files/private-file.ts";
-import { isValidKeyName } from "./api-keys.ts";
+import { InvalidArgument } from "../errors.ts";
+import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
+import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
+import { isValidKeyName } from "./scopes.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
 import { DEFAULT_KEY_TYPE, isSignatureType, KEY_TYPES, type KeyType } from "./key-types.ts";
 import { MacKey, SigningKey } from "./signing-keys.ts";
 import { generateSigningKey, HMAC_KEY_BYTES, type SigningKeyPair, signingKeyFromPkcs8 } from "../crypto/signing.ts";
-import {
-  InvalidKeyringArgument,
-  KEYRING_FILE_ERRORS,
-  KeyringFileInvalid,
-  KeyringFileMissing,
-  KeyringFileRefused,
-  KeyringKeyNotFound,
-  KeyringRootKeyMismatch,
-} from "./keyring-errors.ts";
+import { KEYRING_FILE_ERRORS, keyringChangeRefused, keyringKeyNotFound, otherRootKey } from "./keyring-errors.ts";
 import { KEYRING_KEY_BYTES, Keyring, type KeyringEntry, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
-import { loadRootKey, type RootKey, unwrapVersionKey, wrapVersionKey } from "./root-key.ts";
+import { loadRootKey, type RootKey, unwrapVersionKey, type WrapSlot, wrapVersionKey } from "./root-key.ts";
 
 /** Nobody else may read or write the keyring (rewriting it could delete keys). */
 export const KEYRING_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 32 * 1024 * 1024 };
@@ -103,23 +90,23 @@ export function parseKeyringFile(
   root: RootKey,
   now: number = Date.now(),
 ): { readonly file: KeyringFile; readonly keyring: Keyring } {
-  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw new KeyringFileInvalid(path, "larger than 32 MiB");
+  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw KEYRING_FILE_ERRORS.invalid(path, "larger than 32 MiB");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new KeyringFileInvalid(path, "not JSON");
+    throw KEYRING_FILE_ERRORS.invalid(path, "not JSON");
   }
   if (!Value.Check(KeyringFileSchema, json)) {
     // Only where, never what: a value may be wrapped key material.
     const where = Value.Errors(KeyringFileSchema, json).First()?.path || "/";
-    throw new KeyringFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+    throw KEYRING_FILE_ERRORS.invalid(path, `unexpected, missing or malformed field at ${where}`);
   }
   if (json.keys.length > MAX_KEYRING_KEYS)
-    throw new KeyringFileInvalid(path, `it holds ${count(json.keys.length)} keys; a keyring holds at most ${count(MAX_KEYRING_KEYS)}`);
+    throw KEYRING_FILE_ERRORS.invalid(path, `it holds ${count(json.keys.length)} keys; a keyring holds at most ${count(MAX_KEYRING_KEYS)}`);
   const versions = json.keys.reduce((sum, key) => sum + key.versions.length, 0);
   if (versions > MAX_KEYRING_VERSIONS)
-    throw new KeyringFileInvalid(
+    throw KEYRING_FILE_ERRORS.invalid(
       path,
       `it holds ${count(versions)} versions in all; a keyring holds at most ${count(MAX_KEYRING_VERSIONS)}`,
     );
@@ -127,41 +114,44 @@ export function parseKeyringFile(
   const keys: KeyringEntry[] = [];
   for (const stored of json.keys) {
     // The name was checked for length only, so it is not quoted unless it is a valid one.
-    if (!isValidKeyName(stored.name)) throw new KeyringFileInvalid(path, "a key name is not 1 to 64 letters, digits, '.', '_' or '-'");
-    if (names.has(stored.name)) throw new KeyringFileInvalid(path, `the name "${stored.name}" appears twice`);
+    if (!isValidKeyName(stored.name)) throw KEYRING_FILE_ERRORS.invalid(path, "a key name is not 1 to 64 letters, digits, '.', '_' or '-'");
+    if (names.has(stored.name)) throw KEYRING_FILE_ERRORS.invalid(path, `the name "${stored.name}" appears twice`);
     names.add(stored.name);
-    if (Number.isNaN(Date.parse(stored.created))) throw new KeyringFileInvalid(path, `"${stored.name}" has no valid "created" date`);
+    if (Number.isNaN(Date.parse(stored.created))) throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" has no valid "created" date`);
     for (let i = 1; i < stored.versions.length; i++) {
       if (stored.versions[i]!.version !== stored.versions[i - 1]!.version + 1) {
-        throw new KeyringFileInvalid(path, `"${stored.name}" has versions that are not consecutive and ascending`);
+        throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" has versions that are not consecutive and ascending`);
       }
     }
     const oldest = stored.versions[0]!.version;
     const newest = stored.versions.at(-1)!.version;
     if (stored.min_decryption_version < oldest || stored.min_decryption_version > newest) {
-      throw new KeyringFileInvalid(path, `"${stored.name}" has a min_decryption_version outside its versions ${oldest}..${newest}`);
+      throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" has a min_decryption_version outside its versions ${oldest}..${newest}`);
     }
     const type = typeOf(stored);
     if (stored.publish === true && !isSignatureType(type))
-      throw new KeyringFileInvalid(path, `"${stored.name}" is of type ${type}, whose keys cannot be published (only signing keys can)`);
+      throw KEYRING_FILE_ERRORS.invalid(
+        path,
+        `"${stored.name}" is of type ${type}, whose keys cannot be published (only signing keys can)`,
+      );
     const materials = new Map<number, Uint8Array>();
     for (const entry of stored.versions) {
       if (Number.isNaN(Date.parse(entry.created)))
-        throw new KeyringFileInvalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
+        throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" version ${entry.version} has no valid "created" date`);
       if (parseActivation(entry.activation) === undefined)
-        throw new KeyringFileInvalid(
+        throw KEYRING_FILE_ERRORS.invalid(
           path,
           `"${stored.name}" version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`,
         );
       const material = openWrapped(root, stored, entry);
-      if (material === undefined) throw new KeyringRootKeyMismatch(path, root.path);
+      if (material === undefined) throw otherRootKey(path, root.path);
       materials.set(entry.version, material);
     }
     try {
-      keys.push(keyOf(path, stored, type, materials, now));
+      keys.push(keyOf(path, { stored, type }, materials, now));
     } catch (error) {
       if (error instanceof RangeError)
-        throw new KeyringFileInvalid(path, `"${stored.name}" has no version active now (every version is retired or staged)`);
+        throw KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" has no version active now (every version is retired or staged)`);
       throw error;
     } finally {
       for (const material of materials.values()) material.fill(0);
@@ -174,10 +164,15 @@ export function typeOf(stored: StoredKey): KeyType {
   return stored.type ?? DEFAULT_KEY_TYPE;
 }
 
-/** The key in memory for its type, each version's material checked for that type (KeyringFileInvalid when one is not). */
-function keyOf(path: string, stored: StoredKey, type: KeyType, materials: ReadonlyMap<number, Uint8Array>, now: number): KeyringEntry {
+/** The key in memory for its type, each version's material checked for that type (a keyring_file_invalid error when one is not). */
+function keyOf(
+  path: string,
+  { stored, type }: { readonly stored: StoredKey; readonly type: KeyType },
+  materials: ReadonlyMap<number, Uint8Array>,
+  now: number,
+): KeyringEntry {
   const info = infoOf(stored);
-  const wrong = (version: number) => new KeyringFileInvalid(path, `"${stored.name}" version ${version} does not hold a ${type} key`);
+  const wrong = (version: number) => KEYRING_FILE_ERRORS.invalid(path, `"${stored.name}" version ${version} does not hold a ${type} key`);
   if (!isSignatureType(type)) {
     const bytes = type === "hmac-sha256" ? HMAC_KEY_BYTES : KEYRING_KEY_BYTES;
     for (const [version, material] of materials) if (material.length !== bytes) throw wrong(version);
@@ -207,12 +202,15 @@ export function readKeyringText(path: string): Promise<string> {
   return asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
 }
 
-async function readKeyringFile(path: string, root: RootKey, missingIsEmpty: boolean): Promise<KeyringFile> {
+/** What a missing keyring file reads as: no keys (a command that starts the file) or an error. */
+export type OnMissingKeyring = "empty" | "fail";
+
+async function readKeyringFile(path: string, root: RootKey, onMissing: OnMissingKeyring): Promise<KeyringFile> {
   let text: string;
   try {
     text = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => readPrivateFile(path, KEYRING_FILE_RULES));
   } catch (error) {
-    if (missingIsEmpty && error instanceof KeyringFileMissing) return { keys: [] };
+    if (onMissing === "empty" && StoreFileError.is(error, "keyring_file", "missing")) return { keys: [] };
     throw error;
   }
   return parseKeyringFile(path, text, root).file;
@@ -224,8 +222,7 @@ function serialize(file: KeyringFile): string {
 
 /** Writes after reading the text back with the server's own checks (unwrapping every version), so no command leaves a file the server refuses. */
 async function writeKeyringFile(
-  path: string,
-  target: string,
+  { path, target }: { readonly path: string; readonly target: string },
   file: KeyringFile,
   root: RootKey,
   how: "create" | "replace" = "replace",
@@ -235,7 +232,8 @@ async function writeKeyringFile(
   try {
     keyring = parseKeyringFile(path, text, root).keyring;
   } catch (error) {
-    if (error instanceof KeyringFileInvalid) throw new KeyringFileRefused(path, `the result would not load (${error.reason})`);
+    if (StoreFileError.is(error, "keyring_file", "invalid"))
+      throw keyringChangeRefused(path, `the result would not load (${error.reason})`);
     throw error;
   }
   await asStoreErrors(KEYRING_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
@@ -248,21 +246,19 @@ function newMaterial(type: KeyType): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(type === "hmac-sha256" ? HMAC_KEY_BYTES : KEYRING_KEY_BYTES));
 }
 
-/** A fresh random version, wrapped under the root key for this name, number and type. */
+/** A fresh random version, wrapped under the root key for this name, number and type; active as `activation` says (absent: at once). */
 export function newStoredVersion(
   root: RootKey,
-  name: string,
-  version: number,
+  slot: WrapSlot & { readonly type: KeyType },
   activation?: string,
-  type: KeyType = DEFAULT_KEY_TYPE,
 ): StoredKey["versions"][number] {
-  const material = newMaterial(type);
+  const material = newMaterial(slot.type);
   try {
     return {
-      version,
+      version: slot.version,
       created: new Date().toISOString(),
       ...(activation === undefined ? {} : { activation }),
-      key: wrapVersionKey(root, name, version, material, type),
+      key: wrapVersionKey(root, slot, material),
     };
   } finally {
     material.fill(0);
@@ -276,7 +272,7 @@ export function openWrapped(
   entry: Pick<StoredKey["versions"][number], "version" | "key" | "also_wrapped">,
 ): Uint8Array | undefined {
   for (const wrapped of [entry.key, ...(entry.also_wrapped ?? [])]) {
-    const material = unwrapVersionKey(root, key.name, entry.version, wrapped, key.type);
+    const material = unwrapVersionKey(root, { name: key.name, version: entry.version, type: key.type }, wrapped);
     if (material !== undefined) return material;
   }
   return undefined;
@@ -284,19 +280,26 @@ export function openWrapped(
 
 export function checkName(name: string): void {
   if (!isValidKeyName(name)) {
-    throw new InvalidKeyringArgument("a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    throw new InvalidArgument("keyring", "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
   }
 }
 
+/** A keyring key to create: its name, its type (xaes-256-gcm unless said) and whether its public key is published. */
+export interface NewKeyringKey {
+  readonly name: string;
+  readonly type?: KeyType;
+  readonly publish?: boolean;
+}
+
 /** A new key: version 1, of `type` (written only when not xaes-256-gcm, so the build before reads an encryption key as it did). */
-export function newKeyWithOneVersion(root: RootKey, name: string, type: KeyType = DEFAULT_KEY_TYPE, publish = false): StoredKey {
+export function newKeyWithOneVersion(root: RootKey, { name, type = DEFAULT_KEY_TYPE, publish = false }: NewKeyringKey): StoredKey {
   return {
     name,
     ...(type === DEFAULT_KEY_TYPE ? {} : { type }),
     ...(publish ? { publish: true as const } : {}),
     created: new Date().toISOString(),
     min_decryption_version: 1,
-    versions: [newStoredVersion(root, name, 1, undefined, type)],
+    versions: [newStoredVersion(root, { name, version: 1, type })],
   };
 }
 
@@ -305,14 +308,14 @@ export async function changeKeyring<T>(
   path: string,
   rootKeyPath: string,
   change: (file: KeyringFile, root: RootKey) => { readonly file: KeyringFile; readonly result: T },
-  missingIsEmpty = false,
+  onMissing: OnMissingKeyring = "fail",
 ): Promise<T> {
   const root = await loadRootKey(rootKeyPath);
   return asStoreErrors(KEYRING_FILE_ERRORS, path, () =>
     withPrivateFileLock(path, async (target) => {
-      const current = await readKeyringFile(path, root, missingIsEmpty);
+      const current = await readKeyringFile(path, root, onMissing);
       const { file, result } = change(current, root);
-      await writeKeyringFile(path, target, file, root);
+      await writeKeyringFile({ path, target }, file, root);
       return result;
     }),
   );
@@ -320,7 +323,7 @@ export async function changeKeyring<T>(
 
 export function findKey(path: string, file: KeyringFile, name: string): StoredKey {
   const key = file.keys.find((stored) => stored.name === name);
-  if (key === undefined) throw new KeyringKeyNotFound(path, name);
+  if (key === undefined) throw keyringKeyNotFound(path, name);
   return key;
 }
 
@@ -344,14 +347,14 @@ export function infoOf(key: StoredKey): KeyringKeyInfo {
 }
 
 /** Creates a keyring file holding one new key (for development mode); refuses if it exists. */
-export async function createKeyringFile(path: string, root: RootKey, name: string): Promise<Keyring> {
+export async function createKeyringFile(path: string, root: RootKey, keys: readonly NewKeyringKey[]): Promise<Keyring> {
   const target = await asStoreErrors(KEYRING_FILE_ERRORS, path, () => privateFileTarget(path));
-  return writeKeyringFile(path, target, { keys: [newKeyWithOneVersion(root, name)] }, root, "create");
+  return writeKeyringFile({ path, target }, { keys: keys.map((key) => newKeyWithOneVersion(root, key)) }, root, "create");
 }
 
 /** Every key's name, versions and dates, checked as the server would (the root key must open it). */
 export async function listKeyring(path: string, rootKeyPath: string): Promise<readonly KeyringKeyInfo[]> {
   const root = await loadRootKey(rootKeyPath);
-  const file = await readKeyringFile(path, root, false);
+  const file = await readKeyringFile(path, root, "fail");
   return file.keys.map(infoOf);
 }

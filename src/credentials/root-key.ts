@@ -10,78 +10,22 @@ import { AuthenticationFailed } from "../crypto/aead.ts";
 import { encodeUtf8, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { lengthPrefixed, uint32Bytes } from "../crypto/framing.ts";
 import { XAES_NONCE_BYTES, XaesKey, randomXaesNonce } from "../crypto/xaes.ts";
-import {
-  asStoreErrors,
-  privateFileTarget,
-  type PrivateFileRules,
-  readPrivateFileBytes,
-  StoreFileError,
-  type StoreErrors,
-  writePrivateFile,
-} from "../files/private-file.ts";
+import { privateFileTarget, type PrivateFileRules, readPrivateFileBytes, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, storeErrors } from "../files/store-errors.ts";
 
 export const ROOT_KEY_BYTES = 32;
 /** Nobody else may read the root key. */
 const ROOT_KEY_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 1024 };
 const WRAP_DOMAIN = encodeUtf8("caas keyring wrap v1");
 
-// Errors: each with a stable code, which src/cli/exit-codes.ts gives its exit status. Messages
-// name the file and the fix, never its contents.
-
-export abstract class RootKeyFileError extends StoreFileError {}
-
-export class RootKeyMissing extends RootKeyFileError {
-  readonly code = "root_key_missing";
-  constructor(path: string) {
-    super(path, `root key file ${path} does not exist; create one with: caas root-key init ${path}`);
-  }
-}
-
-export class RootKeyExists extends RootKeyFileError {
-  readonly code = "root_key_exists";
-  constructor(path: string) {
-    super(path, `root key file ${path} already exists; refusing to overwrite it (every keyring wrapped under it would be lost)`);
-  }
-}
-
-export class RootKeyInvalid extends RootKeyFileError {
-  readonly code = "root_key_invalid";
-  constructor(path: string, reason: string) {
-    super(path, `root key file ${path} is not a caas root key: ${reason}`);
-  }
-}
-
-export class RootKeyInsecure extends RootKeyFileError {
-  readonly code = "root_key_insecure";
-  constructor(path: string, subject: string, sentence: string, fix: string) {
-    super(path, `${subject} ${sentence}; refusing to use it. Fix: ${fix}`);
-  }
-}
-
-export class RootKeyUnreadable extends RootKeyFileError {
-  readonly code = "root_key_unreadable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot read ${path}: ${cause}`);
-  }
-}
-
-export class RootKeyUnwritable extends RootKeyFileError {
-  readonly code = "root_key_unwritable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot write ${path}: ${cause}`);
-  }
-}
-
-export const ROOT_KEY_ERRORS: StoreErrors<RootKeyFileError> = {
+/** The root key file's errors (store "root_key"); messages name the file and the fix, never its contents. */
+export const ROOT_KEY_ERRORS = storeErrors({
+  store: "root_key",
   maxSize: "1 KiB",
-  missing: (path) => new RootKeyMissing(path),
-  exists: (path) => new RootKeyExists(path),
-  invalid: (path, reason) => new RootKeyInvalid(path, reason),
-  insecure: (path, subject, sentence, fix) => new RootKeyInsecure(path, subject, sentence, fix),
-  unreadable: (path, reason) => new RootKeyUnreadable(path, reason),
-  unwritable: (path, reason) => new RootKeyUnwritable(path, reason),
-  busy: (path) => new RootKeyUnwritable(path, "another command holds it"),
-};
+  missing: (path) => `root key file ${path} does not exist; create one with: caas root-key init ${path}`,
+  exists: (path) => `root key file ${path} already exists; refusing to overwrite it (every keyring wrapped under it would be lost)`,
+  invalid: (path, reason) => `root key file ${path} is not a caas root key: ${reason}`,
+});
 
 /** The root key, ready to wrap and unwrap; its raw bytes are not kept. */
 export interface RootKey {
@@ -94,7 +38,7 @@ export async function readRootKeyBytes(path: string): Promise<Uint8Array> {
   const bytes = await asStoreErrors(ROOT_KEY_ERRORS, path, () => readPrivateFileBytes(path, ROOT_KEY_RULES));
   if (bytes.length !== ROOT_KEY_BYTES) {
     bytes.fill(0);
-    throw new RootKeyInvalid(
+    throw ROOT_KEY_ERRORS.invalid(
       path,
       `it holds ${bytes.length} bytes where a root key is exactly ${ROOT_KEY_BYTES} (made with caas root-key init)`,
     );
@@ -105,7 +49,7 @@ export async function readRootKeyBytes(path: string): Promise<Uint8Array> {
 /** A root key from its 32 bytes, read from `path` (by this process, or by the supervisor that handed them over). */
 export function rootKeyFrom(path: string, bytes: Uint8Array): RootKey {
   if (bytes.length !== ROOT_KEY_BYTES)
-    throw new RootKeyInvalid(path, `it holds ${bytes.length} bytes where a root key is exactly ${ROOT_KEY_BYTES}`);
+    throw ROOT_KEY_ERRORS.invalid(path, `it holds ${bytes.length} bytes where a root key is exactly ${ROOT_KEY_BYTES}`);
   return { path, cipher: new XaesKey(bytes) };
 }
 
@@ -140,8 +84,15 @@ function wrapAad(name: string, version: number, type: string | undefined): Uint8
   return lengthPrefixed(type === undefined || type === "xaes-256-gcm" ? parts : [...parts, encodeUtf8(type)]);
 }
 
-/** A version's key wrapped under `root` for this name, number and type, as the keyring file stores it (base64). */
-export function wrapVersionKey(root: RootKey, name: string, version: number, material: Uint8Array, type?: string): string {
+/** Which version of which key a wrapping is for: bound into it, so it opens for that key, number and type only. */
+export interface WrapSlot {
+  readonly name: string;
+  readonly version: number;
+  readonly type?: string | undefined;
+}
+
+/** A version's key wrapped under `root` for its slot, as the keyring file stores it (base64). */
+export function wrapVersionKey(root: RootKey, { name, version, type }: WrapSlot, material: Uint8Array): string {
   const nonce = randomXaesNonce();
   const sealed = root.cipher.seal(nonce, material, wrapAad(name, version, type));
   const joined = new Uint8Array(nonce.length + sealed.length);
@@ -150,8 +101,8 @@ export function wrapVersionKey(root: RootKey, name: string, version: number, mat
   return toBase64(joined);
 }
 
-/** The key inside `wrapped` (base64, as the file stores it), or undefined when it does not open under `root` for this name and number. */
-export function unwrapVersionKey(root: RootKey, name: string, version: number, wrapped: string, type?: string): Uint8Array | undefined {
+/** The key inside `wrapped` (base64, as the file stores it), or undefined when it does not open under `root` for this slot. */
+export function unwrapVersionKey(root: RootKey, { name, version, type }: WrapSlot, wrapped: string): Uint8Array | undefined {
   const bytes = fromBase64(wrapped);
   try {
     return root.cipher.open(bytes.subarray(0, XAES_NONCE_BYTES), bytes.subarray(XAES_NONCE_BYTES), wrapAad(name, version, type));

@@ -15,31 +15,14 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, mkdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { type ActivationTime, activationField, PENDING_ACTIVATION, parseActivation, VersionTimeline } from "./key-versions.ts";
-import {
-  asStoreErrors,
-  checkPrivateDirectory,
-  errnoCode,
-  errnoReason,
-  PrivateFileFailed,
-  privateFileTarget,
-  type PrivateFileRules,
-  readPrivateFile,
-  StoreFileError,
-  type StoreErrors,
-  withPrivateFileLock,
-  writePrivateFile,
-} from "../files/private-file.ts";
+import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
+import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
 
 export const SECRET_BYTES = 32;
-/** The file name ensureStateSecret keeps under the state directory. */
-export const STATE_SECRET_FILE = "secret.json";
 /**
  * Nobody else may even read it. A version as caas writes it takes at most about 200 bytes (with
  * its activation and retired dates), so MAX_SECRET_VERSIONS fit in 4 MiB and the count is the
@@ -49,7 +32,6 @@ const SECRET_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes
 export const MAX_SECRET_VERSIONS = 10_000;
 /** The highest version the file format holds. */
 export const MAX_SECRET_VERSION = 2 ** 31 - 1;
-const PRIVATE_DIR_MODE = 0o700;
 
 export interface SecretVersion {
   readonly version: number;
@@ -96,90 +78,23 @@ export class SecretRing {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code, which src/cli/exit-codes.ts gives its exit status.
-// Messages name the file and the fix, never the file's contents.
+// Errors: StoreFileErrors of the store "secret_file". Messages name the file and the fix, never
+// the file's contents.
 
-export abstract class SecretFileError extends StoreFileError {}
-
-export class SecretFileMissing extends SecretFileError {
-  readonly code = "secret_file_missing";
-  constructor(path: string) {
-    super(path, `secret file ${path} does not exist; create one with: caas secret init ${path}`);
-  }
-}
-
-export class SecretFileExists extends SecretFileError {
-  readonly code = "secret_file_exists";
-  constructor(path: string) {
-    super(path, `secret file ${path} already exists; refusing to overwrite it (use: caas secret rotate ${path})`);
-  }
-}
-
-/** Someone other than us or root could read or rewrite the file (its mode, owner or directory). */
-export class SecretFileInsecure extends SecretFileError {
-  readonly code = "secret_file_insecure";
-  constructor(path: string, subject: string, sentence: string, fix: string) {
-    super(path, `${subject} ${sentence}; refusing to use it. Fix: ${fix}`);
-  }
-}
-
-/** Another command holds the file's lock for longer than a command waits; exit 75, try again. */
-export class SecretFileBusy extends SecretFileError {
-  readonly code = "secret_file_busy";
-  constructor(path: string) {
-    super(path, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
-  }
-}
-
-/** `secret retire` of a version the file does not hold; exit 1, as the file itself is fine. */
-export class SecretVersionNotFound extends SecretFileError {
-  readonly code = "secret_version_not_found";
-  constructor(path: string, version: number, held: readonly number[]) {
-    super(path, `${path} has no secret version ${version} (it holds ${held.join(", ")})`);
-  }
-}
-
-/** `secret retire` of the active version, the one that makes pseudonyms; exit 1. */
-export class SecretVersionCurrent extends SecretFileError {
-  readonly code = "secret_version_current";
-  constructor(path: string, version: number) {
-    super(
-      path,
-      `version ${version} is the active secret of ${path}, which makes pseudonyms, and cannot be retired; rotate and promote first (caas secret rotate ${path})`,
-    );
-  }
-}
+export const SECRET_FILE_ERRORS = storeErrors({
+  store: "secret_file",
+  maxSize: "4 MiB",
+  missing: (path) => `secret file ${path} does not exist; create one with: caas secret init ${path}`,
+  exists: (path) => `secret file ${path} already exists; refusing to overwrite it (use: caas secret rotate ${path})`,
+  invalid: (path, reason) => `secret file ${path} is not a valid caas secret file: ${reason}`,
+});
 
 /** The change would leave a file the server refuses to load; the file is left as it was. */
-export class SecretFileRefused extends SecretFileError {
-  readonly code = "secret_file_refused";
-  constructor(path: string, reason: string) {
-    super(path, `refusing to write ${path}: ${reason}; the file is left as it was`);
-  }
-}
-
-export class SecretFileInvalid extends SecretFileError {
-  readonly code = "secret_file_invalid";
-  constructor(
-    path: string,
-    readonly reason: string,
-  ) {
-    super(path, `secret file ${path} is not a valid caas secret file: ${reason}`);
-  }
-}
-
-export class SecretFileUnreadable extends SecretFileError {
-  readonly code = "secret_file_unreadable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot read ${path}: ${cause}`);
-  }
-}
-
-export class SecretFileUnwritable extends SecretFileError {
-  readonly code = "secret_file_unwritable";
-  constructor(path: string, cause: string) {
-    super(path, `cannot write ${path}: ${cause}`);
-  }
+function secretChangeRefused(path: string, reason: string): StoreFileError {
+  return new StoreFileError(
+    { store: "secret_file", problem: "refused", path },
+    `refusing to write ${path}: ${reason}; the file is left as it was`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,47 +159,50 @@ export function newSecretVersion(version: number, now: Date = new Date(), activa
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseSecretFile(path: string, text: string): SecretRing {
-  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw new SecretFileInvalid(path, "larger than 4 MiB");
+  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw SECRET_FILE_ERRORS.invalid(path, "larger than 4 MiB");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new SecretFileInvalid(path, "not JSON");
+    throw SECRET_FILE_ERRORS.invalid(path, "not JSON");
   }
   if (!Value.Check(SecretFileSchema, json)) {
     // Only the location of the fault, never its value: the value may be a secret.
     const where = Value.Errors(SecretFileSchema, json).First()?.path || "/";
-    throw new SecretFileInvalid(path, `unexpected, missing or malformed field at ${where}`);
+    throw SECRET_FILE_ERRORS.invalid(path, `unexpected, missing or malformed field at ${where}`);
   }
   if (json.versions.length > MAX_SECRET_VERSIONS)
-    throw new SecretFileInvalid(
+    throw SECRET_FILE_ERRORS.invalid(
       path,
       `it holds ${json.versions.length.toLocaleString("en-US")} versions; a secret file holds at most ${MAX_SECRET_VERSIONS.toLocaleString("en-US")}`,
     );
   const versions: SecretVersion[] = [];
   const seen = new Set<number>();
   for (const entry of json.versions) {
-    if (seen.has(entry.version)) throw new SecretFileInvalid(path, `version ${entry.version} appears twice`);
+    if (seen.has(entry.version)) throw SECRET_FILE_ERRORS.invalid(path, `version ${entry.version} appears twice`);
     seen.add(entry.version);
     if (Number.isNaN(Date.parse(entry.created))) {
-      throw new SecretFileInvalid(path, `version ${entry.version} has no valid "created" date`);
+      throw SECRET_FILE_ERRORS.invalid(path, `version ${entry.version} has no valid "created" date`);
     }
     if (entry.retired !== undefined && Number.isNaN(Date.parse(entry.retired))) {
-      throw new SecretFileInvalid(path, `version ${entry.version} has no valid "retired" date`);
+      throw SECRET_FILE_ERRORS.invalid(path, `version ${entry.version} has no valid "retired" date`);
     }
     const activatesAt = parseActivation(entry.activation);
     if (activatesAt === undefined) {
-      throw new SecretFileInvalid(path, `version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`);
+      throw SECRET_FILE_ERRORS.invalid(
+        path,
+        `version ${entry.version} has an "activation" that is neither "${PENDING_ACTIVATION}" nor a date`,
+      );
     }
     let secret: Uint8Array;
     try {
       secret = fromBase64(entry.secret);
     } catch (error) {
       if (!(error instanceof EncodingError)) throw error;
-      throw new SecretFileInvalid(path, `version ${entry.version} has a malformed secret`);
+      throw SECRET_FILE_ERRORS.invalid(path, `version ${entry.version} has a malformed secret`);
     }
     if (secret.length !== SECRET_BYTES) {
-      throw new SecretFileInvalid(path, `version ${entry.version} is not a 32-byte secret`);
+      throw SECRET_FILE_ERRORS.invalid(path, `version ${entry.version} is not a 32-byte secret`);
     }
     versions.push({
       version: entry.version,
@@ -298,7 +216,10 @@ export function parseSecretFile(path: string, text: string): SecretRing {
     return makeSecretRing(versions);
   } catch (error) {
     if (error instanceof RangeError)
-      throw new SecretFileInvalid(path, "no version is active now (every version is retired or staged), so none could make pseudonyms");
+      throw SECRET_FILE_ERRORS.invalid(
+        path,
+        "no version is active now (every version is retired or staged), so none could make pseudonyms",
+      );
     throw error;
   }
 }
@@ -324,18 +245,6 @@ function serializeRing(ring: SecretRing): string {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** The secret file's errors, also used for the other private files of the state directory (development.ts). */
-export const SECRET_FILE_ERRORS: StoreErrors<SecretFileError> = {
-  maxSize: "4 MiB",
-  missing: (path) => new SecretFileMissing(path),
-  exists: (path) => new SecretFileExists(path),
-  invalid: (path, reason) => new SecretFileInvalid(path, reason),
-  insecure: (path, subject, sentence, fix) => new SecretFileInsecure(path, subject, sentence, fix),
-  unreadable: (path, reason) => new SecretFileUnreadable(path, reason),
-  unwritable: (path, reason) => new SecretFileUnwritable(path, reason),
-  busy: (path) => new SecretFileBusy(path),
-};
-
 /** Reads the ring through any symbolic link, with owner, mode and directory checked (see readPrivateFile). */
 export async function loadSecretRing(path: string): Promise<SecretRing> {
   return parseSecretFile(path, await readSecretText(path));
@@ -352,7 +261,7 @@ async function writeSecretFile(path: string, target: string, ring: SecretRing, h
   try {
     parseSecretFile(path, text);
   } catch (error) {
-    if (error instanceof SecretFileInvalid) throw new SecretFileRefused(path, `the result would not load (${error.reason})`);
+    if (StoreFileError.is(error, "secret_file", "invalid")) throw secretChangeRefused(path, `the result would not load (${error.reason})`);
     throw error;
   }
   await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
@@ -381,7 +290,7 @@ export async function rotateSecretFile(path: string, activatesAt: ActivationTime
   return withSecretFileLock(path, async (target) => {
     const current = await loadSecretRing(path);
     if (current.newest.version >= MAX_SECRET_VERSION) {
-      throw new SecretFileRefused(
+      throw secretChangeRefused(
         path,
         `it already holds version ${MAX_SECRET_VERSION}, the highest a secret file can hold, so no version can be added`,
       );
@@ -402,7 +311,7 @@ export async function promoteSecretVersion(path: string, version: number, activa
     const current = await loadSecretRing(path);
     const entry = heldVersion(path, current, version);
     if (entry.retired !== undefined)
-      throw new SecretFileRefused(path, `version ${version} is retired and verifies nothing, so it cannot become active`);
+      throw secretChangeRefused(path, `version ${version} is retired and verifies nothing, so it cannot become active`);
     const promoted: SecretVersion = { ...entry, activatesAt };
     const ring = makeSecretRing(current.versions.map((candidate) => (candidate === entry ? promoted : candidate)));
     await writeSecretFile(path, target, ring, "replace");
@@ -413,10 +322,9 @@ export async function promoteSecretVersion(path: string, version: number, activa
 function heldVersion(path: string, ring: SecretRing, version: number): SecretVersion {
   const entry = ring.held(version);
   if (entry === undefined)
-    throw new SecretVersionNotFound(
-      path,
-      version,
-      ring.versions.map((v) => v.version),
+    throw new StoreFileError(
+      { store: "secret_file", problem: "no_such_entry", path },
+      `${path} has no secret version ${version} (it holds ${ring.versions.map((v) => v.version).join(", ")})`,
     );
   return entry;
 }
@@ -430,119 +338,15 @@ export async function retireSecretVersion(path: string, version: number, now: Da
   return withSecretFileLock(path, async (target) => {
     const current = await loadSecretRing(path);
     const entry = heldVersion(path, current, version);
-    if (entry === current.active(now.getTime())) throw new SecretVersionCurrent(path, version);
+    if (entry === current.active(now.getTime()))
+      throw new StoreFileError(
+        { store: "secret_file", problem: "entry_active", path },
+        `version ${version} is the active secret of ${path}, which makes pseudonyms, and cannot be retired; rotate and promote first (caas secret rotate ${path})`,
+      );
     if (entry.retired !== undefined) return entry;
     const retired: SecretVersion = { ...entry, retired: now.toISOString() };
     const ring = makeSecretRing(current.versions.map((candidate) => (candidate === entry ? retired : candidate)));
     await writeSecretFile(path, target, ring, "replace");
     return retired;
   });
-}
-
-export interface StateSecret {
-  readonly ring: SecretRing;
-  readonly path: string;
-  /** True when this call made a new secret, so the server can say so in its log. */
-  readonly created: boolean;
-}
-
-/**
- * The quick start's secret: loads `<stateDir>/secret.json`, creating the directory (0700) and
- * the file (0600) when absent, so digests stay stable across restarts with no configuration.
- * Several processes starting at once end up with one secret: creation is create-if-absent.
- */
-export async function ensureStateSecret(stateDir: string): Promise<StateSecret> {
-  await prepareStateDirectory(stateDir);
-
-  const path = join(stateDir, STATE_SECRET_FILE);
-  try {
-    return { ring: await loadSecretRing(path), path, created: false };
-  } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
-  }
-  try {
-    return { ring: await initSecretFile(path), path, created: true };
-  } catch (error) {
-    // Another process created it between our read and our write: use theirs.
-    if (!(error instanceof SecretFileExists)) throw error;
-    return { ring: await loadSecretRing(path), path, created: false };
-  }
-}
-
-/** Creates the state directory (0700) when absent, and refuses one that is not ours alone. */
-export async function prepareStateDirectory(stateDir: string): Promise<void> {
-  try {
-    await mkdir(stateDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  } catch (error) {
-    throw new SecretFileUnwritable(stateDir, `cannot create the state directory (${errnoReason(error)})`);
-  }
-  await refuseUnsafeStateDirectory(stateDir);
-}
-
-/** Whoever can write the state directory, or owns it, can replace the secret file with one of their own. */
-async function refuseUnsafeStateDirectory(stateDir: string): Promise<void> {
-  await asStoreErrors(SECRET_FILE_ERRORS, stateDir, async () => {
-    try {
-      await checkPrivateDirectory(stateDir, "chmod 700");
-    } catch (error) {
-      if (error instanceof PrivateFileFailed && error.problem.kind === "not_regular") {
-        throw new SecretFileInvalid(stateDir, "the state directory is not a directory");
-      }
-      throw error;
-    }
-  });
-}
-
-export interface StateSecretPlan {
-  readonly path: string;
-  /** What ensureStateSecret would create, in order; empty when the secret is already there. */
-  readonly wouldCreate: readonly string[];
-}
-
-/**
- * What ensureStateSecret would do, without doing it (for `caas serve --check`): the same checks
- * of an existing directory and secret, and, for what is absent, whether it could be created.
- */
-export async function planStateSecret(stateDir: string): Promise<StateSecretPlan> {
-  const path = join(stateDir, STATE_SECRET_FILE);
-  try {
-    await stat(stateDir);
-  } catch (error) {
-    if (errnoCode(error) !== "ENOENT") throw new SecretFileUnreadable(stateDir, errnoReason(error));
-    await assertCanCreateIn(await nearestExistingAncestor(stateDir), stateDir, "cannot create the state directory");
-    return { path, wouldCreate: [`${stateDir} (directory, mode 0700)`, `${path} (a new secret, mode 0600)`] };
-  }
-  await refuseUnsafeStateDirectory(stateDir);
-  try {
-    await loadSecretRing(path);
-    return { path, wouldCreate: [] };
-  } catch (error) {
-    if (!(error instanceof SecretFileMissing)) throw error;
-  }
-  await assertCanCreateIn(stateDir, path, "cannot create the secret file");
-  return { path, wouldCreate: [`${path} (a new secret, mode 0600)`] };
-}
-
-async function nearestExistingAncestor(path: string): Promise<string> {
-  let candidate = dirname(path);
-  for (;;) {
-    try {
-      await stat(candidate);
-      return candidate;
-    } catch (error) {
-      const parent = dirname(candidate);
-      if (errnoCode(error) !== "ENOENT" || parent === candidate) return candidate;
-      candidate = parent;
-    }
-  }
-}
-
-async function assertCanCreateIn(directory: string, target: string, what: string): Promise<void> {
-  try {
-    if (!(await stat(directory)).isDirectory()) throw new SecretFileUnwritable(target, `${what} (${directory} is not a directory)`);
-    await access(directory, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    if (error instanceof SecretFileError) throw error;
-    throw new SecretFileUnwritable(target, `${what} (${errnoReason(error)})`);
-  }
 }

@@ -202,6 +202,7 @@ export class SigningKey extends VersionedKey<SigningVersion> {
     const valid = verifyWith(this.type, held.value.publicKey, data, bytes, {
       ecdsaFormat: form.format ?? "p1363",
       rsaPadding: form.padding ?? "pss",
+      ecdsaHighS: "refuse",
     });
     return { valid, version: held.version };
   }
@@ -222,6 +223,6 @@ export class SigningKey extends VersionedKey<SigningVersion> {
   }
 
   protected verifyJws(value: SigningVersion, input: Uint8Array, signature: Uint8Array): boolean {
-    return verifyWith(this.type, value.publicKey, input, signature, { ecdsaFormat: "p1363", rsaPadding: "pkcs1" });
+    return verifyWith(this.type, value.publicKey, input, signature, { ecdsaFormat: "p1363", rsaPadding: "pkcs1", ecdsaHighS: "refuse" });
   }
 }

@@ -7,7 +7,8 @@
  * every instance loaded the same files before promoting a version.
  */
 import { createHash } from "node:crypto";
-import { ApiKeyStore, readKeysText } from "./api-keys.ts";
+import { ApiKeyStore } from "./api-keys.ts";
+import { readKeysText } from "./keys-file.ts";
 import { Keyring } from "./keyring.ts";
 import { parseKeyringFile, readKeyringText } from "./keyring-file.ts";
 import { readRootKeyBytes, rootKeyFrom } from "./root-key.ts";

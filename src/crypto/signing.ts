@@ -8,6 +8,11 @@
  * signing in Bun's node:crypto is BoringSSL's, whose nonce mixes the private key and the message
  * digest into the random bytes (hedged), so a weak RNG alone does not reveal the key.
  *
+ * An ECDSA signature (r, s) has a twin, (r, n − s), that verifies as well and that anyone can
+ * make from it: a token or signature changed without the key. signWith always writes the one with
+ * s in the lower half (as Bitcoin's BIP 62 and libsecp256k1 do), and a verifier that asks
+ * (ecdsaHighS "refuse") takes that one only; every JWS and Web Crypto verifier takes it too.
+ *
  * Verification never throws on what a caller sends: a signature of the wrong length or form is
  * simply not valid.
  */
@@ -33,6 +38,8 @@ export type RsaPadding = "pss" | "pkcs1";
 export interface SignatureOptions {
   readonly ecdsaFormat?: EcdsaFormat;
   readonly rsaPadding?: RsaPadding;
+  /** A verifier's answer to an ECDSA signature with s in the upper half: accept (FIPS 186, the default) or refuse (the twin of a signature signWith made). */
+  readonly ecdsaHighS?: "accept" | "refuse";
 }
 
 export const HMAC_KEY_BYTES = 32;
@@ -85,12 +92,74 @@ function keyWithOptions(algorithm: SignatureAlgorithm, key: KeyObject, options: 
 /** node:crypto's constants.RSA_PKCS1_PSS_PADDING. */
 const RSA_PKCS1_PSS_PADDING = 6;
 
+/** P-256's group order n, and n / 2 as 32 big-endian bytes: the bound on s of the one form of each signature signWith makes. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_SCALAR_BYTES = 32;
+const P256_HALF_ORDER = Uint8Array.fromHex((P256_ORDER >> 1n).toString(16).padStart(2 * P256_SCALAR_BYTES, "0"));
+
+/** Whether the big-endian unsigned integer in `bytes` (any length, leading zeros allowed) is above n / 2. */
+function aboveHalfOrder(bytes: Uint8Array): boolean {
+  let start = 0;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  const length = bytes.length - start;
+  if (length !== P256_SCALAR_BYTES) return length > P256_SCALAR_BYTES;
+  for (let at = 0; at < P256_SCALAR_BYTES; at++) {
+    const byte = bytes[start + at] ?? 0;
+    const bound = P256_HALF_ORDER[at] ?? 0;
+    if (byte !== bound) return byte > bound;
+  }
+  return false;
+}
+
+/** r‖s with s replaced by n − s where it is in the upper half (half of all signatures, so the BigInt work is done only then). */
+function withLowS(p1363: Uint8Array): Uint8Array {
+  const s = p1363.subarray(P256_SCALAR_BYTES);
+  if (!aboveHalfOrder(s)) return p1363;
+  const low = (P256_ORDER - BigInt(`0x${s.toHex()}`)).toString(16).padStart(2 * P256_SCALAR_BYTES, "0");
+  p1363.set(Uint8Array.fromHex(low), P256_SCALAR_BYTES);
+  return p1363;
+}
+
+/** Writes a 32-byte scalar as a DER INTEGER at `at` (no leading zeros, one added where the top bit is set); returns the end. */
+function writeDerInteger(out: Uint8Array, at: number, scalar: Uint8Array): number {
+  let start = 0;
+  while (start < scalar.length - 1 && scalar[start] === 0) start++;
+  const pad = ((scalar[start] ?? 0) & 0x80) === 0 ? 0 : 1;
+  const length = scalar.length - start + pad;
+  out[at] = 0x02;
+  out[at + 1] = length;
+  out.set(scalar.subarray(start), at + 2 + pad);
+  return at + 2 + length;
+}
+
+/** r‖s as ASN.1 DER, SEQUENCE { INTEGER r, INTEGER s }: at most 72 bytes, so every length is one byte. */
+function derOf(p1363: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + 2 * (2 + P256_SCALAR_BYTES + 1));
+  out[0] = 0x30;
+  const afterR = writeDerInteger(out, 2, p1363.subarray(0, P256_SCALAR_BYTES));
+  const end = writeDerInteger(out, afterR, p1363.subarray(P256_SCALAR_BYTES));
+  out[1] = end - 2;
+  return out.slice(0, end);
+}
+
+/** s of a signature already verified (so of the form asked, and strict DER with one-byte lengths). */
+function sOf(signature: Uint8Array, format: EcdsaFormat): Uint8Array {
+  if (format === "p1363") return signature.subarray(P256_SCALAR_BYTES);
+  const rLength = signature[3] ?? 0;
+  const sLength = signature[5 + rLength] ?? 0;
+  return signature.subarray(6 + rLength, 6 + rLength + sLength);
+}
+
 export function signWith(
   algorithm: SignatureAlgorithm,
   privateKey: KeyObject,
   data: Uint8Array,
   options: SignatureOptions = {},
 ): Uint8Array {
+  if (algorithm === "ecdsa-p256") {
+    const p1363 = withLowS(new Uint8Array(sign(digestOf(algorithm), data, { key: privateKey, dsaEncoding: "ieee-p1363" })));
+    return options.ecdsaFormat === "der" ? derOf(p1363) : p1363;
+  }
   return new Uint8Array(sign(digestOf(algorithm), data, keyWithOptions(algorithm, privateKey, options)));
 }
 
@@ -102,11 +171,14 @@ export function verifyWith(
   signature: Uint8Array,
   options: SignatureOptions = {},
 ): boolean {
+  let valid: boolean;
   try {
-    return verify(digestOf(algorithm), data, keyWithOptions(algorithm, publicKey, options), signature);
+    valid = verify(digestOf(algorithm), data, keyWithOptions(algorithm, publicKey, options), signature);
   } catch {
     return false;
   }
+  if (!valid || algorithm !== "ecdsa-p256" || options.ecdsaHighS !== "refuse") return valid;
+  return !aboveHalfOrder(sOf(signature, options.ecdsaFormat ?? "p1363"));
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {

@@ -4,128 +4,20 @@
  * how a command changes one (an exclusive lock for the whole read-modify-write, then a 0600
  * temporary beside the file, fsynced and moved into place, so a reader never sees half a file)
  * and what a symbolic link means (the file it points to is the one read and the one updated).
- * Failures are PrivateFileFailed with a problem; storeError words it with the store's own error
- * classes (StoreErrors), one mapping for every store.
+ * Failures are PrivateFileFailed with a problem, which the store whose file it is words as its
+ * own StoreFileError (store-errors.ts).
  */
 import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { dlopen, FFIType, read } from "bun:ffi";
-import { CaasError } from "../errors.ts";
+import { errnoCode, errnoReason } from "./errno.ts";
+import { tryLock } from "./flock.ts";
+import { PrivateFileFailed, type PrivateFileProblem } from "./store-errors.ts";
 
 export const PRIVATE_FILE_MODE = 0o600;
 /** How long a command waits for another one to finish with the same file before giving up. */
 export const LOCK_WAIT_MS = 10_000;
-
-/**
- * A file caas keeps (secret, API keys) is missing, unreadable, insecure or malformed: a stable
- * code, the path, and a message that names the file and the fix, never the file's contents.
- * The CLI's exit status is its code's (src/cli/exit-codes.ts): 78 for most, busy 75, not found 1.
- */
-export abstract class StoreFileError extends CaasError {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
-}
-
-const REASONS: Readonly<Record<string, string>> = {
-  ENOENT: "no such file or directory (ENOENT)",
-  EACCES: "permission denied (EACCES)",
-  EPERM: "operation not permitted (EPERM)",
-  EISDIR: "is a directory (EISDIR)",
-  ENOTDIR: "a path component is not a directory (ENOTDIR)",
-  ENOSPC: "no space left on device (ENOSPC)",
-  EROFS: "read-only file system (EROFS)",
-  EDQUOT: "disk quota exceeded (EDQUOT)",
-  ELOOP: "too many symbolic links (ELOOP)",
-  EPIPE: "the reader has gone (EPIPE)",
-};
-
-/** The system's reason in words a user can act on, never the raw error (which may quote paths we did not choose). */
-export function errnoReason(error: unknown): string {
-  const code = errnoCode(error) ?? "";
-  return REASONS[code] ?? (code === "" ? "unexpected error" : code);
-}
-
-/** What is wrong, in a shape each store turns into its own error class and words. */
-export type PrivateFileProblem =
-  | { readonly kind: "missing" }
-  | { readonly kind: "exists" }
-  | { readonly kind: "not_regular" }
-  | { readonly kind: "too_large" }
-  | { readonly kind: "unreadable"; readonly reason: string }
-  | { readonly kind: "unwritable"; readonly reason: string }
-  /** `subject` is the file or the directory at fault; `sentence` reads "<subject> <sentence>". */
-  | { readonly kind: "insecure"; readonly subject: string; readonly sentence: string; readonly fix: string }
-  | { readonly kind: "busy" };
-
-/** The shared layer's failure, which the store whose file it is words as its own error before anyone sees it. */
-export class PrivateFileFailed extends CaasError {
-  readonly code = "private_file_failed";
-  constructor(readonly problem: PrivateFileProblem) {
-    super(problem.kind);
-  }
-}
-
-/**
- * How one store words the problems above: a constructor of its own error family for each, and
- * its size limit as its messages say it. The mapping itself is storeError's, the same for all.
- */
-export interface StoreErrors<F extends StoreFileError> {
-  /** The file's size limit in words ("4 MiB"), for "larger than ...". */
-  readonly maxSize: string;
-  readonly missing: (path: string) => F;
-  readonly exists: (path: string) => F;
-  readonly invalid: (path: string, reason: string) => F;
-  readonly insecure: (path: string, subject: string, sentence: string, fix: string) => F;
-  readonly unreadable: (path: string, reason: string) => F;
-  readonly unwritable: (path: string, reason: string) => F;
-  readonly busy: (path: string) => F;
-}
-
-/** `problem` with the file at `path`, as the store whose `errors` these are says it. */
-export function storeError<F extends StoreFileError>(errors: StoreErrors<F>, path: string, problem: PrivateFileProblem): F {
-  switch (problem.kind) {
-    case "missing":
-      return errors.missing(path);
-    case "exists":
-      return errors.exists(path);
-    case "not_regular":
-      return errors.invalid(path, "not a regular file");
-    case "too_large":
-      return errors.invalid(path, `larger than ${errors.maxSize}`);
-    case "insecure":
-      return errors.insecure(path, problem.subject, problem.sentence, problem.fix);
-    case "unreadable":
-      return errors.unreadable(path, problem.reason);
-    case "unwritable":
-      return errors.unwritable(path, problem.reason);
-    case "busy":
-      return errors.busy(path);
-  }
-}
-
-/** Runs `action` on the file at `path`, turning this layer's failures into the store's own errors. */
-export async function asStoreErrors<T, F extends StoreFileError>(
-  errors: StoreErrors<F>,
-  path: string,
-  action: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof PrivateFileFailed) throw storeError(errors, path, error.problem);
-    throw error;
-  }
-}
 
 /** What a store demands of its file, beyond the owner and directory rules that hold for all. */
 export interface PrivateFileRules {
@@ -271,62 +163,9 @@ export async function readPrivateFileBytes(path: string, rules: PrivateFileRules
 // ---------------------------------------------------------------------------------------------
 // The lock
 //
-// flock(2) on a lock file beside the target, called through bun:ffi (node:fs has no binding).
-// Chosen over a pid file made with O_EXCL because the kernel drops the lock when its holder
-// dies, however it dies: nothing goes stale, so there is no stale-lock guess to get wrong
-// (a reused pid, a pid from another container, two processes breaking the same stale lock at
-// once and both believing they hold it). The lock file is never removed: removing it would let
-// a waiter lock a file that is no longer the one the next command opens. flock(1) takes the
-// same lock, so an operator can hold off caas commands with `flock .keys.json.lock ...`.
-
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const EINTR = 4;
-const EWOULDBLOCK = 11;
-
-interface Libc {
-  flock(fd: number, operation: number): number;
-  errno(): number;
-}
-
-let libc: Libc | undefined;
-
-function loadLibc(): Libc {
-  if (libc !== undefined) return libc;
-  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
-  // glibc's name, then musl's (the -musl builds).
-  for (const name of ["libc.so.6", `libc.musl-${arch}.so.1`]) {
-    try {
-      const { symbols } = dlopen(name, {
-        flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-        __errno_location: { args: [], returns: FFIType.ptr },
-      });
-      libc = {
-        flock: (fd, operation) => symbols.flock(fd, operation),
-        errno: () => {
-          const where = symbols.__errno_location();
-          return where === null ? 0 : read.i32(where, 0);
-        },
-      };
-      return libc;
-    } catch {
-      // Try the next name.
-    }
-  }
-  throw new PrivateFileFailed({ kind: "unwritable", reason: "cannot lock it: no C library providing flock(2) was found" });
-}
-
-/** Tries the lock without blocking the thread: true when taken, false when another holds it. */
-function tryLock(fd: number): boolean {
-  const { flock, errno } = loadLibc();
-  for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
-    const code = errno();
-    if (code === EINTR) continue;
-    if (code === EWOULDBLOCK) return false;
-    throw new PrivateFileFailed({ kind: "unwritable", reason: `cannot lock it (errno ${code})` });
-  }
-}
+// flock(2) on a lock file beside the target (flock.ts). The lock file is never removed: removing
+// it would let a waiter lock a file that is no longer the one the next command opens. flock(1)
+// takes the same lock, so an operator can hold off caas commands with `flock .keys.json.lock ...`.
 
 /**
  * The resolved file to write for `path` (see resolveTarget), once the directories that decide

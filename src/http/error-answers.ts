@@ -163,15 +163,3 @@ export function errorAnswer(
   }
   return { response: internalError(logger, requestId, error, about), code: "internal" };
 }
-
-/** errorAnswer's Response alone. */
-export function errorToResponse(
-  code: string | number,
-  error: unknown,
-  request: Request,
-  allowedMethods: AllowedMethods,
-  logger: Logger,
-  requestId?: string,
-): Response {
-  return errorAnswer(code, error, request, allowedMethods, logger, requestId).response;
-}

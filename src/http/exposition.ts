@@ -31,7 +31,7 @@ export const FAMILIES = [
   { name: "caas_request_duration_seconds", type: "histogram", help: "Time from request to answer on the API port, by route." },
   { name: "caas_errors_total", type: "counter", help: "Requests refused or failed, by the error code of the answer." },
   { name: "caas_api_key_requests_total", type: "counter", help: "Requests authenticated with an API key, by the key's name in the keys file." },
-  { name: "caas_keyring_operations_total", type: "counter", help: "Keyring key versions used, by key name, version and operation (encrypt or decrypt; a rewrap is one of each)." },
+  { name: "caas_keyring_operations_total", type: "counter", help: "Keyring key versions used, by key name, version and operation: encrypt or decrypt (a rewrap is one of each), sign, hmac or jwt (made with it), verify or jwt_verify (checked against it)." },
   { name: "caas_in_flight_requests", type: "gauge", help: "Requests being handled now." },
   { name: "caas_rate_limited_total", type: "counter", help: "Requests refused with 429 by CAAS_RATE_LIMIT." },
   { name: "caas_body_budget_refused_total", type: "counter", help: "Requests answered 503 busy because CAAS_MAX_BODY_IN_FLIGHT bytes of bodies were already held." },

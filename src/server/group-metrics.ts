@@ -118,11 +118,11 @@ export class GroupMetrics {
     return found;
   }
 
-  /** A worker has exited: its counts stay. `unexpected` when it was not asked to stop. */
-  exited(child: Subprocess, unexpected: boolean): void {
+  /** A worker has exited, when `asked` to stop or not (a crash, a kill): its counts stay. */
+  exited(child: Subprocess, asked: "asked" | "unasked"): void {
     const worker = this.#workers.get(child);
     this.#workers.delete(child);
-    if (unexpected) this.#unexpectedExits += 1;
+    if (asked === "unasked") this.#unexpectedExits += 1;
     if (worker?.last !== undefined) this.#retired = mergeSnapshots([this.#retired, worker.last], { countersOnly: true });
     for (const collection of this.#collections.values()) this.#answered(collection, child);
   }

@@ -24,15 +24,9 @@ import { credentialsFrom } from "../credentials/holder.ts";
 import { watchForChanges } from "../files/change-watch.ts";
 import type { Logger } from "../log.ts";
 import { GroupMetrics } from "./group-metrics.ts";
-import {
-  assertPortFree,
-  type Handoff,
-  handoffFingerprint,
-  loadHandoff,
-  publishAdhocCertificate,
-  tlsParts,
-  watchedPaths,
-} from "./listener.ts";
+import { assertPortFree } from "./bind.ts";
+import { type Handoff, handoffFingerprint, loadHandoff, tlsParts, watchedPaths } from "./handoff.ts";
+import { publishAdhocCertificate } from "./tls/files.ts";
 import { opsUrl, startOpsListener } from "./ops-listener.ts";
 
 /** How often the supervisor pings its workers, and how long a silence means a worker is hung (longer while it starts). */
@@ -88,7 +82,7 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
       ipc: (message, child) => group.received(child, message),
       onExit: (child, exitCode, signalCode) => {
         workers.delete(index);
-        group.exited(child, !stopping);
+        group.exited(child, stopping ? "asked" : "unasked");
         if (stopping) return;
         const now = Date.now();
         const exits = [...(recentExits[index] ?? []).filter((time) => now - time < 30_000), now];

@@ -10,8 +10,7 @@ import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSyn
 import { join } from "node:path";
 import { addApiKey, BINARY, cliOk, logLines as harnessLogLines, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
-
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+import { README_USER } from "../../support/constants.ts";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -97,24 +96,24 @@ describe("the audit trail", () => {
     await ask("/oracleinvocation", "{not json", { operation: "oracle.seal", status: 400, code: "invalid_json" });
     await ask(
       "/encrypt",
-      { userUUID: USER, sensitiveData: "x" },
+      { userUUID: README_USER, sensitiveData: "x" },
       { operation: "pseudonym.encrypt", status: 200, apiKeyName: "audit-client" },
       { authorization: `Bearer ${apiKey}` },
     );
     await ask(
       "/encrypt",
-      { userUUID: USER, sensitiveData: "x" },
+      { userUUID: README_USER, sensitiveData: "x" },
       { operation: "pseudonym.encrypt", status: 401, code: "unauthorized" },
       { "x-api-key": "not-a-key" },
     );
     await ask(
       "/encode",
-      { userUUID: USER, sensitiveData: "x", apiKey },
+      { userUUID: README_USER, sensitiveData: "x", apiKey },
       { operation: "pseudonym.encode", status: 200, apiKeyName: "audit-client" },
     );
     await ask(
       "/verify",
-      { userUUID: USER, sensitiveData: "x" },
+      { userUUID: README_USER, sensitiveData: "x" },
       { operation: "pseudonym.verify", status: 400, code: "invalid_body", apiKeyName: "audit-client" },
       { "x-api-key": apiKey },
     );
@@ -122,7 +121,7 @@ describe("the audit trail", () => {
       "/encrypt/batch",
       {
         items: [
-          { userUUID: USER, sensitiveData: "x" },
+          { userUUID: README_USER, sensitiveData: "x" },
           { userUUID: "nope", sensitiveData: "y" },
         ],
       },
@@ -372,7 +371,7 @@ describe("request ids and trace ids", () => {
   it("replaces an unsafe X-Request-Id on every answer, errors and refusals too", async () => {
     for (const [path, body] of [
       ["/oracleinvocation", "{bad"],
-      ["/encrypt", { userUUID: USER, sensitiveData: "x" }],
+      ["/encrypt", { userUUID: README_USER, sensitiveData: "x" }],
       ["/nope", {}],
     ] as const) {
       const answer = await caas.post(path, body, { "x-request-id": "has space" });
@@ -381,7 +380,11 @@ describe("request ids and trace ids", () => {
   });
 
   it("puts traceparent's trace id in the audit line and in the info log line of a refused request", async () => {
-    const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { traceparent: TRACEPARENT, "x-api-key": "wrong" });
+    const answer = await caas.post(
+      "/encrypt",
+      { userUUID: README_USER, sensitiveData: "x" },
+      { traceparent: TRACEPARENT, "x-api-key": "wrong" },
+    );
     expect(answer.status).toBe(401);
     const id = answer.headers.get("x-request-id")!;
     expect(linesOf(auditFile).at(-1)).toMatchObject({ requestId: id, traceId: TRACE_ID, status: 401, code: "unauthorized" });
@@ -405,7 +408,7 @@ describe("request ids and trace ids", () => {
     ["text after it", `${TRACEPARENT}-extra`],
     ["two headers folded into one", `${TRACEPARENT}, ${TRACEPARENT}`],
   ])("ignores a malformed traceparent (%s): no trace id, and never the raw value", async (_name, value) => {
-    const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { traceparent: value, "x-api-key": "wrong" });
+    const answer = await caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { traceparent: value, "x-api-key": "wrong" });
     const id = answer.headers.get("x-request-id")!;
     const line = linesOf(auditFile).at(-1)!;
     expect(line.requestId).toBe(id);
@@ -441,7 +444,11 @@ describe("rate-limited requests at info level", () => {
     try {
       let refused: Response | undefined;
       for (let i = 0; i < 5 && refused === undefined; i++) {
-        const answer = await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": key, traceparent: TRACEPARENT });
+        const answer = await caas.post(
+          "/encrypt",
+          { userUUID: README_USER, sensitiveData: "x" },
+          { "x-api-key": key, traceparent: TRACEPARENT },
+        );
         if (answer.status === 429) refused = answer;
       }
       expect(refused?.status).toBe(429);
@@ -473,7 +480,7 @@ describe("an audit trail that cannot be written", () => {
       expect(body.error.code).toBe("audit_unavailable");
       expect(JSON.stringify(body)).not.toContain("secret text");
       // Refusals are not answered either: what cannot be recorded is not answered at all.
-      expect((await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": "wrong" })).status).toBe(503);
+      expect((await caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": "wrong" })).status).toBe(503);
       expect((await caas.post("/oracleinvocation", "{bad")).status).toBe(503);
       expect((await caas.request("/readyz")).status).toBe(503);
       expect((await caas.request("/healthz")).status).toBe(200);
@@ -518,7 +525,13 @@ describe("an audit trail that cannot be written", () => {
   it("refuses to start when the path cannot be opened, naming the setting (exit 78)", async () => {
     const missing = join(scratch(), "no-such-dir", "audit.log");
     const result = Bun.spawnSync([BINARY, "serve"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch(), CAAS_PORT: "0", CAAS_AUDIT_LOG: missing },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: scratch(),
+        CAAS_PORT: "0",
+        CAAS_OPS_LISTEN: "127.0.0.1:0",
+        CAAS_AUDIT_LOG: missing,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });

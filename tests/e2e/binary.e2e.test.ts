@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { BINARY, cli, makeTestPki, startCaas, tempDir, type CliRun, type RunningCaas, type TestPki } from "./harness.ts";
 import { fingerprintOfPemFile, presentedFingerprint } from "./ops-clients.ts";
 import { defaultText, SETTINGS } from "../../src/config.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const REPO = join(import.meta.dir, "../..");
 
@@ -507,11 +508,7 @@ describe("under systemd", () => {
     });
     try {
       expect(await presentedFingerprint(served.port)).toBe(fingerprintOfPemFile(pki.serverCert));
-      const answer = await served.post(
-        "/encrypt",
-        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
-        { "x-api-key": apiKey },
-      );
+      const answer = await served.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": apiKey });
       expect(answer.status).toBe(200);
       // Without the keyring credential, "orders" would be 404 unknown_key; under another root key, no start at all.
       const bearer = { authorization: `Bearer ${apiKey}` };

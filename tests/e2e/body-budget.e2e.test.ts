@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
-import { IDLE_TIMEOUT_SECONDS } from "../../src/server/listener.ts";
+import { IDLE_TIMEOUT_SECONDS } from "../../src/server/bind.ts";
 import { startCaas, type RunningCaas } from "./harness.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const MAX_BODY = 64 * 1024;
 const BODIES_IN_BUDGET = 4;
@@ -84,7 +85,7 @@ describe("the body budget", () => {
     expect((await caas.request("/healthz")).status).toBe(200);
     expect((await caas.request("/readyz")).status).toBe(200);
     await expectBusy(await caas.post("/oracleinvocation", small));
-    await expectBusy(await caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }));
+    await expectBusy(await caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }));
     expect(await metric("caas_body_budget_refused_total")).toBe(refusedBefore + 2);
 
     for (const body of held) body.socket.destroy();

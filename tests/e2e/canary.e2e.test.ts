@@ -11,8 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
-
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+import { README_USER } from "../../support/constants.ts";
 const run = crypto.randomUUID().slice(0, 8);
 const planted: string[] = [];
 /** A fresh canary: rare letters, an index and this run's id, so a hit names its case. */
@@ -92,7 +91,7 @@ function probes(): Probe[] {
     post(
       `${path}: a canary with a lone surrogate`,
       path,
-      `{"data":"${canary()}\\ud800","sensitiveData":"${canary()}\\udfff","userUUID":"${USER}"}`,
+      `{"data":"${canary()}\\ud800","sensitiveData":"${canary()}\\udfff","userUUID":"${README_USER}"}`,
     );
     post(`${path}: a canary over the body limit`, path, { data: `${canary()}${"x".repeat(5000)}` });
     post(`${path}: a canary as the content type`, path, { data: "x" }, { "content-type": `application/${canary()}` });
@@ -105,7 +104,7 @@ function probes(): Probe[] {
 
   // The pseudonym routes: a canary as each key place, and in each field with a valid key.
   for (const path of ["/encrypt", "/encode", "/verify"]) {
-    const fields = { userUUID: USER, sensitiveData: "data", encrypted_data: "00" };
+    const fields = { userUUID: README_USER, sensitiveData: "data", encrypted_data: "00" };
     post(`${path}: a canary as the body's apiKey`, path, { ...fields, apiKey: canary() });
     post(`${path}: a canary as a Bearer key`, path, fields, { authorization: `Bearer ${canary()}` });
     post(`${path}: a canary as X-API-Key`, path, fields, { "x-api-key": canary() });
@@ -202,13 +201,13 @@ function probes(): Probe[] {
     post(
       `${path}: a canary as an unsafe X-Request-Id`,
       path,
-      { data: "x", userUUID: USER, sensitiveData: "x" },
+      { data: "x", userUUID: README_USER, sensitiveData: "x" },
       { "x-api-key": standardKey, "x-request-id": `"${canary()}"` },
     );
     post(
       `${path}: a canary in a malformed traceparent`,
       path,
-      { data: "x", userUUID: USER, sensitiveData: "x" },
+      { data: "x", userUUID: README_USER, sensitiveData: "x" },
       { "x-api-key": standardKey, traceparent: `00-${canary()}-00f067aa0ba902b7-01` },
     );
   }

@@ -18,6 +18,7 @@ it("keeps serving and stops with exit 0 after its stdout reader is gone", async 
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: cwd,
       CAAS_PORT: "0",
+      CAAS_OPS_LISTEN: "127.0.0.1:0",
       CAAS_STATE_DIR: join(cwd, "state"),
       CAAS_TLS_CERT: pki.serverCert,
       CAAS_TLS_KEY: pki.serverKey,

@@ -12,9 +12,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
 import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const COMPAT_KEY = "example_api_key";
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 const LONGEST_DIGEST_HEX = 128;
 
@@ -34,7 +34,7 @@ afterAll(async () => {
   await caas.stop();
 });
 
-const compatRequest = { apiKey: COMPAT_KEY, userUUID: USER, sensitiveData: "example sensitive data" };
+const compatRequest = { apiKey: COMPAT_KEY, userUUID: README_USER, sensitiveData: "example sensitive data" };
 
 interface Answer {
   readonly status: number;
@@ -95,7 +95,7 @@ describe("clients of the Django original", () => {
   it("get /encrypt/batch and /verify answered for curl -d too", () => {
     const batch = curl("/encrypt/batch", [
       "-d",
-      JSON.stringify({ apiKey: COMPAT_KEY, items: [{ userUUID: USER, sensitiveData: "example sensitive data" }] }),
+      JSON.stringify({ apiKey: COMPAT_KEY, items: [{ userUUID: README_USER, sensitiveData: "example sensitive data" }] }),
     ]);
     expect(batch).toEqual({ status: 200, body: JSON.stringify({ results: [{ encrypted_data: README_DIGEST }] }) });
     const verify = curl("/verify", ["-d", JSON.stringify({ ...compatRequest, encrypted_data: README_DIGEST })]);
@@ -222,7 +222,7 @@ describe("the answer's shape, by key profile", () => {
     const batch = await caas.post("/encrypt/batch", {
       apiKey: COMPAT_KEY,
       items: [
-        { userUUID: USER, sensitiveData: "example sensitive data" },
+        { userUUID: README_USER, sensitiveData: "example sensitive data" },
         { userUUID: "any id", sensitiveData: "\ud800" },
       ],
     });
@@ -233,12 +233,12 @@ describe("the answer's shape, by key profile", () => {
 
   it("keeps the secret version under a standard key, single and batch", async () => {
     const single = (await (
-      await caas.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": standardKey })
+      await caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": standardKey })
     ).json()) as Record<string, unknown>;
     expect(Object.keys(single).sort()).toEqual(["encrypted_data", "version"]);
     expect(single.version).toBe(1);
     const batch = (await (
-      await caas.post("/encrypt/batch", { items: [{ userUUID: USER, sensitiveData: "x" }] }, { "x-api-key": standardKey })
+      await caas.post("/encrypt/batch", { items: [{ userUUID: README_USER, sensitiveData: "x" }] }, { "x-api-key": standardKey })
     ).json()) as { results: unknown[] };
     expect(batch.results).toEqual([single]);
   });
@@ -308,7 +308,10 @@ describe("/verify's encrypted_data", () => {
   });
 
   it("refuses a megabyte of it with 400 invalid_body, as cheaply as any bad body", async () => {
-    const answer = await verify({ userUUID: USER, sensitiveData: "x", encrypted_data: "ab".repeat(500_000) }, { "x-api-key": standardKey });
+    const answer = await verify(
+      { userUUID: README_USER, sensitiveData: "x", encrypted_data: "ab".repeat(500_000) },
+      { "x-api-key": standardKey },
+    );
     expect(answer).toEqual(tooLong);
   });
 });

@@ -25,10 +25,9 @@ import {
   waitForLog,
 } from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
+import { README_USER } from "../../support/constants.ts";
 
 if (!haveNginx) console.warn(`fleet: skipped: ${NGINX_MISSING}`);
-
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const KEY = "orders";
 const AAD = "fleet";
 const CLIENTS = 4;
@@ -380,12 +379,17 @@ async function exchange(counts: Counts, apiKey: string, route: Route, n: number)
     });
     opened(counts, open, "oracle decrypt", answer, (json) => json.data === data);
   }
-  const pseudonym = sealed(counts, seal, "/encrypt", await send(counts, apiKey, seal, "/encrypt", { userUUID: USER, sensitiveData: data }));
+  const pseudonym = sealed(
+    counts,
+    seal,
+    "/encrypt",
+    await send(counts, apiKey, seal, "/encrypt", { userUUID: README_USER, sensitiveData: data }),
+  );
   if (pseudonym !== undefined) {
     const version = typeof pseudonym.version === "number" ? pseudonym.version : undefined;
     noteSealed(counts, "secret", version);
     const answer = await send(counts, apiKey, open, "/verify", {
-      userUUID: USER,
+      userUUID: README_USER,
       sensitiveData: data,
       encrypted_data: pseudonym.encrypted_data,
       version,
@@ -458,7 +462,7 @@ async function versionsMade(counts: Counts, apiKey: string, target: Target): Pro
     counts,
     target,
     "/encrypt",
-    await send(counts, apiKey, target, "/encrypt", { userUUID: USER, sensitiveData: "probe" }),
+    await send(counts, apiKey, target, "/encrypt", { userUUID: README_USER, sensitiveData: "probe" }),
   );
   return {
     keyring: versionOf(ciphertext?.ciphertext),
@@ -677,7 +681,7 @@ describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own co
   }, 40_000);
 
   it("does the same rotation with each instance's files in a Kubernetes Secret volume, reloaded on change (the ..data swap)", async () => {
-    const fleet = await startFleet("kubernetes", {});
+    const fleet = await startFleet("kubernetes", { CAAS_RELOAD_ON_CHANGE: "true" });
     await stagedRotation(fleet, "change");
     for (const member of fleet.members) {
       expect(member.caas.output()).not.toContain('"signal":"SIGHUP"');
@@ -706,9 +710,9 @@ describe.skipIf(!haveNginx)("a fleet of three behind nginx, each with its own co
     await rollOut(caught, ["secret.json", "keyring.json"], "sighup", 0);
 
     await expectLaggard(master.apiKey, direct(a), direct(c), 2);
-    const made = (await ask(master.apiKey, direct(b), "/encrypt", { userUUID: USER, sensitiveData: "new" })).json;
+    const made = (await ask(master.apiKey, direct(b), "/encrypt", { userUUID: README_USER, sensitiveData: "new" })).json;
     expect(made.version).toBe(2);
-    const verify = { userUUID: USER, sensitiveData: "new", encrypted_data: made.encrypted_data, version: 2 };
+    const verify = { userUUID: README_USER, sensitiveData: "new", encrypted_data: made.encrypted_data, version: 2 };
     expectUnknownVersion(await ask(master.apiKey, direct(c), "/verify", verify), "secret_version_unknown");
     // What c makes, the others open: they hold its versions still.
     expect(await versionsMade(newCounts(), master.apiKey, direct(c))).toEqual({ keyring: 1, secret: 1 });

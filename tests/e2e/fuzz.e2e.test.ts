@@ -20,12 +20,12 @@ import { connect } from "node:tls";
 import fc from "fast-check";
 import { KNOWN_BOX } from "../cases/bad-input.ts";
 import { addApiKey, cliOk, startCaas, tempDir, type RunningCaas } from "./harness.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const RUNS = Number(process.env.CAAS_FUZZ_RUNS ?? 5_000);
 const SEED = process.env.CAAS_FUZZ_SEED === undefined ? undefined : Number(process.env.CAAS_FUZZ_SEED);
 /** How many requests are in flight at once: enough to keep both cores busy. */
 const CONCURRENCY = 8;
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
 let caas: RunningCaas;
 let standardKey: string;
@@ -207,7 +207,7 @@ const goodValues: Record<string, fc.Arbitrary<unknown>> = {
   mac: fc.constant(KNOWN_BOX.mac),
   nonce: fc.constant(KNOWN_BOX.nonce),
   apiKey: fc.constantFrom(COMPAT_KEY, "wrong-key", ""),
-  userUUID: fc.constantFrom(USER, USER.toUpperCase(), "not-a-uuid"),
+  userUUID: fc.constantFrom(README_USER, README_USER.toUpperCase(), "not-a-uuid"),
   sensitiveData: fc.constant("example sensitive data"),
   encrypted_data: fc.constantFrom("00".repeat(48), "zz"),
   ciphertext: fc.constantFrom(FORMED_CIPHERTEXT, "caas:v0:AAAA", "caas:v99999999999:AAAA", "vault:v1:AAAA"),

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
+import { README_USER } from "../../support/constants.ts";
 
 interface Result {
   readonly code: number;
@@ -241,16 +242,9 @@ describe("the keyring through the CLI and the API", () => {
       expect((await call(server, "/oracleinvocation/decrypt", open, keys.datakey)).status).toBe(403);
       expect((await call(server, "/oracleinvocation/decrypt", open, keys.decrypt)).body).toEqual({ data: "x" });
       // A keyring-only key is no key for the pseudonym routes.
-      const pseudonym = await call(
-        server,
-        "/encrypt",
-        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
-        keys.whole,
-      );
+      const pseudonym = await call(server, "/encrypt", { userUUID: README_USER, sensitiveData: "x" }, keys.whole);
       expect({ status: pseudonym.status, code: codeOf(pseudonym) }).toEqual({ status: 403, code: "forbidden" });
-      expect(
-        (await call(server, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, keys.pseudonym)).status,
-      ).toBe(200);
+      expect((await call(server, "/encrypt", { userUUID: README_USER, sensitiveData: "x" }, keys.pseudonym)).status).toBe(200);
     } finally {
       await server.stop();
     }
@@ -427,6 +421,7 @@ describe("the files", () => {
         ...serverEnv(files),
         CAAS_ROOT_KEY_FILE: other,
         CAAS_PORT: "0",
+        CAAS_OPS_LISTEN: "127.0.0.1:0",
         CAAS_STATE_DIR: join(dir, "state"),
       });
       expect(run.code).toBe(78);
@@ -489,8 +484,6 @@ describe("the files", () => {
 });
 
 describe("API keys and the keyring's files from the CLI", () => {
-  const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
-
   it("gives a key brought in with `keys import --scope` exactly those scopes", async () => {
     const { dir, files } = await setUp();
     const key = "partner-held-key-0123456789abcdef";
@@ -510,7 +503,7 @@ describe("API keys and the keyring's files from the CLI", () => {
         ["/keyring/orders/datakey", {}],
         ["/keyring/invoices/encrypt", { data: "x" }],
         // Scopes given replace the default: no pseudonym either.
-        ["/encrypt", { userUUID: USER, sensitiveData: "x" }],
+        ["/encrypt", { userUUID: README_USER, sensitiveData: "x" }],
       ] as const) {
         const answer = await call(server, path, body, key);
         expect({ path, status: answer.status, code: codeOf(answer) }).toEqual({ path, status: 403, code: "forbidden" });
@@ -537,7 +530,7 @@ describe("API keys and the keyring's files from the CLI", () => {
     chmodSync(files.apiKeys, 0o600);
     const server = await startCaas({ env: serverEnv(files), pki });
     try {
-      const pseudonym = await server.post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": key });
+      const pseudonym = await server.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": key });
       expect(pseudonym.status).toBe(200);
       for (const operation of ["encrypt", "decrypt", "datakey"]) {
         const answer = await call(server, `/keyring/orders/${operation}`, operation === "encrypt" ? { data: "x" } : {}, key);
@@ -615,7 +608,7 @@ describe("development mode", () => {
       expect((await post("/keyring/dev/decrypt", { ciphertext: sealed.body.ciphertext })).body).toEqual({ data: "first run" });
       expect((await post("/keyring/dev/datakey", {})).status).toBe(200);
       expect((await post("/oracleinvocation/", { data: "x", wrap_with: "dev" })).status).toBe(200);
-      expect((await post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" })).status).toBe(200);
+      expect((await post("/encrypt", { userUUID: README_USER, sensitiveData: "x" })).status).toBe(200);
       expect((readdirSync(state).filter((name) => name.startsWith("dev-")) as string[]).sort()).toEqual([
         "dev-api-key",
         "dev-certificate.pem",

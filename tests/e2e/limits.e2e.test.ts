@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { connect, type TLSSocket } from "node:tls";
-import { IDLE_TIMEOUT_SECONDS } from "../../src/server/listener.ts";
+import { IDLE_TIMEOUT_SECONDS } from "../../src/server/bind.ts";
 import { startCaas, type RunningCaas } from "./harness.ts";
 
 let caas: RunningCaas;

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { tempDir } from "./test-pki.ts";
+import { tempDir } from "../../support/test-pki.ts";
 
 const NGINX = "/usr/sbin/nginx";
 /** Debian builds the stream module as a dynamic module (package libnginx-mod-stream). */

@@ -11,6 +11,7 @@ import tls from "node:tls";
 import { parseMetricsPage, type MetricsPage } from "../metrics-page.ts";
 import { addApiKey, cli, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
 async function openTls(port: number): Promise<{ socket: tls.TLSSocket; received: () => string }> {
@@ -227,8 +228,7 @@ describe("SIGHUP", () => {
     const caas = await startCaas({ env: { CAAS_API_KEYS_FILE: keysFile } });
     try {
       const lateKey = addApiKey("late", keysFile);
-      const ask = () =>
-        caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }, { "x-api-key": lateKey });
+      const ask = () => caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": lateKey });
       expect((await ask()).status).toBe(401);
       const pid = caas.process.pid;
       caas.process.kill("SIGHUP");
@@ -409,7 +409,7 @@ describe("the operating surface", () => {
       caas.post("/oracleinvocation/", { data: "x" }),
       caas.request("/swagger/json"),
       caas.request("/encrypt"),
-      caas.post("/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }),
+      caas.post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }),
       caas.request("/oracleinvocation/", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }),
     ]);
     expect(answers.map((answer) => answer.status)).toEqual([200, 404, 400, 200, 200, 405, 401, 415]);

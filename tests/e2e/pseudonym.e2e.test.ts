@@ -8,8 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import vectors from "../vectors/compat/django-caas-vectors.json" with { type: "json" };
 import { addApiKey, cliOk, logCount, makeTestPki, startCaas, tempDir, waitForLog, type RunningCaas, type TestPki } from "./harness.ts";
-
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+import { README_USER } from "../../support/constants.ts";
 
 let files: string;
 let pki: TestPki;
@@ -60,7 +59,7 @@ describe("standard pseudonyms, end to end", () => {
   let firstDigest: string;
 
   it("answers a keyed digest with its secret version", async () => {
-    const answer = await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" });
+    const answer = await caas.post("/encrypt", { apiKey: standardKey, userUUID: README_USER, sensitiveData: "example sensitive data" });
     expect(answer.status).toBe(200);
     expect(answer.headers.get("cache-control")).toBe("no-store");
     const body = (await answer.json()) as { encrypted_data: string; version: number };
@@ -70,7 +69,7 @@ describe("standard pseudonyms, end to end", () => {
   });
 
   it("refuses a wrong key with 401", async () => {
-    const answer = await caas.post("/encrypt", { apiKey: `${standardKey}x`, userUUID: USER, sensitiveData: "x" });
+    const answer = await caas.post("/encrypt", { apiKey: `${standardKey}x`, userUUID: README_USER, sensitiveData: "x" });
     expect(answer.status).toBe(401);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
   });
@@ -80,7 +79,7 @@ describe("standard pseudonyms, end to end", () => {
     caas = await startCaas({ pki, env: env() });
     const answer = await caas.post(
       "/encrypt",
-      { userUUID: USER.toUpperCase(), sensitiveData: "example sensitive data" },
+      { userUUID: README_USER.toUpperCase(), sensitiveData: "example sensitive data" },
       { "x-api-key": standardKey },
     );
     expect(((await answer.json()) as { encrypted_data: string }).encrypted_data).toBe(firstDigest);
@@ -92,7 +91,7 @@ describe("standard pseudonyms, end to end", () => {
     cliOk("secret", "init", otherSecret);
     const other = await startCaas({ pki, env: { CAAS_SECRET_FILE: otherSecret, CAAS_API_KEYS_FILE: keysFile } });
     try {
-      const answer = await other.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" });
+      const answer = await other.post("/encrypt", { apiKey: standardKey, userUUID: README_USER, sensitiveData: "example sensitive data" });
       const digest = ((await answer.json()) as { encrypted_data: string }).encrypted_data;
       expect(digest).toMatch(/^[0-9a-f]+$/);
       expect(digest).not.toBe(firstDigest);
@@ -107,7 +106,7 @@ describe("standard pseudonyms, end to end", () => {
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", reloads + 1);
     const fresh = (await (
-      await caas.post("/encrypt", { apiKey: standardKey, userUUID: USER, sensitiveData: "example sensitive data" })
+      await caas.post("/encrypt", { apiKey: standardKey, userUUID: README_USER, sensitiveData: "example sensitive data" })
     ).json()) as {
       encrypted_data: string;
       version: number;
@@ -117,7 +116,7 @@ describe("standard pseudonyms, end to end", () => {
     for (const digest of [firstDigest, fresh.encrypted_data]) {
       const verdict = await caas.post("/verify", {
         apiKey: standardKey,
-        userUUID: USER,
+        userUUID: README_USER,
         sensitiveData: "example sensitive data",
         encrypted_data: digest,
       });
@@ -125,7 +124,7 @@ describe("standard pseudonyms, end to end", () => {
     }
     const wrong = await caas.post("/verify", {
       apiKey: standardKey,
-      userUUID: USER,
+      userUUID: README_USER,
       sensitiveData: "other data",
       encrypted_data: firstDigest,
     });
@@ -134,13 +133,13 @@ describe("standard pseudonyms, end to end", () => {
 
   it("accepts a key added while running once it receives SIGHUP, without a restart", async () => {
     const lateKey = addApiKey("late-client", keysFile, "--profile", "standard");
-    const before = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
+    const before = await caas.post("/encrypt", { apiKey: lateKey, userUUID: README_USER, sensitiveData: "x" });
     expect(before.status).toBe(401);
     const reloads = logCount(caas.output(), "reloaded");
     const pid = caas.process.pid;
     caas.process.kill("SIGHUP");
     await waitForLog(caas, "reloaded", reloads + 1);
-    const after = await caas.post("/encrypt", { apiKey: lateKey, userUUID: USER, sensitiveData: "x" });
+    const after = await caas.post("/encrypt", { apiKey: lateKey, userUUID: README_USER, sensitiveData: "x" });
     expect(after.status).toBe(200);
     expect(caas.process.pid).toBe(pid);
   });

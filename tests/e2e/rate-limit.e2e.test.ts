@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { addApiKey, startCaas, tempDir, type RunningCaas } from "./harness.ts";
 import { testApp } from "../unit/helpers.ts";
 import { OPERATIONS_TAG } from "../../src/modules/ops/index.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const RATE = 5;
 let caas: RunningCaas;
@@ -97,7 +98,7 @@ describe("rate limit per client", () => {
 
   it("charges a key sent only in the JSON body to that key, not to the address", async () => {
     await refill();
-    const body = { apiKey: key, userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const body = { apiKey: key, userUUID: README_USER, sensitiveData: "x" };
     const statuses: number[] = [];
     for (let i = 0; i < RATE * 2; i++) statuses.push((await caas.post("/encrypt", body)).status);
     expect(statuses.slice(0, RATE)).toEqual(Array(RATE).fill(200));

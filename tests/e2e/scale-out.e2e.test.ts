@@ -11,10 +11,9 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { addApiKey, cliOk, makeTestPki, startCaas, tempDir, type RunningCaas, type TestPki } from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
+import { README_USER } from "../../support/constants.ts";
 
 if (!haveNginx) console.warn(`scale-out: skipped: ${NGINX_MISSING}`);
-
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const CLIENTS = 8;
 const LOAD_MS = 3_000;
 const STOP_AFTER_MS = 1_200;
@@ -33,7 +32,7 @@ const encryptAt = (base: string, sensitiveData: string, keepalive = true) =>
     method: "POST",
     keepalive,
     headers: { "content-type": "application/json", "x-api-key": standardKey },
-    body: JSON.stringify({ userUUID: USER, sensitiveData }),
+    body: JSON.stringify({ userUUID: README_USER, sensitiveData }),
     tls: { ca: pki.caCertPem },
   } as RequestInit);
 

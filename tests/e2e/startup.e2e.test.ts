@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from "node:path";
 import { datedCertificate, type DatedCertificate } from "./certificates.ts";
 import { cli, makeTestPki, startCaas, tempDir, type CliRun, type TestPki } from "./harness.ts";
+import { README_USER } from "../../support/constants.ts";
 
 let pki: TestPki;
 let other: TestPki;
@@ -352,7 +353,7 @@ describe("development mode (no certificate configured)", () => {
       `would create ${state}/secret.json (a new secret, mode 0600)`,
       `would create ${state}/dev-api-key (a development API key, mode 0600)`,
       `would create ${state}/dev-root-key (a development root key, mode 0600)`,
-      `would create ${state}/dev-keyring.json (a development keyring with one key named 'dev', mode 0600)`,
+      `would create ${state}/dev-keyring.json (a development keyring with keys 'dev', 'dev-jwt', 'dev-hmac', mode 0600)`,
       "configuration ok",
     ]);
     expect(existsSync(state)).toBe(false);
@@ -372,7 +373,7 @@ describe("development mode (no certificate configured)", () => {
         const answer = await fetch(`${served.url}/encrypt`, {
           method: "POST",
           headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-          body: JSON.stringify({ userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" }),
+          body: JSON.stringify({ userUUID: README_USER, sensitiveData: "x" }),
           tls: { ca: readFileSync(join(state, "dev-certificate.pem"), "utf8") },
         } as RequestInit);
         expect(answer.status).toBe(200);
@@ -390,7 +391,7 @@ describe("development mode (no certificate configured)", () => {
       expect(served.output()).toContain('"event":"no_api_keys"');
       const answer = await served.post(
         "/encrypt",
-        { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" },
+        { userUUID: README_USER, sensitiveData: "x" },
         { authorization: "Bearer caas_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
       );
       expect(answer.status).toBe(401);

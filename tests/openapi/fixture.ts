@@ -7,17 +7,16 @@
  */
 import { createCipheriv, randomBytes } from "node:crypto";
 import type { Config } from "../../src/config.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
+import type { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
 import { MacKey, SigningKey } from "../../src/credentials/signing-keys.ts";
 import { generateSigningKey, signingKeyFromPkcs8 } from "../../src/crypto/signing.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import type { AuditTrail } from "../../src/http/audit.ts";
 import { sealText } from "../../src/modules/oracle/service.ts";
 import { encryptWith } from "../../src/modules/keyring/service.ts";
-import { type CaasApp, testApp } from "../unit/helpers.ts";
+import { type CaasApp, testApp, testCredentials } from "../unit/helpers.ts";
 
 /** A key that may do everything here, including use "ghost", a keyring name the keyring does not hold. */
 export const FULL_KEY = "caas_openapi-full-key-0123456789abcdef";
@@ -28,7 +27,6 @@ export const KEY_NAME = "orders";
 export const SIGNER_NAME = "tokens";
 export const MAC_NAME = "webhooks";
 export const UNKNOWN_KEY_NAME = "ghost";
-export const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 
 /** Small limits, so a body too large or a batch too large is cheap to send. */
 export const FIXTURE_CONFIG = { maxBody: 4096, batchMax: 2 } as const satisfies Partial<Config>;
@@ -94,8 +92,8 @@ export const SEALED_NOT_TEXT = (() => {
 })();
 
 export function fixtureCredentials(): CredentialsHolder {
-  return new CredentialsHolder({
-    apiKeys: ApiKeyStore.fromKeys([
+  return testCredentials({
+    apiKeys: [
       {
         name: "full",
         key: FULL_KEY,
@@ -109,9 +107,9 @@ export function fixtureCredentials(): CredentialsHolder {
         ],
       },
       { name: "scopeless", key: SCOPELESS_KEY, scopes: ["keyring:elsewhere"] },
-    ]),
+    ],
     // Version 1 retired and 2 active, so /verify can be asked for a retired version.
-    secrets: makeSecretRing([{ ...newSecretVersion(1), retired: "2025-06-01T00:00:00.000Z" }, newSecretVersion(2)]),
+    secrets: [{ ...newSecretVersion(1), retired: "2025-06-01T00:00:00.000Z" }, newSecretVersion(2)],
     keyring: new Keyring([orders, signer, mac]),
   });
 }

@@ -7,16 +7,15 @@
 import { describe, expect, it } from "bun:test";
 import { defaultConfig } from "../../src/config.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
-import { gatedApp } from "../../src/server/listener.ts";
+import { gatedApp } from "../../src/server/gated-app.ts";
+import { testCredentials } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const KEY = "lookup-test-key-0123456789";
-const USER = "3f2c8a4e-9b1d-4e6f-8a2b-1c3d5e7f9a0b";
 
 /** Keyring key "orders", one version. */
 function keyring(): Keyring {
@@ -27,7 +26,7 @@ function keyring(): Keyring {
 
 function served(rateLimit: number) {
   const store = ApiKeyStore.fromKeys([{ name: "main", key: KEY, scopes: ["pseudonym", "oracle", "keyring:orders"] }]);
-  const credentials = new CredentialsHolder({ apiKeys: store, secrets: makeSecretRing([newSecretVersion(1)]), keyring: keyring() });
+  const credentials = testCredentials({ apiKeys: store, keyring: keyring() });
   const config = defaultConfig({ rateLimit, oracleRequireKey: true });
   const { handle } = gatedApp(config, { logger: silentLogger, credentials, metrics: new Metrics() });
   const post = (path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
@@ -46,21 +45,25 @@ describe("an API key is hashed and looked up once a request", () => {
     describe(rateLimit === 0 ? "without a rate limit" : "behind the rate-limit gate", () => {
       it("a key in a header, on a pseudonym route", async () => {
         const { store, post } = served(rateLimit);
-        const answer = await post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": KEY });
+        const answer = await post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": KEY });
         expect(answer.status).toBe(200);
         expect(store.lookups).toBe(1);
       });
 
       it("a key in the body, on a pseudonym route", async () => {
         const { store, post } = served(rateLimit);
-        const answer = await post("/encrypt", { apiKey: KEY, userUUID: USER, sensitiveData: "x" });
+        const answer = await post("/encrypt", { apiKey: KEY, userUUID: README_USER, sensitiveData: "x" });
         expect(answer.status).toBe(200);
         expect(store.lookups).toBe(1);
       });
 
       it("the same key in the body and a header", async () => {
         const { store, post } = served(rateLimit);
-        const answer = await post("/encrypt", { apiKey: KEY, userUUID: USER, sensitiveData: "x" }, { authorization: `Bearer ${KEY}` });
+        const answer = await post(
+          "/encrypt",
+          { apiKey: KEY, userUUID: README_USER, sensitiveData: "x" },
+          { authorization: `Bearer ${KEY}` },
+        );
         expect(answer.status).toBe(200);
         expect(store.lookups).toBe(1);
       });
@@ -88,7 +91,7 @@ describe("an API key is hashed and looked up once a request", () => {
 
       it("a wrong key in a header is refused after one lookup", async () => {
         const { store, post } = served(rateLimit);
-        const answer = await post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": `${KEY}-wrong` });
+        const answer = await post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": `${KEY}-wrong` });
         expect(answer.status).toBe(401);
         expect(store.lookups).toBe(1);
       });
@@ -99,8 +102,8 @@ describe("an API key is hashed and looked up once a request", () => {
     const { store, credentials, post } = served(100);
     const emptied = ApiKeyStore.fromKeys([]);
     // The gate runs synchronously before the app; the reload lands while the body is read.
-    const answered = post("/encrypt", { userUUID: USER, sensitiveData: "x" }, { "x-api-key": KEY });
-    credentials.replace({ apiKeys: emptied, secrets: makeSecretRing([newSecretVersion(1)]) });
+    const answered = post("/encrypt", { userUUID: README_USER, sensitiveData: "x" }, { "x-api-key": KEY });
+    credentials.replace({ ...credentials.current, apiKeys: emptied });
     expect((await answered).status).toBe(401);
     expect(store.lookups).toBe(1);
     expect(emptied.lookups).toBe(1);

@@ -28,7 +28,7 @@ describe("caas keys add", () => {
       name: "main-server",
       profile: "standard",
       created: expect.any(String),
-      scopes: ["pseudonym"],
+      scopes: [{ to: "pseudonym" }],
     });
     expect(await readFile(file, "utf8")).not.toContain(key);
   });

@@ -26,7 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["credentials"],
   ["files"],
   ["config.ts"],
-  ["log.ts", "build-info.ts", "closest-name.ts"],
+  ["log.ts", "build-info.ts", "closest-name.ts", "addresses.ts"],
   ["errors.ts"],
   ["crypto"],
 ];
@@ -121,6 +121,13 @@ describe("the trees beside src/", () => {
 
   it("keeps bench/ off the test tree: benchmarks import nothing under tests/", () => {
     expect(importsInto(join(repo, "bench"), join(repo, "tests"))).toEqual([]);
+  });
+
+  it("keeps support/, what the suites and the benchmarks share, off both: it imports nothing under tests/ or bench/", () => {
+    expect([
+      ...importsInto(join(repo, "support"), join(repo, "tests")),
+      ...importsInto(join(repo, "support"), join(repo, "bench")),
+    ]).toEqual([]);
   });
 
   it("keeps unit tests off the end-to-end harness, which builds dist/caas when imported", () => {

@@ -7,15 +7,12 @@ import { describe, expect, it } from "bun:test";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Elysia } from "elysia";
-import { testApp } from "./helpers.ts";
+import { testApp, testCredentials } from "./helpers.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { AppendFile } from "../../src/files/append-file.ts";
 import { appAudit, routesOf } from "../../src/app.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { instrument } from "../../src/server/instrument.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { AuditUnavailable } from "../../src/errors.ts";
 import { Audit, AuditTrail, auditPlugin, type AuditSink } from "../../src/http/audit.ts";
 import { errorAnswer } from "../../src/http/error-answers.ts";
@@ -47,10 +44,7 @@ class MemorySink implements AuditSink {
   }
 }
 
-const credentials = new CredentialsHolder({
-  apiKeys: ApiKeyStore.fromKeys([{ name: "unit-client", key: "audit-unit-test-key-0123456789" }]),
-  secrets: makeSecretRing([newSecretVersion(1)]),
-});
+const credentials = testCredentials({ apiKeys: [{ name: "unit-client", key: "audit-unit-test-key-0123456789" }] });
 
 describe("which routes are audited", () => {
   const app = testApp({ credentials });

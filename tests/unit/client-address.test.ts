@@ -11,7 +11,7 @@ import { defaultConfig } from "../../src/config.ts";
 import { AuditTrail, type AuditSink } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
-import { gatedApp } from "../../src/server/listener.ts";
+import { gatedApp } from "../../src/server/gated-app.ts";
 import { EXIT_CONFIG } from "../../src/cli/io.ts";
 import { runCommand, testCredentials } from "./helpers.ts";
 

@@ -4,8 +4,7 @@ import { DJANGO_POOL, type DjangoHashName } from "../../src/modules/pseudonym/pr
 import { InvalidText } from "../../src/errors.ts";
 import { djangoDigest, djangoSeedFloat, djangoSelection } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
-
-const README_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+import { README_USER } from "../../support/constants.ts";
 const README_DATA = "example sensitive data";
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "bun:test";
 import { scratchDirectories } from "./scratch.ts";
 import { join } from "node:path";
-import { ApiKeyStore, importKey, InvalidKeyArgument } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { importKey } from "../../src/credentials/key-changes.ts";
 import { defaultConfig } from "../../src/config.ts";
 import { loadCredentials } from "../../src/credentials/holder.ts";
 import { createLogger } from "../../src/log.ts";
@@ -14,13 +15,14 @@ import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat
 import { initSecretFile } from "../../src/credentials/secret-ring.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const README_KEY = "example_api_key";
 const README_REQUEST = {
   apiKey: README_KEY,
-  userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c",
+  userUUID: README_USER,
   sensitiveData: "example sensitive data",
 };
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
@@ -165,7 +167,7 @@ describe("the profiles never cross", () => {
 describe("the Django original's README example", () => {
   it("works unchanged once its key is imported with the django-compat profile", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await importKey(path, "django-main", README_KEY, "django-compat");
+    await importKey(path, { name: "django-main", key: README_KEY, profile: "django-compat" });
     const imported = testApp({ apiKeys: await ApiKeyStore.load(path) });
     const answer = await postJson(imported, "/encrypt", README_REQUEST);
     expect(answer.status).toBe(200);
@@ -174,21 +176,23 @@ describe("the Django original's README example", () => {
 
   it("takes a compat key of any length from one character, but still only printable ASCII without spaces", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await importKey(path, "tiny", "x", "django-compat");
+    await importKey(path, { name: "tiny", key: "x", profile: "django-compat" });
     expect((await ApiKeyStore.load(path)).lookup("x")).toEqual({
       name: "tiny",
       profile: "django-compat",
       created: expect.any(String),
-      scopes: ["pseudonym"],
+      scopes: [{ to: "pseudonym" }],
     });
     for (const key of ["", "has space", "tab\there", "é"]) {
-      await expect(importKey(path, "bad", key, "django-compat")).rejects.toBeInstanceOf(InvalidKeyArgument);
+      await expect(importKey(path, { name: "bad", key, profile: "django-compat" })).rejects.toMatchObject({ code: "invalid_key_argument" });
     }
   });
 
   it("cannot be imported as a standard key: a standard key must be at least 16 characters", async () => {
     const path = join(await temporaryDirectory(), "keys.json");
-    await expect(importKey(path, "django-main", README_KEY, "standard")).rejects.toBeInstanceOf(InvalidKeyArgument);
+    await expect(importKey(path, { name: "django-main", key: README_KEY, profile: "standard" })).rejects.toMatchObject({
+      code: "invalid_key_argument",
+    });
   });
 });
 
@@ -198,9 +202,9 @@ describe("at start", () => {
     const keysFile = join(directory, "keys.json");
     const secretFile = join(directory, "secret.json");
     await initSecretFile(secretFile);
-    await importKey(keysFile, "django-main", README_KEY, "django-compat");
-    await importKey(keysFile, "django-batch", COMPAT_KEY, "django-compat");
-    await importKey(keysFile, "main-server", STANDARD_KEY, "standard");
+    await importKey(keysFile, { name: "django-main", key: README_KEY, profile: "django-compat" });
+    await importKey(keysFile, { name: "django-batch", key: COMPAT_KEY, profile: "django-compat" });
+    await importKey(keysFile, { name: "main-server", key: STANDARD_KEY, profile: "standard" });
 
     const lines: string[] = [];
     const logger = createLogger("debug", (line) => lines.push(line));

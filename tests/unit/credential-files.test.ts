@@ -6,15 +6,17 @@
 import { describe, expect, it } from "bun:test";
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiKeyStore, hashApiKey, KEYS_FILE_LIMITS, KeysFileInsecure } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore, hashApiKey } from "../../src/credentials/api-keys.ts";
+import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
 import { toBase64, toHex } from "../../src/crypto/encoding.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { OutputFailed } from "../../src/errors.ts";
 import { runKeysCommand } from "../../src/cli/keys.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
-import { PrivateFileFailed, withPrivateFileLock } from "../../src/files/private-file.ts";
+import { withPrivateFileLock } from "../../src/files/private-file.ts";
+import { PrivateFileFailed } from "../../src/files/store-errors.ts";
 import { main } from "../../src/main.ts";
-import { loadSecretRing, MAX_SECRET_VERSION, MAX_SECRET_VERSIONS, SecretFileInsecure } from "../../src/credentials/secret-ring.ts";
+import { loadSecretRing, MAX_SECRET_VERSION, MAX_SECRET_VERSIONS } from "../../src/credentials/secret-ring.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 interface Run {
@@ -194,10 +196,10 @@ describe("files someone else could rewrite", () => {
     await chown(keysFile, 65534, 65534);
     await chown(secretFile, 65534, 65534);
     const keysError = await ApiKeyStore.load(keysFile).catch((error: unknown) => error);
-    expect(keysError).toBeInstanceOf(KeysFileInsecure);
+    expect(keysError).toMatchObject({ code: "keys_file_insecure" });
     expect((keysError as Error).message).toContain("owned by uid 65534");
     expect((keysError as Error).message).toContain(`chown 0 ${keysFile}`);
-    expect(await loadSecretRing(secretFile).catch((error: unknown) => error)).toBeInstanceOf(SecretFileInsecure);
+    expect(await loadSecretRing(secretFile).catch((error: unknown) => error)).toMatchObject({ code: "secret_file_insecure" });
   });
 
   itAsRoot("refuses a file reached through a link whose directory another user owns", async () => {
@@ -209,7 +211,9 @@ describe("files someone else could rewrite", () => {
     await symlink(keysFile, join(theirs, "keys.json"));
     await chown(theirs, 65534, 65534);
     // The file is ours, but whoever owns the directory holding the link decides what it names.
-    expect(await ApiKeyStore.load(join(theirs, "keys.json")).catch((error: unknown) => error)).toBeInstanceOf(KeysFileInsecure);
+    expect(await ApiKeyStore.load(join(theirs, "keys.json")).catch((error: unknown) => error)).toMatchObject({
+      code: "keys_file_insecure",
+    });
     expect((await keys(["add", "b", "--file", join(theirs, "keys.json")])).code).toBe(78);
   });
 
@@ -222,7 +226,7 @@ describe("files someone else could rewrite", () => {
     const added = await keys(["add", "b", "--file", keysFile]);
     expect(added.code).toBe(78);
     expect(added.err[0]).toContain(`chmod go-w ${directory}`);
-    expect(await ApiKeyStore.load(keysFile).catch((error: unknown) => error)).toBeInstanceOf(KeysFileInsecure);
+    expect(await ApiKeyStore.load(keysFile).catch((error: unknown) => error)).toMatchObject({ code: "keys_file_insecure" });
   });
 });
 

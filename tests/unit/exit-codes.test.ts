@@ -9,19 +9,17 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EXIT_STATUS_OF, exitStatusOf } from "../../src/cli/exit-codes.ts";
 import type { CliIo } from "../../src/cli/io.ts";
-import { KeysFileBusy } from "../../src/credentials/api-keys.ts";
-import { KeyringFileBusy } from "../../src/credentials/keyring-errors.ts";
-import { SecretFileBusy } from "../../src/credentials/secret-ring.ts";
-import { OutputFailed } from "../../src/errors.ts";
+import { InvalidArgument, OutputFailed } from "../../src/errors.ts";
+import { PrivateFileFailed, STORE_FILE_CODES, StoreFileError, type StoreFileAt } from "../../src/files/store-errors.ts";
 import { main } from "../../src/main.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const scratch = scratchDirectories("caas-exit-");
 
-/** Every `readonly code = "..."` an error class in src/ declares. */
+/** Every code an error in src/ can have: each `readonly code = "..."` a class declares, and every store file code. */
 function declaredCodes(): string[] {
-  const codes = new Set<string>();
+  const codes = new Set<string>(Object.values(STORE_FILE_CODES).flatMap((byProblem) => Object.values(byProblem)));
   const files = readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts"));
   for (const file of files) {
     for (const match of readFileSync(join(ROOT, "src", file), "utf8").matchAll(/readonly code(?::\s*string)?\s*=\s*"([a-z0-9_]+)"/g))
@@ -49,20 +47,49 @@ describe("the exit status table", () => {
     expect(documentedStatuses().get(78)).toStartWith("configuration or file error");
   });
 
-  for (const code of declaredCodes()) {
-    it(`gives ${code} a documented exit status`, () => {
-      const status = EXIT_STATUS_OF[code];
-      expect(status).toBeDefined();
-      expect(documentedStatuses().has(status ?? -1)).toBe(true);
-    });
-  }
+  it("gives every code an error in src/ can have a row, and nothing else", () => {
+    const usageCodes = ["invalid_key_argument", "invalid_keyring_argument"];
+    expect(Object.keys(EXIT_STATUS_OF).sort()).toEqual([...new Set([...declaredCodes(), ...usageCodes])].sort());
+  });
+
+  it("gives every row a status the docs list", () => {
+    const documented = documentedStatuses();
+    expect(Object.entries(EXIT_STATUS_OF).filter(([, status]) => !documented.has(status))).toEqual([]);
+  });
+
+  /** The status each kind of problem with a store's file ends a command with, whatever the store. */
+  const BY_PROBLEM: Readonly<Record<string, number>> = {
+    missing: 78,
+    exists: 78,
+    invalid: 78,
+    insecure: 78,
+    unreadable: 78,
+    unwritable: 78,
+    refused: 78,
+    other_root_key: 78,
+    name_taken: 78,
+    key_stored: 78,
+    busy: 75,
+    not_shown: 74,
+    no_such_entry: 1,
+    entry_active: 1,
+  };
+  const storeProblems = Object.entries(STORE_FILE_CODES).flatMap(([store, byProblem]) =>
+    Object.entries(byProblem).map(([problem, code]) => ({ at: { store, problem, path: "/f" } as StoreFileAt, code })),
+  );
+  it.each(storeProblems)("ends a command failing with $code ($at.problem) with its problem's status", ({ at, code }) => {
+    const error = new StoreFileError(at, "m");
+    expect(error.code).toBe(code);
+    expect(exitStatusOf(error)).toBe(BY_PROBLEM[at.problem] ?? -1);
+  });
 
   it.each([
-    ["a keys file", new KeysFileBusy("/f")],
-    ["a secret file", new SecretFileBusy("/f")],
-    ["a keyring file", new KeyringFileBusy("/f")],
-  ])("ends a command on %s locked by another with 75, try again", (_store, error) => {
-    expect(exitStatusOf(error)).toBe(75);
+    ["usage", new InvalidArgument("api_keys", "m"), 2],
+    ["usage", new InvalidArgument("keyring", "m"), 2],
+    ["output", new OutputFailed("EPIPE"), 74],
+    ["the file layer's own failure, which its store should have worded", new PrivateFileFailed({ kind: "busy" }), 70],
+  ] as const)("ends a command failing with %s with its status", (_kind, error, status) => {
+    expect(exitStatusOf(error)).toBe(status);
   });
 
   it("gives anything caas did not expect 70", () => {

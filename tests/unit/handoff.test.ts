@@ -13,7 +13,7 @@ import { createKeyringKey } from "../../src/credentials/keyring-changes.ts";
 import { initRootKey } from "../../src/credentials/root-key.ts";
 import { initSecretFile, rotateSecretFile } from "../../src/credentials/secret-ring.ts";
 import { silentLogger } from "../../src/log.ts";
-import type { Handoff } from "../../src/server/listener.ts";
+import type { Handoff } from "../../src/server/handoff.ts";
 import { connectToSupervisor, parseHandoff, serializeHandoff } from "../../src/server/supervisor.ts";
 import { scratchDirectories } from "./scratch.ts";
 
@@ -24,7 +24,7 @@ async function filesIn(dir: string) {
   const paths = { secret: join(dir, "secret.json"), rootKey: join(dir, "root-key"), keyring: join(dir, "keyring.json") };
   await initSecretFile(paths.secret);
   await initRootKey(paths.rootKey);
-  await createKeyringKey(paths.keyring, paths.rootKey, "orders");
+  await createKeyringKey(paths.keyring, paths.rootKey, { name: "orders" });
   return paths;
 }
 

@@ -3,6 +3,7 @@ import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromHex, toHex } from "../../src/crypto/encoding.ts";
 import { deriveSaltPool, deriveSelectionKey, deriveUserKey, hkdfSha256, SALT_LENGTHS, SALTS_PER_LENGTH } from "../../src/crypto/kdf.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const secret = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const otherSecret = fromHex("ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
@@ -90,7 +91,7 @@ describe("the salt pool", () => {
 describe("per-user keys", () => {
   const [salt, anotherSalt] = deriveSaltPool(secret);
   if (salt === undefined || anotherSalt === undefined) throw new Error("empty pool");
-  const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+  const user = README_USER;
 
   it("are as long as asked, so each HMAC gets a key as long as its output", () => {
     for (const length of [32, 48, 64]) expect(deriveUserKey(secret, salt, "sha256", user, length).length).toBe(length);

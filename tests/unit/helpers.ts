@@ -7,6 +7,7 @@ import { type CaasApp, createApp } from "../../src/app.ts";
 import { defaultConfig, type Config } from "../../src/config.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { CredentialsHolder } from "../../src/credentials/holder.ts";
+import type { Keyring } from "../../src/credentials/keyring.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
 import type { CliIo } from "../../src/cli/io.ts";
@@ -20,6 +21,8 @@ export interface TestCredentials {
   readonly apiKeys?: Parameters<typeof ApiKeyStore.fromKeys>[0] | ApiKeyStore;
   /** The server secret's versions; one fresh version 1 by default. */
   readonly secrets?: readonly SecretVersion[];
+  /** The keyring; an empty one by default. */
+  readonly keyring?: Keyring;
 }
 
 export interface TestAppOptions extends TestCredentials {
@@ -35,10 +38,11 @@ export interface TestAppOptions extends TestCredentials {
   readonly isReady?: () => boolean;
 }
 
-export function testCredentials({ apiKeys = [], secrets = [newSecretVersion(1)] }: TestCredentials = {}): CredentialsHolder {
+export function testCredentials({ apiKeys = [], secrets = [newSecretVersion(1)], keyring }: TestCredentials = {}): CredentialsHolder {
   return new CredentialsHolder({
     apiKeys: apiKeys instanceof ApiKeyStore ? apiKeys : ApiKeyStore.fromKeys(apiKeys),
     secrets: makeSecretRing(secrets),
+    ...(keyring === undefined ? {} : { keyring }),
   });
 }
 

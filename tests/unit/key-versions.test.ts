@@ -11,6 +11,7 @@ import {
 import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { pseudonymFor, verifyPseudonym } from "../../src/modules/pseudonym/profiles/standard.ts";
 import { SecretVersionRetired, SecretVersionUnknown } from "../../src/errors.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const NOW = Date.parse("2026-12-07T10:00:00.000Z");
 const LEGACY = Number.NEGATIVE_INFINITY;
@@ -116,7 +117,7 @@ describe("activation fields and command-line times", () => {
 });
 
 describe("the secret's versions", () => {
-  const user = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+  const user = README_USER;
   const one = newSecretVersion(1);
   const staged = { ...newSecretVersion(2), activatesAt: PENDING };
 

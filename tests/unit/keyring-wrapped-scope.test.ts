@@ -5,17 +5,19 @@
  * pseudonym routes) its key gets exactly what a key without any scope for NAME gets.
  */
 import { describe, expect, it } from "bun:test";
-import { chmodSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApiKeyStore, isValidScope } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { isValidScope } from "../../src/credentials/scopes.ts";
 import { createKeyringKey } from "../../src/credentials/keyring-changes.ts";
 import { loadKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { withoutTrailingSlash } from "../../src/http/paths.ts";
 import { testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
+import { scratchDirectories } from "./scratch.ts";
+
+// Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.
+const scratch = scratchDirectories("caas-wrapped-scope-");
 
 const KEYS = {
   wrapped: "caas-test-wrapped-only-0001",
@@ -24,25 +26,20 @@ const KEYS = {
   /** May do everything: each request in the table is one that succeeds with the scope. */
   all: "caas-test-every-scope-key-01",
 };
-const USER = "0b3f4d2e-7c1a-4e5b-9a8d-6f2e1c0b9a87";
 
 async function appWith(oracleRequireKey: boolean) {
-  const dir = mkdtempSync(join(tmpdir(), "caas-wrapped-scope-"));
-  chmodSync(dir, 0o700);
+  const dir = await scratch();
   await initRootKey(join(dir, "root"));
-  for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), name);
-  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "signer", "ed25519");
-  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "mac", "hmac-sha256");
+  for (const name of ["orders", "other"]) await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: name });
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "signer", type: "ed25519" });
+  await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "mac", type: "hmac-sha256" });
   const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
   const apiKeys = ApiKeyStore.fromKeys([
     { name: "wrapped-only", key: KEYS.wrapped, scopes: ["keyring:orders:datakey-wrapped"] },
     { name: "unrelated", key: KEYS.unrelated, scopes: ["keyring:other"] },
     { name: "all", key: KEYS.all, scopes: ["pseudonym", "oracle", "keyring:orders", "keyring:other", "keyring:signer", "keyring:mac"] },
   ]);
-  const app = testApp({
-    config: { oracleRequireKey },
-    credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
-  });
+  const app = testApp({ config: { oracleRequireKey }, apiKeys, keyring });
   return async (method: string, path: string, body: unknown, key: string) => {
     const answer = await app.handle(
       new Request(`http://localhost${path}`, {
@@ -64,7 +61,7 @@ async function bodiesByRoute(call: Call): Promise<Readonly<Record<string, readon
   const sealed = (await call("POST", "/keyring/orders/encrypt", { data: "x" }, KEYS.all)).json;
   const oracle = (await call("POST", "/oracleinvocation", { data: "x" }, KEYS.all)).json;
   const envelope = (await call("POST", "/oracleinvocation", { data: "x", wrap_with: "orders" }, KEYS.all)).json;
-  const pseudonym = { userUUID: USER, sensitiveData: "data" };
+  const pseudonym = { userUUID: README_USER, sensitiveData: "data" };
   const digest = (await call("POST", "/encrypt", pseudonym, KEYS.all)).json;
   const signed = (await call("POST", "/keyring/signer/sign", { data: "x" }, KEYS.all)).json;
   const token = (await call("POST", "/keyring/signer/jwt", { claims: { sub: "x" } }, KEYS.all)).json;

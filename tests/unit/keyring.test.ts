@@ -7,13 +7,11 @@
  * not open under another root key. And the routes: scopes decide before anything else.
  */
 import { describe, expect, it } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { postJson, testApp } from "./helpers.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
 import {
   addRootKey,
@@ -24,14 +22,17 @@ import {
   setMinDecryptionVersion,
   trimKeyringKey,
 } from "../../src/credentials/keyring-changes.ts";
-import { KeyringFileRefused, KeyringRootKeyMismatch } from "../../src/credentials/keyring-errors.ts";
 import { loadKeyring } from "../../src/credentials/keyring-file.ts";
-import { initRootKey, loadRootKey, RootKeyExists } from "../../src/credentials/root-key.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
+import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { CaasError, RequestError } from "../../src/errors.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { decryptWith, encryptWith, rewrapWith } from "../../src/modules/keyring/service.ts";
+import { README_USER } from "../../support/constants.ts";
+import { scratchDirectories } from "./scratch.ts";
+
+// Made 0700 (mkdtemp), as the private files in them require, and removed after the last test.
+const scratch = scratchDirectories("caas-keyring-");
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -251,63 +252,57 @@ describe("keyring ciphertexts", () => {
   });
 });
 
-function privateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "caas-keyring-"));
-  chmodSync(dir, 0o700);
-  return dir;
-}
-
 describe("the keyring file", () => {
   it("opens under its root key only; another root key is refused whole", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     await initRootKey(join(dir, "root"));
     await initRootKey(join(dir, "other"));
-    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
     expect((await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")))).names).toEqual(["orders"]);
-    await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toBeInstanceOf(
-      KeyringRootKeyMismatch,
-    );
-    await expect(initRootKey(join(dir, "root"))).rejects.toBeInstanceOf(RootKeyExists);
+    await expect(loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "other")))).rejects.toMatchObject({
+      code: "keyring_root_key_mismatch",
+    });
+    await expect(initRootKey(join(dir, "root"))).rejects.toMatchObject({ code: "root_key_exists" });
   });
 
   it("binds each wrapped version to its name and number: moved elsewhere, it does not open", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
-    await createKeyringKey(path, root, "invoices");
+    await createKeyringKey(path, root, { name: "orders" });
+    await createKeyringKey(path, root, { name: "invoices" });
     await rotateKeyringKey(path, root, "orders");
     const original = JSON.parse(readFileSync(path, "utf8")) as { keys: { name: string; versions: { version: number; key: string }[] }[] };
     const swapped = structuredClone(original);
     // invoices' version 1 takes orders' version 1 material: another name.
     swapped.keys[1]!.versions[0]!.key = original.keys[0]!.versions[0]!.key;
     writeFileSync(path, JSON.stringify(swapped));
-    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });
     const renumbered = structuredClone(original);
     // orders' version 2 takes version 1's material: another number.
     renumbered.keys[0]!.versions[1]!.key = original.keys[0]!.versions[0]!.key;
     writeFileSync(path, JSON.stringify(renumbered));
-    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(loadKeyring(path, await loadRootKey(root))).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });
     // Nothing of the material is in the file in clear: every stored key is 72 wrapped bytes.
     for (const key of original.keys) for (const version of key.versions) expect(Buffer.from(version.key, "base64").length).toBe(72);
   });
 
   it("refuses a min decryption version past the active one, and a trim of versions that still decrypt", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
+    await createKeyringKey(path, root, { name: "orders" });
     await rotateKeyringKey(path, root, "orders");
     // Version 2 is staged: retiring 1 would leave nothing that encrypts.
-    await expect(setMinDecryptionVersion(path, root, "orders", 2)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await expect(setMinDecryptionVersion(path, root, "orders", 2)).rejects.toMatchObject({ code: "keyring_file_refused" });
     await promoteKeyringVersion(path, root, "orders", { version: 2, activatesAt: Date.now() });
-    await expect(setMinDecryptionVersion(path, root, "orders", 3)).rejects.toBeInstanceOf(KeyringFileRefused);
-    await expect(trimKeyringKey(path, root, "orders", 2)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await expect(setMinDecryptionVersion(path, root, "orders", 3)).rejects.toMatchObject({ code: "keyring_file_refused" });
+    await expect(trimKeyringKey(path, root, "orders", 2)).rejects.toMatchObject({ code: "keyring_file_refused" });
     await setMinDecryptionVersion(path, root, "orders", 2);
     expect((await trimKeyringKey(path, root, "orders", 2)).deleted).toEqual([1]);
-    await expect(setMinDecryptionVersion(path, root, "orders", 1)).rejects.toBeInstanceOf(KeyringFileRefused);
+    await expect(setMinDecryptionVersion(path, root, "orders", 1)).rejects.toMatchObject({ code: "keyring_file_refused" });
     const keyring = await loadKeyring(path, await loadRootKey(root));
     expect(keyring.get("orders")?.info.versions.map((entry) => entry.version)).toEqual([2]);
   });
@@ -326,9 +321,9 @@ describe("keyring routes and scopes", () => {
     /** The audit trail's lines so far, parsed. */
     auditLines: () => Record<string, unknown>[];
   }> {
-    const dir = privateDir();
+    const dir = await scratch();
     await initRootKey(join(dir, "root"));
-    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), "orders");
+    await createKeyringKey(join(dir, "keyring.json"), join(dir, "root"), { name: "orders" });
     const keyring = await loadKeyring(join(dir, "keyring.json"), await loadRootKey(join(dir, "root")));
     const apiKeys = ApiKeyStore.fromKeys([
       { name: "whole", key: KEYS.whole, scopes: ["keyring:orders", "keyring:ghost"] },
@@ -338,7 +333,8 @@ describe("keyring routes and scopes", () => {
     const written: string[] = [];
     const app = testApp({
       config: { batchMax: 3, ...config },
-      credentials: new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring }),
+      apiKeys,
+      keyring,
       auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     return {
@@ -444,11 +440,8 @@ describe("keyring routes and scopes", () => {
     const sealed = [older.seal(ascii("one")), key.seal(ascii("two")), older.seal(ascii("three"))].map((box) => box.ciphertext);
     const written: string[] = [];
     const app = testApp({
-      credentials: new CredentialsHolder({
-        apiKeys: ApiKeyStore.fromKeys([{ name: "whole", key: KEYS.whole, scopes: ["keyring:orders"] }]),
-        secrets: makeSecretRing([newSecretVersion(1)]),
-        keyring: new Keyring([key]),
-      }),
+      apiKeys: [{ name: "whole", key: KEYS.whole, scopes: ["keyring:orders"] }],
+      keyring: new Keyring([key]),
       auditTrail: new AuditTrail({ append: (lines, done) => done(written.push(...lines)), reopen: () => undefined }),
     });
     const items = [...sealed, "caas:v2:AAAA"].map((ciphertext) => ({ ciphertext }));
@@ -478,7 +471,7 @@ describe("keyring routes and scopes", () => {
 
   it("refuses a keyring-only key on the pseudonym routes with 403", async () => {
     const { handle } = await appWith();
-    const fields = { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const fields = { userUUID: README_USER, sensitiveData: "x" };
     for (const path of ["/encrypt", "/encode", "/verify", "/encrypt/batch"]) {
       const answer = await handle(path, { wrong: true }, KEYS.whole);
       expect({ path, status: answer.status }).toEqual({ path, status: 403 });
@@ -515,11 +508,11 @@ describe("keyring routes and scopes", () => {
 
 describe("staged keyring versions", () => {
   async function keyringWithTwoVersions(activatesAt?: number) {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const root = join(dir, "root");
     await initRootKey(root);
-    await createKeyringKey(path, root, "orders");
+    await createKeyringKey(path, root, { name: "orders" });
     await rotateKeyringKey(path, root, "orders", activatesAt);
     return { dir, path, root, load: async () => (await loadKeyring(path, await loadRootKey(root))).get("orders") as KeyringKey };
   }
@@ -564,19 +557,19 @@ describe("staged keyring versions", () => {
 
 describe("root key rotation", () => {
   it("opens the file under either root key between add and remove, then under the new one alone", async () => {
-    const dir = privateDir();
+    const dir = await scratch();
     const path = join(dir, "keyring.json");
     const [oldRoot, newRoot] = [join(dir, "old-root"), join(dir, "new-root")];
     await initRootKey(oldRoot);
     await initRootKey(newRoot);
-    await createKeyringKey(path, oldRoot, "orders");
+    await createKeyringKey(path, oldRoot, { name: "orders" });
     await rotateKeyringKey(path, oldRoot, "orders", Date.now());
     const sealed = encryptWith((await loadKeyring(path, await loadRootKey(oldRoot))).get("orders") as KeyringKey, { data: "kept" });
-    await expect(loadKeyring(path, await loadRootKey(newRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(loadKeyring(path, await loadRootKey(newRoot))).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });
     // Removing the only wrapping is refused, and leaves the file as it was.
     const before = readFileSync(path, "utf8");
-    await expect(removeRootKey(path, oldRoot, oldRoot)).rejects.toBeInstanceOf(KeyringFileRefused);
-    await expect(removeRootKey(path, newRoot, oldRoot)).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(removeRootKey(path, oldRoot, oldRoot)).rejects.toMatchObject({ code: "keyring_file_refused" });
+    await expect(removeRootKey(path, newRoot, oldRoot)).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });
     expect(readFileSync(path, "utf8")).toBe(before);
 
     expect((await addRootKey(path, oldRoot, newRoot)).versions).toBe(2);
@@ -586,7 +579,7 @@ describe("root key rotation", () => {
       expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
     }
     expect((await removeRootKey(path, newRoot, oldRoot)).versions).toBe(2);
-    await expect(loadKeyring(path, await loadRootKey(oldRoot))).rejects.toBeInstanceOf(KeyringRootKeyMismatch);
+    await expect(loadKeyring(path, await loadRootKey(oldRoot))).rejects.toMatchObject({ code: "keyring_root_key_mismatch" });
     const key = (await loadKeyring(path, await loadRootKey(newRoot))).get("orders") as KeyringKey;
     expect(decryptWith(key, { ciphertext: sealed.ciphertext })).toEqual({ data: "kept" });
     const stored = JSON.parse(readFileSync(path, "utf8")) as { keys: { versions: Record<string, unknown>[] }[] };
@@ -617,7 +610,7 @@ describe("the keyring file's limits", () => {
     ],
   ] as const) {
     it(`refuses a file of ${what}, naming the limit, and the same count of versions as caas writes them fits in the size limit`, async () => {
-      const dir = privateDir();
+      const dir = await scratch();
       const path = join(dir, "keyring.json");
       const root = join(dir, "root");
       await initRootKey(root);

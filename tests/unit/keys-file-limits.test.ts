@@ -9,8 +9,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { addKey, ApiKeyStore, KEYS_FILE_LIMITS, KeysFileError, KeysFileRefused } from "../../src/credentials/api-keys.ts";
+import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { addKey } from "../../src/credentials/key-changes.ts";
+import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
 import { scratchDirectories } from "./scratch.ts";
+import { StoreFileError } from "../../src/files/store-errors.ts";
 
 const scratch = scratchDirectories("caas-keys-file-limits-");
 const LONGEST_NAME_LENGTH = 64;
@@ -38,7 +41,7 @@ async function loadError(path: string): Promise<string> {
   try {
     await ApiKeyStore.load(path);
   } catch (error) {
-    if (error instanceof KeysFileError) return error.message;
+    if (StoreFileError.is(error, "keys_file")) return error.message;
     throw error;
   }
   return "loaded";
@@ -94,12 +97,12 @@ describe("the keys file's limits", () => {
   it("refuses keys add past the count, naming the limit, and leaves the file as it was", async () => {
     const path = await fileOf(keysFileText(KEYS_FILE_LIMITS.keys));
     const before = await readFile(path, "utf8");
-    const refused = await addKey(path, "one-too-many").then(
+    const refused = await addKey(path, { name: "one-too-many" }).then(
       () => undefined,
       (error: unknown) => error,
     );
-    expect(refused).toBeInstanceOf(KeysFileRefused);
-    expect((refused as KeysFileRefused).message).toContain("a keys file holds at most 100,000");
+    expect(refused).toMatchObject({ code: "keys_file_refused" });
+    expect((refused as StoreFileError).message).toContain("a keys file holds at most 100,000");
     expect(await readFile(path, "utf8")).toBe(before);
   }, 30_000);
 

@@ -11,7 +11,7 @@ import { Deployment, type IDeployment } from "kubernetes-models/apps/v1/Deployme
 import { type IPodDisruptionBudget, PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { type IService, Service } from "kubernetes-models/v1/Service";
 import { fixedDefault, loadConfig, opsAddress, SETTINGS, unknownSettingVariables } from "../../src/config.ts";
-import { addKey } from "../../src/credentials/api-keys.ts";
+import { addKey } from "../../src/credentials/key-changes.ts";
 import { checkCredentials } from "../../src/credentials/holder.ts";
 import { createKeyringKey } from "../../src/credentials/keyring-changes.ts";
 import { initRootKey } from "../../src/credentials/root-key.ts";
@@ -195,9 +195,9 @@ describe("the credentials Secret volume", () => {
   async function credentialSources(): Promise<string> {
     const sources = await scratch();
     await initSecretFile(join(sources, "secret.json"));
-    await addKey(join(sources, "api-keys.json"), "main-server");
+    await addKey(join(sources, "api-keys.json"), { name: "main-server" });
     await initRootKey(join(sources, "root-key"));
-    await createKeyringKey(join(sources, "keyring.json"), join(sources, "root-key"), "customer-data");
+    await createKeyringKey(join(sources, "keyring.json"), join(sources, "root-key"), { name: "customer-data" });
     // TLS files are read without owner or mode checks; the listener tests cover their contents.
     await writeFile(join(sources, "tls.crt"), "certificate");
     await writeFile(join(sources, "tls.key"), "key");

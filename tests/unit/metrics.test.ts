@@ -4,16 +4,15 @@
  */
 import { describe, expect, it } from "bun:test";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { LATENCY_BUCKETS_SECONDS, mergeSnapshots, renderExposition } from "../../src/http/exposition.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { RouteTable } from "../../src/http/routes.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
-import { postJson, testApp } from "./helpers.ts";
+import { postJson, testApp, testCredentials } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** A table of POST routes at these paths, as an app declaring them would make. */
 const routeTable = (...paths: string[]) => new RouteTable(paths.map((path) => ({ method: "POST", path, hooks: {} })));
@@ -80,7 +79,7 @@ describe("what the app counts", () => {
   it("counts errors by code, and requests by the API key's name, never the key", async () => {
     const metrics = new Metrics();
     const app = testApp({ apiKeys: [{ name: "main-server", key: KEY }], metrics });
-    const user = { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: "x" };
+    const user = { userUUID: README_USER, sensitiveData: "x" };
     expect((await postJson(app, "/encrypt", { ...user, apiKey: KEY })).status).toBe(200);
     expect((await postJson(app, "/encrypt", user, { "x-api-key": KEY })).status).toBe(200);
     expect((await postJson(app, "/encrypt", { ...user, apiKey: "wrong" })).status).toBe(401);
@@ -98,7 +97,7 @@ describe("what the app counts", () => {
     const metrics = new Metrics();
     const apiKeys = ApiKeyStore.fromKeys([{ name: "orders-app", key: KEY, scopes: ["keyring:orders"] }]);
     const old = keyringOf("orders", [1]);
-    const credentials = new CredentialsHolder({ apiKeys, secrets: makeSecretRing([newSecretVersion(1)]), keyring: old });
+    const credentials = testCredentials({ apiKeys, keyring: old });
     const app = testApp({ credentials, metrics });
     const headers = { authorization: `Bearer ${KEY}` };
     const sealed = (await (await postJson(app, "/keyring/orders/encrypt", { data: "x" }, headers)).json()) as { ciphertext: string };
@@ -139,14 +138,13 @@ describe("what the app counts", () => {
           new Map(versions.map((version) => [version, ciphers.get(version)!])),
         ),
       ]);
-    const secrets = makeSecretRing([newSecretVersion(1)]);
-    const credentials = new CredentialsHolder({ apiKeys, secrets, keyring: keyringWith([1]) });
+    const credentials = testCredentials({ apiKeys, keyring: keyringWith([1]) });
     const app = testApp({ credentials, metrics, auditTrail: new AuditTrail(sink) });
     const headers = { authorization: `Bearer ${KEY}` };
     const encrypt = async (data: string) =>
       ((await (await postJson(app, "/keyring/orders/encrypt", { data }, headers)).json()) as { ciphertext: string }).ciphertext;
     const older = await encrypt("x");
-    credentials.replace({ apiKeys, secrets, keyring: keyringWith([1, 2]) });
+    credentials.replace({ apiKeys, secrets: credentials.current.secrets, keyring: keyringWith([1, 2]) });
     const newer = await encrypt("y");
     const items = [{ ciphertext: newer }, { ciphertext: older }, { ciphertext: newer }, { ciphertext: "caas:v2:not-a-ciphertext" }];
     expect((await postJson(app, "/keyring/orders/decrypt/batch", { items }, headers)).status).toBe(200);

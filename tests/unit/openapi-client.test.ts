@@ -7,8 +7,9 @@
 import { describe, expect, it } from "bun:test";
 import { SPEC_PATH } from "../../src/modules/ops/docs.ts";
 import { callEveryRoute, callSigningRoutes, caasClient } from "../openapi/client.ts";
-import { FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SIGNER_NAME, USER } from "../openapi/fixture.ts";
+import { FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SIGNER_NAME } from "../openapi/fixture.ts";
 import { generatedTypes, servedDocument, TYPES_FILE } from "../openapi/generate-types.ts";
+import { README_USER } from "../../support/constants.ts";
 
 describe("the generated TypeScript types", () => {
   it("are what openapi-typescript makes of the document today (run bun run openapi:types after changing a route)", async () => {
@@ -28,7 +29,7 @@ describe("a client typed by the generated types alone", () => {
       called.add(`${request.method.toLowerCase()} ${path}`);
       return app.handle(request);
     });
-    const trips = await callEveryRoute(client, KEY_NAME, USER);
+    const trips = await callEveryRoute(client, KEY_NAME, README_USER);
     expect(trips).toEqual({
       opened: "attack at dawn",
       openedEnvelope: "attack at dawn",

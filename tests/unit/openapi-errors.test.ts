@@ -24,9 +24,9 @@ import {
   SIGNER_NAME,
   SEALED_NOT_TEXT,
   UNKNOWN_KEY_NAME,
-  USER,
 } from "../openapi/fixture.ts";
 import { testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 type Body = Record<string, unknown>;
 
@@ -67,10 +67,10 @@ const VALID: Readonly<Record<string, { body: Body; text?: string }>> = {
   "oracle.seal": { body: { data: "attack at dawn" }, text: "data" },
   "oracle.seal_batch": { body: { items: [{ data: "attack at dawn" }] } },
   "oracle.open": { body: { ...SEALED, aad: "order-42" }, text: "aad" },
-  "pseudonym.encrypt": { body: { userUUID: USER, sensitiveData: "example" }, text: "sensitiveData" },
-  "pseudonym.encode": { body: { userUUID: USER, sensitiveData: "example" }, text: "sensitiveData" },
-  "pseudonym.encrypt_batch": { body: { items: [{ userUUID: USER, sensitiveData: "example" }] } },
-  "pseudonym.verify": { body: { userUUID: USER, sensitiveData: "example", encrypted_data: "00" }, text: "sensitiveData" },
+  "pseudonym.encrypt": { body: { userUUID: README_USER, sensitiveData: "example" }, text: "sensitiveData" },
+  "pseudonym.encode": { body: { userUUID: README_USER, sensitiveData: "example" }, text: "sensitiveData" },
+  "pseudonym.encrypt_batch": { body: { items: [{ userUUID: README_USER, sensitiveData: "example" }] } },
+  "pseudonym.verify": { body: { userUUID: README_USER, sensitiveData: "example", encrypted_data: "00" }, text: "sensitiveData" },
   "keyring.encrypt": { body: { data: "attack at dawn" }, text: "data" },
   "keyring.encrypt_batch": { body: { items: [{ data: "attack at dawn" }] } },
   "keyring.decrypt": { body: { ciphertext: CIPHERTEXTS.current, aad: "order-42" }, text: "aad" },
@@ -146,6 +146,7 @@ const RECIPES: Readonly<Record<string, (operation: Operation) => Attempt | undef
   // Not an object: the originals' routes ignore a field they do not know, as the originals did.
   invalid_body: () => ({ body: "[]" }),
   invalid_text: (operation) => {
+    if (operation.route === "keyring.jwt") return { body: { claims: { sub: "\ud800" } } };
     const field = validOf(operation).text;
     return field === undefined ? undefined : { body: `${JSON.stringify(validOf(operation).body).slice(0, -1)},"${field}":"\\ud800"}` };
   },

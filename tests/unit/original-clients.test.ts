@@ -12,11 +12,12 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "bun:test";
 import { SEAL_UNKNOWN_FIELDS } from "../../src/modules/oracle/model.ts";
 import { djangoDigest } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
-import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SEALED, SIGNATURES, SIGNER_NAME, USER } from "../openapi/fixture.ts";
+import { CIPHERTEXTS, FULL_KEY, fixtureApp, KEY_NAME, MAC_NAME, SEALED, SIGNATURES, SIGNER_NAME } from "../openapi/fixture.ts";
 import { type CaasApp, testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const COMPAT_KEY = "example_api_key";
-const DJANGO_REQUEST = { apiKey: COMPAT_KEY, userUUID: USER, sensitiveData: "example sensitive data" };
+const DJANGO_REQUEST = { apiKey: COMPAT_KEY, userUUID: README_USER, sensitiveData: "example sensitive data" };
 const README_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";
 const TEXT = "attack at dawn ✓";
 
@@ -116,7 +117,7 @@ describe("fields the original ignored, on every route of the originals", () => {
     }
     for (const path of DJANGO_PATHS) {
       expect((await send(django, path, JSON.stringify({ ...DJANGO_REQUEST, sensitiveData: 1, id: 7 }))).status).toBe(400);
-      expect((await send(django, path, JSON.stringify({ apiKey: COMPAT_KEY, userUUID: USER, id: 7 }))).status).toBe(400);
+      expect((await send(django, path, JSON.stringify({ apiKey: COMPAT_KEY, userUUID: README_USER, id: 7 }))).status).toBe(400);
     }
   });
 });
@@ -257,8 +258,8 @@ describe("caas's own routes", () => {
   const VALID: Readonly<Record<string, object>> = {
     "/oracleinvocation/batch": { items: [{ data: TEXT }] },
     "/oracleinvocation/decrypt": { ...SEALED, aad: "order-42" },
-    "/encrypt/batch": { items: [{ userUUID: USER, sensitiveData: "x" }] },
-    "/verify": { userUUID: USER, sensitiveData: "x", encrypted_data: "00" },
+    "/encrypt/batch": { items: [{ userUUID: README_USER, sensitiveData: "x" }] },
+    "/verify": { userUUID: README_USER, sensitiveData: "x", encrypted_data: "00" },
     "/keyring/:name/encrypt": { data: TEXT },
     "/keyring/:name/encrypt/batch": { items: [{ data: TEXT }] },
     "/keyring/:name/decrypt": { ciphertext: CIPHERTEXTS.current, aad: "order-42" },
@@ -434,7 +435,7 @@ describe("docs/migrating.md", () => {
     });
     expect(await answerOf(await send(large, "/encode", body))).toEqual({
       status: 200,
-      json: { encrypted_data: djangoDigest(USER, data) },
+      json: { encrypted_data: djangoDigest(README_USER, data) },
     });
     // And by default it is refused, which is why the setting is there.
     expect((await send(django, "/encode", body)).status).toBe(413);

@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from "bun:test";
 import { postForJson, testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const STANDARD_KEY = "standard-key-for-batch-tests-0123456789";
 const COMPAT_KEY = "compat-key-for-batch-tests-0123456789";
-const USERS = ["4dbcbcfe-4800-40a8-badf-c26b73af230c", "0b5ad8e9-6b5f-4a2b-9c1e-7f3d2a1b0c9d", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"];
+const USERS = [README_USER, "0b5ad8e9-6b5f-4a2b-9c1e-7f3d2a1b0c9d", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"];
 
 function appWith(batchMax?: number) {
   const apiKeys = [

@@ -16,6 +16,7 @@ import { fromHex, toHex } from "../../src/crypto/encoding.ts";
 import { POOL_ALGORITHMS, type PoolAlgorithm } from "../../src/crypto/hash.ts";
 import { initSecretFile, loadSecretRing, makeSecretRing } from "../../src/credentials/secret-ring.ts";
 import { pseudonymFor, selectFor } from "../../src/modules/pseudonym/profiles/standard.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** Computed once when the construction was settled; see the file's header before changing it. */
 const PINNED = {
@@ -103,7 +104,7 @@ describe("the pseudonym construction", () => {
   it("still gives the answer pinned when it was designed, so stored pseudonyms stay valid", () => {
     const secret = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
     const ring = makeSecretRing([{ version: 1, created: "2025-01-01T00:00:00.000Z", secret }]);
-    const id = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
+    const id = README_USER;
     expect(pseudonymFor(ring, id, "example sensitive data")).toEqual({ digest: PINNED.digest, version: 1 });
     expect(referencePseudonym(secret, id, "example sensitive data").digest).toBe(PINNED.digest);
     expect(selectFor(ring.newest, id).algorithm).toBe(PINNED.algorithm);

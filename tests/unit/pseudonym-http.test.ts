@@ -6,11 +6,11 @@ import { describe, expect, it } from "bun:test";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { makeSecretRing, newSecretVersion, type SecretVersion } from "../../src/credentials/secret-ring.ts";
 import { type CaasApp, postJson, testApp, testCredentials } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 const STANDARD_KEY = "standard-key-for-tests-0123456789";
 const OTHER_STANDARD_KEY = "another-standard-key-0123456789";
 const COMPAT_KEY = "compat-key-for-tests-0123456789";
-const USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const DATA = "example sensitive data";
 
 function keys(): ApiKeyStore {
@@ -59,7 +59,7 @@ async function expectUnauthorized(answer: Response): Promise<void> {
 }
 
 describe("API keys on /encrypt, /encode and /verify", () => {
-  const fields = { userUUID: USER, sensitiveData: DATA };
+  const fields = { userUUID: README_USER, sensitiveData: DATA };
   const failures: readonly [string, unknown, Record<string, string>][] = [
     ["no key anywhere", fields, {}],
     ["an empty apiKey", { apiKey: "", ...fields }, {}],
@@ -110,10 +110,10 @@ describe("API keys on /encrypt, /encode and /verify", () => {
   it("answers 401 before any complaint about the rest of the request", async () => {
     const cases: readonly unknown[] = [
       { apiKey: "wrong-key-0123456789abcdef", userUUID: "not-a-uuid", sensitiveData: DATA },
-      { apiKey: "wrong-key-0123456789abcdef", userUUID: USER },
-      { apiKey: "wrong-key-0123456789abcdef", userUUID: USER, sensitiveData: DATA, extra: 1 },
+      { apiKey: "wrong-key-0123456789abcdef", userUUID: README_USER },
+      { apiKey: "wrong-key-0123456789abcdef", userUUID: README_USER, sensitiveData: DATA, extra: 1 },
       { apiKey: "wrong-key-0123456789abcdef", userUUID: 7, sensitiveData: ["x"] },
-      { apiKey: "wrong-key-0123456789abcdef", userUUID: USER, sensitiveData: "\ud800" },
+      { apiKey: "wrong-key-0123456789abcdef", userUUID: README_USER, sensitiveData: "\ud800" },
       { apiKey: 42 },
       {},
       [],
@@ -140,7 +140,7 @@ describe("API keys on /encrypt, /encode and /verify", () => {
 });
 
 describe("POST /encrypt and /encode", () => {
-  const body = { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA };
+  const body = { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: DATA };
 
   it("answers the same at /encrypt, /encode and with a trailing slash", async () => {
     const expected = await pseudonym(body);
@@ -157,7 +157,7 @@ describe("POST /encrypt and /encode", () => {
 
   it("treats upper- and lower-case spellings of a UUID as one user", async () => {
     const lower = await pseudonym(body);
-    expect(await pseudonym({ ...body, userUUID: USER.toUpperCase() })).toEqual(lower);
+    expect(await pseudonym({ ...body, userUUID: README_USER.toUpperCase() })).toEqual(lower);
     expect(await pseudonym({ ...body, userUUID: "4DBCbcfe-4800-40A8-badf-C26B73AF230C" })).toEqual(lower);
   });
 
@@ -179,10 +179,10 @@ describe("POST /encrypt and /encode", () => {
       "",
       "not-a-uuid",
       "4dbcbcfe48004a8badfc26b73af230c0",
-      `{${USER}}`,
-      `urn:uuid:${USER}`,
-      ` ${USER}`,
-      `${USER}\n`,
+      `{${README_USER}}`,
+      `urn:uuid:${README_USER}`,
+      ` ${README_USER}`,
+      `${README_USER}\n`,
       "4dbcbcfe-4800-40a8-badf-c26b73af230g",
       "4dbcbcfe-4800-40a8-badf-c26b73af230",
     ]) {
@@ -213,9 +213,9 @@ describe("POST /encrypt and /encode", () => {
 
   it("refuses missing and non-string fields with 400 invalid_body (one it does not know is ignored, as the original did)", async () => {
     const bad: readonly unknown[] = [
-      { apiKey: STANDARD_KEY, userUUID: USER },
+      { apiKey: STANDARD_KEY, userUUID: README_USER },
       { apiKey: STANDARD_KEY, sensitiveData: DATA },
-      { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: 5 },
+      { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: 5 },
       { apiKey: STANDARD_KEY, userUUID: null, sensitiveData: DATA },
       [STANDARD_KEY],
     ];
@@ -243,12 +243,12 @@ describe("POST /encrypt and /encode", () => {
 });
 
 describe("POST /verify", () => {
-  const fields = { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA };
+  const fields = { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: DATA };
 
   it("matches a real pseudonym, in either case of hex, at /verify and /verify/", async () => {
     const { encrypted_data } = await pseudonym(fields);
     expect(await verify({ ...fields, encrypted_data })).toBe(true);
-    expect(await verify({ ...fields, userUUID: USER.toUpperCase(), encrypted_data: encrypted_data.toUpperCase() })).toBe(true);
+    expect(await verify({ ...fields, userUUID: README_USER.toUpperCase(), encrypted_data: encrypted_data.toUpperCase() })).toBe(true);
     const slash = await postJson(app, "/verify/", { ...fields, encrypted_data });
     expect(await slash.json()).toEqual({ match: true });
   });
@@ -324,7 +324,12 @@ describe("errors never echo the request", () => {
     ["/encrypt", "a canary X-API-Key", { userUUID: CANARY, sensitiveData: CANARY }, { "x-api-key": CANARY }],
     ["/encrypt", "a canary user id", { apiKey: STANDARD_KEY, userUUID: CANARY_UUID, sensitiveData: CANARY }, {}],
     ["/verify", "a canary user id", { apiKey: STANDARD_KEY, userUUID: CANARY_UUID, sensitiveData: CANARY, encrypted_data: CANARY }, {}],
-    ["/encrypt", "canary data with a lone surrogate", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: `${CANARY}\ud800` }, {}],
+    [
+      "/encrypt",
+      "canary data with a lone surrogate",
+      { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: `${CANARY}\ud800` },
+      {},
+    ],
     [
       "/encrypt",
       "compat canary data with a lone surrogate",
@@ -334,14 +339,19 @@ describe("errors never echo the request", () => {
     [
       "/verify",
       "a canary field name",
-      { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: CANARY, encrypted_data: "00", [CANARY]: CANARY },
+      { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: CANARY, encrypted_data: "00", [CANARY]: CANARY },
       {},
     ],
-    ["/encrypt", "a canary in a wrongly typed field", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: { [CANARY]: CANARY } }, {}],
+    [
+      "/encrypt",
+      "a canary in a wrongly typed field",
+      { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: { [CANARY]: CANARY } },
+      {},
+    ],
     [
       "/verify",
       "a canary in a wrongly typed digest",
-      { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: CANARY, encrypted_data: [CANARY] },
+      { apiKey: STANDARD_KEY, userUUID: README_USER, sensitiveData: CANARY, encrypted_data: [CANARY] },
       {},
     ],
     ["/encrypt", "a canary in a wrongly typed id", { apiKey: STANDARD_KEY, userUUID: [CANARY], sensitiveData: CANARY }, {}],
@@ -372,7 +382,12 @@ describe("the bound on /verify's encrypted_data", () => {
 
   it("refuses one character more than the bound with 400 invalid_body, before any digest is made", async () => {
     const digest = "a".repeat(129);
-    const answer = await postJson(app, "/verify", { apiKey: STANDARD_KEY, userUUID: USER, sensitiveData: DATA, encrypted_data: digest });
+    const answer = await postJson(app, "/verify", {
+      apiKey: STANDARD_KEY,
+      userUUID: README_USER,
+      sensitiveData: DATA,
+      encrypted_data: digest,
+    });
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
   });

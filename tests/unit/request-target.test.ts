@@ -7,7 +7,7 @@
  * most. tests/e2e/raw-socket.e2e.test.ts sends the same targets to dist/caas over TLS.
  */
 import { describe, expect, it } from "bun:test";
-import { errorToResponse } from "../../src/http/error-answers.ts";
+import { errorAnswer } from "../../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { pathOf, targetProblem } from "../../src/http/paths.ts";
@@ -15,6 +15,7 @@ import { createLogger, type Logger } from "../../src/log.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
+import { README_USER } from "../../support/constants.ts";
 
 /** Every form of request.url Bun 1.4.5 was seen to produce (tests/e2e/raw-socket.e2e.test.ts). */
 const URL_FORMS: ReadonlyArray<readonly [string, string]> = [
@@ -77,7 +78,7 @@ describe("the error path", () => {
     const failingLookup = () => {
       throw new TypeError("secret detail from the request");
     };
-    const response = errorToResponse(
+    const { response } = errorAnswer(
       "NOT_FOUND",
       new Error("not found"),
       new Request("https://localhost/nope"),
@@ -155,8 +156,7 @@ const throwingTrail = () =>
 
 /** The audited calls: an answer (the oracle's seal), and a refusal (/encrypt without a key). */
 const sealCall = (app: CaasApp) => postJson(app, "/oracleinvocation", { data: SECRET });
-const refusedCall = (app: CaasApp) =>
-  postJson(app, "/encrypt", { userUUID: "4dbcbcfe-4800-40a8-badf-c26b73af230c", sensitiveData: SECRET });
+const refusedCall = (app: CaasApp) => postJson(app, "/encrypt", { userUUID: README_USER, sensitiveData: SECRET });
 
 describe("the app's error path, with a broken audit trail or logger", () => {
   it("answers 503 audit_unavailable with caas's headers when no line can be written, for answers and refusals alike, one log line each", async () => {

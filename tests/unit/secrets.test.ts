@@ -1,34 +1,18 @@
 import { describe, expect, it } from "bun:test";
+import { caught } from "./caught.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  ensureStateSecret,
-  initSecretFile,
-  loadSecretRing,
-  rotateSecretFile,
-  SecretFileError,
-  SecretFileExists,
-  SecretFileInsecure,
-  SecretFileInvalid,
-  SecretFileMissing,
-  STATE_SECRET_FILE,
-} from "../../src/credentials/secret-ring.ts";
+import { ensureDevApiKey } from "../../src/credentials/development.ts";
+import { initSecretFile, loadSecretRing, rotateSecretFile } from "../../src/credentials/secret-ring.ts";
+import { ensureStateSecret, STATE_SECRET_FILE } from "../../src/credentials/state-directory.ts";
 import { toBase64 } from "../../src/crypto/encoding.ts";
+import type { StoreFileError } from "../../src/files/store-errors.ts";
 
 const scratch = scratchDirectories("caas-secrets-");
 
 async function modeOf(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("secret init", () => {
@@ -58,9 +42,9 @@ describe("secret init", () => {
     await initSecretFile(path);
     const before = await readFile(path, "utf8");
     const error = await caught(initSecretFile(path));
-    expect(error).toBeInstanceOf(SecretFileExists);
-    expect((error as SecretFileExists).code).toBe("secret_file_exists");
-    expect((error as SecretFileExists).message).toContain(path);
+    expect(error).toMatchObject({ code: "secret_file_exists" });
+    expect((error as StoreFileError).code).toBe("secret_file_exists");
+    expect((error as StoreFileError).message).toContain(path);
     expect(await readFile(path, "utf8")).toBe(before);
     expect(await readdir(directory)).toEqual(["secret.json"]);
   });
@@ -69,7 +53,7 @@ describe("secret init", () => {
     const directory = await scratch();
     const path = join(directory, "notes.txt");
     await writeFile(path, "keep me");
-    expect(await caught(initSecretFile(path))).toBeInstanceOf(SecretFileExists);
+    expect(await caught(initSecretFile(path))).toMatchObject({ code: "secret_file_exists" });
     expect(await readFile(path, "utf8")).toBe("keep me");
   });
 });
@@ -95,7 +79,7 @@ describe("secret rotate", () => {
 
   it("refuses a missing file rather than starting a new ring", async () => {
     const directory = await scratch();
-    expect(await caught(rotateSecretFile(join(directory, "absent.json")))).toBeInstanceOf(SecretFileMissing);
+    expect(await caught(rotateSecretFile(join(directory, "absent.json")))).toMatchObject({ code: "secret_file_missing" });
   });
 
   it("refuses a file that group or others can read", async () => {
@@ -103,7 +87,7 @@ describe("secret rotate", () => {
     const path = join(directory, "secret.json");
     await initSecretFile(path);
     await chmod(path, 0o644);
-    expect(await caught(rotateSecretFile(path))).toBeInstanceOf(SecretFileInsecure);
+    expect(await caught(rotateSecretFile(path))).toMatchObject({ code: "secret_file_insecure" });
   });
 });
 
@@ -115,9 +99,9 @@ describe("loading a secret file", () => {
       await initSecretFile(path);
       await chmod(path, mode);
       const error = await caught(loadSecretRing(path));
-      expect(error).toBeInstanceOf(SecretFileInsecure);
-      expect(error).toBeInstanceOf(SecretFileError);
-      const insecure = error as SecretFileInsecure;
+      expect(error).toMatchObject({ code: "secret_file_insecure" });
+      expect(error).toMatchObject({ store: "secret_file" });
+      const insecure = error as StoreFileError;
       expect(insecure.code).toBe("secret_file_insecure");
       expect(insecure.path).toBe(path);
       expect(insecure.message).toContain(path);
@@ -139,8 +123,8 @@ describe("loading a secret file", () => {
     const directory = await scratch();
     const path = join(directory, "absent.json");
     const error = await caught(loadSecretRing(path));
-    expect(error).toBeInstanceOf(SecretFileMissing);
-    expect((error as SecretFileMissing).message).toContain(`caas secret init ${path}`);
+    expect(error).toMatchObject({ code: "secret_file_missing" });
+    expect((error as StoreFileError).message).toContain(`caas secret init ${path}`);
   });
 
   const secret = toBase64(crypto.getRandomValues(new Uint8Array(32)));
@@ -186,9 +170,9 @@ describe("loading a secret file", () => {
       const path = join(directory, "secret.json");
       await writeFile(path, text, { mode: 0o600 });
       const error = await caught(loadSecretRing(path));
-      expect(error).toBeInstanceOf(SecretFileInvalid);
-      expect((error as SecretFileInvalid).code).toBe("secret_file_invalid");
-      expect((error as SecretFileInvalid).message).not.toContain(secret.slice(0, 20));
+      expect(error).toMatchObject({ code: "secret_file_invalid" });
+      expect((error as StoreFileError).code).toBe("secret_file_invalid");
+      expect((error as StoreFileError).message).not.toContain(secret.slice(0, 20));
     });
   }
 
@@ -258,22 +242,32 @@ describe("the quick start's state secret", () => {
     await mkdir(stateDir, { mode: 0o777 });
     await chmod(stateDir, 0o777);
     const error = await caught(ensureStateSecret(stateDir));
-    expect(error).toBeInstanceOf(SecretFileInsecure);
-    expect((error as SecretFileInsecure).message).toContain(`chmod 700 ${stateDir}`);
+    expect(error).toMatchObject({ code: "state_directory_insecure" });
+    expect((error as StoreFileError).message).toContain(`chmod 700 ${stateDir}`);
   });
 
   it("refuses a state secret with loose permissions rather than replacing it", async () => {
     const stateDir = join(await scratch(), "state");
     const { path } = await ensureStateSecret(stateDir);
     await chmod(path, 0o644);
-    expect(await caught(ensureStateSecret(stateDir))).toBeInstanceOf(SecretFileInsecure);
+    expect(await caught(ensureStateSecret(stateDir))).toMatchObject({ code: "secret_file_insecure" });
   });
 
   it("says clearly when the state directory cannot be made", async () => {
     const root = await scratch();
     await writeFile(join(root, "file"), "");
     const error = await caught(ensureStateSecret(join(root, "file", "state")));
-    expect(error).toBeInstanceOf(SecretFileError);
-    expect((error as SecretFileError).message).toContain("state directory");
+    expect(error).toMatchObject({ store: "state_directory" });
+    expect((error as StoreFileError).message).toContain("state directory");
+  });
+
+  it("reports a broken development API key file as the state directory's, never as the secret file's", async () => {
+    const stateDir = join(await scratch(), "state");
+    await ensureStateSecret(stateDir);
+    await writeFile(join(stateDir, "dev-api-key"), "not a key\n", { mode: 0o600 });
+    const error = await caught(ensureDevApiKey(stateDir));
+    expect(error).toMatchObject({ store: "state_directory", code: "state_directory_invalid" });
+    expect((error as StoreFileError).message).toContain("not a caas API key");
+    expect((error as StoreFileError).message).not.toContain("secret file");
   });
 });

@@ -10,7 +10,7 @@ import { readCredentialSources } from "../../src/credentials/holder.ts";
 import { startServer } from "../../src/server/listener.ts";
 import { checkTlsMaterial, parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "../../src/server/tls/material.ts";
 import { datedCertificate } from "../e2e/certificates.ts";
-import { makeTestPki } from "../e2e/test-pki.ts";
+import { makeTestPki } from "../../support/test-pki.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 const scratch = scratchDirectories("caas-tls-material-");

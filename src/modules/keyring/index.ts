@@ -295,11 +295,11 @@ export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDep
         },
         {
           body: JwtRequest,
-          response: { 200: JwtAnswer, ...errorAnswers(...CALLER_CODES) },
+          response: { 200: JwtAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text") },
           detail: about(
             "keyring.jwt",
             "Sign a JWT with the key's active version",
-            "caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days); claims holding iat or exp are 400 invalid_body. Scope keyring:NAME or keyring:NAME:sign.",
+            "caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days). 400 invalid_body for claims holding iat or exp, a registered claim of another type (nbf a number; aud a string or strings; iss, sub, jti strings) or a number JSON cannot write; 400 invalid_text for a lone surrogate. Scope keyring:NAME or keyring:NAME:sign.",
           ),
         },
       ),

@@ -12,7 +12,7 @@ import { decodeUtf8, encodeUtf8 } from "../../crypto/encoding.ts";
 import type { MacKey, SigningKey } from "../../credentials/signing-keys.ts";
 import { kidOf, parseKid } from "../../credentials/signing-keys.ts";
 import { parseVersion } from "../../credentials/versioned-key.ts";
-import { InvalidBody } from "../../errors.ts";
+import { InvalidBody, InvalidText } from "../../errors.ts";
 
 /** A key that makes JWTs: a signing key or an HMAC key. */
 export type JwtKey = SigningKey | MacKey;
@@ -72,11 +72,51 @@ export interface SignedJwt {
   readonly version: number;
 }
 
-/** A token of `claims` under the key's active version, valid from now for `expiresIn` seconds. */
-export function signJwt(key: JwtKey, claims: Claims, expiresIn: number = DEFAULT_EXPIRES_IN, now: number = Date.now()): SignedJwt {
+const isString = (value: unknown): boolean => typeof value === "string";
+const isNumericDate = (value: unknown): boolean => typeof value === "number" && Number.isFinite(value);
+
+/** RFC 7519 §4.1's registered claims a caller may give, with the type every verifier reads them as. */
+const REGISTERED_CLAIMS: Readonly<Record<string, { readonly is: (value: unknown) => boolean; readonly type: string }>> = {
+  iss: { is: isString, type: "a string" },
+  sub: { is: isString, type: "a string" },
+  jti: { is: isString, type: "a string" },
+  aud: { is: (value) => isString(value) || (Array.isArray(value) && value.every(isString)), type: "a string or an array of strings" },
+  nbf: { is: isNumericDate, type: "a NumericDate (seconds since the epoch)" },
+};
+
+/**
+ * Refuses a value the token would not carry as sent: a number JSON cannot write (1e999 reads as
+ * Infinity, which JSON.stringify writes as null) or a lone surrogate (no UTF-8 form). Names no
+ * claim: a caller's claim names and values stay out of answers.
+ */
+function checkClaimValue(value: unknown): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new InvalidBody("Field 'claims' holds a number too large for JSON; send it as a string.");
+  } else if (typeof value === "string") {
+    if (!value.isWellFormed()) throw new InvalidText("claims");
+  } else if (Array.isArray(value)) {
+    for (const item of value) checkClaimValue(item);
+  } else if (typeof value === "object" && value !== null) {
+    for (const [name, item] of Object.entries(value)) {
+      if (!name.isWellFormed()) throw new InvalidText("claims");
+      checkClaimValue(item);
+    }
+  }
+}
+
+/** Claims every verifier reads as sent, caas's jwt/verify included; 400 for any other. */
+function checkClaims(claims: Claims): void {
   for (const claim of CAAS_CLAIMS)
     if (Object.hasOwn(claims, claim))
       throw new InvalidBody(`Field 'claims.${claim}' is written by caas (iat now, exp from expires_in); leave it out.`);
+  for (const [claim, rule] of Object.entries(REGISTERED_CLAIMS))
+    if (Object.hasOwn(claims, claim) && !rule.is(claims[claim])) throw new InvalidBody(`Field 'claims.${claim}' must be ${rule.type}.`);
+  checkClaimValue(claims);
+}
+
+/** A token of `claims` under the key's active version, valid from now for `expiresIn` seconds. */
+export function signJwt(key: JwtKey, claims: Claims, expiresIn: number = DEFAULT_EXPIRES_IN, now: number = Date.now()): SignedJwt {
+  checkClaims(claims);
   const iat = Math.floor(now / 1000);
   // Read once: the kid and the signature name the same version even at an activation time.
   const version = key.activeVersion;
@@ -102,8 +142,8 @@ const invalid = (reason: JwtReason, version?: number): JwtVerdict =>
   version === undefined ? { valid: false, reason } : { valid: false, reason, version };
 
 /** RFC 7519's NumericDate, or absent. */
-function isNumericDate(value: unknown): boolean {
-  return value === undefined || (typeof value === "number" && Number.isFinite(value));
+function isAbsentOrNumericDate(value: unknown): boolean {
+  return value === undefined || isNumericDate(value);
 }
 
 /**
@@ -130,7 +170,8 @@ export function verifyJwt(key: JwtKey, token: string, checks: JwtChecks = {}, no
   const verified = key.jwsVerify(version, encodeUtf8(`${headerPart}.${payloadPart}`), signature);
   if (verified === undefined) return invalid("unknown_kid");
   if (!verified) return invalid("bad_signature", version);
-  if (!isNumericDate(claims.exp) || !isNumericDate(claims.nbf) || !isNumericDate(claims.iat)) return invalid("malformed", version);
+  if (!isAbsentOrNumericDate(claims.exp) || !isAbsentOrNumericDate(claims.nbf) || !isAbsentOrNumericDate(claims.iat))
+    return invalid("malformed", version);
   const seconds = now / 1000;
   const leeway = checks.leeway ?? 0;
   if (typeof claims.exp === "number" && seconds >= claims.exp + leeway) return invalid("expired", version);

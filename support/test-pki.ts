@@ -1,7 +1,7 @@
 /**
  * TEST FIXTURE: a throwaway CA and server certificate made with openssl at run time (nothing
- * committed), in a fresh temporary directory. Apart from the harness so a unit test can use it
- * without building dist/caas.
+ * committed), in a fresh temporary directory. Apart from the harness so a unit test, and a
+ * benchmark, can use it without building dist/caas.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
