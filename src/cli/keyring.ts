@@ -4,8 +4,8 @@
  * whole read-modify-write. No command prints key material, wrapped or not.
  */
 import type { ParseArgsConfig } from "node:util";
-import { VersionTimeline } from "../credentials/key-versions.ts";
-import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES } from "../credentials/key-types.ts";
+import { type VersionState, VersionTimeline } from "../credentials/key-versions.ts";
+import { DEFAULT_KEY_TYPE, isKeyType, JWKS_MAX_AGE_SECONDS, KEY_TYPES } from "../credentials/key-types.ts";
 import type { KeyringKeyInfo } from "../credentials/keyring.ts";
 import {
   addRootKey,
@@ -17,7 +17,7 @@ import {
   trimKeyringKey,
 } from "../credentials/keyring-changes.ts";
 import { listKeyring } from "../credentials/keyring-file.ts";
-import { activationFrom, activationText, nextStepLine, PROMOTE_ACTIVATION, ROTATE_ACTIVATION } from "./activation.ts";
+import { activationFrom, activationText, nextStepLine, PROMOTE_ACTIVATION, ROTATE_ACTIVATION, type VersionWords } from "./activation.ts";
 import { UsageError } from "../errors.ts";
 import { commandFailed } from "./exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_USAGE, unknownCommand, parseSubcommandArgs } from "./io.ts";
@@ -167,13 +167,22 @@ function timelineOf(info: KeyringKeyInfo): VersionTimeline {
   );
 }
 
-function versionWords(name: string, version: number) {
-  return {
-    subject: `version ${version} of "${name}"`,
-    makes: "ciphertexts",
-    trusted: "decrypts",
-    promote: `caas keyring promote ${name} ${version}`,
-  };
+/** The words for what a version of this key makes and what a staged one already does, by the key's type. */
+function versionWords(info: KeyringKeyInfo, version: number): VersionWords {
+  const words = { subject: `version ${version} of "${info.name}"`, promote: `caas keyring promote ${info.name} ${version}` };
+  const type = info.type ?? DEFAULT_KEY_TYPE;
+  if (type === "xaes-256-gcm") return { ...words, makes: "ciphertexts", trusted: "decrypts" };
+  if (type === "hmac-sha256") return { ...words, makes: "MACs and JWTs", trusted: "verifies" };
+  return { ...words, makes: "signatures and JWTs", trusted: "verifies" };
+}
+
+/**
+ * For a published key's new staged version, what a verifier's cache asks of the promotion: a
+ * verifier may hold the JWKS from before the version was served for JWKS_MAX_AGE_SECONDS.
+ */
+function jwksWaitLine(info: KeyringKeyInfo, state: VersionState | undefined): string | undefined {
+  if (info.publish !== true || state !== "staged") return undefined;
+  return `It is in /.well-known/jwks.json on every instance that has reloaded; verifiers may cache that set for ${JWKS_MAX_AGE_SECONDS} s, so let the version activate at least ${JWKS_MAX_AGE_SECONDS} s after the last instance reloaded.`;
 }
 
 export async function runKeyringCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -214,14 +223,17 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
         const activatesAt = activationFrom(values, ROTATE_ACTIVATION, Number.POSITIVE_INFINITY);
         const info = await rotateKeyringKey(path, rootKey, name, activatesAt);
         const added = info.versions.at(-1)?.version ?? 0;
-        io.out(nextStepLine(versionWords(name, added), timelineOf(info).stateOf(added, Date.now()), activatesAt));
+        const state = timelineOf(info).stateOf(added, Date.now());
+        io.out(nextStepLine(versionWords(info, added), state, activatesAt));
+        const wait = jwksWaitLine(info, state);
+        if (wait !== undefined) io.out(wait);
         return EXIT_OK;
       }
       case "promote": {
         const version = versionOf(positionals[1], "VERSION");
         const activatesAt = activationFrom(values, PROMOTE_ACTIVATION, Date.now());
         const info = await promoteKeyringVersion(path, rootKey, name, { version, activatesAt });
-        io.out(nextStepLine(versionWords(name, version), timelineOf(info).stateOf(version, Date.now()), activatesAt));
+        io.out(nextStepLine(versionWords(info, version), timelineOf(info).stateOf(version, Date.now()), activatesAt));
         return EXIT_OK;
       }
       case "root-key": {

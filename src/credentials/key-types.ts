@@ -18,6 +18,13 @@ export function isSignatureType(type: KeyType): type is SignatureAlgorithm {
   return type === "ed25519" || type === "ecdsa-p256" || type === "rsa-2048";
 }
 
+/**
+ * How long a verifier may keep GET /.well-known/jwks.json (its Cache-Control max-age): a staged
+ * version of a published key must have been served that long before it signs, or a verifier
+ * holding the set from before it cannot check the first tokens.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
 /** The JWS `alg` (RFC 7518, RFC 8037) a key of this type signs JWTs with; none for an encryption key. */
 export const JWT_ALG_OF: Readonly<Record<Exclude<KeyType, "xaes-256-gcm">, string>> = {
   "hmac-sha256": "HS256",
