@@ -1,25 +1,48 @@
 /**
- * caas's oracle with its layers taken off one at a time, for `bun run bench` to measure where the
- * time goes by subtraction (a CPU profile cannot see into Bun's native side, which is most of it):
- *   lean    our body reader, sealText and the contract's headers in a bare Bun.serve handler: no
- *           Elysia, no instrumentation (what caas would cost with its framework taken away);
- *   elysia  the same handler as the one route of a bare Elysia app (no schema, hooks or plugins):
- *           what the framework itself costs, below which no Elysia app can go;
- *   app     the whole Elysia app (createApp) as Bun.serve's fetch, without the metrics wrapper.
- * The full stack is dist/caas itself. Listener options are server.ts's.
- * `bun bench/layers.ts --cert C --key K --layer lean|elysia|app`; prints `listening <port>`, stops on SIGTERM.
+ * The oracle built up from the bare Elysia app one piece of caas at a time, each piece a server of
+ * its own, so `bun run bench -- --buildup` can measure every step's server CPU per request in one
+ * sitting (a CPU profile cannot see into Bun's native side, which is most of the time):
+ *   ref        the reference: `new Elysia({ normalize: false }).post("/oracleinvocation/", ({ body })
+ *              => sealText(body.data), { body: t.Object({ data: t.String() }) })`, Bun's own JSON parser;
+ *   headers    + the security headers on every answer (`.headers()`);
+ *   request    + the onRequest hook: the answer's request id and the request-target check;
+ *   errors     + the onError hook: caas's error answers, audit settlement and counters;
+ *   audit      + the audit plugin (each request's RequestAudit, a trail that writes nothing);
+ *   parser     + caas's strict body reader (media type, length, budget, UTF-8, depth) as the parse hook;
+ *   schema     + caas's own schema, unknown-field check and response schemas;
+ *   caller     + the oracle's caller check (its derive: nothing looked up without wrap_with);
+ *   app        caas's whole app (createApp: every route), as Bun.serve's fetch;
+ *   served     the app as dist/caas serves it: the metrics and rate-limit wrapper, the target check.
+ * Listener options are listener.ts's. `bun bench/layers.ts --cert C --key K --state-dir D --layer L`;
+ * prints `listening <port>`, stops on SIGTERM.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { Elysia } from "elysia";
+import { type AnyElysia, Elysia, t } from "elysia";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { CredentialsHolder, loadCredentials } from "../src/credentials/holder.ts";
-import { JSON_HEADERS } from "../src/http/headers.ts";
-import { readJsonBody } from "../src/http/json-body.ts";
+import { InvalidTarget } from "../src/errors.ts";
+import { Audit, AuditTrail, auditPlugin } from "../src/http/audit.ts";
+import { Callers } from "../src/http/caller.ts";
+import { errorAnswer } from "../src/http/error-answers.ts";
+import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "../src/http/headers.ts";
+import { jsonBodyParser } from "../src/http/json-body.ts";
+import { Metrics } from "../src/http/metrics.ts";
+import { BODY_CODES, errorAnswers, SERVED_CODES } from "../src/http/model.ts";
+import { targetProblem } from "../src/http/paths.ts";
+import { answeredRequestIdOf, requestIdOf } from "../src/http/request-ids.ts";
+import { checkUnknownFields } from "../src/http/unknown-fields.ts";
 import { silentLogger } from "../src/log.ts";
+import { oracleRoutes } from "../src/modules/oracle/index.ts";
+import { OracleAnswer, SEAL_UNKNOWN_FIELDS, SealRequest } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
 import { IDLE_TIMEOUT_SECONDS } from "../src/server/bind.ts";
+import { gatedApp } from "../src/server/gated-app.ts";
+
+/** The build-up's steps, in order: each adds one piece to the one before. */
+export const BUILDUP = ["ref", "headers", "request", "errors", "audit", "parser", "schema", "caller", "app", "served"] as const;
+export type Layer = (typeof BUILDUP)[number];
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -28,23 +51,55 @@ const { values } = parseArgs({
 });
 if (values.cert === undefined || values.key === undefined || values["state-dir"] === undefined)
   throw new Error("layers: --cert, --key and --state-dir are required");
-const layer = values.layer;
-if (layer !== "lean" && layer !== "elysia" && layer !== "app") throw new Error("layers: --layer is lean, elysia or app");
+const layer = BUILDUP.find((step) => step === values.layer);
+if (layer === undefined) throw new Error(`layers: --layer is one of ${BUILDUP.join(", ")}`);
+const step = BUILDUP.indexOf(layer);
+const upTo = (piece: Layer) => step >= BUILDUP.indexOf(piece);
 
 const config = loadConfig({ flags: {}, env: { CAAS_STATE_DIR: values["state-dir"] } });
 
+/** The steps before `app`: the one oracle route with as many of caas's pieces as the layer asks for. */
+function builtUp(): AnyElysia {
+  const audit = new Audit(new AuditTrail());
+  const plugin = auditPlugin(audit);
+  const parse = jsonBodyParser(config.maxBody);
+  const data = t.Object({ data: t.String() });
+  // Loosely typed: each step adds to one instance, which Elysia's types cannot follow through an if.
+  if (layer === "ref")
+    return new Elysia({ normalize: false }).post("/oracleinvocation/", ({ body }) => sealText(body.data), { body: data });
+  const app: AnyElysia = new Elysia({ normalize: false });
+  if (upTo("headers")) app.headers({ ...SECURITY_HEADERS });
+  if (upTo("request"))
+    app.onRequest(({ request, set }) => {
+      set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
+      const problem = targetProblem(request.url);
+      if (problem !== undefined) throw new InvalidTarget(problem);
+    });
+  if (upTo("errors"))
+    app.onError(async ({ code, error, request, route }) => {
+      const chosen = errorAnswer(code, error, request, () => undefined, silentLogger, requestIdOf(request));
+      return (await audit.settleError(request, route, undefined, undefined, chosen)).response;
+    });
+  if (upTo("audit")) app.use(plugin);
+  if (upTo("caller")) return app.use(oracleRoutes(parse, { batchMax: config.batchMax, audit: plugin, callers: new Callers() }));
+  if (upTo("schema"))
+    return app.use(
+      new Elysia().post("/oracleinvocation/", ({ body }) => sealText(body.data), {
+        parse,
+        body: SealRequest,
+        beforeHandle: ({ body }) => checkUnknownFields(body, SEAL_UNKNOWN_FIELDS),
+        response: { 200: OracleAnswer, ...errorAnswers(...BODY_CODES, ...SERVED_CODES, "invalid_text") },
+      }),
+    );
+  if (upTo("parser")) return app.use(new Elysia().post("/oracleinvocation/", ({ body }) => sealText(body.data), { parse, body: data }));
+  return app.use(new Elysia().post("/oracleinvocation/", ({ body }) => sealText(body.data), { body: data }));
+}
+
 async function fetchHandler(): Promise<(request: Request) => Response | Promise<Response>> {
-  const lean = async (request: Request) => {
-    const body = (await readJsonBody(request, config.maxBody)) as { data: string };
-    return new Response(JSON.stringify(sealText(body.data)), { headers: JSON_HEADERS });
-  };
-  if (layer === "lean") return lean;
-  if (layer === "elysia") {
-    const bare = new Elysia({ normalize: false }).post("/oracleinvocation/", ({ request }) => lean(request), { parse: "none" });
-    return bare.fetch;
-  }
+  if (!upTo("app")) return builtUp().fetch;
   const credentials = new CredentialsHolder(await loadCredentials(config, silentLogger));
-  return createApp(config, { logger: silentLogger, credentials }).fetch;
+  if (layer === "app") return createApp(config, { logger: silentLogger, credentials }).fetch;
+  return gatedApp(config, { logger: silentLogger, credentials, metrics: new Metrics() }).handle;
 }
 
 const server = Bun.serve({

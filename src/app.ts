@@ -13,8 +13,10 @@ import { BodyBudget } from "./http/body-budget.ts";
 import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
 import type { Admissions } from "./http/rate-limit.ts";
+import { Callers } from "./http/caller.ts";
 import { InvalidTarget } from "./errors.ts";
-import { RouteMatcher, targetProblem, withoutTrailingSlash } from "./http/paths.ts";
+import { targetProblem } from "./http/paths.ts";
+import { RouteTable } from "./http/routes.ts";
 import { type Logger, loggerThatNeverThrows } from "./log.ts";
 import { docsRoutes } from "./modules/ops/docs.ts";
 import { healthRoutes, operationsRoutes } from "./modules/ops/index.ts";
@@ -35,7 +37,9 @@ export interface AppDeps {
   readonly audit?: Audit;
   /** The client's address as the listener saw it, for the audit line; absent under app.handle(). */
   readonly clientAddress?: (request: Request) => string | undefined;
-  /** What the server's rate-limit gate found of each request, so a route does not look a header key up again; absent without a gate. */
+  /** Each request's caller, resolved once (shared with the server's rate-limit gate); the app's own when absent. */
+  readonly callers?: Callers;
+  /** The rate-limit gate's charges, which a key found only in a body moves to that key; absent without a gate. */
   readonly admissions?: Admissions;
 }
 
@@ -47,19 +51,18 @@ function isNoteworthy(status: number): boolean {
   return status >= 500 || status === 401 || status === 403 || status === 413 || status === 429;
 }
 
-/** The trail as an app uses it: each request's authenticated key counted in the metrics, each line naming the client's address. */
+/** The trail as an app uses it: each request's authenticated key and key uses counted in the metrics, each line naming the client's address. */
 export function appAudit(trail: AuditTrail, metrics: Metrics, clientAddress?: (request: Request) => string | undefined): Audit {
   return new Audit(trail, {
-    onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName),
+    subscribers: { onCaller: (apiKeyName) => metrics.countApiKeyRequest(apiKeyName), onKeyUse: metrics.keyUse },
     ...(clientAddress === undefined ? {} : { clientAddress }),
   });
 }
 
 export function createApp(config: Config, deps: AppDeps) {
-  const methodsByPath = new Map<string, string[]>();
-  // By route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
-  const methodsByRoute = new RouteMatcher<string[]>();
-  const allowedMethods = (path: string) => methodsByRoute.match(path);
+  // Read from the app once it is built, below; by route, so "/keyring/orders/encrypt" finds the methods of "/keyring/:name/encrypt".
+  let routes: RouteTable | undefined;
+  const allowedMethods = (path: string) => routes?.match(path)?.methods;
   const metrics = deps.metrics ?? new Metrics();
   // One budget for every body this process reads, whatever route reads it.
   const budget = new BodyBudget(config.maxBodyInFlight);
@@ -73,6 +76,7 @@ export function createApp(config: Config, deps: AppDeps) {
   // onError logs while answering: a logger that throws there would make a 401 a 500.
   const logger = loggerThatNeverThrows(deps.logger);
   const isReady = deps.isReady ?? (() => true);
+  const callers = deps.callers ?? new Callers();
 
   const app = new Elysia({ name: "caas", normalize: false })
     .headers({ ...SECURITY_HEADERS })
@@ -124,32 +128,42 @@ export function createApp(config: Config, deps: AppDeps) {
         requireKey: config.oracleRequireKey,
         credentials: deps.credentials,
         audit: audited,
-        keyUse: metrics.keyUse,
-        admissions: deps.admissions,
+        callers,
       }),
     )
-    .use(pseudonymRoutes(parseDjangoJson, { ...deps, batchMax: config.batchMax, cacheUsers: config.pseudonymCacheUsers, audit: audited }))
+    .use(
+      pseudonymRoutes(parseDjangoJson, {
+        ...deps,
+        callers,
+        batchMax: config.batchMax,
+        cacheUsers: config.pseudonymCacheUsers,
+        audit: audited,
+      }),
+    )
     .use(
       keyringRoutes(parseJson, {
         credentials: deps.credentials,
         batchMax: config.batchMax,
         audit: audited,
-        keyUse: metrics.keyUse,
-        admissions: deps.admissions,
+        callers,
       }),
     )
     .use(jwksRoutes(deps.credentials));
 
-  for (const route of app.routes) {
-    const path = withoutTrailingSlash(route.path);
-    const methods = methodsByPath.get(path) ?? [];
-    if (!methods.includes(route.method)) methods.push(route.method);
-    methodsByPath.set(path, methods);
-    methodsByRoute.add(path, methods);
-  }
-  metrics.registerRoutes(methodsByPath.keys());
-  audit.registerRoutes(app.routes);
+  routes = new RouteTable(app.routes);
+  metrics.registerRoutes(routes);
+  audit.useRoutes(routes);
+  tables.set(app, routes);
   return app;
+}
+
+const tables = new WeakMap<object, RouteTable>();
+
+/** The route table an app was built with: what the listener routes by target and exempts as probes. */
+export function routesOf(app: CaasApp): RouteTable {
+  const table = tables.get(app);
+  if (table === undefined) throw new Error("routesOf: an app createApp did not build");
+  return table;
 }
 
 export type CaasApp = ReturnType<typeof createApp>;

@@ -5,23 +5,15 @@
  * for what (the operation, the keyring key and version), when, under which request and trace id,
  * and how it ended (status, error code). Never data, aad, ciphertexts, digests, keys or API keys:
  * the line is built from these named fields only, none of which is read from a body's contents.
+ * The lines are written by audit-trail.ts, each before its request's answer leaves.
  *
  * Requests refused before they were routed (the rate limit's 429, a target Bun rewrote, a target
  * caas refuses) have their line too, their operation read from the target (Audit.settleError).
  *
- * Fail closed: an answer waits for its line to be written (write() returned), and a request
- * whose line is not written is answered 503 audit_unavailable instead of its result, so a line
- * and its answer always agree; /readyz says 503 until a write succeeds again. Lines are
- * group-committed: those of every request settled within one turn of the event loop go out in
- * one write() of whole lines (O_APPEND, so workers sharing the file never interleave), and each
- * of those requests is answered after it. One write() per request cost 40% of the oracle's
- * throughput (bench/load.ts, oracle-audit). The event loop never waits on a write: standard
- * output read slowly holds lines in a bounded queue, and past it requests are refused.
- *
  * A route is audited when it declares an OpenAPI operationId (`detail: { operationId:
- * "oracle.seal" }`): that is its operation's name in the trail. A route adds what only it knows
- * with one call on its request's `audit`, which every handler, derive and resolve receives from
- * the `caas.audit` plugin:
+ * "oracle.seal" }`): that is its operation's name in the trail (routes.ts reads it). A route adds
+ * what only it knows with one call on its request's `audit`, which every handler, derive and
+ * resolve receives from the `caas.audit` plugin:
  *
  *     .use(audit)
  *     .post("/keyring/:name/encrypt", ({ audit, params, body }) => {
@@ -33,11 +25,14 @@
  * Batches need nothing more: the item count is read from the body's `items` array.
  */
 import { Elysia } from "elysia";
-import { AuditUnavailable, type RequestErrorCode } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { AuditUnavailable } from "../errors.ts";
+import type { AuditOutcomeCode, AuditTrail } from "./audit-trail.ts";
 import { answerFor } from "./error-answers.ts";
-import { RouteMatcher, withoutTrailingSlash } from "./paths.ts";
 import { clientRequestIdOf, requestIdOf, traceIdOf } from "./request-ids.ts";
+import type { KeyUseObserver } from "./metrics.ts";
+import type { RouteTable } from "./routes.ts";
+
+export { AUDIT_QUEUE_BYTES, AUDIT_WAIT_MS, type AuditEntry, type AuditOutcomeCode, type AuditSink, AuditTrail } from "./audit-trail.ts";
 
 /** What a route may add to its request's audit line. Names and numbers only, never key material. */
 export interface AuditFacts {
@@ -50,9 +45,22 @@ export interface AuditFacts {
   readonly batchKeyVersion?: number;
 }
 
-/** One request's audit facts, gathered as its route learns them. */
+/** Who hears of each request's facts as they are learnt, besides its audit line (the metrics). */
+export interface AuditSubscribers {
+  /** The name of the API key the request was authenticated with, once. */
+  readonly onCaller?: (apiKeyName: string) => void;
+  /** Each use of a keyring key's version (KeyUseObserver). */
+  readonly onKeyUse?: KeyUseObserver;
+}
+
+/**
+ * One request's audit facts, gathered as its route learns them, and where a route reports a use
+ * of a key: one event (keyUsed) that the audit line and every subscriber (the metrics) hear.
+ */
 export class RequestAudit {
-  readonly #onCaller: ((apiKeyName: string) => void) | undefined;
+  readonly #subscribers: AuditSubscribers;
+  /** Whether each use's version is one more of a batch's (keyVersions) rather than the request's one keyVersion. */
+  #versionPerItem = false;
   apiKeyName: string | undefined;
   keyName: string | undefined;
   keyVersion: number | undefined;
@@ -61,14 +69,13 @@ export class RequestAudit {
   /** Its line was written, or its write was tried and failed: either way it is not tried again. */
   settled = false;
 
-  /** `onCaller` learns the name of the API key the request was authenticated with, once (the metrics count it). */
-  constructor(onCaller?: (apiKeyName: string) => void) {
-    this.#onCaller = onCaller;
+  constructor(subscribers: AuditSubscribers = {}) {
+    this.#subscribers = subscribers;
   }
 
   note(facts: AuditFacts): void {
     if (facts.apiKeyName !== undefined) {
-      if (this.apiKeyName === undefined) this.#onCaller?.(facts.apiKeyName);
+      if (this.apiKeyName === undefined) this.#subscribers.onCaller?.(facts.apiKeyName);
       this.apiKeyName = facts.apiKeyName;
     }
     if (facts.keyName !== undefined) this.keyName = facts.keyName;
@@ -78,303 +85,24 @@ export class RequestAudit {
       if (!this.keyVersions.includes(facts.batchKeyVersion)) this.keyVersions.push(facts.batchKeyVersion);
     }
   }
-}
 
-/** Where the lines go: an Appender (files/append-file.ts), or anything that tells, once they are written, how many were taken whole. */
-export interface AuditSink {
-  append(lines: readonly string[], done: (written: number, error?: unknown) => void): void;
-  reopen(): void;
-  /** The most bytes one append should take, for a sink whose writes may not finish (standard output); no bound when absent. */
-  readonly chunkBytes?: number;
-  /** For a file: opens the path anew when the file was deleted, and says so; throws when it cannot. */
-  replaceIfDeleted?(): boolean;
-}
-
-export type AuditOutcomeCode = RequestErrorCode | "internal";
-
-/** One line of the trail, in the order its fields are written. */
-export interface AuditEntry {
-  /** caas's own id for the request, unique (request-ids.ts). */
-  readonly requestId: string;
-  /** The client's X-Request-Id, when it sent a safe one: neither unique nor to be trusted, but what the client knows. */
-  readonly clientRequestId: string | undefined;
-  readonly traceId: string | undefined;
-  readonly client: string | undefined;
-  readonly apiKeyName: string | undefined;
-  readonly operation: string;
-  readonly keyName: string | undefined;
-  readonly keyVersion: number | undefined;
-  readonly keyVersions: readonly number[] | undefined;
-  readonly items: number | undefined;
-  readonly status: number;
-  readonly code: AuditOutcomeCode | undefined;
-}
-
-function errnoOf(error: unknown): string {
-  return error instanceof Error && "errno" in error && typeof error.errno === "string"
-    ? error.errno
-    : error instanceof Error
-      ? error.name
-      : "unknown";
-}
-
-/** A request's line waiting to be written, and how its request learns whether it was. */
-interface QueuedLine {
-  readonly text: string;
-  /** performance.now() when it was queued. */
-  readonly queuedAt: number;
-  readonly settle: (written: boolean) => void;
-}
-
-/**
- * Bytes of lines waiting to be written, or being written, past which a new line is refused at once
- * (503) instead of waiting: a reader of standard output that stalls holds the lines, never the
- * process. About 3,000 lines.
- */
-export const AUDIT_QUEUE_BYTES = 1024 * 1024;
-
-/**
- * Longest a line waits behind a write that has not finished (a stalled standard output) before it
- * is withdrawn and its request answered 503: under the listener's idle timeout (10 s), which would
- * otherwise cut the connection of a request whose line is then written as answered.
- */
-export const AUDIT_WAIT_MS = 5_000;
-
-export interface AuditTrailOptions {
-  readonly logger?: Logger;
-  readonly now?: () => Date;
-  readonly queueBytes?: number;
-  readonly waitMs?: number;
-}
-
-/**
- * The trail itself: writes lines, one write at a time, each of every line queued meanwhile (up to
- * the sink's chunkBytes); knows whether writing is failing, and tries again (first reopening the
- * file) when asked while failing. A trail without a sink (CAAS_AUDIT_LOG unset) takes every line
- * and writes none.
- */
-export class AuditTrail {
-  readonly #sink: AuditSink | undefined;
-  readonly #logger: Logger | undefined;
-  readonly #now: () => Date;
-  readonly #queueBytes: number;
-  readonly #waitMs: number;
-  #failingSince: string | undefined;
-  /** Lines waiting for the next write, oldest first. */
-  #queue: QueuedLine[] = [];
-  /** A write of the queue is due at the end of this turn of the event loop. */
-  #due = false;
-  /** Bytes of the lines queued and being written. */
-  #queued = 0;
-  #writing = false;
-  /** Lines were withdrawn from behind the write under way. */
-  #stalled = false;
-  #deadline: ReturnType<typeof setTimeout> | undefined;
-  /** Requests answered 503 audit_unavailable since the trail started failing. */
-  #refused = 0;
-  #writeFailures = 0;
-
-  constructor(sink?: AuditSink, options: AuditTrailOptions = {}) {
-    this.#sink = sink;
-    this.#logger = options.logger;
-    this.#now = options.now ?? (() => new Date());
-    this.#queueBytes = options.queueBytes ?? AUDIT_QUEUE_BYTES;
-    this.#waitMs = options.waitMs ?? AUDIT_WAIT_MS;
+  /** For a batch whose items may each use another version (decrypt, verify): each use's version is listed in the line. */
+  versionPerItem(): void {
+    this.#versionPerItem = true;
   }
 
-  get enabled(): boolean {
-    return this.#sink !== undefined;
-  }
-
-  /** Writes that failed or did not finish in time since start, retries included: what the metrics page reports. */
-  get writeFailures(): number {
-    return this.#writeFailures;
-  }
-
-  /**
-   * Queues the entry's line for the next group write: resolves once it is written, rejects with
-   * AuditUnavailable when it is not (the write failed, or cut it short; the queue is full; it
-   * waited too long). Undefined when there is no sink (nothing to wait for).
-   */
-  record(entry: AuditEntry): Promise<void> | undefined {
-    if (this.#sink === undefined) return undefined;
-    const text = `${JSON.stringify({ time: this.#now().toISOString(), ...entry })}\n`;
-    // Once lines had to be withdrawn, a new one would only wait as long: refused at once until the write finishes.
-    if (this.#queued + text.length > this.#queueBytes || (this.#writing && this.#stalled)) {
-      this.#refuse(1, "queue_full");
-      return Promise.reject(new AuditUnavailable());
-    }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ text, queuedAt: performance.now(), settle: (written) => (written ? resolve() : reject(new AuditUnavailable())) });
-    this.#queued += text.length;
-    if (!this.#due) {
-      this.#due = true;
-      setImmediate(() => {
-        this.#due = false;
-        this.#write(false);
-      });
-    }
-    return promise;
-  }
-
-  /**
-   * Writes the queued lines in one append (as many as the sink's chunkBytes allows), unless a
-   * write is under way: then they wait for it. The trail's own lines go first: that the file was
-   * re-created, or that writing resumed after a failure. `probe`: write those even with no
-   * request's line waiting (a readiness probe).
-   */
-  #write(probe: boolean): void {
-    const sink = this.#sink;
-    if (sink === undefined || (this.#queue.length === 0 && !probe)) return;
-    if (this.#writing) {
-      this.#armDeadline();
-      return;
-    }
-    const taken = this.#take(sink.chunkBytes ?? Number.POSITIVE_INFINITY);
-    const notes: string[] = [];
-    try {
-      if (this.#failingSince !== undefined) sink.reopen();
-      else if (sink.replaceIfDeleted?.() === true) {
-        notes.push(this.#note("audit.recreated", {}));
-        this.#logger?.warn("audit_recreated", { hint: "the audit file was deleted; a new one was created at its path" });
-      }
-    } catch (error) {
-      this.#failed(error);
-      this.#settle(taken, 0);
-      return;
-    }
-    const gap = this.#failingSince === undefined ? undefined : { failingSince: this.#failingSince, refused: this.#refused };
-    if (gap !== undefined) notes.push(this.#note("audit.resumed", gap));
-    if (notes.length === 0 && taken.length === 0) return;
-    this.#writing = true;
-    sink.append([...notes, ...taken.map((line) => line.text)], (written, error) => {
-      this.#writing = false;
-      this.#stalled = false;
-      if (gap !== undefined && written >= notes.length) this.#resumed(gap);
-      if (error !== undefined) this.#failed(error);
-      this.#settle(taken, written - notes.length);
-      this.#write(false);
-    });
-    // Lines left behind a write that has not finished wait no longer than the deadline, whether or not more arrive.
-    if (this.#writing && this.#queue.length > 0) this.#armDeadline();
-  }
-
-  /** The oldest queued lines, as many as fit in `bytes` (at least one). */
-  #take(bytes: number): QueuedLine[] {
-    let count = 0;
-    let size = 0;
-    for (const line of this.#queue) {
-      if (count > 0 && size + line.text.length > bytes) break;
-      size += line.text.length;
-      count += 1;
-    }
-    return count === this.#queue.length ? this.#queue.splice(0) : this.#queue.splice(0, count);
-  }
-
-  /** Answers the requests of `lines`, of which the first `written` were written. */
-  #settle(lines: readonly QueuedLine[], written: number): void {
-    for (const [index, line] of lines.entries()) {
-      this.#queued -= line.text.length;
-      line.settle(index < written);
-    }
-    const refused = lines.length - Math.max(0, written);
-    if (refused > 0) this.#refused += refused;
-  }
-
-  /** Lines that cannot wait any longer behind a write that has not finished are withdrawn, and their requests refused. */
-  #armDeadline(): void {
-    const first = this.#queue[0];
-    if (this.#deadline !== undefined || first === undefined) return;
-    this.#deadline = setTimeout(
-      () => {
-        this.#deadline = undefined;
-        const cutoff = performance.now() - this.#waitMs;
-        const expired = this.#queue.findIndex((line) => line.queuedAt > cutoff);
-        const withdrawn = this.#queue.splice(0, expired < 0 ? this.#queue.length : expired);
-        if (withdrawn.length > 0) {
-          this.#settle(withdrawn, 0);
-          this.#stalled = true;
-          this.#refuse(0, "stalled");
-        }
-        if (this.#writing) this.#armDeadline();
-      },
-      Math.max(0, first.queuedAt + this.#waitMs - performance.now()),
-    );
-    this.#deadline.unref();
-  }
-
-  #note(operation: string, fields: Readonly<Record<string, string | number>>): string {
-    return `${JSON.stringify({ time: this.#now().toISOString(), operation, ...fields })}\n`;
-  }
-
-  /**
-   * Whether lines can be written now. Never waits on a write: while one is under way the answer is
-   * what is known. Otherwise it checks that the file is still there (re-creating it if it was
-   * deleted) and, while failing, tries once more (readiness probes are how a trail left without
-   * traffic recovers).
-   */
-  ready(): boolean {
-    if (this.#sink === undefined) return true;
-    if (!this.#writing) this.#write(true);
-    return this.#failingSince === undefined;
-  }
-
-  /** SIGHUP after a rotation: new lines go to a new file at the path. A failure keeps the old file and is logged. */
-  reopen(): void {
-    if (this.#sink === undefined) return;
-    try {
-      this.#sink.reopen();
-      this.#logger?.info("audit_reopened", {});
-    } catch (error) {
-      this.#logger?.error("audit_reopen_failed", { errno: errnoOf(error), hint: "lines still go to the file opened before" });
-    }
-  }
-
-  #resumed(gap: { readonly failingSince: string; readonly refused: number }): void {
-    this.#logger?.info("audit_resumed", gap);
-    this.#refused -= gap.refused;
-    // Refusals since the resumed line was handed on start a gap of their own.
-    this.#failingSince = this.#refused > 0 ? this.#now().toISOString() : undefined;
-  }
-
-  #failed(error: unknown): void {
-    this.#writeFailures += 1;
-    if (this.#failingSince !== undefined) return;
-    this.#failingSince = this.#now().toISOString();
-    this.#logger?.error("audit_write_failed", {
-      errno: errnoOf(error),
-      hint: "requests to audited routes are answered 503 audit_unavailable and /readyz 503 until a write succeeds",
-    });
-  }
-
-  /** Refused without a write failing: the writes under way are not finishing (a stalled standard output). */
-  #refuse(requests: number, reason: "queue_full" | "stalled"): void {
-    this.#refused += requests;
-    const starting = this.#failingSince === undefined;
-    // Counted with the failed writes, which the alert on caas_audit_write_failures_total watches: each
-    // time lines are withdrawn (a write that did not finish in time), and a queue found full.
-    if (starting || reason === "stalled") this.#writeFailures += 1;
-    if (!starting) return;
-    this.#failingSince = this.#now().toISOString();
-    this.#logger?.error("audit_stalled", {
-      reason,
-      hint: "the audit trail's writes are not finishing (a reader of standard output that stalls?): requests to audited routes are answered 503 audit_unavailable and /readyz 503 until they do",
-    });
-  }
-}
-
-/** What the plugin reads of an app's routes (Elysia's InternalRoute) to know which are audited. */
-export interface AuditableRoute {
-  readonly method: string;
-  readonly path: string;
-  readonly hooks: { readonly detail?: { readonly operationId?: string | undefined } | undefined };
+  /** A keyring key's version was used (sealed, opened, signed, checked): recorded in the line, and told to every subscriber. */
+  readonly keyUsed: KeyUseObserver = (keyName, version, operation) => {
+    this.note(this.#versionPerItem ? { keyName, batchKeyVersion: version } : { keyName, keyVersion: version });
+    this.#subscribers.onKeyUse?.(keyName, version, operation);
+  };
 }
 
 export interface AuditOptions {
   /** The client's address as the listener saw it; absent under app.handle() (tests). */
   readonly clientAddress?: (request: Request) => string | undefined;
-  /** Told the name of each request's API key once it is authenticated (metrics). */
-  readonly onCaller?: (apiKeyName: string) => void;
+  /** Who hears each request's caller and key uses (the metrics). */
+  readonly subscribers?: AuditSubscribers;
 }
 
 /** The items a batch body holds, read before or after validation; undefined for a body that is not a batch. */
@@ -388,41 +116,24 @@ function itemsOf(body: unknown): number | undefined {
 export class Audit {
   readonly trail: AuditTrail;
   readonly #clientAddress: ((request: Request) => string | undefined) | undefined;
-  readonly onCaller: ((apiKeyName: string) => void) | undefined;
-  /** operationId by route path (with and without its trailing slash) and method. */
-  readonly #operations = new Map<string, { readonly method: string; readonly operation: string }>();
-  /** The same, by route pattern, for a request answered before it was routed: operation by method. */
-  readonly #byTarget = new RouteMatcher<Map<string, string>>();
-  readonly #methodsByRoute = new Map<string, Map<string, string>>();
+  readonly subscribers: AuditSubscribers;
+  /** The app's routes, by which a request's operation is named; none until useRoutes(): nothing is audited. */
+  #routes: RouteTable | undefined;
 
   constructor(trail: AuditTrail, options: AuditOptions = {}) {
     this.trail = trail;
     this.#clientAddress = options.clientAddress;
-    this.onCaller = options.onCaller;
+    this.subscribers = options.subscribers ?? {};
   }
 
-  /** Reads every route's operationId: a route with one is audited under that name. */
-  registerRoutes(routes: readonly AuditableRoute[]): void {
-    for (const route of routes) {
-      const operation = route.hooks.detail?.operationId;
-      if (operation === undefined) continue;
-      const bare = withoutTrailingSlash(route.path);
-      for (const path of [bare, `${bare}/`]) this.#operations.set(path, { method: route.method, operation });
-      let methods = this.#methodsByRoute.get(bare);
-      if (methods === undefined) {
-        methods = new Map<string, string>();
-        this.#methodsByRoute.set(bare, methods);
-        this.#byTarget.add(bare, methods);
-      }
-      methods.set(route.method, operation);
-    }
+  /** The app's route table: a route with an operationId is audited under that name. */
+  useRoutes(routes: RouteTable): void {
+    this.#routes = routes;
   }
 
-  /** The operation of a request to `route`, or undefined when it is not audited. */
+  /** The operation of a request Elysia routed to `route` (the pattern it names), or undefined when it is not audited. */
   operationOf(route: string | undefined, method: string): string | undefined {
-    if (route === undefined) return undefined;
-    const found = this.#operations.get(route);
-    return found !== undefined && found.method === method ? found.operation : undefined;
+    return route === undefined ? undefined : this.#routes?.routed(route)?.operations.get(method);
   }
 
   /**
@@ -437,7 +148,7 @@ export class Audit {
     } catch {
       return undefined;
     }
-    return this.#byTarget.match(path)?.get(request.method);
+    return this.#routes?.match(path)?.operations.get(request.method);
   }
 
   /**
@@ -511,7 +222,7 @@ export interface AuditedAnswer {
  * `audit.note()` `.use()` this same instance, which Elysia registers once by its name.
  */
 export function auditPlugin(audit: Audit) {
-  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit(audit.onCaller) }));
+  const plugin = new Elysia({ name: "caas.audit" }).derive({ as: "global" }, () => ({ audit: new RequestAudit(audit.subscribers) }));
   // Only with a trail to write: an async hook is one more await on every request.
   if (audit.trail.enabled) {
     plugin.onAfterHandle({ as: "global" }, async ({ request, route, set, body, audit: facts }) => {

@@ -9,7 +9,7 @@
 import type { RequestErrorCode } from "../errors.ts";
 import { STATUS_OF } from "./error-answers.ts";
 import { LATENCY_BUCKETS_SECONDS, labelSet, labelValue, type MetricsSnapshot, processSamples, type Samples } from "./exposition.ts";
-import { RouteMatcher } from "./paths.ts";
+import type { RouteTable } from "./routes.ts";
 
 const UNMATCHED_ROUTE = "unmatched";
 /** Statuses are 100..599; each route has a slot for every one, so counting one is an index. */
@@ -49,9 +49,10 @@ export interface LoadedVersions {
 }
 
 export class Metrics {
-  readonly #routes: string[] = [UNMATCHED_ROUTE];
-  /** Routes by pattern: "/keyring/orders/encrypt" is counted as "/keyring/:name/encrypt", never by the name sent. */
-  readonly #matcher = new RouteMatcher<number>();
+  /** Route names by index (0: "unmatched"); a request is counted under its route as declared, never by the path sent. */
+  #routes: readonly string[] = [UNMATCHED_ROUTE];
+  /** The app's route table (routes.ts): "/keyring/orders/encrypt" is "/keyring/:name/encrypt". */
+  #table: RouteTable | undefined;
   /** [route * STATUS_SLOTS + status]: requests answered. */
   #requests = new Float64Array(STATUS_SLOTS);
   /** [route * BUCKET_SLOTS + bucket]: requests answered within that bucket's bound and above the one before. */
@@ -75,16 +76,13 @@ export class Metrics {
   /** When the certificate being served expires (seconds since the epoch), set by the listener at start and on reload. */
   tlsCertificateExpiry: number | undefined;
 
-  /** Declares the app's routes (paths without a trailing slash) once it is built. */
-  registerRoutes(routes: Iterable<string>): void {
-    for (const route of routes) {
-      if (this.#routes.includes(route)) continue;
-      this.#matcher.add(route, this.#routes.length);
-      this.#routes.push(route);
-    }
+  /** Takes the app's routes once it is built; until then every request is "unmatched". */
+  registerRoutes(table: RouteTable): void {
+    this.#table = table;
+    this.#routes = [UNMATCHED_ROUTE, ...table.routes.map((route) => route.path)];
     const grown = (old: Float64Array, slots: number) => {
       const next = new Float64Array(this.#routes.length * slots);
-      next.set(old);
+      next.set(old.subarray(0, Math.min(old.length, next.length)));
       return next;
     };
     this.#requests = grown(this.#requests, STATUS_SLOTS);
@@ -94,7 +92,7 @@ export class Metrics {
 
   /** The route a request path is counted under, as an index for observe(); 0 is "unmatched". */
   routeIndexOf(path: string): number {
-    return this.#matcher.match(path) ?? 0;
+    return this.#table?.match(path)?.index ?? 0;
   }
 
   routeName(index: number): string {

@@ -88,7 +88,7 @@ export const API_KEY_REQUIRED: SecurityRequirements = [{ bearer: [] }, { apiKeyH
 export const API_KEY_OPTIONAL: SecurityRequirements = [{}, ...API_KEY_REQUIRED];
 export const NO_API_KEY: SecurityRequirements = [];
 
-/** How a request presents an API key, as the document's securitySchemes (http/authenticate.ts reads them). */
+/** How a request presents an API key, as the document's securitySchemes (http/caller.ts reads them). */
 export const SECURITY_SCHEMES = {
   bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer <API key>" },
   apiKeyHeader: {

@@ -16,7 +16,7 @@ import type { Server } from "bun";
 import { answerFor } from "./error-answers.ts";
 import { RateLimited } from "../errors.ts";
 import type { ApiKeyStore } from "../credentials/api-keys.ts";
-import { headerCaller, type HeaderCaller } from "./authenticate.ts";
+import { Callers } from "./caller.ts";
 import type { AddressOf } from "./client-address.ts";
 import { pathOf, withoutTrailingSlash } from "./paths.ts";
 
@@ -135,31 +135,19 @@ function ipv6Prefix64(address: string): string {
     .join(":");
 }
 
-/** What the gate learned of one request: the bucket it charged, and the API key its headers carry, looked up. */
-interface Admission {
-  client: string;
-  readonly caller: HeaderCaller;
-}
-
 /**
- * The gate's admissions, each kept as long as its request: the app's routes take the caller the
- * gate looked up instead of hashing the key again, and move the charge to a key found only in
- * the body. One per server, handed to the gate and to the app, so no state outlives a server
- * and nothing is shared between two of them (tests build several).
+ * The bucket each request was charged to, kept as long as its request, so a route that finds the
+ * caller's key only in the JSON body can move the charge to it. One per server, handed to the gate
+ * and to the app, so no state outlives a server and nothing is shared between two of them.
  */
 export class Admissions {
-  readonly #byRequest = new WeakMap<Request, Admission>();
+  readonly #byRequest = new WeakMap<Request, { client: string }>();
 
   constructor(readonly limiter: RateLimiter) {}
 
-  /** Records that the gate charged `request` to `client`, having looked up its header key as `caller`. */
-  admit(request: Request, client: string, caller: HeaderCaller): void {
-    this.#byRequest.set(request, { client, caller });
-  }
-
-  /** The header key as the gate looked it up; undefined for a request the gate never saw (a probe, or no gate). */
-  headerCaller(request: Request): HeaderCaller | undefined {
-    return this.#byRequest.get(request)?.caller;
+  /** Records that the gate charged `request` to `client`. */
+  admit(request: Request, client: string): void {
+    this.#byRequest.set(request, { client });
   }
 
   /**
@@ -185,6 +173,8 @@ export type Gate = (request: Request, server?: Pick<Server<undefined>, "requestI
 export interface RateLimitGateOptions {
   /** The API key store in force now; the key a request's headers carry is looked up in it, once, and only a valid one counts. */
   readonly apiKeys: () => ApiKeyStore;
+  /** Where each request's caller is resolved once, shared with the app's routes (caller.ts); the gate's own when absent. */
+  readonly callers?: Callers;
   /**
    * Paths (without a trailing slash) whose GET and HEAD requests are never limited nor counted:
    * the probes. Behind a load balancer every client shares its address, so a burst of traffic
@@ -206,21 +196,21 @@ function isProbe(request: Request, probePaths: ReadonlySet<string>): boolean {
  * The server-level check: every request spends a token of its client's bucket before it is
  * routed, so even a body that cannot be parsed is paid for. A key that is presented but not
  * valid counts as no key, so guessing keys is limited by address, and inventing keys buys no
- * fresh buckets. What the gate found is admitted to `admissions`, refusals included (their log
- * line names the key): a route takes the header key's record from there, and a key sent only in
- * the JSON body moves the charge with chargeToKey(). Probes pass untouched. undefined when the
- * limiter is off.
+ * fresh buckets. The header key's record is resolved in `callers`, where the routes and the log
+ * line of a refusal find it; the charge is admitted to `admissions`, so a key sent only in the
+ * JSON body moves it with chargeToKey(). Probes pass untouched. undefined when the limiter is off.
  */
 export function rateLimitGate(admissions: Admissions, options: RateLimitGateOptions): Gate | undefined {
   const { limiter } = admissions;
   if (!limiter.enabled) return undefined;
   const probePaths = options.probePaths ?? new Set<string>();
+  const callers = options.callers ?? new Callers();
   return (request, server) => {
     if (probePaths.size > 0 && isProbe(request, probePaths)) return undefined;
-    const caller = headerCaller(options.apiKeys(), request.headers);
+    const caller = callers.inHeaders(request, options.apiKeys());
     const address = () => options.clientAddress?.(request) ?? server?.requestIP(request)?.address ?? "unknown";
     const client = caller.record === undefined ? addressClient(address()) : apiKeyClient(caller.record.name);
-    admissions.admit(request, client, caller);
+    admissions.admit(request, client);
     const retryAfter = limiter.take(client);
     return retryAfter > 0 ? answerFor(new RateLimited(retryAfter)) : undefined;
   };

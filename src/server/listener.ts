@@ -16,6 +16,7 @@ import { renderExposition } from "../http/exposition.ts";
 import { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { acceptQueueMigration, assertPortFree, listen, listenOrConfigError } from "./bind.ts";
+import { routesOf } from "../app.ts";
 import { gatedApp, openAuditTrail } from "./gated-app.ts";
 import { answerScrapes } from "./group-metrics.ts";
 import { type Handoff, handoffFingerprint, loadHandoff, tlsParts, watchedPaths } from "./handoff.ts";
@@ -207,7 +208,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let running: ApiListener | undefined;
   const stopping = () => running?.stopping === true;
   const { app, handle, refuse } = gatedApp(config, { logger, credentials, metrics, isReady: () => !stopping(), auditTrail, clientAddress });
-  const paths = app.routes.map((route) => route.path);
+  const paths = routesOf(app).paths;
   const served = targetRoutes(paths, handle, refuse);
   const closing = targetRoutes(paths, closingAfter(handle), closingAfter(refuse));
   const server = listenOrConfigError(() => listen(served, config, first.tls, config.port), config, config.port);

@@ -7,6 +7,8 @@
 import { describe, expect, it } from "bun:test";
 import { defaultConfig } from "../../src/config.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
+import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
+import { XaesKey } from "../../src/crypto/xaes.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
 import { gatedApp } from "../../src/server/gated-app.ts";
@@ -15,9 +17,16 @@ import { README_USER } from "../../support/constants.ts";
 
 const KEY = "lookup-test-key-0123456789";
 
+/** Keyring key "orders", one version. */
+function keyring(): Keyring {
+  const created = new Date().toISOString();
+  const info = { name: "orders", created, minDecryptionVersion: 1, versions: [{ version: 1, created }] };
+  return new Keyring([new KeyringKey(info, new Map([[1, new XaesKey(crypto.getRandomValues(new Uint8Array(32)))]]))]);
+}
+
 function served(rateLimit: number) {
-  const store = ApiKeyStore.fromKeys([{ name: "main", key: KEY, scopes: ["pseudonym", "oracle"] }]);
-  const credentials = testCredentials({ apiKeys: store });
+  const store = ApiKeyStore.fromKeys([{ name: "main", key: KEY, scopes: ["pseudonym", "oracle", "keyring:orders"] }]);
+  const credentials = testCredentials({ apiKeys: store, keyring: keyring() });
   const config = defaultConfig({ rateLimit, oracleRequireKey: true });
   const { handle } = gatedApp(config, { logger: silentLogger, credentials, metrics: new Metrics() });
   const post = (path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
@@ -62,6 +71,20 @@ describe("an API key is hashed and looked up once a request", () => {
       it("a key in a header, on the oracle with CAAS_ORACLE_REQUIRE_KEY", async () => {
         const { store, post } = served(rateLimit);
         const answer = await post("/oracleinvocation", { data: "x" }, { "x-api-key": KEY });
+        expect(answer.status).toBe(200);
+        expect(store.lookups).toBe(1);
+      });
+
+      it("a key in a header, on a keyring route", async () => {
+        const { store, post } = served(rateLimit);
+        const answer = await post("/keyring/orders/encrypt", { data: "x" }, { authorization: `Bearer ${KEY}` });
+        expect(answer.status).toBe(200);
+        expect(store.lookups).toBe(1);
+      });
+
+      it("a key in a header, on the oracle in envelope mode (wrap_with)", async () => {
+        const { store, post } = served(rateLimit);
+        const answer = await post("/oracleinvocation", { data: "x", wrap_with: "orders" }, { "x-api-key": KEY });
         expect(answer.status).toBe(200);
         expect(store.lookups).toBe(1);
       });

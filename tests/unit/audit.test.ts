@@ -10,13 +10,14 @@ import { Elysia } from "elysia";
 import { testApp, testCredentials } from "./helpers.ts";
 import { scratchDirectories } from "./scratch.ts";
 import { AppendFile } from "../../src/files/append-file.ts";
-import { appAudit } from "../../src/app.ts";
+import { appAudit, routesOf } from "../../src/app.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { AuditUnavailable } from "../../src/errors.ts";
 import { Audit, AuditTrail, auditPlugin, type AuditSink } from "../../src/http/audit.ts";
 import { errorAnswer } from "../../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
+import { RouteTable } from "../../src/http/routes.ts";
 import { clientRequestIdOf, traceIdOf } from "../../src/http/request-ids.ts";
 import { silentLogger } from "../../src/log.ts";
 
@@ -116,7 +117,7 @@ describe("a route's one call: audit.note()", () => {
       })
       .use(plugin)
       .use(module);
-    audit.registerRoutes(app.routes);
+    audit.useRoutes(new RouteTable(app.routes));
     return app;
   }
 
@@ -516,7 +517,7 @@ describe("an answer made outside the app", () => {
     const sink = new MemorySink();
     const metrics = new Metrics();
     const audit = appAudit(new AuditTrail(sink), metrics);
-    audit.registerRoutes(testApp().routes);
+    audit.useRoutes(routesOf(testApp()));
     const handle = instrument(
       () => {
         throw new RangeError("a bug");

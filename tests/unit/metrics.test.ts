@@ -7,10 +7,15 @@ import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { Keyring, KeyringKey } from "../../src/credentials/keyring.ts";
 import { XaesKey } from "../../src/crypto/xaes.ts";
 import { LATENCY_BUCKETS_SECONDS, mergeSnapshots, renderExposition } from "../../src/http/exposition.ts";
+import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
+import { RouteTable } from "../../src/http/routes.ts";
 import { parseMetricsPage } from "../metrics-page.ts";
 import { postJson, testApp, testCredentials } from "./helpers.ts";
 import { README_USER } from "../../support/constants.ts";
+
+/** A table of POST routes at these paths, as an app declaring them would make. */
+const routeTable = (...paths: string[]) => new RouteTable(paths.map((path) => ({ method: "POST", path, hooks: {} })));
 
 const page = (metrics: Metrics) => parseMetricsPage(renderExposition(metrics.snapshot()));
 
@@ -24,7 +29,7 @@ function keyringOf(name: string, versions: readonly number[]): Keyring {
 describe("one process's page", () => {
   it("has HELP and TYPE for every family, and a histogram whose buckets add up to its count", async () => {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/oracleinvocation"]);
+    metrics.registerRoutes(routeTable("/oracleinvocation"));
     const route = metrics.routeIndexOf("/oracleinvocation");
     for (const seconds of [0.0001, 0.003, 0.003, 0.2, 9]) metrics.observe(route, 200, seconds);
     metrics.observe(route, 400, 0.001);
@@ -47,7 +52,7 @@ describe("one process's page", () => {
 
   it("counts a path by its route, never by what was sent, and an unknown path as unmatched", async () => {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/keyring/:name/encrypt"]);
+    metrics.registerRoutes(routeTable("/keyring/:name/encrypt"));
     metrics.observe(metrics.routeIndexOf("/keyring/orders/encrypt"), 200, 0.001);
     metrics.observe(metrics.routeIndexOf('/x"\n{}'), 404, 0.001);
     const parsed = await page(metrics);
@@ -111,12 +116,56 @@ describe("what the app counts", () => {
     expect(parsed.family("caas_keyring_operations_total")?.samples.length).toBe(3);
     expect(parsed.value("caas_errors_total", { code: "authentication_failed" })).toBe(1);
   });
+
+  it("counts each key use the audit line records, from the one event both hear", async () => {
+    const metrics = new Metrics();
+    const lines: string[] = [];
+    const sink = {
+      append: (batch: readonly string[], done: (written: number) => void) => {
+        lines.push(...batch);
+        done(batch.length);
+      },
+      reopen: () => {},
+    };
+    const apiKeys = ApiKeyStore.fromKeys([{ name: "orders-app", key: KEY, scopes: ["keyring:orders"] }]);
+    // One key's versions 1 and 2, the same key material before and after version 2 is added.
+    const ciphers = new Map([1, 2].map((version) => [version, new XaesKey(crypto.getRandomValues(new Uint8Array(32)))]));
+    const created = new Date().toISOString();
+    const keyringWith = (versions: number[]) =>
+      new Keyring([
+        new KeyringKey(
+          { name: "orders", created, minDecryptionVersion: 1, versions: versions.map((version) => ({ version, created })) },
+          new Map(versions.map((version) => [version, ciphers.get(version)!])),
+        ),
+      ]);
+    const credentials = testCredentials({ apiKeys, keyring: keyringWith([1]) });
+    const app = testApp({ credentials, metrics, auditTrail: new AuditTrail(sink) });
+    const headers = { authorization: `Bearer ${KEY}` };
+    const encrypt = async (data: string) =>
+      ((await (await postJson(app, "/keyring/orders/encrypt", { data }, headers)).json()) as { ciphertext: string }).ciphertext;
+    const older = await encrypt("x");
+    credentials.replace({ apiKeys, secrets: credentials.current.secrets, keyring: keyringWith([1, 2]) });
+    const newer = await encrypt("y");
+    const items = [{ ciphertext: newer }, { ciphertext: older }, { ciphertext: newer }, { ciphertext: "caas:v2:not-a-ciphertext" }];
+    expect((await postJson(app, "/keyring/orders/decrypt/batch", { items }, headers)).status).toBe(200);
+    const audited = lines.map((line) => JSON.parse(line) as { operation: string; keyVersion?: number; keyVersions?: number[] });
+    expect(audited.map((line) => [line.operation, line.keyVersion, line.keyVersions])).toEqual([
+      ["keyring.encrypt", 1, undefined],
+      ["keyring.encrypt", 2, undefined],
+      ["keyring.decrypt_batch", undefined, [1, 2]],
+    ]);
+    const parsed = await page(metrics);
+    expect(parsed.value("caas_keyring_operations_total", { key: "orders", version: "1", operation: "encrypt" })).toBe(1);
+    expect(parsed.value("caas_keyring_operations_total", { key: "orders", version: "2", operation: "encrypt" })).toBe(1);
+    expect(parsed.value("caas_keyring_operations_total", { key: "orders", version: "2", operation: "decrypt" })).toBe(2);
+    expect(parsed.value("caas_keyring_operations_total", { key: "orders", version: "1", operation: "decrypt" })).toBe(1);
+  });
 });
 
 describe("the pages of several processes, merged", () => {
   function worker(seals: number, inFlight: number, expiry: number): Metrics {
     const metrics = new Metrics();
-    metrics.registerRoutes(["/oracleinvocation"]);
+    metrics.registerRoutes(routeTable("/oracleinvocation"));
     for (let i = 0; i < seals; i++) metrics.observe(metrics.routeIndexOf("/oracleinvocation"), 200, 0.002);
     metrics.inFlight = inFlight;
     metrics.tlsCertificateExpiry = expiry;

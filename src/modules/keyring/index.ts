@@ -1,135 +1,76 @@
+/** The keyring's routes: what they share is declared once in guard.ts; the JWKS is jwks.ts. */
 import { Elysia } from "elysia";
-import type { KeyringOperation, KeyringPermission } from "../../credentials/api-keys.ts";
-import type { CredentialsHolder } from "../../credentials/holder.ts";
-import { cipherOf, type KeyringCipher, type KeyringEntry, observedKey } from "../../credentials/keyring.ts";
-import { keyringCaller } from "../../http/authenticate.ts";
-import type { AuditPlugin } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import type { KeyUseObserver } from "../../http/metrics.ts";
-import type { Admissions } from "../../http/rate-limit.ts";
-import { API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
+import { errorAnswers, SERVED_CODES } from "../../http/model.ts";
+import {
+  about,
+  batchErrors,
+  CALLER_CODES,
+  cipherRoutes,
+  type KeyringDeps,
+  keyUseRoutes,
+  type ObjectSchema,
+  OPEN_CODES,
+  VERIFY_CODES,
+} from "./guard.ts";
 import {
   batchOf,
   DatakeyAnswer,
   DatakeyRequest,
   DecryptRequest,
+  EncryptRequest,
   HmacAnswer,
   HmacRequest,
-  JwksAnswer,
   JwtAnswer,
   JwtRequest,
   JwtVerifyAnswer,
   JwtVerifyRequest,
+  OpenedAnswer,
   PublicKeyAnswer,
+  resultsOf,
+  RewrapRequest,
+  SealedAnswer,
   SignAnswer,
   SignRequest,
   VerifyAnswer,
   VerifyRequest,
-  EncryptRequest,
-  OpenedAnswer,
-  resultsOf,
-  RewrapRequest,
-  SealedAnswer,
 } from "./model.ts";
 import { datakeyWith, decryptWith, encryptWith, rewrapWith } from "./service.ts";
 import { signJwt, verifyJwt } from "./jwt.ts";
 import { hmacWithKey, jwtKeyOf, macKeyOf, signingKeyOf, signWithKey, verifyWithKey } from "./signing.ts";
-import { SigningKey } from "../../credentials/signing-keys.ts";
 
-export interface KeyringDeps {
-  readonly credentials: CredentialsHolder;
-  /** Most items in one batch request (config.batchMax). */
-  readonly batchMax: number;
-  /** The app's audit plugin: each route's operationId names it in the trail; the caller and key are noted. */
-  readonly audit: AuditPlugin;
-  /** Told each use of a key's version (metrics). */
-  readonly keyUse?: KeyUseObserver;
-  /** What the rate-limit gate found of each request (the header key, looked up); absent when there is no gate. */
-  readonly admissions?: Admissions;
-}
+export type { KeyringDeps } from "./guard.ts";
+export { JWKS_MAX_AGE_SECONDS, jwksRoutes } from "./jwks.ts";
 
-/** What every keyring route can refuse: the body, the caller's key and scope, then the keyring key's name (keyringCaller). */
-const CALLER_CODES = [...BODY_CODES, ...SERVED_CODES, "unauthorized", "forbidden", "unknown_key", "unsupported_operation"] as const;
-const batchErrors = errorAnswers(...CALLER_CODES, "batch_too_large");
-/** What checking a caas signature or MAC can fail with, besides the data's own encoding. */
-const VERIFY_CODES = ["invalid_signature", "key_version_retired", "key_version_unknown", "invalid_text", "invalid_encoding"] as const;
-/** What opening a caas ciphertext can fail with (KeyringKey.open), besides a lone surrogate in aad. */
-const OPEN_CODES = ["invalid_ciphertext", "key_version_retired", "authentication_failed", "invalid_text"] as const;
-
-/**
- * What a request of `operation` asks the caller's scope for: a datakey request whose body, as
- * sent, says {"plaintext": false} needs only datakey-wrapped. Read before the schema, like the
- * scope itself, so any other body (plaintext true, absent or mistyped) needs datakey in full.
- */
-function permissionFor(operation: KeyringOperation, body: unknown): KeyringPermission {
-  if (operation !== "datakey" || typeof body !== "object" || body === null) return operation;
-  return (body as { readonly plaintext?: unknown }).plaintext === false ? "datakey-wrapped" : operation;
-}
-
-/**
- * Routes whose caller is checked first (401, the one 403, 404), then the key's type (400
- * unsupported_operation from `pick`), all before the body's schema: `key` is what `pick` made.
- */
-function callerRoutes<Key>(
-  label: string,
-  permission: (body: unknown) => KeyringPermission,
-  pick: (entry: KeyringEntry) => Key,
-  deps: KeyringDeps,
-) {
-  return new Elysia({ name: `caas.keyring.${label}`, seed: deps.batchMax }).use(deps.audit).derive(({ request, params, body, audit }) => {
-    const name = (params as Readonly<Record<string, string | undefined>>).name;
-    const found = keyringCaller(deps.credentials, request, name, permission(body), audit, deps.admissions?.headerCaller(request));
-    return { caller: found.caller, key: pick(found.key) };
-  });
-}
-
-/** One encryption operation's routes (the single call and, where there is one, its batch). */
-function operationRoutes(operation: KeyringOperation, deps: KeyringDeps) {
-  return callerRoutes(
-    operation,
-    (body) => permissionFor(operation, body),
-    (entry): KeyringCipher => {
-      const key = cipherOf(entry, operation);
-      return deps.keyUse === undefined ? key : observedKey(key, deps.keyUse);
-    },
-    deps,
-  );
-}
-
-const tags = ["keyring"];
-const security = API_KEY_REQUIRED;
-const KEY_NOTE = " The API key comes in a header, Authorization: Bearer or X-API-Key (a body has no apiKey here).";
-
-export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
+export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDeps) {
+  const deps = { ...keyringDeps, parseJson };
   const { batchMax } = deps;
-  const batchSize = ({ body }: { body: unknown }) => assertBatchSize(body, batchMax);
   const batchNote = `Up to ${batchMax} items (CAAS_BATCH_MAX; more is 413 batch_too_large), in order; an item that fails gets {"error":{"code","message"}} in its place while the others are answered.`;
+  /** A batch route's options: its size checked before its schema, items of `item`, results of `answer` or an item's error. */
+  const batchOptions = <Item extends ObjectSchema, Answer extends ObjectSchema>(
+    item: Item,
+    example: Readonly<Record<string, unknown>>,
+    names: readonly [request: string, answer: string],
+    answer: Answer,
+  ) => ({
+    transform: ({ body }: { body: unknown }) => assertBatchSize(body, batchMax),
+    body: batchOf(item, batchMax, example, names[0]),
+    response: { 200: resultsOf(answer, names[1]), ...batchErrors },
+  });
+  const batchAbout = (operationId: string, summary: string) => about(operationId, summary, batchNote);
   return new Elysia({ name: "caas.keyring", seed: batchMax })
     .use(
-      operationRoutes("encrypt", deps)
-        .post(
-          "/keyring/:name/encrypt",
-          ({ key, body, audit }) => {
-            const answer = encryptWith(key, body);
-            audit.note({ keyVersion: answer.version });
-            return answer;
-          },
-          {
-            parse: parseJson,
-            body: EncryptRequest,
-            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.encrypt",
-              summary: "Encrypt under the key's newest version",
-              description:
-                "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt." +
-                KEY_NOTE,
-            },
-          },
-        )
+      cipherRoutes("encrypt", deps)
+        .post("/keyring/:name/encrypt", ({ key, body }) => encryptWith(key, body), {
+          body: EncryptRequest,
+          response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
+          detail: about(
+            "keyring.encrypt",
+            "Encrypt under the key's newest version",
+            "XAES-256-GCM with a random 192-bit nonce; the key name, version and aad are authenticated. Scope keyring:NAME or keyring:NAME:encrypt.",
+          ),
+        })
         .post(
           "/keyring/:name/encrypt/batch",
           ({ key, body, audit }) => {
@@ -137,82 +78,50 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             return { results: answerEach(body.items, (item) => encryptWith(key, item)) };
           },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(EncryptRequest, batchMax, { data: "attack at dawn" }, "KeyringEncryptBatchRequest"),
-            response: { 200: resultsOf(SealedAnswer, "KeyringSealedBatch"), ...batchErrors },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.encrypt_batch",
-              summary: "Encrypt many",
-              description: `${batchNote}${KEY_NOTE}`,
-            },
+            ...batchOptions(EncryptRequest, { data: "attack at dawn" }, ["KeyringEncryptBatchRequest", "KeyringSealedBatch"], SealedAnswer),
+            detail: batchAbout("keyring.encrypt_batch", "Encrypt many"),
           },
         ),
     )
     .use(
-      operationRoutes("decrypt", deps)
-        .post(
-          "/keyring/:name/decrypt",
-          ({ key, body, audit }) => decryptWith(key, body, (version) => audit.note({ keyVersion: version })),
-          {
-            parse: parseJson,
-            body: DecryptRequest,
-            response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.decrypt",
-              summary: "Decrypt a caas ciphertext of this key",
-              description:
-                "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64)." +
-                KEY_NOTE,
-            },
-          },
-        )
+      cipherRoutes("decrypt", deps)
+        .post("/keyring/:name/decrypt", ({ key, body }) => decryptWith(key, body), {
+          body: DecryptRequest,
+          response: { 200: OpenedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES, "plaintext_not_utf8") },
+          detail: about(
+            "keyring.decrypt",
+            "Decrypt a caas ciphertext of this key",
+            "400 invalid_ciphertext (not the format), key_version_retired (below the min decryption version), authentication_failed (anything else that does not open), plaintext_not_utf8 (ask with encoding base64).",
+          ),
+        })
         .post(
           "/keyring/:name/decrypt/batch",
-          ({ key, body, audit }) => ({
-            results: answerEach(body.items, (item) => decryptWith(key, item, (version) => audit.note({ batchKeyVersion: version }))),
-          }),
+          ({ key, body, audit }) => {
+            audit.versionPerItem();
+            return { results: answerEach(body.items, (item) => decryptWith(key, item)) };
+          },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(DecryptRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringDecryptBatchRequest"),
-            response: { 200: resultsOf(OpenedAnswer, "KeyringOpenedBatch"), ...batchErrors },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.decrypt_batch",
-              summary: "Decrypt many",
-              description: `${batchNote}${KEY_NOTE}`,
-            },
+            ...batchOptions(
+              DecryptRequest,
+              { ciphertext: "caas:v1:..." },
+              ["KeyringDecryptBatchRequest", "KeyringOpenedBatch"],
+              OpenedAnswer,
+            ),
+            detail: batchAbout("keyring.decrypt_batch", "Decrypt many"),
           },
         ),
     )
     .use(
-      operationRoutes("rewrap", deps)
-        .post(
-          "/keyring/:name/rewrap",
-          ({ key, body, audit }) => {
-            const answer = rewrapWith(key, body);
-            audit.note({ keyVersion: answer.version });
-            return answer;
-          },
-          {
-            parse: parseJson,
-            body: RewrapRequest,
-            response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES) },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.rewrap",
-              summary: "Re-encrypt under the newest version",
-              description: `Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.${KEY_NOTE}`,
-            },
-          },
-        )
+      cipherRoutes("rewrap", deps)
+        .post("/keyring/:name/rewrap", ({ key, body }) => rewrapWith(key, body), {
+          body: RewrapRequest,
+          response: { 200: SealedAnswer, ...errorAnswers(...CALLER_CODES, ...OPEN_CODES) },
+          detail: about(
+            "keyring.rewrap",
+            "Re-encrypt under the newest version",
+            "Same aad; the plaintext never leaves caas. Scope keyring:NAME or keyring:NAME:rewrap.",
+          ),
+        })
         .post(
           "/keyring/:name/rewrap/batch",
           ({ key, body, audit }) => {
@@ -220,39 +129,36 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             return { results: answerEach(body.items, (item) => rewrapWith(key, item)) };
           },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(RewrapRequest, batchMax, { ciphertext: "caas:v1:..." }, "KeyringRewrapBatchRequest"),
-            response: { 200: resultsOf(SealedAnswer, "KeyringSealedBatch"), ...batchErrors },
-            detail: { tags, security, operationId: "keyring.rewrap_batch", summary: "Rewrap many", description: `${batchNote}${KEY_NOTE}` },
+            ...batchOptions(
+              RewrapRequest,
+              { ciphertext: "caas:v1:..." },
+              ["KeyringRewrapBatchRequest", "KeyringSealedBatch"],
+              SealedAnswer,
+            ),
+            detail: batchAbout("keyring.rewrap_batch", "Rewrap many"),
           },
         ),
     )
     .use(
-      operationRoutes("datakey", deps).post(
+      cipherRoutes("datakey", deps).post(
         "/keyring/:name/datakey",
         ({ key, body, audit }) => {
           audit.note({ keyVersion: key.activeVersion });
           return datakeyWith(key, body);
         },
         {
-          parse: parseJson,
           body: DatakeyRequest,
           response: { 200: DatakeyAnswer, ...errorAnswers(...CALLER_CODES) },
-          detail: {
-            tags,
-            security,
-            operationId: "keyring.datakey",
-            summary: "A fresh 256-bit data key, wrapped under this key",
-            description:
-              "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key. Scope keyring:NAME or keyring:NAME:datakey; with plaintext false, keyring:NAME:datakey-wrapped is enough." +
-              KEY_NOTE,
-          },
+          detail: about(
+            "keyring.datakey",
+            "A fresh 256-bit data key, wrapped under this key",
+            "For envelope encryption of large data: encrypt locally with key, store wrapped_key beside it, decrypt wrapped_key (encoding base64) to get the key back. plaintext false returns only wrapped_key. Scope keyring:NAME or keyring:NAME:datakey; with plaintext false, keyring:NAME:datakey-wrapped is enough.",
+          ),
         },
       ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "sign",
         () => "sign",
         (entry) => signingKeyOf(entry, "sign"),
@@ -262,23 +168,17 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           "/keyring/:name/sign",
           ({ key, body, audit }) => {
             const answer = signWithKey(key, body);
-            audit.note({ keyVersion: answer.version });
-            deps.keyUse?.(key.name, answer.version, "sign");
+            audit.keyUsed(key.name, answer.version, "sign");
             return answer;
           },
           {
-            parse: parseJson,
             body: SignRequest,
             response: { 200: SignAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.sign",
-              summary: "Sign data with the key's active version",
-              description:
-                "ed25519, ecdsa-p256 (r‖s by default, format der for ASN.1) or rsa-2048 (PSS by default, padding pkcs1 for PKCS#1 v1.5) keys; 400 unsupported_operation for another type. Scope keyring:NAME or keyring:NAME:sign." +
-                KEY_NOTE,
-            },
+            detail: about(
+              "keyring.sign",
+              "Sign data with the key's active version",
+              "ed25519, ecdsa-p256 (r‖s by default, format der for ASN.1) or rsa-2048 (PSS by default, padding pkcs1 for PKCS#1 v1.5) keys; 400 unsupported_operation for another type. Scope keyring:NAME or keyring:NAME:sign.",
+            ),
           },
         )
         .post(
@@ -288,22 +188,19 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             return {
               results: answerEach(body.items, (item) => {
                 const answer = signWithKey(key, item);
-                deps.keyUse?.(key.name, answer.version, "sign");
+                audit.keyUsed(key.name, answer.version, "sign");
                 return answer;
               }),
             };
           },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(SignRequest, batchMax, { data: "order 42 shipped" }, "KeyringSignBatchRequest"),
-            response: { 200: resultsOf(SignAnswer, "KeyringSignBatch"), ...batchErrors },
-            detail: { tags, security, operationId: "keyring.sign_batch", summary: "Sign many", description: `${batchNote}${KEY_NOTE}` },
+            ...batchOptions(SignRequest, { data: "order 42 shipped" }, ["KeyringSignBatchRequest", "KeyringSignBatch"], SignAnswer),
+            detail: batchAbout("keyring.sign_batch", "Sign many"),
           },
         ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "hmac",
         () => "sign",
         (entry) => macKeyOf(entry, "make MACs"),
@@ -313,21 +210,17 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           "/keyring/:name/hmac",
           ({ key, body, audit }) => {
             const answer = hmacWithKey(key, body);
-            audit.note({ keyVersion: answer.version });
-            deps.keyUse?.(key.name, answer.version, "hmac");
+            audit.keyUsed(key.name, answer.version, "hmac");
             return answer;
           },
           {
-            parse: parseJson,
             body: HmacRequest,
             response: { 200: HmacAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text", "invalid_encoding") },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.hmac",
-              summary: "HMAC-SHA-256 of data under the key's active version",
-              description: `hmac-sha256 keys only. Scope keyring:NAME or keyring:NAME:sign.${KEY_NOTE}`,
-            },
+            detail: about(
+              "keyring.hmac",
+              "HMAC-SHA-256 of data under the key's active version",
+              "hmac-sha256 keys only. Scope keyring:NAME or keyring:NAME:sign.",
+            ),
           },
         )
         .post(
@@ -337,22 +230,19 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             return {
               results: answerEach(body.items, (item) => {
                 const answer = hmacWithKey(key, item);
-                deps.keyUse?.(key.name, answer.version, "hmac");
+                audit.keyUsed(key.name, answer.version, "hmac");
                 return answer;
               }),
             };
           },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(HmacRequest, batchMax, { data: "order 42 shipped" }, "KeyringHmacBatchRequest"),
-            response: { 200: resultsOf(HmacAnswer, "KeyringHmacBatch"), ...batchErrors },
-            detail: { tags, security, operationId: "keyring.hmac_batch", summary: "MAC many", description: `${batchNote}${KEY_NOTE}` },
+            ...batchOptions(HmacRequest, { data: "order 42 shipped" }, ["KeyringHmacBatchRequest", "KeyringHmacBatch"], HmacAnswer),
+            detail: batchAbout("keyring.hmac_batch", "MAC many"),
           },
         ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "verify",
         () => "verify",
         (entry) => jwtKeyOf(entry, "verify"),
@@ -360,47 +250,38 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
       )
         .post(
           "/keyring/:name/verify",
-          ({ key, body, audit }) =>
-            verifyWithKey(key, body, (version) => {
-              audit.note({ keyVersion: version });
-              deps.keyUse?.(key.name, version, "verify");
-            }),
+          ({ key, body, audit }) => verifyWithKey(key, body, (version) => audit.keyUsed(key.name, version, "verify")),
           {
-            parse: parseJson,
             body: VerifyRequest,
             response: { 200: VerifyAnswer, ...errorAnswers(...CALLER_CODES, ...VERIFY_CODES) },
-            detail: {
-              tags,
-              security,
-              operationId: "keyring.verify",
-              summary: "Check a caas signature or MAC over data",
-              description:
-                "valid false for a signature or MAC that is not this key's over this data; 400 invalid_signature for a string that is not caas:v<version>:<base64>, key_version_retired for a version below the minimum; 503 key_version_unknown for a version above any this instance holds. MACs are compared in constant time. Scope keyring:NAME or keyring:NAME:verify." +
-                KEY_NOTE,
-            },
+            detail: about(
+              "keyring.verify",
+              "Check a caas signature or MAC over data",
+              "valid false for a signature or MAC that is not this key's over this data; 400 invalid_signature for a string that is not caas:v<version>:<base64>, key_version_retired for a version below the minimum; 503 key_version_unknown for a version above any this instance holds. MACs are compared in constant time. Scope keyring:NAME or keyring:NAME:verify.",
+            ),
           },
         )
         .post(
           "/keyring/:name/verify/batch",
-          ({ key, body, audit }) => ({
-            results: answerEach(body.items, (item) =>
-              verifyWithKey(key, item, (version) => {
-                audit.note({ batchKeyVersion: version });
-                deps.keyUse?.(key.name, version, "verify");
-              }),
-            ),
-          }),
+          ({ key, body, audit }) => {
+            audit.versionPerItem();
+            return {
+              results: answerEach(body.items, (item) => verifyWithKey(key, item, (version) => audit.keyUsed(key.name, version, "verify"))),
+            };
+          },
           {
-            parse: parseJson,
-            transform: batchSize,
-            body: batchOf(VerifyRequest, batchMax, { data: "order 42 shipped", signature: "caas:v1:..." }, "KeyringVerifyBatchRequest"),
-            response: { 200: resultsOf(VerifyAnswer, "KeyringVerifyBatch"), ...batchErrors },
-            detail: { tags, security, operationId: "keyring.verify_batch", summary: "Verify many", description: `${batchNote}${KEY_NOTE}` },
+            ...batchOptions(
+              VerifyRequest,
+              { data: "order 42 shipped", signature: "caas:v1:..." },
+              ["KeyringVerifyBatchRequest", "KeyringVerifyBatch"],
+              VerifyAnswer,
+            ),
+            detail: batchAbout("keyring.verify_batch", "Verify many"),
           },
         ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "jwt",
         () => "sign",
         (entry) => jwtKeyOf(entry, "sign JWTs"),
@@ -409,28 +290,22 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
         "/keyring/:name/jwt",
         ({ key, body, audit }) => {
           const signed = signJwt(key, body.claims, body.expires_in);
-          audit.note({ keyVersion: signed.version });
-          deps.keyUse?.(key.name, signed.version, "jwt");
+          audit.keyUsed(key.name, signed.version, "jwt");
           return signed;
         },
         {
-          parse: parseJson,
           body: JwtRequest,
           response: { 200: JwtAnswer, ...errorAnswers(...CALLER_CODES, "invalid_text") },
-          detail: {
-            tags,
-            security,
-            operationId: "keyring.jwt",
-            summary: "Sign a JWT with the key's active version",
-            description:
-              "caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days). 400 invalid_body for claims holding iat or exp, a registered claim of another type (nbf a number; aud a string or strings; iss, sub, jti strings) or a number JSON cannot write; 400 invalid_text for a lone surrogate. Scope keyring:NAME or keyring:NAME:sign." +
-              KEY_NOTE,
-          },
+          detail: about(
+            "keyring.jwt",
+            "Sign a JWT with the key's active version",
+            "caas writes the header (alg from the key's type: EdDSA, ES256, RS256 or HS256; kid <name>.v<version>; typ JWT), iat (now) and exp (iat + expires_in, 3600 s when absent, at most 30 days). 400 invalid_body for claims holding iat or exp, a registered claim of another type (nbf a number; aud a string or strings; iss, sub, jti strings) or a number JSON cannot write; 400 invalid_text for a lone surrogate. Scope keyring:NAME or keyring:NAME:sign.",
+          ),
         },
       ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "jwt-verify",
         () => "verify",
         (entry) => jwtKeyOf(entry, "verify JWTs"),
@@ -443,32 +318,24 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
             ...(body.issuer === undefined ? {} : { issuer: body.issuer }),
             ...(body.leeway === undefined ? {} : { leeway: body.leeway }),
           });
-          if (verdict.version !== undefined) {
-            audit.note({ keyVersion: verdict.version });
-            deps.keyUse?.(key.name, verdict.version, "jwt_verify");
-          }
+          if (verdict.version !== undefined) audit.keyUsed(key.name, verdict.version, "jwt_verify");
           return verdict.valid
             ? { valid: true as const, claims: verdict.claims, kid: verdict.kid }
             : { valid: false as const, reason: verdict.reason };
         },
         {
-          parse: parseJson,
           body: JwtVerifyRequest,
           response: { 200: JwtVerifyAnswer, ...errorAnswers(...CALLER_CODES, "key_version_unknown") },
-          detail: {
-            tags,
-            security,
-            operationId: "keyring.jwt_verify",
-            summary: "Verify a JWT this key signed",
-            description:
-              'valid true with the claims and kid, or valid false with a reason: malformed, bad_signature, expired, not_yet_valid, wrong_audience, wrong_issuer, unknown_kid (another key, or a retired version), wrong_alg (alg not the key\'s: "none", HS256 against a signing key). 503 key_version_unknown for a kid naming a version above any this instance holds. Scope keyring:NAME or keyring:NAME:verify.' +
-              KEY_NOTE,
-          },
+          detail: about(
+            "keyring.jwt_verify",
+            "Verify a JWT this key signed",
+            'valid true with the claims and kid, or valid false with a reason: malformed, bad_signature, expired, not_yet_valid, wrong_audience, wrong_issuer, unknown_kid (another key, or a retired version), wrong_alg (alg not the key\'s: "none", HS256 against a signing key). 503 key_version_unknown for a kid naming a version above any this instance holds. Scope keyring:NAME or keyring:NAME:verify.',
+          ),
         },
       ),
     )
     .use(
-      callerRoutes(
+      keyUseRoutes(
         "public-key",
         () => "verify",
         (entry) => signingKeyOf(entry, "have a public key"),
@@ -478,45 +345,11 @@ export function keyringRoutes(parseJson: JsonBodyParser, deps: KeyringDeps) {
           200: PublicKeyAnswer,
           ...errorAnswers(...SERVED_CODES, "unauthorized", "forbidden", "unknown_key", "unsupported_operation"),
         },
-        detail: {
-          tags,
-          security,
-          operationId: "keyring.public_key",
-          summary: "The key's public versions",
-          description:
-            "Every version that verifies (staged, active, decrypt-only), with its state, as PEM (SubjectPublicKeyInfo) and as a JWK. Signing keys only. Scope keyring:NAME or keyring:NAME:verify." +
-            KEY_NOTE,
-        },
+        detail: about(
+          "keyring.public_key",
+          "The key's public versions",
+          "Every version that verifies (staged, active, decrypt-only), with its state, as PEM (SubjectPublicKeyInfo) and as a JWK. Signing keys only. Scope keyring:NAME or keyring:NAME:verify.",
+        ),
       }),
     );
-}
-
-/** Cache lifetime of the JWKS: a version published staged must be held this long before it is promoted. */
-export const JWKS_MAX_AGE_SECONDS = 300;
-
-/**
- * GET /.well-known/jwks.json: every published signing key's versions that verify, for any
- * verifier, without an API key. Not audited (a public key read); rate limited as any request
- * without a key is.
- */
-export function jwksRoutes(credentials: CredentialsHolder) {
-  return new Elysia({ name: "caas.jwks" }).get(
-    "/.well-known/jwks.json",
-    ({ set }) => {
-      set.headers["cache-control"] = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
-      const keys = credentials.current.keyring.entries.flatMap((entry) =>
-        entry instanceof SigningKey && entry.publish ? entry.publicVersions().map((version) => version.jwk) : [],
-      );
-      return { keys };
-    },
-    {
-      response: { 200: JwksAnswer, ...errorAnswers("rate_limited") },
-      detail: {
-        tags: ["jwks"],
-        security: NO_API_KEY,
-        summary: "The JSON Web Key Set of every published signing key",
-        description: `Every version that verifies (staged, active, decrypt-only) of each key created with --publish; never an HMAC key, a private member or an unpublished key. Cache-Control: public, max-age=${JWKS_MAX_AGE_SECONDS}.`,
-      },
-    },
-  );
 }

@@ -1,29 +1,10 @@
 import { Elysia, t } from "elysia";
 import { NotReady } from "../../errors.ts";
 import { errorAnswers } from "../../http/model.ts";
-import { withoutTrailingSlash } from "../../http/paths.ts";
+import { OPERATIONS_TAG } from "../../http/routes.ts";
 
-/** The OpenAPI tag of the routes load balancers and monitoring call: health and readiness (metrics are on the ops listener). */
-export const OPERATIONS_TAG = "operations";
-
-/** What probePaths reads of an app's routes (Elysia's InternalRoute). */
-export interface DeclaredRoute {
-  readonly method: string;
-  readonly path: string;
-  readonly hooks: { readonly detail?: { readonly tags?: readonly string[] | undefined } | undefined };
-}
-
-/**
- * The paths of every GET route tagged operations, read from the app itself so that a probe
- * added later is exempt from the rate limit without anyone remembering to list it.
- */
-export function probePaths(routes: readonly DeclaredRoute[]): Set<string> {
-  const paths = new Set<string>();
-  for (const route of routes) {
-    if (route.method === "GET" && route.hooks.detail?.tags?.includes(OPERATIONS_TAG) === true) paths.add(withoutTrailingSlash(route.path));
-  }
-  return paths;
-}
+/** Probes are the GET routes tagged operations (the route table reads them: src/http/routes.ts). */
+export { OPERATIONS_TAG };
 
 export const HealthAnswer = t.Object({ status: t.Literal("ok") }, { title: "HealthAnswer" });
 const ReadyAnswer = t.Object({ status: t.Literal("ready") }, { title: "ReadyAnswer" });

@@ -3,12 +3,10 @@ import { type ApiKeyRecord, permits } from "../../credentials/api-keys.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { type KeyringCipher, cipherOf, observedKey } from "../../credentials/keyring.ts";
 import { ScopeMissing } from "../../errors.ts";
-import { authenticate, keyringCaller } from "../../http/authenticate.ts";
+import type { Callers } from "../../http/caller.ts";
 import type { AuditPlugin, RequestAudit } from "../../http/audit.ts";
 import { answerEach, assertBatchSize } from "../../http/batch.ts";
 import type { JsonBodyParser } from "../../http/json-body.ts";
-import type { KeyUseObserver } from "../../http/metrics.ts";
-import type { Admissions } from "../../http/rate-limit.ts";
 import { API_KEY_OPTIONAL, API_KEY_REQUIRED, BODY_CODES, errorAnswers, NO_API_KEY, SERVED_CODES } from "../../http/model.ts";
 import { checkUnknownFields } from "../../http/unknown-fields.ts";
 import { OpenedText, OpenRequest, OracleAnswer, SEAL_UNKNOWN_FIELDS, SealedBatch, SealRequest, sealBatchRequest } from "./model.ts";
@@ -23,10 +21,8 @@ export interface OracleOptions {
   readonly requireKey?: boolean;
   /** The API keys and keyring, for envelope mode (wrap_with) and requireKey; none: neither is offered. */
   readonly credentials?: CredentialsHolder;
-  /** Told each use of a keyring key's version in envelope mode (metrics). */
-  readonly keyUse?: KeyUseObserver;
-  /** What the rate-limit gate found of each request (the header key, looked up); absent when there is no gate. */
-  readonly admissions?: Admissions;
+  /** Each request's caller, resolved once (src/http/caller.ts). */
+  readonly callers: Callers;
 }
 
 /** The body's wrap_with as sent, before any schema: a string, or undefined (absent or mistyped, which the schema then refuses). */
@@ -56,18 +52,19 @@ function oracleCaller(
   request: Request,
   body: unknown,
   operation: "datakey" | "decrypt",
-  audit: Pick<RequestAudit, "note">,
+  audit: Pick<RequestAudit, "note" | "keyUsed">,
 ): OracleCaller {
   const wrapWith = wrapWithOf(body);
   const credentials = options.credentials;
   if (credentials === undefined || (options.requireKey !== true && wrapWith === undefined)) return NO_CALLER;
   if (wrapWith !== undefined) {
-    const { caller, key } = keyringCaller(credentials, request, wrapWith, operation, audit, options.admissions?.headerCaller(request));
+    const { caller, key } = options.callers.forKeyring(credentials, { request, name: wrapWith, operation, audit });
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
     const cipher = cipherOf(key, operation === "datakey" ? "wrap data keys" : "unwrap data keys");
-    return { caller, wrapper: options.keyUse === undefined ? cipher : observedKey(cipher, options.keyUse) };
+    // Each seal and open under it is a use of the key, which the audit line and the metrics hear of.
+    return { caller, wrapper: observedKey(cipher, audit.keyUsed) };
   }
-  const caller = authenticate(credentials.current.apiKeys, request.headers, undefined, options.admissions?.headerCaller(request));
+  const caller = options.callers.authenticate(credentials.current.apiKeys, request, undefined);
   audit.note({ apiKeyName: caller.name });
   if (!permits(caller, "oracle")) throw new ScopeMissing();
   return { caller, wrapper: undefined };

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { AuditPlugin } from "../../http/audit.ts";
-import { authenticate } from "../../http/authenticate.ts";
+import type { Callers } from "../../http/caller.ts";
 import { permits } from "../../credentials/api-keys.ts";
 import { ScopeMissing } from "../../errors.ts";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
@@ -20,8 +20,10 @@ export interface PseudonymDeps {
   readonly audit: AuditPlugin;
   /** Users per secret version whose derived material is kept (config.pseudonymCacheUsers). */
   readonly cacheUsers: number;
-  /** What the rate-limit gate found of each request; absent when there is no gate. */
-  readonly admissions?: Admissions;
+  /** Each request's caller, resolved once (src/http/caller.ts). */
+  readonly callers: Callers;
+  /** The rate-limit gate's charges; absent when there is no gate. */
+  readonly admissions?: Admissions | undefined;
 }
 
 const KEY_CODES = ["unauthorized", "forbidden"] as const;
@@ -51,7 +53,7 @@ export function pseudonymRoutes(parseJson: JsonBodyParser, deps: PseudonymDeps) 
        */
       .derive(({ request, body, audit }) => {
         const { apiKeys, secrets } = deps.credentials.current;
-        const caller = authenticate(apiKeys, request.headers, body, deps.admissions?.headerCaller(request));
+        const caller = deps.callers.authenticate(apiKeys, request, body);
         audit.note({ apiKeyName: caller.name });
         // The gate charged this request to its address; a key found in the body takes the charge over.
         deps.admissions?.chargeToKey(request, caller.name);

@@ -10,7 +10,7 @@ const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac14
 /**
  * `apiKey` is declared a plain optional string for clients (OpenAPI, Eden), yet a number, null or
  * empty string there is a 401, not a 400: the key is checked on the raw body before this schema
- * runs (see http/authenticate.ts), so by the time the schema sees `apiKey` it is the valid key.
+ * runs (see http/caller.ts), so by the time the schema sees `apiKey` it is the valid key.
  */
 const apiKey = t.Optional(
   t.String({

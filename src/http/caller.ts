@@ -62,7 +62,7 @@ export function presentedApiKey(headers: Headers, body: unknown): string | undef
   return agreed;
 }
 
-/** The key a request's headers carry and its record in one store: what the rate-limit gate found, kept for the route. */
+/** The key a request's headers carry and its record in one store. */
 export interface HeaderCaller {
   readonly apiKeys: ApiKeyStore;
   readonly presented: string | undefined;
@@ -70,48 +70,68 @@ export interface HeaderCaller {
   readonly record: ApiKeyRecord | undefined;
 }
 
-/** Looks up the key the headers carry (the gate's question: is this a valid key, and whose?). */
+/** Looks up the key the headers carry (is this a valid key, and whose?). */
 export function headerCaller(apiKeys: ApiKeyStore, headers: Headers): HeaderCaller {
   const presented = presentedApiKey(headers, undefined);
   return { apiKeys, presented, record: apiKeys.lookup(presented) };
 }
 
-/**
- * The record of the caller's key, or Unauthorized. Runs on the raw parsed body, before the
- * route's schema is checked, so that a request with a bad key and a bad field is a 401 too.
- * `known` is what the gate already found in the headers: when the key presented is that one
- * and the store has not been reloaded since, its answer stands and the key is not hashed again.
- */
-export function authenticate(store: ApiKeyStore, headers: Headers, body: unknown, known?: HeaderCaller): ApiKeyRecord {
-  const presented = presentedApiKey(headers, body);
-  const record = known !== undefined && known.apiKeys === store && known.presented === presented ? known.record : store.lookup(presented);
-  if (record === undefined) throw new Unauthorized();
-  return record;
+/** What a keyring route asks of its caller: the key it names, for what, noted in which request's audit line. */
+export interface KeyringAsk {
+  readonly request: Request;
+  readonly name: string | undefined;
+  readonly operation: KeyringPermission;
+  readonly audit: Pick<RequestAudit, "note">;
 }
 
 /**
- * Who may do `operation` on keyring key `name`, decided before the body's schema or any work:
- * 401 without a valid key (headers only: a keyring body has no apiKey), 403 without the scope
- * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
- * use that the keyring does not hold. The caller's key name goes into the audit line as soon as
- * the key is known, so a refusal for a missing scope still says who was refused. The key is of
- * whichever type: a route asks for the type it works with after this (400 unsupported_operation). Credentials are
- * read once, so the key and the scope that allowed it come from one load. `known`: as for authenticate.
+ * Who calls: each request's caller resolved once, whoever asks first (the rate-limit gate before
+ * routing, else the route) and kept for the rest of the request, so an API key is hashed and looked
+ * up once a request however many layers want to know whose it is. One per server, shared by its
+ * gate and its app, so nothing is shared between two servers (tests build several).
  */
-export function keyringCaller(
-  credentials: CredentialsHolder,
-  request: Request,
-  name: string | undefined,
-  operation: KeyringPermission,
-  audit: Pick<RequestAudit, "note">,
-  known?: HeaderCaller,
-): { readonly caller: ApiKeyRecord; readonly key: KeyringEntry } {
-  const { apiKeys, keyring } = credentials.current;
-  const caller = authenticate(apiKeys, request.headers, undefined, known);
-  audit.note({ apiKeyName: caller.name });
-  if (name === undefined || !permitsKeyring(caller, name, operation)) throw new ScopeMissing();
-  const key = keyring.get(name);
-  if (key === undefined) throw new UnknownKey();
-  audit.note({ keyName: key.name });
-  return { caller, key };
+export class Callers {
+  readonly #byRequest = new WeakMap<Request, HeaderCaller>();
+
+  /** The key `request`'s headers carry, looked up in `store`: once per request and store (a reload mid-request looks again). */
+  inHeaders(request: Request, store: ApiKeyStore): HeaderCaller {
+    const known = this.#byRequest.get(request);
+    if (known !== undefined && known.apiKeys === store) return known;
+    const found = headerCaller(store, request.headers);
+    this.#byRequest.set(request, found);
+    return found;
+  }
+
+  /**
+   * The record of the caller's key, or Unauthorized. Runs on the raw parsed body, before the
+   * route's schema is checked, so that a request with a bad key and a bad field is a 401 too.
+   * A body key that is the header key (or no body key) takes the headers' answer.
+   */
+  authenticate(store: ApiKeyStore, request: Request, body: unknown): ApiKeyRecord {
+    const presented = presentedApiKey(request.headers, body);
+    const known = this.inHeaders(request, store);
+    const record = known.presented === presented ? known.record : store.lookup(presented);
+    if (record === undefined) throw new Unauthorized();
+    return record;
+  }
+
+  /**
+   * Who may do `operation` on keyring key `name`, decided before the body's schema or any work:
+   * 401 without a valid key (headers only: a keyring body has no apiKey), 403 without the scope
+   * whether or not the key exists (so names cannot be probed), then 404 for a name the caller may
+   * use that the keyring does not hold. The caller's key name goes into the audit line as soon as
+   * the key is known, so a refusal for a missing scope still says who was refused. The key is of
+   * whichever type: a route asks for the type it works with after this (400 unsupported_operation).
+   * Credentials are read once, so the key and the scope that allowed it come from one load.
+   */
+  forKeyring(credentials: CredentialsHolder, ask: KeyringAsk): { readonly caller: ApiKeyRecord; readonly key: KeyringEntry } {
+    const { apiKeys, keyring } = credentials.current;
+    const caller = this.authenticate(apiKeys, ask.request, undefined);
+    ask.audit.note({ apiKeyName: caller.name });
+    if (ask.name === undefined || !permitsKeyring(caller, ask.name, ask.operation)) throw new ScopeMissing();
+    const key = keyring.get(ask.name);
+    if (key === undefined) throw new UnknownKey();
+    ask.audit.note({ keyName: key.name });
+    return { caller, key };
+  }
 }
