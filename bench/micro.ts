@@ -382,7 +382,7 @@ const verifiers = async (algorithm: "ed25519" | "ecdsa-p256", key: { privateKey:
   const webKey = await crypto.subtle.importKey("spki", publicKey.export({ format: "der", type: "spki" }), webParams, false, ["verify"]);
   const curve = algorithm === "ed25519" ? ed25519 : p256;
   const noblePublic = curve.getPublicKey(key.d);
-  const node = () => verifyWith(algorithm, publicKey, message, signature);
+  const node = () => verifyWith(algorithm, publicKey, { data: message, signature: signature });
   const web = () => crypto.subtle.verify(webVerifyParams, webKey, signature, messageBuffer);
   const noble = () => curve.verify(signature, message, noblePublic);
   if (!node() || !(await web()) || !noble()) throw new Error(`micro: a ${algorithm} verifier refused a good signature`);

@@ -199,11 +199,16 @@ export class SigningKey extends VersionedKey<SigningVersion> {
     field = "signature",
   ): { readonly valid: boolean; readonly version: number } {
     const { held, bytes } = this.parsed(signature, field);
-    const valid = verifyWith(this.type, held.value.publicKey, data, bytes, {
-      ecdsaFormat: form.format ?? "p1363",
-      rsaPadding: form.padding ?? "pss",
-      ecdsaHighS: "refuse",
-    });
+    const valid = verifyWith(
+      this.type,
+      held.value.publicKey,
+      { data: data, signature: bytes },
+      {
+        ecdsaFormat: form.format ?? "p1363",
+        rsaPadding: form.padding ?? "pss",
+        ecdsaHighS: "refuse",
+      },
+    );
     return { valid, version: held.version };
   }
 
@@ -223,6 +228,11 @@ export class SigningKey extends VersionedKey<SigningVersion> {
   }
 
   protected verifyJws(value: SigningVersion, input: Uint8Array, signature: Uint8Array): boolean {
-    return verifyWith(this.type, value.publicKey, input, signature, { ecdsaFormat: "p1363", rsaPadding: "pkcs1", ecdsaHighS: "refuse" });
+    return verifyWith(
+      this.type,
+      value.publicKey,
+      { data: input, signature: signature },
+      { ecdsaFormat: "p1363", rsaPadding: "pkcs1", ecdsaHighS: "refuse" },
+    );
   }
 }

@@ -68,12 +68,23 @@ export function deriveSelectionKey(secret: Uint8Array): Uint8Array {
   return hkdfSha256(secret, NO_SALT, SELECTION_INFO, 32);
 }
 
+/** Whose key deriveUserKey makes: the pool algorithm, the canonical user id, and the key's length in bytes. */
+export interface UserKeyLabel {
+  readonly algorithm: string;
+  readonly userId: string;
+  readonly length: number;
+}
+
 /**
  * A user's HMAC key: HKDF with the chosen pool salt as HKDF's salt and the algorithm and
  * canonical user id in `info`. NUL separates the parts; none of them can contain one.
  * `length` should be the HMAC's output length: RFC 2104 advises against keys shorter than that.
  */
-export function deriveUserKey(secret: Uint8Array, salt: PoolSalt, algorithm: string, canonicalUserId: string, length: number): Uint8Array {
+export function deriveUserKey(
+  secret: Uint8Array,
+  salt: PoolSalt,
+  { algorithm, userId: canonicalUserId, length }: UserKeyLabel,
+): Uint8Array {
   if (algorithm.includes("\0") || canonicalUserId.includes("\0")) throw new RangeError("NUL in a key-derivation label");
   const info = encodeUtf8(`${USER_KEY_INFO}\0${algorithm}\0${canonicalUserId}`);
   return hkdfSha256(secret, encodeUtf8(salt.text), info, length);

@@ -163,12 +163,17 @@ export function signWith(
   return new Uint8Array(sign(digestOf(algorithm), data, keyWithOptions(algorithm, privateKey, options)));
 }
 
+/** What a signature is said to sign: `data`, and the `signature` over it. */
+export interface Signed {
+  readonly data: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
 /** Whether `signature` is a valid signature of `data` under `publicKey`; false, never a throw, for any malformed signature. */
 export function verifyWith(
   algorithm: SignatureAlgorithm,
   publicKey: KeyObject,
-  data: Uint8Array,
-  signature: Uint8Array,
+  { data, signature }: Signed,
   options: SignatureOptions = {},
 ): boolean {
   let valid: boolean;

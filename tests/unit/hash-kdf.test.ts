@@ -94,24 +94,29 @@ describe("per-user keys", () => {
   const user = README_USER;
 
   it("are as long as asked, so each HMAC gets a key as long as its output", () => {
-    for (const length of [32, 48, 64]) expect(deriveUserKey(secret, salt, "sha256", user, length).length).toBe(length);
+    for (const length of [32, 48, 64])
+      expect(deriveUserKey(secret, salt, { algorithm: "sha256", userId: user, length: length }).length).toBe(length);
   });
 
   it("differ with the user, the salt, the algorithm and the secret", () => {
-    const key = toHex(deriveUserKey(secret, salt, "sha256", user, 32));
-    expect(toHex(deriveUserKey(secret, salt, "sha256", user, 32))).toBe(key);
-    expect(toHex(deriveUserKey(secret, salt, "sha256", "4dbcbcfe-4800-40a8-badf-c26b73af230d", 32))).not.toBe(key);
-    expect(toHex(deriveUserKey(secret, anotherSalt, "sha256", user, 32))).not.toBe(key);
-    expect(toHex(deriveUserKey(secret, salt, "sha3-256", user, 32))).not.toBe(key);
-    expect(toHex(deriveUserKey(otherSecret, salt, "sha256", user, 32))).not.toBe(key);
+    const key = toHex(deriveUserKey(secret, salt, { algorithm: "sha256", userId: user, length: 32 }));
+    expect(toHex(deriveUserKey(secret, salt, { algorithm: "sha256", userId: user, length: 32 }))).toBe(key);
+    expect(
+      toHex(deriveUserKey(secret, salt, { algorithm: "sha256", userId: "4dbcbcfe-4800-40a8-badf-c26b73af230d", length: 32 })),
+    ).not.toBe(key);
+    expect(toHex(deriveUserKey(secret, anotherSalt, { algorithm: "sha256", userId: user, length: 32 }))).not.toBe(key);
+    expect(toHex(deriveUserKey(secret, salt, { algorithm: "sha3-256", userId: user, length: 32 }))).not.toBe(key);
+    expect(toHex(deriveUserKey(otherSecret, salt, { algorithm: "sha256", userId: user, length: 32 }))).not.toBe(key);
   });
 
   it("are independent of the selection key derived from the same secret", () => {
-    expect(toHex(deriveSelectionKey(secret))).not.toBe(toHex(deriveUserKey(secret, salt, "sha256", user, 32)));
+    expect(toHex(deriveSelectionKey(secret))).not.toBe(
+      toHex(deriveUserKey(secret, salt, { algorithm: "sha256", userId: user, length: 32 })),
+    );
     expect(deriveSelectionKey(secret).length).toBe(32);
   });
 
   it("refuse a label that could be confused with another (a NUL inside a part)", () => {
-    expect(() => deriveUserKey(secret, salt, "sha256\0x", user, 32)).toThrow(RangeError);
+    expect(() => deriveUserKey(secret, salt, { algorithm: "sha256\0x", userId: user, length: 32 })).toThrow(RangeError);
   });
 });

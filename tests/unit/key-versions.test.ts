@@ -131,18 +131,20 @@ describe("the secret's versions", () => {
     const underTwo = pseudonymFor(after, user, "data");
     expect(underTwo.version).toBe(2);
     // Every instance that has loaded the staged version already verifies what the promoted one makes.
-    expect(verifyPseudonym(during, user, "data", underTwo.digest)).toBe(true);
-    expect(verifyPseudonym(during, user, "data", underTwo.digest, undefined, 2)).toBe(true);
-    expect(verifyPseudonym(during, user, "data", underTwo.digest, undefined, 1)).toBe(false);
+    expect(verifyPseudonym(during, { userId: user, data: "data", digestHex: underTwo.digest })).toBe(true);
+    expect(verifyPseudonym(during, { userId: user, data: "data", digestHex: underTwo.digest, version: 2 })).toBe(true);
+    expect(verifyPseudonym(during, { userId: user, data: "data", digestHex: underTwo.digest, version: 1 })).toBe(false);
   });
 
   it("a version this instance does not hold is unknown, never a match: false", () => {
     const made = pseudonymFor(makeSecretRing([one, { ...staged, activatesAt: Date.now() - 1 }]), user, "data");
-    expect(() => verifyPseudonym(makeSecretRing([one]), user, "data", made.digest, undefined, 2)).toThrow(SecretVersionUnknown);
+    expect(() => verifyPseudonym(makeSecretRing([one]), { userId: user, data: "data", digestHex: made.digest, version: 2 })).toThrow(
+      SecretVersionUnknown,
+    );
   });
 
   it("a retired version named is retired, not a match: false", () => {
     const ring = makeSecretRing([{ ...one, retired: "2026-01-01T00:00:00.000Z" }, newSecretVersion(2)]);
-    expect(() => verifyPseudonym(ring, user, "data", "00", undefined, 1)).toThrow(SecretVersionRetired);
+    expect(() => verifyPseudonym(ring, { userId: user, data: "data", digestHex: "00", version: 1 })).toThrow(SecretVersionRetired);
   });
 });

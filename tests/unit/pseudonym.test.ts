@@ -179,41 +179,41 @@ describe("verifyPseudonym", () => {
   const { digest } = pseudonymFor(ring, user, data);
 
   it("is true for a real digest, in either case of hex", () => {
-    expect(verifyPseudonym(ring, user, data, digest)).toBe(true);
-    expect(verifyPseudonym(ring, user, data, digest.toUpperCase())).toBe(true);
-    expect(verifyPseudonym(ring, user.toUpperCase(), data, digest)).toBe(true);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: digest })).toBe(true);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: digest.toUpperCase() })).toBe(true);
+    expect(verifyPseudonym(ring, { userId: user.toUpperCase(), data: data, digestHex: digest })).toBe(true);
   });
 
   it("is false for a wrong digest, another user's, other data's, or anything not hex", () => {
-    expect(verifyPseudonym(ring, user, data, flipFirstNibble(digest))).toBe(false);
-    expect(verifyPseudonym(ring, user, data, digest.slice(0, -2))).toBe(false);
-    expect(verifyPseudonym(ring, user, data, `${digest}00`)).toBe(false);
-    expect(verifyPseudonym(ring, "4dbcbcfe-4800-40a8-badf-c26b73af230d", data, digest)).toBe(false);
-    expect(verifyPseudonym(ring, user, "other data", digest)).toBe(false);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: flipFirstNibble(digest) })).toBe(false);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: digest.slice(0, -2) })).toBe(false);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: `${digest}00` })).toBe(false);
+    expect(verifyPseudonym(ring, { userId: "4dbcbcfe-4800-40a8-badf-c26b73af230d", data: data, digestHex: digest })).toBe(false);
+    expect(verifyPseudonym(ring, { userId: user, data: "other data", digestHex: digest })).toBe(false);
     for (const junk of ["", "0", "zz", `${digest.slice(0, -1)}g`, ` ${digest}`, "00".repeat(32)]) {
-      expect(verifyPseudonym(ring, user, data, junk)).toBe(false);
+      expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: junk })).toBe(false);
     }
   });
 
   it("is true after a rotation for a digest made under the previous version, and for a new one", () => {
     const next = rotated(rotated(ring));
     expect(next.versions.map((v) => v.version)).toEqual([1, 2, 3]);
-    expect(verifyPseudonym(next, user, data, digest)).toBe(true);
+    expect(verifyPseudonym(next, { userId: user, data: data, digestHex: digest })).toBe(true);
     const fresh = pseudonymFor(next, user, data);
     expect(fresh.version).toBe(3);
     expect(fresh.digest).not.toBe(digest);
-    expect(verifyPseudonym(next, user, data, fresh.digest)).toBe(true);
+    expect(verifyPseudonym(next, { userId: user, data: data, digestHex: fresh.digest })).toBe(true);
     // A digest from a version the ring does not hold does not verify.
-    expect(verifyPseudonym(ring, user, data, fresh.digest)).toBe(false);
+    expect(verifyPseudonym(ring, { userId: user, data: data, digestHex: fresh.digest })).toBe(false);
   });
 
   it("is false for a digest made under a retired version, and true again for one not retired", () => {
     const next = rotated(rotated(ring));
     const retiredFirst = makeSecretRing(next.versions.map((v) => (v.version === 1 ? { ...v, retired: "2025-06-01T00:00:00.000Z" } : v)));
     expect(retiredFirst.verifying.map((v) => v.version)).toEqual([2, 3]);
-    expect(verifyPseudonym(retiredFirst, user, data, digest)).toBe(false);
+    expect(verifyPseudonym(retiredFirst, { userId: user, data: data, digestHex: digest })).toBe(false);
     const underTwo = pseudonymFor(makeSecretRing(next.versions.slice(0, 2)), user, data).digest;
-    expect(verifyPseudonym(retiredFirst, user, data, underTwo)).toBe(true);
+    expect(verifyPseudonym(retiredFirst, { userId: user, data: data, digestHex: underTwo })).toBe(true);
   });
 
   it("never lets the newest version, which makes pseudonyms, be retired", () => {
@@ -221,7 +221,7 @@ describe("verifyPseudonym", () => {
   });
 
   it("refuses a non-UUID user as pseudonymFor does", () => {
-    expect(() => verifyPseudonym(ring, "nope", data, digest)).toThrow(InvalidUuid);
+    expect(() => verifyPseudonym(ring, { userId: "nope", data: data, digestHex: digest })).toThrow(InvalidUuid);
   });
 });
 
@@ -236,7 +236,7 @@ describe("the memo of users' derived material (CAAS_PSEUDONYM_CACHE_USERS)", () 
     // verify derives under every version, each bounded on its own.
     const two = rotated(ring);
     const twoMemo = new PseudonymMemo(8);
-    for (let i = 0; i < 50; i++) verifyPseudonym(two, crypto.randomUUID(), data, "00", twoMemo);
+    for (let i = 0; i < 50; i++) verifyPseudonym(two, { userId: crypto.randomUUID(), data: data, digestHex: "00" }, twoMemo);
     for (const version of two.versions) expect(twoMemo.usersHeld(version)).toBe(8);
   });
 
@@ -251,7 +251,7 @@ describe("the memo of users' derived material (CAAS_PSEUDONYM_CACHE_USERS)", () 
         expect(pseudonymFor(ring, id, text, memo).digest).toBe(reference);
         // Kept: asked again at once.
         expect(pseudonymFor(ring, id, text, memo).digest).toBe(reference);
-        expect(verifyPseudonym(ring, id, text, reference, memo)).toBe(true);
+        expect(verifyPseudonym(ring, { userId: id, data: text, digestHex: reference }, memo)).toBe(true);
       }),
       { numRuns: 200 },
     );

@@ -327,9 +327,11 @@ describe("ECDSA signatures have one valid form", () => {
           expect(parsed.hasHighS()).toBe(false);
           expect(Buffer.from(signature).equals(parsed.toBytes(NOBLE_FORMAT[format]))).toBe(true);
           const twin = otherS(signature, format);
-          expect(verifyWith("ecdsa-p256", publicKey, data, signature, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(true);
-          expect(verifyWith("ecdsa-p256", publicKey, data, twin, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(false);
-          expect(verifyWith("ecdsa-p256", publicKey, data, twin, { ecdsaFormat: format })).toBe(true);
+          expect(verifyWith("ecdsa-p256", publicKey, { data, signature }, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(true);
+          expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: twin }, { ecdsaFormat: format, ecdsaHighS: "refuse" })).toBe(
+            false,
+          );
+          expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: twin }, { ecdsaFormat: format })).toBe(true);
         }
       }),
       { numRuns: RUNS / 2 },

@@ -166,7 +166,9 @@ describe("Wycheproof signature vectors through verifyWith", () => {
           const expected = expectedAnswer(vector);
           const flags = vector.flags.length > 0 ? ` [${vector.flags.join(",")}]` : "";
           it(`tcId ${vector.tcId}${flags} (${vector.result}) ${expected ? "verifies" : "does not verify"}`, () => {
-            expect(verifyWith(suite.algorithm, publicKey, fromHex(vector.msg), fromHex(vector.sig), suite.options)).toBe(expected);
+            expect(
+              verifyWith(suite.algorithm, publicKey, { data: fromHex(vector.msg), signature: fromHex(vector.sig) }, suite.options),
+            ).toBe(expected);
           });
         }
       }
@@ -313,8 +315,10 @@ describe("RFC 8037 appendix A: the Ed25519 JWS example", () => {
   it("signWith gives exactly A.4's signature (Ed25519 is deterministic), and verifyWith takes it (A.5)", () => {
     const { privateKey, publicKey } = signingKeyFromPkcs8("ed25519", pkcs8);
     expect(Buffer.from(signWith("ed25519", privateKey, encodeUtf8(signingInput))).toString("base64url")).toBe(signature);
-    expect(verifyWith("ed25519", publicKey, encodeUtf8(signingInput), Buffer.from(signature, "base64url"))).toBe(true);
-    expect(verifyWith("ed25519", publicKey, encodeUtf8(`${signingInput}.`), Buffer.from(signature, "base64url"))).toBe(false);
+    expect(verifyWith("ed25519", publicKey, { data: encodeUtf8(signingInput), signature: Buffer.from(signature, "base64url") })).toBe(true);
+    expect(verifyWith("ed25519", publicKey, { data: encodeUtf8(`${signingInput}.`), signature: Buffer.from(signature, "base64url") })).toBe(
+      false,
+    );
   });
 });
 
@@ -371,10 +375,10 @@ describe("properties: nothing tampered verifies", () => {
       fc.assert(
         fc.property(fc.uint8Array({ maxLength: 256 }), tamperArbitrary, fc.constantFrom("data", "signature"), (data, tamper, target) => {
           const signature = signWith(algorithm, privateKey, data, options);
-          expect(verifyWith(algorithm, publicKey, data, signature, options)).toBe(true);
+          expect(verifyWith(algorithm, publicKey, { data, signature }, options)).toBe(true);
           const changedData = target === "data" ? tampered(data, tamper) : data;
           const changedSignature = target === "signature" ? tampered(signature, tamper) : signature;
-          expect(verifyWith(algorithm, publicKey, changedData, changedSignature, options)).toBe(false);
+          expect(verifyWith(algorithm, publicKey, { data: changedData, signature: changedSignature }, options)).toBe(false);
         }),
         { numRuns: algorithm === "rsa-2048" ? 60 : 200 },
       );
@@ -459,10 +463,10 @@ describe("properties: an ECDSA signature verifies in its own form only", () => {
         const der = signedAs === "der" ? signed : p1363ToDer(signed);
         expect(p1363.length).toBe(64);
         if (signedAs === "der") expect(toHex(p1363ToDer(p1363))).toBe(toHex(signed));
-        expect(verifyWith("ecdsa-p256", publicKey, data, p1363, { ecdsaFormat: "p1363" })).toBe(true);
-        expect(verifyWith("ecdsa-p256", publicKey, data, der, { ecdsaFormat: "der" })).toBe(true);
-        expect(verifyWith("ecdsa-p256", publicKey, data, p1363, { ecdsaFormat: "der" })).toBe(false);
-        expect(verifyWith("ecdsa-p256", publicKey, data, der, { ecdsaFormat: "p1363" })).toBe(false);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: p1363 }, { ecdsaFormat: "p1363" })).toBe(true);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: der }, { ecdsaFormat: "der" })).toBe(true);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: p1363 }, { ecdsaFormat: "der" })).toBe(false);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: der }, { ecdsaFormat: "p1363" })).toBe(false);
       }),
       { numRuns: 200 },
     );
@@ -519,7 +523,7 @@ describe("Web Crypto (crypto.subtle) and caas agree", () => {
           const ours = signWith(variant.algorithm, privateKey, data, variant.options);
           const theirs = new Uint8Array(await subtle.sign(variant.signParams, webPrivate, data));
           expect(await subtle.verify(variant.signParams, webPublic, Uint8Array.from(ours), data)).toBe(true);
-          expect(verifyWith(variant.algorithm, publicKey, data, theirs, variant.options)).toBe(true);
+          expect(verifyWith(variant.algorithm, publicKey, { data: data, signature: theirs }, variant.options)).toBe(true);
           if (variant.deterministic) expect(toHex(ours)).toBe(toHex(theirs));
           const changed = Uint8Array.from(tampered(ours, { kind: "flip", index: data.length, bit: 0 }));
           expect(await subtle.verify(variant.signParams, webPublic, changed, data)).toBe(false);
@@ -556,7 +560,7 @@ describe("@noble/curves (pure TypeScript, its own arithmetic) and caas agree", (
         const theirs = ed25519.sign(data, seed);
         expect(toHex(ours)).toBe(toHex(theirs));
         expect(ed25519.verify(ours, data, point)).toBe(true);
-        expect(verifyWith("ed25519", publicKey, data, theirs)).toBe(true);
+        expect(verifyWith("ed25519", publicKey, { data: data, signature: theirs })).toBe(true);
       }),
       { numRuns: 100 },
     );
@@ -575,8 +579,8 @@ describe("@noble/curves (pure TypeScript, its own arithmetic) and caas agree", (
         // BoringSSL does not normalise s to the lower half, as JWS and Web Crypto do not ask it to;
         // noble refuses a high s unless told, so it is told.
         expect(p256.verify(ours, data, point, { lowS: false })).toBe(true);
-        expect(verifyWith("ecdsa-p256", publicKey, data, theirs, { ecdsaFormat: "p1363" })).toBe(true);
-        expect(verifyWith("ecdsa-p256", publicKey, data, p1363ToDer(theirs), { ecdsaFormat: "der" })).toBe(true);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: theirs }, { ecdsaFormat: "p1363" })).toBe(true);
+        expect(verifyWith("ecdsa-p256", publicKey, { data: data, signature: p1363ToDer(theirs) }, { ecdsaFormat: "der" })).toBe(true);
       }),
       { numRuns: 100 },
     );

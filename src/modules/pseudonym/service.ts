@@ -30,7 +30,11 @@ const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
       return { encrypted_data: digest, version };
     },
     verify: ({ secrets, memo }, request) =>
-      verifyPseudonym(secrets, request.userUUID, request.sensitiveData, request.encrypted_data, memo, request.version),
+      verifyPseudonym(
+        secrets,
+        { userId: request.userUUID, data: request.sensitiveData, digestHex: request.encrypted_data, version: request.version },
+        memo,
+      ),
   },
   // The original's digests depend on no secret, so the ring is not passed on.
   "django-compat": {

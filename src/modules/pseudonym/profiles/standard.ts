@@ -154,7 +154,7 @@ function userMaterial(memo: PseudonymMemo, version: SecretVersion, canonicalId: 
     return held.material;
   }
   const { algorithm, salt } = selectWith(material, canonicalId);
-  const key = deriveUserKey(version.secret, salt, algorithm, canonicalId, DIGEST_BYTES[algorithm]);
+  const key = deriveUserKey(version.secret, salt, { algorithm: algorithm, userId: canonicalId, length: DIGEST_BYTES[algorithm] });
   const fresh: UserMaterial = Object.freeze({ algorithm, salt, mac: keyedHmac(algorithm, key) });
   material.users.set(canonicalId, { material: fresh, used: false });
   // Each pass clears one flag or drops one user, so this ends within twice the bound's steps.
@@ -214,6 +214,14 @@ function versionsToCompare(ring: SecretRing, version: number | undefined): reado
 
 const hexDigest = /^(?:[0-9a-f]{2})+$/;
 
+/** What /verify asks: whether `digestHex` is `userId`'s pseudonym of `data` (under `version` alone, when given). */
+export interface PseudonymClaim {
+  readonly userId: string;
+  readonly data: string;
+  readonly digestHex: string;
+  readonly version?: number | undefined;
+}
+
 /**
  * Whether `digestHex` is this user's pseudonym of `data` under any secret version not retired
  * (staged ones included), or under `version` alone when it is given.
@@ -223,11 +231,8 @@ const hexDigest = /^(?:[0-9a-f]{2})+$/;
  */
 export function verifyPseudonym(
   ring: SecretRing,
-  userId: string,
-  data: string,
-  digestHex: string,
+  { userId, data, digestHex, version }: PseudonymClaim,
   memo: PseudonymMemo = sharedMemo,
-  version?: number,
 ): boolean {
   const canonicalId = canonicalUserId(userId);
   const bytes = dataBytes(data);
