@@ -6,15 +6,24 @@
  * `bun run bench:micro` (add `-- --filter REGEX` to run only the benchmarks whose name matches).
  * Not part of `bun test`; the load benchmark (bench/load.ts) is what decides, these explain.
  */
-import { createCipheriv, randomBytes, randomFillSync } from "node:crypto";
+import { createCipheriv, createPublicKey, type KeyObject, randomBytes, randomFillSync } from "node:crypto";
 import { parseArgs } from "node:util";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { equalBytes } from "@noble/curves/utils.js";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
-import { generateSigningKey, hmacSha256, type SignatureAlgorithm, signingKeyFromPkcs8, signWith } from "../src/crypto/signing.ts";
+import {
+  generateSigningKey,
+  hmacSha256,
+  type SignatureAlgorithm,
+  signingKeyFromPkcs8,
+  signWith,
+  verifyHmacSha256,
+  verifyWith,
+} from "../src/crypto/signing.ts";
 import * as webAead from "../src/crypto/aead.ts";
 import * as nodeAead from "../src/crypto/aead-node.ts";
 import { decodeUtf8 } from "../src/crypto/encoding.ts";
@@ -359,6 +368,49 @@ group("HMAC-SHA-256, 64 B", () => {
     bench("node:crypto (signing.ts), sync", () => do_not_optimize(hmacSha256(hmacKey, message)));
     bench("Web Crypto", async () => do_not_optimize(await crypto.subtle.sign("HMAC", webHmacKey, messageBuffer)));
     bench("@noble/hashes", () => do_not_optimize(hmac(sha256, hmacKey, message)));
+  });
+});
+
+// Verifying: what jwt/verify and verify cost, the same three ways. Each checks once, before it
+// is timed, that it accepts the signature: a verifier that refused everything would be fast.
+const verifiers = async (algorithm: "ed25519" | "ecdsa-p256", key: { privateKey: KeyObject; d: Uint8Array }) => {
+  // A copy over its own ArrayBuffer, as Web Crypto's BufferSource type wants.
+  const signature = Uint8Array.from(signWith(algorithm, key.privateKey, message));
+  const publicKey = createPublicKey(key.privateKey);
+  const webParams = algorithm === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" };
+  const webVerifyParams = algorithm === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
+  const webKey = await crypto.subtle.importKey("spki", publicKey.export({ format: "der", type: "spki" }), webParams, false, ["verify"]);
+  const curve = algorithm === "ed25519" ? ed25519 : p256;
+  const noblePublic = curve.getPublicKey(key.d);
+  const node = () => verifyWith(algorithm, publicKey, message, signature);
+  const web = () => crypto.subtle.verify(webVerifyParams, webKey, signature, messageBuffer);
+  const noble = () => curve.verify(signature, message, noblePublic);
+  if (!node() || !(await web()) || !noble()) throw new Error(`micro: a ${algorithm} verifier refused a good signature`);
+  return { node, web, noble };
+};
+const edVerify = await verifiers("ed25519", ed);
+const ecVerify = await verifiers("ecdsa-p256", ec);
+const mac = Uint8Array.from(hmacSha256(hmacKey, message));
+const webHmacVerifyKey = await crypto.subtle.importKey("raw", hmacKey, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+
+for (const [name, verify] of [
+  ["Ed25519 verify, 64 B", edVerify],
+  ["ECDSA P-256 verify, SHA-256, r‖s, 64 B", ecVerify],
+] as const) {
+  group(name, () => {
+    summary(() => {
+      bench("node:crypto KeyObject (signing.ts), sync", () => do_not_optimize(verify.node()));
+      bench("Web Crypto", async () => do_not_optimize(await verify.web()));
+      bench("@noble/curves", () => do_not_optimize(verify.noble()));
+    });
+  });
+}
+
+group("HMAC-SHA-256 verify, 64 B", () => {
+  summary(() => {
+    bench("node:crypto + timingSafeEqual (signing.ts), sync", () => do_not_optimize(verifyHmacSha256(hmacKey, message, mac)));
+    bench("Web Crypto", async () => do_not_optimize(await crypto.subtle.verify("HMAC", webHmacVerifyKey, mac, messageBuffer)));
+    bench("@noble/hashes + equalBytes", () => do_not_optimize(equalBytes(hmac(sha256, hmacKey, message), mac)));
   });
 });
 

@@ -203,21 +203,22 @@ export class UnsupportedOperation extends RequestError {
   }
 }
 
-/** The ciphertext names a key version below the key's minimum decryption version, or one trimmed away. */
+/** A ciphertext, signature, MAC or token names a key version below the key's minimum decryption version, or one trimmed away. */
 export class KeyVersionRetired extends RequestError {
   readonly code = "key_version_retired";
   override readonly message =
-    "The ciphertext was made under a key version that no longer decrypts; it needed a rewrap before the version was retired.";
+    "This was made under a key version that is retired here: it no longer decrypts or verifies (a ciphertext needed a rewrap before the version was retired).";
 }
 
 /**
- * The ciphertext or wrapped key names a version newer than any this instance holds. Another
- * instance, or this one after its next reload, may hold it; nothing says it was tampered with.
+ * A ciphertext, wrapped key, signature, MAC or token's kid names a version newer than any this
+ * instance holds. Another instance, or this one after its next reload, may hold it; nothing says
+ * it was tampered with.
  */
 export class KeyVersionUnknown extends RequestError {
   readonly code = "key_version_unknown";
   override readonly message =
-    "The ciphertext names a key version this instance has not loaded yet; retry after the time in Retry-After, or on another instance.";
+    "This names a key version this instance has not loaded yet; retry after the time in Retry-After, or on another instance.";
   readonly retryAfterSeconds = 5;
 }
 

@@ -1,13 +1,13 @@
 // Command example is a main server's calls to caas, with Go's standard library only.
 //
 // One round trip per endpoint family: the oracle (opened locally with crypto/cipher's AES-GCM
-// and by caas), pseudonyms, the keyring, a data key and, with CAAS_SIGNING_KEY (a key made with
-// --type ecdsa-p256 or ed25519 and --publish), a JWT signed by caas and verified here against
-// caas's JWKS (jwt.go). It prints what it did, never a key, plaintext, ciphertext or token, and
+// and by caas), pseudonyms, the keyring, a data key and a JWT, signed by caas under
+// CAAS_SIGNING_KEY (a key made with --type ecdsa-p256 or ed25519 and --publish; default dev-jwt,
+// development mode's) and verified here against caas's JWKS (jwt.go). It prints what it did, never a key, plaintext, ciphertext or token, and
 // exits 1 with the reason on the first failure.
 //
 //	CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] \
-//	  [CAAS_SIGNING_KEY=sessions] go run .
+//	  [CAAS_SIGNING_KEY=dev-jwt] go run .
 package main
 
 import (
@@ -265,18 +265,15 @@ func run() error {
 	if keyName == "" {
 		keyName = "dev"
 	}
+	signingKey := os.Getenv("CAAS_SIGNING_KEY")
+	if signingKey == "" {
+		signingKey = "dev-jwt"
+	}
 	for _, step := range []func() error{
 		func() error { return oracle(c) },
 		func() error { return pseudonyms(c) },
 		func() error { return keyring(c, keyName) },
-		func() error {
-			signingKey := os.Getenv("CAAS_SIGNING_KEY")
-			if signingKey == "" {
-				fmt.Println("jwt: skipped (set CAAS_SIGNING_KEY to a key made with --type ecdsa-p256 --publish)")
-				return nil
-			}
-			return jwtSigning(c, signingKey)
-		},
+		func() error { return jwtSigning(c, signingKey) },
 	} {
 		if err := step(); err != nil {
 			return err

@@ -3,13 +3,14 @@
 
 One round trip per endpoint family: the oracle (opened locally with AES-GCM and by caas),
 pseudonyms (the API key in the body, as the Django original's clients send it), the keyring, a
-data key and, with CAAS_SIGNING_KEY (a key made with --type ecdsa-p256, ed25519 or rsa-2048 and
---publish), a JWT signed by caas and verified here with PyJWT against caas's JWKS. It prints what
+data key and a JWT, signed by caas under CAAS_SIGNING_KEY (a key made with --type ecdsa-p256,
+ed25519 or rsa-2048 and --publish; default dev-jwt, development mode's) and verified here with
+PyJWT against caas's JWKS. It prints what
 it did, never a key, plaintext, ciphertext or token, and exits 1 with the reason on the first
 failure.
 
     CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] \
-      [CAAS_SIGNING_KEY=sessions] python3 example.py
+      [CAAS_SIGNING_KEY=dev-jwt] python3 example.py
 
 Needs pycryptodome for the local decrypt (Debian: python3-pycryptodome; pip: pycryptodome or
 pycryptodomex) and, for the JWT, PyJWT with cryptography (Debian: python3-jwt, python3-cryptography;
@@ -160,11 +161,7 @@ def main():
         oracle(caas)
         pseudonyms(caas)
         keyring(caas, os.environ.get("CAAS_KEYRING_KEY") or "dev")
-        signing_key = os.environ.get("CAAS_SIGNING_KEY", "")
-        if signing_key == "":
-            print("jwt: skipped (set CAAS_SIGNING_KEY to a key made with --type ecdsa-p256 --publish)")
-        else:
-            jwt_signing(caas, signing_key)
+        jwt_signing(caas, os.environ.get("CAAS_SIGNING_KEY") or "dev-jwt")
     except (CaasError, OSError, ValueError, KeyError) + JWT_ERRORS as failure:
         print(f"caas example failed: {type(failure).__name__}: {failure}", file=sys.stderr)
         return 1

@@ -1,13 +1,13 @@
 /**
  * A main server's calls to caas through Eden Treaty, typed by caas's exported `App` (only its
  * types: nothing of caas runs here). One round trip per endpoint family: the oracle (opened
- * locally with WebCrypto and by caas), pseudonyms, the keyring, a data key and, with
- * CAAS_SIGNING_KEY (a key made with --type ecdsa-p256, ed25519 or rsa-2048 and --publish), a JWT
- * signed by caas and verified here by jose against caas's JWKS. It prints what it did, never a
+ * locally with WebCrypto and by caas), pseudonyms, the keyring, a data key and a JWT, signed by
+ * caas under CAAS_SIGNING_KEY (a key made with --type ecdsa-p256, ed25519 or rsa-2048 and
+ * --publish; default dev-jwt, development mode's) and verified here by jose against caas's JWKS. It prints what it did, never a
  * key, plaintext, ciphertext or token, and exits 1 with the reason on the first failure.
  *
  *   CAAS_URL=https://localhost:8443 CAAS_API_KEY=... CAAS_CACERT=ca.pem [CAAS_KEYRING_KEY=dev] \
- *     [CAAS_SIGNING_KEY=sessions] bun run example.ts
+ *     [CAAS_SIGNING_KEY=dev-jwt] bun run example.ts
  */
 import { readFileSync } from "node:fs";
 import { treaty } from "@elysiajs/eden";
@@ -132,9 +132,7 @@ try {
   await oracle(caas);
   await pseudonyms(caas);
   await keyring(caas, process.env.CAAS_KEYRING_KEY || "dev");
-  const signingKey = process.env.CAAS_SIGNING_KEY ?? "";
-  if (signingKey === "") console.log("jwt: skipped (set CAAS_SIGNING_KEY to a key made with --type ecdsa-p256 --publish)");
-  else await jwtSigning(caas, fetcher, signingKey);
+  await jwtSigning(caas, fetcher, process.env.CAAS_SIGNING_KEY || "dev-jwt");
   console.log("all round trips passed");
 } catch (error) {
   console.error(`caas example failed: ${error instanceof Error ? error.message : String(error)}`);

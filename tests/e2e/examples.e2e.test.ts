@@ -149,7 +149,7 @@ describe("the client examples against dist/caas", () => {
   );
 
   it.skipIf(!hasPycryptodome)(
-    "python: in development mode, the dev API key and, with CAAS_KEYRING_KEY unset, keyring key dev",
+    "python: in development mode, the dev API key and, with CAAS_KEYRING_KEY and CAAS_SIGNING_KEY unset, keys dev and dev-jwt",
     async () => {
       const home = tempDir("caas-examples-dev-");
       const development = await startCaas({ cwd: home, env: { CAAS_TLS_CERT: "", CAAS_TLS_KEY: "" } });
@@ -165,7 +165,7 @@ describe("the client examples against dist/caas", () => {
         const result = await run([python!, join(EXAMPLES, "python/example.py")], home, env, 60_000);
         if (result.code !== 0) throw new Error(explained("examples/python in development mode", result));
         expect(result.stdout).toContain("keyring dev: encrypted under version 1");
-        expect(result.stdout).toContain("jwt: skipped");
+        expect(result.stdout).toContain("jwt: signed by caas as dev-jwt.v1 (ES256), verified by PyJWT against the JWKS");
       } finally {
         await development.stop();
       }

@@ -6,6 +6,8 @@
  * is the headless-Chromium test's job.)
  */
 import { describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { validate } from "@readme/openapi-parser";
 import type { RequestErrorCode } from "../../src/errors.ts";
 import { STATUS_OF } from "../../src/http/error-answers.ts";
@@ -360,6 +362,27 @@ describe("the OpenAPI document", () => {
       { url: "https://caas.example:8443", description: expect.any(String) },
     ]);
     expect((await spec(app, `http://127.0.0.1:9000${SPEC_PATH}`)).servers?.[0]?.url).toBe("http://127.0.0.1:9000");
+  });
+});
+
+describe("docs/api.md", () => {
+  const text = readFileSync(join(import.meta.dir, "../../docs/api.md"), "utf8");
+  const escaped = (path: string) => path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  /** Written in code, alone or after its method; a keyring batch may be the short `/op/batch` beside its siblings. */
+  const named = (path: string) =>
+    new RegExp(`[\`\\s]${escaped(path)}\``).test(text) ||
+    (/^\/keyring\/\{name\}\/[\w-]+\/batch$/.test(path) && text.includes(`\`${path.slice("/keyring/{name}".length)}\``));
+
+  it("names every route the app serves, so a route cannot ship undocumented", () => {
+    const paths = [...new Set(servedRoutes().map((route) => route.split(" ")[1] ?? ""))];
+    expect(paths.length).toBeGreaterThan(20);
+    expect(paths.filter((path) => !named(path))).toEqual([]);
+  });
+
+  it("has a row in its error table for every error code", () => {
+    const rows = text.split("\n").filter((line) => /^\| \d{3} \|/.test(line));
+    const listed = new Set(rows.flatMap((row) => [...(row.split("|")[2] ?? "").matchAll(/`(\w+)`/g)].map((match) => match[1])));
+    expect(ERROR_CODES.filter((code) => !listed.has(code))).toEqual([]);
   });
 });
 

@@ -2,10 +2,10 @@ import { Elysia } from "elysia";
 import type { CredentialsHolder } from "../../credentials/holder.ts";
 import { SigningKey } from "../../credentials/signing-keys.ts";
 import { errorAnswers, NO_API_KEY } from "../../http/model.ts";
+import { JWKS_MAX_AGE_SECONDS } from "../../credentials/key-types.ts";
 import { JwksAnswer } from "./model.ts";
 
-/** Cache lifetime of the JWKS: a version published staged must be held this long before it is promoted. */
-export const JWKS_MAX_AGE_SECONDS = 300;
+export { JWKS_MAX_AGE_SECONDS };
 
 /**
  * GET /.well-known/jwks.json: every published signing key's versions that verify, for any
