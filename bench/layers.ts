@@ -85,8 +85,11 @@ function builtUp(layer: Layer): AnyElysia {
     });
   if (upTo("errors"))
     app.onError(async ({ code, error, request, route }) => {
-      const chosen = errorAnswer(code, error, request, () => undefined, silentLogger, requestIdOf(request));
-      return (await audit.settleError(request, route, undefined, undefined, chosen)).response;
+      const chosen = errorAnswer(
+        { code, error, request },
+        { allowedMethods: () => undefined, logger: silentLogger, requestId: requestIdOf(request) },
+      );
+      return (await audit.settleError({ request, route, facts: undefined, body: undefined }, chosen)).response;
     });
   if (upTo("audit")) app.use(plugin);
   if (upTo("caller")) return app.use(oracleRoutes(parse, { batchMax: config.batchMax, audit: plugin, callers: new Callers() }));

@@ -100,10 +100,10 @@ export function createApp(config: Config, deps: AppDeps) {
         traceId: traceIdOf(request.headers),
         apiKeyName: facts?.apiKeyName,
       };
-      const chosen = errorAnswer(code, error, request, allowedMethods, logger, requestId, about);
+      const chosen = errorAnswer({ code, error, request }, { allowedMethods, logger, requestId, about });
       let answered: ErrorAnswered;
       try {
-        answered = await audit.settleError(request, route, facts, "body" in context ? context.body : undefined, chosen);
+        answered = await audit.settleError({ request, route, facts, body: "body" in context ? context.body : undefined }, chosen);
       } catch (failure) {
         // A bug in the trail itself (a write that failed is settleError's 503): thrown from here,
         // it would reach Bun, whose 500 is plain text without caas's headers. A bug already

@@ -145,7 +145,7 @@ export class AuditTrail {
       this.#due = true;
       setImmediate(() => {
         this.#due = false;
-        this.#write(false);
+        this.#write("lines");
       });
     }
     return promise;
@@ -154,12 +154,12 @@ export class AuditTrail {
   /**
    * Writes the queued lines in one append (as many as the sink's chunkBytes allows), unless a
    * write is under way: then they wait for it. The trail's own lines go first: that the file was
-   * re-created, or that writing resumed after a failure. `probe`: write those even with no
-   * request's line waiting (a readiness probe).
+   * re-created, or that writing resumed after a failure. For a readiness "probe", those are
+   * written even with no request's line waiting; for "lines", only with one.
    */
-  #write(probe: boolean): void {
+  #write(asked: "lines" | "probe"): void {
     const sink = this.#sink;
-    if (sink === undefined || (this.#queue.length === 0 && !probe)) return;
+    if (sink === undefined || (this.#queue.length === 0 && asked === "lines")) return;
     if (this.#writing) {
       this.#armDeadline();
       return;
@@ -187,7 +187,7 @@ export class AuditTrail {
       if (gap !== undefined && written >= notes.length) this.#resumed(gap);
       if (error !== undefined) this.#failed(error);
       this.#settle(taken, written - notes.length);
-      this.#write(false);
+      this.#write("lines");
     });
     // Lines left behind a write that has not finished wait no longer than the deadline, whether or not more arrive.
     if (this.#writing && this.#queue.length > 0) this.#armDeadline();
@@ -249,7 +249,7 @@ export class AuditTrail {
    */
   ready(): boolean {
     if (this.#sink === undefined) return true;
-    if (!this.#writing) this.#write(true);
+    if (!this.#writing) this.#write("probe");
     return this.#failingSince === undefined;
   }
 

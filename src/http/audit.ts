@@ -157,14 +157,7 @@ export class Audit {
    * a route that is not audited, a request already settled or a trail that writes nothing. A
    * request refused before it was routed has no route: its operation is read from its target.
    */
-  settle(
-    request: Request,
-    route: string | undefined,
-    facts: RequestAudit | undefined,
-    body: unknown,
-    status: number,
-    code: AuditOutcomeCode | undefined,
-  ): Promise<void> | undefined {
+  settle({ request, route, facts, body }: AuditedRequest, { status, code }: AuditOutcome): Promise<void> | undefined {
     if (!this.trail.enabled) return undefined;
     const operation = route === undefined || route === "" ? this.operationOfTarget(request) : this.operationOf(route, request.method);
     if (operation === undefined || facts?.settled === true) return undefined;
@@ -190,14 +183,8 @@ export class Audit {
    * limit's 429, a rewritten target's 400, a last-resort 500): that answer once its line is
    * written, or 503 audit_unavailable when it cannot be.
    */
-  settleError(
-    request: Request,
-    route: string | undefined,
-    facts: RequestAudit | undefined,
-    body: unknown,
-    answered: AuditedAnswer,
-  ): Promise<AuditedAnswer> | AuditedAnswer {
-    const written = this.settle(request, route, facts, body, answered.response.status, answered.code);
+  settleError(audited: AuditedRequest, answered: AuditedAnswer): Promise<AuditedAnswer> | AuditedAnswer {
+    const written = this.settle(audited, { status: answered.response.status, code: answered.code });
     if (written === undefined) return answered;
     return written.then(
       () => answered,
@@ -207,6 +194,23 @@ export class Audit {
       },
     );
   }
+}
+
+/**
+ * The request a line is about: its route as Elysia matched it (undefined or empty before
+ * routing), what its handlers noted, and its body (for a batch's item count).
+ */
+export interface AuditedRequest {
+  readonly request: Request;
+  readonly route: string | undefined;
+  readonly facts: RequestAudit | undefined;
+  readonly body: unknown;
+}
+
+/** How a request was answered, as its line says it. */
+export interface AuditOutcome {
+  readonly status: number;
+  readonly code: AuditOutcomeCode | undefined;
 }
 
 /** An answer and the code it carries, as the trail records it. */
@@ -228,7 +232,7 @@ export function auditPlugin(audit: Audit) {
     plugin.onAfterHandle({ as: "global" }, async ({ request, route, set, body, audit: facts }) => {
       const status = typeof set.status === "number" ? set.status : 200;
       // Rejects with AuditUnavailable, which the app's error handler answers (without a second line).
-      await audit.settle(request, route, facts, body, status, undefined);
+      await audit.settle({ request, route, facts, body }, { status, code: undefined });
     });
   }
   return plugin;

@@ -145,15 +145,25 @@ export interface ErrorAnswered {
   readonly code: RequestErrorCode | "internal";
 }
 
+/** What failed: Elysia's code for it (or an HTTP status), the error, and the request. */
+export interface Failure {
+  readonly code: string | number;
+  readonly error: unknown;
+  readonly request: Request;
+}
+
+/** What an error answer needs beside the failure: the routes' methods for a 405, and where and how a bug is logged. */
+export interface ErrorAnswerContext {
+  readonly allowedMethods: AllowedMethods;
+  readonly logger: Logger;
+  readonly requestId?: string | undefined;
+  readonly about?: LogFields;
+}
+
 /** Never throws: a failure while answering a failure is itself answered as a bug. */
 export function errorAnswer(
-  code: string | number,
-  error: unknown,
-  request: Request,
-  allowedMethods: AllowedMethods,
-  logger: Logger,
-  requestId?: string,
-  about: LogFields = {},
+  { code, error, request }: Failure,
+  { allowedMethods, logger, requestId, about = {} }: ErrorAnswerContext,
 ): ErrorAnswered {
   try {
     const failure = knownFailure(code, error, request, allowedMethods);

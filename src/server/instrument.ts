@@ -50,7 +50,7 @@ export async function answerOutsideApp(request: Request, answered: AuditedAnswer
     const facts = new RequestAudit();
     const apiKeyName = options.keyNameOf?.(request);
     if (apiKeyName !== undefined) facts.note({ apiKeyName });
-    settled = await options.audit.settleError(request, undefined, facts, undefined, answered);
+    settled = await options.audit.settleError({ request, route: undefined, facts, body: undefined }, answered);
   }
   const { response, code } = settled;
   response.headers.set(REQUEST_ID_HEADER, answeredRequestIdOf(request));

@@ -112,8 +112,9 @@ describe("a route's one call: audit.note()", () => {
         set.headers[REQUEST_ID_HEADER] = "rid-1";
       })
       .onError(async (context) => {
-        const answered = errorAnswer(context.code, context.error, context.request, () => undefined, silentLogger);
-        return (await audit.settleError(context.request, context.route, undefined, undefined, answered)).response;
+        const answered = errorAnswer(context, { allowedMethods: () => undefined, logger: silentLogger });
+        return (await audit.settleError({ request: context.request, route: context.route, facts: undefined, body: undefined }, answered))
+          .response;
       })
       .use(plugin)
       .use(module);

@@ -79,12 +79,8 @@ describe("the error path", () => {
       throw new TypeError("secret detail from the request");
     };
     const { response } = errorAnswer(
-      "NOT_FOUND",
-      new Error("not found"),
-      new Request("https://localhost/nope"),
-      failingLookup,
-      logger,
-      "id-1",
+      { code: "NOT_FOUND", error: new Error("not found"), request: new Request("https://localhost/nope") },
+      { allowedMethods: failingLookup, logger, requestId: "id-1" },
     );
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/json");

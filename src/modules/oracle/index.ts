@@ -47,13 +47,14 @@ const NO_CALLER: OracleCaller = { caller: undefined, wrapper: undefined };
  * as it is known, so a 403 says whom it refused. Without either, nothing is looked at: the
  * drop-in oracle.
  */
-function oracleCaller(
-  options: OracleOptions,
-  request: Request,
-  body: unknown,
-  operation: "datakey" | "decrypt",
-  audit: Pick<RequestAudit, "note" | "keyUsed">,
-): OracleCaller {
+/** The request an oracle route is asked: its body (where wrap_with is), and its audit facts. */
+interface OracleRequest {
+  readonly request: Request;
+  readonly body?: unknown;
+  readonly audit: Pick<RequestAudit, "note" | "keyUsed">;
+}
+
+function oracleCaller(options: OracleOptions, { request, body, audit }: OracleRequest, operation: "datakey" | "decrypt"): OracleCaller {
   const wrapWith = wrapWithOf(body);
   const credentials = options.credentials;
   if (credentials === undefined || (options.requireKey !== true && wrapWith === undefined)) return NO_CALLER;
@@ -80,7 +81,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
   const security = keyed ? API_KEY_REQUIRED : envelope ? API_KEY_OPTIONAL : NO_API_KEY;
   const seal = new Elysia({ name: "caas.oracle.seal", seed: batchMax })
     .use(options.audit)
-    .derive(({ request, body, audit }) => oracleCaller(options, request, body, "datakey", audit))
+    .derive(({ request, body, audit }) => oracleCaller(options, { request, body, audit }, "datakey"))
     .post(
       "/oracleinvocation",
       ({ body, wrapper, audit }) => {
@@ -107,7 +108,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
   // refuse (400 invalid_body), never a reason to ask for a key.
   const sealBatch = new Elysia({ name: "caas.oracle.seal-batch", seed: batchMax })
     .use(options.audit)
-    .derive(({ request, audit }) => oracleCaller(options, request, undefined, "datakey", audit))
+    .derive(({ request, audit }) => oracleCaller(options, { request, audit }, "datakey"))
     .post("/oracleinvocation/batch", ({ body }) => ({ results: answerEach(body.items, (item) => sealText(item.data, item.aad)) }), {
       parse: parseJson,
       transform: ({ body }) => assertBatchSize(body, batchMax),
@@ -123,7 +124,7 @@ export function oracleRoutes(parseJson: JsonBodyParser, options: OracleOptions) 
     });
   const open = new Elysia({ name: "caas.oracle.open", seed: batchMax })
     .use(options.audit)
-    .derive(({ request, body, audit }) => oracleCaller(options, request, body, "decrypt", audit))
+    .derive(({ request, body, audit }) => oracleCaller(options, { request, body, audit }, "decrypt"))
     .post(
       "/oracleinvocation/decrypt",
       ({ body, wrapper, audit }) => {
