@@ -8,7 +8,7 @@
  * every failed request and every wrong answer is counted. Each scenario starts its own fleet.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import {
@@ -26,6 +26,7 @@ import {
 } from "./harness.ts";
 import { haveNginx, NGINX_MISSING, type RunningNginx, startNginx } from "./nginx.ts";
 import { README_USER } from "../../support/constants.ts";
+import { migratesAcceptQueue } from "../../support/accept-queue.ts";
 
 if (!haveNginx) console.warn(`fleet: skipped: ${NGINX_MISSING}`);
 const KEY = "orders";
@@ -506,18 +507,7 @@ async function fleetFingerprints(fleet: Fleet): Promise<Set<string>> {
   return new Set((await Promise.all(fleet.members.map((member) => fingerprints(member.caas)))).flat());
 }
 
-/**
- * Linux resets the connections still waiting in a closing listener's accept queue, as each reload
- * closes the replaced one, unless net.ipv4.tcp_migrate_req=1 hands them to the listener sharing
- * the port (deploy/60-caas.conf; caas logs reload_may_reset_connections without it).
- */
-const MIGRATES_ACCEPT_QUEUE = (() => {
-  try {
-    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "1";
-  } catch {
-    return false;
-  }
-})();
+const MIGRATES_ACCEPT_QUEUE = migratesAcceptQueue();
 if (!MIGRATES_ACCEPT_QUEUE) {
   console.warn(
     "fleet: net.ipv4.tcp_migrate_req is not 1, so a reload may reset a new connection not yet accepted; such resets are held to those nginx saw from an upstream that had sent nothing, not to none (sysctl -w net.ipv4.tcp_migrate_req=1, as .ci/run does)",

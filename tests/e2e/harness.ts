@@ -105,6 +105,17 @@ export function waitForLog(caas: RunningCaas, event: string, times = 1, timeoutM
   return waitFor(() => logCount(caas.output(), event) >= times, `${times} '${event}' log line(s)`, timeoutMs);
 }
 
+/**
+ * Sends SIGHUP and waits for the reload it starts to end, in "reloaded" or "reload_failed"
+ * (what it ended in is the caller's to check): the next request is answered with what it loaded.
+ */
+export async function reloadAndWait(caas: RunningCaas, timeoutMs = 10_000): Promise<void> {
+  const ended = () => logCount(caas.output(), "reloaded") + logCount(caas.output(), "reload_failed");
+  const before = ended();
+  caas.process.kill("SIGHUP");
+  await waitFor(() => ended() > before, "a reload to end", timeoutMs);
+}
+
 /** startInstance (instance.ts) of the executable under test. */
 export function startCaas(options: StartOptions = {}): Promise<RunningCaas> {
   return startInstance(BINARY, options);

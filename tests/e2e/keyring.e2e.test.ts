@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
+import { BINARY, cli, makeTestPki, type RunningCaas, reloadAndWait, startCaas, tempDir } from "./harness.ts";
 import { README_USER } from "../../support/constants.ts";
 
 interface Result {
@@ -96,21 +96,6 @@ function codeOf(answer: { body: Record<string, unknown> }): string | undefined {
   return (answer.body.error as { code?: string } | undefined)?.code;
 }
 
-async function reload(server: RunningCaas): Promise<void> {
-  const count = () =>
-    server
-      .output()
-      .split("\n")
-      .filter((line) => line.includes('"event":"reloaded"') || line.includes('"event":"reload_failed"')).length;
-  const before = count();
-  server.process.kill("SIGHUP");
-  const deadline = Date.now() + 10_000;
-  while (count() === before) {
-    if (Date.now() > deadline) throw new Error(`no reload:\n${server.output()}`);
-    await Bun.sleep(20);
-  }
-}
-
 describe("the keyring through the CLI and the API", () => {
   it("encrypts, rotates in one step (--activate-in 0) on SIGHUP, rewraps, retires the old version and trims it", async () => {
     const { files, keys, keyring } = await setUp();
@@ -122,7 +107,7 @@ describe("the keyring through the CLI and the API", () => {
       expect(first.body.ciphertext as string).toMatch(/^caas:v1:[A-Za-z0-9+/]+=*$/);
 
       expect((await keyring("rotate", "orders", "--activate-in", "0")).code).toBe(0);
-      await reload(server);
+      await reloadAndWait(server);
       const second = await call(server, "/keyring/orders/encrypt", { data: "card 4343" }, keys.whole);
       expect(second.body.version).toBe(2);
       expect(await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole)).toEqual({
@@ -140,7 +125,7 @@ describe("the keyring through the CLI and the API", () => {
       expect(JSON.stringify(rewrapped.body)).not.toContain("card");
 
       expect((await keyring("set", "orders", "--min-decryption-version", "2")).code).toBe(0);
-      await reload(server);
+      await reloadAndWait(server);
       const retired = await call(server, "/keyring/orders/decrypt", { ciphertext: first.body.ciphertext, aad: "customer-7" }, keys.whole);
       expect({ status: retired.status, code: codeOf(retired) }).toEqual({ status: 400, code: "key_version_retired" });
       expect(
@@ -152,7 +137,7 @@ describe("the keyring through the CLI and the API", () => {
       expect(refused.stderr.trimEnd().split("\n")).toHaveLength(1);
       const trimmed = await keyring("trim", "orders", "--below", "2");
       expect(trimmed.code).toBe(0);
-      await reload(server);
+      await reloadAndWait(server);
       const listed = JSON.parse((await keyring("list", "--json")).stdout) as {
         keys: { name: string; min_decryption_version: number; versions: { version: number }[] }[];
       };
@@ -184,7 +169,7 @@ describe("the keyring through the CLI and the API", () => {
       const sealed = await call(server, "/keyring/orders/encrypt", { data: "x" }, keys.whole);
       await Bun.write(files.keyring, "not json");
       chmodSync(files.keyring, 0o600);
-      await reload(server);
+      await reloadAndWait(server);
       expect(server.output()).toMatch(/"event":"reload_failed"[^\n]*keyring file [^\n]*not JSON/);
       expect((await call(server, "/keyring/orders/decrypt", { ciphertext: sealed.body.ciphertext }, keys.whole)).body).toEqual({
         data: "x",

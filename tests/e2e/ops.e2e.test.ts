@@ -5,13 +5,14 @@
  * and its workers), request ids and JSON logs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { copyFileSync, readFileSync, renameSync } from "node:fs";
+import { copyFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { parseMetricsPage, type MetricsPage } from "../metrics-page.ts";
 import { addApiKey, cli, logCount, makeTestPki, startCaas, tempDir, waitFor, waitForLog, type RunningCaas } from "./harness.ts";
 import { fingerprintOfPemFile, HandshakeError, rawRequest, type RawAnswer } from "./ops-clients.ts";
 import { README_USER } from "../../support/constants.ts";
+import { migratesAcceptQueue } from "../../support/accept-queue.ts";
 
 /** A TLS connection with a request whose headers are not finished: it counts as busy, not idle. */
 async function openTls(port: number): Promise<{ socket: tls.TLSSocket; received: () => string }> {
@@ -145,17 +146,7 @@ async function keepLoading(caas: RunningCaas, ca: string, clients: number, until
   return result;
 }
 
-/**
- * When a listener closes, Linux resets the connections still waiting in its accept queue unless
- * net.ipv4.tcp_migrate_req=1 (5.14+) moves them to a listener sharing the port. deploy/ sets it.
- */
-const MIGRATES_ACCEPT_QUEUE = (() => {
-  try {
-    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "1";
-  } catch {
-    return false;
-  }
-})();
+const MIGRATES_ACCEPT_QUEUE = migratesAcceptQueue();
 if (!MIGRATES_ACCEPT_QUEUE) {
   console.warn(
     "ops.e2e: net.ipv4.tcp_migrate_req is not 1, so a certificate swap may reset connections not yet accepted; the test that proves none is skipped (sysctl -w net.ipv4.tcp_migrate_req=1, as .ci/run does)",

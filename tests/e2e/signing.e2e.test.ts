@@ -16,7 +16,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, jwtVerify } from "jose";
 import { parseMetricsPage } from "../metrics-page.ts";
-import { cli, makeTestPki, type RunningCaas, startCaas, tempDir } from "./harness.ts";
+import { cli, makeTestPki, type RunningCaas, reloadAndWait, startCaas, tempDir } from "./harness.ts";
 
 const pki = makeTestPki();
 const PYTHON = "/usr/bin/python3";
@@ -146,14 +146,7 @@ function codeOf(answer: Answer): string | undefined {
 }
 
 async function reload(): Promise<void> {
-  const count = () => (server.output().match(/"event":"(?:reloaded|reload_failed)"/g) ?? []).length;
-  const before = count();
-  server.process.kill("SIGHUP");
-  const deadline = Date.now() + 10_000;
-  while (count() === before) {
-    if (Date.now() > deadline) throw new Error(`no reload:\n${server.output()}`);
-    await Bun.sleep(20);
-  }
+  await reloadAndWait(server);
   expect(server.output()).not.toContain('"event":"reload_failed"');
 }
 
