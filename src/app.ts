@@ -14,7 +14,7 @@ import { jsonBodyParser } from "./http/json-body.ts";
 import { Metrics } from "./http/metrics.ts";
 import type { Admissions } from "./http/rate-limit.ts";
 import { Callers } from "./http/caller.ts";
-import { InvalidTarget } from "./errors.ts";
+import { InvalidTarget, KeyVersionRetired, KeyVersionUnknown } from "./errors.ts";
 import { targetProblem } from "./http/paths.ts";
 import { RouteTable } from "./http/routes.ts";
 import { type Logger, loggerThatNeverThrows } from "./log.ts";
@@ -94,6 +94,9 @@ export function createApp(config: Config, deps: AppDeps) {
       const requestId = requestIdOf(request);
       // The audit plugin's derive has not run for a body that could not be parsed.
       const facts = "audit" in context && context.audit instanceof RequestAudit ? context.audit : undefined;
+      // A version this instance lacks, or has retired: the line says which, for the operator to find it.
+      if ((error instanceof KeyVersionUnknown || error instanceof KeyVersionRetired) && error.version !== undefined)
+        facts?.note({ keyVersion: error.version });
       const about = {
         route,
         clientRequestId: clientRequestIdOf(request.headers),

@@ -205,6 +205,10 @@ export class UnsupportedOperation extends RequestError {
 
 /** A ciphertext, signature, MAC or token names a key version below the key's minimum decryption version, or one trimmed away. */
 export class KeyVersionRetired extends RequestError {
+  /** The version asked for, for the request's audit line (a number is no secret). */
+  constructor(readonly version?: number) {
+    super();
+  }
   readonly code = "key_version_retired";
   override readonly message =
     "This was made under a key version that is retired here: it no longer decrypts or verifies (a ciphertext needed a rewrap before the version was retired).";
@@ -216,6 +220,10 @@ export class KeyVersionRetired extends RequestError {
  * it was tampered with.
  */
 export class KeyVersionUnknown extends RequestError {
+  /** The version asked for, for the request's audit line: which one this instance lacks. */
+  constructor(readonly version?: number) {
+    super();
+  }
   readonly code = "key_version_unknown";
   override readonly message =
     "This names a key version this instance has not loaded yet; retry after the time in Retry-After, or on another instance.";

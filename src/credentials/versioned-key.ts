@@ -126,11 +126,11 @@ export class VersionBook<V> {
    * or trimmed), KeyVersionUnknown (above any held).
    */
   held(version: number): V {
-    if (version < this.minDecryptionVersion || version < this.#oldest) throw new KeyVersionRetired();
-    if (version > this.#newest) throw new KeyVersionUnknown();
+    if (version < this.minDecryptionVersion || version < this.#oldest) throw new KeyVersionRetired(version);
+    if (version > this.#newest) throw new KeyVersionUnknown(version);
     const value = this.#versions.get(version);
     // Versions are consecutive (the file's rule), so a number in range is held.
-    if (value === undefined) throw new KeyVersionRetired();
+    if (value === undefined) throw new KeyVersionRetired(version);
     return value;
   }
 

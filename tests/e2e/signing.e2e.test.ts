@@ -663,6 +663,25 @@ describe("the audit trail and the metrics of signing", () => {
     return (labels) => page.value("caas_keyring_operations_total", labels) ?? 0;
   }
 
+  it("names in its line the version a request asked for that this instance does not hold (503 key_version_unknown)", async () => {
+    const signed = await ok<{ signature: string }>("/keyring/audited/sign", { data: "x" }, apiKey.signer);
+    const future = signed.signature.replace(/^caas:v1:/, "caas:v99:");
+    const linesBefore = auditLines().length;
+    const answer = await call("/keyring/audited/verify", { data: "x", signature: future }, apiKey.verifier);
+    expect({ status: answer.status, code: codeOf(answer) }).toEqual({ status: 503, code: "key_version_unknown" });
+    const deadline = Date.now() + 5_000;
+    while (auditLines().length < linesBefore + 1 && Date.now() < deadline) await Bun.sleep(20);
+    expect(auditLines().slice(linesBefore)).toEqual([
+      expect.objectContaining({
+        operation: "keyring.verify",
+        keyName: "audited",
+        keyVersion: 99,
+        status: 503,
+        code: "key_version_unknown",
+      }),
+    ]);
+  });
+
   it("writes one line per request naming key and version, and never the data, signatures, tokens or claims; counts each use by key, version and operation", async () => {
     // An encryption key's uses too, so the page shows every operation it counts.
     const sealed = await ok<{ ciphertext: string }>("/keyring/xa/encrypt", { data: CANARY.data });
