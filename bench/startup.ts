@@ -13,6 +13,7 @@
  * Targets: configured start-up median ≤ 1.5× the floor's, idle RSS ≤ the floor's + 15 MiB.
  *
  *   --binary FILE   the executable (default dist/caas; build it first with `bun run build`)
+ *   --compare FILE  a second build (an earlier dist/caas, say), its variants interleaved with the first's
  *   --runs N        runs per variant (default 15, at least 10)
  *   --json          print the figures as JSON instead of a table
  */
@@ -247,6 +248,7 @@ if (import.meta.main) {
     args: Bun.argv.slice(2),
     options: {
       binary: { type: "string", default: "dist/caas" },
+      compare: { type: "string" },
       runs: { type: "string", default: "15" },
       json: { type: "boolean", default: false },
     },
@@ -256,16 +258,21 @@ if (import.meta.main) {
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 10) throw new Error("bench:startup: --runs must be a whole number ≥ 10");
   if (!(Bun.file(binary).size > 0)) throw new Error(`bench:startup: ${binary} is missing; run 'bun run build' first`);
+  const compare = values.compare === undefined ? undefined : resolve(values.compare);
+  if (compare !== undefined && !(Bun.file(compare).size > 0)) throw new Error(`bench:startup: ${compare} is missing`);
   const fixture = makeStartupFixture(binary);
   try {
     const floor = await buildFloor(fixture.dir);
     const targets = [
-      ...(["configured", "ad-hoc", "--version"] as const).map((variant) => ({ binary, variant })),
+      ...[binary, ...(compare === undefined ? [] : [compare])].flatMap((file) =>
+        (["configured", "ad-hoc", "--version"] as const).map((variant) => ({ binary: file, variant })),
+      ),
       { binary: floor, variant: "configured" as const },
     ];
     const figures = (await measurePairs(targets, runs, fixture)).map((row) => ({
       ...row,
       ...(row.binary === floor ? { label: "floor: bare Bun.serve with TLS, compiled alike" } : {}),
+      ...(row.binary === compare ? { label: `${row.variant}, ${values.compare}` } : {}),
     }));
     if (values.json) console.log(JSON.stringify(figures, null, 2));
     else {
