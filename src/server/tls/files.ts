@@ -66,7 +66,7 @@ async function readTlsMaterial(config: Config, logger: Logger): Promise<TlsMater
     }
     return material;
   }
-  // Loaded only when needed: the X.509 library is the largest part of start-up otherwise.
+  // Loaded only when needed, as most starts have a certificate configured.
   const { createAdhocCertificate } = await import("./adhoc.ts");
   const adhoc = await createAdhocCertificate();
   const material: TlsMaterial = { cert: adhoc.cert, key: adhoc.key, ...(clientCa === undefined ? {} : { clientCa }) };
