@@ -1,15 +1,8 @@
 /** The binary's entry: parse argv, dispatch a command, map errors to exit codes. */
 import { writeSync } from "node:fs";
 import { versionLine } from "./build-info.ts";
-import { runDecryptCommand } from "./cli/decrypt.ts";
-import { commandFailed } from "./cli/exit-codes.ts";
 import { type CliIo, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, unexpectedErrorLine, unknownCommand } from "./cli/io.ts";
 import { OutputFailed } from "./errors.ts";
-import { runKeysCommand } from "./cli/keys.ts";
-import { runKeyringCommand } from "./cli/keyring.ts";
-import { runRootKeyCommand } from "./cli/root-key.ts";
-import { runSecretCommand } from "./cli/secret.ts";
-import { runServeCommand } from "./cli/serve.ts";
 
 const HELP = [
   "usage: caas <command> [options]",
@@ -27,23 +20,32 @@ const HELP = [
   "78 configuration error; 'caas <command> --help' lists a command's own.",
 ].join("\n");
 
-const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => Promise<number>>> = {
-  serve: runServeCommand,
-  keys: runKeysCommand,
-  secret: runSecretCommand,
-  "root-key": runRootKeyCommand,
-  keyring: runKeyringCommand,
-  decrypt: runDecryptCommand,
-  version: async (args, io) => {
-    if (args.length > 0 && args[0] !== "--help" && args[0] !== "-h") {
-      io.err("caas version: takes no arguments");
-      return EXIT_USAGE;
-    }
-    io.out(
-      args.length > 0 ? "usage: caas version\n\nPrints the version, the git commit it was built from and the Bun runtime." : versionLine(),
-    );
-    return EXIT_OK;
-  },
+type Command = (args: readonly string[], io: CliIo) => Promise<number>;
+
+async function runVersionCommand(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.length > 0 && args[0] !== "--help" && args[0] !== "-h") {
+    io.err("caas version: takes no arguments");
+    return EXIT_USAGE;
+  }
+  io.out(
+    args.length > 0 ? "usage: caas version\n\nPrints the version, the git commit it was built from and the Bun runtime." : versionLine(),
+  );
+  return EXIT_OK;
+}
+
+/**
+ * Each command's module is evaluated only when that command runs: `caas --version` evaluates
+ * none, and only serve evaluates the HTTP app (Elysia, the routes' schemas). `bun build
+ * --compile` still bundles every one of them into the binary.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  serve: async () => (await import("./cli/serve.ts")).runServeCommand,
+  keys: async () => (await import("./cli/keys.ts")).runKeysCommand,
+  secret: async () => (await import("./cli/secret.ts")).runSecretCommand,
+  "root-key": async () => (await import("./cli/root-key.ts")).runRootKeyCommand,
+  keyring: async () => (await import("./cli/keyring.ts")).runKeyringCommand,
+  decrypt: async () => (await import("./cli/decrypt.ts")).runDecryptCommand,
+  version: async () => runVersionCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -56,19 +58,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.out(HELP);
       return first === undefined ? EXIT_USAGE : EXIT_OK;
     }
-    if (first === "--version" || first === "-V") return await COMMANDS.version!([], io);
+    if (first === "--version" || first === "-V") return await runVersionCommand([], io);
     if (command === undefined || command === "help") {
       io.out(HELP);
       return EXIT_OK;
     }
-    const run = COMMANDS[command];
-    if (run === undefined) {
+    const load = COMMANDS[command];
+    if (load === undefined) {
       io.err(unknownCommand("caas", command, [...Object.keys(COMMANDS), "help"], " (try 'caas --help')"));
       return EXIT_USAGE;
     }
-    return await run(args, io);
+    return await (await load())(args, io);
   } catch (error) {
     const known = command !== undefined && Object.hasOwn(COMMANDS, command);
+    // Loaded only on a failure: its table of codes reaches the HTTP layer's, and so Elysia.
+    const { commandFailed } = await import("./cli/exit-codes.ts");
     return commandFailed(io, error, { prefix: known ? `caas ${command}` : "caas" });
   }
 }

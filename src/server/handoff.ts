@@ -16,10 +16,18 @@ export interface Handoff {
   readonly sources: CredentialSources;
 }
 
-/** Reads every file a reload applies. `previous` keeps an ad-hoc certificate: a new one would only break clients that pinned it. */
-export async function loadHandoff(config: Config, logger: Logger, previous?: Handoff): Promise<Handoff> {
+export interface HandoffLoad {
+  /** What is served now: its ad-hoc certificate is kept, since a new one would only break clients that pinned it. */
+  readonly previous?: Handoff;
+  /** The caller listens with the TLS material next, which checks it (tls/files.ts). */
+  readonly listensNext?: boolean;
+}
+
+/** Reads every file a reload applies. */
+export async function loadHandoff(config: Config, logger: Logger, { previous, listensNext }: HandoffLoad = {}): Promise<Handoff> {
   const sources = await readCredentialSources(config, logger);
-  const tls = previous !== undefined && config.tlsCert === undefined ? previous.tls : await loadTlsMaterial(config, logger);
+  const tls =
+    previous !== undefined && config.tlsCert === undefined ? previous.tls : await loadTlsMaterial(config, logger, { listensNext });
   return { tls, sources };
 }
 

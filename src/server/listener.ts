@@ -120,7 +120,7 @@ class ApiListener implements RunningServer {
       }
       let next: Handoff;
       try {
-        next = await loadHandoff(config, logger, this.#current);
+        next = await loadHandoff(config, logger, { previous: this.#current, listensNext: true });
       } catch (error) {
         this.#reloadFailed(error);
         return;
@@ -187,7 +187,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const { role } = options;
   // First, so a second instance fails at once, before it makes certificates or secrets.
   if (role === "standalone") assertPortFree(config.host, config.port);
-  const first = options.role === "worker" ? options.handoff : await loadHandoff(config, logger);
+  const first = options.role === "worker" ? options.handoff : await loadHandoff(config, logger, { listensNext: true });
   if (role === "standalone") await publishAdhocCertificate(config, first.tls, logger);
   const credentials = new CredentialsHolder(credentialsFrom(first.sources, logger, tlsParts(first.tls)));
   const metrics = new Metrics();

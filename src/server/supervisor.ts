@@ -143,7 +143,7 @@ export async function superviseWorkers(config: Config, serveArgs: readonly strin
     reloading = reloading.then(async () => {
       if (stopping) return;
       try {
-        const next = await loadHandoff(config, logger, current);
+        const next = await loadHandoff(config, logger, { previous: current });
         credentialsFrom(next.sources, logger, tlsParts(next.tls));
         current = next;
         handoff = serializeHandoff(next);

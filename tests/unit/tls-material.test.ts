@@ -8,7 +8,13 @@ import { ConfigError, defaultConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { readCredentialSources } from "../../src/credentials/holder.ts";
 import { startServer } from "../../src/server/listener.ts";
-import { checkTlsMaterial, parseTlsMaterial, serializeTlsMaterial, type TlsMaterial } from "../../src/server/tls/material.ts";
+import {
+  checkTlsMaterial,
+  checkUsableForTls,
+  parseTlsMaterial,
+  serializeTlsMaterial,
+  type TlsMaterial,
+} from "../../src/server/tls/material.ts";
 import { datedCertificate } from "../e2e/certificates.ts";
 import { makeTestPki } from "../../support/test-pki.ts";
 import { scratchDirectories } from "./scratch.ts";
@@ -105,6 +111,18 @@ describe("checking the material at start-up", () => {
     );
     expect(message).toMatch(/^CAAS_TLS_CERT: '.*' is not a valid PEM certificate \([^:]+\)$/);
     expect(message.length).toBeLessThan(300);
+  });
+});
+
+describe("building a TLS context where nothing listens (--check, a supervisor)", () => {
+  it("takes a usable pair and client CA", async () => {
+    await checkUsableForTls({ cert: read(pki.serverCert), key: read(pki.serverKey), clientCa: pki.caCertPem }, configured);
+  });
+
+  it("refuses what the TLS library refuses with one ConfigError naming the settings", async () => {
+    const refused = checkUsableForTls({ cert: read(pki.serverCert), key: read(other.serverKey) }, configured);
+    await expect(refused).rejects.toBeInstanceOf(ConfigError);
+    await expect(refused).rejects.toThrow(/^CAAS_TLS_CERT: '.*', CAAS_TLS_KEY: '.*': not usable for TLS \([^:]+\)$/);
   });
 });
 

@@ -2,17 +2,12 @@
  * The ad-hoc certificate for development (the Flask original's ssl_context='adhoc'):
  * a fresh P-256 key and a self-signed certificate for localhost, made in memory at start
  * and never written to disk.
+ *
+ * The certificate is a fixed shape, so its DER is written here directly and signed with
+ * node:crypto: an X.509 library would cost more start-up (about 25 ms to load and first use)
+ * than everything else a development start does.
  */
-
-/**
- * @peculiar/x509 resolves its providers through tsyringe, which needs the reflect-metadata
- * polyfill evaluated first. Static imports do not guarantee that order once bundled into the
- * binary, so both are loaded here, in sequence, and only when an ad-hoc certificate is needed.
- */
-async function loadX509(): Promise<typeof import("@peculiar/x509")> {
-  await import("reflect-metadata");
-  return import("@peculiar/x509");
-}
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 
 export interface PemPair {
   readonly cert: string;
@@ -23,44 +18,100 @@ export interface AdhocCertificate extends PemPair {
   readonly sha256Fingerprint: string;
 }
 
-function toPem(label: string, der: ArrayBuffer): string {
-  const body = new Uint8Array(der).toBase64().replace(/.{64}/g, "$&\n").trimEnd();
+function toPem(label: string, der: Uint8Array): string {
+  const body = der.toBase64().replace(/.{64}/g, "$&\n").trimEnd();
   return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 }
 
-export function sha256Fingerprint(derCertificate: ArrayBuffer): string {
-  const digest = new Bun.CryptoHasher("sha256").update(new Uint8Array(derCertificate)).digest();
+export function sha256Fingerprint(derCertificate: Uint8Array): string {
+  const digest = new Bun.CryptoHasher("sha256").update(derCertificate).digest();
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
 }
 
+// DER, as much of it as this certificate uses (X.690): a tag, the length, the contents.
+function der(tag: number, ...contents: Uint8Array[]): Uint8Array {
+  const length = contents.reduce((sum, part) => sum + part.length, 0);
+  const lengthBytes: number[] = [];
+  for (let rest = length; rest > 0; rest >>= 8) lengthBytes.unshift(rest & 0xff);
+  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | lengthBytes.length, ...lengthBytes];
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  let at = header.length;
+  for (const part of contents) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const sequence = (...items: Uint8Array[]) => der(0x30, ...items);
+const bytes = (...values: number[]) => Uint8Array.from(values);
+
+function oid(dotted: string): Uint8Array {
+  const [first = 0, second = 0, ...rest] = dotted.split(".").map(Number);
+  const body = [first * 40 + second];
+  for (const arc of rest) {
+    const base128 = [arc & 0x7f];
+    for (let value = arc >>> 7; value > 0; value >>>= 7) base128.unshift(0x80 | (value & 0x7f));
+    body.push(...base128);
+  }
+  return der(0x06, Uint8Array.from(body));
+}
+
+/** UTCTime (YYMMDDHHMMSSZ), which RFC 5280 requires for dates before 2050. */
+function utcTime(date: Date): Uint8Array {
+  const iso = date.toISOString();
+  const text = `${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return der(0x17, new TextEncoder().encode(text));
+}
+
+function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
+  return sequence(oid(id), ...(critical ? [bytes(0x01, 0x01, 0xff)] : []), der(0x04, value));
+}
+
+const ECDSA_WITH_SHA256 = sequence(oid("1.2.840.10045.4.3.2"));
+const SUBJECT = sequence(der(0x31, sequence(oid("2.5.4.3"), der(0x0c, new TextEncoder().encode("caas ad-hoc development certificate")))));
+
 export async function createAdhocCertificate(validDays = 30): Promise<AdhocCertificate> {
-  const x509 = await loadX509();
-  const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-  const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + validDays * 86_400_000);
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: crypto.getRandomValues(new Uint8Array(16)).toHex().replace(/^./, "1"),
-    name: "CN=caas ad-hoc development certificate",
-    notBefore,
-    notAfter,
-    keys,
-    signingAlgorithm: algorithm,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: "dns", value: "localhost" },
-        { type: "ip", value: "127.0.0.1" },
-        { type: "ip", value: "::1" },
-      ]),
-    ],
-  });
-  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
+  // Positive and without a leading zero: the first byte's high bit clear, and not zero.
+  const serial = randomBytes(16);
+  serial[0] = 0x10 | (serial[0]! & 0x0f);
+  const extensions = [
+    // Not a CA.
+    extension("2.5.29.19", true, sequence()),
+    // digitalSignature only.
+    extension("2.5.29.15", true, der(0x03, bytes(0x07, 0x80))),
+    // serverAuth.
+    extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))),
+    // localhost, 127.0.0.1 and ::1.
+    extension(
+      "2.5.29.17",
+      false,
+      sequence(
+        der(0x82, new TextEncoder().encode("localhost")),
+        der(0x87, bytes(127, 0, 0, 1)),
+        der(0x87, bytes(...new Array<number>(15).fill(0), 1)),
+      ),
+    ),
+  ];
+  const tbs = sequence(
+    der(0xa0, der(0x02, bytes(2))),
+    der(0x02, serial),
+    ECDSA_WITH_SHA256,
+    SUBJECT,
+    sequence(utcTime(notBefore), utcTime(notAfter)),
+    SUBJECT,
+    publicKey.export({ type: "spki", format: "der" }),
+    der(0xa3, sequence(...extensions)),
+  );
+  const signature = sign("sha256", tbs, privateKey);
+  const certificate = sequence(tbs, ECDSA_WITH_SHA256, der(0x03, bytes(0), signature));
   return {
-    cert: `${certificate.toString("pem")}\n`,
-    key: toPem("PRIVATE KEY", pkcs8),
-    sha256Fingerprint: sha256Fingerprint(certificate.rawData),
+    cert: toPem("CERTIFICATE", certificate),
+    key: toPem("PRIVATE KEY", privateKey.export({ type: "pkcs8", format: "der" })),
+    sha256Fingerprint: sha256Fingerprint(certificate),
   };
 }

@@ -7,7 +7,7 @@ import type { Config } from "../../config.ts";
 import { ConfigError } from "../../config.ts";
 import { isDevelopment, publishDevCertificate } from "../../credentials/development.ts";
 import type { Logger } from "../../log.ts";
-import { checkTlsMaterial, type TlsMaterial, type TlsSources } from "./material.ts";
+import { checkTlsMaterial, checkUsableForTls, type TlsMaterial, type TlsSources } from "./material.ts";
 
 async function readPem(path: string, setting: string): Promise<string> {
   try {
@@ -23,20 +23,39 @@ async function readPem(path: string, setting: string): Promise<string> {
  * them as the listener will use them (tls/material.ts): a mismatched pair, an expired
  * certificate or a client CA without certificates is a ConfigError, not a TLS error at listen.
  */
-export async function loadTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
+export async function loadTlsMaterial(config: Config, logger: Logger, options: TlsLoadOptions = {}): Promise<TlsMaterial> {
+  const material = await readTlsMaterial(config, logger);
+  if (options.listensNext !== true) await checkUsableForTls(material, sourcesOf(config));
+  return material;
+}
+
+export interface TlsLoadOptions {
+  /**
+   * A listener is built from the material right after (a standalone start or reload), and is
+   * itself the check that the TLS library takes it: see checkUsableForTls.
+   */
+  readonly listensNext?: boolean;
+}
+
+/** Where the material comes from, for messages; the ad-hoc certificate and key have no file. */
+function sourcesOf(config: Config): TlsSources {
+  return {
+    ...(config.tlsCert === undefined || config.tlsKey === undefined
+      ? {}
+      : { cert: { setting: "CAAS_TLS_CERT", path: config.tlsCert }, key: { setting: "CAAS_TLS_KEY", path: config.tlsKey } }),
+    ...(config.tlsClientCa === undefined ? {} : { clientCa: { setting: "CAAS_TLS_CLIENT_CA", path: config.tlsClientCa } }),
+  };
+}
+
+async function readTlsMaterial(config: Config, logger: Logger): Promise<TlsMaterial> {
   const clientCa = config.tlsClientCa === undefined ? undefined : await readPem(config.tlsClientCa, "CAAS_TLS_CLIENT_CA");
-  const clientCaSource = config.tlsClientCa === undefined ? {} : { clientCa: { setting: "CAAS_TLS_CLIENT_CA", path: config.tlsClientCa } };
+  const sources = sourcesOf(config);
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
     const cert = await readPem(config.tlsCert, "CAAS_TLS_CERT");
     const key = await readPem(config.tlsKey, "CAAS_TLS_KEY");
     if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`CAAS_TLS_CERT: '${config.tlsCert}' holds no PEM certificate`);
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-{5}/.test(key)) throw new ConfigError(`CAAS_TLS_KEY: '${config.tlsKey}' holds no PEM private key`);
     const material: TlsMaterial = { cert, key, ...(clientCa === undefined ? {} : { clientCa }) };
-    const sources: TlsSources = {
-      cert: { setting: "CAAS_TLS_CERT", path: config.tlsCert },
-      key: { setting: "CAAS_TLS_KEY", path: config.tlsKey },
-      ...clientCaSource,
-    };
     for (const warning of checkTlsMaterial(material, sources)) {
       logger.warn(warning.event, {
         message: warning.message,
@@ -47,11 +66,11 @@ export async function loadTlsMaterial(config: Config, logger: Logger): Promise<T
     }
     return material;
   }
-  // Loaded only when needed: the X.509 library is the largest part of start-up otherwise.
+  // Loaded only when needed, as most starts have a certificate configured.
   const { createAdhocCertificate } = await import("./adhoc.ts");
   const adhoc = await createAdhocCertificate();
   const material: TlsMaterial = { cert: adhoc.cert, key: adhoc.key, ...(clientCa === undefined ? {} : { clientCa }) };
-  checkTlsMaterial(material, clientCaSource);
+  checkTlsMaterial(material, sources);
   logger.warn("adhoc_certificate", {
     sha256: adhoc.sha256Fingerprint,
     hint: "self-signed, in memory, for development only; set CAAS_TLS_CERT and CAAS_TLS_KEY",

@@ -7,7 +7,6 @@
  * whole and checked against that schema: a field added later travels to workers by itself.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
-import { createSecureContext } from "node:tls";
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigError } from "../../config.ts";
@@ -74,6 +73,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
  * the key belongs to the certificate, the certificate is valid now, and the client CA bundle
  * holds certificates only. Returns warnings (a certificate close to its end); throws a
  * ConfigError naming the setting for anything that would fail or refuse every client.
+ * Whatever else the TLS library refuses is found by checkUsableForTls or by the listener itself.
  */
 export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now: Date = new Date()): TlsWarning[] {
   const certName = describe(sources.cert, "the ad-hoc certificate");
@@ -124,15 +124,24 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
     });
   }
 
-  // The same library Bun.serve builds its context with: whatever it would refuse is refused here.
+  return warnings;
+}
+
+/**
+ * Builds a TLS context from the material with the library Bun.serve builds its own with, so
+ * whatever the listener would refuse is refused here. For whoever binds nothing with it (--check,
+ * a supervisor); a process that listens next lets its listener be this check (bind.ts,
+ * listenOrConfigError) rather than load node:tls to build the same context twice.
+ */
+export async function checkUsableForTls(material: TlsMaterial, sources: TlsSources): Promise<void> {
+  const { createSecureContext } = await import("node:tls");
   try {
     createSecureContext({ cert: material.cert, key: material.key, ...(material.clientCa === undefined ? {} : { ca: material.clientCa }) });
   } catch (error) {
-    throw new ConfigError(
-      `${certName}, ${keyName}${material.clientCa === undefined ? "" : `, ${describe(sources.clientCa, "the client CA")}`}: not usable for TLS (${tlsReason(error)})`,
-    );
+    const names = [describe(sources.cert, "the ad-hoc certificate"), describe(sources.key, "the ad-hoc key")];
+    if (material.clientCa !== undefined) names.push(describe(sources.clientCa, "the client CA"));
+    throw new ConfigError(`${names.join(", ")}: not usable for TLS (${tlsReason(error)})`);
   }
-  return warnings;
 }
 
 /** When the leaf certificate of `cert` (PEM) expires, in seconds since the epoch; undefined if it does not parse. */
