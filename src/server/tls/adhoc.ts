@@ -65,8 +65,14 @@ function utcTime(date: Date): Uint8Array {
   return der(0x17, new TextEncoder().encode(text));
 }
 
-function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
-  return sequence(oid(id), ...(critical ? [bytes(0x01, 0x01, 0xff)] : []), der(0x04, value));
+/** An X.509 extension a client must understand to accept the certificate (RFC 5280 4.2). */
+function criticalExtension(id: string, value: Uint8Array): Uint8Array {
+  return sequence(oid(id), bytes(0x01, 0x01, 0xff), der(0x04, value));
+}
+
+/** An X.509 extension a client may ignore. */
+function extension(id: string, value: Uint8Array): Uint8Array {
+  return sequence(oid(id), der(0x04, value));
 }
 
 const ECDSA_WITH_SHA256 = sequence(oid("1.2.840.10045.4.3.2"));
@@ -81,15 +87,14 @@ export async function createAdhocCertificate(validDays = 30): Promise<AdhocCerti
   serial[0] = 0x10 | (serial[0]! & 0x0f);
   const extensions = [
     // Not a CA.
-    extension("2.5.29.19", true, sequence()),
+    criticalExtension("2.5.29.19", sequence()),
     // digitalSignature only.
-    extension("2.5.29.15", true, der(0x03, bytes(0x07, 0x80))),
+    criticalExtension("2.5.29.15", der(0x03, bytes(0x07, 0x80))),
     // serverAuth.
-    extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))),
+    extension("2.5.29.37", sequence(oid("1.3.6.1.5.5.7.3.1"))),
     // localhost, 127.0.0.1 and ::1.
     extension(
       "2.5.29.17",
-      false,
       sequence(
         der(0x82, new TextEncoder().encode("localhost")),
         der(0x87, bytes(127, 0, 0, 1)),
