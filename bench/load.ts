@@ -516,6 +516,12 @@ async function refusal(
 }
 
 /** The same keys for a caas from before scopes existed, whose keys file takes no "scopes" field. */
+/** The keys file as it is for a build that reads its scopes (so its keyring rows can run), else without them. */
+function keysFileFor(binary: string, keysFile: string): string {
+  const listed = Bun.spawnSync([binary, "keys", "list", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  return listed.exitCode === 0 ? keysFile : keysFileWithoutScopes(keysFile);
+}
+
 function keysFileWithoutScopes(keysFile: string): string {
   const file = JSON.parse(readFileSync(keysFile, "utf8")) as { keys: Record<string, unknown>[] };
   const path = `${keysFile}.before.json`;
@@ -867,7 +873,13 @@ try {
   const caasBefore =
     values.before === undefined
       ? undefined
-      : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFileWithoutScopes(keysFile));
+      : await startCaas(
+          "caas-before",
+          resolve(values.before),
+          pki,
+          join(work, "caas-before"),
+          keysFileFor(resolve(values.before), keysFile),
+        );
   // A ciphertext of the 64-byte text under keyring key "bench", for the decrypt and rewrap scenarios.
   const bearer = { Authorization: `Bearer ${apiKey}` };
   const sealedAnswer = await fetch(`https://127.0.0.1:${caas.port}/keyring/bench/encrypt`, {
@@ -1037,6 +1049,22 @@ try {
             server: () => caasBefore,
             path: "/encrypt",
             script: encryptScript,
+            connections: CONNECTIONS,
+          },
+          {
+            name: "encrypt-spread-before",
+            what: `caas POST /encrypt, 10,000 users, ${values.before}`,
+            server: () => caasBefore,
+            path: "/encrypt",
+            script: encryptSpreadScript,
+            connections: CONNECTIONS,
+          },
+          {
+            name: "keyring-encrypt-before",
+            what: `caas POST /keyring/bench/encrypt, ${values.before}`,
+            server: () => caasBefore,
+            path: "/keyring/bench/encrypt",
+            script: keyringEncryptScript,
             connections: CONNECTIONS,
           },
         ]),
@@ -1430,6 +1458,13 @@ try {
     "",
   );
   row(
+    "encrypt-spread-before",
+    `caas POST /encrypt, 10,000 users, ${values.before ?? ""}`,
+    rps("encrypt-spread-before"),
+    `this build is ${versus("encrypt-spread", "encrypt-spread-before", "it")}`,
+    "",
+  );
+  row(
     "node-oracle",
     "Node.js https + node:crypto AES-256-GCM, hand-written",
     rps("node-oracle"),
@@ -1449,6 +1484,13 @@ try {
     rps("keyring-encrypt"),
     versus("keyring-encrypt", "oracle"),
     atLeast("keyring-encrypt", "oracle", 0.85),
+  );
+  row(
+    "keyring-encrypt-before",
+    `caas POST /keyring/{name}/encrypt, ${values.before ?? ""}`,
+    rps("keyring-encrypt-before"),
+    `this build is ${versus("keyring-encrypt", "keyring-encrypt-before", "it")}`,
+    "",
   );
   for (const name of ["keyring-decrypt", "keyring-rewrap", "keyring-datakey"])
     row(name, `caas POST /keyring/{name}/${name.slice("keyring-".length)}`, rps(name), versus(name, "keyring-encrypt"), "");
