@@ -32,7 +32,8 @@ const { values } = parseArgs({
   strict: true,
 });
 const route = values.route;
-if (route !== "oracle" && route !== "encrypt" && route !== "keyring") throw new Error("bench:profile: --route is oracle, encrypt or keyring");
+if (route !== "oracle" && route !== "encrypt" && route !== "keyring")
+  throw new Error("bench:profile: --route is oracle, encrypt or keyring");
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 if (!(seconds > 0) || !Number.isInteger(top) || top < 1) throw new Error("bench:profile: --seconds and --top must be positive numbers");
