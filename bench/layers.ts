@@ -13,10 +13,28 @@
  *   caller     + the oracle's caller check (its derive: nothing looked up without wrap_with);
  *   app        caas's whole app (createApp: every route), as Bun.serve's fetch;
  *   served     the app as dist/caas serves it: the metrics and rate-limit wrapper, the target check.
- * Listener options are listener.ts's. `bun bench/layers.ts --cert C --key K --state-dir D --layer L`;
- * prints `listening <port>`, stops on SIGTERM. `bun bench/layers.ts --in-process`: every step's
- * CPU per request in this one process, without TLS (measureInProcess).
+ * `--route encrypt` builds POST /encrypt up the same way (KEYED_BUILDUPS), from a bare Elysia app
+ * answering one HMAC-SHA256 under a fixed key, as the hand-written HMAC server does:
+ *   ref        bare Elysia, t.Object({ userUUID, sensitiveData }), the fixed-key HMAC;
+ *   plumbing   + caas's plumbing, every piece the oracle's steps add from headers to the body reader;
+ *   key        + the caller: the Bearer key hashed and looked up (Callers.authenticate), noted for the audit;
+ *   pseudonym  + the pseudonym itself instead of the fixed-key HMAC: the UUID's canonical form, the
+ *              user's algorithm, salt and key from the memo (derived on a miss), the pool HMAC, hex;
+ *   module     caas's pseudonym module (its derive and scope check, schemas, four routes) in its place;
+ *   app, served as for the oracle.
+ * `--route keyring` builds POST /keyring/{name}/encrypt up from a bare Elysia app sealing with
+ * AES-256-GCM under a fixed key and a random nonce (base64 of nonce ‖ ciphertext ‖ tag):
+ *   ref        that app;   xaes  + XAES-256-GCM's per-message key derivation instead (XaesKey.seal);
+ *   framing    + the keyring's ciphertext: the key's name and version as associated data, `caas:vN:`;
+ *   plumbing, key (Callers.forKeyring: key lookup, scope, keyring lookup), module (the keyring's
+ *   routes: guard, observed key use, schemas), app, served.
+ * The keyed routes use one in-memory API key (BENCH_API_KEY, scopes pseudonym and keyring:bench)
+ * and keyring key "bench". `--route encrypt-spread` is /encrypt for 10,000 users in turn (in process).
+ * Listener options are listener.ts's. `bun bench/layers.ts --cert C --key K --state-dir D --layer L
+ * [--route R]`; prints `listening <port>`, stops on SIGTERM. `bun bench/layers.ts --in-process
+ * [--route R]`: every step's CPU per request in this one process, without TLS (measureInProcess).
  */
+import { createCipheriv } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +42,12 @@ import { parseArgs } from "node:util";
 import { type AnyElysia, Elysia, t } from "elysia";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { ApiKeyStore } from "../src/credentials/api-keys.ts";
 import { CredentialsHolder, loadCredentials } from "../src/credentials/holder.ts";
+import { Keyring, KeyringKey } from "../src/credentials/keyring.ts";
+import { makeSecretRing, newSecretVersion } from "../src/credentials/secret-ring.ts";
+import { encodeUtf8 } from "../src/crypto/encoding.ts";
+import { randomXaesNonce, XaesKey } from "../src/crypto/xaes.ts";
 import { InvalidTarget } from "../src/errors.ts";
 import { Audit, AuditTrail, auditPlugin } from "../src/http/audit.ts";
 import { Callers } from "../src/http/caller.ts";
@@ -37,15 +60,25 @@ import { targetProblem } from "../src/http/paths.ts";
 import { answeredRequestIdOf, requestIdOf } from "../src/http/request-ids.ts";
 import { checkUnknownFields } from "../src/http/unknown-fields.ts";
 import { silentLogger } from "../src/log.ts";
+import { keyringRoutes } from "../src/modules/keyring/index.ts";
 import { oracleRoutes } from "../src/modules/oracle/index.ts";
 import { OracleAnswer, SEAL_UNKNOWN_FIELDS, SealRequest } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
+import { pseudonymRoutes } from "../src/modules/pseudonym/index.ts";
+import { PseudonymMemo, pseudonymFor } from "../src/modules/pseudonym/profiles/standard.ts";
+import { README_USER } from "../support/constants.ts";
+import {
+  BENCH_API_KEY,
+  BUILDUP,
+  BUILDUP_PATHS,
+  BUILDUP_ROUTES,
+  type BuildupRoute,
+  KEYED_BUILDUPS,
+  type Layer,
+  stepsOf,
+} from "./buildup.ts";
 import { IDLE_TIMEOUT_SECONDS } from "../src/server/bind.ts";
 import { gatedApp } from "../src/server/gated-app.ts";
-
-/** The build-up's steps, in order: each adds one piece to the one before. */
-export const BUILDUP = ["ref", "headers", "request", "errors", "audit", "parser", "schema", "caller", "app", "served"] as const;
-export type Layer = (typeof BUILDUP)[number];
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -53,6 +86,7 @@ const { values } = parseArgs({
     cert: { type: "string" },
     key: { type: "string" },
     layer: { type: "string" },
+    route: { type: "string", default: "oracle" },
     "state-dir": { type: "string" },
     "in-process": { type: "boolean", default: false },
   },
@@ -64,10 +98,13 @@ if (stateDir === undefined || (!inProcess && (values.cert === undefined || value
   throw new Error("layers: --cert, --key and --state-dir are required (or --in-process)");
 
 const config = loadConfig({ flags: {}, env: { CAAS_STATE_DIR: stateDir } });
+const route = BUILDUP_ROUTES.find((name) => name === values.route);
+if (route === undefined) throw new Error(`layers: --route is one of ${BUILDUP_ROUTES.join(", ")}`);
 
 /** The steps before `app`: the one oracle route with as many of caas's pieces as the layer asks for. */
 function builtUp(layer: Layer): AnyElysia {
-  const upTo = (piece: Layer) => BUILDUP.indexOf(layer) >= BUILDUP.indexOf(piece);
+  const steps: readonly Layer[] = BUILDUP;
+  const upTo = (piece: Layer) => steps.indexOf(layer) >= steps.indexOf(piece);
   const audit = new Audit(new AuditTrail());
   const plugin = auditPlugin(audit);
   const parse = jsonBodyParser(config.maxBody);
@@ -106,11 +143,156 @@ function builtUp(layer: Layer): AnyElysia {
   return app.use(new Elysia().post("/oracleinvocation/", ({ body }) => sealText(body.data), { body: data }));
 }
 
-async function fetchHandler(layer: Layer): Promise<(request: Request) => Response | Promise<Response>> {
-  if (BUILDUP.indexOf(layer) < BUILDUP.indexOf("app")) return builtUp(layer).fetch;
-  const credentials = new CredentialsHolder(await loadCredentials(config, silentLogger));
+/** caas's plumbing, every piece the oracle's steps add before its route (headers, request, errors, audit). */
+function plumbed(audit: Audit): AnyElysia {
+  return new Elysia({ normalize: false })
+    .headers({ ...SECURITY_HEADERS })
+    .onRequest(({ request, set }) => {
+      set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
+      const problem = targetProblem(request.url);
+      if (problem !== undefined) throw new InvalidTarget(problem);
+    })
+    .onError(async ({ code, error, request, route }) => {
+      const chosen = errorAnswer(code, error, request, () => undefined, silentLogger, requestIdOf(request));
+      return (await audit.settleError(request, route, undefined, undefined, chosen)).response;
+    })
+    .use(auditPlugin(audit));
+}
+
+/** The keyed routes' credentials: BENCH_API_KEY, one secret version, keyring key "bench" (XAES-256-GCM, one version). */
+function keyedCredentials(): CredentialsHolder {
+  const created = new Date().toISOString();
+  const info = { name: "bench", created, minDecryptionVersion: 1, versions: [{ version: 1, created }] };
+  const bench = new KeyringKey(info, new Map([[1, new XaesKey(crypto.getRandomValues(new Uint8Array(32)))]]));
+  return new CredentialsHolder({
+    apiKeys: ApiKeyStore.fromKeys([{ name: "bench", key: BENCH_API_KEY, scopes: ["pseudonym", "keyring:bench"] }]),
+    secrets: makeSecretRing([newSecretVersion(1)]),
+    keyring: new Keyring([bench]),
+  });
+}
+
+// BENCH FIXTURE, not a secret: the fixed keys of the keyed build-ups' first steps, as in bench/baseline.ts.
+const FIXED_KEY = new Uint8Array(32).fill(7);
+
+/** What the hand-written HMAC server answers: one HMAC-SHA256 of the data under a fixed key, in hex. */
+function fixedDigest(data: string) {
+  return { encrypted_data: new Bun.CryptoHasher("sha256", FIXED_KEY).update(data).digest("hex"), version: 1 };
+}
+
+/** AES-256-GCM under a fixed key and a random 96-bit nonce, answered as the keyring answers: base64 of nonce ‖ ciphertext ‖ tag. */
+function fixedSeal(data: string) {
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const cipher = createCipheriv("aes-256-gcm", FIXED_KEY, nonce);
+  const body = cipher.update(encodeUtf8(data));
+  cipher.final();
+  const joined = new Uint8Array(12 + body.length + 16);
+  joined.set(nonce, 0);
+  joined.set(body, 12);
+  joined.set(cipher.getAuthTag(), 12 + body.length);
+  return { ciphertext: joined.toBase64(), version: 1 };
+}
+
+const fixedXaes = new XaesKey(FIXED_KEY);
+
+/** The same with XAES-256-GCM: its per-message key derivation, no associated data, no prefix. */
+function xaesSeal(data: string) {
+  const nonce = randomXaesNonce();
+  const sealed = fixedXaes.seal(nonce, encodeUtf8(data));
+  const joined = new Uint8Array(nonce.length + sealed.length);
+  joined.set(nonce, 0);
+  joined.set(sealed, nonce.length);
+  return { ciphertext: joined.toBase64(), version: 1 };
+}
+
+/** /encrypt's steps before `app`. */
+function encryptBuiltUp(layer: Layer, credentials: CredentialsHolder): AnyElysia {
+  const steps: readonly Layer[] = KEYED_BUILDUPS.encrypt;
+  const upTo = (piece: Layer) => steps.indexOf(layer) >= steps.indexOf(piece);
+  const body = t.Object({ userUUID: t.String(), sensitiveData: t.String() });
+  if (layer === "ref") return new Elysia({ normalize: false }).post("/encrypt", ({ body }) => fixedDigest(body.sensitiveData), { body });
+  const audit = new Audit(new AuditTrail());
+  const app = plumbed(audit);
+  const parse = jsonBodyParser(config.maxBody, { mediaTypes: "any" });
+  const callers = new Callers();
+  if (upTo("module"))
+    return app.use(
+      pseudonymRoutes(parse, {
+        credentials,
+        callers,
+        batchMax: config.batchMax,
+        cacheUsers: config.pseudonymCacheUsers,
+        audit: auditPlugin(audit),
+      }),
+    );
+  const memo = new PseudonymMemo(config.pseudonymCacheUsers);
+  const answer = upTo("pseudonym")
+    ? (b: typeof body.static) => {
+        const { digest, version } = pseudonymFor(credentials.current.secrets, b.userUUID, b.sensitiveData, memo);
+        return { encrypted_data: digest, version };
+      }
+    : (b: typeof body.static) => fixedDigest(b.sensitiveData);
+  if (upTo("key"))
+    app.use(
+      new Elysia().use(auditPlugin(audit)).derive({ as: "global" }, ({ request, body: raw, audit: facts }) => {
+        const caller = callers.authenticate(credentials.current.apiKeys, request, raw);
+        facts.note({ apiKeyName: caller.name });
+        return { caller };
+      }),
+    );
+  return app.use(new Elysia().post("/encrypt", ({ body }) => answer(body), { parse, body }));
+}
+
+/** /keyring/{name}/encrypt's steps before `app`. */
+function keyringBuiltUp(layer: Layer, credentials: CredentialsHolder): AnyElysia {
+  const steps: readonly Layer[] = KEYED_BUILDUPS.keyring;
+  const upTo = (piece: Layer) => steps.indexOf(layer) >= steps.indexOf(piece);
+  const body = t.Object({ data: t.String() });
+  const path = "/keyring/:name/encrypt";
+  const key = credentials.current.keyring.get("bench");
+  if (!(key instanceof KeyringKey)) throw new Error("layers: keyring key bench is missing");
+  const seal = upTo("framing") ? (data: string) => key.seal(encodeUtf8(data)) : upTo("xaes") ? xaesSeal : fixedSeal;
+  if (!upTo("plumbing")) return new Elysia({ normalize: false }).post(path, ({ body }) => seal(body.data), { body });
+  const audit = new Audit(new AuditTrail());
+  const app = plumbed(audit);
+  const parse = jsonBodyParser(config.maxBody);
+  const callers = new Callers();
+  if (upTo("module")) return app.use(keyringRoutes(parse, { credentials, callers, batchMax: config.batchMax, audit: auditPlugin(audit) }));
+  if (upTo("key"))
+    app.use(
+      new Elysia().use(auditPlugin(audit)).derive({ as: "global" }, ({ request, params, audit: facts }) => {
+        const name = (params as Readonly<Record<string, string | undefined>>).name;
+        return callers.forKeyring(credentials, { request, name, operation: "encrypt", audit: facts });
+      }),
+    );
+  return app.use(new Elysia().post(path, ({ body }) => seal(body.data), { parse, body }));
+}
+
+async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: Request) => Response | Promise<Response>> {
+  const steps = stepsOf(on);
+  if (!steps.includes(layer)) throw new Error(`layers: route ${on} has no step ${layer}`);
+  const keyed = on === "oracle" ? undefined : keyedCredentials();
+  if (steps.indexOf(layer) < steps.indexOf("app")) {
+    if (keyed === undefined) return builtUp(layer).fetch;
+    return (on === "keyring" ? keyringBuiltUp(layer, keyed) : encryptBuiltUp(layer, keyed)).fetch;
+  }
+  const credentials = keyed ?? new CredentialsHolder(await loadCredentials(config, silentLogger));
   if (layer === "app") return createApp(config, { logger: silentLogger, credentials }).fetch;
   return gatedApp(config, { logger: silentLogger, credentials, metrics: new Metrics() }).handle;
+}
+
+/** The hand-written server each route's build-up starts beside, in process: bench/baseline.ts's work, without TLS. */
+function handWrittenFor(on: BuildupRoute): (request: Request) => Promise<Response> {
+  if (on === "oracle") return async (r) => Response.json(sealText(((await r.json()) as { data: string }).data));
+  if (on === "keyring") return async (r) => Response.json(fixedSeal(((await r.json()) as { data: string }).data));
+  return async (r) => Response.json(fixedDigest(((await r.json()) as { sensitiveData: string }).sensitiveData));
+}
+
+/** The bodies each route's build-up is driven with, in turn: one, or 10,000 users' for encrypt-spread. */
+function bodiesFor(on: BuildupRoute): readonly string[] {
+  const text = "a".repeat(64);
+  if (on === "oracle" || on === "keyring") return [JSON.stringify({ data: text })];
+  const users = on === "encrypt" ? [README_USER] : Array.from({ length: 10_000 }, () => crypto.randomUUID());
+  return users.map((userUUID) => JSON.stringify({ userUUID, sensitiveData: text }));
 }
 
 /**
@@ -119,17 +301,24 @@ async function fetchHandler(layer: Layer): Promise<(request: Request) => Respons
  * of a microsecond where the load run's steps move by one, so it says which piece costs what;
  * the load run says what that comes to over TLS.
  */
-async function measureInProcess(): Promise<void> {
-  const body = JSON.stringify({ data: "a".repeat(64) });
-  const request = () =>
-    new Request("https://127.0.0.1/oracleinvocation/", {
+async function measureInProcess(on: BuildupRoute): Promise<void> {
+  const bodies = bodiesFor(on);
+  let next = 0;
+  const headers: Record<string, string> = on === "oracle" ? {} : { authorization: `Bearer ${BENCH_API_KEY}` };
+  const request = () => {
+    const body = bodies[next++ % bodies.length] ?? "";
+    return new Request(`https://127.0.0.1${BUILDUP_PATHS[on]}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "content-length": String(body.length) },
+      headers: { "content-type": "application/json", "content-length": String(body.length), ...headers },
       body,
     });
-  const handWritten = async (r: Request) => Response.json(sealText(((await r.json()) as { data: string }).data));
-  const steps: [string, (r: Request) => Response | Promise<Response>][] = [["hand-written", handWritten]];
-  for (const layer of BUILDUP) steps.push([layer, await fetchHandler(layer)]);
+  };
+  const steps: [string, (r: Request) => Response | Promise<Response>][] = [["hand-written", handWrittenFor(on)]];
+  for (const layer of stepsOf(on)) steps.push([layer, await fetchHandler(layer, on)]);
+  for (const [name, handle] of steps) {
+    const answer = await handle(request());
+    if (answer.status !== 200) throw new Error(`layers: step ${name} answered ${answer.status}: ${await answer.text()}`);
+  }
   const cpu = new Map<string, number[]>(steps.map(([name]) => [name, []]));
   for (let round = 0; round < 15; round++) {
     for (const [name, handle] of steps) {
@@ -142,6 +331,7 @@ async function measureInProcess(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  console.log(`POST ${BUILDUP_PATHS[on]}${on === "encrypt-spread" ? ", 10,000 users in turn" : ""}\n`);
   console.log("| step | CPU µs/request, in process | added µs |\n| --- | --- | --- |");
   let before: number | undefined;
   for (const [name] of steps) {
@@ -152,11 +342,11 @@ async function measureInProcess(): Promise<void> {
 }
 
 if (inProcess) {
-  await measureInProcess();
+  await measureInProcess(route);
   process.exit(0);
 }
-const layer = BUILDUP.find((step) => step === values.layer);
-if (layer === undefined) throw new Error(`layers: --layer is one of ${BUILDUP.join(", ")}`);
+const layer = stepsOf(route).find((step) => step === values.layer);
+if (layer === undefined) throw new Error(`layers: --layer is one of ${stepsOf(route).join(", ")}`);
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
@@ -164,7 +354,7 @@ const server = Bun.serve({
   idleTimeout: IDLE_TIMEOUT_SECONDS,
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   tls: { cert: readFileSync(values.cert ?? "", "utf8"), key: readFileSync(values.key ?? "", "utf8") },
-  fetch: await fetchHandler(layer),
+  fetch: await fetchHandler(layer, route),
 });
 console.log(`listening ${server.port}`);
 process.on("SIGTERM", () => {

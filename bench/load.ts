@@ -25,6 +25,7 @@
  *                       earlier commit), reported as "oracle-before" against this build
  *   --buildup           only the build-up (bench/layers.ts): the oracle from the bare Elysia app to
  *                       dist/caas one piece at a time, each step's server CPU per request, then exit
+ *   --buildup-route R   which route's build-up: oracle (default), encrypt (one user) or keyring
  *   --paired R          also a paired run: the oracle and elysia-ref driven at the same fixed rate, R
  *                       requests per second each, at the same time, their server CPU per request
  *                       compared round by round (settles a difference within the noise of a full-load run)
@@ -40,7 +41,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
-import type { Layer } from "./layers.ts";
+import { BENCH_API_KEY, BUILDUP_PATHS, type Layer } from "./buildup.ts";
 import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -60,6 +61,7 @@ const { values } = parseArgs({
     out: { type: "string", default: join(ROOT, "bench/results/latest.md") },
     before: { type: "string" },
     buildup: { type: "boolean", default: false },
+    "buildup-route": { type: "string", default: "oracle" },
     paired: { type: "string" },
   },
   strict: true,
@@ -283,10 +285,23 @@ http {
   }
 }
 
-function startLayer(layer: Layer, pki: TestPki, stateDir: string): Promise<Server> {
+function startLayer(layer: Layer, pki: TestPki, stateDir: string, route: KeyedRoute | "oracle" = "oracle"): Promise<Server> {
   return startServer(
-    `layer-${layer}`,
-    [process.execPath, "bench/layers.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--layer", layer, "--state-dir", stateDir],
+    `layer-${route}-${layer}`,
+    [
+      process.execPath,
+      "bench/layers.ts",
+      "--cert",
+      pki.serverCert,
+      "--key",
+      pki.serverKey,
+      "--layer",
+      layer,
+      "--state-dir",
+      stateDir,
+      "--route",
+      route,
+    ],
     {},
     BASELINE_LISTENING,
     SERVER_CPU,
@@ -501,6 +516,12 @@ async function refusal(
 }
 
 /** The same keys for a caas from before scopes existed, whose keys file takes no "scopes" field. */
+/** The keys file as it is for a build that reads its scopes (so its keyring rows can run), else without them. */
+function keysFileFor(binary: string, keysFile: string): string {
+  const listed = Bun.spawnSync([binary, "keys", "list", "--file", keysFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  return listed.exitCode === 0 ? keysFile : keysFileWithoutScopes(keysFile);
+}
+
 function keysFileWithoutScopes(keysFile: string): string {
   const file = JSON.parse(readFileSync(keysFile, "utf8")) as { keys: Record<string, unknown>[] };
   const path = `${keysFile}.before.json`;
@@ -626,7 +647,7 @@ const format = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFra
 // ---------------------------------------------------------------------------------------------
 // Build-up: the oracle from the bare Elysia app to dist/caas, one piece at a time
 
-const BUILDUP_STEPS: readonly (readonly [Layer, string])[] = [
+const ORACLE_STEPS: readonly (readonly [Layer, string])[] = [
   ["ref", "bare Elysia: one route, t.Object({ data: t.String() }), Bun's JSON parser, sealText"],
   ["headers", "+ the security headers (.headers())"],
   ["request", "+ onRequest: the answer's request id, the request-target check"],
@@ -639,12 +660,52 @@ const BUILDUP_STEPS: readonly (readonly [Layer, string])[] = [
   ["served", "+ the metrics and rate-limit wrapper (gatedApp), as dist/caas serves it"],
 ];
 
+type KeyedRoute = "encrypt" | "keyring";
+
+const PLUMBING = "+ caas's plumbing: headers, request id and target check, onError, audit plugin, strict body reader";
+const APP = "caas's whole app (createApp), as Bun.serve's fetch";
+const SERVED = "+ the metrics and rate-limit wrapper (gatedApp), as dist/caas serves it";
+
+/** Each route's steps and what each adds (bench/layers.ts), and the hand-written server it is set beside. */
+const BUILDUPS = {
+  oracle: { baseline: "seal", what: "raw Bun.serve + node:crypto seal", steps: ORACLE_STEPS },
+  encrypt: {
+    baseline: "hmac",
+    what: "raw Bun.serve + one HMAC-SHA256 under a fixed key",
+    steps: [
+      ["ref", "bare Elysia: POST /encrypt, t.Object({ userUUID, sensitiveData }), the same fixed-key HMAC"],
+      ["plumbing", PLUMBING],
+      ["key", "+ the caller: the Bearer key hashed and looked up (Callers.authenticate), noted for the audit"],
+      ["pseudonym", "+ the pseudonym instead of the fixed-key HMAC: UUID canonical form, the user's material from the memo, the pool HMAC"],
+      ["module", "caas's pseudonym module in its place: its derive and scope check, schemas, four routes"],
+      ["app", APP],
+      ["served", SERVED],
+    ],
+  },
+  keyring: {
+    baseline: "seal",
+    what: "raw Bun.serve + node:crypto seal (the hand-written oracle)",
+    steps: [
+      ["ref", "bare Elysia: POST /keyring/:name/encrypt, AES-256-GCM under a fixed key, random nonce, base64"],
+      ["xaes", "+ XAES-256-GCM instead: its per-message key derivation (XaesKey.seal), 24-byte nonce"],
+      ["framing", "+ the keyring's ciphertext: name and version as associated data, caas:vN: (KeyringKey.seal)"],
+      ["plumbing", PLUMBING],
+      ["key", "+ the caller: key lookup, scope, keyring lookup, audit notes (Callers.forKeyring)"],
+      ["module", "caas's keyring module in its place: guard, observed key use, schemas, every keyring route"],
+      ["app", APP],
+      ["served", SERVED],
+    ],
+  },
+} as const satisfies Record<"oracle" | KeyedRoute, { baseline: string; what: string; steps: readonly (readonly [Layer, string])[] }>;
+
 /** Every step of the build-up against the hand-written oracle, interleaved; prints each step's CPU and what it added. */
-async function buildUp(pki: TestPki, script: string): Promise<void> {
-  const handWritten = await startBaseline("seal", pki);
-  const steps: [string, string, Server][] = [["hand-written", "raw Bun.serve + node:crypto seal", handWritten]];
-  for (const [layer, what] of BUILDUP_STEPS) steps.push([layer, what, await startLayer(layer, pki, join(work, `layer-${layer}`))]);
-  const url = (server: Server) => `https://127.0.0.1:${server.port}/oracleinvocation/`;
+async function buildUp(pki: TestPki, script: string, route: "oracle" | KeyedRoute): Promise<void> {
+  const buildup = BUILDUPS[route];
+  const handWritten = await startBaseline(buildup.baseline, pki);
+  const steps: [string, string, Server][] = [["hand-written", buildup.what, handWritten]];
+  for (const [layer, what] of buildup.steps)
+    steps.push([layer, what, await startLayer(layer, pki, join(work, `layer-${route}-${layer}`), route)]);
+  const url = (server: Server) => `https://127.0.0.1:${server.port}${BUILDUP_PATHS[route]}`;
   for (const [name, , server] of steps) {
     const warm = await wrk(url(server), script, Math.min(2, DURATION), CONNECTIONS);
     if (warm.non2xx > 0 || warm.requests === 0) throw new Error(`bench: ${name} answered ${warm.non2xx} non-2xx during warm-up`);
@@ -666,7 +727,7 @@ async function buildUp(pki: TestPki, script: string): Promise<void> {
     lines.push(`| ${name} | ${what} | ${format(rps(name))} | ${format(now, 1)} | ${added} |`);
     if (name !== "hand-written") before = now;
   }
-  const report = `${lines.join("\n")}\n\nwrk -t1 -c${CONNECTIONS}, ${RUNS} interleaved round(s) of ${DURATION} s, 64-byte text; ${PIN ? `wrk on CPU ${CLIENT_CPU}, servers on CPU ${SERVER_CPU}` : "not pinned"}; medians.\n`;
+  const report = `POST ${BUILDUP_PATHS[route]}\n\n${lines.join("\n")}\n\nwrk -t1 -c${CONNECTIONS}, ${RUNS} interleaved round(s) of ${DURATION} s, 64-byte text; ${PIN ? `wrk on CPU ${CLIENT_CPU}, servers on CPU ${SERVER_CPU}` : "not pinned"}; medians.\n`;
   console.log(`\n${report}`);
   if (values.out !== "-" && values.out !== join(ROOT, "bench/results/latest.md")) writeFileSync(values.out, report);
 }
@@ -776,7 +837,18 @@ try {
   );
 
   if (values.buildup) {
-    await buildUp(pki, singleScript);
+    const route = values["buildup-route"];
+    if (route !== "oracle" && route !== "encrypt" && route !== "keyring")
+      throw new Error("bench: --buildup-route is oracle, encrypt or keyring");
+    // The keyed steps hold one in-memory API key (bench/buildup.ts), not the bench's keys file.
+    const layersBearer = { Authorization: `Bearer ${BENCH_API_KEY}` };
+    const script =
+      route === "oracle"
+        ? singleScript
+        : route === "keyring"
+          ? luaScript(lua, "buildup-keyring", singleBody, layersBearer)
+          : luaScript(lua, "buildup-encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), layersBearer);
+    await buildUp(pki, script, route);
     process.exit(0);
   }
 
@@ -801,7 +873,13 @@ try {
   const caasBefore =
     values.before === undefined
       ? undefined
-      : await startCaas("caas-before", resolve(values.before), pki, join(work, "caas-before"), keysFileWithoutScopes(keysFile));
+      : await startCaas(
+          "caas-before",
+          resolve(values.before),
+          pki,
+          join(work, "caas-before"),
+          keysFileFor(resolve(values.before), keysFile),
+        );
   // A ciphertext of the 64-byte text under keyring key "bench", for the decrypt and rewrap scenarios.
   const bearer = { Authorization: `Bearer ${apiKey}` };
   const sealedAnswer = await fetch(`https://127.0.0.1:${caas.port}/keyring/bench/encrypt`, {
@@ -971,6 +1049,22 @@ try {
             server: () => caasBefore,
             path: "/encrypt",
             script: encryptScript,
+            connections: CONNECTIONS,
+          },
+          {
+            name: "encrypt-spread-before",
+            what: `caas POST /encrypt, 10,000 users, ${values.before}`,
+            server: () => caasBefore,
+            path: "/encrypt",
+            script: encryptSpreadScript,
+            connections: CONNECTIONS,
+          },
+          {
+            name: "keyring-encrypt-before",
+            what: `caas POST /keyring/bench/encrypt, ${values.before}`,
+            server: () => caasBefore,
+            path: "/keyring/bench/encrypt",
+            script: keyringEncryptScript,
             connections: CONNECTIONS,
           },
         ]),
@@ -1364,6 +1458,13 @@ try {
     "",
   );
   row(
+    "encrypt-spread-before",
+    `caas POST /encrypt, 10,000 users, ${values.before ?? ""}`,
+    rps("encrypt-spread-before"),
+    `this build is ${versus("encrypt-spread", "encrypt-spread-before", "it")}`,
+    "",
+  );
+  row(
     "node-oracle",
     "Node.js https + node:crypto AES-256-GCM, hand-written",
     rps("node-oracle"),
@@ -1383,6 +1484,13 @@ try {
     rps("keyring-encrypt"),
     versus("keyring-encrypt", "oracle"),
     atLeast("keyring-encrypt", "oracle", 0.85),
+  );
+  row(
+    "keyring-encrypt-before",
+    `caas POST /keyring/{name}/encrypt, ${values.before ?? ""}`,
+    rps("keyring-encrypt-before"),
+    `this build is ${versus("keyring-encrypt", "keyring-encrypt-before", "it")}`,
+    "",
   );
   for (const name of ["keyring-decrypt", "keyring-rewrap", "keyring-datakey"])
     row(name, `caas POST /keyring/{name}/${name.slice("keyring-".length)}`, rps(name), versus(name, "keyring-encrypt"), "");

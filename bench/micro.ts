@@ -27,8 +27,9 @@ import {
 import * as webAead from "../src/crypto/aead.ts";
 import * as nodeAead from "../src/crypto/aead-node.ts";
 import { decodeUtf8 } from "../src/crypto/encoding.ts";
+import { sha256TextHex } from "../src/crypto/hash.ts";
 import { createApp } from "../src/app.ts";
-import { ApiKeyStore } from "../src/credentials/api-keys.ts";
+import { ApiKeyStore, generateApiKey } from "../src/credentials/api-keys.ts";
 import { defaultConfig } from "../src/config.ts";
 import { CredentialsHolder } from "../src/credentials/holder.ts";
 import { SECURITY_HEADERS } from "../src/http/headers.ts";
@@ -411,6 +412,35 @@ group("HMAC-SHA-256 verify, 64 B", () => {
     bench("node:crypto + timingSafeEqual (signing.ts), sync", () => do_not_optimize(verifyHmacSha256(hmacKey, message, mac)));
     bench("Web Crypto", async () => do_not_optimize(await crypto.subtle.verify("HMAC", webHmacVerifyKey, mac, messageBuffer)));
     bench("@noble/hashes + equalBytes", () => do_not_optimize(equalBytes(hmac(sha256, hmacKey, message), mac)));
+  });
+});
+
+group("API key lookup: SHA-256 of a 48-character key, then a Map", () => {
+  const presented = generateApiKey();
+  const store = ApiKeyStore.fromKeys([{ name: "bench", key: presented }]);
+  summary(() => {
+    bench("API key hash: TextEncoder + CryptoHasher, hex", () =>
+      do_not_optimize(new Bun.CryptoHasher("sha256").update(new TextEncoder().encode(presented)).digest("hex")),
+    );
+    bench("API key hash: Bun.SHA256.hash on the string (sha256TextHex, hash.ts)", () => do_not_optimize(sha256TextHex(presented)));
+    bench("API key lookup: ApiKeyStore.lookup, the whole of it", () => do_not_optimize(store.lookup(presented)));
+  });
+});
+
+group("a returning user's pseudonym, 64 B, against the hand-written server's HMAC", () => {
+  const secrets = makeSecretRing([newSecretVersion(1)]);
+  const memo = new PseudonymMemo(16_384);
+  const users = Array.from({ length: 64 }, () => crypto.randomUUID());
+  const text = "a".repeat(64);
+  const fixedKey = new Uint8Array(32).fill(7);
+  let next = 0;
+  summary(() => {
+    bench("HMAC-SHA256 under a fixed key, hex (the hand-written server)", () =>
+      do_not_optimize(new Bun.CryptoHasher("sha256", fixedKey).update(text).digest("hex")),
+    );
+    bench("pseudonymFor, 64 users held in the memo (standard.ts)", () =>
+      do_not_optimize(pseudonymFor(secrets, users[next++ % users.length] ?? "", text, memo)),
+    );
   });
 });
 

@@ -5,7 +5,8 @@
  * and prints the functions with the most self and inclusive time. The .cpuprofile it keeps opens
  * as a flame graph in Chrome DevTools (Performance) or https://www.speedscope.app.
  *
- *   --route oracle|encrypt   what to load (default oracle: POST /oracleinvocation/, 64 B of text)
+ *   --route oracle|encrypt|keyring   what to load (default oracle: POST /oracleinvocation/, 64 B of
+ *                            text; keyring: POST /keyring/bench/encrypt, the same text)
  *   --seconds S              how long wrk runs (default 10)
  *   --top N                  rows per list (default 25)
  *   --out FILE               where to keep the profile (default bench/results/<route>.cpuprofile)
@@ -31,7 +32,8 @@ const { values } = parseArgs({
   strict: true,
 });
 const route = values.route;
-if (route !== "oracle" && route !== "encrypt") throw new Error("bench:profile: --route is oracle or encrypt");
+if (route !== "oracle" && route !== "encrypt" && route !== "keyring")
+  throw new Error("bench:profile: --route is oracle, encrypt or keyring");
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 if (!(seconds > 0) || !Number.isInteger(top) || top < 1) throw new Error("bench:profile: --seconds and --top must be positive numbers");
@@ -99,7 +101,17 @@ try {
   mkdirSync(join(work, "pki"));
   const pki = makeTestPki(join(work, "pki"));
   const keysFile = join(work, "keys.json");
-  const added = Bun.spawnSync([process.execPath, "src/main.ts", "keys", "add", "profile", "--file", keysFile], {
+  const caasCommand = (args: string[]) => {
+    const result = Bun.spawnSync([process.execPath, "src/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (result.exitCode !== 0) throw new Error(`bench:profile: caas ${args[0]} failed: ${result.stderr.toString()}`);
+  };
+  // Keyring key "bench", which the API key may use: what --route keyring encrypts under.
+  const rootKey = join(work, "root-key");
+  const keyringFile = join(work, "keyring.json");
+  caasCommand(["root-key", "init", rootKey]);
+  caasCommand(["keyring", "create", "bench", "--file", keyringFile, "--root-key", rootKey]);
+  const scopes = ["--scope", "pseudonym", "--scope", "keyring:bench"];
+  const added = Bun.spawnSync([process.execPath, "src/main.ts", "keys", "add", "profile", ...scopes, "--file", keysFile], {
     cwd: ROOT,
     stdout: "pipe",
     stderr: "pipe",
@@ -117,6 +129,8 @@ try {
     CAAS_TLS_CERT: pki.serverCert,
     CAAS_TLS_KEY: pki.serverKey,
     CAAS_API_KEYS_FILE: keysFile,
+    CAAS_ROOT_KEY_FILE: rootKey,
+    CAAS_KEYRING_FILE: keyringFile,
   };
   const caas = Bun.spawn(pin("1", [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profileDir}`, "src/main.ts", "serve"]), {
     cwd: ROOT,
@@ -137,15 +151,15 @@ try {
     while (!(await reader.read()).done);
   })();
 
-  const body = route === "oracle" ? { data: "a".repeat(64) } : { userUUID: README_USER, sensitiveData: "a".repeat(64) };
-  const path = route === "oracle" ? "/oracleinvocation/" : "/encrypt";
+  const body = route === "encrypt" ? { userUUID: README_USER, sensitiveData: "a".repeat(64) } : { data: "a".repeat(64) };
+  const path = { oracle: "/oracleinvocation/", encrypt: "/encrypt", keyring: "/keyring/bench/encrypt" }[route];
   const script = join(work, "load.lua");
   writeFileSync(
     script,
     [
       `wrk.method = "POST"`,
       `wrk.headers["Content-Type"] = "application/json"`,
-      route === "encrypt" ? `wrk.headers["Authorization"] = ${JSON.stringify(`Bearer ${apiKey}`)}` : "",
+      route !== "oracle" ? `wrk.headers["Authorization"] = ${JSON.stringify(`Bearer ${apiKey}`)}` : "",
       `wrk.body = ${JSON.stringify(JSON.stringify(body))}`,
     ].join("\n"),
   );

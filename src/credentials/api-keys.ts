@@ -11,7 +11,7 @@
 
 import { randomBytes } from "node:crypto";
 import { EncodingError, encodeUtf8, fromHex, toHex } from "../crypto/encoding.ts";
-import { digest, digestHex } from "../crypto/hash.ts";
+import { digest, sha256TextHex } from "../crypto/hash.ts";
 import { type ApiKeyProfile, DEFAULT_PROFILE, parseKeysFile, readKeysText } from "./keys-file.ts";
 import { allowsFeature, allowsKeyring, DEFAULT_SCOPES, type KeyringPermission, parseScopes, type Scope } from "./scopes.ts";
 
@@ -62,7 +62,7 @@ export function hashApiKey(key: string): Uint8Array {
 
 /** hashApiKey in lowercase hex, as the keys file holds it and the store's Map is keyed. */
 export function apiKeyHashHex(key: string): string {
-  return digestHex("sha256", encodeUtf8(key));
+  return sha256TextHex(key);
 }
 
 interface StoreEntry {

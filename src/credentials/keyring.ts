@@ -158,31 +158,45 @@ export class KeyringKey {
 /** What a route does with a keyring key: KeyringKey itself, or one whose uses are counted (observedKey). */
 export type KeyringCipher = Pick<KeyringKey, "name" | "activeVersion" | "seal" | "open">;
 
+/** What observedKey reports each use to. */
+type CipherUseReport = (keyName: string, version: number, operation: "encrypt" | "decrypt") => void;
+
+/** A class rather than an object literal with a getter and closures: one is made per request. */
+class ObservedKey implements KeyringCipher {
+  readonly name: string;
+  readonly #key: KeyringKey;
+  readonly #observe: CipherUseReport;
+
+  constructor(key: KeyringKey, observe: CipherUseReport) {
+    this.name = key.name;
+    this.#key = key;
+    this.#observe = observe;
+  }
+
+  get activeVersion(): number {
+    return this.#key.activeVersion;
+  }
+
+  seal(plaintext: Uint8Array, aad?: Uint8Array): SealedByKey {
+    const sealed = this.#key.seal(plaintext, aad);
+    this.#observe(this.name, sealed.version, "encrypt");
+    return sealed;
+  }
+
+  open(ciphertext: string, aad?: Uint8Array, field?: string): OpenedByKey {
+    const opened = this.#key.open(ciphertext, aad, field);
+    this.#observe(this.name, opened.version, "decrypt");
+    return opened;
+  }
+}
+
 /**
  * `key`, telling `observe` the version of each seal and open that succeeds, so the metrics can
  * say which versions are still in use before one is retired. Made per request, around the key
  * that request found, so a reload's new keys are observed without anyone re-registering them.
  */
-export function observedKey(
-  key: KeyringKey,
-  observe: (keyName: string, version: number, operation: "encrypt" | "decrypt") => void,
-): KeyringCipher {
-  return {
-    name: key.name,
-    get activeVersion() {
-      return key.activeVersion;
-    },
-    seal(plaintext, aad) {
-      const sealed = key.seal(plaintext, aad);
-      observe(key.name, sealed.version, "encrypt");
-      return sealed;
-    },
-    open(ciphertext, aad, field) {
-      const opened = key.open(ciphertext, aad, field);
-      observe(key.name, opened.version, "decrypt");
-      return opened;
-    },
-  };
+export function observedKey(key: KeyringKey, observe: CipherUseReport): KeyringCipher {
+  return new ObservedKey(key, observe);
 }
 
 /** A key of the keyring, of whichever type. */

@@ -87,6 +87,8 @@ export class VersionBook<V> {
   readonly #oldest: number;
   /** Active when the key was built; kept only for a clock set back before every activation. */
   readonly #firstActive: HeldVersion<V>;
+  /** The answer active() gave last: every seal asks, and the active version changes only at a rotation's activation time. */
+  #lastActive: HeldVersion<V>;
 
   constructor(info: KeyringKeyInfo, versions: ReadonlyMap<number, V>, now: number = Date.now()) {
     this.minDecryptionVersion = info.minDecryptionVersion;
@@ -107,13 +109,16 @@ export class VersionBook<V> {
     const first = versions.get(firstVersion);
     if (first === undefined) throw new RangeError("a keyring key needs a version active now (not retired, not staged)");
     this.#firstActive = { version: firstVersion, value: first };
+    this.#lastActive = this.#firstActive;
   }
 
   /** The version that makes ciphertexts, signatures and MACs now. */
   active(now: number = Date.now()): HeldVersion<V> {
     const version = this.timeline.activeAt(now);
     const value = version === undefined ? undefined : this.#versions.get(version);
-    return value === undefined || version === undefined ? this.#firstActive : { version, value };
+    if (value === undefined || version === undefined) return this.#firstActive;
+    if (version !== this.#lastActive.version) this.#lastActive = { version, value };
+    return this.#lastActive;
   }
 
   /** The highest version held: a string naming one above it was made by a keyring this instance has not loaded. */

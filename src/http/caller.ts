@@ -49,15 +49,15 @@ function fromBody(body: unknown): Presented {
   return typeof value === "string" ? { kind: "key", key: value } : MALFORMED;
 }
 
-/** The one key all used places agree on, or undefined when there is none, one is malformed, or they differ. */
-export function presentedApiKey(headers: Headers, body: unknown): string | undefined {
-  let agreed: string | undefined;
-  for (const presented of [fromBody(body), fromAuthorization(headers), fromApiKeyHeader(headers)]) {
+/** The one key all used places agree on; malformed when one is malformed or two differ. */
+function agreedAmong(places: readonly Presented[]): Presented {
+  let agreed: Presented = NONE;
+  for (const presented of places) {
     if (presented.kind === "none") continue;
-    if (presented.kind === "malformed") return undefined;
+    if (presented.kind === "malformed") return MALFORMED;
     // Comparing presented values with each other leaks nothing: both came from this caller.
-    if (agreed !== undefined && agreed !== presented.key) return undefined;
-    agreed = presented.key;
+    if (agreed.kind === "key" && agreed.key !== presented.key) return MALFORMED;
+    agreed = presented;
   }
   return agreed;
 }
@@ -65,15 +65,16 @@ export function presentedApiKey(headers: Headers, body: unknown): string | undef
 /** The key a request's headers carry and its record in one store. */
 export interface HeaderCaller {
   readonly apiKeys: ApiKeyStore;
-  readonly presented: string | undefined;
+  /** What the headers present, both of them taken together. */
+  readonly presented: Presented;
   /** undefined: no key, or not a valid one. */
   readonly record: ApiKeyRecord | undefined;
 }
 
 /** Looks up the key the headers carry (is this a valid key, and whose?). */
 export function headerCaller(apiKeys: ApiKeyStore, headers: Headers): HeaderCaller {
-  const presented = presentedApiKey(headers, undefined);
-  return { apiKeys, presented, record: apiKeys.lookup(presented) };
+  const presented = agreedAmong([fromAuthorization(headers), fromApiKeyHeader(headers)]);
+  return { apiKeys, presented, record: presented.kind === "key" ? apiKeys.lookup(presented.key) : undefined };
 }
 
 /** What a keyring route asks of its caller: the key it names, for what, noted in which request's audit line. */
@@ -108,9 +109,10 @@ export class Callers {
    * A body key that is the header key (or no body key) takes the headers' answer.
    */
   authenticate(store: ApiKeyStore, request: Request, body: unknown): ApiKeyRecord {
-    const presented = presentedApiKey(request.headers, body);
     const known = this.inHeaders(request, store);
-    const record = known.presented === presented ? known.record : store.lookup(presented);
+    // The headers are read once, by inHeaders; the body adds its key to what they agreed on.
+    const presented = agreedAmong([fromBody(body), known.presented]);
+    const record = presented === known.presented ? known.record : presented.kind === "key" ? store.lookup(presented.key) : undefined;
     if (record === undefined) throw new Unauthorized();
     return record;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { blake2b, blake2s } from "@noble/hashes/blake2.js";
-import { fromHex, toHex } from "../../src/crypto/encoding.ts";
+import { EncodingError, fromHex, toHex } from "../../src/crypto/encoding.ts";
 import {
   type Comparator,
   constantTimeEqual,
@@ -13,6 +13,7 @@ import {
   keyedHmac,
   POOL_ALGORITHMS,
   type PoolAlgorithm,
+  sha256TextHex,
 } from "../../src/crypto/hash.ts";
 import blake2Kat from "../vectors/blake2/blake2-kat.json";
 
@@ -79,6 +80,14 @@ describe("the pool", () => {
       }
     // SHA-256 of "abc" (FIPS 180-2, appendix B.1): the API key store's lookup form.
     expect(digestHex("sha256", new TextEncoder().encode("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("gives sha256TextHex as SHA-256 of the text's UTF-8 bytes, and refuses text with no UTF-8 form", () => {
+    for (const text of ["", "abc", "caas_key-with-ASCII-only", "clé", "日本語", "🔑 key", "\u0000", "x".repeat(600)])
+      expect({ text, hex: sha256TextHex(text) }).toEqual({ text, hex: digestHex("sha256", new TextEncoder().encode(text)) });
+    expect(sha256TextHex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    // A lone surrogate: TextEncoder would hash U+FFFD in its place, another key's bytes.
+    for (const text of ["\uD800", "a\uDC00b", "key\uD83D"]) expect(() => sha256TextHex(text)).toThrow(EncodingError);
   });
 });
 

@@ -83,6 +83,15 @@ describe("API keys on /encrypt, /encode and /verify", () => {
     ["two valid keys that disagree", { apiKey: STANDARD_KEY, ...fields }, { authorization: `Bearer ${OTHER_STANDARD_KEY}` }],
     ["a valid header key with a null apiKey", { apiKey: null, ...fields }, { "x-api-key": STANDARD_KEY }],
     ["a valid X-API-Key with a wrong-scheme Authorization", fields, { "x-api-key": STANDARD_KEY, authorization: "Basic dXNlcjpwYXNz" }],
+    // The headers are read once and the body's key joined to what they agreed on: each way they can fail to agree.
+    [
+      "a valid body key with header keys that disagree",
+      { apiKey: STANDARD_KEY, ...fields },
+      { authorization: `Bearer ${STANDARD_KEY}`, "x-api-key": OTHER_STANDARD_KEY },
+    ],
+    ["a valid body key with a wrong-scheme Authorization", { apiKey: STANDARD_KEY, ...fields }, { authorization: "Basic dXNlcjpwYXNz" }],
+    ["a number apiKey with a valid header key", { apiKey: 7, ...fields }, { authorization: `Bearer ${STANDARD_KEY}` }],
+    ["a key holding a lone surrogate", { apiKey: `${STANDARD_KEY}\ud800`, ...fields }, {}],
   ];
 
   for (const path of ["/encrypt", "/encode", "/verify"]) {
