@@ -153,8 +153,11 @@ function plumbed(audit: Audit): AnyElysia {
       if (problem !== undefined) throw new InvalidTarget(problem);
     })
     .onError(async ({ code, error, request, route }) => {
-      const chosen = errorAnswer(code, error, request, () => undefined, silentLogger, requestIdOf(request));
-      return (await audit.settleError(request, route, undefined, undefined, chosen)).response;
+      const chosen = errorAnswer(
+        { code, error, request },
+        { allowedMethods: () => undefined, logger: silentLogger, requestId: requestIdOf(request) },
+      );
+      return (await audit.settleError({ request, route, facts: undefined, body: undefined }, chosen)).response;
     })
     .use(auditPlugin(audit));
 }
