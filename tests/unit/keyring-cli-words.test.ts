@@ -22,6 +22,16 @@ async function keyringWith(type: string, publish: boolean) {
   return (...args: string[]) => runCommand(runKeyringCommand, [...args, ...files]);
 }
 
+describe("keyring promote of a published key", () => {
+  it("says nothing more when the activation leaves verifiers the JWKS's cache lifetime", async () => {
+    const keyring = await keyringWith("ed25519", true);
+    expect((await keyring("rotate", "k")).code).toBe(0);
+    const promoted = await keyring("promote", "k", "2", "--in", `${JWKS_MAX_AGE_SECONDS + 60}s`);
+    expect(promoted.code).toBe(0);
+    expect(promoted.err).toEqual([]);
+  });
+});
+
 describe("keyring rotate and promote say what the version does, by the key's type", () => {
   for (const [type, publish, trusted, makes] of [
     ["xaes-256-gcm", false, "decrypts", "ciphertexts"],
@@ -40,6 +50,10 @@ describe("keyring rotate and promote say what the version does, by the key's typ
       );
       const promoted = await keyring("promote", "k", "2");
       expect(promoted.out).toEqual([`version 2 of "k" is active: it makes new ${makes} on every instance that has loaded it.`]);
+      // Promoted at once, a published key's new version may reach a verifier whose cached JWKS lacks it.
+      expect(promoted.err).toEqual(
+        publish ? [expect.stringContaining(`a verifier may hold the JWKS from before it for ${JWKS_MAX_AGE_SECONDS} s`)] : [],
+      );
     });
   }
 });
