@@ -16,6 +16,7 @@ import { silentLogger } from "../../src/log.ts";
 import type { Handoff } from "../../src/server/handoff.ts";
 import { connectToSupervisor, parseHandoff, serializeHandoff } from "../../src/server/supervisor.ts";
 import { scratchDirectories } from "./scratch.ts";
+import { PLACEHOLDER_TLS } from "../fixtures/placeholder-tls.ts";
 
 const scratch = scratchDirectories("caas-handoff-");
 
@@ -39,10 +40,7 @@ async function sourcesIn(dir: string): Promise<CredentialSources> {
   return readCredentialSources(config, silentLogger);
 }
 
-const TLS = {
-  cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-  key: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
-};
+const TLS = PLACEHOLDER_TLS;
 
 /** A stream that delivers `text` cut into the given chunk sizes, then stays open until `close` is called. */
 function pipeOf(text: string, sizes: readonly number[]): { stream: ReadableStream<Uint8Array>; close: () => void } {
