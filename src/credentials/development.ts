@@ -107,7 +107,7 @@ export interface DevKeyring {
 }
 
 /**
- * The development keyring: a root key and a keyring holding one key, "dev", in the state
+ * The development keyring: a root key and a keyring holding DEV_KEYRING_KEYS, in the state
  * directory, read or made on the first start. Each file is create-if-absent, so processes
  * starting at once end up with one of each.
  */
@@ -123,21 +123,27 @@ export async function ensureDevKeyring(stateDir: string): Promise<DevKeyring> {
     if (!StoreFileError.is(error, "root_key", "exists")) throw error;
   }
   const root = await loadRootKey(rootKeyPath);
+  let held: Keyring;
   try {
-    const keyring = await loadKeyring(keyringPath, root);
-    if (DEV_KEYRING_KEYS.every((key) => keyring.names.includes(key.name))) return { keyring, rootKeyPath, keyringPath, created };
-    // Another process may add them at the same moment: read what the file holds once they are there.
-    const added = await addMissingDevKeys(keyring, keyringPath, rootKeyPath);
-    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created: created || added };
+    held = await loadKeyring(keyringPath, root);
   } catch (error) {
     if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
+    try {
+      return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEYS), rootKeyPath, keyringPath, created: true };
+    } catch (error) {
+      if (!StoreFileError.is(error, "keyring_file", "exists")) throw error;
+      held = await loadKeyring(keyringPath, root);
+    }
   }
-  try {
-    return { keyring: await createKeyringFile(keyringPath, root, DEV_KEYRING_KEYS), rootKeyPath, keyringPath, created: true };
-  } catch (error) {
-    if (!StoreFileError.is(error, "keyring_file", "exists")) throw error;
-    return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created };
-  }
+  if (missingDevKeys(held).length === 0) return { keyring: held, rootKeyPath, keyringPath, created };
+  // Another process may add them at the same moment: read what the file holds once they are there.
+  const added = await addMissingDevKeys(held, keyringPath, rootKeyPath);
+  return { keyring: await loadKeyring(keyringPath, root), rootKeyPath, keyringPath, created: created || added };
+}
+
+/** The development keys `keyring` lacks: all of them but "dev" in one an older build made. */
+function missingDevKeys(keyring: Keyring): readonly NewKeyringKey[] {
+  return DEV_KEYRING_KEYS.filter((key) => !keyring.names.includes(key.name));
 }
 
 /**
@@ -148,8 +154,7 @@ export async function ensureDevKeyring(stateDir: string): Promise<DevKeyring> {
  */
 async function addMissingDevKeys(keyring: Keyring, keyringPath: string, rootKeyPath: string): Promise<boolean> {
   let added = false;
-  for (const key of DEV_KEYRING_KEYS) {
-    if (keyring.names.includes(key.name)) continue;
+  for (const key of missingDevKeys(keyring)) {
     try {
       await createKeyringKey(keyringPath, rootKeyPath, key);
       added = true;
@@ -168,19 +173,20 @@ export async function planDevKeyring(stateDir: string): Promise<readonly string[
   try {
     const root = await loadRootKey(rootKeyPath);
     try {
-      await loadKeyring(keyringPath, root);
+      const missing = missingDevKeys(await loadKeyring(keyringPath, root));
+      if (missing.length > 0) wouldCreate.push(`${keysNamed(missing)} in ${keyringPath} (development keys an older build did not make)`);
     } catch (error) {
       if (!StoreFileError.is(error, "keyring_file", "missing")) throw error;
-      wouldCreate.push(
-        `${keyringPath} (a development keyring with keys ${DEV_KEYRING_KEYS.map((key) => `'${key.name}'`).join(", ")}, mode 0600)`,
-      );
+      wouldCreate.push(`${keyringPath} (a development keyring with ${keysNamed(DEV_KEYRING_KEYS)}, mode 0600)`);
     }
   } catch (error) {
     if (!StoreFileError.is(error, "root_key", "missing")) throw error;
     wouldCreate.push(`${rootKeyPath} (a development root key, mode 0600)`);
-    wouldCreate.push(
-      `${keyringPath} (a development keyring with keys ${DEV_KEYRING_KEYS.map((key) => `'${key.name}'`).join(", ")}, mode 0600)`,
-    );
+    wouldCreate.push(`${keyringPath} (a development keyring with ${keysNamed(DEV_KEYRING_KEYS)}, mode 0600)`);
   }
   return wouldCreate;
+}
+
+function keysNamed(keys: readonly NewKeyringKey[]): string {
+  return `keys ${keys.map((key) => `'${key.name}'`).join(", ")}`;
 }

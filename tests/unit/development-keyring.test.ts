@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { DEV_KEYRING_FILE, DEV_ROOT_KEY_FILE, ensureDevKeyring } from "../../src/credentials/development.ts";
+import { DEV_KEYRING_FILE, DEV_ROOT_KEY_FILE, ensureDevKeyring, planDevKeyring } from "../../src/credentials/development.ts";
 import { createKeyringFile, listKeyring } from "../../src/credentials/keyring-file.ts";
 import { initRootKey, loadRootKey } from "../../src/credentials/root-key.ts";
 import { scratchDirectories } from "./scratch.ts";
@@ -32,6 +32,7 @@ describe("the development keyring", () => {
       "dev-hmac": ["hmac-sha256", false],
     });
     expect((await ensureDevKeyring(state)).created).toBe(false);
+    expect(await planDevKeyring(state)).toEqual([]);
   });
 
   it("gains the keys an older build did not make, once, when several processes start at once, keeping the one it had", async () => {
@@ -41,6 +42,11 @@ describe("the development keyring", () => {
     await initRootKey(rootKeyPath);
     const old = await createKeyringFile(keyringPath, await loadRootKey(rootKeyPath), [{ name: "dev" }]);
     const sealed = old.get("dev")?.activeVersion;
+    // serve --check says what the start would add, and adds nothing.
+    expect(await planDevKeyring(state)).toEqual([
+      `keys 'dev-jwt', 'dev-hmac' in ${keyringPath} (development keys an older build did not make)`,
+    ]);
+    expect((await listKeyring(keyringPath, rootKeyPath)).map((key) => key.name)).toEqual(["dev"]);
     const starts = await Promise.all([1, 2, 3, 4].map(() => ensureDevKeyring(state)));
     for (const start of starts) expect([...start.keyring.names].sort()).toEqual(["dev", "dev-hmac", "dev-jwt"]);
     const listed = await listKeyring(keyringPath, rootKeyPath);
