@@ -41,7 +41,7 @@ import { signJwt, verifyJwt } from "./jwt.ts";
 import { hmacWithKey, jwtKeyOf, macKeyOf, signingKeyOf, signWithKey, verifyWithKey } from "./signing.ts";
 
 export type { KeyringDeps } from "./guard.ts";
-export { JWKS_MAX_AGE_SECONDS, jwksRoutes } from "./jwks.ts";
+export { jwksRoutes } from "./jwks.ts";
 
 export function keyringRoutes(parseJson: JsonBodyParser, keyringDeps: KeyringDeps) {
   const deps = { ...keyringDeps, parseJson };

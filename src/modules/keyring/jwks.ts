@@ -5,8 +5,6 @@ import { errorAnswers, NO_API_KEY } from "../../http/model.ts";
 import { JWKS_MAX_AGE_SECONDS } from "../../credentials/key-types.ts";
 import { JwksAnswer } from "./model.ts";
 
-export { JWKS_MAX_AGE_SECONDS };
-
 /**
  * GET /.well-known/jwks.json: every published signing key's versions that verify, for any
  * verifier, without an API key. Not audited (a public key read); rate limited as any request
