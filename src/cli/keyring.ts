@@ -182,10 +182,10 @@ function versionWords(info: KeyringKeyInfo, version: number): VersionWords {
  * refetch). A warning, not a refusal: a rollback to an older version, or a verifier that
  * refetches on an unknown kid, is fine sooner.
  */
-function jwksTooSoonLine(info: KeyringKeyInfo, version: number, activatesAt: number): string | undefined {
+function jwksTooSoonLine(command: "rotate" | "promote", info: KeyringKeyInfo, version: number, activatesAt: number): string | undefined {
   const written = Date.parse(info.versions.find((entry) => entry.version === version)?.created ?? "");
   if (info.publish !== true || !Number.isFinite(written) || activatesAt - written >= JWKS_MAX_AGE_SECONDS * 1000) return undefined;
-  return `caas keyring promote: warning: version ${version} of "${info.name}" activates ${Math.max(0, Math.round((activatesAt - written) / 1000))} s after it was staged; a verifier may hold the JWKS from before it for ${JWKS_MAX_AGE_SECONDS} s, and refuse its first tokens unless it refetches on an unknown kid. Promote with --in or --at to leave that long.`;
+  return `caas keyring ${command}: warning: version ${version} of "${info.name}" activates ${Math.max(0, Math.round((activatesAt - written) / 1000))} s after it was staged; a verifier may hold the JWKS from before it for ${JWKS_MAX_AGE_SECONDS} s, and refuse its first tokens unless it refetches on an unknown kid. Give a later activation (--in or --at) to leave that long.`;
 }
 
 /**
@@ -239,6 +239,8 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
         io.out(nextStepLine(versionWords(info, added), state, activatesAt));
         const wait = jwksWaitLine(info, state);
         if (wait !== undefined) io.out(wait);
+        const early = jwksTooSoonLine("rotate", info, added, activatesAt);
+        if (early !== undefined) io.err(early);
         return EXIT_OK;
       }
       case "promote": {
@@ -246,7 +248,7 @@ export async function runKeyringCommand(args: readonly string[], io: CliIo): Pro
         const activatesAt = activationFrom(values, PROMOTE_ACTIVATION, Date.now());
         const info = await promoteKeyringVersion(path, rootKey, name, { version, activatesAt });
         io.out(nextStepLine(versionWords(info, version), timelineOf(info).stateOf(version, Date.now()), activatesAt));
-        const early = jwksTooSoonLine(info, version, activatesAt);
+        const early = jwksTooSoonLine("promote", info, version, activatesAt);
         if (early !== undefined) io.err(early);
         return EXIT_OK;
       }

@@ -22,7 +22,18 @@ async function keyringWith(type: string, publish: boolean) {
   return (...args: string[]) => runCommand(runKeyringCommand, [...args, ...files]);
 }
 
-describe("keyring promote of a published key", () => {
+describe("keyring rotate and promote of a published key", () => {
+  it("warn when the new version activates sooner than verifiers may cache the JWKS, whichever command sets the time", async () => {
+    const keyring = await keyringWith("ecdsa-p256", true);
+    const rotated = await keyring("rotate", "k", "--activate-in", "10s");
+    expect(rotated.code).toBe(0);
+    expect(rotated.err).toEqual([
+      expect.stringContaining('caas keyring rotate: warning: version 2 of "k" activates 10 s after it was staged'),
+    ]);
+    const staged = await keyring("rotate", "k", "--activate-in", `${JWKS_MAX_AGE_SECONDS + 60}s`);
+    expect(staged.err).toEqual([]);
+  });
+
   it("says nothing more when the activation leaves verifiers the JWKS's cache lifetime", async () => {
     const keyring = await keyringWith("ed25519", true);
     expect((await keyring("rotate", "k")).code).toBe(0);
