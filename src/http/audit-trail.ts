@@ -202,7 +202,7 @@ export class AuditTrail {
       size += line.text.length;
       count += 1;
     }
-    return count === this.#queue.length ? this.#queue.splice(0) : this.#queue.splice(0, count);
+    return this.#queue.splice(0, count);
   }
 
   /** Answers the requests of `lines`, of which the first `written` were written. */

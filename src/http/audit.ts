@@ -32,7 +32,7 @@ import { clientRequestIdOf, requestIdOf, traceIdOf } from "./request-ids.ts";
 import type { KeyUseObserver } from "./metrics.ts";
 import type { RouteTable } from "./routes.ts";
 
-export { AUDIT_QUEUE_BYTES, AUDIT_WAIT_MS, type AuditEntry, type AuditOutcomeCode, type AuditSink, AuditTrail } from "./audit-trail.ts";
+export { type AuditSink, AuditTrail } from "./audit-trail.ts";
 
 /** What a route may add to its request's audit line. Names and numbers only, never key material. */
 export interface AuditFacts {
@@ -132,8 +132,8 @@ export class Audit {
   }
 
   /** The operation of a request Elysia routed to `route` (the pattern it names), or undefined when it is not audited. */
-  operationOf(route: string | undefined, method: string): string | undefined {
-    return route === undefined ? undefined : this.#routes?.routed(route)?.operations.get(method);
+  #operationOf(route: string, method: string): string | undefined {
+    return this.#routes?.routed(route)?.operations.get(method);
   }
 
   /**
@@ -159,7 +159,7 @@ export class Audit {
    */
   settle({ request, route, facts, body }: AuditedRequest, { status, code }: AuditOutcome): Promise<void> | undefined {
     if (!this.trail.enabled) return undefined;
-    const operation = route === undefined || route === "" ? this.operationOfTarget(request) : this.operationOf(route, request.method);
+    const operation = route === undefined || route === "" ? this.operationOfTarget(request) : this.#operationOf(route, request.method);
     if (operation === undefined || facts?.settled === true) return undefined;
     if (facts !== undefined) facts.settled = true;
     return this.trail.record({

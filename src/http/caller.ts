@@ -63,7 +63,7 @@ function agreedAmong(places: readonly Presented[]): Presented {
 }
 
 /** The key a request's headers carry and its record in one store. */
-export interface HeaderCaller {
+interface HeaderCaller {
   readonly apiKeys: ApiKeyStore;
   /** What the headers present, both of them taken together. */
   readonly presented: Presented;
@@ -72,7 +72,7 @@ export interface HeaderCaller {
 }
 
 /** Looks up the key the headers carry (is this a valid key, and whose?). */
-export function headerCaller(apiKeys: ApiKeyStore, headers: Headers): HeaderCaller {
+function headerCaller(apiKeys: ApiKeyStore, headers: Headers): HeaderCaller {
   const presented = agreedAmong([fromAuthorization(headers), fromApiKeyHeader(headers)]);
   return { apiKeys, presented, record: presented.kind === "key" ? apiKeys.lookup(presented.key) : undefined };
 }

@@ -49,10 +49,8 @@ export function encryptWith(key: KeyringCipher, request: EncryptRequest): Sealed
   return key.seal(plaintext, aadBytes(request.aad));
 }
 
-/** `openedUnder` hears which version opened it (for the audit line), once it has opened. */
-export function decryptWith(key: KeyringCipher, request: DecryptRequest, openedUnder?: (version: number) => void): OpenedAnswer {
+export function decryptWith(key: KeyringCipher, request: DecryptRequest): OpenedAnswer {
   const opened = key.open(request.ciphertext, aadBytes(request.aad));
-  openedUnder?.(opened.version);
   try {
     return { data: dataText(opened.plaintext, request.encoding) };
   } finally {

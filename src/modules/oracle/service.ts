@@ -78,22 +78,18 @@ export function envelopeOf(request: OpenRequest): { readonly wrapWith: string; r
   return undefined;
 }
 
-function unwrappedKey(unwrapper: KeyringCipher, wrappedKey: string, onVersion?: (version: number) => void): Bytes {
-  const opened = unwrapper.open(wrappedKey, undefined, "wrapped_key");
-  onVersion?.(opened.version);
-  return opened.plaintext;
+function unwrappedKey(unwrapper: KeyringCipher, wrappedKey: string): Bytes {
+  return unwrapper.open(wrappedKey, undefined, "wrapped_key").plaintext;
 }
 
 /**
  * The text an oracle answer holds, or DecryptionFailed for anything that does not authenticate.
- * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key;
- * `onVersion` is told the version that opened it (for the audit line).
+ * In envelope mode `unwrapper` is the keyring key named in wrap_with, which opens wrapped_key.
  */
-export function openText(request: OpenRequest, unwrapper?: KeyringCipher, onVersion?: (version: number) => void): string {
+export function openText(request: OpenRequest, unwrapper?: KeyringCipher): string {
   if (unwrapper === undefined && request.key === undefined) throw new InvalidBody("Field 'key' is required.");
   const ciphertext = base64Field("data", request.data);
-  const key =
-    unwrapper === undefined ? base64Field("key", request.key ?? "") : unwrappedKey(unwrapper, request.wrapped_key ?? "", onVersion);
+  const key = unwrapper === undefined ? base64Field("key", request.key ?? "") : unwrappedKey(unwrapper, request.wrapped_key ?? "");
   const tag = base64Field("mac", request.mac);
   const nonce = base64Field("nonce", request.nonce);
   const aad = request.aad === undefined ? undefined : textField("aad", request.aad);
