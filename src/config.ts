@@ -11,8 +11,6 @@ import { ConfigError } from "./errors.ts";
 import type { LogLevel } from "./log.ts";
 
 export type { LogLevel };
-// Read by the listeners and the client-address check as well as by the settings they parse.
-export { isLoopbackHost, type OpsAddress, opsAddress, trustedProxyList } from "./addresses.ts";
 export type TlsMinVersion = "1.2" | "1.3";
 
 export interface Config {

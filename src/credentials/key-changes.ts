@@ -19,7 +19,7 @@ import {
   type StoredKey,
   writeKeysFile,
 } from "./keys-file.ts";
-import { DEFAULT_SCOPES, isValidKeyName, isValidScope, SCOPE_FORMS } from "./scopes.ts";
+import { checkKeyName, DEFAULT_SCOPES, isValidScope, SCOPE_FORMS } from "./scopes.ts";
 
 /** Bounds for keys brought from elsewhere with `keys import`. */
 export const IMPORTED_KEY_MIN_LENGTH = 16;
@@ -50,12 +50,6 @@ function checkScopes(scopes: readonly string[]): void {
   }
 }
 
-function checkName(name: string): void {
-  if (!isValidKeyName(name)) {
-    throw new InvalidArgument("api_keys", "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
-  }
-}
-
 /** What storeKey found before it wrote: whether the file was there, so a key nobody saw can be taken back out. */
 type FileBefore = "existed" | "created";
 
@@ -65,7 +59,7 @@ async function storeKey(
   key: string,
   { name, profile = DEFAULT_PROFILE, scopes = DEFAULT_SCOPES }: NewKey,
 ): Promise<FileBefore> {
-  checkName(name);
+  checkKeyName(name, "api_keys");
   checkScopes(scopes);
   const { path } = at;
   let file: KeysFile;

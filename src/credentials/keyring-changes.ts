@@ -8,7 +8,6 @@ import { keyringChangeRefused, keyringKeyExists } from "./keyring-errors.ts";
 import { type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
 import {
   changeKeyring,
-  checkName,
   findKey,
   infoOf,
   newKeyWithOneVersion,
@@ -21,11 +20,12 @@ import {
 } from "./keyring-file.ts";
 import { DEFAULT_KEY_TYPE, isSignatureType } from "./key-types.ts";
 import { loadRootKey, type RootKey, wrapVersionKey } from "./root-key.ts";
+import { checkKeyName } from "./scopes.ts";
 
 /** Adds key `name` of `type` with version 1; starts the file if it does not exist. Only a signing key may be published. */
 export async function createKeyringKey(path: string, rootKeyPath: string, created: NewKeyringKey): Promise<KeyringKeyInfo> {
   const { name, type = DEFAULT_KEY_TYPE, publish = false } = created;
-  checkName(name);
+  checkKeyName(name, "keyring");
   if (publish && !isSignatureType(type))
     throw new InvalidArgument("keyring", `--publish is for signing keys (ed25519, ecdsa-p256, rsa-2048); a ${type} key has no public part`);
   return changeKeyring(
@@ -50,7 +50,7 @@ export async function rotateKeyringKey(
   name: string,
   activatesAt: number = Number.POSITIVE_INFINITY,
 ): Promise<KeyringKeyInfo> {
-  checkName(name);
+  checkKeyName(name, "keyring");
   return changeKeyring(path, rootKeyPath, (file, root) => {
     const key = findKey(path, file, name);
     const newest = key.versions.at(-1)!.version;
@@ -75,7 +75,7 @@ export async function promoteKeyringVersion(
   name: string,
   version: { readonly version: number; readonly activatesAt: number },
 ): Promise<KeyringKeyInfo> {
-  checkName(name);
+  checkKeyName(name, "keyring");
   checkVersionArgument(version.version, "VERSION");
   return changeKeyring(path, rootKeyPath, (file) => {
     const key = findKey(path, file, name);
@@ -104,7 +104,7 @@ export async function promoteKeyringVersion(
 
 /** Ciphertexts below `version` stop decrypting (a version at or below the newest, and not below a trimmed one). */
 export async function setMinDecryptionVersion(path: string, rootKeyPath: string, name: string, version: number): Promise<KeyringKeyInfo> {
-  checkName(name);
+  checkKeyName(name, "keyring");
   checkVersionArgument(version, "--min-decryption-version");
   return changeKeyring(path, rootKeyPath, (file) => {
     const key = findKey(path, file, name);
@@ -132,7 +132,7 @@ export async function trimKeyringKey(
   name: string,
   below: number,
 ): Promise<{ readonly info: KeyringKeyInfo; readonly deleted: readonly number[] }> {
-  checkName(name);
+  checkKeyName(name, "keyring");
   checkVersionArgument(below, "--below");
   return changeKeyring(path, rootKeyPath, (file) => {
     const key = findKey(path, file, name);

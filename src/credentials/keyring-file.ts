@@ -15,7 +15,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { XaesKey } from "../crypto/xaes.ts";
-import { InvalidArgument } from "../errors.ts";
 import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
 import { isValidKeyName } from "./scopes.ts";
@@ -276,12 +275,6 @@ export function openWrapped(
     if (material !== undefined) return material;
   }
   return undefined;
-}
-
-export function checkName(name: string): void {
-  if (!isValidKeyName(name)) {
-    throw new InvalidArgument("keyring", "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
-  }
 }
 
 /** A keyring key to create: its name, its type (xaes-256-gcm unless said) and whether its public key is published. */

@@ -5,6 +5,8 @@
  * scope is parsed once, when its keys file is loaded; a request only compares fields.
  */
 
+import { InvalidArgument } from "../errors.ts";
+
 /** sign covers sign, hmac and jwt; verify covers verify, jwt/verify and public-key. */
 export const KEYRING_OPERATIONS = ["encrypt", "decrypt", "rewrap", "datakey", "sign", "verify"] as const;
 export type KeyringOperation = (typeof KEYRING_OPERATIONS)[number];
@@ -29,6 +31,12 @@ const keyNamePattern = new RegExp(KEY_NAME_PATTERN);
 
 export function isValidKeyName(name: string): boolean {
   return keyNamePattern.test(name);
+}
+
+/** A name given to a command for an API key or a keyring key (`of`), or InvalidArgument saying what a name may be. */
+export function checkKeyName(name: string, of: "api_keys" | "keyring"): void {
+  if (!isValidKeyName(name))
+    throw new InvalidArgument(of, "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 }
 
 /** A scope as the keys file holds it; the file's schema checks each against this. */

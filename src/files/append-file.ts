@@ -11,6 +11,7 @@
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { CaasError } from "../errors.ts";
+import { errnoCode } from "./errno.ts";
 
 /** Why an append failed: the errno name (ENOSPC, EBADF...), nothing of the record. */
 export class AppendFailed extends CaasError {
@@ -36,7 +37,7 @@ export interface Appender {
 }
 
 function errnoOf(error: unknown): string {
-  return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "unknown";
+  return errnoCode(error) ?? "unknown";
 }
 
 /** How many of `records`, in order, fit whole in the first `bytes` bytes of their concatenation, and the bytes of those. */

@@ -91,11 +91,15 @@ export class RequestAudit {
     this.#versionPerItem = true;
   }
 
-  /** A keyring key's version was used (sealed, opened, signed, checked): recorded in the line, and told to every subscriber. */
-  readonly keyUsed: KeyUseObserver = (keyName, version, operation) => {
+  /**
+   * A keyring key's version was used (sealed, opened, signed, checked): recorded in the line, and
+   * told to every subscriber. A method, not a field, so a request that uses no key (most of them)
+   * makes no closure for it; the routes that hand it on as a KeyUseObserver wrap it there.
+   */
+  keyUsed(keyName: string, version: number, operation: Parameters<KeyUseObserver>[2]): void {
     this.note(this.#versionPerItem ? { keyName, batchKeyVersion: version } : { keyName, keyVersion: version });
     this.#subscribers.onKeyUse?.(keyName, version, operation);
-  };
+  }
 }
 
 export interface AuditOptions {

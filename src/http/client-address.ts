@@ -6,7 +6,7 @@
  * itself and are never believed, nor is the header from any peer that is not listed.
  */
 import { type BlockList, isIP } from "node:net";
-import { trustedProxyList } from "../config.ts";
+import { trustedProxyList } from "../addresses.ts";
 
 /** A request's address, or undefined where it has none (app.handle() in tests). */
 export type AddressOf = (request: Request) => string | undefined;

@@ -10,6 +10,7 @@ import { ConfigError } from "../config.ts";
 import type { TargetRoutes } from "./target-routes.ts";
 import { tlsReason, type TlsMaterial } from "./tls/material.ts";
 import { tlsPolicy } from "./tls/policy.ts";
+import { errnoCode } from "../files/errno.ts";
 
 /**
  * Fails loudly when something already listens on the port. Our own listeners use SO_REUSEPORT
@@ -21,7 +22,7 @@ export function assertPortFree(host: string, port: number): void {
   try {
     probe = Bun.listen({ hostname: host, port, exclusive: true, socket: { data() {} } });
   } catch (error) {
-    const reason = error instanceof Error && "code" in error ? String(error.code) : "unavailable";
+    const reason = errnoCode(error) ?? "unavailable";
     throw new ConfigError(`CAAS_PORT: cannot listen on ${host}:${port} (${reason === "EADDRINUSE" ? "address already in use" : reason})`);
   } finally {
     probe?.stop(true);
@@ -46,7 +47,7 @@ export function listenOrConfigError(open: () => Server<undefined>, config: Confi
     return open();
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    const code = error instanceof Error && "code" in error ? String(error.code) : "";
+    const code = errnoCode(error) ?? "";
     if (code.startsWith("E") && !code.startsWith("ERR_"))
       throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
     throw new ConfigError(

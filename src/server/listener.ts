@@ -8,7 +8,7 @@
  */
 import type { Server } from "bun";
 import type { Config } from "../config.ts";
-import { opsAddress } from "../config.ts";
+import { opsAddress } from "../addresses.ts";
 import { CredentialsHolder, credentialsFrom, versionSummary } from "../credentials/holder.ts";
 import { watchForChanges } from "../files/change-watch.ts";
 import type { AuditTrail } from "../http/audit.ts";
@@ -168,13 +168,15 @@ class ApiListener implements RunningServer {
     credentials.replace(built);
     this.#current = next;
     metrics.tlsCertificateExpiry = certificateExpiry(next.tls.cert);
-    metrics.credentialsFingerprint = handoffFingerprint(next);
+    // A hash over every credential file (up to tens of MiB): made once for the metric and the line.
+    const fingerprint = handoffFingerprint(next);
+    metrics.credentialsFingerprint = fingerprint;
     const old = this.#server;
     this.#server = listener;
     listeners.add(listener);
     await this.#retire(old);
     metrics.reloads += 1;
-    logger.info("reloaded", { port: this.port, applied: "credentials,tls", fingerprint: handoffFingerprint(next) });
+    logger.info("reloaded", { port: this.port, applied: "credentials,tls", fingerprint });
     if ((await acceptQueueMigration()) === false) {
       logger.warn("reload_may_reset_connections", {
         hint: "connections still waiting in the old listener's accept queue were reset, if there were any; set net.ipv4.tcp_migrate_req=1 (deploy/60-caas.conf) to hand them to the new one",

@@ -5,10 +5,12 @@
  * the supervisor serves it for the whole group (supervisor.ts); otherwise the one process does.
  */
 import type { Server } from "bun";
-import { type Config, ConfigError, isLoopbackHost, type OpsAddress, opsAddress } from "../config.ts";
+import { isLoopbackHost, type OpsAddress, opsAddress } from "../addresses.ts";
+import { type Config, ConfigError } from "../config.ts";
 import { errorBody, MethodNotAllowed, NotFound, NotReady } from "../errors.ts";
 import { answerFor } from "../http/error-answers.ts";
 import { JSON_HEADERS } from "../http/headers.ts";
+import { errnoCode } from "../files/errno.ts";
 
 /** Scrapes and probes are short; an idle connection is not kept for long. */
 const OPS_IDLE_TIMEOUT_SECONDS = 30;
@@ -66,7 +68,7 @@ export function startOpsListener(address: OpsAddress, sources: OpsSources): Serv
         ),
     });
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? String(error.code) : "unavailable";
+    const code = errnoCode(error) ?? "unavailable";
     const reason = code === "EADDRINUSE" ? "address already in use" : code;
     throw new ConfigError(`CAAS_OPS_LISTEN: cannot listen on ${address.hostname}:${address.port} (${reason})`);
   }

@@ -17,7 +17,8 @@
  */
 import type { Subprocess } from "bun";
 import type { Config } from "../config.ts";
-import { ConfigError, opsAddress } from "../config.ts";
+import { opsAddress } from "../addresses.ts";
+import { ConfigError } from "../config.ts";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { credentialsFrom } from "../credentials/holder.ts";

@@ -87,7 +87,7 @@ export function cipherRoutes(operation: KeyringOperation, deps: KeyringRouteDeps
   return keyUseRoutes(
     operation,
     (body) => permissionFor(operation, body),
-    (entry, audit): KeyringCipher => observedKey(cipherOf(entry, operation), audit.keyUsed),
+    (entry, audit): KeyringCipher => observedKey(cipherOf(entry, operation), (name, version, used) => audit.keyUsed(name, version, used)),
     deps,
   );
 }

@@ -63,7 +63,7 @@ function oracleCaller(options: OracleOptions, { request, body, audit }: OracleRe
     if (options.requireKey === true && !permits(caller, "oracle")) throw new ScopeMissing();
     const cipher = cipherOf(key, operation === "datakey" ? "wrap data keys" : "unwrap data keys");
     // Each seal and open under it is a use of the key, which the audit line and the metrics hear of.
-    return { caller, wrapper: observedKey(cipher, audit.keyUsed) };
+    return { caller, wrapper: observedKey(cipher, (name, version, used) => audit.keyUsed(name, version, used)) };
   }
   const caller = options.callers.authenticate(credentials.current.apiKeys, request, undefined);
   audit.note({ apiKeyName: caller.name });

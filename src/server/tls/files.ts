@@ -8,12 +8,13 @@ import { ConfigError } from "../../config.ts";
 import { isDevelopment, publishDevCertificate } from "../../credentials/development.ts";
 import type { Logger } from "../../log.ts";
 import { checkTlsMaterial, checkUsableForTls, type TlsMaterial, type TlsSources } from "./material.ts";
+import { errnoCode } from "../../files/errno.ts";
 
 async function readPem(path: string, setting: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    const reason = error instanceof Error && "code" in error ? String(error.code) : "unreadable";
+    const reason = errnoCode(error) ?? "unreadable";
     throw new ConfigError(`${setting}: cannot read '${path}' (${reason})`);
   }
 }
