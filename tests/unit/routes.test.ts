@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "bun:test";
 import { routesOf } from "../../src/app.ts";
+import fc from "fast-check";
 import { Metrics } from "../../src/http/metrics.ts";
+import { pathMatchesRoute, RouteMatcher, withoutTrailingSlash } from "../../src/http/paths.ts";
 import { testApp } from "./helpers.ts";
 
 /** A path a client would send for a route: each ":param" segment given a value. */
@@ -51,5 +53,36 @@ describe("the app's route table", () => {
     const answer = await app.handle(new Request("http://localhost/keyring/orders/encrypt", { method: "GET" }));
     expect(answer.status).toBe(405);
     expect(answer.headers.get("allow")).toBe(table.match("/keyring/orders/encrypt")?.methods.join(", ") ?? "none");
+  });
+});
+
+describe("RouteMatcher", () => {
+  const app = testApp({ metrics: new Metrics() });
+  const patterns = routesOf(app).paths;
+  /** The definition the matcher's tree must agree with: the first declared route whose segments match. */
+  const firstMatching = (path: string) =>
+    new Set(patterns.filter((pattern) => !pattern.includes("/:"))).has(withoutTrailingSlash(path))
+      ? withoutTrailingSlash(path)
+      : patterns.find((pattern) => pattern.includes("/:") && pathMatchesRoute(pattern, path));
+  const matcher = new RouteMatcher<string>();
+  for (const pattern of patterns) matcher.add(pattern, pattern);
+  // Paths made of the app's own segments, key names, empty segments and dots: near misses as well as hits.
+  const segments = [...new Set(patterns.flatMap((pattern) => pattern.split("/")).filter((s) => s !== "" && !s.startsWith(":")))];
+  const segment = fc.oneof(fc.constantFrom(...segments), fc.constantFrom("orders", "", ".", "..", "%2e", "a:b"));
+  const path = fc.array(segment, { maxLength: 6 }).chain((parts) => fc.constantFrom(`/${parts.join("/")}`, `/${parts.join("/")}/`));
+
+  it("finds for any path the route the linear definition finds", () => {
+    fc.assert(
+      fc.property(path, (sent) => {
+        expect(matcher.match(sent)).toBe(firstMatching(sent));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it("finds every declared route from a path sent for it, and nothing for a parameter left empty", () => {
+    for (const pattern of patterns) expect(matcher.match(sentPath(pattern))).toBe(pattern);
+    for (const pattern of patterns.filter((p) => p.includes("/:")))
+      expect(matcher.match(pattern.replaceAll(/:[^/]+/g, ""))).toBeUndefined();
   });
 });
