@@ -15,7 +15,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { XaesKey } from "../crypto/xaes.ts";
-import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
+import { asStoreErrors, loadsBack, StoreFileError } from "../files/store-errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
 import { isValidKeyName } from "./scopes.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
@@ -227,14 +227,11 @@ async function writeKeyringFile(
   how: "create" | "replace" = "replace",
 ): Promise<Keyring> {
   const text = serialize(file);
-  let keyring: Keyring;
-  try {
-    keyring = parseKeyringFile(path, text, root).keyring;
-  } catch (error) {
-    if (StoreFileError.is(error, "keyring_file", "invalid"))
-      throw keyringChangeRefused(path, `the result would not load (${error.reason})`);
-    throw error;
-  }
+  const keyring = loadsBack(
+    "keyring_file",
+    () => parseKeyringFile(path, text, root).keyring,
+    (reason) => keyringChangeRefused(path, reason),
+  );
   await asStoreErrors(KEYRING_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
   return keyring;
 }

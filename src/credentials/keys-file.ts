@@ -10,7 +10,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type PrivateFileRules, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
+import { asStoreErrors, loadsBack, storeErrors, StoreFileError } from "../files/store-errors.ts";
 import { KEY_NAME_PATTERN, SCOPE_PATTERN } from "./scopes.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original. */
@@ -134,15 +134,14 @@ export interface KeysFileAt {
  */
 export async function writeKeysFile({ path, target }: KeysFileAt, file: KeysFile): Promise<void> {
   const text = `${JSON.stringify(file, null, 2)}\n`;
-  try {
-    parseKeysFile(path, text);
-  } catch (error) {
-    if (StoreFileError.is(error, "keys_file", "invalid"))
-      throw new StoreFileError(
+  loadsBack(
+    "keys_file",
+    () => parseKeysFile(path, text),
+    (reason) =>
+      new StoreFileError(
         { store: "keys_file", problem: "refused", path },
-        `refusing to write ${path}: the result would not load (${error.reason}); the file is left as it was`,
-      );
-    throw error;
-  }
+        `refusing to write ${path}: ${reason}; the file is left as it was`,
+      ),
+  );
   await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
 }

@@ -229,3 +229,17 @@ export async function asStoreErrors<T>(errors: StoreErrors, path: string, action
     throw error;
   }
 }
+
+/**
+ * What `read` makes of a text a command is about to write, read with the server's own checks
+ * so no command leaves a file the server refuses to load: a text `store` would call invalid
+ * becomes `refuse`'s error, saying why it would not load.
+ */
+export function loadsBack<T>(store: FileStore, read: () => T, refuse: (reason: string) => StoreFileError): T {
+  try {
+    return read();
+  } catch (error) {
+    if (StoreFileError.is(error, store, "invalid")) throw refuse(`the result would not load (${error.reason})`);
+    throw error;
+  }
+}
