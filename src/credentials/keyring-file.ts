@@ -89,7 +89,7 @@ export function parseKeyringFile(
   root: RootKey,
   now: number = Date.now(),
 ): { readonly file: KeyringFile; readonly keyring: Keyring } {
-  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw KEYRING_FILE_ERRORS.invalid(path, "larger than 32 MiB");
+  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw KEYRING_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);

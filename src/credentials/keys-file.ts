@@ -29,7 +29,6 @@ export function isApiKeyProfile(value: string): value is ApiKeyProfile {
  * the byte cap first. Each is checked with an error that names it.
  */
 export const KEYS_FILE_LIMITS = { bytes: 32 * 1024 * 1024, keys: 100_000, scopesPerKey: 1000 } as const;
-const KEYS_FILE_MAX_SIZE = `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`;
 /** Hashes are no secret, so others may read the file; writing it grants access, so nobody else may. */
 const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: KEYS_FILE_LIMITS.bytes };
 
@@ -57,7 +56,7 @@ export type StoredKey = KeysFile["keys"][number];
 /** The keys file's errors (store "keys_file"); messages name the file and the fix, never its contents. */
 export const KEYS_FILE_ERRORS = storeErrors({
   store: "keys_file",
-  maxSize: KEYS_FILE_MAX_SIZE,
+  maxSize: `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`,
   missing: (path) => `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`,
   invalid: (path, reason) => `keys file ${path} is not a valid caas keys file: ${reason}`,
   // Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own.
@@ -98,7 +97,7 @@ function checkCounts(path: string, json: unknown): void {
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseKeysFile(path: string, text: string): KeysFile {
-  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw KEYS_FILE_ERRORS.invalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
+  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw KEYS_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -159,7 +159,7 @@ export function newSecretVersion(version: number, now: Date = new Date(), activa
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseSecretFile(path: string, text: string): SecretRing {
-  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw SECRET_FILE_ERRORS.invalid(path, "larger than 4 MiB");
+  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw SECRET_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -174,8 +174,6 @@ export interface StoreWords<S extends FileStore> {
 
 /** One store's errors for the problems of this layer, and for a file it finds malformed itself. */
 export interface StoreErrors {
-  readonly store: FileStore;
-  readonly maxSize: string;
   /** `problem` with the file at `path`. */
   of(path: string, problem: PrivateFileProblem): StoreFileError;
   /** The file at `path` is malformed: `reason` says how, never quoting its contents. */
@@ -217,7 +215,7 @@ export function storeErrors<S extends FileStore>(words: StoreWords<S>): StoreErr
           : error({ problem: "busy", path }, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
     }
   };
-  return { store: words.store, maxSize: words.maxSize, of, invalid };
+  return { of, invalid };
 }
 
 /** Runs `action` on the file at `path`, turning this layer's failures into the store's own errors. */
