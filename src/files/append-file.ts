@@ -24,16 +24,16 @@ export class AppendFailed extends CaasError {
 /** Told how many of the records were taken whole (a prefix of them), and, when not all, why. */
 export type Appended = (written: number, error?: AppendFailed) => void;
 
-/** What the audit trail writes to. */
+/** What the audit trail (http/audit-trail.ts) writes its lines to. */
 export interface Appender {
-  /** The most bytes one append should take; no bound when absent. */
+  /** The most bytes one append should take, for an appender whose writes may not finish (standard output); no bound when absent. */
   readonly chunkBytes?: number;
   /** Appends `records` (each a whole line) in order, and calls `done` once, never before they are with the kernel. */
   append(records: readonly string[], done: Appended): void;
   /** Opens the path anew (after a rotation, or a failure); throws AppendFailed and keeps the old one when it cannot. */
   reopen(): void;
-  /** Opens the path anew when the file written to was deleted; true when it did, throws AppendFailed when it cannot. */
-  replaceIfDeleted(): boolean;
+  /** For a file: opens the path anew when the file written to was deleted; true when it did, throws AppendFailed when it cannot. */
+  replaceIfDeleted?(): boolean;
 }
 
 function errnoOf(error: unknown): string {
@@ -195,10 +195,6 @@ export class StdoutAppender implements Appender {
 
   reopen(): void {
     // Standard output is whatever the process was started with: there is no path to open again.
-  }
-
-  replaceIfDeleted(): boolean {
-    return false;
   }
 }
 
