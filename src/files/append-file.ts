@@ -40,13 +40,14 @@ function errnoOf(error: unknown): string {
   return errnoCode(error) ?? "unknown";
 }
 
-/** How many of `records`, in order, fit whole in the first `bytes` bytes of their concatenation, and the bytes of those. */
-function wholeRecordsIn(records: readonly Buffer[], bytes: number): { readonly count: number; readonly length: number } {
+/** How many of `records`, in order, fit whole in the first `bytes` bytes of their concatenation in UTF-8, and the bytes of those. */
+function wholeRecordsIn(records: readonly string[], bytes: number): { readonly count: number; readonly length: number } {
   let count = 0;
   let length = 0;
   for (const record of records) {
-    if (length + record.length > bytes) break;
-    length += record.length;
+    const recordBytes = Buffer.byteLength(record, "utf8");
+    if (length + recordBytes > bytes) break;
+    length += recordBytes;
     count += 1;
   }
   return { count, length };
@@ -114,10 +115,10 @@ export class AppendFile implements Appender {
    * file when nothing was written after it, so no torn line is left, and the rest are not written.
    */
   append(records: readonly string[], done: Appended): void {
-    const buffers = records.map((record) => Buffer.from(record));
-    if (this.#brokenRecord) buffers.unshift(Buffer.from("\n"));
-    const bytes = Buffer.concat(buffers);
     const lead = this.#brokenRecord ? 1 : 0;
+    const lines = this.#brokenRecord ? ["\n", ...records] : records;
+    // Each record ends its line, so encoding them joined gives the bytes encoding each would.
+    const bytes = Buffer.from(lines.join(""));
     let sizeBefore: number;
     let written: number;
     try {
@@ -135,7 +136,7 @@ export class AppendFile implements Appender {
       return;
     }
     if (written > 0) this.#brokenRecord = false;
-    const whole = wholeRecordsIn(buffers, written);
+    const whole = wholeRecordsIn(lines, written);
     const torn = written - whole.length;
     if (torn > 0) this.#takeBack(sizeBefore + written, torn);
     done(Math.max(0, whole.count - lead), new AppendFailed("ENOSPC"));
