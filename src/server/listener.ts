@@ -210,9 +210,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let running: ApiListener | undefined;
   const stopping = () => running?.stopping === true;
   const { app, handle, refuse } = gatedApp(config, { logger, credentials, metrics, isReady: () => !stopping(), auditTrail, clientAddress });
-  const paths = routesOf(app).paths;
-  const served = targetRoutes(paths, handle, refuse);
-  const closing = targetRoutes(paths, closingAfter(handle), closingAfter(refuse));
+  const table = routesOf(app);
+  const served = targetRoutes(table, handle, refuse);
+  const closing = targetRoutes(table, closingAfter(handle), closingAfter(refuse));
   const server = listen(served, config, first.tls, config.port);
   listeners.add(server);
   // Readiness as the API port's /readyz answers it: not draining, and the audit trail writable.
