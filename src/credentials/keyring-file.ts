@@ -15,7 +15,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { XaesKey } from "../crypto/xaes.ts";
-import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
+import { asStoreErrors, loadsBack, StoreFileError } from "../files/store-errors.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
 import { isValidKeyName } from "./scopes.ts";
 import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
@@ -89,7 +89,7 @@ export function parseKeyringFile(
   root: RootKey,
   now: number = Date.now(),
 ): { readonly file: KeyringFile; readonly keyring: Keyring } {
-  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw KEYRING_FILE_ERRORS.invalid(path, "larger than 32 MiB");
+  if (Buffer.byteLength(text, "utf8") > KEYRING_FILE_RULES.maxBytes) throw KEYRING_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -227,14 +227,11 @@ async function writeKeyringFile(
   how: "create" | "replace" = "replace",
 ): Promise<Keyring> {
   const text = serialize(file);
-  let keyring: Keyring;
-  try {
-    keyring = parseKeyringFile(path, text, root).keyring;
-  } catch (error) {
-    if (StoreFileError.is(error, "keyring_file", "invalid"))
-      throw keyringChangeRefused(path, `the result would not load (${error.reason})`);
-    throw error;
-  }
+  const keyring = loadsBack(
+    "keyring_file",
+    () => parseKeyringFile(path, text, root).keyring,
+    (reason) => keyringChangeRefused(path, reason),
+  );
   await asStoreErrors(KEYRING_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
   return keyring;
 }

@@ -10,7 +10,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type PrivateFileRules, readPrivateFile, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
+import { asStoreErrors, loadsBack, storeErrors, StoreFileError } from "../files/store-errors.ts";
 import { KEY_NAME_PATTERN, SCOPE_PATTERN } from "./scopes.ts";
 
 /** "standard" is the keyed pool; "django-compat" answers like the Django original. */
@@ -29,7 +29,6 @@ export function isApiKeyProfile(value: string): value is ApiKeyProfile {
  * the byte cap first. Each is checked with an error that names it.
  */
 export const KEYS_FILE_LIMITS = { bytes: 32 * 1024 * 1024, keys: 100_000, scopesPerKey: 1000 } as const;
-const KEYS_FILE_MAX_SIZE = `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`;
 /** Hashes are no secret, so others may read the file; writing it grants access, so nobody else may. */
 const KEYS_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o022, maxBytes: KEYS_FILE_LIMITS.bytes };
 
@@ -57,7 +56,7 @@ export type StoredKey = KeysFile["keys"][number];
 /** The keys file's errors (store "keys_file"); messages name the file and the fix, never its contents. */
 export const KEYS_FILE_ERRORS = storeErrors({
   store: "keys_file",
-  maxSize: KEYS_FILE_MAX_SIZE,
+  maxSize: `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`,
   missing: (path) => `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`,
   invalid: (path, reason) => `keys file ${path} is not a valid caas keys file: ${reason}`,
   // Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own.
@@ -98,7 +97,7 @@ function checkCounts(path: string, json: unknown): void {
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseKeysFile(path: string, text: string): KeysFile {
-  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw KEYS_FILE_ERRORS.invalid(path, `larger than ${KEYS_FILE_MAX_SIZE}`);
+  if (Buffer.byteLength(text, "utf8") > KEYS_FILE_RULES.maxBytes) throw KEYS_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -134,15 +133,14 @@ export interface KeysFileAt {
  */
 export async function writeKeysFile({ path, target }: KeysFileAt, file: KeysFile): Promise<void> {
   const text = `${JSON.stringify(file, null, 2)}\n`;
-  try {
-    parseKeysFile(path, text);
-  } catch (error) {
-    if (StoreFileError.is(error, "keys_file", "invalid"))
-      throw new StoreFileError(
+  loadsBack(
+    "keys_file",
+    () => parseKeysFile(path, text),
+    (reason) =>
+      new StoreFileError(
         { store: "keys_file", problem: "refused", path },
-        `refusing to write ${path}: the result would not load (${error.reason}); the file is left as it was`,
-      );
-    throw error;
-  }
+        `refusing to write ${path}: ${reason}; the file is left as it was`,
+      ),
+  );
   await asStoreErrors(KEYS_FILE_ERRORS, path, () => writePrivateFile(target, text, "replace"));
 }

@@ -20,7 +20,7 @@ import { Value } from "@sinclair/typebox/value";
 import { EncodingError, fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { type ActivationTime, activationField, PENDING_ACTIVATION, parseActivation, VersionTimeline } from "./key-versions.ts";
 import { privateFileTarget, type PrivateFileRules, readPrivateFile, withPrivateFileLock, writePrivateFile } from "../files/private-file.ts";
-import { asStoreErrors, storeErrors, StoreFileError } from "../files/store-errors.ts";
+import { asStoreErrors, loadsBack, storeErrors, StoreFileError } from "../files/store-errors.ts";
 
 export const SECRET_BYTES = 32;
 /**
@@ -159,7 +159,7 @@ export function newSecretVersion(version: number, now: Date = new Date(), activa
 
 /** Every check the server applies to the file's text; also run on what a command is about to write. */
 export function parseSecretFile(path: string, text: string): SecretRing {
-  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw SECRET_FILE_ERRORS.invalid(path, "larger than 4 MiB");
+  if (Buffer.byteLength(text, "utf8") > SECRET_FILE_RULES.maxBytes) throw SECRET_FILE_ERRORS.of(path, { kind: "too_large" });
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -258,12 +258,11 @@ export function readSecretText(path: string): Promise<string> {
 /** Writes the ring after reading the text back with the server's own checks, so no command leaves a file the server refuses. */
 async function writeSecretFile(path: string, target: string, ring: SecretRing, how: "create" | "replace"): Promise<void> {
   const text = serializeRing(ring);
-  try {
-    parseSecretFile(path, text);
-  } catch (error) {
-    if (StoreFileError.is(error, "secret_file", "invalid")) throw secretChangeRefused(path, `the result would not load (${error.reason})`);
-    throw error;
-  }
+  loadsBack(
+    "secret_file",
+    () => parseSecretFile(path, text),
+    (reason) => secretChangeRefused(path, reason),
+  );
   await asStoreErrors(SECRET_FILE_ERRORS, path, () => writePrivateFile(target, text, how));
 }
 

@@ -24,29 +24,30 @@ export class AppendFailed extends CaasError {
 /** Told how many of the records were taken whole (a prefix of them), and, when not all, why. */
 export type Appended = (written: number, error?: AppendFailed) => void;
 
-/** What the audit trail writes to. */
+/** What the audit trail (http/audit-trail.ts) writes its lines to. */
 export interface Appender {
-  /** The most bytes one append should take; no bound when absent. */
+  /** The most bytes one append should take, for an appender whose writes may not finish (standard output); no bound when absent. */
   readonly chunkBytes?: number;
   /** Appends `records` (each a whole line) in order, and calls `done` once, never before they are with the kernel. */
   append(records: readonly string[], done: Appended): void;
   /** Opens the path anew (after a rotation, or a failure); throws AppendFailed and keeps the old one when it cannot. */
   reopen(): void;
-  /** Opens the path anew when the file written to was deleted; true when it did, throws AppendFailed when it cannot. */
-  replaceIfDeleted(): boolean;
+  /** For a file: opens the path anew when the file written to was deleted; true when it did, throws AppendFailed when it cannot. */
+  replaceIfDeleted?(): boolean;
 }
 
 function errnoOf(error: unknown): string {
   return errnoCode(error) ?? "unknown";
 }
 
-/** How many of `records`, in order, fit whole in the first `bytes` bytes of their concatenation, and the bytes of those. */
-function wholeRecordsIn(records: readonly Buffer[], bytes: number): { readonly count: number; readonly length: number } {
+/** How many of `records`, in order, fit whole in the first `bytes` bytes of their concatenation in UTF-8, and the bytes of those. */
+function wholeRecordsIn(records: readonly string[], bytes: number): { readonly count: number; readonly length: number } {
   let count = 0;
   let length = 0;
   for (const record of records) {
-    if (length + record.length > bytes) break;
-    length += record.length;
+    const recordBytes = Buffer.byteLength(record, "utf8");
+    if (length + recordBytes > bytes) break;
+    length += recordBytes;
     count += 1;
   }
   return { count, length };
@@ -114,10 +115,10 @@ export class AppendFile implements Appender {
    * file when nothing was written after it, so no torn line is left, and the rest are not written.
    */
   append(records: readonly string[], done: Appended): void {
-    const buffers = records.map((record) => Buffer.from(record));
-    if (this.#brokenRecord) buffers.unshift(Buffer.from("\n"));
-    const bytes = Buffer.concat(buffers);
     const lead = this.#brokenRecord ? 1 : 0;
+    const lines = this.#brokenRecord ? ["\n", ...records] : records;
+    // Each record ends its line, so encoding them joined gives the bytes encoding each would.
+    const bytes = Buffer.from(lines.join(""));
     let sizeBefore: number;
     let written: number;
     try {
@@ -135,7 +136,7 @@ export class AppendFile implements Appender {
       return;
     }
     if (written > 0) this.#brokenRecord = false;
-    const whole = wholeRecordsIn(buffers, written);
+    const whole = wholeRecordsIn(lines, written);
     const torn = written - whole.length;
     if (torn > 0) this.#takeBack(sizeBefore + written, torn);
     done(Math.max(0, whole.count - lead), new AppendFailed("ENOSPC"));
@@ -195,10 +196,6 @@ export class StdoutAppender implements Appender {
 
   reopen(): void {
     // Standard output is whatever the process was started with: there is no path to open again.
-  }
-
-  replaceIfDeleted(): boolean {
-    return false;
   }
 }
 

@@ -174,8 +174,6 @@ export interface StoreWords<S extends FileStore> {
 
 /** One store's errors for the problems of this layer, and for a file it finds malformed itself. */
 export interface StoreErrors {
-  readonly store: FileStore;
-  readonly maxSize: string;
   /** `problem` with the file at `path`. */
   of(path: string, problem: PrivateFileProblem): StoreFileError;
   /** The file at `path` is malformed: `reason` says how, never quoting its contents. */
@@ -217,7 +215,7 @@ export function storeErrors<S extends FileStore>(words: StoreWords<S>): StoreErr
           : error({ problem: "busy", path }, `${path} is being changed by another caas command and stayed locked for 10 s; try again`);
     }
   };
-  return { store: words.store, maxSize: words.maxSize, of, invalid };
+  return { of, invalid };
 }
 
 /** Runs `action` on the file at `path`, turning this layer's failures into the store's own errors. */
@@ -226,6 +224,20 @@ export async function asStoreErrors<T>(errors: StoreErrors, path: string, action
     return await action();
   } catch (error) {
     if (error instanceof PrivateFileFailed) throw errors.of(path, error.problem);
+    throw error;
+  }
+}
+
+/**
+ * What `read` makes of a text a command is about to write, read with the server's own checks
+ * so no command leaves a file the server refuses to load: a text `store` would call invalid
+ * becomes `refuse`'s error, saying why it would not load.
+ */
+export function loadsBack<T>(store: FileStore, read: () => T, refuse: (reason: string) => StoreFileError): T {
+  try {
+    return read();
+  } catch (error) {
+    if (StoreFileError.is(error, store, "invalid")) throw refuse(`the result would not load (${error.reason})`);
     throw error;
   }
 }

@@ -12,17 +12,8 @@
  * output read slowly holds lines in a bounded queue, and past it requests are refused.
  */
 import { AuditUnavailable, type RequestErrorCode } from "../errors.ts";
+import type { Appender } from "../files/append-file.ts";
 import type { Logger } from "../log.ts";
-
-/** Where the lines go: an Appender (files/append-file.ts), or anything that tells, once they are written, how many were taken whole. */
-export interface AuditSink {
-  append(lines: readonly string[], done: (written: number, error?: unknown) => void): void;
-  reopen(): void;
-  /** The most bytes one append should take, for a sink whose writes may not finish (standard output); no bound when absent. */
-  readonly chunkBytes?: number;
-  /** For a file: opens the path anew when the file was deleted, and says so; throws when it cannot. */
-  replaceIfDeleted?(): boolean;
-}
 
 export type AuditOutcomeCode = RequestErrorCode | "internal";
 
@@ -88,7 +79,7 @@ export interface AuditTrailOptions {
  * and writes none.
  */
 export class AuditTrail {
-  readonly #sink: AuditSink | undefined;
+  readonly #sink: Appender | undefined;
   readonly #logger: Logger | undefined;
   readonly #now: () => Date;
   readonly #queueBytes: number;
@@ -108,7 +99,7 @@ export class AuditTrail {
   #refused = 0;
   #writeFailures = 0;
 
-  constructor(sink?: AuditSink, options: AuditTrailOptions = {}) {
+  constructor(sink?: Appender, options: AuditTrailOptions = {}) {
     this.#sink = sink;
     this.#logger = options.logger;
     this.#now = options.now ?? (() => new Date());

@@ -32,7 +32,7 @@ import { clientRequestIdOf, requestIdOf, traceIdOf } from "./request-ids.ts";
 import type { KeyUseObserver } from "./metrics.ts";
 import type { RouteTable } from "./routes.ts";
 
-export { type AuditSink, AuditTrail } from "./audit-trail.ts";
+export { AuditTrail } from "./audit-trail.ts";
 
 /** What a route may add to its request's audit line. Names and numbers only, never key material. */
 export interface AuditFacts {

@@ -38,54 +38,53 @@ export function assertPortFree(host: string, port: number): void {
 export const IDLE_TIMEOUT_SECONDS = 10;
 
 /**
- * Bun.serve throws OpenSSL's errors (and, for a bad CA, "Failed to create HTTP server") as they
- * are; uncaught, Bun prints them with a page of source. loadTlsMaterial checks for all it knows,
- * and whatever still fails here is reported like any other configuration mistake.
- */
-export function listenOrConfigError(open: () => Server<undefined>, config: Config, port: number): Server<undefined> {
-  try {
-    return open();
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    const code = errnoCode(error) ?? "";
-    if (code.startsWith("E") && !code.startsWith("ERR_"))
-      throw new ConfigError(`CAAS_PORT: cannot listen on ${config.host}:${port} (${code})`);
-    throw new ConfigError(
-      `CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${config.host}:${port} with this TLS material (${tlsReason(error)})`,
-    );
-  }
-}
-
-/**
  * Bun.serve (1.4.5) has no cap on open connections (its options are listed in bun-types'
  * serve.d.ts: no maxConnections or backlog), so none is set here. What bounds them is the file
  * limit (LimitNOFILE= in deploy/caas.service), about 10 KiB each without a body (bench/held-bodies.ts),
  * and the body budget (CAAS_MAX_BODY_IN_FLIGHT) for what they send; a front proxy can cap them.
+ * A listener that cannot be bound is a ConfigError (listenFailed).
  */
 export function listen(served: TargetRoutes, config: Config, tls: TlsMaterial, port: number): Server<undefined> {
-  return Bun.serve({
-    hostname: config.host,
-    port,
-    // Never Bun's development mode: it answers an uncaught error with an HTML page and its stack
-    // trace, and does extra work per request. Set here because Bun's default follows NODE_ENV.
-    development: false,
-    reusePort: true,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
-    // The body limit is enforced by our reader, which answers in JSON and never buffers past the
-    // limit; Bun's own limit would answer an empty 413 first, so it is lifted out of the way.
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    tls: {
-      cert: tls.cert,
-      key: tls.key,
-      // TLS 1.2+ (1.3 only when configured) with forward-secret AEAD suites: tls/policy.ts.
-      ...tlsPolicy(config.tlsMinVersion),
-      // Mutual TLS: the handshake itself refuses a client without a certificate this CA signed.
-      ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
-    },
-    // Routes by the target as sent, then fetch for the rest: target-routes.ts.
-    routes: served.routes,
-    fetch: served.fetch,
-  });
+  try {
+    return Bun.serve({
+      hostname: config.host,
+      port,
+      // Never Bun's development mode: it answers an uncaught error with an HTML page and its stack
+      // trace, and does extra work per request. Set here because Bun's default follows NODE_ENV.
+      development: false,
+      reusePort: true,
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
+      // The body limit is enforced by our reader, which answers in JSON and never buffers past the
+      // limit; Bun's own limit would answer an empty 413 first, so it is lifted out of the way.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      tls: {
+        cert: tls.cert,
+        key: tls.key,
+        // TLS 1.2+ (1.3 only when configured) with forward-secret AEAD suites: tls/policy.ts.
+        ...tlsPolicy(config.tlsMinVersion),
+        // Mutual TLS: the handshake itself refuses a client without a certificate this CA signed.
+        ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+      },
+      // Routes by the target as sent, then fetch for the rest: target-routes.ts.
+      routes: served.routes,
+      fetch: served.fetch,
+    });
+  } catch (error) {
+    throw listenFailed(error, config.host, port);
+  }
+}
+
+/**
+ * Bun.serve throws OpenSSL's errors (and, for a bad CA, "Failed to create HTTP server") as they
+ * are; uncaught, Bun prints them with a page of source. loadTlsMaterial checks for all it knows,
+ * and whatever still fails here is reported like any other configuration mistake.
+ */
+function listenFailed(error: unknown, host: string, port: number): ConfigError {
+  const code = errnoCode(error) ?? "";
+  if (code.startsWith("E") && !code.startsWith("ERR_")) return new ConfigError(`CAAS_PORT: cannot listen on ${host}:${port} (${code})`);
+  return new ConfigError(
+    `CAAS_TLS_CERT, CAAS_TLS_KEY, CAAS_TLS_CLIENT_CA: cannot listen on ${host}:${port} with this TLS material (${tlsReason(error)})`,
+  );
 }
 
 /**

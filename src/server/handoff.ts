@@ -4,7 +4,7 @@ import { readCredentialSources } from "../credentials/holder.ts";
 import { type CredentialSources, fingerprintOf, pathsOf } from "../credentials/sources.ts";
 import type { Logger } from "../log.ts";
 import type { TlsMaterial } from "./tls/material.ts";
-import { loadTlsMaterial } from "./tls/files.ts";
+import { loadTlsMaterial, type TlsLoadOptions } from "./tls/files.ts";
 
 /**
  * What a process serves from, loaded and checked together: the TLS material and the text of
@@ -16,18 +16,17 @@ export interface Handoff {
   readonly sources: CredentialSources;
 }
 
-export interface HandoffLoad {
+/** How the TLS material is loaded (tls/files.ts), and what is served now. */
+export interface HandoffLoad extends TlsLoadOptions {
   /** What is served now: its ad-hoc certificate is kept, since a new one would only break clients that pinned it. */
   readonly previous?: Handoff;
-  /** The caller listens with the TLS material next, which checks it (tls/files.ts). */
-  readonly listensNext?: boolean;
 }
 
 /** Reads every file a reload applies. */
-export async function loadHandoff(config: Config, logger: Logger, { previous, listensNext }: HandoffLoad = {}): Promise<Handoff> {
+export async function loadHandoff(config: Config, logger: Logger, options: HandoffLoad = {}): Promise<Handoff> {
   const sources = await readCredentialSources(config, logger);
   const tls =
-    previous !== undefined && config.tlsCert === undefined ? previous.tls : await loadTlsMaterial(config, logger, { listensNext });
+    options.previous !== undefined && config.tlsCert === undefined ? options.previous.tls : await loadTlsMaterial(config, logger, options);
   return { tls, sources };
 }
 

@@ -15,7 +15,7 @@ import type { AuditTrail } from "../http/audit.ts";
 import { renderExposition } from "../http/exposition.ts";
 import { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
-import { acceptQueueMigration, assertPortFree, listen, listenOrConfigError } from "./bind.ts";
+import { acceptQueueMigration, assertPortFree, listen } from "./bind.ts";
 import { routesOf } from "../app.ts";
 import { gatedApp, openAuditTrail } from "./gated-app.ts";
 import { answerScrapes } from "./group-metrics.ts";
@@ -160,7 +160,7 @@ class ApiListener implements RunningServer {
     let built: ReturnType<typeof credentialsFrom>;
     try {
       built = credentialsFrom(next.sources, logger, tlsParts(next.tls));
-      listener = listenOrConfigError(() => listen(served, config, next.tls, this.port), config, this.port);
+      listener = listen(served, config, next.tls, this.port);
     } catch (error) {
       this.#reloadFailed(error);
       return;
@@ -210,10 +210,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let running: ApiListener | undefined;
   const stopping = () => running?.stopping === true;
   const { app, handle, refuse } = gatedApp(config, { logger, credentials, metrics, isReady: () => !stopping(), auditTrail, clientAddress });
-  const paths = routesOf(app).paths;
-  const served = targetRoutes(paths, handle, refuse);
-  const closing = targetRoutes(paths, closingAfter(handle), closingAfter(refuse));
-  const server = listenOrConfigError(() => listen(served, config, first.tls, config.port), config, config.port);
+  const table = routesOf(app);
+  const served = targetRoutes(table, handle, refuse);
+  const closing = targetRoutes(table, closingAfter(handle), closingAfter(refuse));
+  const server = listen(served, config, first.tls, config.port);
   listeners.add(server);
   // Readiness as the API port's /readyz answers it: not draining, and the audit trail writable.
   const isReady = () => !stopping() && auditTrail.ready();

@@ -10,7 +10,8 @@
 import type { FetchHandler } from "./instrument.ts";
 import { answerFor } from "../http/error-answers.ts";
 import { InvalidTarget } from "../errors.ts";
-import { pathMatchesRoute, pathOf, RouteMatcher, withoutTrailingSlash } from "../http/paths.ts";
+import { pathMatchesRoute, pathOf } from "../http/paths.ts";
+import type { RouteTable } from "../http/routes.ts";
 
 export interface TargetRoutes {
   readonly routes: Record<string, FetchHandler>;
@@ -23,29 +24,20 @@ export function rewrittenTargetAnswer(): Response {
 }
 
 /**
- * Bun.serve's routes and fetch for caas's paths (each also with a trailing slash): `handle`
+ * Bun.serve's routes and fetch for the table's paths (each also with a trailing slash): `handle`
  * answers every request except those `refuse` answers (built from rewrittenTargetAnswer, so it is
  * counted and logged like any other).
  */
-export function targetRoutes(paths: Iterable<string>, handle: FetchHandler, refuse: FetchHandler): TargetRoutes {
-  const exact = new Set<string>();
-  const caasPaths = new RouteMatcher<true>();
-  for (const path of paths) {
-    const bare = withoutTrailingSlash(path);
-    exact.add(bare);
-    exact.add(`${bare}/`);
-    caasPaths.add(bare, true);
-  }
+export function targetRoutes(table: RouteTable, handle: FetchHandler, refuse: FetchHandler): TargetRoutes {
   const routes: Record<string, FetchHandler> = {};
-  for (const path of exact) {
+  for (const path of table.paths.flatMap((bare) => [bare, `${bare}/`])) {
     // A ":name" segment also matches "." or ".." as sent ("/keyring/../encrypt"), which Bun then
     // resolves in request.url: served only when the URL is still this route.
     routes[path] = path.includes("/:")
       ? (request, server) => (pathMatchesRoute(path, pathOf(request.url)) ? handle(request, server) : refuse(request, server))
       : handle;
   }
-  routes["/*"] = (request, server) =>
-    caasPaths.match(pathOf(request.url)) !== undefined ? refuse(request, server) : handle(request, server);
+  routes["/*"] = (request, server) => (table.match(pathOf(request.url)) !== undefined ? refuse(request, server) : handle(request, server));
   // Targets that do not start with "/" (CONNECT's host:port): the app refuses them.
   return { routes, fetch: handle };
 }

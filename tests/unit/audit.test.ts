@@ -9,12 +9,12 @@ import { dirname, join } from "node:path";
 import { Elysia } from "elysia";
 import { testApp, testCredentials } from "./helpers.ts";
 import { scratchDirectories } from "./scratch.ts";
-import { AppendFile } from "../../src/files/append-file.ts";
+import { AppendFailed, AppendFile, type Appended, type Appender } from "../../src/files/append-file.ts";
 import { appAudit, routesOf } from "../../src/app.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { AuditUnavailable } from "../../src/errors.ts";
-import { Audit, AuditTrail, auditPlugin, type AuditSink } from "../../src/http/audit.ts";
+import { Audit, AuditTrail, auditPlugin } from "../../src/http/audit.ts";
 import { errorAnswer } from "../../src/http/error-answers.ts";
 import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
 import { RouteTable } from "../../src/http/routes.ts";
@@ -24,13 +24,13 @@ import { silentLogger } from "../../src/log.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A sink that keeps lines in memory and can be made to fail as a full disk does. */
-class MemorySink implements AuditSink {
+class MemorySink implements Appender {
   readonly lines: string[] = [];
   failing = false;
   reopened = 0;
-  append(lines: readonly string[], done: (written: number, error?: unknown) => void): void {
+  append(lines: readonly string[], done: Appended): void {
     if (this.failing) {
-      done(0, Object.assign(new Error("append failed (ENOSPC)"), { errno: "ENOSPC" }));
+      done(0, new AppendFailed("ENOSPC"));
       return;
     }
     this.lines.push(lines.join(""));
@@ -258,11 +258,11 @@ describe("request ids and trace ids", () => {
 });
 
 /** A sink whose writes finish only when the test says so: standard output read by a reader that stalls. */
-class StalledSink implements AuditSink {
+class StalledSink implements Appender {
   readonly lines: string[] = [];
   constructor(readonly chunkBytes?: number) {}
   readonly #pending: { readonly lines: readonly string[]; readonly done: (written: number) => void }[] = [];
-  append(lines: readonly string[], done: (written: number, error?: unknown) => void): void {
+  append(lines: readonly string[], done: Appended): void {
     this.#pending.push({ lines, done });
   }
   reopen(): void {}

@@ -8,14 +8,15 @@
 import { describe, expect, it } from "bun:test";
 import { main } from "../../src/main.ts";
 import { defaultConfig } from "../../src/config.ts";
-import { AuditTrail, type AuditSink } from "../../src/http/audit.ts";
+import type { Appender } from "../../src/files/append-file.ts";
+import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { silentLogger } from "../../src/log.ts";
 import { gatedApp } from "../../src/server/gated-app.ts";
 import { EXIT_CONFIG } from "../../src/cli/io.ts";
 import { runCommand, testCredentials } from "./helpers.ts";
 
-class MemorySink implements AuditSink {
+class MemorySink implements Appender {
   readonly lines: string[] = [];
   append(lines: readonly string[], done: (written: number) => void): void {
     this.lines.push(lines.join(""));

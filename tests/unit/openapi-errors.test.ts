@@ -6,6 +6,7 @@
  * answers carries a code its route lists (or one the document says any path can answer).
  */
 import { describe, expect, it } from "bun:test";
+import { AppendFailed, type Appended } from "../../src/files/append-file.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
 import { Admissions, RateLimiter, rateLimitGate } from "../../src/http/rate-limit.ts";
@@ -44,8 +45,8 @@ const codesOf = (response: ErrorResponse | undefined): string[] =>
 
 /** A sink that refuses every line, as a full disk does. */
 const failingSink = {
-  append(_lines: readonly string[], done: (written: number, error?: unknown) => void): void {
-    done(0, Object.assign(new Error("append failed (ENOSPC)"), { errno: "ENOSPC" }));
+  append(_lines: readonly string[], done: Appended): void {
+    done(0, new AppendFailed("ENOSPC"));
   },
   reopen(): void {
     throw Object.assign(new Error("reopen failed (ENOSPC)"), { errno: "ENOSPC" });

@@ -12,6 +12,7 @@ import { REQUEST_ID_HEADER } from "../../src/http/headers.ts";
 import { instrument } from "../../src/server/instrument.ts";
 import { pathOf, targetProblem } from "../../src/http/paths.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
+import { AppendFailed } from "../../src/files/append-file.ts";
 import { AuditTrail } from "../../src/http/audit.ts";
 import { Metrics } from "../../src/http/metrics.ts";
 import { type CaasApp, postJson, testApp } from "./helpers.ts";
@@ -142,7 +143,7 @@ const throwingLogger: Logger = createLogger("debug", () => {
 /** A trail whose every write fails, as on a full disk. */
 const unwritableTrail = () =>
   new AuditTrail({
-    append: (_lines, done) => done(0, new Error("ENOSPC")),
+    append: (_lines, done) => done(0, new AppendFailed("ENOSPC")),
     reopen: () => undefined,
   });
 

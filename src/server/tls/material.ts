@@ -131,7 +131,7 @@ export function checkTlsMaterial(material: TlsMaterial, sources: TlsSources, now
  * Builds a TLS context from the material with the library Bun.serve builds its own with, so
  * whatever the listener would refuse is refused here. For whoever binds nothing with it (--check,
  * a supervisor); a process that listens next lets its listener be this check (bind.ts,
- * listenOrConfigError) rather than load node:tls to build the same context twice.
+ * listen) rather than load node:tls to build the same context twice.
  */
 export async function checkUsableForTls(material: TlsMaterial, sources: TlsSources): Promise<void> {
   const { createSecureContext } = await import("node:tls");
