@@ -1,11 +1,11 @@
 /** The build-ups' steps and routes, shared by the servers that are the steps (layers.ts) and the load run that drives them (load.ts). */
 
 /** The build-up's steps, in order: each adds one piece to the one before. */
-export const BUILDUP = ["ref", "headers", "request", "errors", "audit", "parser", "schema", "caller", "app", "served"] as const;
+export const BUILDUP = ["ref", "headers", "request", "errors", "audit", "parser", "schema", "caller", "app", "served", "by-hand"] as const;
 /** The keyed routes' steps: the oracle's plumbing (headers to body reader) is one step here, already broken down above. */
 export const KEYED_BUILDUPS = {
   encrypt: ["ref", "plumbing", "key", "pseudonym", "module", "app", "served"],
-  keyring: ["ref", "xaes", "framing", "plumbing", "key", "module", "app", "served"],
+  keyring: ["ref", "xaes", "framing", "plumbing", "key", "module", "app", "served", "by-hand"],
 } as const;
 export type Layer = (typeof BUILDUP)[number] | (typeof KEYED_BUILDUPS)[keyof typeof KEYED_BUILDUPS][number];
 export const BUILDUP_ROUTES = ["oracle", "encrypt", "encrypt-spread", "keyring"] as const;

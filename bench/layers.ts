@@ -39,28 +39,33 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type AnyElysia, Elysia, t } from "elysia";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { ApiKeyStore } from "../src/credentials/api-keys.ts";
 import { CredentialsHolder, loadCredentials } from "../src/credentials/holder.ts";
-import { Keyring, KeyringKey } from "../src/credentials/keyring.ts";
+import { cipherOf, Keyring, KeyringKey, observedKey } from "../src/credentials/keyring.ts";
 import { makeSecretRing, newSecretVersion } from "../src/credentials/secret-ring.ts";
 import { encodeUtf8 } from "../src/crypto/encoding.ts";
 import { randomXaesNonce, XaesKey } from "../src/crypto/xaes.ts";
-import { InvalidTarget } from "../src/errors.ts";
-import { Audit, AuditTrail, auditPlugin } from "../src/http/audit.ts";
+import { InvalidBody, InvalidTarget, RequestError } from "../src/errors.ts";
+import { Audit, AuditTrail, auditPlugin, RequestAudit } from "../src/http/audit.ts";
 import { Callers } from "../src/http/caller.ts";
-import { errorAnswer } from "../src/http/error-answers.ts";
-import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "../src/http/headers.ts";
+import { answerFor, errorAnswer } from "../src/http/error-answers.ts";
+import { JSON_HEADERS, REQUEST_ID_HEADER, SECURITY_HEADERS } from "../src/http/headers.ts";
 import { jsonBodyParser } from "../src/http/json-body.ts";
 import { Metrics } from "../src/http/metrics.ts";
 import { BODY_CODES, errorAnswers, SERVED_CODES } from "../src/http/model.ts";
-import { targetProblem } from "../src/http/paths.ts";
+import { pathOf, targetProblem } from "../src/http/paths.ts";
+import { RouteTable } from "../src/http/routes.ts";
+import { BodyBudget } from "../src/http/body-budget.ts";
 import { answeredRequestIdOf, requestIdOf } from "../src/http/request-ids.ts";
 import { checkUnknownFields } from "../src/http/unknown-fields.ts";
 import { silentLogger } from "../src/log.ts";
 import { keyringRoutes } from "../src/modules/keyring/index.ts";
+import { EncryptRequest, SealedAnswer } from "../src/modules/keyring/model.ts";
+import { encryptWith } from "../src/modules/keyring/service.ts";
 import { oracleRoutes } from "../src/modules/oracle/index.ts";
 import { OracleAnswer, SEAL_UNKNOWN_FIELDS, SealRequest } from "../src/modules/oracle/model.ts";
 import { sealText } from "../src/modules/oracle/service.ts";
@@ -270,10 +275,79 @@ function keyringBuiltUp(layer: Layer, credentials: CredentialsHolder): AnyElysia
   return app.use(new Elysia().post(path, ({ body }) => seal(body.data), { parse, body }));
 }
 
+/** What a by-hand route does with a request's checked body: the answer, from caas's own functions. */
+type ByHandWork<Body> = (body: Body, request: Request, audit: RequestAudit) => unknown;
+
+/**
+ * caas's per-request work with no framework: a plain fetch function doing, by caas's own
+ * functions, what the served route does for each request (the `by-hand` step): the in-flight
+ * gauge, the request-target check, the request id, a RequestAudit, caas's strict body reader under
+ * the body budget, the TypeBox check of the body (compiled once, as Elysia compiles it), the
+ * route's work, the check of the answer against its schema, the answer with caas's headers, and the
+ * route's metrics. What it costs beside the hand-written server is what caas's work costs; what
+ * `served` costs beside it is what building that work from Elysia's lifecycle costs.
+ */
+function byHand<Body>(
+  path: string,
+  schemas: { readonly body: Parameters<typeof TypeCompiler.Compile>[0]; readonly answer: Parameters<typeof TypeCompiler.Compile>[0] },
+  work: ByHandWork<Body>,
+): (request: Request) => Promise<Response> {
+  const metrics = new Metrics();
+  metrics.registerRoutes(new RouteTable([{ method: "POST", path, hooks: {} }]));
+  const audit = new Audit(new AuditTrail(), { subscribers: { onKeyUse: metrics.keyUse } });
+  const parse = jsonBodyParser(config.maxBody, { budget: new BodyBudget(config.maxBodyInFlight) });
+  const bodyCheck = TypeCompiler.Compile(schemas.body);
+  const answerCheck = TypeCompiler.Compile(schemas.answer);
+  const answer = async (request: Request): Promise<Response> => {
+    const headers = { ...JSON_HEADERS, [REQUEST_ID_HEADER]: answeredRequestIdOf(request) };
+    try {
+      const problem = targetProblem(request.url);
+      if (problem !== undefined) throw new InvalidTarget(problem);
+      const facts = new RequestAudit(audit.subscribers);
+      const body: unknown = await parse({ request });
+      if (!bodyCheck.Check(body)) throw new InvalidBody("The request body does not match this endpoint's schema.");
+      const answered = work(body as Body, request, facts);
+      if (!answerCheck.Check(answered)) throw new Error("by-hand: an answer its schema refuses");
+      return new Response(JSON.stringify(answered), { headers });
+    } catch (error) {
+      if (error instanceof RequestError) return answerFor(error);
+      throw error;
+    }
+  };
+  return async (request) => {
+    const started = performance.now();
+    metrics.inFlight += 1;
+    const response = await answer(request);
+    metrics.inFlight -= 1;
+    metrics.observe(metrics.routeIndexOf(pathOf(request.url)), response.status, (performance.now() - started) / 1000);
+    return response;
+  };
+}
+
+/** Each route's by-hand step (byHand): the oracle's seal; the keyring's caller check, key lookup and seal. */
+function byHandFor(on: BuildupRoute, credentials: CredentialsHolder | undefined): (request: Request) => Promise<Response> {
+  if (on === "oracle")
+    return byHand<typeof SealRequest.static>("/oracleinvocation", { body: SealRequest, answer: OracleAnswer }, (body) => {
+      checkUnknownFields(body, SEAL_UNKNOWN_FIELDS);
+      return sealText(body.data, body.aad);
+    });
+  if (on !== "keyring" || credentials === undefined) throw new Error(`layers: no by-hand step for route ${on}`);
+  const callers = new Callers();
+  return byHand<EncryptRequest>("/keyring/:name/encrypt", { body: EncryptRequest, answer: SealedAnswer }, (body, request, audit) => {
+    // The key name as the path has it: "/keyring/" is 9 characters, and the route is NAME/encrypt.
+    const path = pathOf(request.url);
+    const name = path.slice(9, path.indexOf("/", 9));
+    const found = callers.forKeyring(credentials, { request, name, operation: "encrypt", audit });
+    const cipher = observedKey(cipherOf(found.key, "encrypt"), (keyName, version, used) => audit.keyUsed(keyName, version, used));
+    return encryptWith(cipher, body);
+  });
+}
+
 async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: Request) => Response | Promise<Response>> {
   const steps = stepsOf(on);
   if (!steps.includes(layer)) throw new Error(`layers: route ${on} has no step ${layer}`);
   const keyed = on === "oracle" ? undefined : keyedCredentials();
+  if (layer === "by-hand") return byHandFor(on, keyed);
   if (steps.indexOf(layer) < steps.indexOf("app")) {
     if (keyed === undefined) return builtUp(layer).fetch;
     return (on === "keyring" ? keyringBuiltUp(layer, keyed) : encryptBuiltUp(layer, keyed)).fetch;

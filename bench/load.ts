@@ -647,6 +647,9 @@ const format = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFra
 // ---------------------------------------------------------------------------------------------
 // Build-up: the oracle from the bare Elysia app to dist/caas, one piece at a time
 
+const BY_HAND =
+  "caas's per-request work with no framework: served's work by caas's own functions in a plain fetch (added: its difference from served)";
+
 const ORACLE_STEPS: readonly (readonly [Layer, string])[] = [
   ["ref", "bare Elysia: one route, t.Object({ data: t.String() }), Bun's JSON parser, sealText"],
   ["headers", "+ the security headers (.headers())"],
@@ -658,6 +661,7 @@ const ORACLE_STEPS: readonly (readonly [Layer, string])[] = [
   ["caller", "+ the oracle module (its caller derive, three routes)"],
   ["app", "caas's whole app (createApp), as Bun.serve's fetch"],
   ["served", "+ the metrics and rate-limit wrapper (gatedApp), as dist/caas serves it"],
+  ["by-hand", BY_HAND],
 ];
 
 type KeyedRoute = "encrypt" | "keyring";
@@ -694,6 +698,7 @@ const BUILDUPS = {
       ["module", "caas's keyring module in its place: guard, observed key use, schemas, every keyring route"],
       ["app", APP],
       ["served", SERVED],
+      ["by-hand", BY_HAND],
     ],
   },
 } as const satisfies Record<"oracle" | KeyedRoute, { baseline: string; what: string; steps: readonly (readonly [Layer, string])[] }>;
