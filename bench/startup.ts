@@ -255,14 +255,22 @@ const env = process.env;
 Bun.serve({ hostname: "127.0.0.1", port: Number(env.CAAS_PORT), tls: { cert: readFileSync(env.CAAS_TLS_CERT, "utf8"), key: readFileSync(env.CAAS_TLS_KEY, "utf8") }, fetch: () => Response.json({ status: "ok" }) });
 `,
   );
-  const outfile = join(dir, "floor");
+  return compileLikeCaas(entry, join(dir, "floor"));
+}
+
+/** The Elysia floor (bench/startup-elysia.ts), compiled like dist/caas: what Bun and the framework cost to start. */
+function buildElysiaFloor(dir: string): Promise<string> {
+  return compileLikeCaas(join(import.meta.dir, "startup-elysia.ts"), join(dir, "elysia-floor"));
+}
+
+async function compileLikeCaas(entry: string, outfile: string): Promise<string> {
   const result = await Bun.build({
     entrypoints: [entry],
     compile: { outfile },
     bytecode: true,
     minify: { whitespace: true, syntax: true },
   });
-  if (!result.success) throw new Error(`bench:startup: building the floor failed: ${result.logs.join("\n")}`);
+  if (!result.success) throw new Error(`bench:startup: building ${outfile} failed: ${result.logs.join("\n")}`);
   return outfile;
 }
 
@@ -286,15 +294,18 @@ if (import.meta.main) {
   const fixture = makeStartupFixture(binary);
   try {
     const floor = await buildFloor(fixture.dir);
+    const elysiaFloor = await buildElysiaFloor(fixture.dir);
     const targets = [
       ...[binary, ...(compare === undefined ? [] : [compare])].flatMap((file) =>
         (["configured", "ad-hoc", "--version"] as const).map((variant) => ({ binary: file, variant })),
       ),
       { binary: floor, variant: "configured" as const },
+      { binary: elysiaFloor, variant: "configured" as const },
     ];
     const figures = (await measurePairs(targets, runs, fixture)).map((row) => ({
       ...row,
       ...(row.binary === floor ? { label: "floor: bare Bun.serve with TLS, compiled alike" } : {}),
+      ...(row.binary === elysiaFloor ? { label: "Elysia floor: the reference Elysia app and /healthz over TLS, compiled alike" } : {}),
       ...(row.binary === compare ? { label: `${row.variant}, ${values.compare}` } : {}),
     }));
     if (values.json) console.log(JSON.stringify(figures, null, 2));
