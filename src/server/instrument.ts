@@ -68,24 +68,6 @@ export async function answerOutsideApp(request: Request, answered: AuditedAnswer
   return response;
 }
 
-/**
- * The end of this event-loop turn (its check phase, where setImmediate callbacks run), one promise
- * for every request answered in the turn. Answers handed to Bun there, all together once the
- * turn's reads are done, cost Bun's server far less than answers handed over one by one as each
- * request's handler finishes: under load, 0.6× the oracle's CPU per request and 1.8× its
- * throughput (docs/benchmarks.md); a lone request waits for nothing, its turn ends at once.
- */
-let turnEnd: Promise<void> | undefined;
-function endOfTurn(): Promise<void> {
-  turnEnd ??= new Promise((resolve) => {
-    setImmediate(() => {
-      turnEnd = undefined;
-      resolve();
-    });
-  });
-  return turnEnd;
-}
-
 export function instrument(handle: FetchHandler, options: InstrumentOptions): FetchHandler {
   const { metrics, gate } = options;
   // The access log line is written outside the try below: a throw there would reach Bun.
@@ -118,7 +100,6 @@ export function instrument(handle: FetchHandler, options: InstrumentOptions): Fe
         response = answered.response;
       }
     }
-    await endOfTurn();
     metrics.inFlight -= 1;
     const status = response.status;
     const seconds = (performance.now() - started) / 1000;

@@ -7,16 +7,6 @@
 import { describe, expect, it } from "bun:test";
 import { TransformKind } from "@sinclair/typebox";
 import { t } from "elysia";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadConfig } from "../../src/config.ts";
-import { ApiKeyStore } from "../../src/credentials/api-keys.ts";
-import { CredentialsHolder } from "../../src/credentials/holder.ts";
-import { makeSecretRing, newSecretVersion } from "../../src/credentials/secret-ring.ts";
-import { Metrics } from "../../src/http/metrics.ts";
-import { silentLogger } from "../../src/log.ts";
-import { gatedApp } from "../../src/server/gated-app.ts";
 import { testApp } from "./helpers.ts";
 
 /** The paths inside a schema (or a table of them by status) where a TypeBox transform sits. */
@@ -82,33 +72,4 @@ describe("compiled request handlers", () => {
       expect(transformsIn(route.hooks.response)).toEqual([]);
     },
   );
-});
-
-describe("answers leave at the end of the event-loop turn", () => {
-  const metrics = new Metrics();
-  const config = loadConfig({ flags: {}, env: { CAAS_STATE_DIR: mkdtempSync(join(tmpdir(), "caas-hot-path-")) } });
-  const credentials = new CredentialsHolder({ apiKeys: ApiKeyStore.fromKeys([]), secrets: makeSecretRing([newSecretVersion(1)]) });
-  const { handle } = gatedApp(config, { logger: silentLogger, credentials, metrics });
-  const seal = () =>
-    new Request("https://localhost/oracleinvocation/", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ data: "turn" }),
-    });
-
-  it("after the turn's check phase, whatever the handler's own awaits", async () => {
-    let checkPhaseRan = false;
-    setImmediate(() => {
-      checkPhaseRan = true;
-    });
-    const answer = await handle(seal());
-    expect(answer.status).toBe(200);
-    expect(checkPhaseRan).toBe(true);
-  });
-
-  it("for every request of a turn at once, each answered whole", async () => {
-    const answers = await Promise.all(Array.from({ length: 50 }, () => handle(seal())));
-    expect(answers.map((answer) => answer.status)).toEqual(Array(50).fill(200));
-    expect(new Set(await Promise.all(answers.map(async (answer) => ((await answer.json()) as { key: string }).key))).size).toBe(50);
-  });
 });
