@@ -8,7 +8,8 @@
  *   sign-ed25519, sign-es256, sign-rs256, hmac-sha256
  *          /keyring/{name}/sign and /hmac by hand: the node:crypto call caas makes (src/crypto/signing.ts)
  *          under one key made at start, for `{"data"}` or, for the batch form, each of `{"items":[{"data"}]}`.
- * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo|…]`; prints
+ * `--deferred` lets each answer go at the end of its event-loop turn, as caas's listener does.
+ * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo|…] [--deferred]`; prints
  * `listening <port>` on stdout once bound, and stops on SIGTERM.
  */
 import { createCipheriv, createHmac, generateKeyPairSync, sign } from "node:crypto";
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     key: { type: "string" },
     port: { type: "string", default: "0" },
     mode: { type: "string", default: "fixed" },
+    // Each answer let go at the end of its event-loop turn, as caas's listener does (src/server/instrument.ts).
+    deferred: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -122,7 +125,9 @@ const server = Bun.serve({
   tls: { cert: readFileSync(values.cert, "utf8"), key: readFileSync(values.key, "utf8") },
   async fetch(request) {
     const body: unknown = await request.json();
-    return Response.json(await answer(body));
+    const response = Response.json(await answer(body));
+    if (values.deferred) await new Promise((resolve) => setImmediate(resolve));
+    return response;
   },
 });
 console.log(`listening ${server.port}`);

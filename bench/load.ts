@@ -176,10 +176,10 @@ const BASELINE_LISTENING = /^listening (\d+)$/m;
 
 type BaselineMode = "fixed" | "echo" | "seal" | "seal-webcrypto" | "hmac" | SigningKind["row"];
 
-function startBaseline(mode: BaselineMode, pki: TestPki): Promise<Server> {
+function startBaseline(mode: BaselineMode, pki: TestPki, extra: readonly string[] = []): Promise<Server> {
   return startServer(
-    `baseline-${mode}`,
-    [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode],
+    `baseline-${mode}${extra.join("")}`,
+    [process.execPath, "bench/baseline.ts", "--cert", pki.serverCert, "--key", pki.serverKey, "--mode", mode, ...extra],
     {},
     BASELINE_LISTENING,
     SERVER_CPU,
@@ -860,6 +860,7 @@ try {
   const ceiling = await startBaseline("fixed", pki);
   const echo = await startBaseline("echo", pki);
   const handWritten = await startBaseline("seal", pki);
+  const handWrittenDeferred = await startBaseline("seal", pki, ["--deferred"]);
   const handWrittenWebCrypto = await startBaseline("seal-webcrypto", pki);
   const handWrittenHmac = await startBaseline("hmac", pki);
   const handWrittenSigners = new Map<SigningKind["row"], Server>();
@@ -1009,6 +1010,14 @@ try {
       name: "hand-written",
       what: "raw Bun.serve + node:crypto seal (no validation, no headers)",
       server: () => handWritten,
+      path: "/oracleinvocation/",
+      script: singleScript,
+      connections: CONNECTIONS,
+    },
+    {
+      name: "hand-written-deferred",
+      what: "the same, each answer let go at the end of its event-loop turn as caas's listener does",
+      server: () => handWrittenDeferred,
       path: "/oracleinvocation/",
       script: singleScript,
       connections: CONNECTIONS,
@@ -1221,6 +1230,7 @@ try {
     ceiling,
     echo,
     handWritten,
+    handWrittenDeferred,
     elysiaRef,
     appOnly,
     handWrittenWebCrypto,
@@ -1394,6 +1404,13 @@ try {
     "",
   );
   row("hand-written", "raw Bun.serve + node:crypto AES-256-GCM seal", rps("hand-written"), versus("hand-written", "ceiling"), "");
+  row(
+    "hand-written-deferred",
+    "the same, each answer let go at the end of its event-loop turn (setImmediate) as caas's listener does",
+    rps("hand-written-deferred"),
+    versus("hand-written-deferred", "hand-written"),
+    "",
+  );
   row(
     "elysia-ref",
     "bare Elysia: new Elysia().post(path, ({ body }) => sealText(body.data), { body: t.Object(…) }) (the framework's own cost)",
