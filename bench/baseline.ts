@@ -8,7 +8,7 @@
  *   sign-ed25519, sign-es256, sign-rs256, hmac-sha256
  *          /keyring/{name}/sign and /hmac by hand: the node:crypto call caas makes (src/crypto/signing.ts)
  *          under one key made at start, for `{"data"}` or, for the batch form, each of `{"items":[{"data"}]}`.
- * `--deferred` lets each answer go at the end of its event-loop turn, as caas's listener does.
+ * `--deferred` lets each answer go at the end of its event-loop turn.
  * `bun bench/baseline.ts --cert C --key K [--port 0] [--mode fixed|echo|…] [--deferred]`; prints
  * `listening <port>` on stdout once bound, and stops on SIGTERM.
  */
@@ -23,7 +23,7 @@ const { values } = parseArgs({
     key: { type: "string" },
     port: { type: "string", default: "0" },
     mode: { type: "string", default: "fixed" },
-    // Each answer let go at the end of its event-loop turn, as caas's listener does (src/server/instrument.ts).
+    // Each answer let go at the end of its event-loop turn (setImmediate), as an answer that waits for its audit line is.
     deferred: { type: "boolean", default: false },
   },
   strict: true,

@@ -1016,7 +1016,7 @@ try {
     },
     {
       name: "hand-written-deferred",
-      what: "the same, each answer let go at the end of its event-loop turn as caas's listener does",
+      what: "the same, each answer let go at the end of its event-loop turn",
       server: () => handWrittenDeferred,
       path: "/oracleinvocation/",
       script: singleScript,
@@ -1406,7 +1406,7 @@ try {
   row("hand-written", "raw Bun.serve + node:crypto AES-256-GCM seal", rps("hand-written"), versus("hand-written", "ceiling"), "");
   row(
     "hand-written-deferred",
-    "the same, each answer let go at the end of its event-loop turn (setImmediate) as caas's listener does",
+    "the same, each answer let go at the end of its event-loop turn (setImmediate)",
     rps("hand-written-deferred"),
     versus("hand-written-deferred", "hand-written"),
     "",
