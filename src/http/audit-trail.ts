@@ -12,7 +12,7 @@
  * output read slowly holds lines in a bounded queue, and past it requests are refused.
  */
 import { AuditUnavailable, type RequestErrorCode } from "../errors.ts";
-import type { Appender } from "../files/append-file.ts";
+import { AppendFailed, type Appender } from "../files/append-file.ts";
 import type { Logger } from "../log.ts";
 
 export type AuditOutcomeCode = RequestErrorCode | "internal";
@@ -35,12 +35,10 @@ export interface AuditEntry {
   readonly code: AuditOutcomeCode | undefined;
 }
 
+/** What the log line says of a failed write or reopen: the appender's errno, else the error's class, never its message. */
 function errnoOf(error: unknown): string {
-  return error instanceof Error && "errno" in error && typeof error.errno === "string"
-    ? error.errno
-    : error instanceof Error
-      ? error.name
-      : "unknown";
+  if (error instanceof AppendFailed) return error.errno;
+  return error instanceof Error ? error.name : "unknown";
 }
 
 /** A request's line waiting to be written, and how its request learns whether it was. */
