@@ -14,7 +14,7 @@ import type { Config } from "../config.ts";
 import { readPrivateFile, writePrivateFile } from "../files/private-file.ts";
 import { asStoreErrors, StoreFileError } from "../files/store-errors.ts";
 import { generateApiKey, isGeneratedApiKey } from "./api-keys.ts";
-import { prepareStateDirectory, STATE_DIRECTORY_ERRORS } from "./state-directory.ts";
+import { prepareStateDirectory, STATE_DIRECTORY_ERRORS, STATE_FILE_MAX_BYTES } from "./state-directory.ts";
 import type { Keyring } from "./keyring.ts";
 import { createKeyringKey } from "./keyring-changes.ts";
 import { createKeyringFile, loadKeyring, type NewKeyringKey } from "./keyring-file.ts";
@@ -51,7 +51,9 @@ export interface DevApiKey {
 }
 
 async function readDevApiKey(path: string): Promise<string> {
-  const text = await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () => readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: 1024 }));
+  const text = await asStoreErrors(STATE_DIRECTORY_ERRORS, path, () =>
+    readPrivateFile(path, { forbiddenModeBits: 0o077, maxBytes: STATE_FILE_MAX_BYTES }),
+  );
   const key = text.trim();
   if (!isGeneratedApiKey(key)) throw STATE_DIRECTORY_ERRORS.invalid(path, "not a caas API key; delete the file and caas makes a new one");
   return key;

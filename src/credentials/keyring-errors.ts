@@ -5,9 +5,12 @@
  */
 import { storeErrors, StoreFileError } from "../files/store-errors.ts";
 
+/** The largest keyring file caas reads or writes. */
+export const KEYRING_FILE_MAX_BYTES = 32 * 1024 * 1024;
+
 export const KEYRING_FILE_ERRORS = storeErrors({
   store: "keyring_file",
-  maxSize: "32 MiB",
+  maxBytes: KEYRING_FILE_MAX_BYTES,
   missing: (path) =>
     `keyring file ${path} does not exist; create it with: caas keyring create NAME --file ${path} --root-key ROOT_KEY_FILE`,
   // Another process created the file first (development mode's create-if-absent).

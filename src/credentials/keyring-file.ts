@@ -22,12 +22,12 @@ import { parseActivation, PENDING_ACTIVATION } from "./key-versions.ts";
 import { DEFAULT_KEY_TYPE, isSignatureType, KEY_TYPES, type KeyType } from "./key-types.ts";
 import { MacKey, SigningKey } from "./signing-keys.ts";
 import { generateSigningKey, HMAC_KEY_BYTES, type SigningKeyPair, signingKeyFromPkcs8 } from "../crypto/signing.ts";
-import { KEYRING_FILE_ERRORS, keyringChangeRefused, keyringKeyNotFound, otherRootKey } from "./keyring-errors.ts";
+import { KEYRING_FILE_ERRORS, KEYRING_FILE_MAX_BYTES, keyringChangeRefused, keyringKeyNotFound, otherRootKey } from "./keyring-errors.ts";
 import { KEYRING_KEY_BYTES, Keyring, type KeyringEntry, KeyringKey, type KeyringKeyInfo, MAX_KEY_VERSION } from "./keyring.ts";
 import { loadRootKey, type RootKey, unwrapVersionKey, type WrapSlot, wrapVersionKey } from "./root-key.ts";
 
 /** Nobody else may read or write the keyring (rewriting it could delete keys). */
-export const KEYRING_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: 32 * 1024 * 1024 };
+export const KEYRING_FILE_RULES: PrivateFileRules = { forbiddenModeBits: 0o077, maxBytes: KEYRING_FILE_MAX_BYTES };
 /**
  * The keyring's limits, one set: a version as caas writes it takes at most about 480 bytes (two
  * extra wrappings during a root key change), so 50,000 versions fit in 32 MiB with room to spare,

@@ -56,7 +56,7 @@ export type StoredKey = KeysFile["keys"][number];
 /** The keys file's errors (store "keys_file"); messages name the file and the fix, never its contents. */
 export const KEYS_FILE_ERRORS = storeErrors({
   store: "keys_file",
-  maxSize: `${KEYS_FILE_LIMITS.bytes / (1024 * 1024)} MiB`,
+  maxBytes: KEYS_FILE_LIMITS.bytes,
   missing: (path) => `keys file ${path} does not exist; create it with: caas keys add NAME --file ${path}`,
   invalid: (path, reason) => `keys file ${path} is not a valid caas keys file: ${reason}`,
   // Someone other than us or root could rewrite the file (its mode, owner or directory), and so add keys of their own.

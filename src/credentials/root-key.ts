@@ -21,7 +21,7 @@ const WRAP_DOMAIN = encodeUtf8("caas keyring wrap v1");
 /** The root key file's errors (store "root_key"); messages name the file and the fix, never its contents. */
 export const ROOT_KEY_ERRORS = storeErrors({
   store: "root_key",
-  maxSize: "1 KiB",
+  maxBytes: ROOT_KEY_RULES.maxBytes,
   missing: (path) => `root key file ${path} does not exist; create one with: caas root-key init ${path}`,
   exists: (path) => `root key file ${path} already exists; refusing to overwrite it (every keyring wrapped under it would be lost)`,
   invalid: (path, reason) => `root key file ${path} is not a caas root key: ${reason}`,

@@ -83,7 +83,7 @@ export class SecretRing {
 
 export const SECRET_FILE_ERRORS = storeErrors({
   store: "secret_file",
-  maxSize: "4 MiB",
+  maxBytes: SECRET_FILE_RULES.maxBytes,
   missing: (path) => `secret file ${path} does not exist; create one with: caas secret init ${path}`,
   exists: (path) => `secret file ${path} already exists; refusing to overwrite it (use: caas secret rotate ${path})`,
   invalid: (path, reason) => `secret file ${path} is not a valid caas secret file: ${reason}`,

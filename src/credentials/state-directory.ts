@@ -17,9 +17,12 @@ import { initSecretFile, loadSecretRing, type SecretRing } from "./secret-ring.t
 export const STATE_SECRET_FILE = "secret.json";
 const PRIVATE_DIR_MODE = 0o700;
 
+/** The largest file caas keeps in the state directory by itself (the development API key). */
+export const STATE_FILE_MAX_BYTES = 1024;
+
 export const STATE_DIRECTORY_ERRORS = storeErrors({
   store: "state_directory",
-  maxSize: "1 KiB",
+  maxBytes: STATE_FILE_MAX_BYTES,
   missing: (path) => `${path} does not exist`,
   exists: (path) => `${path} already exists`,
   invalid: (path, reason) => `${path} is not usable: ${reason}`,

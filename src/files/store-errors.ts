@@ -162,8 +162,8 @@ export type FileStore = { [S in Store]: "missing" extends ProblemOf<S> ? S : nev
 /** The sentences that are one store's own; the rest are said alike for every store. */
 export interface StoreWords<S extends FileStore> {
   readonly store: S;
-  /** The file's size limit in words ("4 MiB"), for "larger than ...". */
-  readonly maxSize: string;
+  /** The file's size limit in bytes, the one its read enforces: said in words ("4 MiB") in "larger than ...". */
+  readonly maxBytes: number;
   readonly missing: (path: string) => string;
   /** Absent for a store that never creates its file where none may be: one that appears is a failed write. */
   readonly exists?: (path: string) => string;
@@ -178,6 +178,16 @@ export interface StoreErrors {
   of(path: string, problem: PrivateFileProblem): StoreFileError;
   /** The file at `path` is malformed: `reason` says how, never quoting its contents. */
   invalid(path: string, reason: string): StoreFileError;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** A size as people read it: whole MiB or KiB where it is one ("4 MiB", "1 KiB"), else bytes. */
+export function sizeInWords(bytes: number): string {
+  if (bytes >= MIB && bytes % MIB === 0) return `${bytes / MIB} MiB`;
+  if (bytes >= KIB && bytes % KIB === 0) return `${bytes / KIB} KiB`;
+  return `${bytes} bytes`;
 }
 
 export function storeErrors<S extends FileStore>(words: StoreWords<S>): StoreErrors {
@@ -198,7 +208,7 @@ export function storeErrors<S extends FileStore>(words: StoreWords<S>): StoreErr
       case "not_regular":
         return invalid(path, "not a regular file");
       case "too_large":
-        return invalid(path, `larger than ${words.maxSize}`);
+        return invalid(path, `larger than ${sizeInWords(words.maxBytes)}`);
       case "insecure": {
         const found = `${problem.subject} ${problem.sentence}`;
         const message = words.insecure?.(found, problem.fix) ?? `${found}; refusing to use it. Fix: ${problem.fix}`;

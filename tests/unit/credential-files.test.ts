@@ -7,16 +7,20 @@ import { describe, expect, it } from "bun:test";
 import { chmod, chown, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiKeyStore, hashApiKey } from "../../src/credentials/api-keys.ts";
-import { KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
+import { KEYS_FILE_ERRORS, KEYS_FILE_LIMITS } from "../../src/credentials/keys-file.ts";
+import { KEYRING_FILE_ERRORS } from "../../src/credentials/keyring-errors.ts";
+import { KEYRING_FILE_RULES } from "../../src/credentials/keyring-file.ts";
+import { ROOT_KEY_ERRORS } from "../../src/credentials/root-key.ts";
+import { STATE_DIRECTORY_ERRORS, STATE_FILE_MAX_BYTES } from "../../src/credentials/state-directory.ts";
 import { toBase64, toHex } from "../../src/crypto/encoding.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { OutputFailed } from "../../src/errors.ts";
 import { runKeysCommand } from "../../src/cli/keys.ts";
 import { runSecretCommand } from "../../src/cli/secret.ts";
 import { withPrivateFileLock } from "../../src/files/private-file.ts";
-import { PrivateFileFailed } from "../../src/files/store-errors.ts";
+import { PrivateFileFailed, sizeInWords } from "../../src/files/store-errors.ts";
 import { main } from "../../src/main.ts";
-import { loadSecretRing, MAX_SECRET_VERSION, MAX_SECRET_VERSIONS } from "../../src/credentials/secret-ring.ts";
+import { loadSecretRing, MAX_SECRET_VERSION, MAX_SECRET_VERSIONS, SECRET_FILE_ERRORS } from "../../src/credentials/secret-ring.ts";
 import { scratchDirectories } from "./scratch.ts";
 
 interface Run {
@@ -275,5 +279,35 @@ describe("the CLI's last resort", () => {
     expect(await main(["keys", "add", "unseen", "--file", file], closed)).toBe(74);
     expect(err).toHaveLength(1);
     expect(await readFile(file, "utf8")).toBe(before);
+  });
+});
+
+describe("a credential file too large", () => {
+  it("is refused naming the limit its read enforces, in words", () => {
+    const said = (errors: { of(path: string, problem: { kind: "too_large" }): Error }) => errors.of("/f", { kind: "too_large" }).message;
+    expect({
+      secret: said(SECRET_FILE_ERRORS),
+      keys: said(KEYS_FILE_ERRORS),
+      keyring: said(KEYRING_FILE_ERRORS),
+      rootKey: said(ROOT_KEY_ERRORS),
+      stateDirectory: said(STATE_DIRECTORY_ERRORS),
+    }).toEqual({
+      secret: expect.stringContaining(`larger than ${sizeInWords(4 * 1024 * 1024)}`),
+      keys: expect.stringContaining(`larger than ${sizeInWords(KEYS_FILE_LIMITS.bytes)}`),
+      keyring: expect.stringContaining(`larger than ${sizeInWords(KEYRING_FILE_RULES.maxBytes)}`),
+      rootKey: expect.stringContaining("larger than 1 KiB"),
+      stateDirectory: expect.stringContaining(`larger than ${sizeInWords(STATE_FILE_MAX_BYTES)}`),
+    });
+  });
+
+  it("says whole MiB and KiB as such, any other size in bytes", () => {
+    expect([1024, 4 * 1024 * 1024, 32 * 1024 * 1024, 3 * 1024 * 1024 + 1024, 1536, 1000].map(sizeInWords)).toEqual([
+      "1 KiB",
+      "4 MiB",
+      "32 MiB",
+      "3073 KiB",
+      "1536 bytes",
+      "1000 bytes",
+    ]);
   });
 });
