@@ -26,6 +26,7 @@ import {
   timingSafeEqual,
   verify,
 } from "node:crypto";
+import { sequence, unsignedInteger } from "./der.ts";
 
 export const SIGNATURE_ALGORITHMS = ["ed25519", "ecdsa-p256", "rsa-2048"] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
@@ -120,26 +121,9 @@ function withLowS(p1363: Uint8Array): Uint8Array {
   return p1363;
 }
 
-/** Writes a 32-byte scalar as a DER INTEGER at `at` (no leading zeros, one added where the top bit is set); returns the end. */
-function writeDerInteger(out: Uint8Array, at: number, scalar: Uint8Array): number {
-  let start = 0;
-  while (start < scalar.length - 1 && scalar[start] === 0) start++;
-  const pad = ((scalar[start] ?? 0) & 0x80) === 0 ? 0 : 1;
-  const length = scalar.length - start + pad;
-  out[at] = 0x02;
-  out[at + 1] = length;
-  out.set(scalar.subarray(start), at + 2 + pad);
-  return at + 2 + length;
-}
-
 /** r‖s as ASN.1 DER, SEQUENCE { INTEGER r, INTEGER s }: at most 72 bytes, so every length is one byte. */
 function derOf(p1363: Uint8Array): Uint8Array {
-  const out = new Uint8Array(2 + 2 * (2 + P256_SCALAR_BYTES + 1));
-  out[0] = 0x30;
-  const afterR = writeDerInteger(out, 2, p1363.subarray(0, P256_SCALAR_BYTES));
-  const end = writeDerInteger(out, afterR, p1363.subarray(P256_SCALAR_BYTES));
-  out[1] = end - 2;
-  return out.slice(0, end);
+  return sequence(unsignedInteger(p1363.subarray(0, P256_SCALAR_BYTES)), unsignedInteger(p1363.subarray(P256_SCALAR_BYTES)));
 }
 
 /** s of a signature already verified (so of the form asked, and strict DER with one-byte lengths). */

@@ -8,6 +8,7 @@
  * than everything else a development start does.
  */
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { der, sequence } from "../../crypto/der.ts";
 
 export interface PemPair {
   readonly cert: string;
@@ -28,23 +29,6 @@ export function sha256Fingerprint(derCertificate: Uint8Array): string {
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
 }
 
-// DER, as much of it as this certificate uses (X.690): a tag, the length, the contents.
-function der(tag: number, ...contents: Uint8Array[]): Uint8Array {
-  const length = contents.reduce((sum, part) => sum + part.length, 0);
-  const lengthBytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) lengthBytes.unshift(rest & 0xff);
-  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | lengthBytes.length, ...lengthBytes];
-  const out = new Uint8Array(header.length + length);
-  out.set(header);
-  let at = header.length;
-  for (const part of contents) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-const sequence = (...items: Uint8Array[]) => der(0x30, ...items);
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
 function oid(dotted: string): Uint8Array {
