@@ -106,6 +106,26 @@ const config = loadConfig({ flags: {}, env: { CAAS_STATE_DIR: stateDir } });
 const route = BUILDUP_ROUTES.find((name) => name === values.route);
 if (route === undefined) throw new Error(`layers: --route is one of ${BUILDUP_ROUTES.join(", ")}`);
 
+/** app.ts's onRequest on `app`: the answer's request id, and a target caas refuses thrown before routing. */
+function withRequestHook(app: AnyElysia): AnyElysia {
+  return app.onRequest(({ request, set }) => {
+    set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
+    const problem = targetProblem(request.url);
+    if (problem !== undefined) throw new InvalidTarget(problem);
+  });
+}
+
+/** app.ts's onError on `app`, without its log lines and counters: caas's error answer, settled with the audit trail. */
+function withErrorHook(app: AnyElysia, audit: Audit): AnyElysia {
+  return app.onError(async ({ code, error, request, route }) => {
+    const chosen = errorAnswer(
+      { code, error, request },
+      { allowedMethods: () => undefined, logger: silentLogger, requestId: requestIdOf(request) },
+    );
+    return (await audit.settleError({ request, route, facts: undefined, body: undefined }, chosen)).response;
+  });
+}
+
 /** The steps before `app`: the one oracle route with as many of caas's pieces as the layer asks for. */
 function builtUp(layer: Layer): AnyElysia {
   const steps: readonly Layer[] = BUILDUP;
@@ -119,20 +139,8 @@ function builtUp(layer: Layer): AnyElysia {
     return new Elysia({ normalize: false }).post("/oracleinvocation/", ({ body }) => sealText(body.data), { body: data });
   const app: AnyElysia = new Elysia({ normalize: false });
   if (upTo("headers")) app.headers({ ...SECURITY_HEADERS });
-  if (upTo("request"))
-    app.onRequest(({ request, set }) => {
-      set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
-      const problem = targetProblem(request.url);
-      if (problem !== undefined) throw new InvalidTarget(problem);
-    });
-  if (upTo("errors"))
-    app.onError(async ({ code, error, request, route }) => {
-      const chosen = errorAnswer(
-        { code, error, request },
-        { allowedMethods: () => undefined, logger: silentLogger, requestId: requestIdOf(request) },
-      );
-      return (await audit.settleError({ request, route, facts: undefined, body: undefined }, chosen)).response;
-    });
+  if (upTo("request")) withRequestHook(app);
+  if (upTo("errors")) withErrorHook(app, audit);
   if (upTo("audit")) app.use(plugin);
   if (upTo("caller")) return app.use(oracleRoutes(parse, { batchMax: config.batchMax, audit: plugin, callers: new Callers() }));
   if (upTo("schema"))
@@ -150,21 +158,7 @@ function builtUp(layer: Layer): AnyElysia {
 
 /** caas's plumbing, every piece the oracle's steps add before its route (headers, request, errors, audit). */
 function plumbed(audit: Audit): AnyElysia {
-  return new Elysia({ normalize: false })
-    .headers({ ...SECURITY_HEADERS })
-    .onRequest(({ request, set }) => {
-      set.headers[REQUEST_ID_HEADER] = answeredRequestIdOf(request);
-      const problem = targetProblem(request.url);
-      if (problem !== undefined) throw new InvalidTarget(problem);
-    })
-    .onError(async ({ code, error, request, route }) => {
-      const chosen = errorAnswer(
-        { code, error, request },
-        { allowedMethods: () => undefined, logger: silentLogger, requestId: requestIdOf(request) },
-      );
-      return (await audit.settleError({ request, route, facts: undefined, body: undefined }, chosen)).response;
-    })
-    .use(auditPlugin(audit));
+  return withErrorHook(withRequestHook(new Elysia({ normalize: false }).headers({ ...SECURITY_HEADERS })), audit).use(auditPlugin(audit));
 }
 
 /** The keyed routes' credentials: BENCH_API_KEY, one secret version, keyring key "bench" (XAES-256-GCM, one version). */
