@@ -7,19 +7,28 @@ export const KEYED_BUILDUPS = {
   encrypt: ["ref", "plumbing", "key", "pseudonym", "module", "app", "served"],
   keyring: ["ref", "xaes", "framing", "plumbing", "key", "module", "app", "served", "by-hand"],
 } as const;
-export type Layer = (typeof BUILDUP)[number] | (typeof KEYED_BUILDUPS)[keyof typeof KEYED_BUILDUPS][number];
-export const BUILDUP_ROUTES = ["oracle", "encrypt", "encrypt-spread", "keyring"] as const;
+/**
+ * The oracle's by-hand step built up from the hand-written oracle's work in a plain fetch, one of
+ * caas's pieces at a time (`oracle-by-hand`): where the by-hand step's cost over the hand-written
+ * server goes, with no framework in the way.
+ */
+export const BY_HAND_PIECES = ["plain", "target", "request-id", "reader", "schema", "answer-headers", "audit", "metrics"] as const;
+export type ByHandPiece = (typeof BY_HAND_PIECES)[number];
+export type Layer = (typeof BUILDUP)[number] | (typeof KEYED_BUILDUPS)[keyof typeof KEYED_BUILDUPS][number] | ByHandPiece;
+export const BUILDUP_ROUTES = ["oracle", "encrypt", "encrypt-spread", "keyring", "oracle-by-hand"] as const;
 export type BuildupRoute = (typeof BUILDUP_ROUTES)[number];
 
 /** A route's steps, in order. */
 export function stepsOf(route: BuildupRoute): readonly Layer[] {
   if (route === "oracle") return BUILDUP;
+  if (route === "oracle-by-hand") return BY_HAND_PIECES;
   return KEYED_BUILDUPS[route === "keyring" ? "keyring" : "encrypt"];
 }
 
 /** Where each route's build-up is driven. */
 export const BUILDUP_PATHS: Readonly<Record<BuildupRoute, string>> = {
   oracle: "/oracleinvocation/",
+  "oracle-by-hand": "/oracleinvocation/",
   encrypt: "/encrypt",
   "encrypt-spread": "/encrypt",
   keyring: "/keyring/bench/encrypt",

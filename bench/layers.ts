@@ -77,7 +77,9 @@ import {
   BUILDUP,
   BUILDUP_PATHS,
   BUILDUP_ROUTES,
+  BY_HAND_PIECES,
   type BuildupRoute,
+  type ByHandPiece,
   KEYED_BUILDUPS,
   type Layer,
   stepsOf,
@@ -280,34 +282,50 @@ type ByHandWork<Body> = (body: Body, request: Request, audit: RequestAudit) => u
  * route's work, the check of the answer against its schema, the answer with caas's headers, and the
  * route's metrics. What it costs beside the hand-written server is what caas's work costs; what
  * `served` costs beside it is what building that work from Elysia's lifecycle costs.
+ * `upTo` stops the pieces at one of BY_HAND_PIECES (`--route oracle-by-hand`), from `plain`, the
+ * hand-written oracle's work in this process, to `metrics`, the whole by-hand step.
  */
 function byHand<Body>(
   path: string,
   schemas: { readonly body: Parameters<typeof TypeCompiler.Compile>[0]; readonly answer: Parameters<typeof TypeCompiler.Compile>[0] },
   work: ByHandWork<Body>,
+  upTo: ByHandPiece = "metrics",
 ): (request: Request) => Promise<Response> {
+  const has = (piece: ByHandPiece) => BY_HAND_PIECES.indexOf(piece) <= BY_HAND_PIECES.indexOf(upTo);
+  const [target, requestId, reader, schema, answerHeaders, audited, metered] = (
+    ["target", "request-id", "reader", "schema", "answer-headers", "audit", "metrics"] as const
+  ).map(has);
   const metrics = new Metrics();
   metrics.registerRoutes(new RouteTable([{ method: "POST", path, hooks: {} }]));
   const audit = new Audit(new AuditTrail(), { subscribers: { onKeyUse: metrics.keyUse } });
   const parse = jsonBodyParser(config.maxBody, { budget: new BodyBudget(config.maxBodyInFlight) });
   const bodyCheck = TypeCompiler.Compile(schemas.body);
   const answerCheck = TypeCompiler.Compile(schemas.answer);
-  const answer = async (request: Request): Promise<Response> => {
-    const headers = { ...JSON_HEADERS, [REQUEST_ID_HEADER]: answeredRequestIdOf(request) };
-    try {
+  const respond = async (request: Request): Promise<Response> => {
+    const id = requestId ? answeredRequestIdOf(request) : "";
+    if (target) {
       const problem = targetProblem(request.url);
       if (problem !== undefined) throw new InvalidTarget(problem);
-      const facts = new RequestAudit(audit.subscribers);
-      const body: unknown = await parse({ request });
-      if (!bodyCheck.Check(body)) throw new InvalidBody("The request body does not match this endpoint's schema.");
-      const answered = work(body as Body, request, facts);
-      if (!answerCheck.Check(answered)) throw new Error("by-hand: an answer its schema refuses");
-      return new Response(JSON.stringify(answered), { headers });
-    } catch (error) {
-      if (error instanceof RequestError) return answerFor(error);
-      throw error;
     }
+    const facts = new RequestAudit(audit.subscribers);
+    const body: unknown = reader ? await parse({ request }) : await request.json();
+    if (schema && !bodyCheck.Check(body)) throw new InvalidBody("The request body does not match this endpoint's schema.");
+    const answered = work(body as Body, request, facts);
+    if (schema && !answerCheck.Check(answered)) throw new Error("by-hand: an answer its schema refuses");
+    if (!answerHeaders) return Response.json(answered);
+    return new Response(JSON.stringify(answered), { headers: { ...JSON_HEADERS, [REQUEST_ID_HEADER]: id } });
   };
+  const answer = !audited
+    ? respond
+    : async (request: Request): Promise<Response> => {
+        try {
+          return await respond(request);
+        } catch (error) {
+          if (error instanceof RequestError) return answerFor(error);
+          throw error;
+        }
+      };
+  if (!metered) return answer;
   return async (request) => {
     const started = performance.now();
     metrics.inFlight += 1;
@@ -319,12 +337,21 @@ function byHand<Body>(
 }
 
 /** Each route's by-hand step (byHand): the oracle's seal; the keyring's caller check, key lookup and seal. */
-function byHandFor(on: BuildupRoute, credentials: CredentialsHolder | undefined): (request: Request) => Promise<Response> {
-  if (on === "oracle")
-    return byHand<typeof SealRequest.static>("/oracleinvocation", { body: SealRequest, answer: OracleAnswer }, (body) => {
-      checkUnknownFields(body, SEAL_UNKNOWN_FIELDS);
-      return sealText(body.data, body.aad);
-    });
+function byHandFor(
+  on: BuildupRoute,
+  credentials: CredentialsHolder | undefined,
+  upTo: ByHandPiece = "metrics",
+): (request: Request) => Promise<Response> {
+  if (on === "oracle" || on === "oracle-by-hand")
+    return byHand<typeof SealRequest.static>(
+      "/oracleinvocation",
+      { body: SealRequest, answer: OracleAnswer },
+      (body) => {
+        if (BY_HAND_PIECES.indexOf(upTo) >= BY_HAND_PIECES.indexOf("schema")) checkUnknownFields(body, SEAL_UNKNOWN_FIELDS);
+        return sealText(body.data, body.aad);
+      },
+      upTo,
+    );
   if (on !== "keyring" || credentials === undefined) throw new Error(`layers: no by-hand step for route ${on}`);
   const callers = new Callers();
   return byHand<EncryptRequest>("/keyring/:name/encrypt", { body: EncryptRequest, answer: SealedAnswer }, (body, request, audit) => {
@@ -340,6 +367,8 @@ function byHandFor(on: BuildupRoute, credentials: CredentialsHolder | undefined)
 async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: Request) => Response | Promise<Response>> {
   const steps = stepsOf(on);
   if (!steps.includes(layer)) throw new Error(`layers: route ${on} has no step ${layer}`);
+  const piece = BY_HAND_PIECES.find((name) => name === layer);
+  if (piece !== undefined) return byHandFor(on, undefined, piece);
   const keyed = on === "oracle" ? undefined : keyedCredentials();
   if (layer === "by-hand") return byHandFor(on, keyed);
   if (steps.indexOf(layer) < steps.indexOf("app")) {
@@ -353,7 +382,7 @@ async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: R
 
 /** The hand-written server each route's build-up starts beside, in process: bench/baseline.ts's work, without TLS. */
 function handWrittenFor(on: BuildupRoute): (request: Request) => Promise<Response> {
-  if (on === "oracle") return async (r) => Response.json(sealText(((await r.json()) as { data: string }).data));
+  if (on === "oracle" || on === "oracle-by-hand") return async (r) => Response.json(sealText(((await r.json()) as { data: string }).data));
   if (on === "keyring") return async (r) => Response.json(fixedSeal(((await r.json()) as { data: string }).data));
   return async (r) => Response.json(fixedDigest(((await r.json()) as { sensitiveData: string }).sensitiveData));
 }
@@ -361,7 +390,7 @@ function handWrittenFor(on: BuildupRoute): (request: Request) => Promise<Respons
 /** The bodies each route's build-up is driven with, in turn: one, or 10,000 users' for encrypt-spread. */
 function bodiesFor(on: BuildupRoute): readonly string[] {
   const text = "a".repeat(64);
-  if (on === "oracle" || on === "keyring") return [JSON.stringify({ data: text })];
+  if (on === "oracle" || on === "oracle-by-hand" || on === "keyring") return [JSON.stringify({ data: text })];
   const users = on === "encrypt" ? [README_USER] : Array.from({ length: 10_000 }, () => crypto.randomUUID());
   return users.map((userUUID) => JSON.stringify({ userUUID, sensitiveData: text }));
 }
@@ -375,7 +404,7 @@ function bodiesFor(on: BuildupRoute): readonly string[] {
 async function measureInProcess(on: BuildupRoute): Promise<void> {
   const bodies = bodiesFor(on);
   let next = 0;
-  const headers: Record<string, string> = on === "oracle" ? {} : { authorization: `Bearer ${BENCH_API_KEY}` };
+  const headers: Record<string, string> = on === "oracle" || on === "oracle-by-hand" ? {} : { authorization: `Bearer ${BENCH_API_KEY}` };
   const request = () => {
     const body = bodies[next++ % bodies.length] ?? "";
     return new Request(`https://127.0.0.1${BUILDUP_PATHS[on]}`, {

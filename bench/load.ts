@@ -25,7 +25,8 @@
  *                       earlier commit), reported as "oracle-before" against this build
  *   --buildup           only the build-up (bench/layers.ts): the oracle from the bare Elysia app to
  *                       dist/caas one piece at a time, each step's server CPU per request, then exit
- *   --buildup-route R   which route's build-up: oracle (default), encrypt (one user) or keyring
+ *   --buildup-route R   which route's build-up: oracle (default), encrypt (one user), keyring, or
+ *                       oracle-by-hand (the by-hand step from the hand-written oracle's work, one piece at a time)
  *   --paired R          also a paired run: the oracle and elysia-ref driven at the same fixed rate, R
  *                       requests per second each, at the same time, their server CPU per request
  *                       compared round by round (settles a difference within the noise of a full-load run)
@@ -285,7 +286,7 @@ http {
   }
 }
 
-function startLayer(layer: Layer, pki: TestPki, stateDir: string, route: KeyedRoute | "oracle" = "oracle"): Promise<Server> {
+function startLayer(layer: Layer, pki: TestPki, stateDir: string, route: BuiltUpRoute = "oracle"): Promise<Server> {
   return startServer(
     `layer-${route}-${layer}`,
     [
@@ -665,6 +666,8 @@ const ORACLE_STEPS: readonly (readonly [Layer, string])[] = [
 ];
 
 type KeyedRoute = "encrypt" | "keyring";
+/** The routes with a build-up to run (--buildup-route). */
+type BuiltUpRoute = "oracle" | KeyedRoute | "oracle-by-hand";
 
 const PLUMBING = "+ caas's plumbing: headers, request id and target check, onError, audit plugin, strict body reader";
 const APP = "caas's whole app (createApp), as Bun.serve's fetch";
@@ -701,10 +704,24 @@ const BUILDUPS = {
       ["by-hand", BY_HAND],
     ],
   },
-} as const satisfies Record<"oracle" | KeyedRoute, { baseline: string; what: string; steps: readonly (readonly [Layer, string])[] }>;
+  "oracle-by-hand": {
+    baseline: "seal",
+    what: "raw Bun.serve + node:crypto seal",
+    steps: [
+      ["plain", "the same work (request.json(), sealText, Response.json) in bench/layers.ts's process"],
+      ["target", "+ the request-target check (request.url, targetProblem)"],
+      ["request-id", "+ the request id (X-Request-Id read, else a random UUID)"],
+      ["reader", "+ caas's strict body reader under the body budget instead of request.json()"],
+      ["schema", "+ the compiled body and answer checks, the unknown-field check"],
+      ["answer-headers", "+ caas's answer headers (security headers and X-Request-Id) instead of Response.json's"],
+      ["audit", "+ a RequestAudit, error answers (try/catch)"],
+      ["metrics", "+ the in-flight gauge and the route's metrics: the by-hand step"],
+    ],
+  },
+} as const satisfies Record<BuiltUpRoute, { baseline: string; what: string; steps: readonly (readonly [Layer, string])[] }>;
 
 /** Every step of the build-up against the hand-written oracle, interleaved; prints each step's CPU and what it added. */
-async function buildUp(pki: TestPki, script: string, route: "oracle" | KeyedRoute): Promise<void> {
+async function buildUp(pki: TestPki, script: string, route: BuiltUpRoute): Promise<void> {
   const buildup = BUILDUPS[route];
   const handWritten = await startBaseline(buildup.baseline, pki);
   const steps: [string, string, Server][] = [["hand-written", buildup.what, handWritten]];
@@ -843,12 +860,12 @@ try {
 
   if (values.buildup) {
     const route = values["buildup-route"];
-    if (route !== "oracle" && route !== "encrypt" && route !== "keyring")
-      throw new Error("bench: --buildup-route is oracle, encrypt or keyring");
+    if (route !== "oracle" && route !== "encrypt" && route !== "keyring" && route !== "oracle-by-hand")
+      throw new Error("bench: --buildup-route is oracle, encrypt, keyring or oracle-by-hand");
     // The keyed steps hold one in-memory API key (bench/buildup.ts), not the bench's keys file.
     const layersBearer = { Authorization: `Bearer ${BENCH_API_KEY}` };
     const script =
-      route === "oracle"
+      route === "oracle" || route === "oracle-by-hand"
         ? singleScript
         : route === "keyring"
           ? luaScript(lua, "buildup-keyring", singleBody, layersBearer)

@@ -38,7 +38,7 @@ import {
   UnsupportedOperation,
   UnsupportedMediaType,
 } from "../../errors.ts";
-import { ERROR_ANSWER_NAME, ErrorAnswer, type ErrorAnswerCode, SECURITY_SCHEMES } from "../../http/model.ts";
+import { ERROR_ANSWER_NAME, ErrorAnswer, type ErrorAnswerCode, SECURITY_SCHEMES, withErrorAnswers } from "../../http/model.ts";
 import { withoutTrailingSlash } from "../../http/paths.ts";
 
 /** The plugin writes this into HTML attributes unescaped, so it holds no quote, angle bracket or ampersand. */
@@ -267,13 +267,36 @@ function finishDocument(generated: object, routes: readonly RouteForDocs[]): Spe
   return spec;
 }
 
+interface GeneratorInput {
+  getGlobalRoutes(): AnyElysia["routes"];
+  getGlobalDefinitions(): unknown;
+}
+
+/**
+ * The app as the generator reads it (its routes and models), each route's `response` with the
+ * error answers the route declared (http/model.ts keeps them out of Elysia's sight).
+ */
+function withAllAnswers(app: AnyElysia): AnyElysia {
+  // Protected in Elysia's types; the generator calls them, and a plugin's answer the root app's.
+  const whole = app as unknown as GeneratorInput;
+  const routes = whole
+    .getGlobalRoutes()
+    .map((route) =>
+      route.hooks?.response === undefined
+        ? route
+        : { ...route, hooks: { ...route.hooks, response: withErrorAnswers(route.hooks.response) } },
+    );
+  const view = { getGlobalRoutes: () => routes, getGlobalDefinitions: () => whole.getGlobalDefinitions() };
+  return view as unknown as AnyElysia;
+}
+
 /**
  * The document as caas serves it, apart from servers, for the app `docs` is used in. Routes with
  * detail.hide (the docs' own) are left out; staticFile: false, or the generator would drop every
  * path with a '.' in it, /.well-known/jwks.json included.
  */
 export function openApiDocument(docs: AnyElysia): SpecDocument {
-  const { paths, components } = toOpenAPISchema(docs, { staticFile: false }, undefined, undefined, OPENAPI_VERSION);
+  const { paths, components } = toOpenAPISchema(withAllAnswers(docs), { staticFile: false }, undefined, undefined, OPENAPI_VERSION);
   const generated = { info: INFO, tags: TAGS, openapi: OPENAPI_VERSION, paths, components: { schemas: components.schemas } };
   return finishDocument(generated, appRoutes(docs));
 }
