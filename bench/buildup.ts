@@ -14,14 +14,21 @@ export const KEYED_BUILDUPS = {
  */
 export const BY_HAND_PIECES = ["plain", "target", "request-id", "reader", "schema", "answer-headers", "audit", "metrics"] as const;
 export type ByHandPiece = (typeof BY_HAND_PIECES)[number];
-export type Layer = (typeof BUILDUP)[number] | (typeof KEYED_BUILDUPS)[keyof typeof KEYED_BUILDUPS][number] | ByHandPiece;
+/** After the pieces, the whole by-hand step with its answer headers given to Bun in another form than a plain object. */
+export const ANSWER_HEADER_FORMS = ["headers-cloned", "headers-entries"] as const;
+export type AnswerHeaderForm = (typeof ANSWER_HEADER_FORMS)[number];
+export type Layer =
+  | (typeof BUILDUP)[number]
+  | (typeof KEYED_BUILDUPS)[keyof typeof KEYED_BUILDUPS][number]
+  | ByHandPiece
+  | AnswerHeaderForm;
 export const BUILDUP_ROUTES = ["oracle", "encrypt", "encrypt-spread", "keyring", "oracle-by-hand"] as const;
 export type BuildupRoute = (typeof BUILDUP_ROUTES)[number];
 
 /** A route's steps, in order. */
 export function stepsOf(route: BuildupRoute): readonly Layer[] {
   if (route === "oracle") return BUILDUP;
-  if (route === "oracle-by-hand") return BY_HAND_PIECES;
+  if (route === "oracle-by-hand") return [...BY_HAND_PIECES, ...ANSWER_HEADER_FORMS];
   return KEYED_BUILDUPS[route === "keyring" ? "keyring" : "encrypt"];
 }
 

@@ -77,6 +77,8 @@ import {
   BUILDUP,
   BUILDUP_PATHS,
   BUILDUP_ROUTES,
+  ANSWER_HEADER_FORMS,
+  type AnswerHeaderForm,
   BY_HAND_PIECES,
   type BuildupRoute,
   type ByHandPiece,
@@ -283,13 +285,16 @@ type ByHandWork<Body> = (body: Body, request: Request, audit: RequestAudit) => u
  * route's metrics. What it costs beside the hand-written server is what caas's work costs; what
  * `served` costs beside it is what building that work from Elysia's lifecycle costs.
  * `upTo` stops the pieces at one of BY_HAND_PIECES (`--route oracle-by-hand`), from `plain`, the
- * hand-written oracle's work in this process, to `metrics`, the whole by-hand step.
+ * hand-written oracle's work in this process, to `metrics`, the whole by-hand step; `headersIn`
+ * gives Bun the answer's headers as a plain object (as Elysia does), a copy of a `Headers` made
+ * once, or a list of pairs.
  */
 function byHand<Body>(
   path: string,
   schemas: { readonly body: Parameters<typeof TypeCompiler.Compile>[0]; readonly answer: Parameters<typeof TypeCompiler.Compile>[0] },
   work: ByHandWork<Body>,
   upTo: ByHandPiece = "metrics",
+  headersIn: "object" | AnswerHeaderForm = "object",
 ): (request: Request) => Promise<Response> {
   const has = (piece: ByHandPiece) => BY_HAND_PIECES.indexOf(piece) <= BY_HAND_PIECES.indexOf(upTo);
   const [target, requestId, reader, schema, answerHeaders, audited, metered] = (
@@ -301,6 +306,15 @@ function byHand<Body>(
   const parse = jsonBodyParser(config.maxBody, { budget: new BodyBudget(config.maxBodyInFlight) });
   const bodyCheck = TypeCompiler.Compile(schemas.body);
   const answerCheck = TypeCompiler.Compile(schemas.answer);
+  const fixedHeaders = new Headers(JSON_HEADERS);
+  const fixedEntries = Object.entries(JSON_HEADERS);
+  const answerHeadersOf = (id: string): Headers | Record<string, string> | [string, string][] => {
+    if (headersIn === "object") return { ...JSON_HEADERS, [REQUEST_ID_HEADER]: id };
+    if (headersIn === "headers-entries") return [...fixedEntries, [REQUEST_ID_HEADER, id]];
+    const headers = new Headers(fixedHeaders);
+    headers.set(REQUEST_ID_HEADER, id);
+    return headers;
+  };
   const respond = async (request: Request): Promise<Response> => {
     const id = requestId ? answeredRequestIdOf(request) : "";
     if (target) {
@@ -313,7 +327,7 @@ function byHand<Body>(
     const answered = work(body as Body, request, facts);
     if (schema && !answerCheck.Check(answered)) throw new Error("by-hand: an answer its schema refuses");
     if (!answerHeaders) return Response.json(answered);
-    return new Response(JSON.stringify(answered), { headers: { ...JSON_HEADERS, [REQUEST_ID_HEADER]: id } });
+    return new Response(JSON.stringify(answered), { headers: answerHeadersOf(id) });
   };
   const answer = !audited
     ? respond
@@ -341,6 +355,7 @@ function byHandFor(
   on: BuildupRoute,
   credentials: CredentialsHolder | undefined,
   upTo: ByHandPiece = "metrics",
+  headersIn: "object" | AnswerHeaderForm = "object",
 ): (request: Request) => Promise<Response> {
   if (on === "oracle" || on === "oracle-by-hand")
     return byHand<typeof SealRequest.static>(
@@ -351,6 +366,7 @@ function byHandFor(
         return sealText(body.data, body.aad);
       },
       upTo,
+      headersIn,
     );
   if (on !== "keyring" || credentials === undefined) throw new Error(`layers: no by-hand step for route ${on}`);
   const callers = new Callers();
@@ -369,6 +385,8 @@ async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: R
   if (!steps.includes(layer)) throw new Error(`layers: route ${on} has no step ${layer}`);
   const piece = BY_HAND_PIECES.find((name) => name === layer);
   if (piece !== undefined) return byHandFor(on, undefined, piece);
+  const form = ANSWER_HEADER_FORMS.find((name) => name === layer);
+  if (form !== undefined) return byHandFor(on, undefined, "metrics", form);
   const keyed = on === "oracle" ? undefined : keyedCredentials();
   if (layer === "by-hand") return byHandFor(on, keyed);
   if (steps.indexOf(layer) < steps.indexOf("app")) {

@@ -716,6 +716,8 @@ const BUILDUPS = {
       ["answer-headers", "+ caas's answer headers (security headers and X-Request-Id) instead of Response.json's"],
       ["audit", "+ a RequestAudit, error answers (try/catch)"],
       ["metrics", "+ the in-flight gauge and the route's metrics: the by-hand step"],
+      ["headers-cloned", "the by-hand step, its answer headers a copy of a Headers made once, the request id set on it"],
+      ["headers-entries", "the by-hand step, its answer headers a list of pairs"],
     ],
   },
 } as const satisfies Record<BuiltUpRoute, { baseline: string; what: string; steps: readonly (readonly [Layer, string])[] }>;

@@ -2,7 +2,13 @@ import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { DJANGO_POOL, type DjangoHashName } from "../../src/modules/pseudonym/profiles/django-compat/django-pool.ts";
 import { InvalidText } from "../../src/errors.ts";
-import { djangoDigest, djangoSeedFloat, djangoSelection } from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
+import {
+  djangoDigest,
+  djangoSeedFloat,
+  djangoSelection,
+  HASH_BYTES,
+} from "../../src/modules/pseudonym/profiles/django-compat/derivation.ts";
+import { LONGEST_DJANGO_DIGEST_HEX } from "../../src/modules/pseudonym/profiles/django-compat/digest-length.ts";
 import vectors from "../vectors/compat/django-caas-vectors.json";
 import { README_USER } from "../../support/constants.ts";
 const README_DATA = "example sensitive data";
@@ -104,6 +110,12 @@ describe("django-compat derivation: properties", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("hashes at each hash's default size, the longest as long as the bound the routes' schemas use", () => {
+    const hexDigits = Object.fromEntries(Object.entries(HASH_BYTES).map(([name, hash]) => [name, 2 * hash(new Uint8Array(0)).byteLength]));
+    expect(hexDigits).toEqual(HEX_DIGITS_OF);
+    expect(Math.max(...Object.values(hexDigits))).toBe(LONGEST_DJANGO_DIGEST_HEX);
   });
 
   it("answers lowercase hex at the selected hash's default size", () => {

@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 import { DIGEST_BYTES } from "../../crypto/hash.ts";
 import { ErrorAnswer } from "../../http/model.ts";
-import { LONGEST_DJANGO_DIGEST_HEX } from "./profiles/django-compat/derivation.ts";
+import { LONGEST_DJANGO_DIGEST_HEX } from "./profiles/django-compat/digest-length.ts";
 
 const EXAMPLE_USER = "4dbcbcfe-4800-40a8-badf-c26b73af230c";
 const EXAMPLE_DIGEST = "35db2f10e244a19686cf929071a80ac7029ad03cff2b7aebff4bac148c7dd32f64cf96c0b4122eb61f4ced1bba6672c1";

@@ -7,7 +7,6 @@
 import type { ApiKeyProfile, ApiKeyRecord } from "../../credentials/api-keys.ts";
 import type { SecretRing } from "../../credentials/secret-ring.ts";
 import type { PseudonymAnswer, PseudonymRequest, VerifyRequest } from "./model.ts";
-import { compatPseudonymFor, verifyCompatPseudonym } from "./profiles/django-compat/index.ts";
 import { type PseudonymMemo, pseudonymFor, verifyPseudonym } from "./profiles/standard.ts";
 
 /** What each key profile computes. A Record over every profile, so a new profile cannot go unrouted. */
@@ -21,6 +20,19 @@ interface ProfileService {
 export interface PseudonymKeys {
   readonly secrets: SecretRing;
   readonly memo?: PseudonymMemo;
+}
+
+type CompatProfile = typeof import("./profiles/django-compat/index.ts");
+let compatProfile: CompatProfile | undefined;
+
+/**
+ * The django-compat profile, evaluated on its first use: its pool, its ten hashes and BLAKE3 are
+ * about a millisecond and a half of every start, and most deployments hold no key on it.
+ * require() is synchronous, so the first request on such a key answers like any other.
+ */
+function compat(): CompatProfile {
+  compatProfile ??= require("./profiles/django-compat/index.ts") as CompatProfile;
+  return compatProfile;
 }
 
 const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
@@ -38,9 +50,9 @@ const PROFILES: Readonly<Record<ApiKeyProfile, ProfileService>> = {
   },
   // The original's digests depend on no secret, so the ring is not passed on.
   "django-compat": {
-    pseudonym: (_secrets, userId, data) => ({ encrypted_data: compatPseudonymFor(userId, data).digest }),
+    pseudonym: (_secrets, userId, data) => ({ encrypted_data: compat().compatPseudonymFor(userId, data).digest }),
     // Its digests carry no version; one sent anyway names nothing here.
-    verify: (_secrets, request) => verifyCompatPseudonym(request.userUUID, request.sensitiveData, request.encrypted_data),
+    verify: (_secrets, request) => compat().verifyCompatPseudonym(request.userUUID, request.sensitiveData, request.encrypted_data),
   },
 };
 

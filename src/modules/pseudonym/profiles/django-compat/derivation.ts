@@ -91,7 +91,7 @@ function cryptoHasherDigest(algorithm: Bun.SupportedCryptoAlgorithms): (input: U
 }
 
 /** Each at the size Python's hashlib / blake3 give by default. */
-const HASH_BYTES: Readonly<Record<DjangoHashName, (input: Uint8Array) => Uint8Array>> = {
+export const HASH_BYTES: Readonly<Record<DjangoHashName, (input: Uint8Array) => Uint8Array>> = {
   blake2b: cryptoHasherDigest("blake2b512"),
   blake2s: cryptoHasherDigest("blake2s256"),
   blake3: (input) => blake3(input),
@@ -103,6 +103,3 @@ const HASH_BYTES: Readonly<Record<DjangoHashName, (input: Uint8Array) => Uint8Ar
   sha384: cryptoHasherDigest("sha384"),
   sha512: cryptoHasherDigest("sha512"),
 };
-
-/** The length in hex of the longest digest the original makes, measured on its own hashes (blake2b and sha512: 128). */
-export const LONGEST_DJANGO_DIGEST_HEX = 2 * Math.max(...Object.values(HASH_BYTES).map((hash) => hash(new Uint8Array(0)).byteLength));
