@@ -73,9 +73,9 @@ describe("compiled request handlers", () => {
     },
   );
 
-  // Elysia compiles a validator at start for every status a route's response lists; caas builds
-  // its error answers itself, so none of those would ever run (src/http/model.ts keeps them
-  // under a symbol, which the OpenAPI document reads back: tests/unit/docs.test.ts).
+  // Elysia compiles a validator for every status a route's response lists when it composes the
+  // route; caas builds its error answers itself, so none of those would ever run (src/http/model.ts
+  // keeps them under a symbol, which the OpenAPI document reads back: tests/unit/docs.test.ts).
   it.each(app.routes.map((route) => [`${route.method} ${route.path}`, route] as const))(
     "%s lists no error answer for Elysia to compile",
     (_name, route) => {
