@@ -18,6 +18,8 @@
  *   --compare FILE  a second build (an earlier dist/caas, say), its variants interleaved with the first's
  *   --runs N        runs per variant (default 15, at least 10)
  *   --json          print the figures as JSON instead of a table
+ *   --phases        instead: caas's own part of a start, phase by phase (bench/startup-phases.ts,
+ *                   compiled alike), medians of --runs runs
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -274,6 +276,27 @@ async function compileLikeCaas(entry: string, outfile: string): Promise<string> 
   return outfile;
 }
 
+/** bench/startup-phases.ts compiled like dist/caas and run `runs` times: each phase's median, in milliseconds. */
+async function measurePhases(runs: number): Promise<void> {
+  const dir = tempDir("caas-startup-phases-");
+  try {
+    const binary = await compileLikeCaas(join(import.meta.dir, "startup-phases.ts"), join(dir, "phases"));
+    const samples = new Map<string, number[]>();
+    for (let run = 0; run < runs; run++) {
+      const result = Bun.spawnSync([binary], { stdout: "pipe", stderr: "inherit" });
+      if (result.exitCode !== 0) throw new Error(`bench:startup: the phases probe exited ${result.exitCode}`);
+      for (const [phase, ms] of Object.entries(JSON.parse(result.stdout.toString()) as Record<string, number>))
+        samples.set(phase, [...(samples.get(phase) ?? []), ms]);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+    console.log(`caas's own part of a start, compiled like dist/caas, median of ${runs} runs\n`);
+    console.log("| phase | ms |\n| --- | ---: |");
+    for (const [phase, values] of samples) console.log(`| ${phase} | ${median(values).toFixed(1)} |`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Bun.argv.slice(2),
@@ -282,9 +305,14 @@ if (import.meta.main) {
       compare: { type: "string" },
       runs: { type: "string", default: "15" },
       json: { type: "boolean", default: false },
+      phases: { type: "boolean", default: false },
     },
     strict: true,
   });
+  if (values.phases) {
+    await measurePhases(Number(values.runs));
+    process.exit(0);
+  }
   const binary = resolve(values.binary);
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 10) throw new Error("bench:startup: --runs must be a whole number ≥ 10");

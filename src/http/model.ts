@@ -66,16 +66,23 @@ type ErrorAnswersByStatus<Codes extends readonly RequestErrorCode[]> = {
 };
 
 /**
- * Where a route's error answers ride on its `response`: under a symbol, which Elysia does not
- * enumerate, so it compiles no validator for them when it composes the route (caas builds its
- * error answers itself, and none would ever run: the oracle's first request compiled 10
- * validators for the 2 it uses). The OpenAPI document reads them back (withErrorAnswers), and
- * the type still lists them by status, for the typed clients.
+ * Where a route's error answers ride on its `response`: its codes, under a symbol, which Elysia
+ * does not enumerate, so it compiles no validator for them when it composes the route (caas
+ * builds its error answers itself, and none would ever run: the oracle's first request compiled
+ * 10 validators for the 2 it uses). Their schemas are made only when the OpenAPI document is
+ * (withErrorAnswers), not at every start; the type lists them by status, for the typed clients.
  */
-const ERROR_ANSWERS = Symbol("caas.errorAnswers");
+const ERROR_CODES_OF_ROUTE = Symbol("caas.errorCodes");
 
 /** The failures a route can answer with, by status, each the error answer with this route's codes at that status; spread into `response`. */
 export function errorAnswers<const Codes extends readonly RequestErrorCode[]>(...codes: Codes): ErrorAnswersByStatus<Codes> {
+  return { [ERROR_CODES_OF_ROUTE]: codes } as unknown as ErrorAnswersByStatus<Codes>;
+}
+
+/** A route's `response` with the error answers errorAnswers named in it listed by status beside the rest, as its type says. */
+export function withErrorAnswers(response: unknown): unknown {
+  if (typeof response !== "object" || response === null || !(ERROR_CODES_OF_ROUTE in response)) return response;
+  const codes = (response as { [ERROR_CODES_OF_ROUTE]: readonly RequestErrorCode[] })[ERROR_CODES_OF_ROUTE];
   const byStatus = new Map<number, RequestErrorCode[]>();
   for (const code of new Set(codes)) {
     const status = STATUS_OF[code];
@@ -85,13 +92,6 @@ export function errorAnswers<const Codes extends readonly RequestErrorCode[]>(..
   for (const [status, atStatus] of [...byStatus].sort(([a], [b]) => a - b)) {
     answers[status] = errorShape(atStatus, `The error answer, with one of: ${atStatus.join(", ")}.`);
   }
-  return { [ERROR_ANSWERS]: answers } as unknown as ErrorAnswersByStatus<Codes>;
-}
-
-/** A route's `response` with the error answers errorAnswers put in it listed by status beside the rest, as its type says. */
-export function withErrorAnswers(response: unknown): unknown {
-  if (typeof response !== "object" || response === null || !(ERROR_ANSWERS in response)) return response;
-  const answers = (response as { [ERROR_ANSWERS]: Record<number, ErrorSchema> })[ERROR_ANSWERS];
   return { ...Object.fromEntries(Object.entries(response)), ...answers };
 }
 
