@@ -315,13 +315,15 @@ function byHand<Body>(
     headers.set(REQUEST_ID_HEADER, id);
     return headers;
   };
+  // Before the audit piece every request shares one RequestAudit, so that piece is what one per request costs.
+  const shared = new RequestAudit(audit.subscribers);
   const respond = async (request: Request): Promise<Response> => {
     const id = requestId ? answeredRequestIdOf(request) : "";
     if (target) {
       const problem = targetProblem(request.url);
       if (problem !== undefined) throw new InvalidTarget(problem);
     }
-    const facts = new RequestAudit(audit.subscribers);
+    const facts = audited ? new RequestAudit(audit.subscribers) : shared;
     const body: unknown = reader ? await parse({ request }) : await request.json();
     if (schema && !bodyCheck.Check(body)) throw new InvalidBody("The request body does not match this endpoint's schema.");
     const answered = work(body as Body, request, facts);
