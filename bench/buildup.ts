@@ -14,6 +14,10 @@ export const KEYED_BUILDUPS = {
  */
 export const BY_HAND_PIECES = ["plain", "target", "request-id", "reader", "schema", "answer-headers", "audit", "metrics"] as const;
 export type ByHandPiece = (typeof BY_HAND_PIECES)[number];
+/** Whether a by-hand step that goes up to `upTo` has `piece` in it. */
+export function reaches(upTo: ByHandPiece, piece: ByHandPiece): boolean {
+  return BY_HAND_PIECES.indexOf(piece) <= BY_HAND_PIECES.indexOf(upTo);
+}
 /** After the pieces, the whole by-hand step with its answer headers given to Bun in another form than a plain object. */
 export const ANSWER_HEADER_FORMS = ["headers-cloned", "headers-entries"] as const;
 export type AnswerHeaderForm = (typeof ANSWER_HEADER_FORMS)[number];
@@ -24,6 +28,8 @@ export type Layer =
   | AnswerHeaderForm;
 export const BUILDUP_ROUTES = ["oracle", "encrypt", "encrypt-spread", "keyring", "oracle-by-hand"] as const;
 export type BuildupRoute = (typeof BUILDUP_ROUTES)[number];
+/** The build-ups driven with the oracle's request, no API key. */
+export const drivesOracle = (route: string): boolean => route === "oracle" || route === "oracle-by-hand";
 
 /** A route's steps, in order. */
 export function stepsOf(route: BuildupRoute): readonly Layer[] {

@@ -82,8 +82,10 @@ import {
   BY_HAND_PIECES,
   type BuildupRoute,
   type ByHandPiece,
+  drivesOracle,
   KEYED_BUILDUPS,
   type Layer,
+  reaches,
   stepsOf,
 } from "./buildup.ts";
 import { IDLE_TIMEOUT_SECONDS } from "../src/server/bind.ts";
@@ -296,7 +298,7 @@ function byHand<Body>(
   upTo: ByHandPiece = "metrics",
   headersIn: "object" | AnswerHeaderForm = "object",
 ): (request: Request) => Promise<Response> {
-  const has = (piece: ByHandPiece) => BY_HAND_PIECES.indexOf(piece) <= BY_HAND_PIECES.indexOf(upTo);
+  const has = (piece: ByHandPiece) => reaches(upTo, piece);
   const [target, requestId, reader, schema, answerHeaders, audited, metered] = (
     ["target", "request-id", "reader", "schema", "answer-headers", "audit", "metrics"] as const
   ).map(has);
@@ -359,12 +361,12 @@ function byHandFor(
   upTo: ByHandPiece = "metrics",
   headersIn: "object" | AnswerHeaderForm = "object",
 ): (request: Request) => Promise<Response> {
-  if (on === "oracle" || on === "oracle-by-hand")
+  if (drivesOracle(on))
     return byHand<typeof SealRequest.static>(
       "/oracleinvocation",
       { body: SealRequest, answer: OracleAnswer },
       (body) => {
-        if (BY_HAND_PIECES.indexOf(upTo) >= BY_HAND_PIECES.indexOf("schema")) checkUnknownFields(body, SEAL_UNKNOWN_FIELDS);
+        if (reaches(upTo, "schema")) checkUnknownFields(body, SEAL_UNKNOWN_FIELDS);
         return sealText(body.data, body.aad);
       },
       upTo,
@@ -402,7 +404,7 @@ async function fetchHandler(layer: Layer, on: BuildupRoute): Promise<(request: R
 
 /** The hand-written server each route's build-up starts beside, in process: bench/baseline.ts's work, without TLS. */
 function handWrittenFor(on: BuildupRoute): (request: Request) => Promise<Response> {
-  if (on === "oracle" || on === "oracle-by-hand") return async (r) => Response.json(sealText(((await r.json()) as { data: string }).data));
+  if (drivesOracle(on)) return async (r) => Response.json(sealText(((await r.json()) as { data: string }).data));
   if (on === "keyring") return async (r) => Response.json(fixedSeal(((await r.json()) as { data: string }).data));
   return async (r) => Response.json(fixedDigest(((await r.json()) as { sensitiveData: string }).sensitiveData));
 }
@@ -410,7 +412,7 @@ function handWrittenFor(on: BuildupRoute): (request: Request) => Promise<Respons
 /** The bodies each route's build-up is driven with, in turn: one, or 10,000 users' for encrypt-spread. */
 function bodiesFor(on: BuildupRoute): readonly string[] {
   const text = "a".repeat(64);
-  if (on === "oracle" || on === "oracle-by-hand" || on === "keyring") return [JSON.stringify({ data: text })];
+  if (drivesOracle(on) || on === "keyring") return [JSON.stringify({ data: text })];
   const users = on === "encrypt" ? [README_USER] : Array.from({ length: 10_000 }, () => crypto.randomUUID());
   return users.map((userUUID) => JSON.stringify({ userUUID, sensitiveData: text }));
 }
@@ -424,7 +426,7 @@ function bodiesFor(on: BuildupRoute): readonly string[] {
 async function measureInProcess(on: BuildupRoute): Promise<void> {
   const bodies = bodiesFor(on);
   let next = 0;
-  const headers: Record<string, string> = on === "oracle" || on === "oracle-by-hand" ? {} : { authorization: `Bearer ${BENCH_API_KEY}` };
+  const headers: Record<string, string> = drivesOracle(on) ? {} : { authorization: `Bearer ${BENCH_API_KEY}` };
   const request = () => {
     const body = bodies[next++ % bodies.length] ?? "";
     return new Request(`https://127.0.0.1${BUILDUP_PATHS[on]}`, {

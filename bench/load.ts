@@ -42,7 +42,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
 import { makeTestPki, tempDir, type TestPki } from "./harness.ts";
-import { BENCH_API_KEY, BUILDUP_PATHS, type Layer } from "./buildup.ts";
+import { BENCH_API_KEY, BUILDUP_PATHS, drivesOracle, type Layer } from "./buildup.ts";
 import { README_USER } from "../support/constants.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -866,12 +866,11 @@ try {
       throw new Error("bench: --buildup-route is oracle, encrypt, keyring or oracle-by-hand");
     // The keyed steps hold one in-memory API key (bench/buildup.ts), not the bench's keys file.
     const layersBearer = { Authorization: `Bearer ${BENCH_API_KEY}` };
-    const script =
-      route === "oracle" || route === "oracle-by-hand"
-        ? singleScript
-        : route === "keyring"
-          ? luaScript(lua, "buildup-keyring", singleBody, layersBearer)
-          : luaScript(lua, "buildup-encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), layersBearer);
+    const script = drivesOracle(route)
+      ? singleScript
+      : route === "keyring"
+        ? luaScript(lua, "buildup-keyring", singleBody, layersBearer)
+        : luaScript(lua, "buildup-encrypt", JSON.stringify({ userUUID: user, sensitiveData: text64 }), layersBearer);
     await buildUp(pki, script, route);
     process.exit(0);
   }

@@ -288,7 +288,6 @@ async function measurePhases(runs: number): Promise<void> {
       for (const [phase, ms] of Object.entries(JSON.parse(result.stdout.toString()) as Record<string, number>))
         samples.set(phase, [...(samples.get(phase) ?? []), ms]);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     console.log(`caas's own part of a start, compiled like dist/caas, median of ${runs} runs\n`);
     console.log("| phase | ms |\n| --- | ---: |");
     for (const [phase, values] of samples) console.log(`| ${phase} | ${median(values).toFixed(1)} |`);
@@ -309,13 +308,13 @@ if (import.meta.main) {
     },
     strict: true,
   });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 10) throw new Error("bench:startup: --runs must be a whole number ≥ 10");
   if (values.phases) {
-    await measurePhases(Number(values.runs));
+    await measurePhases(runs);
     process.exit(0);
   }
   const binary = resolve(values.binary);
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 10) throw new Error("bench:startup: --runs must be a whole number ≥ 10");
   if (!(Bun.file(binary).size > 0)) throw new Error(`bench:startup: ${binary} is missing; run 'bun run build' first`);
   const compare = values.compare === undefined ? undefined : resolve(values.compare);
   if (compare !== undefined && !(Bun.file(compare).size > 0)) throw new Error(`bench:startup: ${compare} is missing`);
